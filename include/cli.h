@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "configs.h"
+#include "error.h"
+#include "image.h"
+#include "layer.h"
+#include "layout.h"
+#include "plan.h"
+#include "spec.h"
+#include "sysroot.h"
+
+/* What the command line said, shared by every command. */
+typedef struct Context {
+        const char *output;        /* -o: the OCI layout directory */
+        char *configs;             /* -C: the configs directory */
+        const char *sysroot;       /* --sysroot */
+        int64_t source_date_epoch;
+        int level;                 /* --level: gzip effort */
+        unsigned jobs;             /* -j */
+        bool all;                  /* --all */
+        bool files;                /* --files */
+        char **args;               /* operands after the command name */
+} Context;
+
+typedef struct Command {
+        const char *name;
+        const char *synopsis;      /* "NAME..." */
+        const char *summary;       /* one line for the global help */
+        const char *help;          /* the rest of `oci-build CMD --help` */
+        unsigned options;          /* CMD_OPT_* it accepts besides the global ones */
+        int (*run)(Context *ctx, ObError *err);
+} Command;
+
+enum {
+        CMD_OPT_ALL = 1 << 0,
+        CMD_OPT_FILES = 1 << 1,
+};
+
+int cmd_base(Context *ctx, ObError *err);
+int cmd_list(Context *ctx, ObError *err);
+int cmd_show(Context *ctx, ObError *err);
+int cmd_clean(Context *ctx, ObError *err);
+
+/* Shared by the commands (src/cmd/common.c). */
+LayerOptions context_layer_options(const Context *ctx);
+int context_load_spec(const Context *ctx, const ConfigRef *ref, Spec **ret, ObError *err);
+/* The layer plan of a base-tier spec. */
+int context_base_plan(const Context *ctx, const Spec *spec, Plan *ret, ObError *err);
+/* Builds and names the image of a base spec in the layout (index in memory). */
+int context_build_base(const Context *ctx, Layout *l, const Spec *spec, ImageResult *ret, ObError *err);

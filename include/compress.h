@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* gzip output for layers. The input is cut into fixed-size chunks and each
+ * chunk becomes one gzip member (RFC 1952 allows a file to be a series of
+ * members; every gzip reader in the OCI world reads them in sequence). Fixed
+ * chunks keep memory bounded, let -j compress chunks on several cores, and
+ * keep the output a function of the input alone. Members carry no name and
+ * a zero timestamp. */
+
+typedef int (*CompressSink)(void *userdata, const void *data, size_t size, ObError *err);
+
+typedef struct Compressor Compressor;
+
+#define COMPRESS_LEVEL_DEFAULT 10
+#define COMPRESS_LEVEL_MAX 12
+#define COMPRESS_CHUNK_DEFAULT (4u << 20)
+
+int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink sink, void *userdata,
+                   Compressor **ret, ObError *err);
+int compressor_write(Compressor *c, const void *data, size_t size, ObError *err);
+/* Flushes the last chunk; the output is complete after this. */
+int compressor_finish(Compressor *c, ObError *err);
+void compressor_free(Compressor *c);

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* "sha256:" + 64 hex digits + NUL */
+#define DIGEST_STRING_MAX 72
+
+typedef struct Sha256 {
+        void *ctx;      /* EVP_MD_CTX */
+} Sha256;
+
+void sha256_init(Sha256 *h);
+void sha256_update(Sha256 *h, const void *data, size_t size);
+/* Writes "sha256:<hex>" and releases the context. */
+void sha256_final(Sha256 *h, char out[static DIGEST_STRING_MAX]);
+void sha256_free(Sha256 *h);
+
+void sha256_string(const void *data, size_t size, char out[static DIGEST_STRING_MAX]);
+
+/* True for "sha256:" followed by exactly 64 lowercase hex digits. */
+bool digest_is_valid(const char *digest);
+/* The hex part of a valid digest. */
+const char *digest_hex(const char *digest);

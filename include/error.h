@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdarg.h>
+
+/* An error travels up the call chain in one of these; callers add context on
+ * the way up with ob_error_wrap() and only main() prints it. */
+typedef struct ObError {
+        int code;        /* a positive errno value, or EINVAL for "bad input" */
+        char msg[4096];
+} ObError;
+
+/* Fills err (which may be NULL) and returns -code (or -EINVAL when code is 0).
+ * When code is a real errno value (not 0), ": strerror(code)" is appended. */
+int ob_error_set(ObError *err, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Like ob_error_set() but never appends strerror: for messages that already
+ * say everything (config errors with file:line:col). */
+int ob_error_plain(ObError *err, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Prepends "context: " to the message already in err; returns -err->code. */
+int ob_error_wrap(ObError *err, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+void ob_error_clear(ObError *err);

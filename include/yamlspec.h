@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <yaml.h>
+
+#include "error.h"
+
+/* Strict, typed reading of a YAML document. Every error names
+ * "file:line:col" (libyaml's marks, 1-based) and what was expected. */
+typedef struct YamlDoc {
+        char *file;             /* as given, used in messages */
+        yaml_document_t doc;
+} YamlDoc;
+
+int ydoc_load(const char *file, YamlDoc **ret, ObError *err);
+int ydoc_load_string(const char *name, const char *text, YamlDoc **ret, ObError *err);
+void ydoc_free(YamlDoc *d);
+yaml_node_t *ydoc_root(YamlDoc *d);
+
+/* "file:line:col: message" */
+int y_error(YamlDoc *d, const yaml_node_t *node, ObError *err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+const char *y_kind(const yaml_node_t *node);  /* "a string", "a list", "a mapping" */
+
+/* A key that an older config format used, and what to write instead. */
+typedef struct YamlRename {
+        const char *old_key;
+        const char *hint;
+} YamlRename;
+
+/* Checks that node is a mapping whose keys are all scalars, unique, and
+ * listed in allowed (NULL-terminated); renames may be NULL. what names the
+ * thing for messages ("the image config"). */
+int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *const *allowed,
+                const YamlRename *renames, ObError *err);
+
+yaml_node_t *y_get(YamlDoc *d, yaml_node_t *map, const char *key);
+/* The key node of a mapping entry, for error positions. */
+yaml_node_t *y_get_key(YamlDoc *d, yaml_node_t *map, const char *key);
+int y_require(YamlDoc *d, yaml_node_t *map, const char *key, const char *what, yaml_node_t **ret, ObError *err);
+
+/* Scalar conversions; each names the node's position on error. */
+int y_str(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *err);
+int y_nonempty_str(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *err);
+int y_uint(YamlDoc *d, yaml_node_t *node, const char *key, uint64_t max, uint64_t *ret, ObError *err);
+int y_bool(YamlDoc *d, yaml_node_t *node, const char *key, bool *ret, ObError *err);
+/* An octal mode as a string ("0755", "1777"); at most 07777. */
+int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret, ObError *err);
+/* An absolute image path, normalised; ".." is refused. */
+int y_abs_path(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *err);
+/* "UID:GID" or "UID" (gid = uid). */
+int y_owner(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret_uid, uint32_t *ret_gid, ObError *err);
+/* A list of strings (a single string is accepted as a one-element list
+ * only when allow_scalar). */
+int y_str_list(YamlDoc *d, yaml_node_t *node, const char *key, bool allow_scalar, char ***ret, ObError *err);
+/* A mapping of strings to strings, as "KEY=VALUE" entries in document order. */
+int y_str_map(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObError *err);
+
+/* Iteration helpers. */
+#define Y_SEQ_FOREACH(ydoc_, seq_, item_)                                                       \
+        for (yaml_node_item_t *_it_ = (seq_)->data.sequence.items.start;                        \
+             _it_ < (seq_)->data.sequence.items.top &&                                          \
+             ((item_) = yaml_document_get_node(&(ydoc_)->doc, *_it_)) != NULL;                  \
+             _it_++)

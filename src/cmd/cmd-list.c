@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "util.h"
+
+static int tier_from_arg(const char *a, SpecTier *ret, ObError *err)
+{
+        if (strcmp(a, "base") == 0)
+                *ret = SPEC_TIER_BASE;
+        else if (strcmp(a, "tools") == 0 || strcmp(a, "tool") == 0)
+                *ret = SPEC_TIER_TOOL;
+        else if (strcmp(a, "apps") == 0 || strcmp(a, "app") == 0)
+                *ret = SPEC_TIER_APP;
+        else
+                return ob_error_plain(err, EINVAL, "unknown tier '%s' (expected base, tools or apps)", a);
+        return 0;
+}
+
+int cmd_list(Context *ctx, ObError *err)
+{
+        ConfigRef *refs = NULL;
+        size_t n = 0;
+        SpecTier only = SPEC_TIER_BASE;
+        bool filter = false;
+        int r;
+
+        if (strv_length(ctx->args) > 1)
+                return ob_error_plain(err, EINVAL, "list takes at most one tier (base, tools or apps)");
+        if (ctx->args && ctx->args[0]) {
+                r = tier_from_arg(ctx->args[0], &only, err);
+                if (r < 0)
+                        return r;
+                filter = true;
+        }
+        r = configs_list(ctx->configs, &refs, &n, err);
+        if (r < 0)
+                return r;
+
+        /* Which images are already in the layout, if there is one. */
+        _cleanup_strv_ char **built = NULL;
+        _cleanup_free_ char *marker = path_join(ctx->output, "oci-layout");
+        if (access(marker, F_OK) == 0) {
+                Layout *l = NULL;
+                ObError ignore;
+                if (layout_open(ctx->output, 0, &l, &ignore) == 0) {
+                        built = layout_index_names(l);
+                        layout_close(l);
+                }
+        }
+
+        printf("%-6s %-16s %-6s %s\n", "TIER", "NAME", "BUILT", "CONFIG");
+        for (size_t i = 0; i < n; i++) {
+                if (filter && refs[i].tier != only)
+                        continue;
+                printf("%-6s %-16s %-6s %s\n", spec_tier_name(refs[i].tier), refs[i].name,
+                       strv_contains(built, refs[i].name) ? "yes" : "no", refs[i].file);
+        }
+        configs_free(refs, n);
+        return 0;
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+static void print_list(const char *key, char *const *v)
+{
+        if (!v || !v[0])
+                return;
+        printf("  %s:\n", key);
+        for (size_t i = 0; v[i]; i++)
+                printf("    - %s\n", v[i]);
+}
+
+static void print_spec(const Spec *s)
+{
+        printf("name: %s\n", s->name);
+        printf("tier: %s\n", spec_tier_name(s->tier));
+        printf("config: %s\n", s->file);
+        printf("version: %s\n", s->version);
+        printf("description: %s\n", s->description);
+        if (s->rootfs)
+                printf("rootfs: %s\n", s->rootfs);
+        if (s->n_files) {
+                printf("files:\n");
+                for (size_t i = 0; i < s->n_files; i++) {
+                        const SpecFile *f = &s->files[i];
+                        printf("  - %s", f->path);
+                        if (strcmp(f->path, f->source))
+                                printf(" (from %s)", f->source);
+                        for (size_t k = 0; f->exclude && f->exclude[k]; k++)
+                                printf("%s%s", k ? ", " : " excluding ", f->exclude[k]);
+                        printf("\n");
+                }
+        }
+        if (s->n_dirs) {
+                printf("directories:\n");
+                for (size_t i = 0; i < s->n_dirs; i++)
+                        printf("  - %s %04o %u:%u\n", s->dirs[i].path, s->dirs[i].mode, s->dirs[i].uid,
+                               s->dirs[i].gid);
+        }
+        if (s->n_links) {
+                printf("symlinks:\n");
+                for (size_t i = 0; i < s->n_links; i++)
+                        printf("  - %s -> %s\n", s->links[i].path, s->links[i].target);
+        }
+        if (s->n_users) {
+                printf("users:\n");
+                for (size_t i = 0; i < s->n_users; i++)
+                        printf("  - %s %u:%u home %s shell %s\n", s->users[i].name, s->users[i].uid,
+                               s->users[i].gid, s->users[i].home, s->users[i].shell);
+        }
+        if (s->n_groups) {
+                printf("groups:\n");
+                for (size_t i = 0; i < s->n_groups; i++)
+                        printf("  - %s %u\n", s->groups[i].name, s->groups[i].gid);
+        }
+        printf("image config:\n");
+        if (s->config.user)
+                printf("  user: %s\n", s->config.user);
+        if (s->config.workdir)
+                printf("  workdir: %s\n", s->config.workdir);
+        print_list("env", s->config.env);
+        print_list("entrypoint", s->config.entrypoint);
+        print_list("cmd", s->config.cmd);
+        print_list("ports", s->config.ports);
+        print_list("volumes", s->config.volumes);
+        print_list("labels", s->config.labels);
+}
+
+static const char *type_letter(EntryType t)
+{
+        switch (t) {
+        case ENTRY_DIR:
+                return "d";
+        case ENTRY_FILE:
+                return "f";
+        case ENTRY_SYMLINK:
+                return "l";
+        case ENTRY_HARDLINK:
+                return "h";
+        }
+        return "?";
+}
+
+static void print_files(const Plan *p)
+{
+        char size[32];
+        printf("%-1s %-4s %-11s %10s  %-48s %s\n", "T", "MODE", "OWNER", "SIZE", "PATH", "SOURCE / WHY");
+        for (size_t i = 0; i < p->n; i++) {
+                const Entry *e = &p->entries[i];
+                _cleanup_free_ char *owner = xasprintf("%u:%u", e->uid, e->gid);
+                _cleanup_free_ char *path = xasprintf("/%s", e->path);
+                const char *src = e->source ? e->source : (e->type == ENTRY_FILE ? "(generated)" : "");
+                printf("%-1s %04o %-11s %10s  %-48s ", type_letter(e->type), e->mode, owner,
+                       e->type == ENTRY_FILE ? format_size(e->size, size) : "-", path);
+                if (e->type == ENTRY_SYMLINK)
+                        printf("-> %s; ", e->target);
+                else if (e->type == ENTRY_HARDLINK)
+                        printf("=> /%s; ", e->target);
+                else if (*src)
+                        printf("%s; ", src);
+                printf("%s\n", e->why ? e->why : "");
+        }
+        printf("%zu entries, %s in files\n", p->n, format_size(plan_content_size(p), size));
+}
+
+static void print_built(const Context *ctx, const char *name)
+{
+        _cleanup_free_ char *marker = path_join(ctx->output, "oci-layout");
+        if (access(marker, F_OK) != 0) {
+                printf("built: no (no layout at %s)\n", ctx->output);
+                return;
+        }
+        Layout *l = NULL;
+        ObError err;
+        if (layout_open(ctx->output, 0, &l, &err) < 0) {
+                printf("built: unknown (%s)\n", err.msg);
+                return;
+        }
+        json_t *desc = layout_index_find(l, name);
+        if (!desc) {
+                printf("built: no (not in %s)\n", ctx->output);
+                layout_close(l);
+                return;
+        }
+        const char *digest = json_string_value(json_object_get(desc, "digest"));
+        printf("built: %s in %s\n", digest, ctx->output);
+        _cleanup_free_ char *data = NULL;
+        if (layout_read_blob(l, digest, &data, NULL, &err) == 0) {
+                json_t *m = json_loads(data, 0, NULL);
+                size_t i;
+                json_t *layer;
+                char size[32];
+                json_array_foreach(json_object_get(m, "layers"), i, layer)
+                {
+                        printf("  layer %zu: %s %s\n", i + 1, json_string_value(json_object_get(layer, "digest")),
+                               format_size((uint64_t) json_integer_value(json_object_get(layer, "size")), size));
+                }
+                json_decref(m);
+        }
+        layout_close(l);
+}
+
+int cmd_show(Context *ctx, ObError *err)
+{
+        ConfigRef ref = { 0 };
+        Spec *spec = NULL;
+        int r;
+
+        if (strv_length(ctx->args) != 1)
+                return ob_error_plain(err, EINVAL, "show takes exactly one NAME (see 'oci-build list')");
+        r = configs_find(ctx->configs, ctx->args[0], &ref, err);
+        if (r < 0)
+                return r;
+        r = context_load_spec(ctx, &ref, &spec, err);
+        if (r < 0)
+                goto out;
+        if (ctx->files) {
+                Plan plan;
+                r = context_base_plan(ctx, spec, &plan, err);
+                if (r < 0)
+                        goto out;
+                print_files(&plan);
+                plan_clear(&plan);
+        } else {
+                print_spec(spec);
+                print_built(ctx, spec->name);
+        }
+out:
+        spec_free(spec);
+        config_ref_clear(&ref);
+        return r;
+}

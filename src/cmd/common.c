@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "util.h"
+
+LayerOptions context_layer_options(const Context *ctx)
+{
+        return (LayerOptions){ .source_date_epoch = ctx->source_date_epoch, .level = ctx->level,
+                               .threads = ctx->jobs, .chunk = 0 };
+}
+
+int context_load_spec(const Context *ctx, const ConfigRef *ref, Spec **ret, ObError *err)
+{
+        switch (ref->tier) {
+        case SPEC_TIER_BASE:
+                return spec_load_base(ref->file, OB_VERSION, ret, err);
+        case SPEC_TIER_TOOL:
+        case SPEC_TIER_APP:
+                break;
+        }
+        return ob_error_plain(err, ENOTSUP, "%s: %s configs are not supported by this version of oci-build",
+                              ref->file, spec_tier_name(ref->tier));
+}
+
+int context_base_plan(const Context *ctx, const Spec *spec, Plan *ret, ObError *err)
+{
+        Sysroot *root = NULL;
+        int r = sysroot_open(ctx->sysroot, &root, err);
+        if (r < 0)
+                return r;
+        plan_init(ret);
+        r = plan_from_spec(ret, spec, root, ctx->source_date_epoch, err);
+        sysroot_free(root);
+        if (r < 0)
+                plan_clear(ret);
+        return r;
+}
+
+int context_build_base(const Context *ctx, Layout *l, const Spec *spec, ImageResult *ret, ObError *err)
+{
+        Plan plan;
+        int r = context_base_plan(ctx, spec, &plan, err);
+        if (r < 0)
+                return r;
+
+        LayerOptions lo = context_layer_options(ctx);
+        _cleanup_free_ char *created_by = xasprintf("oci-build %s: %s layer", OB_VERSION, spec->name);
+        OciLayerInfo layer = { .created_by = created_by, .comment = spec->description };
+        r = layer_write(l, &plan, &lo, &layer, err);
+        plan_clear(&plan);
+        if (r < 0)
+                return r;
+
+        ImageBuild b = { .name = spec->name, .version = spec->version, .description = spec->description,
+                         .config = &spec->config, .layers = &layer, .n_layers = 1,
+                         .created = ctx->source_date_epoch };
+        return image_write(l, &b, ret, err);
+}

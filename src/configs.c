@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+#include "configs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "util.h"
+
+char *configs_default_dir(void)
+{
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n > 0) {
+                exe[n] = '\0';
+                char *slash = strrchr(exe, '/');
+                if (slash)
+                        *slash = '\0';
+                _cleanup_free_ char *build = realpath(OB_BUILD_ROOT, NULL);
+                if (build && strcmp(build, exe) == 0)
+                        return xstrdup(OB_SOURCE_ROOT "/configs");
+        }
+        return xstrdup(OB_DATADIR "/configs");
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+        const ConfigRef *x = a, *y = b;
+        if (x->tier != y->tier)
+                return (int) x->tier - (int) y->tier;
+        return strcmp(x->name, y->name);
+}
+
+static void push(ConfigRef **v, size_t *n, SpecTier tier, const char *name, const char *file)
+{
+        *v = xrealloc(*v, (*n + 1) * sizeof(ConfigRef));
+        (*v)[*n] = (ConfigRef){ .tier = tier, .name = xstrdup(name), .file = xstrdup(file) };
+        (*n)++;
+}
+
+static int scan_tier(const char *dir, const char *sub, SpecTier tier, ConfigRef **v, size_t *n, ObError *err)
+{
+        _cleanup_free_ char *path = path_join(dir, sub);
+        DIR *d = opendir(path);
+        if (!d) {
+                if (errno == ENOENT)
+                        return 0;
+                return ob_error_set(err, errno, "cannot read configs directory '%s'", path);
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || !str_endswith(de->d_name, ".yml"))
+                        continue;
+                _cleanup_free_ char *name = xstrndup(de->d_name, strlen(de->d_name) - 4);
+                _cleanup_free_ char *file = path_join(path, de->d_name);
+                push(v, n, tier, name, file);
+        }
+        closedir(d);
+        return 0;
+}
+
+int configs_list(const char *dir, ConfigRef **ret, size_t *ret_n, ObError *err)
+{
+        struct stat st;
+        ConfigRef *v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (stat(dir, &st) < 0)
+                return ob_error_set(err, errno, "configs directory '%s' cannot be used", dir);
+        if (!S_ISDIR(st.st_mode))
+                return ob_error_plain(err, ENOTDIR, "configs directory '%s' is not a directory", dir);
+        if (access(dir, R_OK | X_OK) < 0)
+                return ob_error_set(err, errno, "configs directory '%s' is not readable", dir);
+
+        _cleanup_free_ char *base = path_join(dir, "base.yml");
+        if (access(base, F_OK) == 0)
+                push(&v, &n, SPEC_TIER_BASE, "base", base);
+        if ((r = scan_tier(dir, "tools", SPEC_TIER_TOOL, &v, &n, err)) < 0 ||
+            (r = scan_tier(dir, "apps", SPEC_TIER_APP, &v, &n, err)) < 0) {
+                configs_free(v, n);
+                return r;
+        }
+        qsort(v, n, sizeof(ConfigRef), cmp_ref);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+void config_ref_clear(ConfigRef *c)
+{
+        free(c->name);
+        free(c->file);
+        c->name = c->file = NULL;
+}
+
+void configs_free(ConfigRef *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                config_ref_clear(&v[i]);
+        free(v);
+}
+
+int configs_find(const char *dir, const char *name, ConfigRef *ret, ObError *err)
+{
+        ConfigRef *v = NULL;
+        size_t n = 0;
+        int r = configs_list(dir, &v, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i].name, name) == 0) {
+                        *ret = v[i];
+                        v[i].name = v[i].file = NULL;
+                        configs_free(v, n);
+                        return 0;
+                }
+        _cleanup_free_ char *names = xstrdup("");
+        for (size_t i = 0; i < n; i++) {
+                char *s = xasprintf("%s%s%s", names, i ? ", " : "", v[i].name);
+                free(names);
+                names = s;
+        }
+        configs_free(v, n);
+        return ob_error_plain(err, ENOENT, "no config named '%s' in '%s' (known: %s)", name, dir,
+                              *names ? names : "none");
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+#include "image.h"
+
+#include <string.h>
+
+#include "util.h"
+
+char *image_default_tag(const char *name, const char *version)
+{
+        return xasprintf("distroless-%s:%s", name, version);
+}
+
+int image_write(Layout *l, const ImageBuild *b, ImageResult *ret, ObError *err)
+{
+        ImageResult res = { 0 };
+        int r;
+
+        json_t *cfg = oci_image_config(b->config, b->layers, b->n_layers, b->created);
+        _cleanup_free_ char *cfg_text = oci_json_dump(cfg);
+        json_decref(cfg);
+        r = layout_put_blob(l, cfg_text, strlen(cfg_text), res.config_digest, err);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *created = oci_time(b->created);
+        json_t *ann = json_pack("{s:s, s:s, s:s, s:s}", "org.opencontainers.image.title", b->name,
+                                "org.opencontainers.image.description", b->description,
+                                "org.opencontainers.image.version", b->version, "org.opencontainers.image.created",
+                                created);
+        json_t *m = oci_manifest(res.config_digest, strlen(cfg_text), b->layers, b->n_layers, ann);
+        _cleanup_free_ char *m_text = oci_json_dump(m);
+        json_decref(m);
+        r = layout_put_blob(l, m_text, strlen(m_text), res.manifest_digest, err);
+        if (r < 0)
+                return r;
+        res.manifest_size = strlen(m_text);
+        res.total_size = res.manifest_size + strlen(cfg_text);
+        for (size_t i = 0; i < b->n_layers; i++)
+                res.total_size += b->layers[i].size;
+
+        _cleanup_free_ char *tag = image_default_tag(b->name, b->version);
+        _cleanup_free_ char *full = xasprintf("docker.io/library/%s", tag);
+        json_t *desc = oci_descriptor(OCI_MT_MANIFEST, res.manifest_digest, res.manifest_size);
+        json_object_set_new(desc, "annotations",
+                            json_pack("{s:s, s:s}", OCI_REF_NAME, b->name, CONTAINERD_IMAGE_NAME, full));
+        json_object_set_new(desc, "platform", json_pack("{s:s, s:s}", "architecture", oci_arch(), "os", "linux"));
+        if (oci_variant())
+                json_object_set_new(json_object_get(desc, "platform"), "variant", json_string(oci_variant()));
+        r = layout_index_set(l, b->name, desc, err);
+        if (r < 0)
+                return r;
+        *ret = res;
+        return 0;
+}

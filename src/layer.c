@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+#include "layer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "compress.h"
+#include "digest.h"
+#include "util.h"
+
+#define READ_CHUNK (256u * 1024u)
+
+/* Where the tar bytes go after libarchive: hashed, then either compressed
+ * into a blob or written raw to a descriptor. */
+typedef struct TarSink {
+        Sha256 tar_hash;
+        uint64_t tar_size;
+        Compressor *gz;       /* NULL: raw mode */
+        BlobWriter *blob;
+        int raw_fd;
+        ObError *err;
+        int failed;           /* negative errno once a write failed */
+} TarSink;
+
+static ssize_t tar_sink_write(struct archive *a, void *userdata, const void *buf, size_t n)
+{
+        TarSink *s = userdata;
+        int r;
+
+        sha256_update(&s->tar_hash, buf, n);
+        s->tar_size += n;
+        if (s->gz)
+                r = compressor_write(s->gz, buf, n, s->err);
+        else {
+                r = write_all(s->raw_fd, buf, n);
+                if (r < 0)
+                        ob_error_set(s->err, -r, "cannot write the tar stream");
+        }
+        if (r < 0) {
+                s->failed = r;
+                archive_set_error(a, -r, "%s", s->err->msg);
+                return -1;
+        }
+        return (ssize_t) n;
+}
+
+static int gz_to_blob(void *userdata, const void *data, size_t size, ObError *err)
+{
+        return blob_writer_write(userdata, data, size, err);
+}
+
+static int archive_fail(struct archive *a, TarSink *s, ObError *err, const char *what, const char *path)
+{
+        if (s->failed)
+                return ob_error_wrap(err, "%s '%s'", what, path);
+        return ob_error_plain(err, EIO, "%s '%s': %s", what, path, archive_error_string(a));
+}
+
+static int write_file_data(struct archive *a, TarSink *s, const Entry *e, char *buf, ObError *err)
+{
+        if (e->data) {
+                la_ssize_t w = archive_write_data(a, e->data, e->size);
+                if (w < 0 || (uint64_t) w != e->size)
+                        return archive_fail(a, s, err, "cannot write data of", e->path);
+                return 0;
+        }
+
+        _cleanup_close_ int fd = open(e->source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return ob_error_set(err, errno, "cannot open '%s'", e->source);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", e->source);
+        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != e->size)
+                return ob_error_plain(err, EIO, "'%s' changed while the image was being built", e->source);
+        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+        uint64_t left = e->size;
+        while (left > 0) {
+                ssize_t n = read(fd, buf, left < READ_CHUNK ? left : READ_CHUNK);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return ob_error_set(err, errno, "cannot read '%s'", e->source);
+                }
+                if (n == 0)
+                        return ob_error_plain(err, EIO, "'%s' shrank while the image was being built", e->source);
+                la_ssize_t w = archive_write_data(a, buf, (size_t) n);
+                if (w != n)
+                        return archive_fail(a, s, err, "cannot write data of", e->path);
+                left -= (uint64_t) n;
+        }
+        return 0;
+}
+
+static int write_entries(struct archive *a, TarSink *s, const Plan *p, const LayerOptions *o, ObError *err)
+{
+        _cleanup_free_ char *buf = xmalloc(READ_CHUNK);
+        struct archive_entry *ae = archive_entry_new();
+        int r = 0;
+
+        for (size_t i = 0; i < p->n && r == 0; i++) {
+                const Entry *e = &p->entries[i];
+                archive_entry_clear(ae);
+                archive_entry_copy_pathname(ae, e->path);
+                archive_entry_set_uid(ae, e->uid);
+                archive_entry_set_gid(ae, e->gid);
+                /* We care about reproducibility: numeric owners only, no
+                 * atime/ctime, and no mtime newer than SOURCE_DATE_EPOCH. */
+                int64_t mtime = e->mtime < o->source_date_epoch ? e->mtime : o->source_date_epoch;
+                if (mtime < 0)
+                        mtime = 0;
+                archive_entry_set_mtime(ae, (time_t) mtime, 0);
+                switch (e->type) {
+                case ENTRY_DIR:
+                        archive_entry_set_filetype(ae, AE_IFDIR);
+                        archive_entry_set_perm(ae, e->mode);
+                        break;
+                case ENTRY_FILE:
+                        archive_entry_set_filetype(ae, AE_IFREG);
+                        archive_entry_set_perm(ae, e->mode);
+                        archive_entry_set_size(ae, (la_int64_t) e->size);
+                        break;
+                case ENTRY_SYMLINK:
+                        archive_entry_set_filetype(ae, AE_IFLNK);
+                        archive_entry_set_perm(ae, 0777);
+                        archive_entry_copy_symlink(ae, e->target);
+                        break;
+                case ENTRY_HARDLINK:
+                        archive_entry_set_filetype(ae, AE_IFREG);
+                        archive_entry_set_perm(ae, e->mode);
+                        archive_entry_copy_hardlink(ae, e->target);
+                        archive_entry_set_size(ae, 0);
+                        break;
+                }
+                if (archive_write_header(a, ae) < ARCHIVE_OK) {
+                        r = archive_fail(a, s, err, "cannot write tar header for", e->path);
+                        break;
+                }
+                if (e->type == ENTRY_FILE)
+                        r = write_file_data(a, s, e, buf, err);
+        }
+        archive_entry_free(ae);
+        return r;
+}
+
+static int write_tar(TarSink *s, const Plan *p, const LayerOptions *o, ObError *err)
+{
+        struct archive *a = archive_write_new();
+        int r;
+
+        if (!a)
+                return ob_error_plain(err, ENOMEM, "cannot create a tar writer");
+        /* ustar headers, with pax extended headers only where ustar cannot
+         * hold a value (long names, large sizes). */
+        if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+            archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
+            archive_write_open2(a, s, NULL, tar_sink_write, NULL, NULL) != ARCHIVE_OK) {
+                r = ob_error_plain(err, EIO, "cannot set up the tar writer: %s", archive_error_string(a));
+                archive_write_free(a);
+                return r;
+        }
+        r = write_entries(a, s, p, o, err);
+        if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
+                r = s->failed ? ob_error_wrap(err, "cannot finish the tar stream")
+                              : ob_error_plain(err, EIO, "cannot finish the tar stream: %s", archive_error_string(a));
+        archive_write_free(a);
+        return r;
+}
+
+int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
+{
+        TarSink s = { .err = err, .raw_fd = -1 };
+        int r;
+
+        r = layout_blob_begin(l, &s.blob, err);
+        if (r < 0)
+                return r;
+        r = compressor_new(o->level, o->chunk, o->threads, gz_to_blob, s.blob, &s.gz, err);
+        if (r < 0) {
+                layout_blob_abort(l, s.blob);
+                return r;
+        }
+        sha256_init(&s.tar_hash);
+        r = write_tar(&s, p, o, err);
+        if (r == 0)
+                r = compressor_finish(s.gz, err);
+        compressor_free(s.gz);
+        if (r < 0) {
+                sha256_free(&s.tar_hash);
+                layout_blob_abort(l, s.blob);
+                return r;
+        }
+        sha256_final(&s.tar_hash, ret->diff_id);
+        ret->tar_size = s.tar_size;
+        return layout_blob_commit(l, s.blob, ret->digest, &ret->size, err);
+}
+
+int layer_write_tar(int fd, const Plan *p, const LayerOptions *o, char ret_diff_id[static 72], ObError *err)
+{
+        TarSink s = { .err = err, .raw_fd = fd };
+        sha256_init(&s.tar_hash);
+        int r = write_tar(&s, p, o, err);
+        if (r < 0) {
+                sha256_free(&s.tar_hash);
+                return r;
+        }
+        sha256_final(&s.tar_hash, ret_diff_id);
+        return 0;
+}

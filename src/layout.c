@@ -1,0 +1,579 @@
+/* SPDX-License-Identifier: MIT */
+#include "layout.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "oci.h"
+#include "util.h"
+
+#define TMP_PREFIX ".oci-build-"
+#define TMP_SUFFIX ".tmp"
+#define MAX_TMP 16
+
+/* Temporary files that a signal handler must remove: fixed storage, since
+ * the handler may not allocate. */
+static char tmp_paths[MAX_TMP][PATH_MAX];
+static volatile sig_atomic_t tmp_used[MAX_TMP];
+
+static int tmp_register(const char *path)
+{
+        for (int i = 0; i < MAX_TMP; i++)
+                if (!tmp_used[i]) {
+                        snprintf(tmp_paths[i], PATH_MAX, "%s", path);
+                        tmp_used[i] = 1;
+                        return i;
+                }
+        return -1;
+}
+
+static void tmp_unregister(int slot)
+{
+        if (slot >= 0)
+                tmp_used[slot] = 0;
+}
+
+void layout_signal_cleanup(void)
+{
+        for (int i = 0; i < MAX_TMP; i++)
+                if (tmp_used[i])
+                        unlink(tmp_paths[i]);
+}
+
+struct Layout {
+        char *dir;
+        int fd;
+        bool created_dir;      /* we made the directory */
+        bool created_files;    /* we initialised an empty directory */
+        json_t *index;
+        char **new_blobs;      /* blob paths this Layout created */
+};
+
+struct BlobWriter {
+        char *tmp;
+        int fd;
+        int slot;
+        Sha256 hash;
+        uint64_t size;
+};
+
+const char *layout_path(const Layout *l)
+{
+        return l->dir;
+}
+
+char *layout_blob_path(const Layout *l, const char *digest)
+{
+        return xasprintf("%s/blobs/sha256/%s", l->dir, digest_hex(digest));
+}
+
+static int write_initial(Layout *l, ObError *err)
+{
+        static const char oci_layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+        _cleanup_free_ char *p1 = path_join(l->dir, "blobs");
+        _cleanup_free_ char *p2 = path_join(l->dir, "blobs/sha256");
+        _cleanup_free_ char *p3 = path_join(l->dir, "oci-layout");
+        _cleanup_free_ char *p4 = path_join(l->dir, "index.json");
+        int r;
+
+        l->created_files = true;
+        if (mkdir(p1, 0755) < 0 && errno != EEXIST)
+                return ob_error_set(err, errno, "cannot create '%s'", p1);
+        if (mkdir(p2, 0755) < 0 && errno != EEXIST)
+                return ob_error_set(err, errno, "cannot create '%s'", p2);
+        l->index = oci_index_new();
+        _cleanup_free_ char *idx = oci_json_dump(l->index);
+        r = write_file_atomic(p4, idx, strlen(idx), 0644, err);
+        if (r < 0)
+                return r;
+        /* oci-layout last: its presence marks a complete layout */
+        return write_file_atomic(p3, oci_layout, strlen(oci_layout), 0644, err);
+}
+
+static int check_existing(Layout *l, ObError *err)
+{
+        _cleanup_free_ char *p_layout = path_join(l->dir, "oci-layout");
+        _cleanup_free_ char *p_index = path_join(l->dir, "index.json");
+        _cleanup_free_ char *text = NULL;
+        json_error_t jerr;
+        int r;
+
+        r = read_file(p_layout, &text, NULL, err);
+        if (r < 0)
+                return r;
+        json_t *j = json_loads(text, 0, &jerr);
+        const char *v = j ? json_string_value(json_object_get(j, "imageLayoutVersion")) : NULL;
+        if (!v || strncmp(v, "1.", 2) != 0) {
+                json_decref(j);
+                return ob_error_plain(err, EINVAL, "'%s' is not a valid oci-layout file (expected imageLayoutVersion 1.x)",
+                                      p_layout);
+        }
+        json_decref(j);
+
+        l->index = json_load_file(p_index, 0, &jerr);
+        if (!l->index)
+                return ob_error_plain(err, EINVAL, "'%s' is not valid JSON: line %d: %s", p_index, jerr.line, jerr.text);
+        if (!json_is_object(l->index) || !json_is_array(json_object_get(l->index, "manifests")))
+                return ob_error_plain(err, EINVAL, "'%s' is not an OCI image index (no 'manifests' list)", p_index);
+        _cleanup_free_ char *blobs = path_join(l->dir, "blobs/sha256");
+        struct stat st;
+        if (stat(blobs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                if (mkdir(blobs, 0755) < 0 && errno != EEXIST) {
+                        _cleanup_free_ char *b = path_join(l->dir, "blobs");
+                        if (mkdir(b, 0755) < 0 && errno != EEXIST)
+                                return ob_error_set(err, errno, "cannot create '%s'", b);
+                        if (mkdir(blobs, 0755) < 0 && errno != EEXIST)
+                                return ob_error_set(err, errno, "cannot create '%s'", blobs);
+                }
+        }
+        return 0;
+}
+
+static bool dir_is_empty(int fd)
+{
+        int dfd = dup(fd);
+        if (dfd < 0)
+                return false;
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return false;
+        }
+        rewinddir(d);
+        bool empty = true;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                        empty = false;
+        closedir(d);
+        return empty;
+}
+
+static void remove_stale_tmp(Layout *l)
+{
+        int dfd = dup(l->fd);
+        if (dfd < 0)
+                return;
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return;
+        }
+        rewinddir(d);
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (str_startswith(de->d_name, TMP_PREFIX) ||
+                    (str_startswith(de->d_name, "index.json.tmp-")))
+                        unlinkat(l->fd, de->d_name, 0);
+        closedir(d);
+}
+
+int layout_open(const char *dir, int flags, Layout **ret, ObError *err)
+{
+        _cleanup_free_ char *p_layout = path_join(dir, "oci-layout");
+        struct stat st;
+        int r;
+        Layout *l = xcalloc(1, sizeof(*l));
+        l->fd = -1;
+        l->dir = xstrdup(dir);
+
+        if (stat(dir, &st) < 0) {
+                if (errno != ENOENT || !(flags & LAYOUT_CREATE)) {
+                        r = ob_error_set(err, errno, "cannot use output directory '%s'", dir);
+                        goto fail;
+                }
+                if (mkdir(dir, 0755) < 0) {
+                        r = ob_error_set(err, errno, "cannot create output directory '%s'", dir);
+                        goto fail;
+                }
+                l->created_dir = true;
+        } else if (!S_ISDIR(st.st_mode)) {
+                r = ob_error_plain(err, ENOTDIR, "output '%s' exists and is not a directory", dir);
+                goto fail;
+        }
+
+        l->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (l->fd < 0) {
+                r = ob_error_set(err, errno, "cannot open output directory '%s'", dir);
+                goto fail;
+        }
+        if (flock(l->fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK) {
+                        r = ob_error_set(err, errno, "cannot lock '%s'", dir);
+                        goto fail;
+                }
+                ob_info("waiting for another oci-build to finish with '%s'...", dir);
+                if (flock(l->fd, LOCK_EX) < 0) {
+                        r = ob_error_set(err, errno, "cannot lock '%s'", dir);
+                        goto fail;
+                }
+        }
+
+        if (access(p_layout, F_OK) == 0) {
+                r = check_existing(l, err);
+                if (r < 0)
+                        goto fail;
+                if ((flags & LAYOUT_CREATE) && faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0) {
+                        r = ob_error_set(err, errno, "output directory '%s' is not writable", dir);
+                        goto fail;
+                }
+                if (flags & LAYOUT_CREATE)
+                        remove_stale_tmp(l);
+        } else {
+                if (!(flags & LAYOUT_CREATE)) {
+                        r = ob_error_plain(err, ENOENT, "'%s' is not an OCI image layout (no oci-layout file)", dir);
+                        goto fail;
+                }
+                if (!dir_is_empty(l->fd)) {
+                        r = ob_error_plain(err, EEXIST,
+                                           "'%s' exists but is not an OCI image layout (no oci-layout file, and it "
+                                           "is not empty); refusing to write into it",
+                                           dir);
+                        goto fail;
+                }
+                if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0) {
+                        r = ob_error_set(err, errno, "output directory '%s' is not writable", dir);
+                        goto fail;
+                }
+                r = write_initial(l, err);
+                if (r < 0) {
+                        layout_rollback(l);
+                        goto fail;
+                }
+        }
+        *ret = l;
+        return 0;
+fail:
+        if (l->created_dir && !l->created_files)
+                rmdir(l->dir);
+        layout_close(l);
+        return r;
+}
+
+void layout_close(Layout *l)
+{
+        if (!l)
+                return;
+        if (l->fd >= 0)
+                close(l->fd);
+        json_decref(l->index);
+        strv_free(l->new_blobs);
+        free(l->dir);
+        free(l);
+}
+
+void layout_rollback(Layout *l)
+{
+        for (size_t i = 0; l->new_blobs && l->new_blobs[i]; i++)
+                unlink(l->new_blobs[i]);
+        strv_free(l->new_blobs);
+        l->new_blobs = NULL;
+        if (l->created_files) {
+                _cleanup_free_ char *p1 = path_join(l->dir, "oci-layout");
+                _cleanup_free_ char *p2 = path_join(l->dir, "index.json");
+                _cleanup_free_ char *p3 = path_join(l->dir, "blobs/sha256");
+                _cleanup_free_ char *p4 = path_join(l->dir, "blobs");
+                unlink(p1);
+                unlink(p2);
+                rmdir(p3);
+                rmdir(p4);
+        }
+        if (l->created_dir)
+                rmdir(l->dir);
+}
+
+int layout_blob_begin(Layout *l, BlobWriter **ret, ObError *err)
+{
+        BlobWriter *w = xcalloc(1, sizeof(*w));
+        w->tmp = xasprintf("%s/" TMP_PREFIX "XXXXXX" TMP_SUFFIX, l->dir);
+        w->fd = mkostemps(w->tmp, (int) strlen(TMP_SUFFIX), O_CLOEXEC);
+        if (w->fd < 0) {
+                int e = errno;
+                free(w->tmp);
+                free(w);
+                return ob_error_set(err, e, "cannot create a blob in '%s'", l->dir);
+        }
+        w->slot = tmp_register(w->tmp);
+        sha256_init(&w->hash);
+        *ret = w;
+        return 0;
+}
+
+int blob_writer_write(BlobWriter *w, const void *data, size_t size, ObError *err)
+{
+        int r = write_all(w->fd, data, size);
+        if (r < 0)
+                return ob_error_set(err, -r, "cannot write '%s'", w->tmp);
+        sha256_update(&w->hash, data, size);
+        w->size += size;
+        return 0;
+}
+
+static void blob_writer_free(BlobWriter *w)
+{
+        if (!w)
+                return;
+        if (w->fd >= 0)
+                close(w->fd);
+        tmp_unregister(w->slot);
+        sha256_free(&w->hash);
+        free(w->tmp);
+        free(w);
+}
+
+void layout_blob_abort(Layout *l, BlobWriter *w)
+{
+        if (!w)
+                return;
+        unlink(w->tmp);
+        blob_writer_free(w);
+}
+
+int layout_blob_commit(Layout *l, BlobWriter *w, char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size,
+                       ObError *err)
+{
+        char digest[DIGEST_STRING_MAX];
+        int r = 0;
+
+        sha256_final(&w->hash, digest);
+        _cleanup_free_ char *path = layout_blob_path(l, digest);
+        if (access(path, F_OK) == 0) {
+                /* Same digest, same bytes: keep the one that is there. */
+                unlink(w->tmp);
+        } else {
+                if (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0)
+                        r = ob_error_set(err, errno, "cannot write '%s'", w->tmp);
+                else if (rename(w->tmp, path) < 0)
+                        r = ob_error_set(err, errno, "cannot rename blob into '%s'", path);
+                if (r < 0)
+                        unlink(w->tmp);
+                else
+                        strv_push(&l->new_blobs, path);
+        }
+        uint64_t size = w->size;
+        blob_writer_free(w);
+        if (r < 0)
+                return r;
+        memcpy(ret_digest, digest, DIGEST_STRING_MAX);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+int layout_put_blob(Layout *l, const void *data, size_t size, char ret_digest[static DIGEST_STRING_MAX],
+                    ObError *err)
+{
+        BlobWriter *w = NULL;
+        int r = layout_blob_begin(l, &w, err);
+        if (r < 0)
+                return r;
+        r = blob_writer_write(w, data, size, err);
+        if (r < 0) {
+                layout_blob_abort(l, w);
+                return r;
+        }
+        return layout_blob_commit(l, w, ret_digest, NULL, err);
+}
+
+bool layout_has_blob(Layout *l, const char *digest)
+{
+        if (!digest_is_valid(digest))
+                return false;
+        _cleanup_free_ char *path = layout_blob_path(l, digest);
+        return access(path, F_OK) == 0;
+}
+
+int layout_read_blob(Layout *l, const char *digest, char **ret_data, size_t *ret_size, ObError *err)
+{
+        char actual[DIGEST_STRING_MAX];
+        if (!digest_is_valid(digest))
+                return ob_error_plain(err, EINVAL, "'%s' is not a sha256 digest", digest);
+        _cleanup_free_ char *path = layout_blob_path(l, digest);
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+        int r = read_file(path, &data, &size, err);
+        if (r < 0)
+                return r;
+        sha256_string(data, size, actual);
+        if (strcmp(actual, digest) != 0)
+                return ob_error_plain(err, EIO, "blob '%s' is corrupt (its content hashes to %s)", path, actual);
+        *ret_data = TAKE_PTR(data);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+json_t *layout_index(Layout *l)
+{
+        return l->index;
+}
+
+static const char *desc_name(json_t *desc)
+{
+        return json_string_value(json_object_get(json_object_get(desc, "annotations"), OCI_REF_NAME));
+}
+
+json_t *layout_index_find(Layout *l, const char *name)
+{
+        json_t *m = json_object_get(l->index, "manifests");
+        size_t i;
+        json_t *desc;
+        json_array_foreach(m, i, desc)
+        {
+                const char *n = desc_name(desc);
+                if (n && strcmp(n, name) == 0)
+                        return desc;
+        }
+        return NULL;
+}
+
+static int desc_cmp(const void *a, const void *b)
+{
+        const char *x = desc_name(*(json_t *const *) a), *y = desc_name(*(json_t *const *) b);
+        return strcmp(x ? x : "", y ? y : "");
+}
+
+int layout_index_set(Layout *l, const char *name, json_t *desc, ObError *err)
+{
+        layout_index_remove(l, name, err);
+        json_t *m = json_object_get(l->index, "manifests");
+        json_array_append_new(m, desc);
+
+        /* Keep the index in name order, so it does not depend on build order. */
+        size_t n = json_array_size(m);
+        json_t **v = xmalloc(n * sizeof(json_t *));
+        for (size_t i = 0; i < n; i++)
+                v[i] = json_incref(json_array_get(m, i));
+        qsort(v, n, sizeof(json_t *), desc_cmp);
+        json_array_clear(m);
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(m, v[i]);
+        free(v);
+        return 0;
+}
+
+int layout_index_remove(Layout *l, const char *name, ObError *err)
+{
+        json_t *m = json_object_get(l->index, "manifests");
+        for (size_t i = 0; i < json_array_size(m);) {
+                const char *n = desc_name(json_array_get(m, i));
+                if (n && strcmp(n, name) == 0)
+                        json_array_remove(m, i);
+                else
+                        i++;
+        }
+        return 0;
+}
+
+char **layout_index_names(Layout *l)
+{
+        char **v = xcalloc(1, sizeof(char *));
+        json_t *m = json_object_get(l->index, "manifests");
+        size_t i;
+        json_t *desc;
+        json_array_foreach(m, i, desc)
+        {
+                const char *n = desc_name(desc);
+                if (n && !strv_contains(v, n))
+                        strv_push(&v, n);
+        }
+        return v;
+}
+
+int layout_commit(Layout *l, ObError *err)
+{
+        _cleanup_free_ char *path = path_join(l->dir, "index.json");
+        _cleanup_free_ char *text = oci_json_dump(l->index);
+        int r = write_file_atomic(path, text, strlen(text), 0644, err);
+        if (r < 0)
+                return r;
+        /* The blobs are referenced now: a later rollback must keep them. */
+        strv_free(l->new_blobs);
+        l->new_blobs = NULL;
+        l->created_dir = l->created_files = false;
+        return 0;
+}
+
+/* Adds desc's digest and, for manifests and indexes, everything they point to. */
+static int mark(Layout *l, json_t *desc, char ***live, ObError *err)
+{
+        const char *digest = json_string_value(json_object_get(desc, "digest"));
+        const char *mt = json_string_value(json_object_get(desc, "mediaType"));
+        if (!digest || !digest_is_valid(digest))
+                return 0;
+        if (strv_contains(*live, digest))
+                return 0;
+        strv_push(live, digest);
+        if (!mt || (strcmp(mt, OCI_MT_MANIFEST) && strcmp(mt, OCI_MT_INDEX) &&
+                    strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json")))
+                return 0;
+        _cleanup_free_ char *data = NULL;
+        int r = layout_read_blob(l, digest, &data, NULL, err);
+        if (r < 0)
+                return r;
+        json_error_t jerr;
+        json_t *j = json_loads(data, 0, &jerr);
+        if (!j)
+                return ob_error_plain(err, EINVAL, "blob %s is not valid JSON", digest);
+        json_t *c = json_object_get(j, "config");
+        if (c && (r = mark(l, c, live, err)) < 0)
+                goto out;
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(j, "layers"), i, d) if ((r = mark(l, d, live, err)) < 0) goto out;
+        json_array_foreach(json_object_get(j, "manifests"), i, d) if ((r = mark(l, d, live, err)) < 0) goto out;
+        r = 0;
+out:
+        json_decref(j);
+        return r;
+}
+
+int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err)
+{
+        _cleanup_strv_ char **live = NULL;
+        size_t i, count = 0;
+        uint64_t bytes = 0;
+        json_t *desc;
+        int r;
+
+        strv_push(&live, "sentinel");
+        json_array_foreach(json_object_get(l->index, "manifests"), i, desc)
+        {
+                r = mark(l, desc, &live, err);
+                if (r < 0)
+                        return ob_error_wrap(err, "not deleting anything: cannot read what '%s' references", l->dir);
+        }
+
+        _cleanup_free_ char *blobs = path_join(l->dir, "blobs/sha256");
+        DIR *d = opendir(blobs);
+        if (!d)
+                return ob_error_set(err, errno, "cannot open '%s'", blobs);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                _cleanup_free_ char *digest = xasprintf("sha256:%s", de->d_name);
+                if (strv_contains(live, digest))
+                        continue;
+                _cleanup_free_ char *path = path_join(blobs, de->d_name);
+                struct stat st;
+                if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) {
+                        count++;
+                        bytes += (uint64_t) st.st_size;
+                }
+        }
+        closedir(d);
+        remove_stale_tmp(l);
+        if (ret_count)
+                *ret_count = count;
+        if (ret_bytes)
+                *ret_bytes = bytes;
+        return 0;
+}

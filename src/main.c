@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "compress.h"
+#include "config.h"
+#include "util.h"
+
+static const Command commands[] = {
+        { "base", "", "build the distroless base image into the layout",
+          "Builds the base image from CONFIGS/base.yml: CA certificates and time zones from the\n"
+          "sysroot, the static files of rootfs/, /etc/passwd and /etc/group from the config's\n"
+          "users and groups, /tmp, /root and /home/nonroot. The image is named 'base' in\n"
+          "OUTPUT/index.json; an image of that name is replaced.\n",
+          0, cmd_base },
+        { "list", "[base|tools|apps]", "list the configs found, and which are built",
+          "Lists every config under CONFIGS (base.yml, tools/*.yml, apps/*.yml), and whether an\n"
+          "image of that name is in the OUTPUT layout.\n",
+          0, cmd_list },
+        { "show", "NAME [--files]", "show a resolved config, or every file of its image",
+          "Prints the config NAME as oci-build understood it and, if it is built, its manifest\n"
+          "digest and layers. With --files: every path of the image's layer with its type, mode,\n"
+          "owner, size, where it comes from and why it is there.\n",
+          CMD_OPT_FILES, cmd_show },
+        { "clean", "[NAME...]", "remove images from the layout and delete unused blobs",
+          "Removes the named images (all images if none is named) from OUTPUT/index.json, then\n"
+          "deletes every blob that no remaining image references, and temporary files left by\n"
+          "an interrupted build.\n",
+          0, cmd_clean },
+};
+
+static void print_global_help(FILE *f)
+{
+        fprintf(f,
+                "Usage: oci-build [OPTIONS] COMMAND [ARGS...]\n"
+                "\n"
+                "Builds minimal, distroless OCI images without a container daemon, straight into an\n"
+                "OCI image layout directory (push it with 'skopeo copy oci:DIR:NAME docker://...').\n"
+                "\n"
+                "Commands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+                _cleanup_free_ char *s = xasprintf("%s %s", commands[i].name, commands[i].synopsis);
+                fprintf(f, "  %-28s %s\n", s, commands[i].summary);
+        }
+        fprintf(f,
+                "\n"
+                "Options (for every command):\n"
+                "  -o, --output DIR      OCI layout directory to write (default: ./oci)\n"
+                "  -C, --configs DIR     configs directory (default: the source tree's configs/ when\n"
+                "                        run from a build tree, else the installed one)\n"
+                "      --sysroot DIR     read host files from DIR instead of / \n"
+                "  -j, --jobs N          compress with N threads (default: the number of CPUs)\n"
+                "      --level N         gzip effort 0-%d (default %d; 12 is smallest and slowest)\n"
+                "  -q, --quiet           print only errors\n"
+                "  -v, --verbose         print more about what happens\n"
+                "  -h, --help            show this help, or a command's with COMMAND --help\n"
+                "  -V, --version         show the version\n"
+                "\n"
+                "Environment:\n"
+                "  SOURCE_DATE_EPOCH     the 'created' time of images and the latest mtime in layers\n"
+                "                        (seconds since 1970, default 0): same inputs, same bytes\n"
+                "\n"
+                "Run 'oci-build COMMAND --help' for more about a command.\n",
+                COMPRESS_LEVEL_MAX, COMPRESS_LEVEL_DEFAULT);
+}
+
+static void print_command_help(const Command *c)
+{
+        printf("Usage: oci-build [OPTIONS] %s %s\n\n%s\n%s", c->name, c->synopsis, c->summary, c->help);
+        if (c->options & CMD_OPT_FILES)
+                printf("\n  --files               list every file of the image with its source and reason\n");
+        if (c->options & CMD_OPT_ALL)
+                printf("\n  --all                 every config of the tier\n");
+        printf("\nGlobal options: see 'oci-build --help'.\n");
+}
+
+static void on_signal(int sig)
+{
+        layout_signal_cleanup();
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+enum {
+        OPT_SYSROOT = 0x100,
+        OPT_LEVEL,
+        OPT_ALL,
+        OPT_FILES,
+};
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
+{
+        char *end;
+        errno = 0;
+        if (!s || !*s || *s == '-')
+                return -EINVAL;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || *end || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_sde(int64_t *ret, ObError *err)
+{
+        const char *s = getenv("SOURCE_DATE_EPOCH");
+        if (!s || !*s) {
+                *ret = 0;
+                return 0;
+        }
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || *end || v < 0 || v > 253402300799LL)
+                return ob_error_plain(err, EINVAL,
+                                      "SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, found '%s'", s);
+        *ret = v;
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "output", required_argument, NULL, 'o' },
+                { "configs", required_argument, NULL, 'C' },
+                { "sysroot", required_argument, NULL, OPT_SYSROOT },
+                { "jobs", required_argument, NULL, 'j' },
+                { "level", required_argument, NULL, OPT_LEVEL },
+                { "quiet", no_argument, NULL, 'q' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { "all", no_argument, NULL, OPT_ALL },
+                { "files", no_argument, NULL, OPT_FILES },
+                {},
+        };
+        Context ctx = { .output = "oci", .sysroot = "/", .level = COMPRESS_LEVEL_DEFAULT };
+        const char *configs = NULL;
+        bool help = false;
+        unsigned used = 0;
+        ObError err = { 0 };
+        unsigned long v;
+        long cpus;
+        int c, r;
+
+        /* Tar headers store names as UTF-8 whatever the user's locale is. */
+        setlocale(LC_CTYPE, "C.UTF-8");
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        ctx.jobs = cpus > 0 ? (unsigned) cpus : 1;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":o:C:j:qvhV", options, NULL)) >= 0) {
+                switch (c) {
+                case 'o':
+                        ctx.output = optarg;
+                        break;
+                case 'C':
+                        configs = optarg;
+                        break;
+                case OPT_SYSROOT:
+                        ctx.sysroot = optarg;
+                        break;
+                case 'j':
+                        if (parse_uint(optarg, 64, &v) < 0 || v == 0) {
+                                fprintf(stderr, "oci-build: -j/--jobs needs a number from 1 to 64, found '%s'\n", optarg);
+                                return 2;
+                        }
+                        ctx.jobs = (unsigned) v;
+                        break;
+                case OPT_LEVEL:
+                        if (parse_uint(optarg, COMPRESS_LEVEL_MAX, &v) < 0) {
+                                fprintf(stderr, "oci-build: --level needs a number from 0 to %d, found '%s'\n",
+                                        COMPRESS_LEVEL_MAX, optarg);
+                                return 2;
+                        }
+                        ctx.level = (int) v;
+                        break;
+                case 'q':
+                        ob_verbosity = -1;
+                        break;
+                case 'v':
+                        ob_verbosity = 1;
+                        break;
+                case 'h':
+                        help = true;
+                        break;
+                case 'V':
+                        printf("oci-build %s\n", OB_VERSION);
+                        return 0;
+                case OPT_ALL:
+                        used |= CMD_OPT_ALL;
+                        ctx.all = true;
+                        break;
+                case OPT_FILES:
+                        used |= CMD_OPT_FILES;
+                        ctx.files = true;
+                        break;
+                case ':':
+                        fprintf(stderr, "oci-build: option '%s' needs a value (see 'oci-build --help')\n",
+                                argv[optind - 1]);
+                        return 2;
+                default:
+                        fprintf(stderr, "oci-build: unknown option '%s' (see 'oci-build --help')\n", argv[optind - 1]);
+                        return 2;
+                }
+        }
+
+        if (optind >= argc) {
+                if (help) {
+                        print_global_help(stdout);
+                        return 0;
+                }
+                print_global_help(stderr);
+                return 2;
+        }
+        const char *name = argv[optind];
+        if (strcmp(name, "help") == 0) {
+                if (optind + 1 >= argc) {
+                        print_global_help(stdout);
+                        return 0;
+                }
+                name = argv[optind + 1];
+                help = true;
+        }
+        const Command *cmd = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (strcmp(commands[i].name, name) == 0)
+                        cmd = &commands[i];
+        if (!cmd) {
+                fprintf(stderr, "oci-build: unknown command '%s' (commands: ", name);
+                for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                        fprintf(stderr, "%s%s", i ? ", " : "", commands[i].name);
+                fprintf(stderr, "; see 'oci-build --help')\n");
+                return 2;
+        }
+        if (help) {
+                print_command_help(cmd);
+                return 0;
+        }
+        if (used & ~cmd->options) {
+                fprintf(stderr, "oci-build: %s does not take %s (see 'oci-build %s --help')\n", cmd->name,
+                        (used & ~cmd->options & CMD_OPT_ALL) ? "--all" : "--files", cmd->name);
+                return 2;
+        }
+        if (strcmp(name, "help") != 0 && optind + 1 < argc)
+                ctx.args = argv + optind + 1;
+
+        r = parse_sde(&ctx.source_date_epoch, &err);
+        if (r < 0) {
+                fprintf(stderr, "oci-build: %s\n", err.msg);
+                return 2;
+        }
+        ctx.configs = configs ? xstrdup(configs) : configs_default_dir();
+
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+        /* A closed stdout is an error we report, not a reason to die silently. */
+        signal(SIGPIPE, SIG_IGN);
+
+        r = cmd->run(&ctx, &err);
+        if (r == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+                r = ob_error_set(&err, errno ? errno : EIO, "cannot write to standard output");
+        }
+        if (r < 0)
+                fprintf(stderr, "oci-build: %s\n", err.msg[0] ? err.msg : strerror(-r));
+        free(ctx.configs);
+        return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: MIT */
+#include "spec.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+#include "yamlspec.h"
+
+const char *spec_tier_name(SpecTier tier)
+{
+        switch (tier) {
+        case SPEC_TIER_BASE:
+                return "base";
+        case SPEC_TIER_TOOL:
+                return "tool";
+        case SPEC_TIER_APP:
+                return "app";
+        }
+        return "?";
+}
+
+static void spec_image_config_clear(SpecImageConfig *c)
+{
+        free(c->user);
+        strv_free(c->env);
+        free(c->workdir);
+        strv_free(c->entrypoint);
+        strv_free(c->cmd);
+        strv_free(c->ports);
+        strv_free(c->volumes);
+        strv_free(c->labels);
+}
+
+void spec_free(Spec *s)
+{
+        if (!s)
+                return;
+        free(s->file);
+        free(s->name);
+        free(s->version);
+        free(s->description);
+        free(s->rootfs);
+        for (size_t i = 0; i < s->n_files; i++) {
+                free(s->files[i].path);
+                free(s->files[i].source);
+                strv_free(s->files[i].exclude);
+        }
+        free(s->files);
+        for (size_t i = 0; i < s->n_dirs; i++)
+                free(s->dirs[i].path);
+        free(s->dirs);
+        for (size_t i = 0; i < s->n_links; i++) {
+                free(s->links[i].path);
+                free(s->links[i].target);
+        }
+        free(s->links);
+        for (size_t i = 0; i < s->n_users; i++) {
+                free(s->users[i].name);
+                free(s->users[i].home);
+                free(s->users[i].shell);
+                free(s->users[i].gecos);
+        }
+        free(s->users);
+        for (size_t i = 0; i < s->n_groups; i++) {
+                free(s->groups[i].name);
+                strv_free(s->groups[i].members);
+        }
+        free(s->groups);
+        spec_image_config_clear(&s->config);
+        free(s);
+}
+
+/* Names of images, users and groups: what both a tag and /etc/passwd accept. */
+static bool valid_name(const char *s, size_t max)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > max)
+                return false;
+        if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9') || s[0] == '_'))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+                        return false;
+        return true;
+}
+
+/* Text that ends up in a colon-separated line of /etc/passwd. */
+static bool valid_passwd_field(const char *s)
+{
+        return !strpbrk(s, ":\n");
+}
+
+static int get_str(YamlDoc *d, yaml_node_t *map, const char *key, bool required, const char *what, char **ret,
+                   ObError *err)
+{
+        yaml_node_t *v = y_get(d, map, key);
+        if (!v) {
+                if (required)
+                        return y_require(d, map, key, what, &v, err);
+                return 0;
+        }
+        return y_nonempty_str(d, v, key, ret, err);
+}
+
+static int get_path(YamlDoc *d, yaml_node_t *map, const char *key, bool required, const char *what, char **ret,
+                    ObError *err)
+{
+        yaml_node_t *v = y_get(d, map, key);
+        if (!v) {
+                if (required)
+                        return y_require(d, map, key, what, &v, err);
+                return 0;
+        }
+        return y_abs_path(d, v, key, ret, err);
+}
+
+static int get_id(YamlDoc *d, yaml_node_t *map, const char *key, const char *what, uint32_t *ret, ObError *err)
+{
+        yaml_node_t *v;
+        uint64_t u;
+        int r = y_require(d, map, key, what, &v, err);
+        if (r < 0)
+                return r;
+        r = y_uint(d, v, key, 0xfffffffeu, &u, err);
+        if (r < 0)
+                return r;
+        *ret = (uint32_t) u;
+        return 0;
+}
+
+static int expect_list(YamlDoc *d, yaml_node_t *node, const char *key, ObError *err)
+{
+        if (node->type != YAML_SEQUENCE_NODE)
+                return y_error(d, node, err, "'%s' must be a list, found %s", key, y_kind(node));
+        return 0;
+}
+
+static int parse_files(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
+{
+        static const char *const keys[] = { "path", "source", "exclude", "mode", "owner", NULL };
+        yaml_node_t *item;
+        int r = expect_list(d, list, "files", err);
+        if (r < 0)
+                return r;
+        Y_SEQ_FOREACH(d, list, item)
+        {
+                s->files = xrealloc(s->files, (s->n_files + 1) * sizeof(*s->files));
+                SpecFile *f = &s->files[s->n_files++];
+                memset(f, 0, sizeof(*f));
+                f->line = item->start_mark.line + 1;
+                if (item->type == YAML_SCALAR_NODE) {
+                        /* "- /etc/foo" is short for "- path: /etc/foo" */
+                        r = y_abs_path(d, item, "files", &f->path, err);
+                        if (r < 0)
+                                return r;
+                        f->source = xstrdup(f->path);
+                        continue;
+                }
+                r = y_check_map(d, item, "a 'files' entry", keys, NULL, err);
+                if (r < 0)
+                        return r;
+                r = get_path(d, item, "path", true, "a 'files' entry", &f->path, err);
+                if (r < 0)
+                        return r;
+                r = get_path(d, item, "source", false, "a 'files' entry", &f->source, err);
+                if (r < 0)
+                        return r;
+                if (!f->source)
+                        f->source = xstrdup(f->path);
+                yaml_node_t *v = y_get(d, item, "exclude");
+                if (v && (r = y_str_list(d, v, "exclude", true, &f->exclude, err)) < 0)
+                        return r;
+                if ((v = y_get(d, item, "mode"))) {
+                        if ((r = y_mode(d, v, "mode", &f->mode, err)) < 0)
+                                return r;
+                        f->has_mode = true;
+                }
+                if ((v = y_get(d, item, "owner")) && (r = y_owner(d, v, "owner", &f->uid, &f->gid, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_dirs(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
+{
+        static const char *const keys[] = { "path", "mode", "owner", NULL };
+        yaml_node_t *item;
+        int r = expect_list(d, list, "directories", err);
+        if (r < 0)
+                return r;
+        Y_SEQ_FOREACH(d, list, item)
+        {
+                r = y_check_map(d, item, "a 'directories' entry", keys, NULL, err);
+                if (r < 0)
+                        return r;
+                s->dirs = xrealloc(s->dirs, (s->n_dirs + 1) * sizeof(*s->dirs));
+                SpecDir *dir = &s->dirs[s->n_dirs++];
+                memset(dir, 0, sizeof(*dir));
+                dir->mode = 0755;
+                r = get_path(d, item, "path", true, "a 'directories' entry", &dir->path, err);
+                if (r < 0)
+                        return r;
+                if (strcmp(dir->path, "/") == 0)
+                        return y_error(d, y_get(d, item, "path"), err, "'path' must not be the image root");
+                yaml_node_t *v;
+                if ((v = y_get(d, item, "mode")) && (r = y_mode(d, v, "mode", &dir->mode, err)) < 0)
+                        return r;
+                if ((v = y_get(d, item, "owner")) && (r = y_owner(d, v, "owner", &dir->uid, &dir->gid, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_links(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
+{
+        static const char *const keys[] = { "path", "target", NULL };
+        yaml_node_t *item;
+        int r = expect_list(d, list, "symlinks", err);
+        if (r < 0)
+                return r;
+        Y_SEQ_FOREACH(d, list, item)
+        {
+                r = y_check_map(d, item, "a 'symlinks' entry", keys, NULL, err);
+                if (r < 0)
+                        return r;
+                s->links = xrealloc(s->links, (s->n_links + 1) * sizeof(*s->links));
+                SpecLink *l = &s->links[s->n_links++];
+                memset(l, 0, sizeof(*l));
+                r = get_path(d, item, "path", true, "a 'symlinks' entry", &l->path, err);
+                if (r < 0)
+                        return r;
+                r = get_str(d, item, "target", true, "a 'symlinks' entry", &l->target, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_groups(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
+{
+        static const char *const keys[] = { "name", "gid", "members", NULL };
+        yaml_node_t *item;
+        int r = expect_list(d, list, "groups", err);
+        if (r < 0)
+                return r;
+        Y_SEQ_FOREACH(d, list, item)
+        {
+                r = y_check_map(d, item, "a 'groups' entry", keys, NULL, err);
+                if (r < 0)
+                        return r;
+                s->groups = xrealloc(s->groups, (s->n_groups + 1) * sizeof(*s->groups));
+                SpecGroup *g = &s->groups[s->n_groups++];
+                memset(g, 0, sizeof(*g));
+                r = get_str(d, item, "name", true, "a 'groups' entry", &g->name, err);
+                if (r < 0)
+                        return r;
+                if (!valid_name(g->name, 32))
+                        return y_error(d, y_get(d, item, "name"), err,
+                                       "group name '%s' must be 1-32 characters of a-z, 0-9, '_', '-', '.'", g->name);
+                r = get_id(d, item, "gid", "a 'groups' entry", &g->gid, err);
+                if (r < 0)
+                        return r;
+                yaml_node_t *v = y_get(d, item, "members");
+                if (v && (r = y_str_list(d, v, "members", false, &g->members, err)) < 0)
+                        return r;
+                for (size_t i = 0; i + 1 < s->n_groups; i++) {
+                        if (strcmp(s->groups[i].name, g->name) == 0)
+                                return y_error(d, item, err, "group '%s' is defined twice", g->name);
+                        if (s->groups[i].gid == g->gid)
+                                return y_error(d, item, err, "gid %u is used by groups '%s' and '%s'", g->gid,
+                                               s->groups[i].name, g->name);
+                }
+        }
+        return 0;
+}
+
+static int parse_users(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
+{
+        static const char *const keys[] = { "name", "uid", "gid", "home", "shell", "gecos", NULL };
+        yaml_node_t *item;
+        int r = expect_list(d, list, "users", err);
+        if (r < 0)
+                return r;
+        Y_SEQ_FOREACH(d, list, item)
+        {
+                r = y_check_map(d, item, "a 'users' entry", keys, NULL, err);
+                if (r < 0)
+                        return r;
+                s->users = xrealloc(s->users, (s->n_users + 1) * sizeof(*s->users));
+                SpecUser *u = &s->users[s->n_users++];
+                memset(u, 0, sizeof(*u));
+                r = get_str(d, item, "name", true, "a 'users' entry", &u->name, err);
+                if (r < 0)
+                        return r;
+                if (!valid_name(u->name, 32))
+                        return y_error(d, y_get(d, item, "name"), err,
+                                       "user name '%s' must be 1-32 characters of a-z, 0-9, '_', '-', '.'", u->name);
+                if ((r = get_id(d, item, "uid", "a 'users' entry", &u->uid, err)) < 0)
+                        return r;
+                if ((r = get_id(d, item, "gid", "a 'users' entry", &u->gid, err)) < 0)
+                        return r;
+                if ((r = get_path(d, item, "home", true, "a 'users' entry", &u->home, err)) < 0)
+                        return r;
+                if ((r = get_path(d, item, "shell", false, "a 'users' entry", &u->shell, err)) < 0)
+                        return r;
+                if (!u->shell)
+                        u->shell = xstrdup("/sbin/nologin");
+                if ((r = get_str(d, item, "gecos", false, "a 'users' entry", &u->gecos, err)) < 0)
+                        return r;
+                if (u->gecos && !valid_passwd_field(u->gecos))
+                        return y_error(d, y_get(d, item, "gecos"), err, "'gecos' must not contain ':' or a newline");
+                if (!u->gecos)
+                        u->gecos = xstrdup(u->name);
+                for (size_t i = 0; i + 1 < s->n_users; i++) {
+                        if (strcmp(s->users[i].name, u->name) == 0)
+                                return y_error(d, item, err, "user '%s' is defined twice", u->name);
+                        if (s->users[i].uid == u->uid)
+                                return y_error(d, item, err, "uid %u is used by users '%s' and '%s'", u->uid,
+                                               s->users[i].name, u->name);
+                }
+        }
+        return 0;
+}
+
+static bool valid_port(const char *p)
+{
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v < 1 || v > 65535)
+                return false;
+        return !*end || strcmp(end, "/tcp") == 0 || strcmp(end, "/udp") == 0 || strcmp(end, "/sctp") == 0;
+}
+
+int spec_parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c, ObError *err);
+int spec_parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c, ObError *err)
+{
+        static const char *const keys[] = { "user", "env", "workdir", "entrypoint", "cmd",
+                                            "ports", "volumes", "labels", NULL };
+        static const YamlRename renames[] = {
+                { "working_dir", "use 'workdir'" },
+                { "environment", "use 'env'" },
+                { "command", "use 'cmd'" },
+                { "expose", "use 'ports'" },
+                { NULL, NULL },
+        };
+        yaml_node_t *v;
+        int r = y_check_map(d, node, "'config'", keys, renames, err);
+        if (r < 0)
+                return r;
+        if ((v = y_get(d, node, "user"))) {
+                uint32_t uid, gid;
+                if ((r = y_owner(d, v, "user", &uid, &gid, err)) < 0)
+                        return r;
+                c->user = xasprintf("%u:%u", uid, gid);
+        }
+        if ((v = y_get(d, node, "env")) && (r = y_str_map(d, v, "env", &c->env, err)) < 0)
+                return r;
+        if ((v = y_get(d, node, "workdir")) && (r = y_abs_path(d, v, "workdir", &c->workdir, err)) < 0)
+                return r;
+        if ((v = y_get(d, node, "entrypoint")) && (r = y_str_list(d, v, "entrypoint", false, &c->entrypoint, err)) < 0)
+                return r;
+        if ((v = y_get(d, node, "cmd")) && (r = y_str_list(d, v, "cmd", false, &c->cmd, err)) < 0)
+                return r;
+        if ((v = y_get(d, node, "ports"))) {
+                if ((r = y_str_list(d, v, "ports", false, &c->ports, err)) < 0)
+                        return r;
+                for (size_t i = 0; c->ports[i]; i++) {
+                        if (!valid_port(c->ports[i]))
+                                return y_error(d, v, err,
+                                               "'ports' entries must be a port number 1-65535 with an optional "
+                                               "/tcp or /udp, found '%s'",
+                                               c->ports[i]);
+                        if (!strchr(c->ports[i], '/')) {
+                                char *p = xasprintf("%s/tcp", c->ports[i]);
+                                free(c->ports[i]);
+                                c->ports[i] = p;
+                        }
+                }
+        }
+        if ((v = y_get(d, node, "volumes"))) {
+                if ((r = y_str_list(d, v, "volumes", false, &c->volumes, err)) < 0)
+                        return r;
+                for (size_t i = 0; c->volumes[i]; i++)
+                        if (c->volumes[i][0] != '/')
+                                return y_error(d, v, err, "'volumes' entries must be absolute paths, found '%s'",
+                                               c->volumes[i]);
+        }
+        if ((v = y_get(d, node, "labels")) && (r = y_str_map(d, v, "labels", &c->labels, err)) < 0)
+                return r;
+        return 0;
+}
+
+/* The directory of the config file, for paths written relative to it. */
+static char *config_dir(const char *file)
+{
+        const char *slash = strrchr(file, '/');
+        if (!slash)
+                return xstrdup(".");
+        if (slash == file)
+                return xstrdup("/");
+        return xstrndup(file, (size_t) (slash - file));
+}
+
+static int parse_rootfs(YamlDoc *d, yaml_node_t *v, const char *file, char **ret, ObError *err)
+{
+        _cleanup_free_ char *rel = NULL;
+        int r = y_nonempty_str(d, v, "rootfs", &rel, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *dir = config_dir(file);
+        _cleanup_free_ char *joined = rel[0] == '/' ? xstrdup(rel) : path_join(dir, rel);
+        char *real = realpath(joined, NULL);
+        if (!real)
+                return y_error(d, v, err, "'rootfs' directory '%s' cannot be used: %s", joined, strerror(errno));
+        struct stat st;
+        if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                free(real);
+                return y_error(d, v, err, "'rootfs' must be a directory, '%s' is not", joined);
+        }
+        *ret = real;
+        return 0;
+}
+
+static int check_cross_refs(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err)
+{
+        for (size_t i = 0; i < s->n_users; i++) {
+                bool found = false;
+                for (size_t j = 0; j < s->n_groups; j++)
+                        found |= s->groups[j].gid == s->users[i].gid;
+                if (!found)
+                        return y_error(d, y_get(d, root, "users"), err,
+                                       "user '%s' has gid %u, which no entry of 'groups' defines", s->users[i].name,
+                                       s->users[i].gid);
+        }
+        for (size_t j = 0; j < s->n_groups; j++)
+                for (size_t k = 0; s->groups[j].members && s->groups[j].members[k]; k++) {
+                        bool found = false;
+                        for (size_t i = 0; i < s->n_users; i++)
+                                found |= strcmp(s->users[i].name, s->groups[j].members[k]) == 0;
+                        if (!found)
+                                return y_error(d, y_get(d, root, "groups"), err,
+                                               "group '%s' lists member '%s', which is not in 'users'",
+                                               s->groups[j].name, s->groups[j].members[k]);
+                }
+        return 0;
+}
+
+int spec_load_base(const char *file, const char *default_version, Spec **ret, ObError *err)
+{
+        static const char *const keys[] = { "name", "version", "description", "rootfs", "files", "directories",
+                                            "symlinks", "users", "groups", "config", NULL };
+        static const YamlRename renames[] = {
+                { "install_path", "a base image has no install path; list host files under 'files'" },
+                { "dirs", "use 'directories'" },
+                { "links", "use 'symlinks'" },
+                { NULL, NULL },
+        };
+        YamlDoc *d = NULL;
+        yaml_node_t *root, *v;
+        int r = ydoc_load(file, &d, err);
+        if (r < 0)
+                return r;
+
+        Spec *s = xcalloc(1, sizeof(*s));
+        s->tier = SPEC_TIER_BASE;
+        s->file = xstrdup(file);
+        root = ydoc_root(d);
+        r = y_check_map(d, root, "the base config", keys, renames, err);
+        if (r < 0)
+                goto out;
+        if ((r = get_str(d, root, "name", true, "the base config", &s->name, err)) < 0)
+                goto out;
+        if (!valid_name(s->name, 64)) {
+                r = y_error(d, y_get(d, root, "name"), err,
+                            "'name' must be lowercase letters, digits, '_', '-' or '.', found '%s'", s->name);
+                goto out;
+        }
+        if ((r = get_str(d, root, "version", false, "the base config", &s->version, err)) < 0)
+                goto out;
+        if (!s->version)
+                s->version = xstrdup(default_version);
+        if ((r = get_str(d, root, "description", true, "the base config", &s->description, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "rootfs")) && (r = parse_rootfs(d, v, file, &s->rootfs, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "files")) && (r = parse_files(d, v, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "directories")) && (r = parse_dirs(d, v, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "symlinks")) && (r = parse_links(d, v, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "groups")) && (r = parse_groups(d, v, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "users")) && (r = parse_users(d, v, s, err)) < 0)
+                goto out;
+        if ((r = check_cross_refs(d, root, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "config")) && (r = spec_parse_image_config(d, v, &s->config, err)) < 0)
+                goto out;
+out:
+        ydoc_free(d);
+        if (r < 0) {
+                spec_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+char *spec_render_passwd(const Spec *s)
+{
+        char *out = xstrdup("");
+        for (size_t i = 0; i < s->n_users; i++) {
+                const SpecUser *u = &s->users[i];
+                char *line = xasprintf("%s%s:x:%u:%u:%s:%s:%s\n", out, u->name, u->uid, u->gid, u->gecos, u->home,
+                                       u->shell);
+                free(out);
+                out = line;
+        }
+        return out;
+}
+
+char *spec_render_group(const Spec *s)
+{
+        char *out = xstrdup("");
+        for (size_t i = 0; i < s->n_groups; i++) {
+                const SpecGroup *g = &s->groups[i];
+                char *members = xstrdup("");
+                for (size_t k = 0; g->members && g->members[k]; k++) {
+                        char *m = xasprintf("%s%s%s", members, k ? "," : "", g->members[k]);
+                        free(members);
+                        members = m;
+                }
+                char *line = xasprintf("%s%s:x:%u:%s\n", out, g->name, g->gid, members);
+                free(members);
+                free(out);
+                out = line;
+        }
+        return out;
+}
