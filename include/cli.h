@@ -15,7 +15,10 @@
 
 /* What the command line said, shared by every command. */
 typedef struct Context {
-        const char *output;        /* -o: the OCI layout directory */
+        const char *layout;        /* the OCI layout directory: -o for commands that
+                                    * build into it, --layout for those that read it */
+        const char *output;        /* -o for commands whose output is a file (save) */
+        char **tags;               /* --tag NAME=REPO:TAG, repeatable */
         char *configs;             /* -C: the configs directory */
         const char *sysroot;       /* --sysroot */
         int64_t source_date_epoch;
@@ -33,17 +36,20 @@ typedef struct Command {
         const char *help;          /* the rest of `oci-build CMD --help` */
         unsigned options;          /* CMD_OPT_* it accepts besides the global ones */
         int (*run)(Context *ctx, ObError *err);
+        bool output_is_file;       /* -o names a file; the layout comes from --layout */
 } Command;
 
 enum {
         CMD_OPT_ALL = 1 << 0,
         CMD_OPT_FILES = 1 << 1,
+        CMD_OPT_TAG = 1 << 2,
 };
 
 int cmd_base(Context *ctx, ObError *err);
 int cmd_list(Context *ctx, ObError *err);
 int cmd_show(Context *ctx, ObError *err);
 int cmd_clean(Context *ctx, ObError *err);
+int cmd_save(Context *ctx, ObError *err);
 
 /* Shared by the commands (src/cmd/common.c). */
 LayerOptions context_layer_options(const Context *ctx);
@@ -51,4 +57,5 @@ int context_load_spec(const Context *ctx, const ConfigRef *ref, Spec **ret, ObEr
 /* The layer plan of a base-tier spec. */
 int context_base_plan(const Context *ctx, const Spec *spec, Plan *ret, ObError *err);
 /* Builds and names the image of a base spec in the layout (index in memory). */
-int context_build_base(const Context *ctx, Layout *l, const Spec *spec, ImageResult *ret, ObError *err);
+int context_build_base(const Context *ctx, Layout *l, const Spec *spec, const Plan *plan, ImageResult *ret,
+                       ObError *err);

@@ -18,7 +18,7 @@ typedef struct Compressor Compressor;
 
 #define COMPRESS_LEVEL_DEFAULT 10
 #define COMPRESS_LEVEL_MAX 12
-#define COMPRESS_CHUNK_DEFAULT (4u << 20)
+#define COMPRESS_CHUNK_DEFAULT (1u << 20)
 
 int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink sink, void *userdata,
                    Compressor **ret, ObError *err);

@@ -4,9 +4,21 @@
 #include <errno.h>
 #include <libdeflate.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "util.h"
+
+/* With several threads, the caller keeps producing input while workers
+ * compress earlier chunks; members are handed to the sink strictly in input
+ * order, so the output is the same whatever the thread count or timing. */
+
+typedef enum SlotState {
+        SLOT_FREE,
+        SLOT_QUEUED,
+        SLOT_RUNNING,
+        SLOT_DONE,
+} SlotState;
 
 typedef struct Slot {
         unsigned char *in;
@@ -14,19 +26,91 @@ typedef struct Slot {
         unsigned char *out;
         size_t out_cap;
         size_t out_len;
-        struct libdeflate_compressor *z;
+        unsigned long long seq;
+        SlotState state;
 } Slot;
 
 struct Compressor {
         int level;
         size_t chunk;
-        unsigned n_slots;
-        unsigned filled;      /* slots holding a full chunk, waiting for a batch */
-        Slot *slots;
         CompressSink sink;
         void *userdata;
-        unsigned long long members;
+
+        Slot *slots;
+        unsigned n_slots;
+        unsigned long long fill_seq;   /* the chunk being filled */
+        unsigned long long emit_seq;   /* the next chunk to hand to the sink */
+
+        struct libdeflate_compressor *z;   /* the caller's own, for one thread */
+        unsigned n_workers;
+        pthread_t *workers;
+        struct libdeflate_compressor **worker_z;
+        pthread_mutex_t lock;
+        pthread_cond_t work;        /* a slot was queued, or stopping */
+        pthread_cond_t done;        /* a slot was compressed */
+        bool stopping;
+        bool threads_ok;
 };
+
+typedef struct WorkerArg {
+        Compressor *c;
+        unsigned index;
+} WorkerArg;
+
+static void compress_slot(struct libdeflate_compressor *z, Slot *s)
+{
+        s->out_len = libdeflate_gzip_compress(z, s->in, s->in_len, s->out, s->out_cap);
+}
+
+static void *worker_main(void *arg)
+{
+        WorkerArg *wa = arg;
+        Compressor *c = wa->c;
+        struct libdeflate_compressor *z = c->worker_z[wa->index];
+        free(wa);
+
+        pthread_mutex_lock(&c->lock);
+        for (;;) {
+                Slot *next = NULL;
+                for (unsigned i = 0; i < c->n_slots; i++) {
+                        Slot *s = &c->slots[i];
+                        if (s->state == SLOT_QUEUED && (!next || s->seq < next->seq))
+                                next = s;
+                }
+                if (!next) {
+                        if (c->stopping)
+                                break;
+                        pthread_cond_wait(&c->work, &c->lock);
+                        continue;
+                }
+                next->state = SLOT_RUNNING;
+                pthread_mutex_unlock(&c->lock);
+                compress_slot(z, next);
+                pthread_mutex_lock(&c->lock);
+                next->state = SLOT_DONE;
+                pthread_cond_broadcast(&c->done);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return NULL;
+}
+
+static void stop_workers(Compressor *c)
+{
+        if (!c->threads_ok)
+                return;
+        pthread_mutex_lock(&c->lock);
+        c->stopping = true;
+        /* Work not yet started is dropped: only an abandoned stream has any. */
+        for (unsigned i = 0; i < c->n_slots; i++)
+                if (c->slots[i].state == SLOT_QUEUED)
+                        c->slots[i].state = SLOT_FREE;
+        pthread_cond_broadcast(&c->work);
+        pthread_mutex_unlock(&c->lock);
+        for (unsigned i = 0; i < c->n_workers; i++)
+                pthread_join(c->workers[i], NULL);
+        c->threads_ok = false;
+        c->n_workers = 0;
+}
 
 int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink sink, void *userdata,
                    Compressor **ret, ObError *err)
@@ -38,73 +122,103 @@ int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink 
                 threads = 1;
         if (threads > 64)
                 threads = 64;
+
         Compressor *c = xcalloc(1, sizeof(*c));
         c->level = level;
         c->chunk = chunk_size ? chunk_size : COMPRESS_CHUNK_DEFAULT;
-        c->n_slots = threads;
-        c->slots = xcalloc(threads, sizeof(Slot));
-        for (unsigned i = 0; i < threads; i++) {
-                Slot *s = &c->slots[i];
-                s->z = libdeflate_alloc_compressor(level);
-                if (!s->z) {
-                        compressor_free(c);
-                        return ob_error_plain(err, ENOMEM, "cannot allocate a gzip compressor");
-                }
-                s->in = xmalloc(c->chunk);
-                s->out_cap = libdeflate_gzip_compress_bound(s->z, c->chunk);
-                s->out = xmalloc(s->out_cap);
-        }
         c->sink = sink;
         c->userdata = userdata;
+        c->z = libdeflate_alloc_compressor(level);
+        if (!c->z) {
+                free(c);
+                return ob_error_plain(err, ENOMEM, "cannot allocate a gzip compressor");
+        }
+        /* One thread: compress in place. More: workers, and twice as many
+         * slots so the caller fills one while the others are compressed. */
+        c->n_slots = threads == 1 ? 1 : threads * 2;
+        c->slots = xcalloc(c->n_slots, sizeof(Slot));
+        size_t bound = libdeflate_gzip_compress_bound(c->z, c->chunk);
+        for (unsigned i = 0; i < c->n_slots; i++) {
+                c->slots[i].in = xmalloc(c->chunk);
+                c->slots[i].out_cap = bound;
+                c->slots[i].out = xmalloc(bound);
+        }
+
+        if (threads > 1) {
+                pthread_mutex_init(&c->lock, NULL);
+                pthread_cond_init(&c->work, NULL);
+                pthread_cond_init(&c->done, NULL);
+                c->workers = xcalloc(threads, sizeof(pthread_t));
+                c->worker_z = xcalloc(threads, sizeof(*c->worker_z));
+                c->threads_ok = true;
+                for (unsigned i = 0; i < threads; i++) {
+                        c->worker_z[i] = libdeflate_alloc_compressor(level);
+                        WorkerArg *wa = xmalloc(sizeof(*wa));
+                        *wa = (WorkerArg){ .c = c, .index = i };
+                        if (!c->worker_z[i] || pthread_create(&c->workers[i], NULL, worker_main, wa) != 0) {
+                                free(wa);
+                                compressor_free(c);
+                                return ob_error_plain(err, EAGAIN, "cannot start compression threads");
+                        }
+                        c->n_workers++;
+                }
+        }
         *ret = c;
         return 0;
 }
 
-static void *compress_slot(void *arg)
+static int emit(Compressor *c, Slot *s, ObError *err)
 {
-        Slot *s = arg;
-        s->out_len = libdeflate_gzip_compress(s->z, s->in, s->in_len, s->out, s->out_cap);
-        return NULL;
+        if (s->out_len == 0)
+                return ob_error_plain(err, EIO, "gzip compression failed");
+        int r = c->sink(c->userdata, s->out, s->out_len, err);
+        s->in_len = 0;
+        s->state = SLOT_FREE;
+        c->emit_seq++;
+        return r;
 }
 
-/* Compresses the filled slots (in parallel when there are several) and
- * hands the members to the sink in input order. */
-static int flush_batch(Compressor *c, ObError *err)
+/* Hands every compressed chunk up to (not including) seq to the sink,
+ * waiting for the workers where needed. */
+static int drain_until(Compressor *c, unsigned long long seq, ObError *err)
 {
-        pthread_t tids[64];
-        bool started[64] = { false };
-        unsigned n = c->filled;
-
-        for (unsigned i = 1; i < n; i++)
-                started[i] = pthread_create(&tids[i], NULL, compress_slot, &c->slots[i]) == 0;
-        if (n > 0)
-                compress_slot(&c->slots[0]);
-        for (unsigned i = 1; i < n; i++) {
-                if (started[i])
-                        pthread_join(tids[i], NULL);
-                else
-                        compress_slot(&c->slots[i]);
+        while (c->emit_seq < seq) {
+                Slot *s = &c->slots[c->emit_seq % c->n_slots];
+                pthread_mutex_lock(&c->lock);
+                while (s->state != SLOT_DONE)
+                        pthread_cond_wait(&c->done, &c->lock);
+                pthread_mutex_unlock(&c->lock);
+                int r = emit(c, s, err);
+                if (r < 0)
+                        return r;
         }
+        return 0;
+}
 
-        int r = 0;
-        for (unsigned i = 0; i < n; i++) {
-                Slot *s = &c->slots[i];
-                if (r == 0 && s->out_len == 0)
-                        r = ob_error_plain(err, EIO, "gzip compression failed");
-                if (r == 0)
-                        r = c->sink(c->userdata, s->out, s->out_len, err);
-                s->in_len = 0;
-                c->members++;
+/* The chunk being filled is complete: compress it, or queue it. */
+static int submit(Compressor *c, ObError *err)
+{
+        Slot *s = &c->slots[c->fill_seq % c->n_slots];
+        s->seq = c->fill_seq++;
+        if (!c->threads_ok) {
+                compress_slot(c->z, s);
+                return emit(c, s, err);
         }
-        c->filled = 0;
-        return r;
+        pthread_mutex_lock(&c->lock);
+        s->state = SLOT_QUEUED;
+        pthread_cond_signal(&c->work);
+        pthread_mutex_unlock(&c->lock);
+        /* The next slot to fill must have been handed out first. */
+        if (c->fill_seq >= c->n_slots)
+                return drain_until(c, c->fill_seq - c->n_slots + 1, err);
+        return 0;
 }
 
 int compressor_write(Compressor *c, const void *data, size_t size, ObError *err)
 {
         const unsigned char *p = data;
         while (size > 0) {
-                Slot *s = &c->slots[c->filled];
+                Slot *s = &c->slots[c->fill_seq % c->n_slots];
                 size_t n = c->chunk - s->in_len;
                 if (n > size)
                         n = size;
@@ -113,12 +227,9 @@ int compressor_write(Compressor *c, const void *data, size_t size, ObError *err)
                 p += n;
                 size -= n;
                 if (s->in_len == c->chunk) {
-                        c->filled++;
-                        if (c->filled == c->n_slots) {
-                                int r = flush_batch(c, err);
-                                if (r < 0)
-                                        return r;
-                        }
+                        int r = submit(c, err);
+                        if (r < 0)
+                                return r;
                 }
         }
         return 0;
@@ -126,22 +237,41 @@ int compressor_write(Compressor *c, const void *data, size_t size, ObError *err)
 
 int compressor_finish(Compressor *c, ObError *err)
 {
-        /* A partly filled slot, or an empty stream: either way one more member,
-         * so that even empty input gives a valid gzip file. */
-        if (c->slots[c->filled].in_len > 0 || (c->filled == 0 && c->members == 0))
-                c->filled++;
-        return flush_batch(c, err);
+        Slot *s = &c->slots[c->fill_seq % c->n_slots];
+        int r;
+        /* A partly filled chunk, or an empty stream: either way one more
+         * member, so that even empty input gives a valid gzip file. */
+        if (s->in_len > 0 || c->fill_seq == 0) {
+                r = submit(c, err);
+                if (r < 0)
+                        return r;
+        }
+        if (c->threads_ok)
+                return drain_until(c, c->fill_seq, err);
+        return 0;
 }
 
 void compressor_free(Compressor *c)
 {
         if (!c)
                 return;
+        bool had_threads = c->workers != NULL;
+        stop_workers(c);
+        if (had_threads) {
+                pthread_mutex_destroy(&c->lock);
+                pthread_cond_destroy(&c->work);
+                pthread_cond_destroy(&c->done);
+        }
+        for (unsigned i = 0; c->worker_z && i < (had_threads ? c->n_slots / 2 : 0); i++)
+                if (c->worker_z[i])
+                        libdeflate_free_compressor(c->worker_z[i]);
+        free(c->worker_z);
+        free(c->workers);
         for (unsigned i = 0; i < c->n_slots; i++) {
-                libdeflate_free_compressor(c->slots[i].z);
                 free(c->slots[i].in);
                 free(c->slots[i].out);
         }
         free(c->slots);
+        libdeflate_free_compressor(c->z);
         free(c);
 }

@@ -18,21 +18,29 @@ static const Command commands[] = {
           "sysroot, the static files of rootfs/, /etc/passwd and /etc/group from the config's\n"
           "users and groups, /tmp, /root and /home/nonroot. The image is named 'base' in\n"
           "OUTPUT/index.json; an image of that name is replaced.\n",
-          0, cmd_base },
+          0, cmd_base, false },
         { "list", "[base|tools|apps]", "list the configs found, and which are built",
           "Lists every config under CONFIGS (base.yml, tools/*.yml, apps/*.yml), and whether an\n"
           "image of that name is in the OUTPUT layout.\n",
-          0, cmd_list },
+          0, cmd_list, false },
         { "show", "NAME [--files]", "show a resolved config, or every file of its image",
           "Prints the config NAME as oci-build understood it and, if it is built, its manifest\n"
           "digest and layers. With --files: every path of the image's layer with its type, mode,\n"
           "owner, size, where it comes from and why it is there.\n",
-          CMD_OPT_FILES, cmd_show },
+          CMD_OPT_FILES, cmd_show, false },
         { "clean", "[NAME...]", "remove images from the layout and delete unused blobs",
           "Removes the named images (all images if none is named) from OUTPUT/index.json, then\n"
           "deletes every blob that no remaining image references, and temporary files left by\n"
           "an interrupted build.\n",
-          0, cmd_clean },
+          0, cmd_clean, false },
+        { "save", "NAME... -o FILE.tar [--tag NAME=REPO:TAG]...", "write images to a tar for docker load / podman load",
+          "Writes the named images of the layout (--layout, default ./oci) to FILE.tar ('-' for\n"
+          "standard output): an OCI layout (oci-layout, index.json, blobs/) plus Docker's\n"
+          "manifest.json, the form that 'docker load', 'podman load' and skopeo's docker-archive:\n"
+          "and oci-archive: transports all read. Images sharing layers share blobs. Each image is\n"
+          "tagged distroless-NAME:VERSION and distroless-NAME:latest unless --tag NAME=REPO:TAG\n"
+          "gives its tags. The same layout gives the same bytes.\n",
+          CMD_OPT_TAG, cmd_save, true },
 };
 
 static void print_global_help(FILE *f)
@@ -51,7 +59,9 @@ static void print_global_help(FILE *f)
         fprintf(f,
                 "\n"
                 "Options (for every command):\n"
-                "  -o, --output DIR      OCI layout directory to write (default: ./oci)\n"
+                "  -o, --output DIR      OCI layout directory to write (default: ./oci); for save,\n"
+                "                        the tar file to write\n"
+                "      --layout DIR      OCI layout directory to read (save; default: ./oci)\n"
                 "  -C, --configs DIR     configs directory (default: the source tree's configs/ when\n"
                 "                        run from a build tree, else the installed one)\n"
                 "      --sysroot DIR     read host files from DIR instead of / \n"
@@ -75,6 +85,8 @@ static void print_command_help(const Command *c)
         printf("Usage: oci-build [OPTIONS] %s %s\n\n%s\n%s", c->name, c->synopsis, c->summary, c->help);
         if (c->options & CMD_OPT_FILES)
                 printf("\n  --files               list every file of the image with its source and reason\n");
+        if (c->options & CMD_OPT_TAG)
+                printf("\n  --tag NAME=REPO:TAG   tag image NAME as REPO:TAG instead of the defaults (repeatable)\n");
         if (c->options & CMD_OPT_ALL)
                 printf("\n  --all                 every config of the tier\n");
         printf("\nGlobal options: see 'oci-build --help'.\n");
@@ -92,6 +104,8 @@ enum {
         OPT_LEVEL,
         OPT_ALL,
         OPT_FILES,
+        OPT_LAYOUT,
+        OPT_TAG,
 };
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
@@ -138,10 +152,13 @@ int main(int argc, char **argv)
                 { "version", no_argument, NULL, 'V' },
                 { "all", no_argument, NULL, OPT_ALL },
                 { "files", no_argument, NULL, OPT_FILES },
+                { "layout", required_argument, NULL, OPT_LAYOUT },
+                { "tag", required_argument, NULL, OPT_TAG },
                 {},
         };
-        Context ctx = { .output = "oci", .sysroot = "/", .level = COMPRESS_LEVEL_DEFAULT };
-        const char *configs = NULL;
+        Context ctx = { .sysroot = "/", .level = COMPRESS_LEVEL_DEFAULT };
+        const char *configs = NULL, *output = NULL, *layout = NULL;
+        char **tags = NULL;
         bool help = false;
         unsigned used = 0;
         ObError err = { 0 };
@@ -158,7 +175,14 @@ int main(int argc, char **argv)
         while ((c = getopt_long(argc, argv, ":o:C:j:qvhV", options, NULL)) >= 0) {
                 switch (c) {
                 case 'o':
-                        ctx.output = optarg;
+                        output = optarg;
+                        break;
+                case OPT_LAYOUT:
+                        layout = optarg;
+                        break;
+                case OPT_TAG:
+                        used |= CMD_OPT_TAG;
+                        strv_push(&tags, optarg);
                         break;
                 case 'C':
                         configs = optarg;
@@ -244,10 +268,25 @@ int main(int argc, char **argv)
                 return 0;
         }
         if (used & ~cmd->options) {
+                unsigned bad = used & ~cmd->options;
                 fprintf(stderr, "oci-build: %s does not take %s (see 'oci-build %s --help')\n", cmd->name,
-                        (used & ~cmd->options & CMD_OPT_ALL) ? "--all" : "--files", cmd->name);
+                        (bad & CMD_OPT_ALL) ? "--all" : (bad & CMD_OPT_FILES) ? "--files" : "--tag", cmd->name);
+                strv_free(tags);
                 return 2;
         }
+        if (cmd->output_is_file) {
+                ctx.output = output;
+                ctx.layout = layout ? layout : "oci";
+        } else {
+                if (output && layout && strcmp(output, layout) != 0) {
+                        fprintf(stderr, "oci-build: -o and --layout name different layouts ('%s', '%s')\n", output,
+                                layout);
+                        strv_free(tags);
+                        return 2;
+                }
+                ctx.layout = output ? output : layout ? layout : "oci";
+        }
+        ctx.tags = tags;
         if (strcmp(name, "help") != 0 && optind + 1 < argc)
                 ctx.args = argv + optind + 1;
 
@@ -272,5 +311,6 @@ int main(int argc, char **argv)
         if (r < 0)
                 fprintf(stderr, "oci-build: %s\n", err.msg[0] ? err.msg : strerror(-r));
         free(ctx.configs);
+        strv_free(tags);
         return r < 0 ? 1 : 0;
 }

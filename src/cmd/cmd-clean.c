@@ -15,11 +15,11 @@ int cmd_clean(Context *ctx, ObError *err)
         char size[32];
         int r;
 
-        if (stat(ctx->output, &st) < 0 && errno == ENOENT) {
-                ob_info("nothing to clean: '%s' does not exist", ctx->output);
+        if (stat(ctx->layout, &st) < 0 && errno == ENOENT) {
+                ob_info("nothing to clean: '%s' does not exist", ctx->layout);
                 return 0;
         }
-        r = layout_open(ctx->output, 0, &l, err);
+        r = layout_open(ctx->layout, 0, &l, err);
         if (r < 0)
                 return r;
 
@@ -27,7 +27,7 @@ int cmd_clean(Context *ctx, ObError *err)
                 for (size_t i = 0; ctx->args[i]; i++)
                         if (!layout_index_find(l, ctx->args[i])) {
                                 r = ob_error_plain(err, ENOENT, "no image named '%s' in '%s'", ctx->args[i],
-                                                   ctx->output);
+                                                   ctx->layout);
                                 goto out;
                         }
                 for (size_t i = 0; ctx->args[i]; i++) {

@@ -42,11 +42,11 @@ int cmd_list(Context *ctx, ObError *err)
 
         /* Which images are already in the layout, if there is one. */
         _cleanup_strv_ char **built = NULL;
-        _cleanup_free_ char *marker = path_join(ctx->output, "oci-layout");
+        _cleanup_free_ char *marker = path_join(ctx->layout, "oci-layout");
         if (access(marker, F_OK) == 0) {
                 Layout *l = NULL;
                 ObError ignore;
-                if (layout_open(ctx->output, 0, &l, &ignore) == 0) {
+                if (layout_open(ctx->layout, 0, &l, &ignore) == 0) {
                         built = layout_index_names(l);
                         layout_close(l);
                 }

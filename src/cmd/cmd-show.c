@@ -110,25 +110,25 @@ static void print_files(const Plan *p)
 
 static void print_built(const Context *ctx, const char *name)
 {
-        _cleanup_free_ char *marker = path_join(ctx->output, "oci-layout");
+        _cleanup_free_ char *marker = path_join(ctx->layout, "oci-layout");
         if (access(marker, F_OK) != 0) {
-                printf("built: no (no layout at %s)\n", ctx->output);
+                printf("built: no (no layout at %s)\n", ctx->layout);
                 return;
         }
         Layout *l = NULL;
         ObError err;
-        if (layout_open(ctx->output, 0, &l, &err) < 0) {
+        if (layout_open(ctx->layout, 0, &l, &err) < 0) {
                 printf("built: unknown (%s)\n", err.msg);
                 return;
         }
         json_t *desc = layout_index_find(l, name);
         if (!desc) {
-                printf("built: no (not in %s)\n", ctx->output);
+                printf("built: no (not in %s)\n", ctx->layout);
                 layout_close(l);
                 return;
         }
         const char *digest = json_string_value(json_object_get(desc, "digest"));
-        printf("built: %s in %s\n", digest, ctx->output);
+        printf("built: %s in %s\n", digest, ctx->layout);
         _cleanup_free_ char *data = NULL;
         if (layout_read_blob(l, digest, &data, NULL, &err) == 0) {
                 json_t *m = json_loads(data, 0, NULL);

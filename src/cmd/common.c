@@ -39,18 +39,13 @@ int context_base_plan(const Context *ctx, const Spec *spec, Plan *ret, ObError *
         return r;
 }
 
-int context_build_base(const Context *ctx, Layout *l, const Spec *spec, ImageResult *ret, ObError *err)
+int context_build_base(const Context *ctx, Layout *l, const Spec *spec, const Plan *plan, ImageResult *ret,
+                       ObError *err)
 {
-        Plan plan;
-        int r = context_base_plan(ctx, spec, &plan, err);
-        if (r < 0)
-                return r;
-
         LayerOptions lo = context_layer_options(ctx);
         _cleanup_free_ char *created_by = xasprintf("oci-build %s: %s layer", OB_VERSION, spec->name);
         OciLayerInfo layer = { .created_by = created_by, .comment = spec->description };
-        r = layer_write(l, &plan, &lo, &layer, err);
-        plan_clear(&plan);
+        int r = layer_write(l, plan, &lo, &layer, err);
         if (r < 0)
                 return r;
 

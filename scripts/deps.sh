@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs, with apt, the Debian 12 packages that are missing.
+#   deps.sh build   what building oci-build and `oci-build base` need
+#   deps.sh test    that, plus the real tools the tests use as judges
+set -euo pipefail
+
+build_pkgs=(gcc meson ninja-build pkg-config libarchive-dev libssl-dev libjansson-dev libyaml-dev
+            zlib1g-dev libdeflate-dev check ca-certificates tzdata)
+test_pkgs=(skopeo umoci oci-image-tool python3 python3-jsonschema jq util-linux
+           clang libclang-rt-14-dev)
+
+want=("${build_pkgs[@]}")
+[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,89 @@
+# Helpers for the integration tests: TAP output, temporary directories, and
+# the real tools that judge our output. Sourced by test-*.sh.
+set -u
+
+OCI_BUILD=${OCI_BUILD:?OCI_BUILD must point at the oci-build binary}
+SOURCE_ROOT=${SOURCE_ROOT:?SOURCE_ROOT must point at the source tree}
+# The independent validator lives beside the checkout on our machines and in
+# CI, not in a user's clone: checks that need it say so and are skipped.
+OCI_VALIDATE=${OCI_VALIDATE:-$SOURCE_ROOT/../shared/bin/oci-validate}
+
+TAP_N=0
+TAP_FAILED=0
+T=$(mktemp -d "${TMPDIR:-/tmp}/oci-build-test.XXXXXX")
+CLEANUP_PIDS=()
+
+cleanup() {
+        local pid
+        for pid in "${CLEANUP_PIDS[@]}"; do
+                kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+        done
+        [ -n "${EXTRA_CLEANUP:-}" ] && eval "$EXTRA_CLEANUP"
+        rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() {      # ok DESCRIPTION -- record a pass
+        TAP_N=$((TAP_N + 1))
+        echo "ok $TAP_N - $*"
+}
+
+not_ok() {  # not_ok DESCRIPTION [DETAIL...]
+        TAP_N=$((TAP_N + 1))
+        TAP_FAILED=$((TAP_FAILED + 1))
+        echo "not ok $TAP_N - $1"
+        shift
+        [ $# -gt 0 ] && printf '#   %s\n' "$@"
+        return 0
+}
+
+skip() {    # skip DESCRIPTION REASON
+        TAP_N=$((TAP_N + 1))
+        echo "ok $TAP_N - $1 # SKIP $2"
+}
+
+check() {   # check DESCRIPTION COMMAND... -- passes when the command succeeds
+        local desc=$1
+        shift
+        local out
+        if out=$("$@" 2>&1); then
+                ok "$desc"
+        else
+                not_ok "$desc" "command: $*" "$(printf '%s\n' "$out" | tail -n 15)"
+        fi
+}
+
+# expect_fail DESCRIPTION PATTERN COMMAND... -- the command must exit non-zero
+# with a one-line error on stderr that matches PATTERN (grep -E).
+expect_fail() {
+        local desc=$1 pattern=$2
+        shift 2
+        local err rc
+        err=$("$@" 2>&1 >/dev/null)
+        rc=$?
+        if [ $rc -eq 0 ]; then
+                not_ok "$desc" "expected a failure, the command succeeded: $*"
+        elif [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ]; then
+                not_ok "$desc" "expected one line of error, got:" "$err"
+        elif ! printf '%s\n' "$err" | grep -Eq -- "$pattern"; then
+                not_ok "$desc" "error does not match /$pattern/:" "$err"
+        else
+                ok "$desc ($err)"
+        fi
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+have_validator() { [ -x "$OCI_VALIDATE" ] && python3 -c 'import jsonschema' 2>/dev/null; }
+
+# A fingerprint of a directory tree: names, types, modes and contents.
+tree_sum() {
+        (cd "$1" && find . -printf '%p %y %m %s %l\n' | LC_ALL=C sort && \
+                find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
+}
+
+finish() {
+        echo "1..$TAP_N"
+        [ "$TAP_FAILED" -eq 0 ]
+        exit $?
+}
