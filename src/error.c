@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+__attribute__((format(printf, 4, 0)))
 static int error_vset(ObError *err, int code, int with_errno, const char *fmt, va_list ap)
 {
         int ret = code > 0 ? code : (code < 0 ? -code : EINVAL);

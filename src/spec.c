@@ -23,7 +23,7 @@ const char *spec_tier_name(SpecTier tier)
         return "?";
 }
 
-static void spec_image_config_clear(SpecImageConfig *c)
+void spec_image_config_clear(SpecImageConfig *c)
 {
         free(c->user);
         strv_free(c->env);
@@ -71,6 +71,21 @@ void spec_free(Spec *s)
         }
         free(s->groups);
         spec_image_config_clear(&s->config);
+        free(s->package);
+        free(s->category);
+        strv_free(s->binaries);
+        for (size_t i = 0; i < s->test.n_steps; i++) {
+                strv_free(s->test.steps[i].command);
+                free(s->test.steps[i].expect);
+        }
+        free(s->test.steps);
+        strv_free(s->test.env);
+        strv_free(s->test.files);
+        free(s->data.path);
+        strv_free(s->data.command);
+        free(s->data.run_as);
+        free(s->data.password);
+        strv_free(s->data.append);
         free(s);
 }
 
@@ -139,6 +154,29 @@ static int expect_list(YamlDoc *d, yaml_node_t *node, const char *key, ObError *
         return 0;
 }
 
+/* Paths of 'files' may start with ${resolve:/usr/bin/go}: the canonical
+ * path of that file in the sysroot, so a config can follow a symlink to a
+ * versioned directory (/usr/lib/go-1.19) instead of naming the version. */
+static int get_file_path(YamlDoc *d, yaml_node_t *map, const char *key, bool required, char **ret, ObError *err)
+{
+        yaml_node_t *v = y_get(d, map, key);
+        if (!v) {
+                if (required)
+                        return y_require(d, map, key, "a 'files' entry", &v, err);
+                return 0;
+        }
+        if (v->type == YAML_SCALAR_NODE && str_startswith((const char *) v->data.scalar.value, "${resolve:")) {
+                const char *s = (const char *) v->data.scalar.value;
+                const char *close = strchr(s, '}');
+                if (!close || s[10] != '/' || (close[1] && close[1] != '/'))
+                        return y_error(d, v, err,
+                                       "'%s' must look like ${resolve:/ABSOLUTE/PATH}/REST, found '%s'", key, s);
+                *ret = xstrdup(s);
+                return 0;
+        }
+        return y_abs_path(d, v, key, ret, err);
+}
+
 static int parse_files(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
 {
         static const char *const keys[] = { "path", "source", "exclude", "mode", "owner", NULL };
@@ -163,10 +201,10 @@ static int parse_files(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
                 r = y_check_map(d, item, "a 'files' entry", keys, NULL, err);
                 if (r < 0)
                         return r;
-                r = get_path(d, item, "path", true, "a 'files' entry", &f->path, err);
+                r = get_file_path(d, item, "path", true, &f->path, err);
                 if (r < 0)
                         return r;
-                r = get_path(d, item, "source", false, "a 'files' entry", &f->source, err);
+                r = get_file_path(d, item, "source", false, &f->source, err);
                 if (r < 0)
                         return r;
                 if (!f->source)
@@ -329,6 +367,9 @@ static int parse_users(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
 static bool valid_port(const char *p)
 {
         char *end;
+        /* strtol() would also take " 80" and "+80" */
+        if (*p < '0' || *p > '9')
+                return false;
         errno = 0;
         long v = strtol(p, &end, 10);
         if (errno || end == p || v < 1 || v > 65535)
@@ -370,8 +411,10 @@ int spec_parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c, O
                 if ((r = y_str_list(d, v, "ports", false, &c->ports, err)) < 0)
                         return r;
                 for (size_t i = 0; c->ports[i]; i++) {
+                        /* y_str_list() took a sequence: item i is c->ports[i] */
+                        yaml_node_t *item = yaml_document_get_node(&d->doc, v->data.sequence.items.start[i]);
                         if (!valid_port(c->ports[i]))
-                                return y_error(d, v, err,
+                                return y_error(d, item, err,
                                                "'ports' entries must be a port number 1-65535 with an optional "
                                                "/tcp or /udp, found '%s'",
                                                c->ports[i]);
@@ -387,7 +430,8 @@ int spec_parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c, O
                         return r;
                 for (size_t i = 0; c->volumes[i]; i++)
                         if (c->volumes[i][0] != '/')
-                                return y_error(d, v, err, "'volumes' entries must be absolute paths, found '%s'",
+                                return y_error(d, yaml_document_get_node(&d->doc, v->data.sequence.items.start[i]),
+                                               err, "'volumes' entries must be absolute paths, found '%s'",
                                                c->volumes[i]);
         }
         if ((v = y_get(d, node, "labels")) && (r = y_str_map(d, v, "labels", &c->labels, err)) < 0)
@@ -502,6 +546,204 @@ int spec_load_base(const char *file, const char *default_version, Spec **ret, Ob
                 goto out;
         if ((v = y_get(d, root, "config")) && (r = spec_parse_image_config(d, v, &s->config, err)) < 0)
                 goto out;
+out:
+        ydoc_free(d);
+        if (r < 0) {
+                spec_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+static int parse_test_step(YamlDoc *d, yaml_node_t *node, bool check_keys, SpecTestStep *st, ObError *err)
+{
+        static const char *const keys[] = { "command", "expect", NULL };
+        yaml_node_t *v;
+        int r = check_keys ? y_check_map(d, node, "a 'test' step", keys, NULL, err) : 0;
+        if (r < 0)
+                return r;
+        if ((r = y_require(d, node, "command", "a 'test' step", &v, err)) < 0)
+                return r;
+        if ((r = y_str_list(d, v, "command", false, &st->command, err)) < 0)
+                return r;
+        if (!st->command[0])
+                return y_error(d, v, err, "'command' must name a program to run");
+        if ((v = y_get(d, node, "expect")) && (r = y_nonempty_str(d, v, "expect", &st->expect, err)) < 0)
+                return r;
+        return 0;
+}
+
+/* test: {command: [...], expect: TEXT} or {steps: [{command, expect}...]},
+ * with optional env and files (created under /tmp before the first step). */
+static int parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err)
+{
+        static const char *const keys[] = { "command", "expect", "steps", "env", "files", NULL };
+        yaml_node_t *v;
+        int r = y_check_map(d, node, "'test'", keys, NULL, err);
+        if (r < 0)
+                return r;
+        if ((v = y_get(d, node, "steps"))) {
+                if (y_get(d, node, "command") || y_get(d, node, "expect"))
+                        return y_error(d, v, err, "'test' takes 'steps' or 'command', not both");
+                if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
+                        return y_error(d, v, err, "'steps' must be a non-empty list of {command, expect}");
+                yaml_node_t *item;
+                Y_SEQ_FOREACH(d, v, item)
+                {
+                        t->steps = xrealloc(t->steps, (t->n_steps + 1) * sizeof(*t->steps));
+                        memset(&t->steps[t->n_steps], 0, sizeof(*t->steps));
+                        t->n_steps++;
+                        if ((r = parse_test_step(d, item, true, &t->steps[t->n_steps - 1], err)) < 0)
+                                return r;
+                }
+        } else {
+                t->steps = xcalloc(1, sizeof(*t->steps));
+                t->n_steps = 1;
+                static const char *const step_keys[] = { "command", "expect", "env", "files", NULL };
+                if ((r = y_check_map(d, node, "'test'", step_keys, NULL, err)) < 0)
+                        return r;
+                if ((r = parse_test_step(d, node, false, &t->steps[0], err)) < 0)
+                        return r;
+        }
+        if ((v = y_get(d, node, "env")) && (r = y_str_map(d, v, "env", &t->env, err)) < 0)
+                return r;
+        if ((v = y_get(d, node, "files"))) {
+                if ((r = y_str_map(d, v, "files", &t->files, err)) < 0)
+                        return r;
+                for (size_t i = 0; t->files[i]; i++)
+                        if (!str_startswith(t->files[i], "/tmp/") || strstr(t->files[i], "/../"))
+                                return y_error(d, v, err, "'test.files' paths must be under /tmp/, found '%.*s'",
+                                               (int) strcspn(t->files[i], "="), t->files[i]);
+        }
+        return 0;
+}
+
+static int parse_data(YamlDoc *d, yaml_node_t *node, SpecData *data, ObError *err)
+{
+        static const char *const keys[] = { "path", "owner", "mode", "command", "run_as", "password", "append", NULL };
+        yaml_node_t *v;
+        int r = y_check_map(d, node, "'data'", keys, NULL, err);
+        if (r < 0)
+                return r;
+        if ((r = get_path(d, node, "path", true, "'data'", &data->path, err)) < 0)
+                return r;
+        data->mode = 0700;
+        if ((v = y_get(d, node, "mode")) && (r = y_mode(d, v, "mode", &data->mode, err)) < 0)
+                return r;
+        if ((v = y_get(d, node, "owner")) && (r = y_owner(d, v, "owner", &data->uid, &data->gid, err)) < 0)
+                return r;
+        if ((r = y_require(d, node, "command", "'data'", &v, err)) < 0)
+                return r;
+        if ((r = y_str_list(d, v, "command", false, &data->command, err)) < 0)
+                return r;
+        if (!data->command[0] || data->command[0][0] != '/')
+                return y_error(d, v, err, "the first word of 'command' must be an absolute path of a host program");
+        if ((r = get_str(d, node, "run_as", false, "'data'", &data->run_as, err)) < 0)
+                return r;
+        if ((r = get_str(d, node, "password", false, "'data'", &data->password, err)) < 0)
+                return r;
+        if ((v = y_get(d, node, "append"))) {
+                if ((r = y_str_map(d, v, "append", &data->append, err)) < 0)
+                        return r;
+                for (size_t i = 0; data->append[i]; i++)
+                        if (data->append[i][0] == '/' || strstr(data->append[i], "..") == data->append[i] ||
+                            strchr(data->append[i], '/'))
+                                return y_error(d, v, err, "'append' keys must be file names inside the data directory");
+        }
+        return 0;
+}
+
+int spec_load_tool(const char *file, Spec **ret, ObError *err)
+{
+        static const char *const keys[] = { "name", "version", "package", "description", "category", "binaries",
+                                            "files", "directories", "symlinks", "config", "test", "data", NULL };
+        static const YamlRename renames[] = {
+                { "build", "'build.binary_path' is now 'binaries' (a list of image paths) and "
+                           "'build.runtime_libraries' is not needed: libraries are found by reading the ELF files; "
+                           "name data files and helpers under 'files'" },
+                { "install_path", "binaries and files keep their host paths; use 'files' with 'path' and 'source' "
+                                  "to place something elsewhere" },
+                { "test_command", "use 'test: {command: [...], expect: TEXT}'" },
+                { "binary", "use 'binaries' (a list)" },
+                { "env", "put it under 'config: {env: ...}'" },
+                { "entrypoint", "put it under 'config: {entrypoint: [...]}'" },
+                { "cmd", "put it under 'config: {cmd: [...]}'" },
+                { "user", "put it under 'config: {user: UID:GID}'" },
+                { "workdir", "put it under 'config: {workdir: PATH}'" },
+                { "ports", "put it under 'config: {ports: [...]}'" },
+                { "volumes", "put it under 'config: {volumes: [...]}'" },
+                { "users", "users and groups belong to the base image (configs/base.yml)" },
+                { "rootfs", "a tool has no rootfs; list host files under 'files'" },
+                { NULL, NULL },
+        };
+        YamlDoc *d = NULL;
+        yaml_node_t *root, *v;
+        int r = ydoc_load(file, &d, err);
+        if (r < 0)
+                return r;
+
+        Spec *s = xcalloc(1, sizeof(*s));
+        s->tier = SPEC_TIER_TOOL;
+        s->file = xstrdup(file);
+        root = ydoc_root(d);
+        r = y_check_map(d, root, "a tool config", keys, renames, err);
+        if (r < 0)
+                goto out;
+        if ((r = get_str(d, root, "name", true, "a tool config", &s->name, err)) < 0)
+                goto out;
+        if (!valid_name(s->name, 64)) {
+                r = y_error(d, y_get(d, root, "name"), err,
+                            "'name' must be lowercase letters, digits, '_', '-' or '.', found '%s'", s->name);
+                goto out;
+        }
+        if ((r = get_str(d, root, "version", false, "a tool config", &s->version, err)) < 0)
+                goto out;
+        if ((r = get_str(d, root, "package", false, "a tool config", &s->package, err)) < 0)
+                goto out;
+        if (!s->version && !s->package) {
+                r = y_error(d, root, err, "a tool config needs 'version', or 'package' to read the version from");
+                goto out;
+        }
+        if ((r = get_str(d, root, "description", true, "a tool config", &s->description, err)) < 0)
+                goto out;
+        if ((r = get_str(d, root, "category", false, "a tool config", &s->category, err)) < 0)
+                goto out;
+        if ((r = y_require(d, root, "binaries", "a tool config", &v, err)) < 0)
+                goto out;
+        if ((r = y_str_list(d, v, "binaries", false, &s->binaries, err)) < 0)
+                goto out;
+        if (!s->binaries[0]) {
+                r = y_error(d, v, err, "'binaries' must name at least one program");
+                goto out;
+        }
+        for (size_t i = 0; s->binaries[i]; i++) {
+                ObError tmp;
+                char *norm = path_normalize_abs(s->binaries[i], &tmp);
+                if (!norm) {
+                        r = y_error(d, yaml_document_get_node(&d->doc, v->data.sequence.items.start[i]), err,
+                                    "'binaries' entries must be absolute paths without '..', found '%s'",
+                                    s->binaries[i]);
+                        goto out;
+                }
+                free(s->binaries[i]);
+                s->binaries[i] = norm;
+        }
+        if ((v = y_get(d, root, "files")) && (r = parse_files(d, v, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "directories")) && (r = parse_dirs(d, v, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "symlinks")) && (r = parse_links(d, v, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "config")) && (r = spec_parse_image_config(d, v, &s->config, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "test")) && (r = parse_test(d, v, &s->test, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "data"))) {
+                if ((r = parse_data(d, v, &s->data, err)) < 0)
+                        goto out;
+                s->has_data = true;
+        }
 out:
         ydoc_free(d);
         if (r < 0) {

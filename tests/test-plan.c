@@ -1,0 +1,855 @@
+/* SPDX-License-Identifier: MIT */
+/* The entry plan: ordering, implied parents, conflicts, and copying trees
+ * from a sysroot built in a temporary directory. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "plan.h"
+#include "spec.h"
+#include "sysroot.h"
+#include "util.h"
+
+static char tmp_root[4096];
+
+static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void) st;
+        (void) type;
+        (void) ftw;
+        remove(path);
+        return 0;
+}
+
+static void tmp_setup(void)
+{
+        const char *base = getenv("TMPDIR");
+        snprintf(tmp_root, sizeof(tmp_root), "%s/ob-test-plan-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(tmp_root))
+                abort();
+}
+
+static void tmp_teardown(void)
+{
+        nftw(tmp_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Helpers that build a tree under a base directory; paths are relative. */
+static void mk_dir(const char *base, const char *rel, mode_t mode)
+{
+        char *p = xasprintf("%s/%s", base, rel);
+        ck_assert_msg(mkdir(p, 0700) == 0, "mkdir %s: %s", p, strerror(errno));
+        ck_assert_int_eq(chmod(p, mode), 0);
+        free(p);
+}
+
+static void mk_file(const char *base, const char *rel, const char *content, mode_t mode)
+{
+        char *p = xasprintf("%s/%s", base, rel);
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_msg(fd >= 0, "create %s: %s", p, strerror(errno));
+        ck_assert_int_eq(write_all(fd, content, strlen(content)), 0);
+        ck_assert_int_eq(fchmod(fd, mode), 0);
+        close(fd);
+        free(p);
+}
+
+static void mk_link(const char *base, const char *rel, const char *target)
+{
+        char *p = xasprintf("%s/%s", base, rel);
+        ck_assert_int_eq(symlink(target, p), 0);
+        free(p);
+}
+
+/* A fresh directory for one test. */
+static char *test_dir(const char *name)
+{
+        char *p = xasprintf("%s/%s", tmp_root, name);
+        ck_assert_int_eq(mkdir(p, 0755), 0);
+        return p;
+}
+
+static Sysroot *open_root(const char *path)
+{
+        ObError e = { 0 };
+        Sysroot *s = NULL;
+        ck_assert_msg(sysroot_open(path, &s, &e) == 0, "%s", e.msg);
+        return s;
+}
+
+static void add_data(Plan *p, const char *path, const char *data, uint32_t mode)
+{
+        ObError e = { 0 };
+        Entry en = { .path = (char *) path, .type = ENTRY_FILE, .mode = mode, .size = strlen(data),
+                     .data = (char *) data };
+        ck_assert_msg(plan_add(p, &en, &e) == 0, "%s", e.msg);
+}
+
+static void add_dir(Plan *p, const char *path, uint32_t mode, uint32_t uid)
+{
+        ObError e = { 0 };
+        Entry en = { .path = (char *) path, .type = ENTRY_DIR, .mode = mode, .uid = uid, .gid = uid };
+        ck_assert_msg(plan_add(p, &en, &e) == 0, "%s", e.msg);
+}
+
+static void finish(Plan *p, int64_t mtime)
+{
+        ObError e = { 0 };
+        ck_assert_msg(plan_finish(p, mtime, &e) == 0, "%s", e.msg);
+}
+
+static void assert_paths(const Plan *p, const char *const *want, size_t n)
+{
+        for (size_t i = 0; i < p->n && i < n; i++)
+                ck_assert_msg(strcmp(p->entries[i].path, want[i]) == 0, "entry %zu is '%s', expected '%s'", i,
+                              p->entries[i].path, want[i]);
+        ck_assert_msg(p->n == n, "%zu entries, expected %zu", p->n, n);
+}
+
+static const Entry *must_find(const Plan *p, const char *path)
+{
+        const Entry *e = plan_find(p, path);
+        ck_assert_msg(e != NULL, "'%s' is not in the plan", path);
+        return e;
+}
+
+/* ---- plan_add / plan_finish ---- */
+
+START_TEST(test_sort_component_wise)
+{
+        Plan p;
+        plan_init(&p);
+        /* Added in an order unrelated to the result. */
+        add_data(&p, "/ab", "1", 0644);
+        add_data(&p, "/a.txt", "2", 0644);
+        add_data(&p, "/a/z", "3", 0644);
+        add_data(&p, "a-b", "4", 0644);
+        add_data(&p, "/a/b/c", "5", 0644);
+        add_dir(&p, "/a/b", 0755, 0);
+        add_data(&p, "/a0", "6", 0644);
+        add_dir(&p, "/a", 0755, 0);
+        add_data(&p, "/a/\xc3\xa9", "7", 0644);
+        finish(&p, 0);
+        static const char *const want[] = { "a", "a/b", "a/b/c", "a/z", "a/\xc3\xa9", "a-b", "a.txt", "a0", "ab" };
+        assert_paths(&p, want, ELEMENTSOF(want));
+        /* The index still finds everything after the sort. */
+        ck_assert_str_eq(must_find(&p, "/a/b/c")->data, "5");
+        ck_assert_str_eq(must_find(&p, "a-b")->data, "4");
+        ck_assert_ptr_null(plan_find(&p, "a/b/c/d"));
+        ck_assert_ptr_null(plan_find(&p, "missing"));
+        plan_clear(&p);
+        ck_assert_uint_eq(p.n, 0);
+        ck_assert_ptr_null(p.entries);
+}
+END_TEST
+
+START_TEST(test_implied_parents)
+{
+        Plan p;
+        plan_init(&p);
+        ObError e = { 0 };
+        Entry f = { .path = (char *) "/usr/share/doc/x", .type = ENTRY_FILE, .mode = 0600, .uid = 5, .gid = 6,
+                    .size = 1, .data = (char *) "x", .mtime = 7 };
+        ck_assert_int_eq(plan_add(&p, &f, &e), 0);
+        /* An explicit directory given after its child was added. */
+        add_dir(&p, "/opt", 0700, 1000);
+        add_data(&p, "/opt/app/conf", "c", 0644);
+        finish(&p, 1234);
+
+        static const char *const want[] = { "opt", "opt/app", "opt/app/conf", "usr", "usr/share", "usr/share/doc",
+                                            "usr/share/doc/x" };
+        assert_paths(&p, want, ELEMENTSOF(want));
+        static const char *const implied[] = { "opt/app", "usr", "usr/share", "usr/share/doc" };
+        for (size_t i = 0; i < ELEMENTSOF(implied); i++) {
+                const Entry *d = must_find(&p, implied[i]);
+                ck_assert_int_eq(d->type, ENTRY_DIR);
+                ck_assert_uint_eq(d->mode, 0755);
+                ck_assert_uint_eq(d->uid, 0);
+                ck_assert_uint_eq(d->gid, 0);
+                ck_assert_int_eq(d->mtime, 1234);
+                ck_assert_str_eq(d->why, "parent directory");
+        }
+        const Entry *opt = must_find(&p, "/opt");
+        ck_assert_uint_eq(opt->mode, 0700);
+        ck_assert_uint_eq(opt->uid, 1000);
+        const Entry *x = must_find(&p, "usr/share/doc/x");
+        ck_assert_uint_eq(x->mode, 0600);
+        ck_assert_uint_eq(x->uid, 5);
+        ck_assert_uint_eq(x->gid, 6);
+        ck_assert_int_eq(x->mtime, 7);
+
+        /* An explicit directory replaces an implied one even after finish. */
+        add_dir(&p, "/usr/share", 0750, 3);
+        const Entry *us = must_find(&p, "usr/share");
+        ck_assert_uint_eq(us->mode, 0750);
+        ck_assert_uint_eq(us->uid, 3);
+        ck_assert_uint_eq(p.n, ELEMENTSOF(want));
+        plan_clear(&p);
+}
+END_TEST
+
+START_TEST(test_same_path_twice)
+{
+        Plan p;
+        plan_init(&p);
+        ObError e = { 0 };
+        add_data(&p, "/etc/x", "hello", 0644);
+        add_data(&p, "etc//x", "hello", 0644);
+        add_data(&p, "/./etc/x/", "hello", 0644);
+        Entry l1 = { .path = (char *) "/bin", .type = ENTRY_SYMLINK, .mode = 0777, .target = (char *) "usr/bin" };
+        ck_assert_int_eq(plan_add(&p, &l1, &e), 0);
+        ck_assert_int_eq(plan_add(&p, &l1, &e), 0);
+        add_dir(&p, "/etc", 0755, 0);
+        add_dir(&p, "/etc", 0755, 0);
+        ck_assert_uint_eq(p.n, 3);
+        finish(&p, 0);
+        ck_assert_uint_eq(p.n, 3);
+        plan_clear(&p);
+}
+END_TEST
+
+START_TEST(test_same_path_conflicts)
+{
+        static const Entry base = { .path = (char *) "/etc/x", .type = ENTRY_FILE, .mode = 0644, .size = 5,
+                                    .data = (char *) "hello", .why = (char *) "first" };
+        Entry variants[6];
+        for (size_t i = 0; i < ELEMENTSOF(variants); i++) {
+                variants[i] = base;
+                variants[i].why = (char *) "second";
+        }
+        variants[0].data = (char *) "HELLO";                      /* content */
+        variants[1].mode = 0600;                                  /* mode */
+        variants[2].uid = 1;                                      /* owner */
+        variants[3].data = (char *) "hello!", variants[3].size = 6; /* size */
+        variants[4].type = ENTRY_DIR, variants[4].data = NULL, variants[4].size = 0;
+        variants[5].type = ENTRY_SYMLINK, variants[5].data = NULL, variants[5].target = (char *) "y";
+
+        for (size_t i = 0; i < ELEMENTSOF(variants); i++) {
+                Plan p;
+                ObError e = { 0 };
+                plan_init(&p);
+                ck_assert_int_eq(plan_add(&p, &base, &e), 0);
+                int r = plan_add(&p, &variants[i], &e);
+                ck_assert_msg(r == -EEXIST, "variant %zu: %d", i, r);
+                ck_assert_msg(str_startswith(e.msg, "two different sources for '/etc/x': file (first) and "),
+                              "variant %zu: %s", i, e.msg);
+                ck_assert_msg(strstr(e.msg, "(second)") != NULL, "%s", e.msg);
+                ck_assert_uint_eq(p.n, 1);
+                ck_assert_str_eq(p.entries[0].data, "hello");
+                plan_clear(&p);
+        }
+
+        /* An explicit directory does not override another explicit one. */
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+        add_dir(&p, "/tmp", 01777, 0);
+        Entry d2 = { .path = (char *) "/tmp", .type = ENTRY_DIR, .mode = 0755 };
+        ck_assert_int_eq(plan_add(&p, &d2, &e), -EEXIST);
+        ck_assert(str_startswith(e.msg, "two different sources for '/tmp': directory"));
+        plan_clear(&p);
+}
+END_TEST
+
+START_TEST(test_bad_paths)
+{
+        Plan p;
+        plan_init(&p);
+        ObError e = { 0 };
+        Entry en = { .path = (char *) "/", .type = ENTRY_DIR, .mode = 0755 };
+        ck_assert_int_eq(plan_add(&p, &en, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "the image root itself cannot be an entry");
+        en.path = (char *) "//./";
+        ck_assert_int_eq(plan_add(&p, &en, &e), -EINVAL);
+        en.path = (char *) "a/../b";
+        ck_assert_int_eq(plan_add(&p, &en, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "invalid image path: '/a/../b' contains '..'");
+        ck_assert_uint_eq(p.n, 0);
+        plan_clear(&p);
+}
+END_TEST
+
+START_TEST(test_entry_below_file)
+{
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+        add_data(&p, "/etc", "not a dir", 0644);
+        add_data(&p, "/etc/passwd", "root", 0644);
+        ck_assert_int_eq(plan_finish(&p, 0, &e), -ENOTDIR);
+        ck_assert_str_eq(e.msg, "'/etc' is a file in the image, but '/etc/passwd' needs it to be a directory");
+        plan_clear(&p);
+
+        plan_init(&p);
+        Entry l = { .path = (char *) "/lib", .type = ENTRY_SYMLINK, .mode = 0777, .target = (char *) "usr/lib" };
+        ck_assert_int_eq(plan_add(&p, &l, &e), 0);
+        add_data(&p, "/lib/x/y.so", "so", 0755);
+        ck_assert_int_eq(plan_finish(&p, 0, &e), -ENOTDIR);
+        ck_assert_str_eq(e.msg, "'/lib' is a symlink in the image, but '/lib/x/y.so' needs it to be a directory");
+        plan_clear(&p);
+}
+END_TEST
+
+START_TEST(test_plan_copies_input)
+{
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+        char path[] = "/etc/data";
+        char data[] = "a\0b";
+        char why[] = "because";
+        Entry en = { .path = path, .type = ENTRY_FILE, .mode = 0644, .size = 3, .data = data, .why = why };
+        ck_assert_int_eq(plan_add(&p, &en, &e), 0);
+        memset(path, 'X', sizeof(path) - 1);
+        memset(data, 'Y', sizeof(data) - 1);
+        memset(why, 'Z', sizeof(why) - 1);
+        const Entry *got = must_find(&p, "etc/data");
+        ck_assert_str_eq(got->path, "etc/data");
+        ck_assert_mem_eq(got->data, "a\0b", 3);
+        ck_assert_str_eq(got->why, "because");
+        ck_assert_uint_eq(plan_content_size(&p), 3);
+        plan_clear(&p);
+}
+END_TEST
+
+START_TEST(test_many_entries)
+{
+        Plan p;
+        plan_init(&p);
+        for (int i = 2999; i >= 0; i--) {
+                char path[32], data[16];
+                snprintf(path, sizeof(path), "/d/f%04d", i);
+                snprintf(data, sizeof(data), "%d", i);
+                add_data(&p, path, data, 0644);
+        }
+        finish(&p, 0);
+        ck_assert_uint_eq(p.n, 3001);
+        ck_assert_str_eq(p.entries[0].path, "d");
+        for (int i = 0; i < 3000; i++) {
+                char path[32], data[16];
+                snprintf(path, sizeof(path), "d/f%04d", i);
+                snprintf(data, sizeof(data), "%d", i);
+                ck_assert_str_eq(p.entries[i + 1].path, path);
+                ck_assert_str_eq(must_find(&p, path)->data, data);
+        }
+        plan_clear(&p);
+}
+END_TEST
+
+/* ---- plan_add_host ---- */
+
+START_TEST(test_add_host_tree)
+{
+        char *dir = test_dir("tree");
+        char *root = xasprintf("%s/root", dir);
+        ck_assert_int_eq(mkdir(root, 0755), 0);
+        mk_dir(root, "data", 0750);
+        mk_file(root, "data/a.txt", "alpha", 0644);
+        mk_dir(root, "data/bin", 0755);
+        mk_file(root, "data/bin/tool", "#!x", 04755);
+        mk_file(root, "data/g", "g", 02755);
+        mk_dir(root, "data/spool", 03777);
+        mk_dir(root, "data/sub", 0755);
+        mk_file(root, "data/sub/keep.txt", "k", 0600);
+        mk_file(root, "data/sub/deep.log", "log", 0644);
+        mk_link(root, "data/sub/link", "../a.txt");
+        mk_link(root, "data/abs-link", "/data/a.txt");
+        mk_file(root, "data/skip.log", "log", 0644);
+        mk_dir(root, "data/cache", 0755);
+        mk_file(root, "data/cache/x", "x", 0644);
+        char *a_host = xasprintf("%s/data/a.txt", root);
+        struct timespec ts[2] = { { 1000000, 0 }, { 1000000, 0 } };
+        ck_assert_int_eq(utimensat(AT_FDCWD, a_host, ts, AT_SYMLINK_NOFOLLOW), 0);
+
+        Sysroot *sr = open_root(root);
+        char *const exclude[] = { (char *) "*.log", (char *) "/img/cache", NULL };
+        PlanCopyOptions o = { .dst = "/img", .src = "/data", .exclude = exclude, .uid = 7, .gid = 8,
+                              .why = "test tree" };
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+        ck_assert_msg(plan_add_host(&p, sr, &o, &e) == 0, "%s", e.msg);
+        finish(&p, 500);
+
+        static const char *const want[] = { "img",     "img/a.txt", "img/abs-link",     "img/bin",     "img/bin/tool",
+                                            "img/g",   "img/spool", "img/sub",          "img/sub/keep.txt",
+                                            "img/sub/link" };
+        assert_paths(&p, want, ELEMENTSOF(want));
+
+        const Entry *en = must_find(&p, "img");
+        ck_assert_int_eq(en->type, ENTRY_DIR);
+        ck_assert_uint_eq(en->mode, 0750);
+        ck_assert_uint_eq(en->uid, 7);
+        ck_assert_uint_eq(en->gid, 8);
+
+        en = must_find(&p, "img/a.txt");
+        ck_assert_int_eq(en->type, ENTRY_FILE);
+        ck_assert_uint_eq(en->mode, 0644);
+        ck_assert_uint_eq(en->size, 5);
+        ck_assert_str_eq(en->source, a_host);
+        ck_assert_ptr_null(en->data);
+        ck_assert_int_eq(en->mtime, 1000000);
+        ck_assert_str_eq(en->why, "test tree");
+        ck_assert_uint_eq(en->uid, 7);
+
+        en = must_find(&p, "img/abs-link");
+        ck_assert_int_eq(en->type, ENTRY_SYMLINK);
+        ck_assert_str_eq(en->target, "/data/a.txt");
+        ck_assert_uint_eq(en->mode, 0777);
+        en = must_find(&p, "img/sub/link");
+        ck_assert_int_eq(en->type, ENTRY_SYMLINK);
+        ck_assert_str_eq(en->target, "../a.txt");
+
+        /* setuid and setgid never enter the image; the sticky bit may. */
+        ck_assert_uint_eq(must_find(&p, "img/bin/tool")->mode, 0755);
+        ck_assert_uint_eq(must_find(&p, "img/g")->mode, 0755);
+        ck_assert_uint_eq(must_find(&p, "img/spool")->mode, 01777);
+        ck_assert_uint_eq(must_find(&p, "img/sub/keep.txt")->mode, 0600);
+        ck_assert_uint_eq(plan_content_size(&p), 5 + 3 + 1 + 1);
+
+        plan_clear(&p);
+        sysroot_free(sr);
+        free(a_host);
+        free(root);
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_add_host_single_file_and_links)
+{
+        char *dir = test_dir("single");
+        mk_dir(dir, "etc", 0755);
+        mk_file(dir, "etc/real.conf", "conf", 0640);
+        mk_link(dir, "etc/alias.conf", "real.conf");
+        mk_link(dir, "abs", "/etc");      /* absolute: stays inside the sysroot */
+        Sysroot *sr = open_root(dir);
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+
+        /* A symlink on the way to the source is followed; mode overrides. */
+        PlanCopyOptions o = { .dst = "/conf", .src = "/abs/alias.conf", .has_mode = true, .mode = 0444 };
+        ck_assert_msg(plan_add_host(&p, sr, &o, &e) == 0, "%s", e.msg);
+        char *host = xasprintf("%s/etc/real.conf", dir);
+        const Entry *en = must_find(&p, "conf");
+        ck_assert_int_eq(en->type, ENTRY_FILE);
+        ck_assert_str_eq(en->source, host);
+        ck_assert_uint_eq(en->mode, 0444);
+        ck_assert_uint_eq(en->size, 4);
+
+        /* The same host file again at the same place is not a conflict. */
+        ck_assert_msg(plan_add_host(&p, sr, &o, &e) == 0, "%s", e.msg);
+        ck_assert_uint_eq(p.n, 1);
+        /* but with another mode it is. */
+        o.mode = 0400;
+        ck_assert_int_eq(plan_add_host(&p, sr, &o, &e), -EEXIST);
+        ck_assert_ptr_nonnull(strstr(e.msg, "'/conf'"));
+
+        plan_clear(&p);
+        sysroot_free(sr);
+        free(host);
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_add_host_escape)
+{
+        char *dir = test_dir("escape");
+        char *root = xasprintf("%s/root", dir);
+        ck_assert_int_eq(mkdir(root, 0755), 0);
+        mk_dir(dir, "outside", 0755);
+        mk_file(dir, "outside/secret", "s", 0644);
+        mk_dir(root, "a", 0755);
+        mk_link(root, "a/up", "../../outside");
+        mk_link(root, "esc", "../outside");
+        Sysroot *sr = open_root(root);
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+
+        static const char *const srcs[] = { "/esc", "/esc/secret", "/a/up/secret", "/../outside/secret" };
+        for (size_t i = 0; i < ELEMENTSOF(srcs); i++) {
+                PlanCopyOptions o = { .dst = "/x", .src = srcs[i] };
+                int r = plan_add_host(&p, sr, &o, &e);
+                ck_assert_msg(r == -EXDEV, "%s: %d %s", srcs[i], r, e.msg);
+                ck_assert_msg(strstr(e.msg, "escapes the sysroot") != NULL, "%s", e.msg);
+                ck_assert_msg(strstr(e.msg, srcs[i]) != NULL, "the message does not name %s: %s", srcs[i], e.msg);
+        }
+        ck_assert_uint_eq(p.n, 0);
+        plan_clear(&p);
+        sysroot_free(sr);
+        free(root);
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_add_host_missing)
+{
+        char *dir = test_dir("missing");
+        mk_dir(dir, "data", 0755);
+        mk_link(dir, "dangling", "/data/nothing");
+        Sysroot *sr = open_root(dir);
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+
+        PlanCopyOptions o = { .dst = "/x", .src = "/nope" };
+        ck_assert_int_eq(plan_add_host(&p, sr, &o, &e), -ENOENT);
+        ck_assert_str_eq(e.msg, "'/nope' does not exist in the sysroot");
+        o.src = "/data/nope/x";
+        ck_assert_int_eq(plan_add_host(&p, sr, &o, &e), -ENOENT);
+        ck_assert_str_eq(e.msg, "'/data/nope' does not exist in the sysroot (resolving '/data/nope/x')");
+        o.src = "/dangling";
+        ck_assert_int_eq(plan_add_host(&p, sr, &o, &e), -ENOENT);
+        ck_assert_str_eq(e.msg, "'/data/nothing' does not exist in the sysroot (resolving '/dangling')");
+        ck_assert_uint_eq(p.n, 0);
+        plan_clear(&p);
+        sysroot_free(sr);
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_add_host_fifo)
+{
+        char *dir = test_dir("fifo");
+        mk_dir(dir, "t", 0755);
+        mk_file(dir, "t/ok", "ok", 0644);
+        char *fifo = xasprintf("%s/t/pipe", dir);
+        ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+        Sysroot *sr = open_root(dir);
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+        PlanCopyOptions o = { .dst = "/t", .src = "/t" };
+        ck_assert_int_eq(plan_add_host(&p, sr, &o, &e), -EINVAL);
+        char *want = xasprintf("'%s' is not a regular file, directory or symlink", fifo);
+        ck_assert_str_eq(e.msg, want);
+
+        /* Excluding it makes the tree acceptable. */
+        plan_clear(&p);
+        char *const exclude[] = { (char *) "pipe", NULL };
+        o.exclude = exclude;
+        ck_assert_msg(plan_add_host(&p, sr, &o, &e) == 0, "%s", e.msg);
+        ck_assert_uint_eq(p.n, 2);
+        plan_clear(&p);
+        sysroot_free(sr);
+        free(want);
+        free(fifo);
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_add_host_hardlinks)
+{
+        char *dir = test_dir("hardlinks");
+        mk_dir(dir, "hl", 0755);
+        mk_file(dir, "hl/one", "same", 0644);
+        mk_file(dir, "hl/single", "solo", 0644);
+        char *one = xasprintf("%s/hl/one", dir);
+        char *two = xasprintf("%s/hl/two", dir);
+        char *three = xasprintf("%s/hl/a-three", dir);
+        ck_assert_int_eq(link(one, two), 0);
+        ck_assert_int_eq(link(one, three), 0);
+        Sysroot *sr = open_root(dir);
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+        PlanCopyOptions o = { .dst = "/hl", .src = "/hl" };
+        ck_assert_msg(plan_add_host(&p, sr, &o, &e) == 0, "%s", e.msg);
+
+        /* Before finish every name is a file of its own. */
+        ck_assert_int_eq(must_find(&p, "hl/two")->type, ENTRY_FILE);
+        finish(&p, 0);
+
+        static const char *const want[] = { "hl", "hl/a-three", "hl/one", "hl/single", "hl/two" };
+        assert_paths(&p, want, ELEMENTSOF(want));
+        /* The first in sort order carries the data. */
+        const Entry *en = must_find(&p, "hl/a-three");
+        ck_assert_int_eq(en->type, ENTRY_FILE);
+        ck_assert_uint_eq(en->size, 4);
+        en = must_find(&p, "hl/one");
+        ck_assert_int_eq(en->type, ENTRY_HARDLINK);
+        ck_assert_str_eq(en->target, "hl/a-three");
+        en = must_find(&p, "hl/two");
+        ck_assert_int_eq(en->type, ENTRY_HARDLINK);
+        ck_assert_str_eq(en->target, "hl/a-three");
+        ck_assert_int_eq(must_find(&p, "hl/single")->type, ENTRY_FILE);
+        ck_assert_uint_eq(plan_content_size(&p), 8);
+        plan_clear(&p);
+
+        /* Two names of one inode are the same content at one path. */
+        plan_init(&p);
+        PlanCopyOptions o1 = { .dst = "/x", .src = "/hl/one" };
+        PlanCopyOptions o2 = { .dst = "/x", .src = "/hl/two" };
+        ck_assert_msg(plan_add_host(&p, sr, &o1, &e) == 0, "%s", e.msg);
+        ck_assert_msg(plan_add_host(&p, sr, &o2, &e) == 0, "%s", e.msg);
+        ck_assert_uint_eq(p.n, 1);
+        PlanCopyOptions o3 = { .dst = "/x", .src = "/hl/single" };
+        ck_assert_int_eq(plan_add_host(&p, sr, &o3, &e), -EEXIST);
+        plan_clear(&p);
+
+        sysroot_free(sr);
+        free(one);
+        free(two);
+        free(three);
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_add_host_normalize_modes)
+{
+        char *dir = test_dir("normalize");
+        mk_dir(dir, "nm", 0700);
+        mk_file(dir, "nm/f", "f", 0600);
+        mk_file(dir, "nm/x", "x", 0700);
+        mk_file(dir, "nm/s", "s", 04750);
+        mk_file(dir, "nm/o", "o", 0664);
+        mk_dir(dir, "nm/d", 0700);
+        mk_dir(dir, "nm/k", 01777);
+        Sysroot *sr = open_root(dir);
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+        PlanCopyOptions o = { .dst = "/", .src = "/nm", .normalize_modes = true };
+        ck_assert_msg(plan_add_host(&p, sr, &o, &e) == 0, "%s", e.msg);
+        finish(&p, 0);
+        static const char *const want[] = { "d", "f", "k", "o", "s", "x" };
+        assert_paths(&p, want, ELEMENTSOF(want));
+        ck_assert_uint_eq(must_find(&p, "f")->mode, 0644);
+        ck_assert_uint_eq(must_find(&p, "o")->mode, 0644);
+        ck_assert_uint_eq(must_find(&p, "x")->mode, 0755);
+        ck_assert_uint_eq(must_find(&p, "s")->mode, 0755);
+        ck_assert_uint_eq(must_find(&p, "d")->mode, 0755);
+        ck_assert_uint_eq(must_find(&p, "k")->mode, 0755);
+        plan_clear(&p);
+
+        /* A fixed mode applies to files; directories keep their own. */
+        plan_init(&p);
+        PlanCopyOptions o2 = { .dst = "/m", .src = "/nm", .has_mode = true, .mode = 0444 };
+        ck_assert_msg(plan_add_host(&p, sr, &o2, &e) == 0, "%s", e.msg);
+        ck_assert_uint_eq(must_find(&p, "m")->mode, 0700);
+        ck_assert_uint_eq(must_find(&p, "m/d")->mode, 0700);
+        ck_assert_uint_eq(must_find(&p, "m/x")->mode, 0444);
+        ck_assert_uint_eq(must_find(&p, "m/s")->mode, 0444);
+        plan_clear(&p);
+        sysroot_free(sr);
+        free(dir);
+}
+END_TEST
+
+/* ---- plan_from_spec ---- */
+
+static Spec *load_spec(const char *path)
+{
+        ObError e = { 0 };
+        Spec *s = NULL;
+        ck_assert_msg(spec_load_base(path, "1", &s, &e) == 0, "%s", e.msg);
+        return s;
+}
+
+static const char spec_text[] = "name: base\n"
+                                "description: d\n"
+                                "rootfs: rootfs\n"
+                                "files:\n"
+                                "  - path: /etc/ssl/certs/ca-certificates.crt\n"
+                                "    source: /etc/ssl/certs/ca.crt\n"
+                                "    mode: \"0644\"\n"
+                                "  - path: /usr/share/zoneinfo\n"
+                                "    exclude: \"*.tab\"\n"
+                                "directories:\n"
+                                "  - { path: /tmp, mode: \"1777\" }\n"
+                                "  - { path: /home/nonroot, mode: \"0700\", owner: \"1000:1000\" }\n"
+                                "symlinks:\n"
+                                "  - { path: /var/run, target: /run }\n"
+                                "groups:\n"
+                                "  - { name: root, gid: 0 }\n"
+                                "users:\n"
+                                "  - { name: root, uid: 0, gid: 0, home: /root }\n";
+
+static void make_spec_tree(const char *dir)
+{
+        mk_dir(dir, "rootfs", 0755);
+        mk_dir(dir, "rootfs/etc", 0700);
+        mk_file(dir, "rootfs/etc/os-release", "ID=test\n", 0600);
+        mk_dir(dir, "root", 0755);
+        mk_dir(dir, "root/etc", 0755);
+        mk_dir(dir, "root/etc/ssl", 0755);
+        mk_dir(dir, "root/etc/ssl/certs", 0755);
+        mk_file(dir, "root/etc/ssl/certs/ca.crt", "CERT", 0600);
+        mk_dir(dir, "root/usr", 0755);
+        mk_dir(dir, "root/usr/share", 0755);
+        mk_dir(dir, "root/usr/share/zoneinfo", 0755);
+        mk_file(dir, "root/usr/share/zoneinfo/UTC", "TZif", 0644);
+        mk_file(dir, "root/usr/share/zoneinfo/zone.tab", "tab", 0644);
+        mk_link(dir, "root/usr/share/zoneinfo/localtime", "UTC");
+        mk_file(dir, "base.yml", spec_text, 0644);
+}
+
+START_TEST(test_from_spec)
+{
+        char *dir = test_dir("spec");
+        make_spec_tree(dir);
+        char *cfg = xasprintf("%s/base.yml", dir);
+        char *rootdir = xasprintf("%s/root", dir);
+        Spec *s = load_spec(cfg);
+        Sysroot *sr = open_root(rootdir);
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+        ck_assert_msg(plan_from_spec(&p, s, sr, 12345, &e) == 0, "%s", e.msg);
+
+        static const char *const want[] = {
+                "etc",      "etc/group",          "etc/os-release", "etc/passwd",    "etc/ssl",
+                "etc/ssl/certs", "etc/ssl/certs/ca-certificates.crt", "home", "home/nonroot", "tmp",
+                "usr",      "usr/share",          "usr/share/zoneinfo", "usr/share/zoneinfo/UTC",
+                "usr/share/zoneinfo/localtime", "var", "var/run",
+        };
+        assert_paths(&p, want, ELEMENTSOF(want));
+
+        const Entry *en = must_find(&p, "etc/passwd");
+        ck_assert_int_eq(en->type, ENTRY_FILE);
+        ck_assert_str_eq(en->data, "root:x:0:0:root:/root:/sbin/nologin\n");
+        ck_assert_uint_eq(en->size, strlen(en->data));
+        ck_assert_uint_eq(en->mode, 0644);
+        ck_assert_int_eq(en->mtime, 12345);
+        ck_assert_str_eq(must_find(&p, "etc/group")->data, "root:x:0:\n");
+
+        /* rootfs: modes normalised */
+        ck_assert_uint_eq(must_find(&p, "etc")->mode, 0755);
+        en = must_find(&p, "etc/os-release");
+        ck_assert_uint_eq(en->mode, 0644);
+        ck_assert_ptr_nonnull(en->source);
+        ck_assert(str_endswith(en->source, "/rootfs/etc/os-release"));
+
+        en = must_find(&p, "etc/ssl/certs/ca-certificates.crt");
+        ck_assert_uint_eq(en->mode, 0644);
+        char *ca = xasprintf("%s/etc/ssl/certs/ca.crt", rootdir);
+        ck_assert_str_eq(en->source, ca);
+        ck_assert_ptr_nonnull(strstr(en->why, "base.yml:5"));
+
+        ck_assert_uint_eq(must_find(&p, "tmp")->mode, 01777);
+        en = must_find(&p, "home");
+        ck_assert_uint_eq(en->mode, 0755);
+        ck_assert_uint_eq(en->uid, 0);
+        en = must_find(&p, "home/nonroot");
+        ck_assert_uint_eq(en->mode, 0700);
+        ck_assert_uint_eq(en->uid, 1000);
+        ck_assert_uint_eq(en->gid, 1000);
+        en = must_find(&p, "usr/share/zoneinfo/localtime");
+        ck_assert_int_eq(en->type, ENTRY_SYMLINK);
+        ck_assert_str_eq(en->target, "UTC");
+        en = must_find(&p, "var/run");
+        ck_assert_int_eq(en->type, ENTRY_SYMLINK);
+        ck_assert_str_eq(en->target, "/run");
+        ck_assert_ptr_null(plan_find(&p, "usr/share/zoneinfo/zone.tab"));
+
+        plan_clear(&p);
+        sysroot_free(sr);
+        spec_free(s);
+        free(ca);
+        free(rootdir);
+        free(cfg);
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_from_spec_conflict)
+{
+        char *dir = test_dir("spec-conflict");
+        make_spec_tree(dir);
+        mk_file(dir, "rootfs/etc/passwd", "other\n", 0644);
+        char *cfg = xasprintf("%s/base.yml", dir);
+        char *rootdir = xasprintf("%s/root", dir);
+        Spec *s = load_spec(cfg);
+        Sysroot *sr = open_root(rootdir);
+        Plan p;
+        ObError e = { 0 };
+        plan_init(&p);
+        ck_assert_int_eq(plan_from_spec(&p, s, sr, 0, &e), -EEXIST);
+        char *want = xasprintf("%s: two different sources for '/etc/passwd': file (", cfg);
+        ck_assert_msg(str_startswith(e.msg, want), "%s", e.msg);
+        ck_assert_ptr_nonnull(strstr(e.msg, "generated from 'users'"));
+        plan_clear(&p);
+
+        /* A files entry whose source is missing names the config line. */
+        spec_free(s);
+        char *text = xasprintf("name: base\ndescription: d\nfiles:\n  - /etc/missing\n");
+        mk_file(dir, "missing.yml", text, 0644);
+        char *cfg2 = xasprintf("%s/missing.yml", dir);
+        s = load_spec(cfg2);
+        plan_init(&p);
+        ck_assert_int_eq(plan_from_spec(&p, s, sr, 0, &e), -ENOENT);
+        char *want2 = xasprintf("%s:4: files entry '/etc/missing': '/etc/missing' does not exist in the sysroot", cfg2);
+        ck_assert_str_eq(e.msg, want2);
+        plan_clear(&p);
+
+        sysroot_free(sr);
+        spec_free(s);
+        free(want2);
+        free(cfg2);
+        free(text);
+        free(want);
+        free(rootdir);
+        free(cfg);
+        free(dir);
+}
+END_TEST
+
+static Suite *plan_suite(void)
+{
+        Suite *s = suite_create("plan");
+        TCase *tc = tcase_create("entries");
+        tcase_add_test(tc, test_sort_component_wise);
+        tcase_add_test(tc, test_implied_parents);
+        tcase_add_test(tc, test_same_path_twice);
+        tcase_add_test(tc, test_same_path_conflicts);
+        tcase_add_test(tc, test_bad_paths);
+        tcase_add_test(tc, test_entry_below_file);
+        tcase_add_test(tc, test_plan_copies_input);
+        tcase_add_test(tc, test_many_entries);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("host");
+        tcase_set_timeout(tc, 30);
+        tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+        tcase_add_test(tc, test_add_host_tree);
+        tcase_add_test(tc, test_add_host_single_file_and_links);
+        tcase_add_test(tc, test_add_host_escape);
+        tcase_add_test(tc, test_add_host_missing);
+        tcase_add_test(tc, test_add_host_fifo);
+        tcase_add_test(tc, test_add_host_hardlinks);
+        tcase_add_test(tc, test_add_host_normalize_modes);
+        tcase_add_test(tc, test_from_spec);
+        tcase_add_test(tc, test_from_spec_conflict);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+/* Under AddressSanitizer a forked child per test is slow (each one runs
+ * the leak check on exit), so the tests share one process there unless
+ * CK_FORK says otherwise; leaks are still reported when it exits. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+int main(void)
+{
+        SRunner *sr = srunner_create(plan_suite());
+#ifdef UNDER_ASAN
+        if (!getenv("CK_FORK"))
+                srunner_set_fork_status(sr, CK_NOFORK);
+#endif
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
