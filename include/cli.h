@@ -46,10 +46,21 @@ enum {
 };
 
 int cmd_base(Context *ctx, ObError *err);
+int cmd_tool(Context *ctx, ObError *err);
 int cmd_list(Context *ctx, ObError *err);
 int cmd_show(Context *ctx, ObError *err);
 int cmd_clean(Context *ctx, ObError *err);
 int cmd_save(Context *ctx, ObError *err);
+
+/* A tool image in the making: its spec, version and layer plans. */
+typedef struct ToolBuild {
+        Spec *spec;
+        char *version;
+        Plan plan;
+        bool has_data;
+        Plan data;
+        char *data_tmp;     /* the data command's output, removed by tool_build_clear() */
+} ToolBuild;
 
 /* Shared by the commands (src/cmd/common.c). */
 LayerOptions context_layer_options(const Context *ctx);
@@ -57,5 +68,10 @@ int context_load_spec(const Context *ctx, const ConfigRef *ref, Spec **ret, ObEr
 /* The layer plan of a base-tier spec. */
 int context_base_plan(const Context *ctx, const Spec *spec, Plan *ret, ObError *err);
 /* Builds and names the image of a base spec in the layout (index in memory). */
+/* Loads the tool config NAME and plans its layers (and, with_data, runs its
+ * data command). */
+int context_load_tool(const Context *ctx, const char *name, Sysroot *root, const Plan *base_plan, ToolBuild *t,
+                      bool with_data, ObError *err);
+void tool_build_clear(ToolBuild *t);
 int context_build_base(const Context *ctx, Layout *l, const Spec *spec, const Plan *plan, ImageResult *ret,
                        ObError *err);

@@ -67,6 +67,32 @@ typedef struct SpecImageConfig {
         char **labels;      /* "KEY=VALUE" */
 } SpecImageConfig;
 
+/* Commands run inside the built image to prove it works, in order, in
+ * the same container filesystem. */
+typedef struct SpecTestStep {
+        char **command;      /* argv */
+        char *expect;        /* a substring the output must contain, or NULL */
+} SpecTestStep;
+
+typedef struct SpecTest {
+        SpecTestStep *steps; /* NULL when the config has no test */
+        size_t n_steps;
+        char **env;          /* extra "KEY=VALUE" */
+        char **files;        /* "PATH=CONTENT": files created under /tmp first */
+} SpecTest;
+
+/* A layer made at build time by a host command (a database's data
+ * directory): its own layer, since such output is rarely reproducible. */
+typedef struct SpecData {
+        char *path;          /* where it lands in the image */
+        uint32_t uid, gid;
+        uint32_t mode;
+        char **command;      /* argv; "{dir}" and "{password_file}" are replaced */
+        char *run_as;        /* host user the command runs as */
+        char *password;      /* written to {password_file} */
+        char **append;       /* "FILE=TEXT": text appended to files of the result */
+} SpecData;
+
 typedef struct Spec {
         SpecTier tier;
         char *file;          /* the config file, as found */
@@ -87,12 +113,25 @@ typedef struct Spec {
         size_t n_groups;
 
         SpecImageConfig config;
+
+        /* tools */
+        char *package;       /* the Debian package that provides it */
+        char *category;
+        char **binaries;     /* image paths whose ELF closure is added */
+        SpecTest test;
+        bool has_data;
+        SpecData data;
 } Spec;
 
 /* Loads and validates a base config. default_version is used when the file
  * has no 'version'. */
 int spec_load_base(const char *file, const char *default_version, Spec **ret, ObError *err);
 void spec_free(Spec *s);
+void spec_image_config_clear(SpecImageConfig *c);
+
+/* Loads and validates a tool config (configs/tools/NAME.yml). The version
+ * may stay NULL: it is then read from the package database of the sysroot. */
+int spec_load_tool(const char *file, Spec **ret, ObError *err);
 
 /* /etc/passwd and /etc/group contents generated from users and groups. */
 char *spec_render_passwd(const Spec *s);

@@ -19,6 +19,13 @@ static const Command commands[] = {
           "users and groups, /tmp, /root and /home/nonroot. The image is named 'base' in\n"
           "OUTPUT/index.json; an image of that name is replaced.\n",
           0, cmd_base, false },
+        { "tool", "NAME... | --all", "build tool images: base layer + the tool's own layer",
+          "Builds each named tool (configs/tools/NAME.yml) as the base layer, byte-identical to the\n"
+          "base image's, plus one layer with the tool's binaries, the shared libraries they need\n"
+          "(read from their ELF files, never by running them) and the files the config names;\n"
+          "postgres gets a third layer with its data directory, made at build time. A tool that is\n"
+          "not installed in the sysroot is an error that names the Debian package to install.\n",
+          CMD_OPT_ALL, cmd_tool, false },
         { "list", "[base|tools|apps]", "list the configs found, and which are built",
           "Lists every config under CONFIGS (base.yml, tools/*.yml, apps/*.yml), and whether an\n"
           "image of that name is in the OUTPUT layout.\n",

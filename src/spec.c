@@ -646,10 +646,14 @@ static int parse_data(YamlDoc *d, yaml_node_t *node, SpecData *data, ObError *er
         if ((v = y_get(d, node, "append"))) {
                 if ((r = y_str_map(d, v, "append", &data->append, err)) < 0)
                         return r;
-                for (size_t i = 0; data->append[i]; i++)
-                        if (data->append[i][0] == '/' || strstr(data->append[i], "..") == data->append[i] ||
-                            strchr(data->append[i], '/'))
-                                return y_error(d, v, err, "'append' keys must be file names inside the data directory");
+                for (size_t i = 0; data->append[i]; i++) {
+                        size_t klen = strcspn(data->append[i], "=");
+                        if (memchr(data->append[i], '/', klen) || strncmp(data->append[i], "..=", 3) == 0 ||
+                            strncmp(data->append[i], ".=", 2) == 0)
+                                return y_error(d, v, err,
+                                               "'append' keys must be file names inside the data directory, found '%.*s'",
+                                               (int) klen, data->append[i]);
+                }
         }
         return 0;
 }

@@ -20,7 +20,10 @@ static void print_spec(const Spec *s)
         printf("name: %s\n", s->name);
         printf("tier: %s\n", spec_tier_name(s->tier));
         printf("config: %s\n", s->file);
-        printf("version: %s\n", s->version);
+        if (s->version)
+                printf("version: %s\n", s->version);
+        else
+                printf("version: that of the Debian package '%s' in the sysroot\n", s->package);
         printf("description: %s\n", s->description);
         if (s->rootfs)
                 printf("rootfs: %s\n", s->rootfs);
@@ -57,6 +60,28 @@ static void print_spec(const Spec *s)
                 printf("groups:\n");
                 for (size_t i = 0; i < s->n_groups; i++)
                         printf("  - %s %u\n", s->groups[i].name, s->groups[i].gid);
+        }
+        if (s->package)
+                printf("package: %s\n", s->package);
+        if (s->category)
+                printf("category: %s\n", s->category);
+        if (s->binaries) {
+                printf("binaries:\n");
+                for (size_t i = 0; s->binaries[i]; i++)
+                        printf("  - %s\n", s->binaries[i]);
+        }
+        if (s->has_data)
+                printf("data: %s (made at build time by %s)\n", s->data.path, s->data.command[0]);
+        if (s->test.n_steps) {
+                printf("test:\n");
+                for (size_t i = 0; i < s->test.n_steps; i++) {
+                        printf("  -");
+                        for (size_t k = 0; s->test.steps[i].command[k]; k++)
+                                printf(" %s", s->test.steps[i].command[k]);
+                        if (s->test.steps[i].expect)
+                                printf("   => expects \"%s\"", s->test.steps[i].expect);
+                        printf("\n");
+                }
         }
         printf("image config:\n");
         if (s->config.user)
@@ -159,7 +184,31 @@ int cmd_show(Context *ctx, ObError *err)
         r = context_load_spec(ctx, &ref, &spec, err);
         if (r < 0)
                 goto out;
-        if (ctx->files) {
+        if (ctx->files && spec->tier == SPEC_TIER_TOOL) {
+                /* The tool's own layer; `show base --files` lists the one below. */
+                ConfigRef base_ref = { 0 };
+                Spec *base = NULL;
+                Plan base_plan;
+                Sysroot *root = NULL;
+                ToolBuild t = { 0 };
+                plan_init(&base_plan);
+                plan_init(&t.plan);
+                if ((r = configs_find(ctx->configs, "base", &base_ref, err)) == 0 &&
+                    (r = context_load_spec(ctx, &base_ref, &base, err)) == 0 &&
+                    (r = context_base_plan(ctx, base, &base_plan, err)) == 0 &&
+                    (r = sysroot_open(ctx->sysroot, &root, err)) == 0 &&
+                    (r = context_load_tool(ctx, spec->name, root, &base_plan, &t, false, err)) == 0) {
+                        print_files(&t.plan);
+                        if (spec->has_data)
+                                printf("and a data layer at %s, made at build time by %s\n", spec->data.path,
+                                       spec->data.command[0]);
+                }
+                tool_build_clear(&t);
+                sysroot_free(root);
+                plan_clear(&base_plan);
+                spec_free(base);
+                config_ref_clear(&base_ref);
+        } else if (ctx->files) {
                 Plan plan;
                 r = context_base_plan(ctx, spec, &plan, err);
                 if (r < 0)

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "tool.h"
 #include "util.h"
 
 LayerOptions context_layer_options(const Context *ctx)
@@ -18,6 +19,7 @@ int context_load_spec(const Context *ctx, const ConfigRef *ref, Spec **ret, ObEr
         case SPEC_TIER_BASE:
                 return spec_load_base(ref->file, OB_VERSION, ret, err);
         case SPEC_TIER_TOOL:
+                return spec_load_tool(ref->file, ret, err);
         case SPEC_TIER_APP:
                 break;
         }
@@ -54,3 +56,46 @@ int context_build_base(const Context *ctx, Layout *l, const Spec *spec, const Pl
                          .created = ctx->source_date_epoch };
         return image_write(l, &b, ret, err);
 }
+
+void tool_build_clear(ToolBuild *t)
+{
+        spec_free(t->spec);
+        free(t->version);
+        plan_clear(&t->plan);
+        if (t->has_data)
+                plan_clear(&t->data);
+        tool_data_cleanup(t->data_tmp);
+}
+
+int context_load_tool(const Context *ctx, const char *name, Sysroot *root, const Plan *base_plan, ToolBuild *t,
+                      bool with_data, ObError *err)
+{
+        ConfigRef ref = { 0 };
+        int r = configs_find(ctx->configs, name, &ref, err);
+        if (r < 0)
+                return r;
+        if (ref.tier != SPEC_TIER_TOOL) {
+                r = ob_error_plain(err, EINVAL, "'%s' is not a tool config (it is the %s config %s)", name,
+                                   spec_tier_name(ref.tier), ref.file);
+                config_ref_clear(&ref);
+                return r;
+        }
+        r = spec_load_tool(ref.file, &t->spec, err);
+        config_ref_clear(&ref);
+        if (r < 0)
+                return r;
+        r = tool_resolve_version(t->spec, root, &t->version, err);
+        if (r < 0)
+                return r;
+        r = tool_plan(t->spec, root, base_plan, ctx->source_date_epoch, &t->plan, err);
+        if (r < 0)
+                return r;
+        if (with_data && t->spec->has_data) {
+                r = tool_data_plan(t->spec, ctx->source_date_epoch, &t->data, &t->data_tmp, err);
+                if (r < 0)
+                        return r;
+                t->has_data = true;
+        }
+        return 0;
+}
+
