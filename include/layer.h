@@ -8,9 +8,18 @@
 #include "oci.h"
 #include "plan.h"
 
+/* The default effort: the near-optimal parser (level 10) where it is cheap,
+ * on layers with up to LAYER_AUTO_SMALL bytes of file content, and the
+ * fast one (level 6) above. The choice depends only on the input, so
+ * output stays reproducible. */
+#define LAYER_LEVEL_AUTO (-1)
+#define LAYER_AUTO_SMALL (8u << 20)
+#define LAYER_AUTO_SMALL_LEVEL 10
+#define LAYER_AUTO_LARGE_LEVEL 6
+
 typedef struct LayerOptions {
         int64_t source_date_epoch;   /* mtimes are clamped to this */
-        int level;                   /* gzip effort, 0-12 */
+        int level;                   /* gzip effort, 0-12, or LAYER_LEVEL_AUTO */
         unsigned threads;            /* compression threads */
         size_t chunk;                /* bytes of tar per gzip member; 0 for the default */
 } LayerOptions;
@@ -20,6 +29,9 @@ typedef struct LayerOptions {
  * -> blob under a temporary name -> renamed into blobs/sha256/. Fills
  * digest, diff_id, size and tar_size of ret. */
 int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err);
+
+/* The level used for this plan. */
+int layer_level(const Plan *p, const LayerOptions *o);
 
 /* The same tar stream, uncompressed, to a file descriptor (for tests and
  * for comparing with other tar writers). */

@@ -69,6 +69,8 @@ typedef struct PlanCopyOptions {
         uint32_t mode;
         uint32_t uid, gid;
         bool normalize_modes;          /* files 0644/0755, dirs 0755: for trees from a checkout */
+        bool keep_links;               /* src == dst: symlinks on the way stay symlinks, and the
+                                        * content lands at its real path */
         const char *why;
 } PlanCopyOptions;
 

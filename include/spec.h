@@ -27,6 +27,7 @@ typedef struct SpecFile {
         bool has_mode;
         uint32_t mode;
         uint32_t uid, gid;
+        bool optional;      /* a missing source is skipped, not an error */
         size_t line;        /* for messages */
 } SpecFile;
 

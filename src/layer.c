@@ -172,6 +172,13 @@ static int write_tar(TarSink *s, const Plan *p, const LayerOptions *o, ObError *
         return r;
 }
 
+int layer_level(const Plan *p, const LayerOptions *o)
+{
+        if (o->level != LAYER_LEVEL_AUTO)
+                return o->level;
+        return plan_content_size(p) <= LAYER_AUTO_SMALL ? LAYER_AUTO_SMALL_LEVEL : LAYER_AUTO_LARGE_LEVEL;
+}
+
 int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
 {
         TarSink s = { .err = err, .raw_fd = -1 };
@@ -180,7 +187,7 @@ int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *r
         r = layout_blob_begin(l, &s.blob, err);
         if (r < 0)
                 return r;
-        r = compressor_new(o->level, o->chunk, o->threads, gz_to_blob, s.blob, &s.gz, err);
+        r = compressor_new(layer_level(p, o), o->chunk, o->threads, gz_to_blob, s.blob, &s.gz, err);
         if (r < 0) {
                 layout_blob_abort(l, s.blob);
                 return r;

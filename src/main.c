@@ -73,7 +73,8 @@ static void print_global_help(FILE *f)
                 "                        run from a build tree, else the installed one)\n"
                 "      --sysroot DIR     read host files from DIR instead of / \n"
                 "  -j, --jobs N          compress with N threads (default: the number of CPUs)\n"
-                "      --level N         gzip effort 0-%d (default %d; 12 is smallest and slowest)\n"
+                "      --level N         gzip effort 0-%d (12 is smallest and slowest); default: %d for\n"
+                "                        layers with up to %u MiB of files, %d for larger ones\n"
                 "  -q, --quiet           print only errors\n"
                 "  -v, --verbose         print more about what happens\n"
                 "  -h, --help            show this help, or a command's with COMMAND --help\n"
@@ -84,7 +85,7 @@ static void print_global_help(FILE *f)
                 "                        (seconds since 1970, default 0): same inputs, same bytes\n"
                 "\n"
                 "Run 'oci-build COMMAND --help' for more about a command.\n",
-                COMPRESS_LEVEL_MAX, COMPRESS_LEVEL_DEFAULT);
+                COMPRESS_LEVEL_MAX, LAYER_AUTO_SMALL_LEVEL, LAYER_AUTO_SMALL >> 20, LAYER_AUTO_LARGE_LEVEL);
 }
 
 static void print_command_help(const Command *c)
@@ -163,7 +164,7 @@ int main(int argc, char **argv)
                 { "tag", required_argument, NULL, OPT_TAG },
                 {},
         };
-        Context ctx = { .sysroot = "/", .level = COMPRESS_LEVEL_DEFAULT };
+        Context ctx = { .sysroot = "/", .level = LAYER_LEVEL_AUTO };
         const char *configs = NULL, *output = NULL, *layout = NULL;
         char **tags = NULL;
         bool help = false;

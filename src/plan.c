@@ -343,23 +343,38 @@ static int copy_tree(Plan *p, Sysroot *root, const PlanCopyOptions *o, const cha
         return r;
 }
 
+typedef struct KeepLinks {
+        Plan *plan;
+        const char *why;
+} KeepLinks;
+
+static int keep_link(void *userdata, const char *link_path, const char *target, ObError *err)
+{
+        KeepLinks *k = userdata;
+        Entry e = { .path = (char *) link_path, .type = ENTRY_SYMLINK, .mode = 0777, .target = (char *) target,
+                    .why = (char *) k->why };
+        return plan_add(k->plan, &e, err);
+}
+
 int plan_add_host(Plan *p, Sysroot *root, const PlanCopyOptions *o, ObError *err)
 {
         _cleanup_free_ char *real = NULL;
+        KeepLinks keep = { .plan = p, .why = o->why };
         struct stat st;
-        int r = sysroot_resolve(root, o->src, NULL, NULL, &real, err);
+        int r = sysroot_resolve(root, o->src, o->keep_links ? keep_link : NULL, &keep, &real, err);
         if (r < 0)
                 return r;
         r = sysroot_lstat(root, real, &st, err);
         if (r < 0)
                 return r;
-        if (strcmp(o->dst, "/") != 0) {
-                r = add_one(p, root, o, real, o->dst, &st, err);
+        const char *dst = o->keep_links ? real : o->dst;
+        if (strcmp(dst, "/") != 0) {
+                r = add_one(p, root, o, real, dst, &st, err);
                 if (r < 0)
                         return r;
         }
         if (S_ISDIR(st.st_mode))
-                return copy_tree(p, root, o, real, o->dst, err);
+                return copy_tree(p, root, o, real, dst, err);
         return 0;
 }
 

@@ -179,7 +179,7 @@ static int get_file_path(YamlDoc *d, yaml_node_t *map, const char *key, bool req
 
 static int parse_files(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
 {
-        static const char *const keys[] = { "path", "source", "exclude", "mode", "owner", NULL };
+        static const char *const keys[] = { "path", "source", "exclude", "mode", "owner", "optional", NULL };
         yaml_node_t *item;
         int r = expect_list(d, list, "files", err);
         if (r < 0)
@@ -218,6 +218,8 @@ static int parse_files(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
                         f->has_mode = true;
                 }
                 if ((v = y_get(d, item, "owner")) && (r = y_owner(d, v, "owner", &f->uid, &f->gid, err)) < 0)
+                        return r;
+                if ((v = y_get(d, item, "optional")) && (r = y_bool(d, v, "optional", &f->optional, err)) < 0)
                         return r;
         }
         return 0;

@@ -257,9 +257,17 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                 if (r == 0)
                         r = expand_path(root, f->source, &src, err);
                 if (r == 0) {
+                        /* Named at its own path, a symlink stays a symlink and
+                         * what it points to comes along. */
                         PlanCopyOptions o = { .dst = dst, .src = src, .exclude = f->exclude, .has_mode = f->has_mode,
-                                              .mode = f->mode, .uid = f->uid, .gid = f->gid, .why = why };
+                                              .mode = f->mode, .uid = f->uid, .gid = f->gid, .why = why,
+                                              .keep_links = strcmp(dst, src) == 0 };
                         r = plan_add_host(&p, root, &o, err);
+                }
+                if (r == -ENOENT && f->optional) {
+                        ob_debug("%s:%zu: skipping optional '%s': %s", tool->file, f->line, f->path, err->msg);
+                        r = 0;
+                        continue;
                 }
                 if (r < 0) {
                         ob_error_wrap(err, "%s:%zu: files entry '%s'", tool->file, f->line, f->path);
