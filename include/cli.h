@@ -26,6 +26,7 @@ typedef struct Context {
         unsigned jobs;             /* -j */
         bool all;                  /* --all */
         bool files;                /* --files */
+        bool host_network;         /* --host-network */
         char **args;               /* operands after the command name */
 } Context;
 
@@ -43,10 +44,14 @@ enum {
         CMD_OPT_ALL = 1 << 0,
         CMD_OPT_FILES = 1 << 1,
         CMD_OPT_TAG = 1 << 2,
+        CMD_OPT_HOST_NETWORK = 1 << 3,
 };
 
 int cmd_base(Context *ctx, ObError *err);
 int cmd_tool(Context *ctx, ObError *err);
+int cmd_app(Context *ctx, ObError *err);
+int cmd_compose(Context *ctx, ObError *err);
+int context_load_app(const Context *ctx, const char *name, Spec **ret, ObError *err);
 int cmd_list(Context *ctx, ObError *err);
 int cmd_show(Context *ctx, ObError *err);
 int cmd_clean(Context *ctx, ObError *err);

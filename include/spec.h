@@ -94,6 +94,40 @@ typedef struct SpecData {
         char **append;       /* "FILE=TEXT": text appended to files of the result */
 } SpecData;
 
+/* An application file: local (relative to the config) or downloaded. */
+typedef struct SpecArtifact {
+        char *path;          /* destination in the image */
+        char *source;        /* local file or directory, absolute after loading */
+        char *url;           /* or a download; "{arch}" is replaced by the OCI arch */
+        char **sha256;       /* "ARCH=HEX" pins ("*" for any arch); NULL: unpinned */
+        bool has_mode;
+        uint32_t mode;
+        uint32_t uid, gid;
+        size_t line;
+} SpecArtifact;
+
+typedef struct SpecBuildStep {
+        char **command;      /* run on the host before packaging */
+        char *workdir;       /* absolute, from a path relative to the config */
+} SpecBuildStep;
+
+typedef struct SpecHealth {
+        char **test;         /* exec form: argv */
+        char *interval, *timeout, *start_period;
+        uint64_t retries;
+} SpecHealth;
+
+/* A service of the generated compose file besides the app itself. */
+typedef struct SpecService {
+        char *name;
+        char *image;         /* a config name (its save tag) or an image reference */
+        char **environment;  /* "KEY=VALUE" */
+        char **volumes;      /* "NAME:/path" */
+        char **command;
+        bool has_health;
+        SpecHealth health;
+} SpecService;
+
 typedef struct Spec {
         SpecTier tier;
         char *file;          /* the config file, as found */
@@ -122,6 +156,21 @@ typedef struct Spec {
         SpecTest test;
         bool has_data;
         SpecData data;
+
+        /* apps */
+        char **tools;        /* tool configs whose layers the app reuses */
+        SpecArtifact *artifacts;
+        size_t n_artifacts;
+        SpecBuildStep *build;
+        size_t n_build;
+        bool has_health;
+        SpecHealth health;
+        uint64_t default_port;   /* 0: none */
+        char *data_dir;
+        SpecService *services;
+        size_t n_services;
+        char **compose_env;  /* the app service's extra environment in compose files */
+        char **compose_volumes;
 } Spec;
 
 /* Loads and validates a base config. default_version is used when the file
@@ -133,6 +182,9 @@ void spec_image_config_clear(SpecImageConfig *c);
 /* Loads and validates a tool config (configs/tools/NAME.yml). The version
  * may stay NULL: it is then read from the package database of the sysroot. */
 int spec_load_tool(const char *file, Spec **ret, ObError *err);
+
+/* Loads and validates an app config (configs/apps/NAME.yml). */
+int spec_load_app(const char *file, Spec **ret, ObError *err);
 
 /* /etc/passwd and /etc/group contents generated from users and groups. */
 char *spec_render_passwd(const Spec *s);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "digest.h"
 #include "util.h"
 #include "yamlspec.h"
 
@@ -33,6 +34,14 @@ void spec_image_config_clear(SpecImageConfig *c)
         strv_free(c->ports);
         strv_free(c->volumes);
         strv_free(c->labels);
+}
+
+static void spec_health_clear(SpecHealth *h)
+{
+        strv_free(h->test);
+        free(h->interval);
+        free(h->timeout);
+        free(h->start_period);
 }
 
 void spec_free(Spec *s)
@@ -86,6 +95,32 @@ void spec_free(Spec *s)
         free(s->data.run_as);
         free(s->data.password);
         strv_free(s->data.append);
+        strv_free(s->tools);
+        for (size_t i = 0; i < s->n_artifacts; i++) {
+                free(s->artifacts[i].path);
+                free(s->artifacts[i].source);
+                free(s->artifacts[i].url);
+                strv_free(s->artifacts[i].sha256);
+        }
+        free(s->artifacts);
+        for (size_t i = 0; i < s->n_build; i++) {
+                strv_free(s->build[i].command);
+                free(s->build[i].workdir);
+        }
+        free(s->build);
+        spec_health_clear(&s->health);
+        free(s->data_dir);
+        for (size_t i = 0; i < s->n_services; i++) {
+                free(s->services[i].name);
+                free(s->services[i].image);
+                strv_free(s->services[i].environment);
+                strv_free(s->services[i].volumes);
+                strv_free(s->services[i].command);
+                spec_health_clear(&s->services[i].health);
+        }
+        free(s->services);
+        strv_free(s->compose_volumes);
+        strv_free(s->compose_env);
         free(s);
 }
 
@@ -750,6 +785,280 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
                         goto out;
                 s->has_data = true;
         }
+out:
+        ydoc_free(d);
+        if (r < 0) {
+                spec_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+static bool valid_duration(const char *s)
+{
+        /* what compose accepts: digits followed by ms, s, m or h, repeated */
+        if (!*s)
+                return false;
+        while (*s) {
+                if (*s < '0' || *s > '9')
+                        return false;
+                while (*s >= '0' && *s <= '9')
+                        s++;
+                if (str_startswith(s, "ms"))
+                        s += 2;
+                else if (*s == 's' || *s == 'm' || *s == 'h')
+                        s++;
+                else
+                        return false;
+        }
+        return true;
+}
+
+static int parse_health(YamlDoc *d, yaml_node_t *node, SpecHealth *h, ObError *err)
+{
+        static const char *const keys[] = { "test", "interval", "timeout", "start_period", "retries", NULL };
+        yaml_node_t *v;
+        int r = y_check_map(d, node, "'healthcheck'", keys, NULL, err);
+        if (r < 0)
+                return r;
+        if ((r = y_require(d, node, "test", "'healthcheck'", &v, err)) < 0)
+                return r;
+        if (v->type != YAML_SEQUENCE_NODE)
+                return y_error(d, v, err,
+                               "'test' must be a list (exec form: [/path/to/program, ARGS...]); there is no shell "
+                               "in the image to run a string");
+        if ((r = y_str_list(d, v, "test", false, &h->test, err)) < 0)
+                return r;
+        if (!h->test[0] || h->test[0][0] != '/')
+                return y_error(d, v, err, "the first word of 'test' must be the absolute path of a program in the image");
+        const char *durations[] = { "interval", "timeout", "start_period" };
+        char **dst[] = { &h->interval, &h->timeout, &h->start_period };
+        for (size_t i = 0; i < 3; i++) {
+                if ((r = get_str(d, node, durations[i], false, "'healthcheck'", dst[i], err)) < 0)
+                        return r;
+                if (*dst[i] && !valid_duration(*dst[i]))
+                        return y_error(d, y_get(d, node, durations[i]), err,
+                                       "'%s' must be a duration such as 5s, 500ms or 1m, found '%s'", durations[i],
+                                       *dst[i]);
+        }
+        h->retries = 3;
+        if ((v = y_get(d, node, "retries")) && (r = y_uint(d, v, "retries", 1000, &h->retries, err)) < 0)
+                return r;
+        return 0;
+}
+
+static int parse_artifacts(YamlDoc *d, yaml_node_t *list, const char *dir, Spec *s, ObError *err)
+{
+        static const char *const keys[] = { "path", "source", "url", "sha256", "mode", "owner", NULL };
+        yaml_node_t *item, *v;
+        int r = expect_list(d, list, "artifacts", err);
+        if (r < 0)
+                return r;
+        Y_SEQ_FOREACH(d, list, item)
+        {
+                if ((r = y_check_map(d, item, "an 'artifacts' entry", keys, NULL, err)) < 0)
+                        return r;
+                s->artifacts = xrealloc(s->artifacts, (s->n_artifacts + 1) * sizeof(*s->artifacts));
+                SpecArtifact *a = &s->artifacts[s->n_artifacts++];
+                memset(a, 0, sizeof(*a));
+                a->line = item->start_mark.line + 1;
+                if ((r = get_path(d, item, "path", true, "an 'artifacts' entry", &a->path, err)) < 0)
+                        return r;
+                _cleanup_free_ char *src = NULL;
+                if ((r = get_str(d, item, "source", false, "an 'artifacts' entry", &src, err)) < 0)
+                        return r;
+                if ((r = get_str(d, item, "url", false, "an 'artifacts' entry", &a->url, err)) < 0)
+                        return r;
+                if (!src == !a->url)
+                        return y_error(d, item, err, "an 'artifacts' entry needs either 'source' (a local path) or 'url'");
+                if (src)
+                        a->source = src[0] == '/' ? xstrdup(src) : path_join(dir, src);
+                if (a->url && !str_startswith(a->url, "https://") && !str_startswith(a->url, "http://") &&
+                    !str_startswith(a->url, "file://"))
+                        return y_error(d, y_get(d, item, "url"), err,
+                                       "'url' must start with https://, http:// or file://, found '%s'", a->url);
+                if ((v = y_get(d, item, "sha256"))) {
+                        if (!a->url)
+                                return y_error(d, v, err, "'sha256' pins a download: it needs 'url'");
+                        if (v->type == YAML_SCALAR_NODE) {
+                                _cleanup_free_ char *hex = NULL;
+                                if ((r = y_str(d, v, "sha256", &hex, err)) < 0)
+                                        return r;
+                                _cleanup_free_ char *kv = xasprintf("*=%s", hex);
+                                strv_push(&a->sha256, kv);
+                        } else if ((r = y_str_map(d, v, "sha256", &a->sha256, err)) < 0)
+                                return r;
+                        for (size_t i = 0; a->sha256[i]; i++) {
+                                _cleanup_free_ char *dg = xasprintf("sha256:%s", strchr(a->sha256[i], '=') + 1);
+                                if (!digest_is_valid(dg))
+                                        return y_error(d, v, err, "'sha256' must be 64 lowercase hex digits, found '%s'",
+                                                       strchr(a->sha256[i], '=') + 1);
+                        }
+                }
+                if ((v = y_get(d, item, "mode"))) {
+                        if ((r = y_mode(d, v, "mode", &a->mode, err)) < 0)
+                                return r;
+                        a->has_mode = true;
+                }
+                if ((v = y_get(d, item, "owner")) && (r = y_owner(d, v, "owner", &a->uid, &a->gid, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_build(YamlDoc *d, yaml_node_t *list, const char *dir, Spec *s, ObError *err)
+{
+        static const char *const keys[] = { "command", "workdir", NULL };
+        yaml_node_t *item, *v;
+        int r = expect_list(d, list, "build", err);
+        if (r < 0)
+                return r;
+        Y_SEQ_FOREACH(d, list, item)
+        {
+                if ((r = y_check_map(d, item, "a 'build' step", keys, NULL, err)) < 0)
+                        return r;
+                s->build = xrealloc(s->build, (s->n_build + 1) * sizeof(*s->build));
+                SpecBuildStep *b = &s->build[s->n_build++];
+                memset(b, 0, sizeof(*b));
+                if ((r = y_require(d, item, "command", "a 'build' step", &v, err)) < 0)
+                        return r;
+                if ((r = y_str_list(d, v, "command", false, &b->command, err)) < 0)
+                        return r;
+                if (!b->command[0])
+                        return y_error(d, v, err, "'command' must name a program");
+                _cleanup_free_ char *wd = NULL;
+                if ((r = get_str(d, item, "workdir", false, "a 'build' step", &wd, err)) < 0)
+                        return r;
+                b->workdir = !wd ? xstrdup(dir) : wd[0] == '/' ? xstrdup(wd) : path_join(dir, wd);
+        }
+        return 0;
+}
+
+static int parse_services(YamlDoc *d, yaml_node_t *node, Spec *s, ObError *err)
+{
+        static const char *const keys[] = { "services", "volumes", "environment", NULL };
+        static const char *const svc_keys[] = { "image", "environment", "volumes", "command", "healthcheck", NULL };
+        static const YamlRename renames[] = {
+                { "ports", "services run with the app's network; set the port in 'environment' or 'command'" },
+                { "depends_on", "the app depends on every service here, healthy first when it has a healthcheck" },
+                { NULL, NULL },
+        };
+        yaml_node_t *v;
+        int r = y_check_map(d, node, "'compose'", keys, NULL, err);
+        if (r < 0)
+                return r;
+        if ((v = y_get(d, node, "volumes")) && (r = y_str_list(d, v, "volumes", false, &s->compose_volumes, err)) < 0)
+                return r;
+        if ((v = y_get(d, node, "environment")) && (r = y_str_map(d, v, "environment", &s->compose_env, err)) < 0)
+                return r;
+        yaml_node_t *svcs = y_get(d, node, "services");
+        if (!svcs)
+                return 0;
+        if (svcs->type != YAML_MAPPING_NODE)
+                return y_error(d, svcs, err, "'services' must be a mapping of service names, found %s", y_kind(svcs));
+        for (yaml_node_pair_t *p = svcs->data.mapping.pairs.start; p < svcs->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
+                yaml_node_t *sv = yaml_document_get_node(&d->doc, p->value);
+                if (k->type != YAML_SCALAR_NODE || !valid_name((const char *) k->data.scalar.value, 63))
+                        return y_error(d, k, err, "service names must be lowercase letters, digits, '_', '-' or '.'");
+                if ((r = y_check_map(d, sv, "a service", svc_keys, renames, err)) < 0)
+                        return r;
+                s->services = xrealloc(s->services, (s->n_services + 1) * sizeof(*s->services));
+                SpecService *svc = &s->services[s->n_services++];
+                memset(svc, 0, sizeof(*svc));
+                svc->name = xstrdup((const char *) k->data.scalar.value);
+                if ((r = get_str(d, sv, "image", true, "a service", &svc->image, err)) < 0)
+                        return r;
+                if ((v = y_get(d, sv, "environment")) && (r = y_str_map(d, v, "environment", &svc->environment, err)) < 0)
+                        return r;
+                if ((v = y_get(d, sv, "volumes")) && (r = y_str_list(d, v, "volumes", false, &svc->volumes, err)) < 0)
+                        return r;
+                if ((v = y_get(d, sv, "command")) && (r = y_str_list(d, v, "command", false, &svc->command, err)) < 0)
+                        return r;
+                if ((v = y_get(d, sv, "healthcheck"))) {
+                        if ((r = parse_health(d, v, &svc->health, err)) < 0)
+                                return r;
+                        svc->has_health = true;
+                }
+        }
+        return 0;
+}
+
+int spec_load_app(const char *file, Spec **ret, ObError *err)
+{
+        static const char *const keys[] = { "name", "version", "description", "tools", "artifacts", "build",
+                                            "files", "directories", "symlinks", "config", "healthcheck",
+                                            "defaults", "compose", NULL };
+        static const YamlRename renames[] = {
+                { "image", "an app image is built from 'tools' and 'artifacts', not from another image" },
+                { "dockerfile", "there is no Dockerfile: name files under 'artifacts' and host commands under 'build'" },
+                { "binaries", "apps list their files under 'artifacts'; tools under 'tools'" },
+                { "env", "put it under 'config: {env: ...}'" },
+                { "ports", "put it under 'config: {ports: [...]}' or 'defaults: {port: N}'" },
+                { NULL, NULL },
+        };
+        YamlDoc *d = NULL;
+        yaml_node_t *root, *v;
+        int r = ydoc_load(file, &d, err);
+        if (r < 0)
+                return r;
+        Spec *s = xcalloc(1, sizeof(*s));
+        s->tier = SPEC_TIER_APP;
+        s->file = xstrdup(file);
+        _cleanup_free_ char *dir = config_dir(file);
+        root = ydoc_root(d);
+        if ((r = y_check_map(d, root, "an app config", keys, renames, err)) < 0)
+                goto out;
+        if ((r = get_str(d, root, "name", true, "an app config", &s->name, err)) < 0)
+                goto out;
+        if (!valid_name(s->name, 64)) {
+                r = y_error(d, y_get(d, root, "name"), err,
+                            "'name' must be lowercase letters, digits, '_', '-' or '.', found '%s'", s->name);
+                goto out;
+        }
+        if ((r = get_str(d, root, "version", true, "an app config", &s->version, err)) < 0)
+                goto out;
+        if ((r = get_str(d, root, "description", true, "an app config", &s->description, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "tools")) && (r = y_str_list(d, v, "tools", false, &s->tools, err)) < 0)
+                goto out;
+        if ((r = y_require(d, root, "artifacts", "an app config", &v, err)) < 0 ||
+            (r = parse_artifacts(d, v, dir, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "build")) && (r = parse_build(d, v, dir, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "files")) && (r = parse_files(d, v, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "directories")) && (r = parse_dirs(d, v, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "symlinks")) && (r = parse_links(d, v, s, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "config")) && (r = spec_parse_image_config(d, v, &s->config, err)) < 0)
+                goto out;
+        if ((v = y_get(d, root, "healthcheck"))) {
+                if ((r = parse_health(d, v, &s->health, err)) < 0)
+                        goto out;
+                s->has_health = true;
+        }
+        if ((v = y_get(d, root, "defaults"))) {
+                static const char *const dkeys[] = { "port", "data_dir", NULL };
+                yaml_node_t *w;
+                if ((r = y_check_map(d, v, "'defaults'", dkeys, NULL, err)) < 0)
+                        goto out;
+                if ((w = y_get(d, v, "port"))) {
+                        if ((r = y_uint(d, w, "port", 65535, &s->default_port, err)) < 0)
+                                goto out;
+                        if (s->default_port == 0) {
+                                r = y_error(d, w, err, "'port' must be from 1 to 65535");
+                                goto out;
+                        }
+                }
+                if ((r = get_path(d, v, "data_dir", false, "'defaults'", &s->data_dir, err)) < 0)
+                        goto out;
+        }
+        if ((v = y_get(d, root, "compose")) && (r = parse_services(d, v, s, err)) < 0)
+                goto out;
 out:
         ydoc_free(d);
         if (r < 0) {

@@ -21,7 +21,7 @@ int context_load_spec(const Context *ctx, const ConfigRef *ref, Spec **ret, ObEr
         case SPEC_TIER_TOOL:
                 return spec_load_tool(ref->file, ret, err);
         case SPEC_TIER_APP:
-                break;
+                return spec_load_app(ref->file, ret, err);
         }
         return ob_error_plain(err, ENOTSUP, "%s: %s configs are not supported by this version of oci-build",
                               ref->file, spec_tier_name(ref->tier));
