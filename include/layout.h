@@ -67,5 +67,11 @@ int layout_commit(Layout *l, ObError *err);
  * temporary files. Returns the count and bytes removed. */
 int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err);
 
+/* Registers a temporary file (outside any layout, too) that
+ * layout_signal_cleanup() must remove. Returns a slot for
+ * layout_tmp_unregister(), or -1 when every slot is taken. */
+int layout_tmp_register(const char *path);
+/* Accepts -1. */
+void layout_tmp_unregister(int slot);
 /* Removes temporary files of this process; safe to call from a signal handler. */
 void layout_signal_cleanup(void);

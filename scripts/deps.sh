@@ -7,15 +7,24 @@ set -euo pipefail
 build_pkgs=(gcc meson ninja-build pkg-config libarchive-dev libssl-dev libjansson-dev libyaml-dev
             zlib1g-dev libdeflate-dev check ca-certificates tzdata)
 test_pkgs=(skopeo umoci oci-image-tool python3 python3-jsonschema jq util-linux
+           docker.io docker-registry podman runc curl tar libc6-dev
            clang libclang-rt-14-dev)
+# The host programs that the tool images are made of (configs/tools/*.yml).
+tool_pkgs=(curl jq git golang-go postgresql)
 
 want=("${build_pkgs[@]}")
-[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}" "${tool_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# node may come from Debian or from an official build that bundles npm: ask
+# apt only for what is not there at all, so an existing node is never replaced.
+if [ "${1:-build}" = test ]; then
+        command -v node >/dev/null || missing+=(nodejs)
+        command -v npm >/dev/null || missing+=(npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}" >&2

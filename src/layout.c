@@ -40,6 +40,17 @@ static void tmp_unregister(int slot)
                 tmp_used[slot] = 0;
 }
 
+int layout_tmp_register(const char *path)
+{
+        return tmp_register(path);
+}
+
+void layout_tmp_unregister(int slot)
+{
+        if (slot >= 0 && slot < MAX_TMP)
+                tmp_unregister(slot);
+}
+
 void layout_signal_cleanup(void)
 {
         for (int i = 0; i < MAX_TMP; i++)

@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: MIT */
+#include "save.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "digest.h"
+#include "image.h"
+#include "oci.h"
+#include "util.h"
+
+#define COPY_CHUNK (256u * 1024u)
+#define DOCKER_DOMAIN "docker.io"
+#define DOCKER_MT_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define ANNOTATION_VERSION "org.opencontainers.image.version"
+
+/* --- references ---------------------------------------------------------- */
+
+static bool is_lower_alnum(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool is_alnum(char c)
+{
+        return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+
+/* A repository path component: lowercase alphanumerics joined by '.', '_',
+ * '__' or runs of '-'. */
+static bool path_component_valid(const char *s, size_t n)
+{
+        size_t i = 0;
+
+        if (n == 0 || !is_lower_alnum(s[0]))
+                return false;
+        while (i < n) {
+                if (is_lower_alnum(s[i])) {
+                        i++;
+                        continue;
+                }
+                size_t j = i + 1;
+                if (s[i] == '_' && j < n && s[j] == '_')
+                        j++;
+                else if (s[i] == '-')
+                        while (j < n && s[j] == '-')
+                                j++;
+                else if (s[i] != '.' && s[i] != '_')
+                        return false;
+                if (j >= n || !is_lower_alnum(s[j]))
+                        return false;
+                i = j;
+        }
+        return true;
+}
+
+/* host[:port], the host made of dot-separated labels that start and end
+ * with an alphanumeric. */
+static bool domain_valid(const char *s, size_t n)
+{
+        const char *colon = memchr(s, ':', n);
+        size_t host = colon ? (size_t) (colon - s) : n;
+
+        if (colon) {
+                size_t digits = n - host - 1;
+                if (digits == 0 || digits > 5)
+                        return false;
+                for (size_t i = host + 1; i < n; i++)
+                        if (s[i] < '0' || s[i] > '9')
+                                return false;
+        }
+        size_t start = 0;
+        for (size_t i = 0; i <= host; i++) {
+                if (i < host && s[i] != '.')
+                        continue;
+                if (i == start || !is_alnum(s[start]) || !is_alnum(s[i - 1]))
+                        return false;
+                for (size_t k = start; k < i; k++)
+                        if (!is_alnum(s[k]) && s[k] != '-')
+                                return false;
+                start = i + 1;
+        }
+        return true;
+}
+
+static bool tag_valid(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > 128 || !(is_alnum(s[0]) || s[0] == '_'))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+                        return false;
+        return true;
+}
+
+void save_ref_clear(SaveRef *r)
+{
+        if (!r)
+                return;
+        free(r->familiar);
+        free(r->full);
+        free(r->tag);
+        *r = (SaveRef) { 0 };
+}
+
+int save_ref_parse(const char *ref, SaveRef *ret, ObError *err)
+{
+        if (strchr(ref, '@'))
+                return ob_error_plain(err, EINVAL, "'%s' is a digest reference; images are saved under tags (REPO:TAG)",
+                                      ref);
+        const char *slash = strrchr(ref, '/');
+        const char *colon = strrchr(ref, ':');
+        if (!colon || (slash && colon < slash))
+                return ob_error_plain(err, EINVAL, "'%s' has no tag (write REPO:TAG, e.g. '%s:latest')", ref, ref);
+        _cleanup_free_ char *repo = xstrndup(ref, (size_t) (colon - ref));
+        const char *tag = colon + 1;
+        if (!tag_valid(tag))
+                return ob_error_plain(err, EINVAL,
+                                      "'%s' has an invalid tag '%s' (letters, digits, '_', '.' and '-', at most 128, "
+                                      "not starting with '.' or '-')",
+                                      ref, tag);
+
+        /* As Docker decides it: a first component that looks like a host
+         * (a dot, a port, "localhost", capitals) is the registry. */
+        const char *domain = DOCKER_DOMAIN, *path = repo;
+        size_t domain_n = strlen(DOCKER_DOMAIN);
+        const char *first_slash = strchr(repo, '/');
+        if (first_slash) {
+                size_t n = (size_t) (first_slash - repo);
+                bool upper = false;
+                for (size_t i = 0; i < n; i++)
+                        upper |= repo[i] >= 'A' && repo[i] <= 'Z';
+                if (memchr(repo, '.', n) || memchr(repo, ':', n) || upper ||
+                    (n == strlen("localhost") && strncmp(repo, "localhost", n) == 0)) {
+                        if (!domain_valid(repo, n))
+                                return ob_error_plain(err, EINVAL, "'%s' has an invalid registry '%.*s'", ref, (int) n,
+                                                      repo);
+                        domain = repo;
+                        domain_n = n;
+                        path = first_slash + 1;
+                }
+        }
+        if (domain_n == strlen("index.docker.io") && strncmp(domain, "index.docker.io", domain_n) == 0) {
+                domain = DOCKER_DOMAIN;
+                domain_n = strlen(DOCKER_DOMAIN);
+        }
+        if (!*path)
+                return ob_error_plain(err, EINVAL, "'%s' has no repository name", ref);
+        for (const char *p = path;;) {
+                const char *e = strchr(p, '/');
+                size_t n = e ? (size_t) (e - p) : strlen(p);
+                if (!path_component_valid(p, n))
+                        return ob_error_plain(err, EINVAL,
+                                              "'%s' has an invalid repository name '%s' (lowercase letters and digits, "
+                                              "separated by '/', '.', '_' or '-')",
+                                              ref, path);
+                if (!e)
+                        break;
+                p = e + 1;
+        }
+
+        bool docker_hub = domain_n == strlen(DOCKER_DOMAIN) && strncmp(domain, DOCKER_DOMAIN, domain_n) == 0;
+        _cleanup_free_ char *name = NULL;
+        if (docker_hub && !strchr(path, '/'))
+                name = xasprintf(DOCKER_DOMAIN "/library/%s", path);
+        else
+                name = xasprintf("%.*s/%s", (int) domain_n, domain, path);
+        if (strlen(name) > 255)
+                return ob_error_plain(err, EINVAL, "'%s': a repository name is at most 255 characters", ref);
+
+        const char *familiar = name;
+        if (docker_hub) {
+                familiar = name + strlen(DOCKER_DOMAIN "/");
+                if (str_startswith(familiar, "library/") && !strchr(familiar + strlen("library/"), '/'))
+                        familiar += strlen("library/");
+        }
+        ret->familiar = xasprintf("%s:%s", familiar, tag);
+        ret->full = xasprintf("%s:%s", name, tag);
+        ret->tag = xstrdup(tag);
+        return 0;
+}
+
+/* --- the plan ------------------------------------------------------------ */
+
+static void save_image_clear(SaveImage *im)
+{
+        free(im->name);
+        free(im->manifest);
+        free(im->config);
+        strv_free(im->layers);
+        for (size_t i = 0; i < im->n_refs; i++)
+                save_ref_clear(&im->refs[i]);
+        free(im->refs);
+        json_decref(im->descriptor);
+}
+
+void save_plan_free(SavePlan *p)
+{
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n_images; i++)
+                save_image_clear(&p->images[i]);
+        free(p->images);
+        for (size_t i = 0; i < p->n_blobs; i++)
+                free(p->blobs[i].digest);
+        free(p->blobs);
+        free(p);
+}
+
+static int add_ref(SaveImage *im, const char *ref, ObError *err)
+{
+        SaveRef r = { 0 };
+        int k = save_ref_parse(ref, &r, err);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < im->n_refs; i++)
+                if (strcmp(im->refs[i].full, r.full) == 0) {
+                        save_ref_clear(&r);
+                        return 0;
+                }
+        im->refs = xrealloc(im->refs, (im->n_refs + 1) * sizeof(SaveRef));
+        im->refs[im->n_refs++] = r;
+        return 0;
+}
+
+static int add_blob(SavePlan *p, const char *digest, json_t *size_json, const char *what, ObError *err)
+{
+        if (!digest || !digest_is_valid(digest) || !json_is_integer(size_json) || json_integer_value(size_json) < 0)
+                return ob_error_plain(err, EINVAL, "%s has no valid sha256 digest and size", what);
+        uint64_t size = (uint64_t) json_integer_value(size_json);
+        for (size_t i = 0; i < p->n_blobs; i++)
+                if (strcmp(p->blobs[i].digest, digest) == 0) {
+                        if (p->blobs[i].size != size)
+                                return ob_error_plain(err, EINVAL, "blob %s is listed with two sizes (%llu and %llu)",
+                                                      digest, (unsigned long long) p->blobs[i].size,
+                                                      (unsigned long long) size);
+                        return 0;
+                }
+
+        /* Found now rather than half-way through the archive. */
+        _cleanup_free_ char *path = layout_blob_path(p->layout, digest);
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return ob_error_set(err, errno, "%s: blob '%s' is missing", what, path);
+        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != size)
+                return ob_error_plain(err, EIO, "%s: blob '%s' has %llu bytes, its descriptor says %llu", what, path,
+                                      (unsigned long long) st.st_size, (unsigned long long) size);
+
+        p->blobs = xrealloc(p->blobs, (p->n_blobs + 1) * sizeof(SaveBlob));
+        p->blobs[p->n_blobs++] = (SaveBlob) { .digest = xstrdup(digest), .size = size };
+        p->blob_bytes += size;
+        return 0;
+}
+
+static int resolve_image(SavePlan *p, SaveImage *im, ObError *err)
+{
+        json_t *desc = layout_index_find(p->layout, im->name);
+        const char *mt = json_string_value(json_object_get(desc, "mediaType"));
+        const char *digest = json_string_value(json_object_get(desc, "digest"));
+        int r;
+
+        if (!mt || (strcmp(mt, OCI_MT_MANIFEST) != 0 && strcmp(mt, DOCKER_MT_MANIFEST) != 0))
+                return ob_error_plain(err, EINVAL,
+                                      "image '%s' is a '%s', not an image manifest; only single-platform images "
+                                      "can be saved",
+                                      im->name, mt ? mt : "descriptor without mediaType");
+        _cleanup_free_ char *what = xasprintf("image '%s'", im->name);
+        r = add_blob(p, digest, json_object_get(desc, "size"), what, err);
+        if (r < 0)
+                return r;
+        im->manifest = xstrdup(digest);
+
+        _cleanup_free_ char *text = NULL;
+        r = layout_read_blob(p->layout, digest, &text, NULL, err);
+        if (r < 0)
+                return ob_error_wrap(err, "cannot read the manifest of '%s'", im->name);
+        json_error_t jerr;
+        json_auto_t *m = json_loads(text, 0, &jerr);
+        if (!m)
+                return ob_error_plain(err, EINVAL, "the manifest of '%s' (%s) is not valid JSON: %s", im->name, digest,
+                                      jerr.text);
+
+        json_t *cfg = json_object_get(m, "config");
+        json_t *layers = json_object_get(m, "layers");
+        if (!json_is_object(cfg) || !json_is_array(layers))
+                return ob_error_plain(err, EINVAL, "the manifest of '%s' (%s) has no config or no layers", im->name,
+                                      digest);
+        _cleanup_free_ char *what_cfg = xasprintf("the config of '%s'", im->name);
+        const char *cfg_digest = json_string_value(json_object_get(cfg, "digest"));
+        r = add_blob(p, cfg_digest, json_object_get(cfg, "size"), what_cfg, err);
+        if (r < 0)
+                return r;
+        im->config = xstrdup(cfg_digest);
+        im->layers = xcalloc(1, sizeof(char *));
+        size_t i;
+        json_t *ld;
+        json_array_foreach(layers, i, ld)
+        {
+                _cleanup_free_ char *what_layer = xasprintf("layer %zu of '%s'", i + 1, im->name);
+                const char *ldigest = json_string_value(json_object_get(ld, "digest"));
+                r = add_blob(p, ldigest, json_object_get(ld, "size"), what_layer, err);
+                if (r < 0)
+                        return r;
+                strv_push(&im->layers, ldigest);
+        }
+
+        if (im->n_refs == 0) {
+                const char *version = json_string_value(
+                        json_object_get(json_object_get(m, "annotations"), ANNOTATION_VERSION));
+                _cleanup_free_ char *t1 = version ? image_default_tag(im->name, version) : NULL;
+                _cleanup_free_ char *t2 = image_default_tag(im->name, "latest");
+                r = t1 ? add_ref(im, t1, err) : 0;
+                if (r == 0)
+                        r = add_ref(im, t2, err);
+                if (r < 0)
+                        return ob_error_wrap(err, "cannot tag '%s' by default (use --tag %s=REPO:TAG)", im->name,
+                                             im->name);
+        }
+
+        im->descriptor = json_deep_copy(desc);
+        json_object_del(im->descriptor, "annotations");
+        return 0;
+}
+
+static int image_cmp(const void *a, const void *b)
+{
+        return strcmp(((const SaveImage *) a)->name, ((const SaveImage *) b)->name);
+}
+
+static int blob_cmp(const void *a, const void *b)
+{
+        return strcmp(((const SaveBlob *) a)->digest, ((const SaveBlob *) b)->digest);
+}
+
+static int unknown_image(Layout *l, const char *name, ObError *err)
+{
+        _cleanup_strv_ char **names = layout_index_names(l);
+        if (!names[0])
+                return ob_error_plain(err, ENOENT, "no image named '%s' in '%s': it has no images yet", name,
+                                      layout_path(l));
+        char list[1024] = "";
+        size_t n = 0;
+        for (size_t i = 0; names[i]; i++) {
+                int w = snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", names[i]);
+                if (w < 0 || (size_t) w >= sizeof(list) - n) {
+                        snprintf(list + sizeof(list) - 5, 5, "...");
+                        break;
+                }
+                n += (size_t) w;
+        }
+        return ob_error_plain(err, ENOENT, "no image named '%s' in '%s' (images there: %s)", name, layout_path(l),
+                              list);
+}
+
+int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, ObError *err)
+{
+        SavePlan *p = xcalloc(1, sizeof(*p));
+        int r = 0;
+
+        p->layout = l;
+        if (!names || !names[0]) {
+                r = ob_error_plain(err, EINVAL, "no image to save");
+                goto fail;
+        }
+        for (size_t i = 0; names[i]; i++) {
+                if (!layout_index_find(l, names[i])) {
+                        r = unknown_image(l, names[i], err);
+                        goto fail;
+                }
+                bool seen = false;
+                for (size_t k = 0; k < p->n_images; k++)
+                        seen |= strcmp(p->images[k].name, names[i]) == 0;
+                if (seen)
+                        continue;
+                p->images = xrealloc(p->images, (p->n_images + 1) * sizeof(SaveImage));
+                p->images[p->n_images++] = (SaveImage) { .name = xstrdup(names[i]) };
+        }
+        qsort(p->images, p->n_images, sizeof(SaveImage), image_cmp);
+
+        for (size_t i = 0; tags && tags[i]; i++) {
+                const char *eq = strchr(tags[i], '=');
+                if (!eq || eq == tags[i]) {
+                        r = ob_error_plain(err, EINVAL, "--tag '%s' is not NAME=REPO:TAG", tags[i]);
+                        goto fail;
+                }
+                _cleanup_free_ char *name = xstrndup(tags[i], (size_t) (eq - tags[i]));
+                SaveImage *im = NULL;
+                for (size_t k = 0; k < p->n_images; k++)
+                        if (strcmp(p->images[k].name, name) == 0)
+                                im = &p->images[k];
+                if (!im) {
+                        r = ob_error_plain(err, EINVAL, "--tag '%s' is for '%s', which is not being saved", tags[i],
+                                           name);
+                        goto fail;
+                }
+                r = add_ref(im, eq + 1, err);
+                if (r < 0) {
+                        ob_error_wrap(err, "--tag '%s'", tags[i]);
+                        goto fail;
+                }
+        }
+
+        for (size_t i = 0; i < p->n_images; i++) {
+                r = resolve_image(p, &p->images[i], err);
+                if (r < 0)
+                        goto fail;
+        }
+
+        /* One tag on two images: the one loaded last would silently win. */
+        for (size_t i = 0; i < p->n_images; i++)
+                for (size_t j = i + 1; j < p->n_images; j++)
+                        for (size_t a = 0; a < p->images[i].n_refs; a++)
+                                for (size_t b = 0; b < p->images[j].n_refs; b++)
+                                        if (strcmp(p->images[i].refs[a].full, p->images[j].refs[b].full) == 0) {
+                                                r = ob_error_plain(err, EINVAL, "tag '%s' is given to both '%s' and '%s'",
+                                                                   p->images[i].refs[a].familiar, p->images[i].name,
+                                                                   p->images[j].name);
+                                                goto fail;
+                                        }
+
+        qsort(p->blobs, p->n_blobs, sizeof(SaveBlob), blob_cmp);
+        *ret = p;
+        return 0;
+fail:
+        save_plan_free(p);
+        return r;
+}
+
+/* --- the archive --------------------------------------------------------- */
+
+typedef struct Sink {
+        int fd;
+        uint64_t bytes;
+        int failed;          /* negative errno of the first failed write */
+} Sink;
+
+static ssize_t sink_write(struct archive *a, void *userdata, const void *buf, size_t n)
+{
+        Sink *s = userdata;
+        int r = write_all(s->fd, buf, n);
+        if (r < 0) {
+                s->failed = r;
+                archive_set_error(a, -r, "%s", strerror(-r));
+                return -1;
+        }
+        s->bytes += n;
+        return (ssize_t) n;
+}
+
+static int archive_fail(struct archive *a, const Sink *s, ObError *err, const char *what)
+{
+        /* The caller knows the name of what fd writes to and adds it. */
+        if (s->failed)
+                return ob_error_plain(err, -s->failed, "%s", strerror(-s->failed));
+        return ob_error_plain(err, EIO, "cannot write %s into the archive: %s", what, archive_error_string(a));
+}
+
+static int put_header(struct archive *a, const Sink *s, struct archive_entry *ae, const char *path, bool dir,
+                      uint64_t size, int64_t mtime, ObError *err)
+{
+        archive_entry_clear(ae);
+        archive_entry_copy_pathname(ae, path);
+        archive_entry_set_filetype(ae, dir ? AE_IFDIR : AE_IFREG);
+        archive_entry_set_perm(ae, dir ? 0755 : 0644);
+        archive_entry_set_uid(ae, 0);
+        archive_entry_set_gid(ae, 0);
+        archive_entry_set_mtime(ae, (time_t) mtime, 0);
+        if (!dir)
+                archive_entry_set_size(ae, (la_int64_t) size);
+        if (archive_write_header(a, ae) < ARCHIVE_OK)
+                return archive_fail(a, s, err, path);
+        return 0;
+}
+
+static int put_text(struct archive *a, const Sink *s, struct archive_entry *ae, const char *path, const char *text,
+                    int64_t mtime, ObError *err)
+{
+        size_t n = strlen(text);
+        int r = put_header(a, s, ae, path, false, n, mtime, err);
+        if (r < 0)
+                return r;
+        la_ssize_t w = archive_write_data(a, text, n);
+        if (w < 0 || (size_t) w != n)
+                return archive_fail(a, s, err, path);
+        return 0;
+}
+
+static int put_blob(struct archive *a, const Sink *s, struct archive_entry *ae, const SavePlan *p, const SaveBlob *b,
+                    int64_t mtime, char *buf, ObError *err)
+{
+        _cleanup_free_ char *src = layout_blob_path(p->layout, b->digest);
+        _cleanup_free_ char *name = xasprintf("blobs/sha256/%s", digest_hex(b->digest));
+        char actual[DIGEST_STRING_MAX];
+        struct stat st;
+        int r;
+
+        _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return ob_error_set(err, errno, "cannot open blob '%s'", src);
+        if (fstat(fd, &st) < 0)
+                return ob_error_set(err, errno, "cannot stat blob '%s'", src);
+        if ((uint64_t) st.st_size != b->size)
+                return ob_error_plain(err, EIO, "blob '%s' has %llu bytes, its descriptor says %llu", src,
+                                      (unsigned long long) st.st_size, (unsigned long long) b->size);
+        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+        r = put_header(a, s, ae, name, false, b->size, mtime, err);
+        if (r < 0)
+                return r;
+        Sha256 h;
+        sha256_init(&h);
+        uint64_t left = b->size;
+        while (left > 0) {
+                ssize_t n = read(fd, buf, left < COPY_CHUNK ? left : COPY_CHUNK);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        sha256_free(&h);
+                        if (n < 0)
+                                return ob_error_set(err, errno, "cannot read blob '%s'", src);
+                        return ob_error_plain(err, EIO, "blob '%s' shrank while it was being saved", src);
+                }
+                sha256_update(&h, buf, (size_t) n);
+                la_ssize_t w = archive_write_data(a, buf, (size_t) n);
+                if (w != n) {
+                        sha256_free(&h);
+                        return archive_fail(a, s, err, name);
+                }
+                left -= (uint64_t) n;
+        }
+        sha256_final(&h, actual);
+        /* A corrupt blob would make docker load fail with a less helpful
+         * message, after the whole archive was transferred. */
+        if (strcmp(actual, b->digest) != 0)
+                return ob_error_plain(err, EIO, "blob '%s' is corrupt (its content hashes to %s)", src, actual);
+        return 0;
+}
+
+static char *docker_manifest_text(const SavePlan *p)
+{
+        json_t *list = json_array();
+        for (size_t i = 0; i < p->n_images; i++) {
+                const SaveImage *im = &p->images[i];
+                json_t *tags = json_array();
+                for (size_t k = 0; k < im->n_refs; k++)
+                        /* Fully qualified: Docker shortens it anyway, and
+                         * podman would name a short one localhost/NAME. */
+                        json_array_append_new(tags, json_string(im->refs[k].full));
+                json_t *layers = json_array();
+                for (size_t k = 0; im->layers[k]; k++)
+                        json_array_append_new(layers, json_sprintf("blobs/sha256/%s", digest_hex(im->layers[k])));
+                json_array_append_new(list, json_pack("{s:o, s:o, s:o}", "Config",
+                                                      json_sprintf("blobs/sha256/%s", digest_hex(im->config)),
+                                                      "RepoTags", tags, "Layers", layers));
+        }
+        char *text = oci_json_dump(list);
+        json_decref(list);
+        return text;
+}
+
+static char *index_text(const SavePlan *p)
+{
+        json_t *idx = oci_index_new();
+        json_t *m = json_object_get(idx, "manifests");
+        /* One entry per tag, as containerd's exporter writes them: podman
+         * and containerd name what they load from io.containerd.image.name,
+         * and skopeo's oci-archive:FILE:REF finds REF in ref.name, which is
+         * why that is the whole familiar reference and not the bare tag
+         * (two images tagged "latest" would be ambiguous). */
+        for (size_t i = 0; i < p->n_images; i++)
+                for (size_t k = 0; k < p->images[i].n_refs; k++) {
+                        json_t *d = json_deep_copy(p->images[i].descriptor);
+                        json_object_set_new(d, "annotations",
+                                            json_pack("{s:s, s:s}", CONTAINERD_IMAGE_NAME, p->images[i].refs[k].full,
+                                                      OCI_REF_NAME, p->images[i].refs[k].familiar));
+                        json_array_append_new(m, d);
+                }
+        char *text = oci_json_dump(idx);
+        json_decref(idx);
+        return text;
+}
+
+int save_plan_write(const SavePlan *p, int64_t mtime, int fd, uint64_t *ret_bytes, ObError *err)
+{
+        Sink s = { .fd = fd };
+        int r = 0;
+
+        if (mtime < 0)
+                mtime = 0;
+        struct archive *a = archive_write_new();
+        if (!a)
+                return ob_error_plain(err, ENOMEM, "cannot create a tar writer");
+        /* ustar headers (pax only for values ustar cannot hold) and no
+         * user or group names: same layout, same bytes, on any machine. */
+        if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+            archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
+            archive_write_open2(a, &s, NULL, sink_write, NULL, NULL) != ARCHIVE_OK) {
+                r = ob_error_plain(err, EIO, "cannot set up the tar writer: %s", archive_error_string(a));
+                archive_write_free(a);
+                return r;
+        }
+
+        struct archive_entry *ae = archive_entry_new();
+        _cleanup_free_ char *buf = xmalloc(COPY_CHUNK);
+        _cleanup_free_ char *index = index_text(p);
+        _cleanup_free_ char *manifest = docker_manifest_text(p);
+
+        /* In byte order of the names, the order a sorted listing shows. */
+        r = put_header(a, &s, ae, "blobs", true, 0, mtime, err);
+        if (r == 0)
+                r = put_header(a, &s, ae, "blobs/sha256", true, 0, mtime, err);
+        for (size_t i = 0; i < p->n_blobs && r == 0; i++)
+                r = put_blob(a, &s, ae, p, &p->blobs[i], mtime, buf, err);
+        if (r == 0)
+                r = put_text(a, &s, ae, "index.json", index, mtime, err);
+        if (r == 0)
+                r = put_text(a, &s, ae, "manifest.json", manifest, mtime, err);
+        if (r == 0)
+                r = put_text(a, &s, ae, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", mtime, err);
+        if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
+                r = archive_fail(a, &s, err, "the end of the archive");
+        archive_entry_free(ae);
+        archive_write_free(a);
+        if (r < 0)
+                return r;
+        if (ret_bytes)
+                *ret_bytes = s.bytes;
+        return 0;
+}
+
+int save_write(Layout *l, char *const *names, char *const *tags, int64_t mtime, int fd, ObError *err)
+{
+        SavePlan *p = NULL;
+        int r = save_plan(l, names, tags, &p, err);
+        if (r < 0)
+                return r;
+        r = save_plan_write(p, mtime, fd, NULL, err);
+        save_plan_free(p);
+        return r;
+}
