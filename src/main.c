@@ -26,6 +26,18 @@ static const Command commands[] = {
           "postgres gets a third layer with its data directory, made at build time. A tool that is\n"
           "not installed in the sysroot is an error that names the Debian package to install.\n",
           CMD_OPT_ALL, cmd_tool, false },
+        { "app", "NAME... | --all", "build app images: base and tool layers + the app's layer",
+          "Builds each named app (configs/apps/NAME.yml): the base layer and the layers of the tools\n"
+          "it names, byte-identical to those of the base and tool images, plus one layer with the\n"
+          "app's artifacts (local files, or downloads verified against their sha256 pin and kept in\n"
+          "a cache), after running the config's build steps on the host.\n",
+          CMD_OPT_ALL, cmd_app, false },
+        { "compose", "APP [-o FILE] [--host-network]", "write a compose file for an app and its services",
+          "Writes a compose file (to FILE, or standard output) that runs APP beside the services its\n"
+          "config names, with the image tags that 'oci-build save' gives, ports, environment,\n"
+          "volumes, exec-form health checks and depends_on with condition service_healthy.\n"
+          "--host-network runs every service with network_mode: host instead of mapping ports.\n",
+          CMD_OPT_HOST_NETWORK, cmd_compose, true },
         { "list", "[base|tools|apps]", "list the configs found, and which are built",
           "Lists every config under CONFIGS (base.yml, tools/*.yml, apps/*.yml), and whether an\n"
           "image of that name is in the OUTPUT layout.\n",
@@ -114,6 +126,7 @@ enum {
         OPT_FILES,
         OPT_LAYOUT,
         OPT_TAG,
+        OPT_HOST_NETWORK,
 };
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
@@ -162,6 +175,7 @@ int main(int argc, char **argv)
                 { "files", no_argument, NULL, OPT_FILES },
                 { "layout", required_argument, NULL, OPT_LAYOUT },
                 { "tag", required_argument, NULL, OPT_TAG },
+                { "host-network", no_argument, NULL, OPT_HOST_NETWORK },
                 {},
         };
         Context ctx = { .sysroot = "/", .level = LAYER_LEVEL_AUTO };
@@ -187,6 +201,10 @@ int main(int argc, char **argv)
                         break;
                 case OPT_LAYOUT:
                         layout = optarg;
+                        break;
+                case OPT_HOST_NETWORK:
+                        used |= CMD_OPT_HOST_NETWORK;
+                        ctx.host_network = true;
                         break;
                 case OPT_TAG:
                         used |= CMD_OPT_TAG;
@@ -278,7 +296,11 @@ int main(int argc, char **argv)
         if (used & ~cmd->options) {
                 unsigned bad = used & ~cmd->options;
                 fprintf(stderr, "oci-build: %s does not take %s (see 'oci-build %s --help')\n", cmd->name,
-                        (bad & CMD_OPT_ALL) ? "--all" : (bad & CMD_OPT_FILES) ? "--files" : "--tag", cmd->name);
+                        (bad & CMD_OPT_ALL)     ? "--all"
+                        : (bad & CMD_OPT_FILES) ? "--files"
+                        : (bad & CMD_OPT_TAG)   ? "--tag"
+                                                : "--host-network",
+                        cmd->name);
                 strv_free(tags);
                 return 2;
         }
