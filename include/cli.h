@@ -56,6 +56,7 @@ int cmd_list(Context *ctx, ObError *err);
 int cmd_show(Context *ctx, ObError *err);
 int cmd_clean(Context *ctx, ObError *err);
 int cmd_save(Context *ctx, ObError *err);
+int cmd_test(Context *ctx, ObError *err);
 
 /* A tool image in the making: its spec, version and layer plans. */
 typedef struct ToolBuild {
@@ -67,7 +68,22 @@ typedef struct ToolBuild {
         char *data_tmp;     /* the data command's output, removed by tool_build_clear() */
 } ToolBuild;
 
+/* The base image's spec, plan and the sysroot, which every tier builds on. */
+typedef struct BaseBuild {
+        ConfigRef ref;
+        Spec *spec;
+        Plan plan;
+        Sysroot *root;
+        char *created_by;
+} BaseBuild;
+
 /* Shared by the commands (src/cmd/common.c). */
+/* The operands, or with --all every config of the tier. */
+int context_names(const Context *ctx, SpecTier tier, char ***ret, ObError *err);
+int context_base_begin(const Context *ctx, BaseBuild *ret, ObError *err);
+/* Writes the base layer (the same blob every time) and describes it. */
+int context_base_layer(const Context *ctx, Layout *l, BaseBuild *b, OciLayerInfo *ret, ObError *err);
+void base_build_clear(BaseBuild *b);
 LayerOptions context_layer_options(const Context *ctx);
 int context_load_spec(const Context *ctx, const ConfigRef *ref, Spec **ret, ObError *err);
 /* The layer plan of a base-tier spec. */

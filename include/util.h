@@ -55,6 +55,8 @@ void strv_push(char ***v, const char *s);   /* copies s */
 bool strv_contains(char *const *v, const char *s);
 
 bool str_startswith(const char *s, const char *prefix);
+/* s with every "what" replaced by "with". */
+char *str_replace_all(const char *s, const char *what, const char *with);
 bool str_endswith(const char *s, const char *suffix);
 
 /* Joins a and b with exactly one '/'. */
@@ -74,6 +76,20 @@ int read_file(const char *path, char **ret_data, size_t *ret_size, ObError *err)
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, ObError *err);
 /* write(2) until done, retrying on EINTR. Returns 0 or -errno. */
 int write_all(int fd, const void *data, size_t size);
+
+/* Runs a host program and waits for it. stdout and stderr go to log (or
+ * stay as they are when log is NULL); stdin is /dev/null. With envp the
+ * program gets exactly that environment, else ours; uid/gid >= 0 switch
+ * user first (groups dropped). */
+typedef struct RunOptions {
+        const char *workdir;
+        const char *log;
+        char *const *envp;
+        long uid, gid;
+} RunOptions;
+int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError *err);
+/* The last bytes of a log, on one line, for an error message. */
+char *log_tail(const char *log, size_t max);
 
 /* Human-readable byte size: "461.2 kB". buf must hold 32 bytes. */
 const char *format_size(uint64_t bytes, char buf[static 32]);

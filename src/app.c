@@ -13,55 +13,6 @@
 #include "digest.h"
 #include "util.h"
 
-static int run_command(char *const *argv, const char *workdir, const char *log, int *ret_status, ObError *err)
-{
-        pid_t pid = fork();
-        if (pid < 0)
-                return ob_error_set(err, errno, "cannot fork");
-        if (pid == 0) {
-                if (log) {
-                        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                        if (fd >= 0) {
-                                dup2(fd, 1);
-                                dup2(fd, 2);
-                        }
-                }
-                int null = open("/dev/null", O_RDONLY);
-                if (null >= 0)
-                        dup2(null, 0);
-                if (workdir && chdir(workdir) < 0) {
-                        fprintf(stderr, "cannot enter %s: %s\n", workdir, strerror(errno));
-                        _exit(126);
-                }
-                execvp(argv[0], argv);
-                fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return ob_error_set(err, errno, "waitpid");
-        *ret_status = status;
-        return 0;
-}
-
-static char *log_tail(const char *log)
-{
-        _cleanup_free_ char *out = NULL;
-        size_t size = 0;
-        ObError ignore;
-        if (!log || read_file(log, &out, &size, &ignore) < 0)
-                return xstrdup("");
-        while (size > 0 && (out[size - 1] == '\n' || out[size - 1] == ' '))
-                out[--size] = '\0';
-        const char *tail = size > 240 ? out + size - 240 : out;
-        char *t = xstrdup(tail);
-        for (char *q = t; *q; q++)
-                if (*q == '\n')
-                        *q = ' ';
-        return t;
-}
-
 int app_run_build(const Spec *app, ObError *err)
 {
         for (size_t i = 0; i < app->n_build; i++) {
@@ -72,9 +23,10 @@ int app_run_build(const Spec *app, ObError *err)
                         close(fd);
                 ob_info("%s: build: %s (in %s)", app->name, b->command[0], b->workdir);
                 int status = 0;
-                int r = run_command(b->command, b->workdir, fd >= 0 ? tmpl : NULL, &status, err);
+                RunOptions ro = { .workdir = b->workdir, .log = fd >= 0 ? tmpl : NULL, .uid = -1, .gid = -1 };
+                int r = run_program(b->command, &ro, &status, err);
                 if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-                        _cleanup_free_ char *tail = log_tail(tmpl);
+                        _cleanup_free_ char *tail = log_tail(tmpl, 240);
                         r = ob_error_plain(err, EIO, "%s: build step '%s' failed (exit %d): %s", app->file,
                                            b->command[0], WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
                                            tail);
@@ -182,25 +134,10 @@ static int hash_file(const char *path, char out[static DIGEST_STRING_MAX], ObErr
         return 0;
 }
 
-static char *replace_all(const char *s, const char *what, const char *with)
-{
-        char *out = xstrdup("");
-        const char *p = s, *hit;
-        while ((hit = strstr(p, what))) {
-                char *n = xasprintf("%s%.*s%s", out, (int) (hit - p), p, with);
-                free(out);
-                out = n;
-                p = hit + strlen(what);
-        }
-        char *n = xasprintf("%s%s", out, p);
-        free(out);
-        return n;
-}
-
 int app_fetch(const Spec *app, const SpecArtifact *a, const char *arch, char **ret_path, ObError *err)
 {
-        _cleanup_free_ char *u1 = replace_all(a->url, "{arch}", arch);
-        _cleanup_free_ char *url = replace_all(u1, "{version}", app->version);
+        _cleanup_free_ char *u1 = str_replace_all(a->url, "{arch}", arch);
+        _cleanup_free_ char *url = str_replace_all(u1, "{version}", app->version);
         _cleanup_free_ char *lock = app_lock_path(app);
         _cleanup_free_ char *pin = NULL;
         const char *pin_from = "the config";
@@ -246,9 +183,10 @@ int app_fetch(const Spec *app, const SpecArtifact *a, const char *arch, char **r
                          (char *) "20", (char *) "--output", tmp, url, NULL };
         ob_info("%s: downloading %s", app->name, url);
         int status = 0;
-        r = run_command(argv, NULL, log, &status, err);
+        RunOptions ro = { .log = log, .uid = -1, .gid = -1 };
+        r = run_program(argv, &ro, &status, err);
         if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-                _cleanup_free_ char *tail = log_tail(log);
+                _cleanup_free_ char *tail = log_tail(log, 240);
                 r = ob_error_plain(err, EIO, "%s:%zu: artifacts: cannot download '%s': %s", app->file, a->line, url,
                                    WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "curl is not installed" : tail);
         }

@@ -531,6 +531,69 @@ static int check_cross_refs(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err
         return 0;
 }
 
+/* The start all tiers share: the file, its keys, name, version and
+ * description. The version may be absent; the caller decides. */
+static int spec_begin(const char *file, SpecTier tier, const char *what, const char *const *keys,
+                      const YamlRename *renames, YamlDoc **ret_doc, Spec **ret, ObError *err)
+{
+        YamlDoc *d = NULL;
+        yaml_node_t *root;
+        int r = ydoc_load(file, &d, err);
+        if (r < 0)
+                return r;
+        Spec *s = xcalloc(1, sizeof(*s));
+        s->tier = tier;
+        s->file = xstrdup(file);
+        root = ydoc_root(d);
+        if ((r = y_check_map(d, root, what, keys, renames, err)) < 0 ||
+            (r = get_str(d, root, "name", true, what, &s->name, err)) < 0)
+                goto fail;
+        if (!valid_name(s->name, 64)) {
+                r = y_error(d, y_get(d, root, "name"), err,
+                            "'name' must be lowercase letters, digits, '_', '-' or '.', found '%s'", s->name);
+                goto fail;
+        }
+        if ((r = get_str(d, root, "version", false, what, &s->version, err)) < 0 ||
+            (r = get_str(d, root, "description", true, what, &s->description, err)) < 0)
+                goto fail;
+        *ret_doc = d;
+        *ret = s;
+        return 0;
+fail:
+        ydoc_free(d);
+        spec_free(s);
+        return r;
+}
+
+/* What every tier's layer may name: files, directories, symlinks; and the
+ * image config. */
+static int parse_layer_keys(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err)
+{
+        yaml_node_t *v;
+        int r = 0;
+        if ((v = y_get(d, root, "files")) && (r = parse_files(d, v, s, err)) < 0)
+                return r;
+        if ((v = y_get(d, root, "directories")) && (r = parse_dirs(d, v, s, err)) < 0)
+                return r;
+        if ((v = y_get(d, root, "symlinks")) && (r = parse_links(d, v, s, err)) < 0)
+                return r;
+        if ((v = y_get(d, root, "config")) && (r = spec_parse_image_config(d, v, &s->config, err)) < 0)
+                return r;
+        return 0;
+}
+
+/* Ends a loader: the spec on success, nothing on failure. */
+static int spec_end(YamlDoc *d, Spec *s, int r, Spec **ret)
+{
+        ydoc_free(d);
+        if (r < 0) {
+                spec_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
 int spec_load_base(const char *file, const char *default_version, Spec **ret, ObError *err)
 {
         static const char *const keys[] = { "name", "version", "description", "rootfs", "files", "directories",
@@ -542,55 +605,25 @@ int spec_load_base(const char *file, const char *default_version, Spec **ret, Ob
                 { NULL, NULL },
         };
         YamlDoc *d = NULL;
+        Spec *s = NULL;
         yaml_node_t *root, *v;
-        int r = ydoc_load(file, &d, err);
+        int r = spec_begin(file, SPEC_TIER_BASE, "the base config", keys, renames, &d, &s, err);
         if (r < 0)
                 return r;
-
-        Spec *s = xcalloc(1, sizeof(*s));
-        s->tier = SPEC_TIER_BASE;
-        s->file = xstrdup(file);
         root = ydoc_root(d);
-        r = y_check_map(d, root, "the base config", keys, renames, err);
-        if (r < 0)
-                goto out;
-        if ((r = get_str(d, root, "name", true, "the base config", &s->name, err)) < 0)
-                goto out;
-        if (!valid_name(s->name, 64)) {
-                r = y_error(d, y_get(d, root, "name"), err,
-                            "'name' must be lowercase letters, digits, '_', '-' or '.', found '%s'", s->name);
-                goto out;
-        }
-        if ((r = get_str(d, root, "version", false, "the base config", &s->version, err)) < 0)
-                goto out;
         if (!s->version)
                 s->version = xstrdup(default_version);
-        if ((r = get_str(d, root, "description", true, "the base config", &s->description, err)) < 0)
-                goto out;
         if ((v = y_get(d, root, "rootfs")) && (r = parse_rootfs(d, v, file, &s->rootfs, err)) < 0)
                 goto out;
-        if ((v = y_get(d, root, "files")) && (r = parse_files(d, v, s, err)) < 0)
-                goto out;
-        if ((v = y_get(d, root, "directories")) && (r = parse_dirs(d, v, s, err)) < 0)
-                goto out;
-        if ((v = y_get(d, root, "symlinks")) && (r = parse_links(d, v, s, err)) < 0)
+        if ((r = parse_layer_keys(d, root, s, err)) < 0)
                 goto out;
         if ((v = y_get(d, root, "groups")) && (r = parse_groups(d, v, s, err)) < 0)
                 goto out;
         if ((v = y_get(d, root, "users")) && (r = parse_users(d, v, s, err)) < 0)
                 goto out;
-        if ((r = check_cross_refs(d, root, s, err)) < 0)
-                goto out;
-        if ((v = y_get(d, root, "config")) && (r = spec_parse_image_config(d, v, &s->config, err)) < 0)
-                goto out;
+        r = check_cross_refs(d, root, s, err);
 out:
-        ydoc_free(d);
-        if (r < 0) {
-                spec_free(s);
-                return r;
-        }
-        *ret = s;
-        return 0;
+        return spec_end(d, s, r, ret);
 }
 
 static int parse_test_step(YamlDoc *d, yaml_node_t *node, bool check_keys, SpecTestStep *st, ObError *err)
@@ -719,35 +752,18 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
                 { NULL, NULL },
         };
         YamlDoc *d = NULL;
+        Spec *s = NULL;
         yaml_node_t *root, *v;
-        int r = ydoc_load(file, &d, err);
+        int r = spec_begin(file, SPEC_TIER_TOOL, "a tool config", keys, renames, &d, &s, err);
         if (r < 0)
                 return r;
-
-        Spec *s = xcalloc(1, sizeof(*s));
-        s->tier = SPEC_TIER_TOOL;
-        s->file = xstrdup(file);
         root = ydoc_root(d);
-        r = y_check_map(d, root, "a tool config", keys, renames, err);
-        if (r < 0)
-                goto out;
-        if ((r = get_str(d, root, "name", true, "a tool config", &s->name, err)) < 0)
-                goto out;
-        if (!valid_name(s->name, 64)) {
-                r = y_error(d, y_get(d, root, "name"), err,
-                            "'name' must be lowercase letters, digits, '_', '-' or '.', found '%s'", s->name);
-                goto out;
-        }
-        if ((r = get_str(d, root, "version", false, "a tool config", &s->version, err)) < 0)
-                goto out;
         if ((r = get_str(d, root, "package", false, "a tool config", &s->package, err)) < 0)
                 goto out;
         if (!s->version && !s->package) {
                 r = y_error(d, root, err, "a tool config needs 'version', or 'package' to read the version from");
                 goto out;
         }
-        if ((r = get_str(d, root, "description", true, "a tool config", &s->description, err)) < 0)
-                goto out;
         if ((r = get_str(d, root, "category", false, "a tool config", &s->category, err)) < 0)
                 goto out;
         if ((r = y_require(d, root, "binaries", "a tool config", &v, err)) < 0)
@@ -770,13 +786,7 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
                 free(s->binaries[i]);
                 s->binaries[i] = norm;
         }
-        if ((v = y_get(d, root, "files")) && (r = parse_files(d, v, s, err)) < 0)
-                goto out;
-        if ((v = y_get(d, root, "directories")) && (r = parse_dirs(d, v, s, err)) < 0)
-                goto out;
-        if ((v = y_get(d, root, "symlinks")) && (r = parse_links(d, v, s, err)) < 0)
-                goto out;
-        if ((v = y_get(d, root, "config")) && (r = spec_parse_image_config(d, v, &s->config, err)) < 0)
+        if ((r = parse_layer_keys(d, root, s, err)) < 0)
                 goto out;
         if ((v = y_get(d, root, "test")) && (r = parse_test(d, v, &s->test, err)) < 0)
                 goto out;
@@ -786,13 +796,7 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
                 s->has_data = true;
         }
 out:
-        ydoc_free(d);
-        if (r < 0) {
-                spec_free(s);
-                return r;
-        }
-        *ret = s;
-        return 0;
+        return spec_end(d, s, r, ret);
 }
 
 static bool valid_duration(const char *s)
@@ -999,28 +1003,17 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
                 { NULL, NULL },
         };
         YamlDoc *d = NULL;
+        Spec *s = NULL;
         yaml_node_t *root, *v;
-        int r = ydoc_load(file, &d, err);
+        int r = spec_begin(file, SPEC_TIER_APP, "an app config", keys, renames, &d, &s, err);
         if (r < 0)
                 return r;
-        Spec *s = xcalloc(1, sizeof(*s));
-        s->tier = SPEC_TIER_APP;
-        s->file = xstrdup(file);
-        _cleanup_free_ char *dir = config_dir(file);
         root = ydoc_root(d);
-        if ((r = y_check_map(d, root, "an app config", keys, renames, err)) < 0)
-                goto out;
-        if ((r = get_str(d, root, "name", true, "an app config", &s->name, err)) < 0)
-                goto out;
-        if (!valid_name(s->name, 64)) {
-                r = y_error(d, y_get(d, root, "name"), err,
-                            "'name' must be lowercase letters, digits, '_', '-' or '.', found '%s'", s->name);
+        _cleanup_free_ char *dir = config_dir(file);
+        if (!s->version) {
+                r = y_require(d, root, "version", "an app config", &v, err);
                 goto out;
         }
-        if ((r = get_str(d, root, "version", true, "an app config", &s->version, err)) < 0)
-                goto out;
-        if ((r = get_str(d, root, "description", true, "an app config", &s->description, err)) < 0)
-                goto out;
         if ((v = y_get(d, root, "tools")) && (r = y_str_list(d, v, "tools", false, &s->tools, err)) < 0)
                 goto out;
         if ((r = y_require(d, root, "artifacts", "an app config", &v, err)) < 0 ||
@@ -1028,13 +1021,7 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
                 goto out;
         if ((v = y_get(d, root, "build")) && (r = parse_build(d, v, dir, s, err)) < 0)
                 goto out;
-        if ((v = y_get(d, root, "files")) && (r = parse_files(d, v, s, err)) < 0)
-                goto out;
-        if ((v = y_get(d, root, "directories")) && (r = parse_dirs(d, v, s, err)) < 0)
-                goto out;
-        if ((v = y_get(d, root, "symlinks")) && (r = parse_links(d, v, s, err)) < 0)
-                goto out;
-        if ((v = y_get(d, root, "config")) && (r = spec_parse_image_config(d, v, &s->config, err)) < 0)
+        if ((r = parse_layer_keys(d, root, s, err)) < 0)
                 goto out;
         if ((v = y_get(d, root, "healthcheck"))) {
                 if ((r = parse_health(d, v, &s->health, err)) < 0)
@@ -1060,13 +1047,7 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
         if ((v = y_get(d, root, "compose")) && (r = parse_services(d, v, s, err)) < 0)
                 goto out;
 out:
-        ydoc_free(d);
-        if (r < 0) {
-                spec_free(s);
-                return r;
-        }
-        *ret = s;
-        return 0;
+        return spec_end(d, s, r, ret);
 }
 
 char *spec_render_passwd(const Spec *s)

@@ -355,21 +355,6 @@ void tool_data_cleanup(char *tmpdir)
         free(tmpdir);
 }
 
-static char *replace_all(const char *s, const char *what, const char *with)
-{
-        char *out = xstrdup("");
-        const char *p = s, *hit;
-        while ((hit = strstr(p, what))) {
-                char *n = xasprintf("%s%.*s%s", out, (int) (hit - p), p, with);
-                free(out);
-                out = n;
-                p = hit + strlen(what);
-        }
-        char *n = xasprintf("%s%s", out, p);
-        free(out);
-        return n;
-}
-
 static int run_data_command(const Spec *tool, const char *dir, const char *pwfile, const char *log, ObError *err)
 {
         const SpecData *d = &tool->data;
@@ -384,55 +369,22 @@ static int run_data_command(const Spec *tool, const char *dir, const char *pwfil
         size_t n = strv_length(d->command);
         char **argv = xcalloc(n + 1, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
-                char *a = replace_all(d->command[i], "{dir}", dir);
-                argv[i] = replace_all(a, "{password_file}", pwfile ? pwfile : "");
+                char *a = str_replace_all(d->command[i], "{dir}", dir);
+                argv[i] = str_replace_all(a, "{password_file}", pwfile ? pwfile : "");
                 free(a);
         }
 
-        pid_t pid = fork();
-        if (pid < 0) {
-                strv_free(argv);
-                return ob_error_set(err, errno, "cannot fork");
-        }
-        if (pid == 0) {
-                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        dup2(fd, 1);
-                        dup2(fd, 2);
-                }
-                int null = open("/dev/null", O_RDONLY);
-                if (null >= 0)
-                        dup2(null, 0);
-                if (pw && (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)) {
-                        perror("cannot change user");
-                        _exit(126);
-                }
-                if (chdir(dir) < 0)
-                        _exit(126);
-                /* A fixed environment: the same command gives the same kind of
-                 * result on every machine. */
-                char *envp[] = { (char *) "PATH=/usr/bin:/bin", (char *) "LANG=C.UTF-8", (char *) "LC_ALL=C.UTF-8",
-                                 (char *) "TZ=UTC", pw ? xasprintf("HOME=%s", pw->pw_dir) : (char *) "HOME=/",
-                                 NULL };
-                execve(argv[0], argv, envp);
-                fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        int r = 0;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                _cleanup_free_ char *out = NULL;
-                size_t size = 0;
-                ObError ignore;
-                read_file(log, &out, &size, &ignore);
-                const char *tail = out ? out : "";
-                if (size > 300)
-                        tail = out + size - 300;
-                for (char *q = (char *) tail; *q; q++)
-                        if (*q == '\n')
-                                *q = ' ';
+        /* A fixed environment: the same command gives the same kind of
+         * result on every machine. */
+        _cleanup_free_ char *home = xasprintf("HOME=%s", pw ? pw->pw_dir : "/");
+        char *envp[] = { (char *) "PATH=/usr/bin:/bin", (char *) "LANG=C.UTF-8", (char *) "LC_ALL=C.UTF-8",
+                         (char *) "TZ=UTC", home, NULL };
+        RunOptions ro = { .workdir = dir, .log = log, .envp = envp, .uid = pw ? (long) pw->pw_uid : -1,
+                          .gid = pw ? (long) pw->pw_gid : -1 };
+        int status = 0;
+        int r = run_program(argv, &ro, &status, err);
+        if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+                _cleanup_free_ char *tail = log_tail(log, 300);
                 r = ob_error_plain(err, EIO, "%s: data.command '%s' failed (%s %d): %s", tool->file, argv[0],
                                    WIFEXITED(status) ? "exit status" : "signal",
                                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), tail);

@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 int ob_verbosity = 0;
 
@@ -106,6 +108,82 @@ bool strv_contains(char *const *v, const char *s)
 bool str_startswith(const char *s, const char *prefix)
 {
         return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+char *str_replace_all(const char *s, const char *what, const char *with)
+{
+        size_t n = 0, lw = strlen(what), lr = strlen(with);
+        for (const char *p = s; (p = strstr(p, what)); p += lw)
+                n++;
+        char *out = xmalloc(strlen(s) + n * lr + 1 - n * lw), *o = out;
+        for (const char *p = s, *hit; (hit = strstr(p, what)); p = hit + lw) {
+                memcpy(o, p, (size_t) (hit - p));
+                o += hit - p;
+                memcpy(o, with, lr);
+                o += lr;
+                s = hit + lw;
+        }
+        strcpy(o, s);
+        return out;
+}
+
+int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError *err)
+{
+        pid_t pid = fork();
+        if (pid < 0)
+                return ob_error_set(err, errno, "cannot fork");
+        if (pid == 0) {
+                if (o->log) {
+                        int fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                        if (fd >= 0) {
+                                dup2(fd, 1);
+                                dup2(fd, 2);
+                        }
+                }
+                int null = open("/dev/null", O_RDONLY);
+                if (null >= 0)
+                        dup2(null, 0);
+                if (o->gid >= 0 && (setgroups(0, NULL) < 0 || setgid((gid_t) o->gid) < 0)) {
+                        perror("cannot change group");
+                        _exit(126);
+                }
+                if (o->uid >= 0 && setuid((uid_t) o->uid) < 0) {
+                        perror("cannot change user");
+                        _exit(126);
+                }
+                if (o->workdir && chdir(o->workdir) < 0) {
+                        fprintf(stderr, "cannot enter %s: %s\n", o->workdir, strerror(errno));
+                        _exit(126);
+                }
+                if (o->envp)
+                        execve(argv[0], argv, o->envp);
+                else
+                        execvp(argv[0], argv);
+                fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return ob_error_set(err, errno, "cannot wait for %s", argv[0]);
+        *ret_status = status;
+        return 0;
+}
+
+char *log_tail(const char *log, size_t max)
+{
+        _cleanup_free_ char *out = NULL;
+        size_t size = 0;
+        ObError ignore;
+        if (!log || read_file(log, &out, &size, &ignore) < 0)
+                return xstrdup("");
+        while (size > 0 && (out[size - 1] == '\n' || out[size - 1] == ' '))
+                out[--size] = '\0';
+        char *t = xstrdup(size > max ? out + size - max : out);
+        for (char *q = t; *q; q++)
+                if (*q == '\n')
+                        *q = ' ';
+        return t;
 }
 
 bool str_endswith(const char *s, const char *suffix)

@@ -74,46 +74,22 @@ static int load_app(const Context *ctx, const char *name, Sysroot *root, const P
 int cmd_app(Context *ctx, ObError *err)
 {
         _cleanup_strv_ char **names = NULL;
-        _cleanup_free_ char *base_by = NULL;
-        ConfigRef base_ref = { 0 };
-        Spec *base = NULL;
-        Plan base_plan;
-        Sysroot *root = NULL;
+        BaseBuild base = { 0 };
         Layout *l = NULL;
         AppBuild *apps = NULL;
         size_t n = 0;
         int r;
 
-        plan_init(&base_plan);
-        if (ctx->all) {
-                ConfigRef *refs = NULL;
-                size_t nr = 0;
-                if (ctx->args && ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "give app names or --all, not both");
-                if ((r = configs_list(ctx->configs, &refs, &nr, err)) < 0)
-                        return r;
-                for (size_t i = 0; i < nr; i++)
-                        if (refs[i].tier == SPEC_TIER_APP)
-                                strv_push(&names, refs[i].name);
-                configs_free(refs, nr);
-                if (!names)
-                        return ob_error_plain(err, ENOENT, "no app configs in '%s/apps'", ctx->configs);
-        } else {
-                if (!ctx->args || !ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "app needs NAME... or --all (see 'oci-build list apps')");
-                for (size_t i = 0; ctx->args[i]; i++)
-                        if (!strv_contains(names, ctx->args[i]))
-                                strv_push(&names, ctx->args[i]);
-        }
+        r = context_names(ctx, SPEC_TIER_APP, &names, err);
+        if (r < 0)
+                return r;
         n = strv_length(names);
         apps = xcalloc(n, sizeof(AppBuild));
 
-        if ((r = configs_find(ctx->configs, "base", &base_ref, err)) < 0 ||
-            (r = context_load_spec(ctx, &base_ref, &base, err)) < 0 ||
-            (r = context_base_plan(ctx, base, &base_plan, err)) < 0 || (r = sysroot_open(ctx->sysroot, &root, err)) < 0)
+        if ((r = context_base_begin(ctx, &base, err)) < 0)
                 goto out;
         for (size_t i = 0; i < n; i++) {
-                r = load_app(ctx, names[i], root, &base_plan, &apps[i], err);
+                r = load_app(ctx, names[i], base.root, &base.plan, &apps[i], err);
                 if (r < 0)
                         goto out;
         }
@@ -122,9 +98,8 @@ int cmd_app(Context *ctx, ObError *err)
         if (r < 0)
                 goto out;
         LayerOptions lo = context_layer_options(ctx);
-        base_by = xasprintf("oci-build %s: %s layer", OB_VERSION, base->name);
-        OciLayerInfo base_layer = { .created_by = base_by, .comment = base->description };
-        r = layer_write(l, &base_plan, &lo, &base_layer, err);
+        OciLayerInfo base_layer;
+        r = context_base_layer(ctx, l, &base, &base_layer, err);
         if (r < 0)
                 goto fail;
 
@@ -135,7 +110,7 @@ int cmd_app(Context *ctx, ObError *err)
                 char **bys = xcalloc(a->n_tools + 2, sizeof(char *));
                 layers[n_layers++] = base_layer;
                 SpecImageConfig cfg, merged;
-                tool_image_config(&base->config, &(SpecImageConfig){ 0 }, &cfg);
+                tool_image_config(&base.spec->config, &(SpecImageConfig){ 0 }, &cfg);
                 for (size_t k = 0; k < a->n_tools && r == 0; k++) {
                         ToolBuild *t = &a->tools[k];
                         bys[k] = xasprintf("oci-build %s: %s layer", OB_VERSION, t->spec->name);
@@ -187,10 +162,7 @@ out:
         for (size_t i = 0; i < n; i++)
                 app_build_clear(&apps[i]);
         free(apps);
-        sysroot_free(root);
-        plan_clear(&base_plan);
-        spec_free(base);
-        config_ref_clear(&base_ref);
+        base_build_clear(&base);
         return r;
 }
 

@@ -8,50 +8,16 @@
 #include "tool.h"
 #include "util.h"
 
-/* The names to build: the operands, or every tool config with --all. */
-static int tool_names(Context *ctx, char ***ret, ObError *err)
-{
-        char **names = NULL;
-        if (ctx->all) {
-                if (ctx->args && ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "give tool names or --all, not both");
-                ConfigRef *refs = NULL;
-                size_t n = 0;
-                int r = configs_list(ctx->configs, &refs, &n, err);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < n; i++)
-                        if (refs[i].tier == SPEC_TIER_TOOL)
-                                strv_push(&names, refs[i].name);
-                configs_free(refs, n);
-                if (!names)
-                        return ob_error_plain(err, ENOENT, "no tool configs in '%s/tools'", ctx->configs);
-        } else {
-                if (!ctx->args || !ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "tool needs NAME... or --all (see 'oci-build list tools')");
-                for (size_t i = 0; ctx->args[i]; i++)
-                        if (!strv_contains(names, ctx->args[i]))
-                                strv_push(&names, ctx->args[i]);
-        }
-        *ret = names;
-        return 0;
-}
-
 int cmd_tool(Context *ctx, ObError *err)
 {
         _cleanup_strv_ char **names = NULL;
-        _cleanup_free_ char *base_by = NULL;
-        ConfigRef base_ref = { 0 };
-        Spec *base = NULL;
-        Plan base_plan;
-        Sysroot *root = NULL;
+        BaseBuild base = { 0 };
         Layout *l = NULL;
         ToolBuild *tools = NULL;
         size_t n = 0;
         int r;
 
-        plan_init(&base_plan);
-        r = tool_names(ctx, &names, err);
+        r = context_names(ctx, SPEC_TIER_TOOL, &names, err);
         if (r < 0)
                 return r;
         n = strv_length(names);
@@ -59,13 +25,11 @@ int cmd_tool(Context *ctx, ObError *err)
 
         /* Every config, every source file and every data directory first:
          * bad input must not touch the layout. */
-        if ((r = configs_find(ctx->configs, "base", &base_ref, err)) < 0 ||
-            (r = context_load_spec(ctx, &base_ref, &base, err)) < 0 ||
-            (r = context_base_plan(ctx, base, &base_plan, err)) < 0 || (r = sysroot_open(ctx->sysroot, &root, err)) < 0)
+        if ((r = context_base_begin(ctx, &base, err)) < 0)
                 goto out;
         for (size_t i = 0; i < n; i++) {
                 ob_debug("planning %s", names[i]);
-                r = context_load_tool(ctx, names[i], root, &base_plan, &tools[i], true, err);
+                r = context_load_tool(ctx, names[i], base.root, &base.plan, &tools[i], true, err);
                 if (r < 0)
                         goto out;
         }
@@ -75,9 +39,8 @@ int cmd_tool(Context *ctx, ObError *err)
                 goto out;
 
         LayerOptions lo = context_layer_options(ctx);
-        base_by = xasprintf("oci-build %s: %s layer", OB_VERSION, base->name);
-        OciLayerInfo base_layer = { .created_by = base_by, .comment = base->description };
-        r = layer_write(l, &base_plan, &lo, &base_layer, err);
+        OciLayerInfo base_layer;
+        r = context_base_layer(ctx, l, &base, &base_layer, err);
         if (r < 0)
                 goto fail;
 
@@ -103,7 +66,7 @@ int cmd_tool(Context *ctx, ObError *err)
                         n_layers++;
                 }
                 SpecImageConfig cfg;
-                tool_image_config(&base->config, &t->spec->config, &cfg);
+                tool_image_config(&base.spec->config, &t->spec->config, &cfg);
                 ImageBuild b = { .name = t->spec->name, .version = t->version, .description = t->spec->description,
                                  .config = &cfg, .layers = layers, .n_layers = n_layers,
                                  .created = ctx->source_date_epoch };
@@ -128,9 +91,6 @@ out:
         for (size_t i = 0; i < n; i++)
                 tool_build_clear(&tools[i]);
         free(tools);
-        sysroot_free(root);
-        plan_clear(&base_plan);
-        spec_free(base);
-        config_ref_clear(&base_ref);
+        base_build_clear(&base);
         return r;
 }

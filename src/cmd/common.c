@@ -99,3 +99,63 @@ int context_load_tool(const Context *ctx, const char *name, Sysroot *root, const
         return 0;
 }
 
+
+int context_names(const Context *ctx, SpecTier tier, char ***ret, ObError *err)
+{
+        const char *what = tier == SPEC_TIER_TOOL ? "tool" : "app";
+        char **names = NULL;
+        if (ctx->all) {
+                if (ctx->args && ctx->args[0])
+                        return ob_error_plain(err, EINVAL, "give %s names or --all, not both", what);
+                ConfigRef *refs = NULL;
+                size_t n = 0;
+                int r = configs_list(ctx->configs, &refs, &n, err);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++)
+                        if (refs[i].tier == tier)
+                                strv_push(&names, refs[i].name);
+                configs_free(refs, n);
+                if (!names)
+                        return ob_error_plain(err, ENOENT, "no %s configs in '%s/%ss'", what, ctx->configs, what);
+        } else {
+                if (!ctx->args || !ctx->args[0])
+                        return ob_error_plain(err, EINVAL, "%s needs NAME... or --all (see 'oci-build list %ss')", what,
+                                              what);
+                for (size_t i = 0; ctx->args[i]; i++)
+                        if (!strv_contains(names, ctx->args[i]))
+                                strv_push(&names, ctx->args[i]);
+        }
+        *ret = names;
+        return 0;
+}
+
+int context_base_begin(const Context *ctx, BaseBuild *ret, ObError *err)
+{
+        int r;
+        plan_init(&ret->plan);
+        if ((r = configs_find(ctx->configs, "base", &ret->ref, err)) < 0 ||
+            (r = context_load_spec(ctx, &ret->ref, &ret->spec, err)) < 0 ||
+            (r = context_base_plan(ctx, ret->spec, &ret->plan, err)) < 0 ||
+            (r = sysroot_open(ctx->sysroot, &ret->root, err)) < 0)
+                return r;
+        ret->created_by = xasprintf("oci-build %s: %s layer", OB_VERSION, ret->spec->name);
+        return 0;
+}
+
+int context_base_layer(const Context *ctx, Layout *l, BaseBuild *b, OciLayerInfo *ret, ObError *err)
+{
+        LayerOptions lo = context_layer_options(ctx);
+        *ret = (OciLayerInfo){ .created_by = b->created_by, .comment = b->spec->description };
+        return layer_write(l, &b->plan, &lo, ret, err);
+}
+
+void base_build_clear(BaseBuild *b)
+{
+        sysroot_free(b->root);
+        plan_clear(&b->plan);
+        spec_free(b->spec);
+        config_ref_clear(&b->ref);
+        free(b->created_by);
+        memset(b, 0, sizeof(*b));
+}
