@@ -129,7 +129,7 @@ START_TEST(test_digest_hex)
 {
         const char *hex = digest_hex(SHA_ABC);
         ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        ck_assert_ptr_eq(hex, SHA_ABC + 7);
+        ck_assert_ptr_eq(hex, &SHA_ABC[7]);
 }
 END_TEST
 

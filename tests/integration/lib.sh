@@ -87,3 +87,23 @@ finish() {
         [ "$TAP_FAILED" -eq 0 ]
         exit $?
 }
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+        local p
+        for _ in $(seq 50); do
+                p=$((20000 + RANDOM % 40000))
+                (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+        done
+        return 1
+}
+
+# wait_port PORT [SECONDS] -- until something accepts on 127.0.0.1:PORT.
+wait_port() {
+        local i
+        for i in $(seq $((${2:-20} * 10))); do
+                (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+                sleep 0.1
+        done
+        return 1
+}
