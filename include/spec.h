@@ -115,6 +115,7 @@ typedef struct SpecHealth {
         char **test;         /* exec form: argv */
         char *interval, *timeout, *start_period;
         uint64_t retries;
+        size_t line;         /* of 'test', for messages */
 } SpecHealth;
 
 /* A service of the generated compose file besides the app itself. */

@@ -53,6 +53,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 size_t strv_length(char *const *v);
 void strv_push(char ***v, const char *s);   /* copies s */
 bool strv_contains(char *const *v, const char *s);
+char *strv_join(char *const *v, const char *sep);
+/* For qsort() of a string vector. */
+int strv_compare(const void *a, const void *b);
 
 bool str_startswith(const char *s, const char *prefix);
 /* s with every "what" replaced by "with". */

@@ -98,7 +98,7 @@ static int lock_record(const char *lock, const char *url, const char *hex, ObErr
         _cleanup_free_ char *entry = xasprintf("%s %s", url, hex);
         strv_push(&lines, entry);
         size_t n = strv_length(lines);
-        qsort(lines, n, sizeof(char *), (int (*)(const void *, const void *)) strcmp);
+        qsort(lines, n, sizeof(char *), strv_compare);
         char *out = xstrdup("# Downloads pinned by their sha256 on first fetch; oci-build verifies them.\n");
         for (size_t i = 0; i < n; i++) {
                 char *o = xasprintf("%s%s\n", out, lines[i]);
@@ -163,10 +163,18 @@ int app_fetch(const Spec *app, const SpecArtifact *a, const char *arch, char **r
         _cleanup_free_ char *cache = app_cache_dir();
         _cleanup_free_ char *dir = path_join(cache, "downloads");
         if (pin) {
+                /* A cache entry is named by its digest; it is hashed again
+                 * anyway, so a damaged cache is noticed, not used. */
                 _cleanup_free_ char *cached = path_join(dir, pin);
+                char have[DIGEST_STRING_MAX];
+                ObError ignore;
                 if (access(cached, R_OK) == 0) {
-                        *ret_path = TAKE_PTR(cached);
-                        return 0;
+                        if (hash_file(cached, have, &ignore) == 0 && strcmp(digest_hex(have), pin) == 0) {
+                                *ret_path = TAKE_PTR(cached);
+                                return 0;
+                        }
+                        ob_info("%s: the cached copy of %s is damaged; downloading it again", app->name, url);
+                        unlink(cached);
                 }
         }
         if ((r = mkdir_p(dir, err)) < 0)
@@ -310,9 +318,9 @@ int app_check_health(const Spec *app, const Plan *const *layers, size_t n, ObErr
                         found = plan_find(layers[i], prog) != NULL;
                 if (!found)
                         return ob_error_plain(err, ENOENT,
-                                              "%s: healthcheck runs '%s', which is not in the image (there is no "
+                                              "%s:%zu: healthcheck runs '%s', which is not in the image (there is no "
                                               "shell either: name a program of the image or of one of its tools)",
-                                              app->file, prog);
+                                              app->file, checks[c]->line, prog);
         }
         return 0;
 }

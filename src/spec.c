@@ -828,6 +828,7 @@ static int parse_health(YamlDoc *d, yaml_node_t *node, SpecHealth *h, ObError *e
                 return r;
         if ((r = y_require(d, node, "test", "'healthcheck'", &v, err)) < 0)
                 return r;
+        h->line = v->start_mark.line + 1;
         if (v->type != YAML_SEQUENCE_NODE)
                 return y_error(d, v, err,
                                "'test' must be a list (exec form: [/path/to/program, ARGS...]); there is no shell "
@@ -1009,7 +1010,12 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
         if (r < 0)
                 return r;
         root = ydoc_root(d);
-        _cleanup_free_ char *dir = config_dir(file);
+        /* Paths in an app config are relative to the config file, wherever
+         * oci-build runs from. */
+        _cleanup_free_ char *rel_dir = config_dir(file);
+        _cleanup_free_ char *dir = realpath(rel_dir, NULL);
+        if (!dir)
+                dir = xstrdup(rel_dir);
         if (!s->version) {
                 r = y_require(d, root, "version", "an app config", &v, err);
                 goto out;
@@ -1034,10 +1040,11 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
                 if ((r = y_check_map(d, v, "'defaults'", dkeys, NULL, err)) < 0)
                         goto out;
                 if ((w = y_get(d, v, "port"))) {
-                        if ((r = y_uint(d, w, "port", 65535, &s->default_port, err)) < 0)
-                                goto out;
-                        if (s->default_port == 0) {
-                                r = y_error(d, w, err, "'port' must be from 1 to 65535");
+                        ObError ignore;
+                        if (y_uint(d, w, "port", 65535, &s->default_port, &ignore) < 0 || s->default_port == 0) {
+                                r = y_error(d, w, err, "'port' must be a port number from 1 to 65535, found '%s'",
+                                            w->type == YAML_SCALAR_NODE ? (const char *) w->data.scalar.value
+                                                                        : y_kind(w));
                                 goto out;
                         }
                 }

@@ -183,6 +183,16 @@ static bool is_elf_file(const char *host)
         return fd >= 0 && read(fd, magic, 4) == 4 && memcmp(magic, "\177ELF", 4) == 0;
 }
 
+/* Whether the plan holds something below the directory path. */
+static bool has_below(const Plan *p, const char *path)
+{
+        size_t n = strlen(path + 1);
+        for (size_t i = 0; i < p->n; i++)
+                if (strncmp(p->entries[i].path, path + 1, n) == 0 && p->entries[i].path[n] == '/')
+                        return true;
+        return false;
+}
+
 /* Adds the targets of symlinks that would otherwise dangle, until nothing
  * changes: Debian's GOROOT is mostly links into /usr/share/go-VERSION. */
 static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *const *exclude, ObError *err)
@@ -202,6 +212,10 @@ static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *cons
                                                                           : xasprintf("%s/%s", dir, e->target);
                         _cleanup_free_ char *target = normalize_lexical(joined);
                         if (!target || plan_find(p, target) || (base && plan_find(base, target)))
+                                continue;
+                        /* A directory that only holds what was added below it
+                         * (/lib64 -> usr/lib64) does not dangle either. */
+                        if (has_below(p, target) || (base && has_below(base, target)))
                                 continue;
                         struct stat st;
                         ObError ignore;
@@ -503,7 +517,8 @@ void tool_image_config(const SpecImageConfig *base, const SpecImageConfig *tool,
         merge_kv(&ret->labels, base->labels);
         merge_kv(&ret->labels, tool->labels);
         ret->entrypoint = strv_copy(tool->entrypoint ? tool->entrypoint : base->entrypoint);
-        ret->cmd = strv_copy(tool->cmd ? tool->cmd : base->cmd);
+        /* As in a Dockerfile, a new entrypoint drops the inherited cmd. */
+        ret->cmd = strv_copy(tool->cmd ? tool->cmd : tool->entrypoint ? NULL : base->cmd);
         ret->ports = strv_copy(tool->ports ? tool->ports : base->ports);
         ret->volumes = strv_copy(tool->volumes ? tool->volumes : base->volumes);
 }

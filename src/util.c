@@ -105,6 +105,29 @@ bool strv_contains(char *const *v, const char *s)
         return false;
 }
 
+int strv_compare(const void *a, const void *b)
+{
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+char *strv_join(char *const *v, const char *sep)
+{
+        size_t n = 1;
+        for (size_t i = 0; v && v[i]; i++)
+                n += strlen(v[i]) + strlen(sep);
+        char *out = xmalloc(n), *o = out;
+        for (size_t i = 0; v && v[i]; i++) {
+                if (i) {
+                        strcpy(o, sep);
+                        o += strlen(sep);
+                }
+                strcpy(o, v[i]);
+                o += strlen(v[i]);
+        }
+        *o = '\0';
+        return out;
+}
+
 bool str_startswith(const char *s, const char *prefix)
 {
         return strncmp(s, prefix, strlen(prefix)) == 0;

@@ -1,11 +1,12 @@
 // A tiny notes service: POST /notes stores a note in PostgreSQL, GET /notes
 // lists them, GET /health answers once the database does. Configured from
-// the environment: PORT, DATABASE_URL.
+// the environment: HOST, PORT, DATABASE_URL.
 'use strict';
 
 const http = require('http');
 const { Pool } = require('pg');
 
+const host = process.env.HOST || '0.0.0.0';
 const port = Number(process.env.PORT || 3000);
 const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
 
@@ -73,7 +74,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
-  server.listen(port, () => console.log(`notes listening on ${port}`));
+  server.listen(port, host, () => console.log(`notes listening on ${host}:${port}`));
 }
 
 process.on('SIGTERM', () => server.close(() => pool.end().then(() => process.exit(0))));

@@ -50,6 +50,21 @@ static int load_app(const Context *ctx, const char *name, Sysroot *root, const P
         a->n_tools = strv_length(s->tools);
         a->tools = xcalloc(a->n_tools + 1, sizeof(ToolBuild));
         for (size_t i = 0; i < a->n_tools; i++) {
+                ConfigRef ref = { 0 };
+                ObError ignore;
+                bool is_tool = configs_find(ctx->configs, s->tools[i], &ref, &ignore) == 0 && ref.tier == SPEC_TIER_TOOL;
+                config_ref_clear(&ref);
+                if (!is_tool) {
+                        _cleanup_strv_ char **tools = NULL;
+                        Context all = *ctx;
+                        all.all = true;
+                        all.args = NULL;
+                        _cleanup_free_ char *list = NULL;
+                        if (context_names(&all, SPEC_TIER_TOOL, &tools, &ignore) == 0)
+                                list = strv_join(tools, ", ");
+                        return ob_error_plain(err, ENOENT, "%s: tools: '%s' is not a tool config (tools: %s)", s->file,
+                                              s->tools[i], list ? list : "none");
+                }
                 r = context_load_tool(ctx, s->tools[i], root, base_plan, &a->tools[i], false, err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s: tools: '%s'", s->file, s->tools[i]);

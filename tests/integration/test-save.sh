@@ -14,16 +14,7 @@ export DOCKER_CONFIG=$T/docker-config
 mkdir -p "$DOCKER_CONFIG"
 echo '{}' > "$DOCKER_CONFIG/config.json"
 
-# Unmount what is left under $T (network namespaces under dockerd's exec
-# root, the tmpfs of the full-disk check), deepest first, after lib.sh has
-# stopped the daemons and before it removes $T.
-unmount_all() {
-        local m
-        awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
-                umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-        done
-}
-EXTRA_CLEANUP=unmount_all
+. "$(dirname "$0")/docker.sh"
 
 now() { date +%s%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }'; }
@@ -374,33 +365,6 @@ fi
 rm -rf "$T/bigroot" "$T/big" "$T/sig"
 
 # --- a Docker engine ---------------------------------------------------------
-DOCKER_SKIP=
-start_dockerd() {
-        local w=$T/d i
-        if ! have dockerd || ! have docker; then
-                DOCKER_SKIP="dockerd or docker not installed"
-                return 1
-        fi
-        if [ "$(id -u)" != 0 ]; then
-                DOCKER_SKIP="dockerd needs root"
-                return 1
-        fi
-        mkdir -p "$w"
-        dockerd --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false \
-                --storage-driver=vfs --data-root "$w/data" --exec-root "$w/exec" --pidfile "$w/docker.pid" \
-                --host "unix://$w/docker.sock" >"$w/dockerd.log" 2>&1 &
-        DOCKERD_PID=$!
-        CLEANUP_PIDS+=("$DOCKERD_PID")
-        export DOCKER_HOST="unix://$w/docker.sock"
-        for i in $(seq 600); do
-                docker version >/dev/null 2>&1 && return 0
-                kill -0 "$DOCKERD_PID" 2>/dev/null || break
-                sleep 0.05
-        done
-        DOCKER_SKIP="dockerd did not start: $(tail -n 1 "$w/dockerd.log")"
-        return 1
-}
-
 if start_dockerd; then
         diag "docker engine $(docker version --format '{{.Server.Version}}'), client $(docker version --format '{{.Client.Version}}')"
         t=$(now)

@@ -117,7 +117,8 @@ fi
 # --- postgres serves the host's psql ----------------------------------------
 if have psql; then
         port=$(free_port)
-        cid=$(docker run -d --network=host "$(tag_of postgres)" -D /var/lib/postgresql/data -p "$port" 2>&1)
+        cid=$(docker run -d --network=host "$(tag_of postgres)" -D /var/lib/postgresql/data -p "$port" \
+                -c listen_addresses=127.0.0.1 2>&1)
         if wait_port "$port" 60; then
                 ok "postgres: listening on 127.0.0.1:$port"
                 export PGPASSWORD=postgres

@@ -1,0 +1,407 @@
+#!/usr/bin/env bash
+# The app tier end to end: the notes example built on the base and node
+# layers, its compose file judged by docker-compose, and the stack (notes and
+# postgres) run for real on a private Docker engine on the host network, down
+# and up again with its data kept. Then pinned downloads against a server on
+# 127.0.0.1, and bad app configs, each refused with one line and the layout
+# untouched. Everything listens on 127.0.0.1 or on a socket under $T; the
+# stack, the engine and the web server are stopped when the test ends,
+# whether it passed or not.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/docker.sh"
+
+L=$T/oci
+CONFIGS=$SOURCE_ROOT/configs
+export DOCKER_CONFIG=$T/docker-config
+mkdir -p "$DOCKER_CONFIG"
+echo '{}' > "$DOCKER_CONFIG/config.json"
+# Downloads go to a cache of this test, never to the user's.
+export OCI_BUILD_CACHE=$T/cache
+
+now() { date +%s%N; }
+secs() { awk -v n="$1" 'BEGIN { printf "%.1f s", n / 1e9 }'; }
+diag() { printf '# %s\n' "$@"; }
+mb() { awk -v n="$1" 'BEGIN { printf "%.1f MB", n / 1e6 }'; }
+
+manifest_of() {
+        jq -r --arg n "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' \
+                "$1/index.json"
+}
+blob() { echo "$1/blobs/sha256/${2#sha256:}"; }
+layer_of() { jq -r ".layers[$3].digest" "$(blob "$1" "$(manifest_of "$1" "$2")")"; }
+
+has_line() {  # has_line DESCRIPTION PATTERN TEXT
+        if grep -Eq -- "$2" <<<"$3"; then
+                ok "$1"
+        else
+                not_ok "$1" "no line matches /$2/ in:" "$(tail -n 15 <<<"$3")"
+        fi
+}
+
+# The time from an empty layout to a healthy stack: the steps a user runs,
+# without this test's own checks and without starting the engine.
+PIPELINE=0
+timed() {  # timed COMMAND... -- runs it, adds its wall time to PIPELINE
+        local t rc
+        t=$(now)
+        "$@"
+        rc=$?
+        PIPELINE=$((PIPELINE + $(now) - t))
+        return $rc
+}
+
+# --- 1. base, node, postgres and notes into one layout ---------------------
+NOTES=
+timed "$OCI_BUILD" -q -C "$CONFIGS" -o "$L" base && ok "build base" || not_ok "build base"
+timed "$OCI_BUILD" -q -C "$CONFIGS" -o "$L" tool node postgres && ok "build tools node and postgres" ||
+        not_ok "build tools node and postgres"
+t=$(now)
+out=$("$OCI_BUILD" -q -C "$CONFIGS" -o "$L" app notes 2>&1)
+rc=$?
+PIPELINE=$((PIPELINE + $(now) - t))
+if [ $rc -eq 0 ]; then
+        NOTES=1
+        ok "build app notes (npm ci, then the app layer)"
+else
+        not_ok "build app notes (npm ci, then the app layer)" "$out"
+fi
+
+if [ -z "$NOTES" ]; then
+        skip "the notes image and its stack" "the notes image did not build"
+        finish
+fi
+if have_validator; then
+        check "oci-validate: notes is a valid, distroless image" "$OCI_VALIDATE" "$L" notes --distroless --quiet
+else
+        skip "oci-validate notes --distroless" "oci-validate missing"
+fi
+M_NOTES=$(blob "$L" "$(manifest_of "$L" notes)")
+check "notes has three layers: base, node, the app" test "$(jq '.layers | length' "$M_NOTES")" -eq 3
+check "notes' layer 1 is base's layer 1 (same digest)" test "$(layer_of "$L" notes 0)" = "$(layer_of "$L" base 0)"
+check "notes' layer 2 is node's layer 2 (same digest)" test "$(layer_of "$L" notes 1)" = "$(layer_of "$L" node 1)"
+C_NOTES=$(blob "$L" "$(jq -r .config.digest "$M_NOTES")")
+check "notes' config: user 1000:1000, node runs /app/server.js" \
+        jq -e '.config.User == "1000:1000" and .config.Entrypoint == ["/usr/bin/node", "/app/server.js"]' "$C_NOTES"
+
+# --- 2. compose files --------------------------------------------------------
+timed "$OCI_BUILD" -q -C "$CONFIGS" compose notes --host-network -o "$T/stack.yml" &&
+        ok "compose notes --host-network" || not_ok "compose notes --host-network"
+"$OCI_BUILD" -q -C "$CONFIGS" compose pocket-id -o "$T/pid.yml" && ok "compose pocket-id" || not_ok "compose pocket-id"
+check "every service of the notes stack is on the host network" \
+        test "$(grep -c '^    network_mode: host$' "$T/stack.yml")" -eq "$(grep -c '^    image: ' "$T/stack.yml")"
+COMPOSE_SKIP=
+have docker-compose || COMPOSE_SKIP="docker-compose not installed"
+if [ -z "$COMPOSE_SKIP" ]; then
+        check "docker-compose config accepts the notes stack" \
+                env -u NOTES_PORT -u POSTGRES_PORT -u DB_HOST docker-compose -f "$T/stack.yml" config -q
+        out=$(env -u POCKET_ID_ENCRYPTION_KEY docker-compose -f "$T/pid.yml" config -q 2>&1)
+        rc=$?
+        if [ $rc -ne 0 ] && grep -q POCKET_ID_ENCRYPTION_KEY <<<"$out"; then
+                ok "docker-compose config refuses pocket-id without POCKET_ID_ENCRYPTION_KEY, naming it"
+        else
+                not_ok "docker-compose config refuses pocket-id without POCKET_ID_ENCRYPTION_KEY, naming it" \
+                        "exit $rc" "$out"
+        fi
+        check "docker-compose config accepts pocket-id with POCKET_ID_ENCRYPTION_KEY set" \
+                env POCKET_ID_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)" docker-compose -f "$T/pid.yml" config -q
+fi
+
+# --- 3. the stack on a real engine -------------------------------------------
+TO_HEALTHY=
+PROJECT=notes$$
+COMPOSE=(docker-compose -f "$T/stack.yml" -p "$PROJECT")
+
+# wait_healthy SECONDS -- until the notes and db containers both report
+# healthy; 1 when the time is up or a container stopped.
+wait_healthy() {
+        local end=$(($(date +%s) + $1)) n d
+        while [ "$(date +%s)" -lt "$end" ]; do
+                n=$("${COMPOSE[@]}" ps -q notes 2>/dev/null)
+                d=$("${COMPOSE[@]}" ps -q db 2>/dev/null)
+                if [ -n "$n" ] && [ -n "$d" ]; then
+                        [ "$(docker inspect --format '{{.State.Health.Status}}' "$n" "$d" 2>/dev/null | sort -u)" = healthy ] &&
+                                return 0
+                fi
+                sleep 0.2
+        done
+        return 1
+}
+stack_state() {  # what to show when the stack is not healthy
+        local c
+        for c in $("${COMPOSE[@]}" ps -q 2>/dev/null); do
+                docker inspect --format '{{.Name}}: {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$c"
+                docker logs --tail 5 "$c" 2>&1
+        done
+}
+notes_get() { curl -fsS --max-time 10 "http://127.0.0.1:$NOTES_PORT/notes"; }
+
+if [ -n "$COMPOSE_SKIP" ]; then
+        skip "the notes stack on a Docker engine" "$COMPOSE_SKIP"
+elif ! start_dockerd; then
+        skip "the notes stack on a Docker engine" "$DOCKER_SKIP"
+else
+        DOCKER_BEFORE_STOP='"${COMPOSE[@]}" down -v --timeout 5 >/dev/null 2>&1'
+        diag "docker engine $(docker version --format '{{.Server.Version}}'), $(docker-compose version --short 2>/dev/null | sed 's/^/docker-compose /')"
+        NOTES_PORT=$(free_port)
+        POSTGRES_PORT=$(free_port)
+        while [ "$POSTGRES_PORT" = "$NOTES_PORT" ]; do POSTGRES_PORT=$(free_port); done
+        # The stack runs on the host network: every service binds to loopback only.
+        export NOTES_PORT POSTGRES_PORT DB_HOST=127.0.0.1 NOTES_HOST=127.0.0.1 POSTGRES_LISTEN=127.0.0.1
+        diag "notes on 127.0.0.1:$NOTES_PORT, postgres on 127.0.0.1:$POSTGRES_PORT"
+
+        timed "$OCI_BUILD" -q -C "$CONFIGS" --layout "$L" save notes postgres -o "$T/images.tar" &&
+                ok "save notes postgres" || not_ok "save notes postgres"
+        t=$(now)
+        out=$(docker load -i "$T/images.tar" 2>&1)
+        rc=$?
+        PIPELINE=$((PIPELINE + $(now) - t))
+        if [ $rc -eq 0 ] && grep -q '^Loaded image: distroless-notes:1.0.0$' <<<"$out" &&
+                grep -q '^Loaded image: distroless-postgres:' <<<"$out"; then
+                ok "docker load of notes and postgres"
+        else
+                not_ok "docker load of notes and postgres" "$out"
+        fi
+
+        t=$(now)
+        out=$("${COMPOSE[@]}" up -d 2>&1)
+        rc=$?
+        if [ $rc -eq 0 ] && wait_healthy 120; then
+                PIPELINE=$((PIPELINE + $(now) - t))
+                TO_HEALTHY=$PIPELINE
+                ok "docker-compose up -d: notes and db healthy ($(secs $(($(now) - t))))"
+                UP=1
+        else
+                not_ok "docker-compose up -d: notes and db healthy (within 120 s)" "exit $rc" "$out" "$(stack_state)"
+                UP=
+        fi
+
+        if [ -n "$UP" ]; then
+                NID=$("${COMPOSE[@]}" ps -q notes)
+                out=$(curl -fsS --max-time 10 -X POST --data 'hello distroless' "http://127.0.0.1:$NOTES_PORT/notes" 2>&1)
+                check "POST /notes stores the note ($out)" jq -e '.body == "hello distroless"' <<<"$out"
+                out=$(notes_get 2>&1)
+                check "GET /notes returns it" jq -e 'map(.body) == ["hello distroless"]' <<<"$out"
+                check "the notes container runs as 1000:1000 (Config.User)" \
+                        test "$(docker inspect --format '{{.Config.User}}' "$NID")" = 1000:1000
+                pid=$(docker inspect --format '{{.State.Pid}}' "$NID")
+                check "the notes process has uid and gid 1000" \
+                        test "$(awk '/^Uid:|^Gid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null | tr '\n' ' ')" = "1000 1000 "
+                out=$(docker exec "$NID" /bin/sh -c true 2>&1)
+                rc=$?
+                if [ $rc -ne 0 ] && grep -q 'no such file' <<<"$out"; then
+                        ok "no /bin/sh in the notes container (docker exec fails: exit $rc)"
+                else
+                        not_ok "no /bin/sh in the notes container" "exit $rc" "$out"
+                fi
+                check "docker exec of a program of the image works (the judge can pass)" \
+                        docker exec "$NID" /usr/bin/node -e 'process.exit(0)'
+
+                out=$("${COMPOSE[@]}" down --timeout 10 2>&1)
+                check "docker-compose down (keeping volumes)" test $? -eq 0 -a -z "$("${COMPOSE[@]}" ps -q)"
+                check "the database volume is kept" bash -c "docker volume ls -q | grep -qx '${PROJECT}_notes-pgdata'"
+                t=$(now)
+                out=$("${COMPOSE[@]}" up -d 2>&1)
+                rc=$?
+                if [ $rc -eq 0 ] && wait_healthy 120; then
+                        ok "up -d again: healthy ($(secs $(($(now) - t))))"
+                        out=$(notes_get 2>&1)
+                        check "GET /notes still returns the note after down and up" \
+                                jq -e 'map(.body) == ["hello distroless"]' <<<"$out"
+                else
+                        not_ok "up -d again: healthy (within 120 s)" "exit $rc" "$out" "$(stack_state)"
+                fi
+        fi
+        out=$("${COMPOSE[@]}" down -v --timeout 10 2>&1)
+        check "docker-compose down -v" test $? -eq 0
+        check "no container is left" test -z "$(docker ps -aq)"
+        check "the volumes are gone" test -z "$(docker volume ls -q)"
+fi
+
+# --- 4. pocket-id without a network ------------------------------------------
+# Every download goes through a proxy on a port nothing listens on.
+DEAD=$(free_port)
+before=$(tree_sum "$L")
+lock_before=$(ls "$CONFIGS/apps")
+expect_fail "pocket-id offline: one line naming the URL" \
+        "pocket-id\.yml:[0-9]+: artifacts: cannot download 'https://github\.com/pocket-id/pocket-id/releases/download/v[0-9.]+/pocket-id-linux-[a-z0-9]+'" \
+        env http_proxy="http://127.0.0.1:$DEAD" https_proxy="http://127.0.0.1:$DEAD" HTTPS_PROXY="http://127.0.0.1:$DEAD" \
+        ALL_PROXY= all_proxy= NO_PROXY= no_proxy= OCI_BUILD_CACHE="$T/cache-offline" \
+        "$OCI_BUILD" -q -C "$CONFIGS" -o "$L" app pocket-id
+check "pocket-id offline: the layout is byte-for-byte unchanged" test "$(tree_sum "$L")" = "$before"
+check "pocket-id offline: no file appeared beside the configs" test "$(ls "$CONFIGS/apps")" = "$lock_before"
+
+# --- 5. downloads pinned by sha256 -------------------------------------------
+# A copy of the configs (base.yml's rootfs: ../rootfs comes along), with app
+# configs of this test, and a web server on 127.0.0.1 serving $T/www.
+SRC=$T/src
+mkdir -p "$SRC" "$T/www"
+cp -r "$CONFIGS" "$SOURCE_ROOT/rootfs" "$SRC/"
+rm -f "$SRC"/configs/apps/*.lock
+A=$SRC/configs/apps
+app_config() {  # app_config NAME < BODY -- writes apps/NAME.yml
+        { printf 'name: %s\nversion: "1.0"\ndescription: test app %s\n' "$1" "$1"; cat; } > "$A/$1.yml"
+}
+build_in() { "$OCI_BUILD" -C "$SRC/configs" "$@"; }
+
+WWW=
+for try in 1 2 3; do
+        PORT=$(free_port)
+        python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$PORT" >"$T/www.log" 2>&1 &
+        WWW_PID=$!
+        CLEANUP_PIDS+=("$WWW_PID")
+        if wait_port "$PORT" 10 && kill -0 "$WWW_PID" 2>/dev/null; then
+                WWW=1
+                break
+        fi
+        kill "$WWW_PID" 2>/dev/null
+        wait "$WWW_PID" 2>/dev/null
+done
+# Is the digest of every file in the cache its name, with no partial file?
+cache_clean() {
+        local f bad=
+        while IFS= read -r f; do
+                case $f in
+                */downloads/[0-9a-f]*) [ "$(sha256sum <"$f" | cut -d' ' -f1)" = "${f##*/}" ] || bad+=" $f" ;;
+                *) bad+=" $f" ;;
+                esac
+        done < <(find "$OCI_BUILD_CACHE" -type f 2>/dev/null)
+        [ -z "$bad" ] || { echo "not named by their digest:$bad"; return 1; }
+}
+
+if [ -z "$WWW" ]; then
+        not_ok "a web server on 127.0.0.1 for the download checks" "$(tail -n 3 "$T/www.log")"
+else
+        U=http://127.0.0.1:$PORT
+        D=$T/dl
+        echo "the first payload" > "$T/www/payload"
+        H1=$(sha256sum < "$T/www/payload" | cut -d' ' -f1)
+        app_config dl <<EOF
+artifacts:
+  - { path: /app/payload, url: "$U/payload" }
+EOF
+        out=$(build_in -o "$D" app dl 2>&1)
+        rc=$?
+        check "download without a pin: the build succeeds" test $rc -eq 0
+        has_line "it says it recorded the pin" "no sha256 pin for $U/payload: recorded $H1 in .*/dl\.lock" "$out"
+        check "dl.lock beside the config pins the payload's sha256" grep -qx "$U/payload $H1" "$A/dl.lock"
+        layer=$(blob "$D" "$(layer_of "$D" dl 1)")
+        check "the app layer holds the payload" bash -c "tar -xzOf '$layer' app/payload | cmp -s - '$T/www/payload'"
+        check "the cache holds it under its digest" test -f "$OCI_BUILD_CACHE/downloads/$H1"
+
+        mv "$T/www/payload" "$T/www/payload.away"
+        out=$(build_in -o "$D" app dl 2>&1)
+        rc=$?
+        check "second build (the payload gone from the server): succeeds from the cache" test $rc -eq 0
+        check "the second build did not download" test "$(grep -c 'GET /payload ' "$T/www.log")" -eq 1
+
+        echo "another payload" > "$T/www/payload"
+        H2=$(sha256sum < "$T/www/payload" | cut -d' ' -f1)
+        rm -rf "$OCI_BUILD_CACHE"
+        before=$(tree_sum "$D")
+        expect_fail "the payload changed on the server: refused against the lock file" \
+                "apps/dl\.yml:[0-9]+: artifacts: '$U/payload' has sha256 $H2, but the lock file pins $H1$" \
+                build_in -q -o "$D" app dl
+        check "the layout is unchanged" test "$(tree_sum "$D")" = "$before"
+        check "the lock file still pins the first payload" grep -qx "$U/payload $H1" "$A/dl.lock"
+        check "no partial download is left in the cache" cache_clean
+        check "nothing unverified in the cache (it holds no file at all)" test -z "$(find "$OCI_BUILD_CACHE" -type f 2>/dev/null)"
+
+        # An explicit pin in the config: wrong, then right.
+        app_config dlpin <<EOF
+artifacts:
+  - { path: /app/payload, url: "$U/payload", sha256: $H1 }
+EOF
+        expect_fail "sha256 in the config that does not match: refused" \
+                "apps/dlpin\.yml:[0-9]+: artifacts: '$U/payload' has sha256 $H2, but the config pins $H1$" \
+                build_in -q -o "$D" app dlpin
+        check "the layout is unchanged" test "$(tree_sum "$D")" = "$before"
+        check "no lock file for a config that pins" test ! -e "$A/dlpin.lock"
+        check "no partial download is left in the cache" cache_clean
+        app_config dlpin2 <<EOF
+artifacts:
+  - { path: /app/payload, url: "$U/payload", sha256: $H2 }
+EOF
+        check "sha256 in the config that matches: the build succeeds" build_in -q -o "$D" app dlpin2
+        check "no lock file for it either" test ! -e "$A/dlpin2.lock"
+
+        app_config dl404 <<EOF
+artifacts:
+  - { path: /app/payload, url: "$U/missing" }
+EOF
+        before=$(tree_sum "$D")
+        expect_fail "a download that fails (404): config, key and URL" \
+                "apps/dl404\.yml:[0-9]+: artifacts: cannot download '$U/missing'.*404" \
+                build_in -q -o "$D" app dl404
+        check "the layout is unchanged" test "$(tree_sum "$D")" = "$before"
+        check "no lock file for it" test ! -e "$A/dl404.lock"
+        check "no partial download is left in the cache" cache_clean
+fi
+
+# --- 6. bad app configs ------------------------------------------------------
+echo payload > "$A/payload.txt"
+app_config bad-missing <<'EOF'
+artifacts:
+  - { path: /app/x, source: nope.txt }
+EOF
+app_config bad-tool <<'EOF'
+tools: [nosuchtool]
+artifacts:
+  - { path: /app/x, source: payload.txt }
+EOF
+app_config bad-port <<'EOF'
+artifacts:
+  - { path: /app/x, source: payload.txt }
+defaults: {port: http}
+EOF
+app_config bad-ports <<'EOF'
+artifacts:
+  - { path: /app/x, source: payload.txt }
+config: {ports: [http]}
+EOF
+app_config bad-health <<'EOF'
+tools: [node]
+artifacts:
+  - { path: /app/x, source: payload.txt }
+healthcheck:
+  test: [/usr/bin/curl, -f, http://localhost]
+EOF
+app_config bad-health-shell <<'EOF'
+artifacts:
+  - { path: /app/x, source: payload.txt }
+healthcheck:
+  test: curl -f http://localhost || exit 1
+EOF
+START=$(tree_sum "$L")
+bad_app() {  # bad_app DESCRIPTION PATTERN NAME -- one line, layout unchanged
+        expect_fail "$1" "$2" build_in -q -o "$L" app "$3"
+        [ "$(tree_sum "$L")" = "$START" ] || not_ok "$1: the layout changed"
+}
+bad_app "a missing local artifact" "apps/bad-missing\.yml:[0-9]+: artifacts: '[^']*/nope\.txt': No such file" bad-missing
+bad_app "an unknown tool" "apps/bad-tool\.yml: tools: 'nosuchtool'" bad-tool
+bad_app "a port that is not a number (defaults: port)" "apps/bad-port\.yml:[0-9]+:[0-9]+: 'port' .*'http'" bad-port
+bad_app "a port that is not a number (config: ports)" "apps/bad-ports\.yml:[0-9]+:[0-9]+: 'ports' .*'http'" bad-ports
+bad_app "a healthcheck that runs a program the image lacks" \
+        "apps/bad-health\.yml:.*healthcheck runs '/usr/bin/curl', which is not in the image" bad-health
+bad_app "a healthcheck in shell form" \
+        "apps/bad-health-shell\.yml:[0-9]+:[0-9]+: 'test' must be a list \(exec form.*no shell" bad-health-shell
+check "the layout is unchanged by every bad config" test "$(tree_sum "$L")" = "$START"
+
+# --- 7. numbers --------------------------------------------------------------
+m_size=$(stat -c %s "$M_NOTES")
+c_size=$(stat -c %s "$C_NOTES")
+layers=$(jq '[.layers[].size] | add' "$M_NOTES")
+total=$((m_size + c_size + layers))
+app_layer=$(jq '.layers[-1].size' "$M_NOTES")
+shared=$(jq -n --slurpfile n "$M_NOTES" --slurpfile b "$(blob "$L" "$(manifest_of "$L" base)")" \
+        --slurpfile t "$(blob "$L" "$(manifest_of "$L" node)")" \
+        '([$b[0].layers[].digest, $t[0].layers[].digest]) as $other
+         | [$n[0].layers[] | select(.digest as $d | $other | index($d)) | .size] | add')
+diag "notes image: $total bytes ($(mb "$total"): manifest, config and 3 gzip layers); app layer: $app_layer bytes ($(mb "$app_layer"))"
+diag "shared by digest with the base and node images: $shared bytes, $(awk -v s="$shared" -v t="$total" 'BEGIN { printf "%.2f%%", 100 * s / t }') of the notes image"
+if [ -n "$TO_HEALTHY" ]; then
+        diag "time from an empty layout to a healthy stack: $(secs "$TO_HEALTHY") (build base, node, postgres, notes; compose; save; docker load; up -d until both are healthy)"
+else
+        diag "time from an empty layout to a healthy stack: not measured (the stack did not come up)"
+fi
+
+finish

@@ -1,0 +1,1163 @@
+/* SPDX-License-Identifier: MIT */
+/* The tool tier: loading tool configs (and the exact message for each kind
+ * of mistake), the package version from a dpkg database, the tool layer
+ * planned from a sysroot built in a temporary directory, the data layer made
+ * by a host command, and the merged image config.
+ *
+ * The sysroot is laid out when the test starts. Its ELF parts (a binary, its
+ * interpreter, a library behind a chain of symlinks and a plugin) are built
+ * with the system C compiler and -nostdlib; the tests that need them are
+ * skipped when there is no compiler or the host is neither x86-64 nor
+ * aarch64. The rest uses a minimal static ELF file written here. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "elf.h"
+#include "plan.h"
+#include "spec.h"
+#include "sysroot.h"
+#include "tool.h"
+#include "util.h"
+
+#define TOOL_DIR TEST_DATA_DIR "/tool"
+
+#if defined(__x86_64__)
+#define HOST_MACHINE ELF_MACHINE_X86_64
+#elif defined(__aarch64__)
+#define HOST_MACHINE ELF_MACHINE_AARCH64
+#else
+#define HOST_MACHINE 0
+#endif
+
+static char *tmp_dir;          /* everything the tests write */
+static char *fix_root;         /* <tmp>/root: the sysroot */
+static const char *ma;         /* multiarch triplet of the host */
+static bool have_elf;          /* the compiler-built fixtures exist */
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int run(const char *fmt, ...)
+{
+        va_list ap;
+        char *cmd;
+
+        va_start(ap, fmt);
+        if (vasprintf(&cmd, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        _cleanup_free_ char *full = xasprintf("{ %s; } >>'%s/build.log' 2>&1", cmd, tmp_dir);
+        int r = system(full);
+        if (r != 0)
+                fprintf(stderr, "fixture command failed (%d): %s\n", r, cmd);
+        free(cmd);
+        return r == 0 ? 0 : -1;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void) st, (void) flag, (void) ftw;
+        remove(path);
+        return 0;
+}
+
+/* Writes text to a file under the sysroot (rel) or anywhere (absolute). */
+static int put_file(const char *rel, const char *text, mode_t mode)
+{
+        _cleanup_free_ char *p = rel[0] == '/' ? xstrdup(rel) : xasprintf("%s/%s", fix_root, rel);
+        ObError err = { 0 };
+        return write_file_atomic(p, text, strlen(text), mode, &err);
+}
+
+static int put_link(const char *rel, const char *target)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", fix_root, rel);
+        return symlink(target, p);
+}
+
+static void put_le(uint8_t *p, size_t n, uint64_t v)
+{
+        for (size_t i = 0; i < n; i++)
+                p[i] = (uint8_t) (v >> (8 * i));
+}
+
+/* A header and one PT_LOAD: a static executable that needs nothing. */
+static int put_static_elf(const char *rel)
+{
+        uint8_t img[64 + 56] = { 0x7f, 'E', 'L', 'F', 2, 1, 1 };
+        put_le(img + 16, 2, 2);                                           /* ET_EXEC */
+        put_le(img + 18, 2, HOST_MACHINE ? HOST_MACHINE : ELF_MACHINE_X86_64);
+        put_le(img + 20, 4, 1);                                           /* EV_CURRENT */
+        put_le(img + 32, 8, 64);                                          /* e_phoff */
+        put_le(img + 52, 2, 64);                                          /* e_ehsize */
+        put_le(img + 54, 2, 56);                                          /* e_phentsize */
+        put_le(img + 56, 2, 1);                                           /* e_phnum */
+        put_le(img + 64, 4, 1);                                           /* PT_LOAD */
+        put_le(img + 64 + 32, 8, sizeof(img));                            /* p_filesz */
+        _cleanup_free_ char *p = xasprintf("%s/%s", fix_root, rel);
+        ObError err = { 0 };
+        return write_file_atomic(p, img, sizeof(img), 0755, &err);
+}
+
+/* The sysroot without compiled parts:
+ *   /usr/bin/static-tool                  minimal static ELF
+ *   /opt/tool/{bin/run, share/readme.txt, share/debug.log}
+ *   /opt/tool/data -> ../../usr/share/tooldata     (outside /opt/tool)
+ *   /opt/tool/self -> bin/run                      (inside)
+ *   /opt/tool/broken -> /does/not/exist            (dangling on the host too)
+ *   /usr/share/tooldata/{a.txt, b.log, sub/c.txt}
+ *   /usr/lib/tool-1.0/{bin/toolver, lib/x.txt}
+ *   /usr/bin/toolver -> ../lib/tool-1.0/bin/toolver
+ *   /etc/tool.conf.dist
+ *   /var/lib/dpkg/status */
+static int build_plain_fixtures(void)
+{
+        if (run("mkdir -p '%s/usr/bin' '%s/opt/tool/bin' '%s/opt/tool/share' '%s/usr/share/tooldata/sub' "
+                "'%s/usr/lib/tool-1.0/bin' '%s/usr/lib/tool-1.0/lib' '%s/etc' '%s/var/lib/dpkg' '%s/src'",
+                fix_root, fix_root, fix_root, fix_root, fix_root, fix_root, fix_root, fix_root, tmp_dir) < 0)
+                return -1;
+        if (put_static_elf("usr/bin/static-tool") < 0 ||
+            put_file("opt/tool/bin/run", "#!/bin/false\n", 0755) < 0 ||
+            put_file("opt/tool/share/readme.txt", "read me\n", 0644) < 0 ||
+            put_file("opt/tool/share/debug.log", "noise\n", 0644) < 0 ||
+            put_link("opt/tool/data", "../../usr/share/tooldata") < 0 ||
+            put_link("opt/tool/self", "bin/run") < 0 ||
+            put_link("opt/tool/broken", "/does/not/exist") < 0 ||
+            put_file("usr/share/tooldata/a.txt", "a\n", 0644) < 0 ||
+            put_file("usr/share/tooldata/b.log", "b\n", 0644) < 0 ||
+            put_file("usr/share/tooldata/sub/c.txt", "c\n", 0644) < 0 ||
+            put_file("usr/lib/tool-1.0/bin/toolver", "#!/bin/false\n", 0755) < 0 ||
+            put_file("usr/lib/tool-1.0/lib/x.txt", "x\n", 0644) < 0 ||
+            put_link("usr/bin/toolver", "../lib/tool-1.0/bin/toolver") < 0 ||
+            put_file("etc/tool.conf.dist", "key = value\n", 0644) < 0)
+                return -1;
+        /* Several paragraphs; the wanted package is installed in the last
+         * one only, after a removed copy and a package whose name starts
+         * the same way. */
+        return put_file("var/lib/dpkg/status",
+                        "Package: other\n"
+                        "Status: install ok installed\n"
+                        "Version: 1.0\n"
+                        "\n"
+                        "Package: wanted\n"
+                        "Status: deinstall ok config-files\n"
+                        "Version: 0.9-1\n"
+                        "\n"
+                        "Package: wanted-dev\n"
+                        "Status: install ok installed\n"
+                        "Version: 5.0\n"
+                        "\n"
+                        "Package: ghost\n"
+                        "Status: purge ok not-installed\n"
+                        "Version: 3.0\n"
+                        "\n"
+                        "Package: halfway\n"
+                        "Status: install reinstreq half-installed\n"
+                        "Version: 4.0\n"
+                        "\n"
+                        "Package: wanted\n"
+                        "Status: install ok installed\n"
+                        "Priority: optional\n"
+                        "Description: the package a tool wants\n"
+                        " Package: not-a-field\n"
+                        " Version: 0.0\n"
+                        "Version: 1:2.3+dfsg-1~deb12u1\n",
+                        0644);
+}
+
+/* The compiled parts:
+ *   /lib -> usr/lib
+ *   /usr/lib/<ma>/ld-t.so.2                    the interpreter
+ *   /usr/lib/<ma>/libt.so.1 -> libt.so.1.0 -> libt.so.1.0.0   (soname libt.so.1)
+ *   /usr/lib/<ma>/libu.so.1
+ *   /usr/bin/t                                 needs libt.so.1
+ *   /opt/plug/plugin.so                        needs libu.so.1 and libt.so.1 */
+static int build_elf_fixtures(void)
+{
+        if (HOST_MACHINE == 0 || system("cc --version >/dev/null 2>&1") != 0)
+                return -1;
+        ma = elf_machine_multiarch(HOST_MACHINE);
+        const char *R = fix_root, *T = tmp_dir;
+        if (run("mkdir -p '%s/usr/lib/%s' '%s/opt/plug' && ln -s usr/lib '%s/lib'", R, ma, R, R) < 0)
+                return -1;
+        if (run("printf 'int fixture_data;\\n' >'%s/src/lib.c' && "
+                "printf 'void _start(void) { for (;;) ; }\\n' >'%s/src/start.c'",
+                T, T) < 0)
+                return -1;
+        _cleanup_free_ char *lib = xasprintf("cc -shared -nostdlib -fPIC -Wl,--no-as-needed '%s/src/lib.c'", T);
+        _cleanup_free_ char *L = xasprintf("%s/usr/lib/%s", R, ma);
+        if (run("%s -Wl,-soname,ld-t.so.2 -o '%s/ld-t.so.2'", lib, L) < 0 ||
+            run("%s -Wl,-soname,libt.so.1 -o '%s/libt.so.1.0.0'", lib, L) < 0 ||
+            run("ln -s libt.so.1.0.0 '%s/libt.so.1.0' && ln -s libt.so.1.0 '%s/libt.so.1'", L, L) < 0 ||
+            run("%s -Wl,-soname,libu.so.1 -o '%s/libu.so.1'", lib, L) < 0 ||
+            run("cc -nostdlib -Wl,--no-as-needed '%s/src/start.c' -Wl,-dynamic-linker,/lib/%s/ld-t.so.2 "
+                "'%s/libt.so.1.0.0' -o '%s/usr/bin/t'",
+                T, ma, L, R) < 0 ||
+            run("%s -Wl,-soname,plugin.so '%s/libu.so.1' '%s/libt.so.1.0.0' -o '%s/opt/plug/plugin.so'", lib, L, L,
+                R) < 0)
+                return -1;
+        return 0;
+}
+
+#define NEED_ELF()                                                               \
+        do {                                                                     \
+                if (!have_elf) {                                                 \
+                        fprintf(stderr, "%s: skipped, no compiled fixtures\n", __func__); \
+                        return;                                                  \
+                }                                                                \
+        } while (0)
+
+/* A config written for one test; returns its path. */
+static char *write_config(const char *name, const char *text)
+{
+        char *p = xasprintf("%s/%s.yml", tmp_dir, name);
+        ObError err = { 0 };
+        ck_assert_msg(write_file_atomic(p, text, strlen(text), 0644, &err) == 0, "%s", err.msg);
+        return p;
+}
+
+static Spec *load_tool(const char *path)
+{
+        ObError err = { 0 };
+        Spec *s = NULL;
+        ck_assert_msg(spec_load_tool(path, &s, &err) == 0, "%s", err.msg);
+        ck_assert_ptr_nonnull(s);
+        return s;
+}
+
+static Sysroot *open_root(void)
+{
+        ObError err = { 0 };
+        Sysroot *s = NULL;
+        ck_assert_msg(sysroot_open(fix_root, &s, &err) == 0, "%s", err.msg);
+        return s;
+}
+
+static const Entry *must_find(const Plan *p, const char *path, EntryType type)
+{
+        const Entry *e = plan_find(p, path);
+        ck_assert_msg(e != NULL, "'%s' is not in the plan", path);
+        ck_assert_msg(e->type == type, "'%s' has type %d, expected %d", path, (int) e->type, (int) type);
+        return e;
+}
+
+static void must_lack(const Plan *p, const char *path)
+{
+        ck_assert_msg(plan_find(p, path) == NULL, "'%s' should not be in the plan", path);
+}
+
+static void assert_why(const Entry *e, const char *why)
+{
+        ck_assert_ptr_nonnull(e->why);
+        ck_assert_msg(strcmp(e->why, why) == 0, "'%s': why is '%s', expected '%s'", e->path, e->why, why);
+}
+
+static void assert_sorted(const Plan *p)
+{
+        for (size_t i = 1; i < p->n; i++)
+                ck_assert_msg(path_compare(p->entries[i - 1].path, p->entries[i].path) < 0, "'%s' before '%s'",
+                              p->entries[i - 1].path, p->entries[i].path);
+}
+
+static size_t count_dir(const char *path)
+{
+        DIR *d = opendir(path);
+        ck_assert_msg(d != NULL, "cannot open %s", path);
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* ---- spec_load_tool: good configs -------------------------------------- */
+
+START_TEST(test_good_config)
+{
+        Spec *s = load_tool(TOOL_DIR "/good.yml");
+
+        ck_assert_int_eq(s->tier, SPEC_TIER_TOOL);
+        ck_assert_str_eq(spec_tier_name(s->tier), "tool");
+        ck_assert_str_eq(s->file, TOOL_DIR "/good.yml");
+        ck_assert_str_eq(s->name, "testtool");
+        ck_assert_str_eq(s->version, "1.2.3");
+        ck_assert_str_eq(s->package, "testtool-bin");
+        ck_assert_str_eq(s->description, "Test tool with every key");
+        ck_assert_str_eq(s->category, "testing");
+
+        /* binaries, normalised */
+        ck_assert_uint_eq(strv_length(s->binaries), 2);
+        ck_assert_str_eq(s->binaries[0], "/usr/bin/testtool");
+        ck_assert_str_eq(s->binaries[1], "/usr/lib/testtool/helper");
+
+        /* files: the short form, ${resolve:...} kept for the planner, optional */
+        ck_assert_uint_eq(s->n_files, 3);
+        ck_assert_str_eq(s->files[0].path, "/etc/testtool.conf");
+        ck_assert_str_eq(s->files[0].source, "/etc/testtool.conf");
+        ck_assert(!s->files[0].optional);
+        ck_assert_uint_eq(s->files[0].line, 11);
+        ck_assert_str_eq(s->files[1].path, "${resolve:/usr/bin/testtool}/../share/testtool");
+        ck_assert_str_eq(s->files[1].source, "${resolve:/usr/bin/testtool}/../share/testtool");
+        ck_assert(s->files[1].optional);
+        ck_assert_uint_eq(strv_length(s->files[1].exclude), 2);
+        ck_assert_str_eq(s->files[1].exclude[0], "*.log");
+        ck_assert_str_eq(s->files[1].exclude[1], "testdata");
+        ck_assert_uint_eq(s->files[1].line, 12);
+        ck_assert_str_eq(s->files[2].path, "/opt/dst");
+        ck_assert_str_eq(s->files[2].source, "${resolve:/usr/lib/testtool}");
+        ck_assert(s->files[2].has_mode);
+        ck_assert_uint_eq(s->files[2].mode, 0640);
+        ck_assert_uint_eq(s->files[2].uid, 1000);
+        ck_assert_uint_eq(s->files[2].gid, 1000);
+        ck_assert(!s->files[2].optional);
+
+        ck_assert_uint_eq(s->n_dirs, 1);
+        ck_assert_str_eq(s->dirs[0].path, "/var/lib/testtool");
+        ck_assert_uint_eq(s->dirs[0].mode, 0750);
+        ck_assert_uint_eq(s->dirs[0].uid, 1000);
+        ck_assert_uint_eq(s->dirs[0].gid, 1000);
+        ck_assert_uint_eq(s->n_links, 1);
+        ck_assert_str_eq(s->links[0].path, "/usr/bin/tt");
+        ck_assert_str_eq(s->links[0].target, "testtool");
+
+        ck_assert_uint_eq(strv_length(s->config.entrypoint), 1);
+        ck_assert_str_eq(s->config.entrypoint[0], "/usr/bin/testtool");
+        ck_assert_uint_eq(strv_length(s->config.cmd), 1);
+        ck_assert_str_eq(s->config.cmd[0], "--help");
+        ck_assert_uint_eq(strv_length(s->config.env), 1);
+        ck_assert_str_eq(s->config.env[0], "TT_HOME=/var/lib/testtool");
+
+        /* test: the steps form */
+        ck_assert_uint_eq(s->test.n_steps, 2);
+        ck_assert_uint_eq(strv_length(s->test.steps[0].command), 2);
+        ck_assert_str_eq(s->test.steps[0].command[0], "/usr/bin/testtool");
+        ck_assert_str_eq(s->test.steps[0].command[1], "--version");
+        ck_assert_str_eq(s->test.steps[0].expect, "testtool 1.2");
+        ck_assert_uint_eq(strv_length(s->test.steps[1].command), 2);
+        ck_assert_str_eq(s->test.steps[1].command[1], "/tmp/in/data.txt");
+        ck_assert_ptr_null(s->test.steps[1].expect);
+        ck_assert_uint_eq(strv_length(s->test.env), 1);
+        ck_assert_str_eq(s->test.env[0], "TT_DEBUG=1");
+        ck_assert_uint_eq(strv_length(s->test.files), 1);
+        ck_assert_str_eq(s->test.files[0], "/tmp/in/data.txt=hello\n");
+
+        /* data */
+        ck_assert(s->has_data);
+        ck_assert_str_eq(s->data.path, "/var/lib/testtool/db");
+        ck_assert_uint_eq(s->data.uid, 1000);
+        ck_assert_uint_eq(s->data.gid, 1000);
+        ck_assert_uint_eq(s->data.mode, 0750);
+        ck_assert_uint_eq(strv_length(s->data.command), 3);
+        ck_assert_str_eq(s->data.command[0], "/usr/bin/testtool-init");
+        ck_assert_str_eq(s->data.command[1], "--dir={dir}");
+        ck_assert_str_eq(s->data.command[2], "--pw={password_file}");
+        ck_assert_str_eq(s->data.run_as, "testtool");
+        ck_assert_str_eq(s->data.password, "secret");
+        ck_assert_uint_eq(strv_length(s->data.append), 2);
+        ck_assert_str_eq(s->data.append[0], "main.conf=listen = *\n");
+        ck_assert_str_eq(s->data.append[1], "extra.conf=x = 1\n");
+
+        /* no app keys */
+        ck_assert_ptr_null(s->artifacts);
+        ck_assert_ptr_null(s->tools);
+        spec_free(s);
+}
+END_TEST
+
+START_TEST(test_command_form)
+{
+        Spec *s = load_tool(TOOL_DIR "/good-command.yml");
+        ck_assert_str_eq(s->name, "minitool");
+        ck_assert_ptr_null(s->version);          /* read from the package later */
+        ck_assert_str_eq(s->package, "minitool");
+        ck_assert_ptr_null(s->category);
+        ck_assert_uint_eq(strv_length(s->binaries), 1);
+        ck_assert_str_eq(s->binaries[0], "/usr/bin/minitool");
+        ck_assert_uint_eq(s->n_files, 0);
+        ck_assert_uint_eq(s->test.n_steps, 1);
+        ck_assert_uint_eq(strv_length(s->test.steps[0].command), 2);
+        ck_assert_str_eq(s->test.steps[0].command[0], "/usr/bin/minitool");
+        ck_assert_str_eq(s->test.steps[0].command[1], "--version");
+        ck_assert_str_eq(s->test.steps[0].expect, "minitool");
+        ck_assert_ptr_null(s->test.env);
+        ck_assert_ptr_null(s->test.files);
+        ck_assert(!s->has_data);
+        ck_assert_ptr_null(s->data.command);
+        spec_free(s);
+}
+END_TEST
+
+START_TEST(test_no_test_section)
+{
+        _cleanup_free_ char *p = write_config("no-test", "name: bare\nversion: \"2\"\ndescription: d\n"
+                                                         "binaries: [/usr/bin/bare]\n");
+        Spec *s = load_tool(p);
+        ck_assert_str_eq(s->version, "2");
+        ck_assert_ptr_null(s->package);
+        ck_assert_uint_eq(s->test.n_steps, 0);
+        ck_assert_ptr_null(s->test.steps);
+        ck_assert(!s->has_data);
+        spec_free(s);
+}
+END_TEST
+
+/* ---- spec_load_tool: bad configs --------------------------------------- */
+
+typedef struct BadCase {
+        const char *file;
+        const char *expected;   /* after "<path>:" */
+} BadCase;
+
+static const BadCase bad_cases[] = {
+        { "bad-seed-build.yml",
+          "4:1: key 'build' is not supported in a tool config: 'build.binary_path' is now 'binaries' (a list of "
+          "image paths) and 'build.runtime_libraries' is not needed: libraries are found by reading the ELF files; "
+          "name data files and helpers under 'files'" },
+        { "bad-seed-install-path.yml",
+          "5:1: key 'install_path' is not supported in a tool config: binaries and files keep their host paths; "
+          "use 'files' with 'path' and 'source' to place something elsewhere" },
+        { "bad-seed-test-command.yml",
+          "5:1: key 'test_command' is not supported in a tool config: use 'test: {command: [...], expect: TEXT}'" },
+        { "bad-env-top.yml", "5:1: key 'env' is not supported in a tool config: put it under 'config: {env: ...}'" },
+        { "bad-no-binaries.yml", "2:1: missing required key 'binaries' in a tool config" },
+        { "bad-binaries-empty.yml", "4:11: 'binaries' must name at least one program" },
+        { "bad-binaries-scalar.yml", "4:11: 'binaries' must be a list of strings, found a scalar" },
+        { "bad-binary-relative.yml",
+          "6:5: 'binaries' entries must be absolute paths without '..', found 'usr/bin/u'" },
+        { "bad-binary-dotdot.yml",
+          "5:5: 'binaries' entries must be absolute paths without '..', found '/usr/bin/../../etc/shadow'" },
+        { "bad-no-version.yml", "1:1: a tool config needs 'version', or 'package' to read the version from" },
+        { "bad-test-both.yml", "8:5: 'test' takes 'steps' or 'command', not both" },
+        { "bad-test-steps-empty.yml", "6:10: 'steps' must be a non-empty list of {command, expect}" },
+        { "bad-test-step-key.yml", "8:7: unknown key 'expects' in a 'test' step (did you mean 'expect'?)" },
+        { "bad-test-files-outside.yml", "8:5: 'test.files' paths must be under /tmp/, found '/etc/passwd'" },
+        { "bad-test-files-dotdot.yml", "7:10: 'test.files' paths must be under /tmp/, found '/tmp/../etc/x'" },
+        { "bad-data-relative.yml",
+          "7:12: the first word of 'command' must be an absolute path of a host program" },
+        { "bad-data-append-slash.yml",
+          "9:5: 'append' keys must be file names inside the data directory, found 'conf/x.conf'" },
+        { "bad-data-append-dotdot.yml",
+          "8:11: 'append' keys must be file names inside the data directory, found '..'" },
+        { "bad-data-no-path.yml", "6:3: missing required key 'path' in 'data'" },
+        { "bad-resolve.yml",
+          "6:11: 'path' must look like ${resolve:/ABSOLUTE/PATH}/REST, found '${resolve:usr/bin/go}/..'" },
+        { "bad-files-optional.yml", "7:15: 'optional' must be true or false" },
+};
+
+START_TEST(test_bad_config)
+{
+        const BadCase *c = &bad_cases[_i];
+        _cleanup_free_ char *path = xasprintf("%s/%s", TOOL_DIR, c->file);
+        _cleanup_free_ char *want = xasprintf("%s:%s", path, c->expected);
+        ObError e = { 0 };
+        Spec *s = NULL;
+
+        ck_assert_msg(access(path, R_OK) == 0, "fixture %s is missing", path);
+        int r = spec_load_tool(path, &s, &e);
+        ck_assert_msg(r == -EINVAL, "%s: expected -EINVAL, got %d (%s)", c->file, r, e.msg);
+        ck_assert_ptr_null(s);
+        ck_assert_int_eq(e.code, EINVAL);
+        ck_assert_msg(strcmp(e.msg, want) == 0, "%s:\n  got:      %s\n  expected: %s", c->file, e.msg, want);
+}
+END_TEST
+
+START_TEST(test_every_fixture_is_listed)
+{
+        DIR *dir = opendir(TOOL_DIR);
+        ck_assert_ptr_nonnull(dir);
+        struct dirent *de;
+        size_t n_bad = 0;
+        while ((de = readdir(dir))) {
+                if (!str_startswith(de->d_name, "bad-"))
+                        continue;
+                n_bad++;
+                bool found = false;
+                for (size_t i = 0; i < ELEMENTSOF(bad_cases); i++)
+                        found |= strcmp(bad_cases[i].file, de->d_name) == 0;
+                ck_assert_msg(found, "fixture %s has no expected message", de->d_name);
+        }
+        closedir(dir);
+        ck_assert_uint_eq(n_bad, ELEMENTSOF(bad_cases));
+}
+END_TEST
+
+START_TEST(test_missing_config)
+{
+        ObError e = { 0 };
+        Spec *s = NULL;
+        int r = spec_load_tool(TOOL_DIR "/does-not-exist.yml", &s, &e);
+        ck_assert_int_eq(r, -ENOENT);
+        ck_assert_ptr_null(s);
+        ck_assert_ptr_nonnull(strstr(e.msg, "does-not-exist.yml"));
+}
+END_TEST
+
+/* ---- versions from the dpkg database ------------------------------------ */
+
+START_TEST(test_package_version)
+{
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        char *v = NULL;
+
+        ck_assert_msg(tool_package_version(root, "wanted", &v, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "1:2.3+dfsg-1~deb12u1");
+        free(v);
+        v = NULL;
+        ck_assert_msg(tool_package_version(root, "wanted-dev", &v, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "5.0");
+        free(v);
+        v = NULL;
+        ck_assert_msg(tool_package_version(root, "other", &v, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "1.0");
+        free(v);
+        v = NULL;
+
+        /* listed, but not installed */
+        static const char *const absent[] = { "ghost", "halfway", "missing", "wanted-d", "not-a-field" };
+        for (size_t i = 0; i < ELEMENTSOF(absent); i++) {
+                int r = tool_package_version(root, absent[i], &v, &e);
+                ck_assert_msg(r == -ENOENT, "%s: %d", absent[i], r);
+                ck_assert_ptr_null(v);
+                _cleanup_free_ char *want = xasprintf("the Debian package '%s' is not installed (apt-get install %s)",
+                                                      absent[i], absent[i]);
+                ck_assert_str_eq(e.msg, want);
+        }
+        sysroot_free(root);
+}
+END_TEST
+
+START_TEST(test_package_version_no_database)
+{
+        ObError e = { 0 };
+        Sysroot *root = NULL;
+        _cleanup_free_ char *empty = xasprintf("%s/empty-root", tmp_dir);
+        ck_assert_int_eq(mkdir(empty, 0755), 0);
+        ck_assert_msg(sysroot_open(empty, &root, &e) == 0, "%s", e.msg);
+        char *v = NULL;
+        ck_assert_int_eq(tool_package_version(root, "wanted", &v, &e), -ENOENT);
+        ck_assert_ptr_null(v);
+        ck_assert_ptr_nonnull(strstr(e.msg, "/var/lib/dpkg/status"));
+        sysroot_free(root);
+}
+END_TEST
+
+START_TEST(test_resolve_version)
+{
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        char *v = NULL;
+
+        /* from the package: a valid tag */
+        _cleanup_free_ char *p1 = write_config("ver-pkg", "name: w\npackage: wanted\ndescription: d\n"
+                                                          "binaries: [/usr/bin/w]\n");
+        Spec *s = load_tool(p1);
+        ck_assert_msg(tool_resolve_version(s, root, &v, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "1-2.3.dfsg-1-deb12u1");
+        free(v);
+        v = NULL;
+        spec_free(s);
+
+        /* the config's version wins, as is */
+        _cleanup_free_ char *p2 = write_config("ver-both", "name: w\nversion: 7.0+x\npackage: wanted\n"
+                                                           "description: d\nbinaries: [/usr/bin/w]\n");
+        s = load_tool(p2);
+        ck_assert_msg(tool_resolve_version(s, root, &v, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "7.0+x");
+        free(v);
+        v = NULL;
+        spec_free(s);
+
+        /* not installed: names the config, the tool, the package and the fix */
+        _cleanup_free_ char *p3 = write_config("ver-ghost", "name: g\npackage: ghost\ndescription: d\n"
+                                                            "binaries: [/usr/bin/g]\n");
+        s = load_tool(p3);
+        ck_assert_int_eq(tool_resolve_version(s, root, &v, &e), -ENOENT);
+        ck_assert_ptr_null(v);
+        _cleanup_free_ char *want = xasprintf("%s: cannot read the version of 'g': the Debian package 'ghost' is not "
+                                              "installed (apt-get install ghost)",
+                                              p3);
+        ck_assert_str_eq(e.msg, want);
+        spec_free(s);
+        sysroot_free(root);
+}
+END_TEST
+
+/* ---- tool_plan --------------------------------------------------------- */
+
+static const char files_config[] =
+        "name: ftool\n"                                      /* 1 */
+        "version: \"1\"\n"                                   /* 2 */
+        "description: files and links\n"                     /* 3 */
+        "binaries: [/usr/bin/static-tool]\n"                 /* 4 */
+        "files:\n"                                           /* 5 */
+        "  - path: /opt/tool\n"                              /* 6 */
+        "    exclude: [\"*.log\"]\n"                         /* 7 */
+        "  - path: /opt/nothing\n"                           /* 8 */
+        "    optional: true\n"                               /* 9 */
+        "  - path: ${resolve:/usr/bin/toolver}/../..\n"      /* 10 */
+        "  - path: /etc/tool.conf\n"                         /* 11 */
+        "    source: /etc/tool.conf.dist\n"
+        "    mode: \"0600\"\n"
+        "    owner: \"1000:1000\"\n"
+        "directories:\n"
+        "  - { path: /var/lib/ftool, mode: \"0700\", owner: \"1000:1000\" }\n"
+        "symlinks:\n"
+        "  - { path: /usr/bin/ft, target: static-tool }\n";
+
+START_TEST(test_plan_files)
+{
+        _cleanup_free_ char *cfg = write_config("files", files_config);
+        Spec *s = load_tool(cfg);
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        Plan p;
+        plan_init(&p);
+
+        ck_assert_msg(tool_plan(s, root, NULL, 1000, &p, &e) == 0, "%s", e.msg);
+        assert_sorted(&p);
+
+        /* the binary */
+        const Entry *b = must_find(&p, "/usr/bin/static-tool", ENTRY_FILE);
+        assert_why(b, "binary named in config");
+        ck_assert_uint_eq(b->mode, 0755);
+        ck_assert_uint_eq(b->size, 120);
+
+        /* the directory, its files and its links; *.log excluded */
+        _cleanup_free_ char *why6 = xasprintf("named in config (%s:6)", cfg);
+        assert_why(must_find(&p, "opt/tool", ENTRY_DIR), why6);
+        assert_why(must_find(&p, "opt/tool/bin/run", ENTRY_FILE), why6);
+        ck_assert_uint_eq(must_find(&p, "opt/tool/bin/run", ENTRY_FILE)->mode, 0755);
+        must_find(&p, "opt/tool/share/readme.txt", ENTRY_FILE);
+        must_lack(&p, "opt/tool/share/debug.log");
+        ck_assert_str_eq(must_find(&p, "opt/tool/data", ENTRY_SYMLINK)->target, "../../usr/share/tooldata");
+        ck_assert_str_eq(must_find(&p, "opt/tool/self", ENTRY_SYMLINK)->target, "bin/run");
+        /* dangling on the host too: kept as it is */
+        ck_assert_str_eq(must_find(&p, "opt/tool/broken", ENTRY_SYMLINK)->target, "/does/not/exist");
+        must_lack(&p, "does");
+
+        /* the target of the link out of the directory came along, with the
+         * same excludes */
+        const Entry *t = must_find(&p, "usr/share/tooldata", ENTRY_DIR);
+        assert_why(t, "target of symlink /opt/tool/data");
+        assert_why(must_find(&p, "usr/share/tooldata/a.txt", ENTRY_FILE), "target of symlink /opt/tool/data");
+        must_find(&p, "usr/share/tooldata/sub", ENTRY_DIR);
+        must_find(&p, "usr/share/tooldata/sub/c.txt", ENTRY_FILE);
+        must_lack(&p, "usr/share/tooldata/b.log");
+        assert_why(must_find(&p, "usr/share", ENTRY_DIR), "parent directory");
+
+        /* optional and missing: skipped */
+        must_lack(&p, "opt/nothing");
+
+        /* ${resolve:...}: the versioned directory behind the link */
+        _cleanup_free_ char *why10 = xasprintf("named in config (%s:10)", cfg);
+        assert_why(must_find(&p, "usr/lib/tool-1.0", ENTRY_DIR), why10);
+        must_find(&p, "usr/lib/tool-1.0/bin/toolver", ENTRY_FILE);
+        must_find(&p, "usr/lib/tool-1.0/lib/x.txt", ENTRY_FILE);
+        must_lack(&p, "usr/bin/toolver");   /* not named */
+
+        /* source, mode and owner */
+        const Entry *c = must_find(&p, "etc/tool.conf", ENTRY_FILE);
+        ck_assert(str_endswith(c->source, "/etc/tool.conf.dist"));
+        ck_assert_uint_eq(c->mode, 0600);
+        ck_assert_uint_eq(c->uid, 1000);
+        ck_assert_uint_eq(c->gid, 1000);
+        must_lack(&p, "etc/tool.conf.dist");
+
+        /* directories and symlinks of the config */
+        const Entry *d = must_find(&p, "var/lib/ftool", ENTRY_DIR);
+        ck_assert_uint_eq(d->mode, 0700);
+        ck_assert_uint_eq(d->uid, 1000);
+        assert_why(d, "directory named in config");
+        const Entry *l = must_find(&p, "usr/bin/ft", ENTRY_SYMLINK);
+        ck_assert_str_eq(l->target, "static-tool");
+        assert_why(l, "symlink named in config");
+
+        /* parents are added, the root is not */
+        ck_assert_uint_eq(must_find(&p, "var", ENTRY_DIR)->mtime, 1000);
+        for (size_t i = 0; i < p.n; i++)
+                ck_assert(p.entries[i].path[0] != '\0' && p.entries[i].path[0] != '/');
+
+        plan_clear(&p);
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
+START_TEST(test_plan_missing_file)
+{
+        _cleanup_free_ char *cfg = write_config("missing", "name: m\nversion: \"1\"\ndescription: d\n"
+                                                           "binaries: [/usr/bin/static-tool]\nfiles:\n"
+                                                           "  - /etc/tool.conf.dist\n"
+                                                           "  - /opt/missing/file\n");
+        Spec *s = load_tool(cfg);
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        Plan p;
+        plan_init(&p);
+        int r = tool_plan(s, root, NULL, 0, &p, &e);
+        ck_assert_int_eq(r, -ENOENT);
+        _cleanup_free_ char *want = xasprintf("%s:7: files entry '/opt/missing/file': ", cfg);
+        ck_assert_msg(str_startswith(e.msg, want), "got: %s\nexpected: %s...", e.msg, want);
+        ck_assert_ptr_nonnull(strstr(e.msg + strlen(want), "/opt/missing"));
+        ck_assert_uint_eq(p.n, 0);    /* ret untouched */
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
+START_TEST(test_plan_missing_binary)
+{
+        _cleanup_free_ char *cfg = write_config("nobin", "name: n\npackage: nopkg\ndescription: d\n"
+                                                         "binaries: [/usr/bin/static-tool, /usr/bin/nope]\n");
+        Spec *s = load_tool(cfg);
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        Plan p;
+        plan_init(&p);
+        ck_assert_int_eq(tool_plan(s, root, NULL, 0, &p, &e), -ENOENT);
+        _cleanup_free_ char *want = xasprintf("%s: binary '/usr/bin/nope': install the Debian package 'nopkg' "
+                                              "(apt-get install nopkg): ",
+                                              cfg);
+        ck_assert_msg(str_startswith(e.msg, want), "got: %s\nexpected: %s...", e.msg, want);
+        ck_assert_uint_eq(p.n, 0);
+
+        /* not an ELF file */
+        _cleanup_free_ char *cfg2 = write_config("notelf", "name: n\nversion: \"1\"\ndescription: d\n"
+                                                           "binaries: [/opt/tool/bin/run]\n");
+        Spec *s2 = load_tool(cfg2);
+        ck_assert_int_lt(tool_plan(s2, root, NULL, 0, &p, &e), 0);
+        _cleanup_free_ char *want2 = xasprintf("%s: binary '/opt/tool/bin/run': ", cfg2);
+        ck_assert_msg(str_startswith(e.msg, want2), "got: %s", e.msg);
+        ck_assert_uint_eq(p.n, 0);
+        spec_free(s2);
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
+START_TEST(test_plan_elf)
+{
+        NEED_ELF();
+        _cleanup_free_ char *cfg = write_config("elf", "name: e\nversion: \"1\"\ndescription: d\n"
+                                                       "binaries: [/usr/bin/t]\nfiles: [/opt/plug]\n");
+        Spec *s = load_tool(cfg);
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        Plan p;
+        plan_init(&p);
+        ck_assert_msg(tool_plan(s, root, NULL, 0, &p, &e) == 0, "%s", e.msg);
+        assert_sorted(&p);
+
+        _cleanup_free_ char *ldso = xasprintf("usr/lib/%s/ld-t.so.2", ma);
+        _cleanup_free_ char *t1 = xasprintf("usr/lib/%s/libt.so.1", ma);
+        _cleanup_free_ char *t10 = xasprintf("usr/lib/%s/libt.so.1.0", ma);
+        _cleanup_free_ char *t100 = xasprintf("usr/lib/%s/libt.so.1.0.0", ma);
+        _cleanup_free_ char *u1 = xasprintf("usr/lib/%s/libu.so.1", ma);
+
+        assert_why(must_find(&p, "usr/bin/t", ENTRY_FILE), "binary named in config");
+        const Entry *lib = must_find(&p, "lib", ENTRY_SYMLINK);
+        ck_assert_str_eq(lib->target, "usr/lib");
+        assert_why(lib, "needed by /usr/bin/t");
+        assert_why(must_find(&p, ldso, ENTRY_FILE), "needed by /usr/bin/t");
+        /* the chain of links to the library, each a symlink in the image */
+        const Entry *l1 = must_find(&p, t1, ENTRY_SYMLINK);
+        ck_assert_str_eq(l1->target, "libt.so.1.0");
+        assert_why(l1, "needed by /usr/bin/t");
+        ck_assert_str_eq(must_find(&p, t10, ENTRY_SYMLINK)->target, "libt.so.1.0.0");
+        assert_why(must_find(&p, t100, ENTRY_FILE), "needed by /usr/bin/t");
+        /* an ELF file among the files brings its own libraries */
+        _cleanup_free_ char *why_files = xasprintf("named in config (%s:5)", cfg);
+        assert_why(must_find(&p, "opt/plug/plugin.so", ENTRY_FILE), why_files);
+        must_find(&p, u1, ENTRY_FILE);
+        plan_clear(&p);
+
+        /* What the base layer holds is not repeated; parents it has keep its
+         * metadata. */
+        Plan base;
+        plan_init(&base);
+        _cleanup_free_ char *madir = xasprintf("usr/lib/%s", ma);
+        Entry bl = { .path = (char *) "lib", .type = ENTRY_SYMLINK, .mode = 0777, .target = (char *) "usr/lib" };
+        Entry bd = { .path = madir, .type = ENTRY_DIR, .mode = 0750, .uid = 7, .gid = 8, .mtime = 42 };
+        ck_assert_msg(plan_add(&base, &bl, &e) == 0, "%s", e.msg);
+        ck_assert_msg(plan_add(&base, &bd, &e) == 0, "%s", e.msg);
+        PlanCopyOptions o = { .dst = t100, .src = t100, .why = "base" };
+        ck_assert_msg(plan_add_host(&base, root, &o, &e) == 0, "%s", e.msg);
+        ck_assert_msg(plan_finish(&base, 0, &e) == 0, "%s", e.msg);
+
+        ck_assert_msg(tool_plan(s, root, &base, 0, &p, &e) == 0, "%s", e.msg);
+        must_find(&p, "usr/bin/t", ENTRY_FILE);
+        must_lack(&p, "lib");
+        must_lack(&p, t100);
+        must_find(&p, t1, ENTRY_SYMLINK);
+        must_find(&p, t10, ENTRY_SYMLINK);
+        must_find(&p, ldso, ENTRY_FILE);
+        assert_why(must_find(&p, u1, ENTRY_FILE), "needed by /opt/plug/plugin.so");
+        const Entry *pd = must_find(&p, madir, ENTRY_DIR);
+        assert_why(pd, "parent directory");
+        ck_assert_uint_eq(pd->mode, 0750);
+        ck_assert_uint_eq(pd->uid, 7);
+        ck_assert_uint_eq(pd->gid, 8);
+        ck_assert_int_eq(pd->mtime, 42);
+
+        plan_clear(&p);
+        plan_clear(&base);
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
+START_TEST(test_plan_base_binary)
+{
+        /* A binary the base already has is not repeated either. */
+        _cleanup_free_ char *cfg = write_config("basebin", "name: b\nversion: \"1\"\ndescription: d\n"
+                                                           "binaries: [/usr/bin/static-tool]\n"
+                                                           "files: [/etc/tool.conf.dist]\n");
+        Spec *s = load_tool(cfg);
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        Plan base, p;
+        plan_init(&base);
+        plan_init(&p);
+        PlanCopyOptions o = { .dst = "/usr/bin/static-tool", .src = "/usr/bin/static-tool", .why = "base" };
+        ck_assert_msg(plan_add_host(&base, root, &o, &e) == 0, "%s", e.msg);
+        ck_assert_msg(plan_finish(&base, 0, &e) == 0, "%s", e.msg);
+
+        ck_assert_msg(tool_plan(s, root, &base, 0, &p, &e) == 0, "%s", e.msg);
+        must_lack(&p, "usr/bin/static-tool");
+        must_find(&p, "etc/tool.conf.dist", ENTRY_FILE);
+        plan_clear(&p);
+        plan_clear(&base);
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
+/* ---- tool_image_config ------------------------------------------------- */
+
+START_TEST(test_image_config)
+{
+        char *base_env[] = { (char *) "PATH=/usr/bin", (char *) "PATHX=keep", (char *) "LANG=C.UTF-8", NULL };
+        char *base_labels[] = { (char *) "a=1", (char *) "b=2", NULL };
+        char *base_ep[] = { (char *) "/bin/base", NULL };
+        char *base_cmd[] = { (char *) "base-cmd", NULL };
+        char *base_ports[] = { (char *) "80/tcp", NULL };
+        SpecImageConfig base = { .user = (char *) "65532:65532", .env = base_env, .workdir = (char *) "/home",
+                                 .entrypoint = base_ep, .cmd = base_cmd, .ports = base_ports, .labels = base_labels };
+        char *tool_env[] = { (char *) "PATH=/opt/bin:/usr/bin", (char *) "NEW=1=2", NULL };
+        char *tool_labels[] = { (char *) "b=3", NULL };
+        char *tool_ep[] = { (char *) "/usr/bin/tool", (char *) "--serve", NULL };
+        char *tool_cmd[] = { NULL };       /* given and empty */
+        char *tool_vol[] = { (char *) "/data", NULL };
+        SpecImageConfig tool = { .user = (char *) "1000:1000", .env = tool_env, .entrypoint = tool_ep,
+                                 .cmd = tool_cmd, .volumes = tool_vol, .labels = tool_labels };
+        SpecImageConfig r;
+
+        tool_image_config(&base, &tool, &r);
+        ck_assert_str_eq(r.user, "1000:1000");
+        ck_assert_str_eq(r.workdir, "/home");
+        ck_assert_uint_eq(strv_length(r.env), 4);
+        ck_assert_str_eq(r.env[0], "PATH=/opt/bin:/usr/bin");
+        ck_assert_str_eq(r.env[1], "PATHX=keep");
+        ck_assert_str_eq(r.env[2], "LANG=C.UTF-8");
+        ck_assert_str_eq(r.env[3], "NEW=1=2");
+        ck_assert_uint_eq(strv_length(r.labels), 2);
+        ck_assert_str_eq(r.labels[0], "a=1");
+        ck_assert_str_eq(r.labels[1], "b=3");
+        ck_assert_uint_eq(strv_length(r.entrypoint), 2);
+        ck_assert_str_eq(r.entrypoint[0], "/usr/bin/tool");
+        ck_assert_str_eq(r.entrypoint[1], "--serve");
+        ck_assert_ptr_nonnull(r.cmd);
+        ck_assert_uint_eq(strv_length(r.cmd), 0);
+        ck_assert_uint_eq(strv_length(r.ports), 1);
+        ck_assert_str_eq(r.ports[0], "80/tcp");
+        ck_assert_uint_eq(strv_length(r.volumes), 1);
+        ck_assert_str_eq(r.volumes[0], "/data");
+        /* copies, not the inputs */
+        ck_assert_ptr_ne(r.env, base.env);
+        ck_assert_ptr_ne(r.entrypoint[0], tool_ep[0]);
+        spec_image_config_clear(&r);
+
+        /* nothing from the tool: the base's, user defaulting to root */
+        SpecImageConfig none = { 0 };
+        base.user = NULL;
+        tool_image_config(&base, &none, &r);
+        ck_assert_str_eq(r.user, "0:0");
+        ck_assert_uint_eq(strv_length(r.env), 3);
+        ck_assert_str_eq(r.env[0], "PATH=/usr/bin");
+        ck_assert_str_eq(r.entrypoint[0], "/bin/base");
+        ck_assert_str_eq(r.cmd[0], "base-cmd");
+        ck_assert_ptr_null(r.volumes);
+        spec_image_config_clear(&r);
+
+        /* nothing at all */
+        tool_image_config(&none, &none, &r);
+        ck_assert_str_eq(r.user, "0:0");
+        ck_assert_ptr_null(r.env);
+        ck_assert_ptr_null(r.workdir);
+        ck_assert_ptr_null(r.entrypoint);
+        ck_assert_ptr_null(r.cmd);
+        spec_image_config_clear(&r);
+}
+END_TEST
+
+/* ---- tool_data_plan ---------------------------------------------------- */
+
+/* A private TMPDIR for one test, so what tool_data_plan leaves behind can
+ * be counted; restored by restore_tmpdir(). */
+static char *saved_tmpdir;
+
+static char *private_tmpdir(const char *name)
+{
+        const char *old = getenv("TMPDIR");
+        saved_tmpdir = old ? xstrdup(old) : NULL;
+        char *d = xasprintf("%s/%s", tmp_dir, name);
+        ck_assert_int_eq(mkdir(d, 0755), 0);
+        ck_assert_int_eq(setenv("TMPDIR", d, 1), 0);
+        return d;
+}
+
+static void restore_tmpdir(void)
+{
+        if (saved_tmpdir)
+                setenv("TMPDIR", saved_tmpdir, 1);
+        else
+                unsetenv("TMPDIR");
+        free(saved_tmpdir);
+        saved_tmpdir = NULL;
+}
+
+static char *file_text(const char *path)
+{
+        char *text = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(read_file(path, &text, NULL, &e) == 0, "%s", e.msg);
+        return text;
+}
+
+START_TEST(test_data_plan)
+{
+        _cleanup_free_ char *tmp = private_tmpdir("data-ok");
+        _cleanup_free_ char *cfg = write_config(
+                "data-ok", "name: d\nversion: \"1\"\ndescription: d\nbinaries: [/usr/bin/d]\n"
+                           "data:\n"
+                           "  path: /var/lib/d/data\n"
+                           "  owner: \"1000:1001\"\n"
+                           "  mode: \"0750\"\n"
+                           "  password: s3cret\n"
+                           "  command: [/bin/sh, -c, \"echo x > {dir}/f && mkdir {dir}/sub && echo y > {dir}/sub/g "
+                           "&& cat {password_file} > {dir}/pw && pwd > {dir}/cwd\"]\n"
+                           "  append:\n"
+                           "    f: \"more\\n\"\n");
+        Spec *s = load_tool(cfg);
+        ck_assert_ptr_null(s->data.run_as);
+        ObError e = { 0 };
+        Plan p;
+        char *dir = NULL;
+        plan_init(&p);
+
+        ck_assert_msg(tool_data_plan(s, 77, &p, &dir, &e) == 0, "%s", e.msg);
+        ck_assert_ptr_nonnull(dir);
+        ck_assert(str_startswith(dir, tmp));
+        assert_sorted(&p);
+
+        const Entry *top = must_find(&p, "var/lib/d/data", ENTRY_DIR);
+        ck_assert_uint_eq(top->mode, 0750);
+        ck_assert_uint_eq(top->uid, 1000);
+        ck_assert_uint_eq(top->gid, 1001);
+        assert_why(top, "made at build time by data.command");
+        const Entry *f = must_find(&p, "var/lib/d/data/f", ENTRY_FILE);
+        ck_assert_uint_eq(f->uid, 1000);
+        ck_assert_uint_eq(f->gid, 1001);
+        ck_assert_uint_eq(f->size, 7);
+        _cleanup_free_ char *ftext = file_text(f->source);
+        ck_assert_str_eq(ftext, "x\nmore\n");
+        const Entry *sub = must_find(&p, "var/lib/d/data/sub", ENTRY_DIR);
+        ck_assert_uint_eq(sub->uid, 1000);
+        ck_assert_uint_eq(must_find(&p, "var/lib/d/data/sub/g", ENTRY_FILE)->gid, 1001);
+        _cleanup_free_ char *pw = file_text(must_find(&p, "var/lib/d/data/pw", ENTRY_FILE)->source);
+        ck_assert_str_eq(pw, "s3cret");
+        /* the command ran inside the data directory */
+        _cleanup_free_ char *cwd = file_text(must_find(&p, "var/lib/d/data/cwd", ENTRY_FILE)->source);
+        _cleanup_free_ char *want_cwd = xasprintf("%s/data\n", dir);
+        ck_assert_str_eq(cwd, want_cwd);
+        /* parents belong to root; nothing but the data directory is planned */
+        const Entry *parent = must_find(&p, "var/lib/d", ENTRY_DIR);
+        assert_why(parent, "parent directory");
+        ck_assert_uint_eq(parent->uid, 0);
+        ck_assert_int_eq(parent->mtime, 77);
+        ck_assert_uint_eq(p.n, 9);     /* var, var/lib, var/lib/d, data, cwd, f, pw, sub, sub/g */
+
+        /* the password file and the log are gone before the layer is written */
+        _cleanup_free_ char *pwfile = xasprintf("%s/password", dir);
+        _cleanup_free_ char *log = xasprintf("%s/log", dir);
+        ck_assert_int_ne(access(pwfile, F_OK), 0);
+        ck_assert_int_ne(access(log, F_OK), 0);
+
+        ck_assert_uint_eq(count_dir(tmp), 1);
+        tool_data_cleanup(dir);
+        ck_assert_uint_eq(count_dir(tmp), 0);
+        tool_data_cleanup(NULL);
+
+        plan_clear(&p);
+        spec_free(s);
+        restore_tmpdir();
+}
+END_TEST
+
+static void expect_data_failure(const char *name, const char *data_yaml, int code, const char *want_tail)
+{
+        _cleanup_free_ char *tmp = private_tmpdir(name);
+        _cleanup_free_ char *text = xasprintf("name: d\nversion: \"1\"\ndescription: d\nbinaries: [/usr/bin/d]\n"
+                                              "data:\n  path: /var/lib/d\n%s",
+                                              data_yaml);
+        _cleanup_free_ char *cfg = write_config(name, text);
+        Spec *s = load_tool(cfg);
+        ObError e = { 0 };
+        Plan p;
+        char *dir = NULL;
+        plan_init(&p);
+        int r = tool_data_plan(s, 0, &p, &dir, &e);
+        ck_assert_msg(r == -code, "%s: %d (%s)", name, r, e.msg);
+        ck_assert_ptr_null(dir);
+        ck_assert_uint_eq(p.n, 0);
+        _cleanup_free_ char *want = xasprintf("%s: %s", cfg, want_tail);
+        ck_assert_msg(strcmp(e.msg, want) == 0, "%s:\n  got:      %s\n  expected: %s", name, e.msg, want);
+        /* the temporary directory is removed on failure */
+        ck_assert_uint_eq(count_dir(tmp), 0);
+        spec_free(s);
+        restore_tmpdir();
+}
+
+START_TEST(test_data_plan_failures)
+{
+        /* the exit status and the tail of the output, on one line */
+        expect_data_failure("data-exit", "  command: [/bin/sh, -c, \"echo first; echo boom >&2; exit 3\"]\n", EIO,
+                            "data.command '/bin/sh' failed (exit status 3): first boom");
+        expect_data_failure("data-signal", "  command: [/bin/sh, -c, \"kill -9 $$\"]\n", EIO,
+                            "data.command '/bin/sh' failed (signal 9): ");
+        expect_data_failure("data-noexec", "  command: [/nonexistent/initdb]\n", EIO,
+                            "data.command '/nonexistent/initdb' failed (exit status 127): cannot run "
+                            "/nonexistent/initdb: No such file or directory");
+        expect_data_failure("data-user", "  command: [/bin/true]\n  run_as: no-such-user-here\n", ENOENT,
+                            "data.run_as: no host user 'no-such-user-here'");
+        expect_data_failure("data-append", "  command: [/bin/true]\n  append: {missing.conf: x}\n", ENOENT,
+                            "data.append: cannot append to 'missing.conf': No such file or directory");
+}
+END_TEST
+
+START_TEST(test_data_plan_long_output)
+{
+        /* Only the last 300 bytes of a long output are kept. */
+        _cleanup_free_ char *tmp = private_tmpdir("data-long");
+        _cleanup_free_ char *cfg = write_config(
+                "data-long", "name: d\nversion: \"1\"\ndescription: d\nbinaries: [/usr/bin/d]\n"
+                             "data:\n  path: /var/lib/d\n"
+                             "  command: [/bin/sh, -c, \"i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); "
+                             "done; exit 1\"]\n");
+        Spec *s = load_tool(cfg);
+        ObError e = { 0 };
+        Plan p;
+        char *dir = NULL;
+        plan_init(&p);
+        ck_assert_int_eq(tool_data_plan(s, 0, &p, &dir, &e), -EIO);
+        ck_assert_msg(str_endswith(e.msg, "line198 line199"), "%s", e.msg);
+        ck_assert_ptr_null(strstr(e.msg, "line0 "));
+        ck_assert_ptr_null(strchr(e.msg, '\n'));
+        ck_assert_uint_eq(count_dir(tmp), 0);
+        spec_free(s);
+        restore_tmpdir();
+}
+END_TEST
+
+static Suite *tool_suite(void)
+{
+        Suite *s = suite_create("tool");
+        TCase *tc = tcase_create("load");
+        tcase_add_test(tc, test_good_config);
+        tcase_add_test(tc, test_command_form);
+        tcase_add_test(tc, test_no_test_section);
+        tcase_add_loop_test(tc, test_bad_config, 0, (int) ELEMENTSOF(bad_cases));
+        tcase_add_test(tc, test_every_fixture_is_listed);
+        tcase_add_test(tc, test_missing_config);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("version");
+        tcase_add_test(tc, test_package_version);
+        tcase_add_test(tc, test_package_version_no_database);
+        tcase_add_test(tc, test_resolve_version);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("plan");
+        tcase_add_test(tc, test_plan_files);
+        tcase_add_test(tc, test_plan_missing_file);
+        tcase_add_test(tc, test_plan_missing_binary);
+        tcase_add_test(tc, test_plan_elf);
+        tcase_add_test(tc, test_plan_base_binary);
+        tcase_add_test(tc, test_image_config);
+        tcase_set_timeout(tc, 30);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("data");
+        tcase_add_test(tc, test_data_plan);
+        tcase_add_test(tc, test_data_plan_failures);
+        tcase_add_test(tc, test_data_plan_long_output);
+        tcase_set_timeout(tc, 30);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+/* Under AddressSanitizer a forked child per test is slow (each one runs
+ * the leak check on exit), so the tests share one process there unless
+ * CK_FORK says otherwise; leaks are still reported when it exits. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+int main(void)
+{
+        const char *tmp = getenv("TMPDIR");
+        tmp_dir = xasprintf("%s/test-tool-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(tmp_dir)) {
+                perror("mkdtemp");
+                return EXIT_FAILURE;
+        }
+        fix_root = xasprintf("%s/root", tmp_dir);
+        if (mkdir(fix_root, 0755) < 0 || build_plain_fixtures() < 0) {
+                fprintf(stderr, "test-tool: cannot lay out the sysroot in %s\n", tmp_dir);
+                nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                return EXIT_FAILURE;
+        }
+        have_elf = build_elf_fixtures() == 0;
+        if (!have_elf)
+                fprintf(stderr, "test-tool: no compiled fixtures; the tests that need them are skipped\n");
+
+        SRunner *sr = srunner_create(tool_suite());
+#ifdef UNDER_ASAN
+        if (!getenv("CK_FORK"))
+                srunner_set_fork_status(sr, CK_NOFORK);
+#endif
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+
+        nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(tmp_dir);
+        free(fix_root);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
