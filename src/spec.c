@@ -853,6 +853,15 @@ static int parse_health(YamlDoc *d, yaml_node_t *node, SpecHealth *h, ObError *e
         return 0;
 }
 
+/* A path written relative to the config's directory, made absolute (and
+ * canonical where it exists, so messages show a clean path). */
+static char *resolve_relative(const char *dir, const char *path)
+{
+        _cleanup_free_ char *joined = path[0] == '/' ? xstrdup(path) : path_join(dir, path);
+        char *real = realpath(joined, NULL);
+        return real ? real : TAKE_PTR(joined);
+}
+
 static int parse_artifacts(YamlDoc *d, yaml_node_t *list, const char *dir, Spec *s, ObError *err)
 {
         static const char *const keys[] = { "path", "source", "url", "sha256", "mode", "owner", NULL };
@@ -878,7 +887,7 @@ static int parse_artifacts(YamlDoc *d, yaml_node_t *list, const char *dir, Spec 
                 if (!src == !a->url)
                         return y_error(d, item, err, "an 'artifacts' entry needs either 'source' (a local path) or 'url'");
                 if (src)
-                        a->source = src[0] == '/' ? xstrdup(src) : path_join(dir, src);
+                        a->source = resolve_relative(dir, src);
                 if (a->url && !str_startswith(a->url, "https://") && !str_startswith(a->url, "http://") &&
                     !str_startswith(a->url, "file://"))
                         return y_error(d, y_get(d, item, "url"), err,
@@ -935,7 +944,7 @@ static int parse_build(YamlDoc *d, yaml_node_t *list, const char *dir, Spec *s, 
                 _cleanup_free_ char *wd = NULL;
                 if ((r = get_str(d, item, "workdir", false, "a 'build' step", &wd, err)) < 0)
                         return r;
-                b->workdir = !wd ? xstrdup(dir) : wd[0] == '/' ? xstrdup(wd) : path_join(dir, wd);
+                b->workdir = !wd ? xstrdup(dir) : resolve_relative(dir, wd);
         }
         return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
 #include "cli.h"
 #include "util.h"
 
@@ -72,6 +73,28 @@ static void print_spec(const Spec *s)
         }
         if (s->has_data)
                 printf("data: %s (made at build time by %s)\n", s->data.path, s->data.command[0]);
+        if (s->tools && s->tools[0]) {
+                _cleanup_free_ char *tools = strv_join(s->tools, ", ");
+                printf("tools: %s\n", tools);
+        }
+        if (s->n_artifacts) {
+                printf("artifacts:\n");
+                for (size_t i = 0; i < s->n_artifacts; i++) {
+                        const SpecArtifact *a = &s->artifacts[i];
+                        printf("  - %s from %s%s\n", a->path, a->url ? a->url : a->source,
+                               a->url && !a->sha256 ? " (pinned by the lock file)" : "");
+                }
+        }
+        for (size_t i = 0; i < s->n_build; i++) {
+                _cleanup_free_ char *cmd = strv_join(s->build[i].command, " ");
+                printf("build: %s (in %s)\n", cmd, s->build[i].workdir);
+        }
+        if (s->has_health) {
+                _cleanup_free_ char *t = strv_join(s->health.test, " ");
+                printf("healthcheck: %s\n", t);
+        }
+        for (size_t i = 0; i < s->n_services; i++)
+                printf("compose service: %s (image %s)\n", s->services[i].name, s->services[i].image);
         if (s->test.n_steps) {
                 printf("test:\n");
                 for (size_t i = 0; i < s->test.n_steps; i++) {
@@ -208,6 +231,22 @@ int cmd_show(Context *ctx, ObError *err)
                 plan_clear(&base_plan);
                 spec_free(base);
                 config_ref_clear(&base_ref);
+        } else if (ctx->files && spec->tier == SPEC_TIER_APP) {
+                /* The app's own layer, as it stands: build steps are not run
+                 * here, downloads come from the cache or are fetched. */
+                Sysroot *root = NULL;
+                Plan plan;
+                plan_init(&plan);
+                if ((r = sysroot_open(ctx->sysroot, &root, err)) == 0 &&
+                    (r = app_plan(spec, root, oci_arch(), ctx->source_date_epoch, &plan, err)) == 0) {
+                        print_files(&plan);
+                        if (spec->tools && spec->tools[0]) {
+                                _cleanup_free_ char *tools = strv_join(spec->tools, ", ");
+                                printf("on top of the base layer and the layers of: %s\n", tools);
+                        }
+                }
+                plan_clear(&plan);
+                sysroot_free(root);
         } else if (ctx->files) {
                 Plan plan;
                 r = context_base_plan(ctx, spec, &plan, err);
