@@ -60,6 +60,15 @@ static const Command commands[] = {
           "tagged distroless-NAME:VERSION and distroless-NAME:latest unless --tag NAME=REPO:TAG\n"
           "gives its tags. The same layout gives the same bytes.\n",
           CMD_OPT_TAG, cmd_save, true },
+        { "test", "NAME... | --all", "run a config's test inside its built image, without a daemon",
+          "Unpacks the image NAME of the layout into a temporary directory (checking every blob's\n"
+          "digest) and runs the steps of the 'test' in its config there, in order: each in new\n"
+          "mount, pid, ipc, uts and network (loopback only) namespaces, with /dev and /proc\n"
+          "provided, as the image's user with the image's environment. A step passes when it\n"
+          "exits 0 within 300 s and its output contains 'expect'. Output is shown for failed\n"
+          "steps, and for every step with -v. Needs root; where this machine does not allow new\n"
+          "namespaces it says so and how to run the test under docker instead.\n",
+          CMD_OPT_ALL, cmd_test, false },
 };
 
 static void print_global_help(FILE *f)

@@ -250,10 +250,18 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
 
         for (size_t i = 0; tool->binaries[i]; i++) {
                 size_t from = elf_closure_count(c);
+                /* A missing binary means the tool is not installed; a missing
+                 * library is another package's business. */
+                _cleanup_free_ char *real = NULL;
+                ObError ignore;
+                if (tool->package && sysroot_resolve(root, tool->binaries[i], NULL, NULL, &real, &ignore) == -ENOENT) {
+                        r = ob_error_plain(err, ENOENT,
+                                           "%s: binary '%s' is not installed: install the Debian package '%s' "
+                                           "(apt-get install %s)",
+                                           tool->file, tool->binaries[i], tool->package, tool->package);
+                        goto out;
+                }
                 r = elf_closure_add(c, tool->binaries[i], 1, err);
-                if (r == -ENOENT && tool->package)
-                        ob_error_wrap(err, "install the Debian package '%s' (apt-get install %s)", tool->package,
-                                      tool->package);
                 if (r < 0) {
                         ob_error_wrap(err, "%s: binary '%s'", tool->file, tool->binaries[i]);
                         goto out;

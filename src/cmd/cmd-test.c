@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "runner.h"
+#include "util.h"
+
+typedef struct TestTarget {
+        char *name;
+        Spec *spec;
+} TestTarget;
+
+static void targets_free(TestTarget *t, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(t[i].name);
+                spec_free(t[i].spec);
+        }
+        free(t);
+}
+
+static void targets_add(TestTarget **t, size_t *n, const char *name, Spec *spec)
+{
+        *t = xrealloc(*t, (*n + 1) * sizeof(**t));
+        (*t)[(*n)++] = (TestTarget){ .name = xstrdup(name), .spec = spec };
+}
+
+static const char *build_command(SpecTier tier)
+{
+        return tier == SPEC_TIER_BASE ? "base" : tier == SPEC_TIER_TOOL ? "tool" : "app";
+}
+
+/* The configs to test: the named ones, or with --all every config whose
+ * image is in the layout and which has a test. Every config is loaded
+ * before anything runs, so a bad one fails at once. */
+static int load_targets(Context *ctx, Layout *l, TestTarget **ret, size_t *ret_n, ObError *err)
+{
+        TestTarget *t = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (ctx->all) {
+                ConfigRef *refs = NULL;
+                size_t n_refs = 0;
+                if (ctx->args && ctx->args[0])
+                        return ob_error_plain(err, EINVAL, "give image names or --all, not both");
+                r = configs_list(ctx->configs, &refs, &n_refs, err);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n_refs && r == 0; i++) {
+                        Spec *spec = NULL;
+                        if (!l || !layout_index_find(l, refs[i].name))
+                                continue;
+                        r = context_load_spec(ctx, &refs[i], &spec, err);
+                        if (r < 0)
+                                break;
+                        if (spec->test.n_steps)
+                                targets_add(&t, &n, refs[i].name, spec);
+                        else
+                                spec_free(spec);
+                }
+                configs_free(refs, n_refs);
+                if (r == 0 && n == 0)
+                        r = ob_error_plain(err, ENOENT, "no image in %s has a config with a test (build them with "
+                                                        "'oci-build tool --all')",
+                                           ctx->layout);
+        } else {
+                if (!ctx->args || !ctx->args[0])
+                        return ob_error_plain(err, EINVAL, "test needs NAME... or --all (see 'oci-build list')");
+                for (size_t i = 0; ctx->args[i] && r == 0; i++) {
+                        ConfigRef ref = { 0 };
+                        Spec *spec = NULL;
+                        bool dup = false;
+                        for (size_t k = 0; k < n; k++)
+                                dup = dup || strcmp(t[k].name, ctx->args[i]) == 0;
+                        if (dup)
+                                continue;
+                        r = configs_find(ctx->configs, ctx->args[i], &ref, err);
+                        if (r == 0)
+                                r = context_load_spec(ctx, &ref, &spec, err);
+                        if (r == 0 && !spec->test.n_steps)
+                                r = ob_error_plain(err, EINVAL, "'%s' has no test: its config %s has no 'test'",
+                                                   ctx->args[i], ref.file);
+                        if (r == 0 && (!l || !layout_index_find(l, ctx->args[i])))
+                                r = ob_error_plain(err, ENOENT,
+                                                   "image '%s' is not in %s: build it with 'oci-build %s%s%s'",
+                                                   ctx->args[i], ctx->layout, build_command(ref.tier),
+                                                   ref.tier == SPEC_TIER_BASE ? "" : " ",
+                                                   ref.tier == SPEC_TIER_BASE ? "" : ctx->args[i]);
+                        if (r == 0)
+                                targets_add(&t, &n, ctx->args[i], TAKE_PTR(spec));
+                        spec_free(spec);
+                        config_ref_clear(&ref);
+                }
+        }
+        if (r < 0) {
+                targets_free(t, n);
+                return r;
+        }
+        *ret = t;
+        *ret_n = n;
+        return 0;
+}
+
+/* argv as a shell would need it typed, for messages. */
+static char *format_argv(char *const *argv)
+{
+        size_t cap = 64, n = 0;
+        char *s = xmalloc(cap);
+        s[0] = '\0';
+        for (size_t i = 0; argv[i]; i++) {
+                const char *a = argv[i];
+                bool quote = !*a || strpbrk(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") != NULL;
+                size_t need = strlen(a) * 4 + 4;
+                if (n + need + 1 > cap) {
+                        cap = (n + need + 1) * 2;
+                        s = xrealloc(s, cap);
+                }
+                if (i)
+                        s[n++] = ' ';
+                if (quote)
+                        s[n++] = '\'';
+                for (; *a; a++) {
+                        if (quote && *a == '\'') {
+                                memcpy(s + n, "'\\''", 4);
+                                n += 4;
+                        } else
+                                s[n++] = *a;
+                }
+                if (quote)
+                        s[n++] = '\'';
+                s[n] = '\0';
+        }
+        return s;
+}
+
+static void print_output(const RunnerResult *res)
+{
+        if (!res->output_size) {
+                printf("      (no output)\n");
+                return;
+        }
+        const char *p = res->output, *end = res->output + res->output_size;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+                printf("      %.*s\n", (int) len, p);
+                p += len + (nl ? 1 : 0);
+        }
+        if (res->truncated)
+                printf("      (output truncated)\n");
+}
+
+static double now_seconds(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Unpacks one image into a fresh directory, runs its steps in order and
+ * removes the directory. *ret_failed is the number of the failed step
+ * (from 1), 0 when all passed. */
+static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObError *err)
+{
+        const char *tmpdir = getenv("TMPDIR");
+        _cleanup_free_ char *dir = xasprintf("%s/oci-build-run.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+        _cleanup_free_ char *root = NULL;
+        RunnerImage img = { 0 };
+        Layout *l = NULL;
+        const SpecTest *test = &t->spec->test;
+        size_t failed = 0;
+        double start = now_seconds();
+        char size[32];
+        int r;
+
+        /* The directory is private (0700); the image's root inside it is
+         * 0755 so that the image's user can walk it once it is "/". */
+        if (!mkdtemp(dir))
+                return ob_error_set(err, errno, "cannot create a temporary directory in '%s'",
+                                    tmpdir && *tmpdir ? tmpdir : "/tmp");
+        root = path_join(dir, "rootfs");
+        if (mkdir(root, 0755) < 0 || chmod(root, 0755) < 0) {
+                r = ob_error_set(err, errno, "cannot create '%s'", root);
+                goto out;
+        }
+
+        r = layout_open(ctx->layout, 0, &l, err);
+        if (r < 0)
+                goto out;
+        r = runner_unpack(l, t->name, root, &img, err);
+        /* Release the layout's lock before the steps, which may be long. */
+        layout_close(l);
+        if (r < 0)
+                goto out;
+        if (ob_verbosity >= 0)
+                printf("%s: unpacked %zu layers (%s) in %.1f s; running as %s\n", t->name, img.n_layers,
+                       format_size(img.tar_size, size), now_seconds() - start, img.user[0] ? img.user : "root");
+        r = runner_create_files(root, &img, test->files, err);
+        if (r < 0) {
+                ob_error_wrap(err, "%s", t->name);
+                goto out;
+        }
+
+        for (size_t i = 0; i < test->n_steps; i++) {
+                const SpecTestStep *step = &test->steps[i];
+                _cleanup_free_ char *cmd = format_argv(step->command);
+                RunnerResult res = { 0 };
+                if (failed) {
+                        if (ob_verbosity >= 0)
+                                printf("  skipped: %s\n", cmd);
+                        continue;
+                }
+                r = runner_run_step(root, &img, step->command, test->env, step->expect, RUNNER_STEP_TIMEOUT_DEFAULT,
+                                    &res, err);
+                if (r < 0)
+                        goto out;
+                if (res.passed) {
+                        if (ob_verbosity >= 0)
+                                printf("  ok: %s (%.1f s)\n", cmd, res.seconds);
+                        if (ob_verbosity > 0)
+                                print_output(&res);
+                } else {
+                        failed = i + 1;
+                        printf("  FAILED: %s (%s, %.1f s)\n", cmd, res.why, res.seconds);
+                        print_output(&res);
+                }
+                runner_result_clear(&res);
+                fflush(stdout);
+        }
+        if (failed)
+                printf("%s: FAILED at step %zu of %zu (%.1f s)\n", t->name, failed, test->n_steps,
+                       now_seconds() - start);
+        else if (ob_verbosity >= 0)
+                printf("%s: passed, %zu of %zu steps (%.1f s)\n", t->name, test->n_steps, test->n_steps,
+                       now_seconds() - start);
+        *ret_failed = failed;
+        r = 0;
+out:
+        fflush(stdout);
+        runner_image_clear(&img);
+        ObError rm_err;
+        if (runner_remove_tree(dir, &rm_err) < 0) {
+                if (r == 0)
+                        r = ob_error_plain(err, rm_err.code, "%s", rm_err.msg);
+                else
+                        fprintf(stderr, "oci-build: %s\n", rm_err.msg);
+        }
+        return r;
+}
+
+/* What to run instead where namespaces are not allowed. */
+static int no_namespaces(Context *ctx, const TestTarget *t, ObError *err)
+{
+        char why[sizeof(err->msg)];
+        snprintf(why, sizeof(why), "%s", err->msg);
+        _cleanup_free_ char *args = format_argv(t->spec->test.steps[0].command + 1);
+        _cleanup_free_ char *layout = strcmp(ctx->layout, "oci") ? xasprintf("--layout %s ", ctx->layout) : NULL;
+        return ob_error_plain(err, err->code,
+                              "%s; run the test under docker instead: oci-build %ssave %s -o %s.tar && docker load -i "
+                              "%s.tar && docker run --rm --network=none --entrypoint %s distroless-%s:latest %s",
+                              why, layout ? layout : "", t->name, t->name, t->name, t->spec->test.steps[0].command[0],
+                              t->name, args);
+}
+
+int cmd_test(Context *ctx, ObError *err)
+{
+        TestTarget *targets = NULL;
+        size_t n = 0, n_failed = 0, n_steps = 0;
+        _cleanup_free_ char *failed_names = NULL;
+        Layout *l = NULL;
+        double start = now_seconds();
+        int r;
+
+        /* No layout at all is the same as an empty one for the messages. */
+        _cleanup_free_ char *marker = path_join(ctx->layout, "oci-layout");
+        if (access(marker, F_OK) == 0) {
+                r = layout_open(ctx->layout, 0, &l, err);
+                if (r < 0)
+                        return r;
+        }
+        r = load_targets(ctx, l, &targets, &n, err);
+        layout_close(l);
+        if (r < 0)
+                return r;
+
+        r = runner_check_namespaces(err);
+        if (r < 0) {
+                r = no_namespaces(ctx, &targets[0], err);
+                goto out;
+        }
+
+        runner_catch_signals();
+        for (size_t i = 0; i < n; i++) {
+                size_t failed = 0;
+                r = test_one(ctx, &targets[i], &failed, err);
+                if (r < 0)
+                        break;
+                n_steps += targets[i].spec->test.n_steps;
+                if (failed) {
+                        n_failed++;
+                        char *s = xasprintf("%s%s%s", failed_names ? failed_names : "", failed_names ? ", " : "",
+                                            targets[i].name);
+                        free(failed_names);
+                        failed_names = s;
+                }
+        }
+        if (runner_interrupted()) {
+                /* The tree is gone: die of the signal, as the caller expects. */
+                int sig = runner_interrupted();
+                fflush(stdout);
+                signal(sig, SIG_DFL);
+                raise(sig);
+        }
+        if (r < 0)
+                goto out;
+        if (n_failed)
+                r = ob_error_plain(err, EIO, "test failed for %s (%zu of %zu images)", failed_names, n_failed, n);
+        else if (ob_verbosity >= 0 && n > 1)
+                printf("all %zu images passed their tests (%zu steps, %.1f s)\n", n, n_steps, now_seconds() - start);
+out:
+        targets_free(targets, n);
+        return r;
+}

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# oci-build tool: the six seed tools, judged by the validator, run by
+# `oci-build test` (no daemon), their libraries checked against ldd as an
+# oracle; the postgres data layer; and bad tool configs.
+. "$(dirname "$0")/lib.sh"
+
+TOOLS="curl jq git go node postgres"
+O=$T/oci
+
+if ! have jq; then
+        not_ok "jq is needed to read manifests (apt-get install jq)"
+        finish
+fi
+
+# --- reading the layout -----------------------------------------------------
+blob() {        # LAYOUT DIGEST: the blob's file
+        echo "$1/blobs/sha256/${2#sha256:}"
+}
+manifest_of() { # LAYOUT NAME: the manifest blob of the image NAME
+        blob "$1" "$(jq -r --arg n "$2" \
+                '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$1/index.json")"
+}
+layers_of() {   # LAYOUT NAME: layer digests, bottom first
+        jq -r '.layers[].digest' "$(manifest_of "$1" "$2")"
+}
+config_of() {   # LAYOUT NAME: the image config blob
+        blob "$1" "$(jq -r .config.digest "$(manifest_of "$1" "$2")")"
+}
+unpack() {      # NAME DIR: the layers of NAME extracted in order (ours have no whiteouts)
+        local d
+        mkdir -p "$2"
+        for d in $(layers_of "$O" "$1"); do
+                tar -xzf "$(blob "$O" "$d")" -C "$2" --numeric-owner 2>/dev/null || return 1
+        done
+}
+
+# resolve_in ROOT PATH: sets REPLY to PATH resolved inside ROOT the way the
+# kernel would under chroot, so that an absolute symlink of the image stays
+# in the image. (No subshell: it runs for every library.)
+resolve_in() {
+        local root=$1 rest=$2 out="" comp target links=0
+        while [ -n "$rest" ]; do
+                rest=${rest#/}
+                comp=${rest%%/*}
+                if [ "$comp" = "$rest" ]; then rest=""; else rest=${rest#*/}; fi
+                case $comp in
+                "" | .) continue ;;
+                ..) out=${out%/*}; continue ;;
+                esac
+                if [ -L "$root$out/$comp" ]; then
+                        links=$((links + 1))
+                        [ $links -gt 40 ] && return 1
+                        target=$(readlink "$root$out/$comp")
+                        case $target in /*) out="" ;; esac
+                        rest="$target/$rest"
+                else
+                        out="$out/$comp"
+                fi
+        done
+        REPLY=${out:-/}
+}
+
+is_elf() {      # FILE: starts with the ELF magic (read by the shell: no process per file)
+        local magic=""
+        [ -f "$1" ] && LC_ALL=C IFS= read -r -N 4 magic <"$1" 2>/dev/null
+        [ "$magic" = $'\x7fELF' ]
+}
+
+# --- build ---------------------------------------------------------------------
+start=$SECONDS
+if "$OCI_BUILD" -q -o "$O" base && "$OCI_BUILD" -q -o "$O" tool --all; then
+        ok "oci-build base and tool --all ($((SECONDS - start)) s)"
+else
+        not_ok "oci-build base and tool --all"
+        finish
+fi
+
+# --- each tool: validator, shared base layer, its own test -------------------------
+base_layer=$(layers_of "$O" base | head -n 1)
+for t in $TOOLS; do
+        if have_validator; then
+                check "oci-validate --distroless accepts $t" "$OCI_VALIDATE" "$O" "$t" --distroless
+        else
+                skip "oci-validate --distroless accepts $t" "oci-validate (shared/bin) or python3-jsonschema missing"
+        fi
+        check "$t: the first layer is the base image's layer" test "$(layers_of "$O" "$t" | head -n 1)" = "$base_layer"
+        start=$SECONDS
+        out=$("$OCI_BUILD" -o "$O" test "$t" 2>&1)
+        rc=$?
+        if [ $rc -eq 0 ] && ! grep -q FAILED <<<"$out"; then
+                ok "oci-build test $t ($((SECONDS - start)) s, $(grep -c '^  ok:' <<<"$out") steps)"
+        elif [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q 'does not allow new namespaces' <<<"$out"; then
+                # Said clearly, as it must be; the docker tests run these steps.
+                skip "oci-build test $t" "${out#oci-build: }"
+        else
+                not_ok "oci-build test $t (exit $rc)" "$(tail -n 20 <<<"$out")"
+        fi
+done
+
+# --- oci-build test: how it fails ------------------------------------------------------
+"$OCI_BUILD" -q -o "$T/small" base
+expect_fail "test of an image that is not built" "image 'curl' is not in $T/small: build it with 'oci-build tool curl'" \
+        "$OCI_BUILD" -o "$T/small" test curl
+expect_fail "test of a config without a test" "'base' has no test" "$OCI_BUILD" -o "$O" test base
+expect_fail "test of an unknown name" "no config named 'nope'" "$OCI_BUILD" -o "$O" test nope
+if have setpriv && [ "$(id -u)" -eq 0 ]; then
+        chmod 755 "$T"
+        no_ns="this machine does not allow new namespaces \(unshare: .*\); run the test under docker instead: "
+        expect_fail "test where namespaces are not allowed says so, and what to do" \
+                "$no_ns.*docker run --rm --network=none" \
+                setpriv --reuid=65534 --regid=65534 --clear-groups "$OCI_BUILD" -o "$O" test jq
+fi
+# A wrong expectation fails, shows the output, and leaves no temporary tree.
+mkdir -p "$T/cfg-expect" "$T/tmp-expect"
+cp -r "$SOURCE_ROOT/configs" "$T/cfg-expect/"
+sed -i 's/expect: "42"/expect: "43"/' "$T/cfg-expect/configs/tools/jq.yml"
+out=$(TMPDIR=$T/tmp-expect "$OCI_BUILD" -C "$T/cfg-expect/configs" -o "$O" test jq 2>&1)
+rc=$?
+check "a step whose output lacks 'expect' fails the test" \
+        test $rc -ne 0 -a -n "$(grep -F 'FAILED: /usr/bin/jq' <<<"$out" | grep -F 'does not contain "43"')"
+check "... with the step's output shown" grep -qx '      42' <<<"$out"
+check "... and its unpacked tree removed" test -z "$(ls -A "$T/tmp-expect")"
+
+# --- ldd as the oracle of the library closure ------------------------------------------
+# For every binary of the six configs and every ELF file of their files
+# entries (git-remote-http, the postgres plugins, ...): each library ldd
+# resolves on this machine must be in the image at its real path, and the
+# path ldd names must lead there through the image's own symlinks. And the
+# other way round: every library the tool layer carries "needed by"
+# something must be one that ldd lists for some ELF file of the image.
+ldd_total=0
+for t in $TOOLS; do
+        R=$T/root-$t
+        if ! unpack "$t" "$R"; then
+                not_ok "ldd oracle: unpack $t"
+                continue
+        fi
+        # show --files prints a file's size as two words ("280.8 kB"): the
+        # path of a file is the sixth field.
+        files=$("$OCI_BUILD" show "$t" --files)
+        binaries=$("$OCI_BUILD" show "$t" | awk '/^binaries:/ { b = 1; next } /^[^ ]/ { b = 0 } b && $1 == "-" { print $2 }')
+        if [ -z "$files" ] || [ -z "$binaries" ]; then
+                not_ok "ldd oracle: show $t lists its files and binaries"
+                continue
+        fi
+        # Regular files named in the config (binaries and files entries);
+        # libraries come in as "needed by" and are checked through them.
+        roots=$( (printf '%s\n' $binaries
+                awk '$1 == "f" && ($2 ~ /[1357]/ || $6 ~ /\.so/) && !/needed by/ { print $6 }' <<<"$files") | sort -u)
+        elves=()
+        for b in $roots; do
+                resolve_in "$R" "$b" && is_elf "$R$REPLY" && elves+=("$b")
+        done
+        # One ldd for all of them ("FILE:" before each list when there are
+        # several), as "LIBRARY BINARY" lines; each library is then checked
+        # once, with the first binary that needs it.
+        declare -A by=() seen=()
+        while read -r lib b; do
+                [ -n "$lib" ] && [ -z "${by[$lib]:-}" ] && by[$lib]=$b
+        done < <([ ${#elves[@]} -gt 0 ] && ldd "${elves[@]}" 2>&1 |
+                awk -v b="${elves[0]}" '/^[^\t].*:$/ { b = substr($0, 1, length($0) - 1); next }
+                        /=>/ && $3 ~ /^\// { print $3, b; next } /=>/ { print "MISSING:" $1, b; next }
+                        $1 ~ /^\// { print $1, b }')
+        missing=() libs=("${!by[@]}")
+        reals=()
+        [ ${#libs[@]} -gt 0 ] && mapfile -t reals < <(readlink -f "${libs[@]}")
+        for i in "${!libs[@]}"; do
+                lib=${libs[$i]} real=${reals[$i]} b=${by[${libs[$i]}]}
+                case $lib in
+                MISSING:*) missing+=("$b: ldd cannot resolve ${lib#MISSING:} on this machine"); continue ;;
+                esac
+                seen[$real]=1
+                resolve_in "$R" "$lib"
+                if [ ! -f "$R$real" ] || [ -L "$R$real" ]; then
+                        missing+=("$b: $lib ($real) is not in the image")
+                elif [ "$REPLY" != "$real" ]; then
+                        missing+=("$b: $lib does not lead to $real in the image (it leads to $REPLY)")
+                fi
+        done
+        # The libraries of the layer are files at their real paths.
+        extra=()
+        while read -r lib why; do
+                [ -n "${seen[$lib]:-}" ] || extra+=("$lib ($why) is in the image but ldd lists it for no ELF file")
+        done < <(awk '$1 == "f" && /needed by/ { w = $0; sub(/.*needed by /, "", w); print $6, "needed by " w }' <<<"$files")
+        n_seen=${#seen[@]}
+        unset by seen
+        ldd_total=$((ldd_total + ${#elves[@]}))
+        if [ ${#elves[@]} -eq 0 ]; then
+                not_ok "ldd oracle: $t: no ELF file found among its binaries"
+        elif [ ${#missing[@]} -eq 0 ] && [ ${#extra[@]} -eq 0 ]; then
+                ok "ldd oracle: $t: ${#elves[@]} ELF files, $n_seen libraries, the same set as ldd's"
+        else
+                not_ok "ldd oracle: $t differs from ldd" "${missing[@]}" "${extra[@]}"
+        fi
+done
+check "ldd oracle looked at the git helpers and the postgres plugins ($ldd_total ELF files)" test "$ldd_total" -gt 50
+
+# --- show --files says why -------------------------------------------------------------
+check "show curl --files: libcurl is 'needed by /usr/bin/curl'" \
+        bash -c "'$OCI_BUILD' show curl --files | grep -F '/libcurl.so' | grep -qF 'needed by /usr/bin/curl'"
+check "show git --files: a files entry is 'named in config'" \
+        bash -c "'$OCI_BUILD' show git --files | grep -F '/usr/share/git-core/templates/description' | grep -qF 'named in config'"
+
+# --- the postgres data layer and config ----------------------------------------------------
+data_layer=$(layers_of "$O" postgres | sed -n 3p)
+listing=$(tar -tvzf "$(blob "$O" "$data_layer")" --numeric-owner 2>&1)
+check "postgres: a third layer holds the data directory, owned 1000:1000, mode 0700" \
+        grep -Eq '^drwx------ 1000/1000 .* (\./)?var/lib/postgresql/data/?$' <<<"$listing"
+check "postgres: the data directory has PG_VERSION" grep -Eq ' (\./)?var/lib/postgresql/data/PG_VERSION$' <<<"$listing"
+cfg=$(config_of "$O" postgres)
+check "postgres: the image runs as 1000:1000" test "$(jq -r .config.User "$cfg")" = 1000:1000
+check "postgres: ExposedPorts has 5432/tcp" jq -e '.config.ExposedPorts | has("5432/tcp")' "$cfg"
+
+# --- bad tool configs: one line naming the config and the path, layout untouched ----------
+C=$T/cfg
+mkdir -p "$C"
+cp -r "$SOURCE_ROOT/configs" "$C/configs"
+cp -r "$SOURCE_ROOT/rootfs" "$C/rootfs"      # base.yml has rootfs: ../rootfs
+C=$C/configs
+bad() {         # NAME: the head of a bad tool config; the rest comes on stdin
+        { printf 'name: %s\npackage: bad-pkg\nversion: "1"\ndescription: bad input\n' "$1"; cat; } > "$C/tools/$1.yml"
+}
+bad bad-elf <<<'binaries: [/usr/bin/ldd]'
+bad bad-missing <<<$'binaries: [/usr/bin/jq]\nfiles:\n  - /usr/share/definitely-missing'
+bad bad-dotdot <<<$'binaries: [/usr/bin/jq]\nfiles:\n  - /usr/../../etc'
+bad bad-twice <<'EOF'
+binaries: [/usr/bin/jq]
+files:
+  - { path: /opt/x, source: /etc/group }
+  - { path: /opt/x, source: /etc/passwd }
+EOF
+bad bad-build <<<$'binaries: [/usr/bin/jq]\nbuild: { binary_path: /usr/bin/jq }'
+bad bad-install <<<$'binaries: [/usr/bin/jq]\ninstall_path: /usr/bin'
+bad bad-testcmd <<<$'binaries: [/usr/bin/jq]\ntest_command: [/usr/bin/jq, --version]'
+printf 'name: bad-absent\npackage: some-pkg\ndescription: bad input\nbinaries: [/usr/bin/definitely-not-here]\n' \
+        > "$C/tools/bad-absent.yml"
+
+L=$T/small
+before=$(tree_sum "$L")
+expect_fail "unknown tool name" "no config named 'nope'" "$OCI_BUILD" -C "$C" -o "$L" tool nope
+expect_fail "a binary that is not ELF" "$C/tools/bad-elf.yml.*'/usr/bin/ldd'.*not an ELF file" \
+        "$OCI_BUILD" -C "$C" -o "$L" tool bad-elf
+expect_fail "a files entry that does not exist" \
+        "$C/tools/bad-missing.yml:[0-9]+.*'/usr/share/definitely-missing' does not exist" \
+        "$OCI_BUILD" -C "$C" -o "$L" tool bad-missing
+expect_fail "a path with '..'" "$C/tools/bad-dotdot.yml:[0-9]+:[0-9]+: .*'/usr/\.\./\.\./etc'" \
+        "$OCI_BUILD" -C "$C" -o "$L" tool bad-dotdot
+expect_fail "two sources for one image path" "$C/tools/bad-twice.yml:[0-9]+.*two different sources for '/opt/x'" \
+        "$OCI_BUILD" -C "$C" -o "$L" tool bad-twice
+expect_fail "the seed design's 'build:' names 'binaries' instead" \
+        "$C/tools/bad-build.yml:[0-9]+:[0-9]+: key 'build' is not supported.*'binaries'" \
+        "$OCI_BUILD" -C "$C" -o "$L" tool bad-build
+expect_fail "the seed design's 'install_path:' names 'files' instead" \
+        "$C/tools/bad-install.yml:[0-9]+:[0-9]+: key 'install_path' is not supported.*'files'" \
+        "$OCI_BUILD" -C "$C" -o "$L" tool bad-install
+expect_fail "the seed design's 'test_command:' names 'test' instead" \
+        "$C/tools/bad-testcmd.yml:[0-9]+:[0-9]+: key 'test_command' is not supported.*'test: " \
+        "$OCI_BUILD" -C "$C" -o "$L" tool bad-testcmd
+expect_fail "a tool that is not installed names the package to install" \
+        "$C/tools/bad-absent.yml.*apt-get install some-pkg" "$OCI_BUILD" -C "$C" -o "$L" tool bad-absent
+
+# A library that cannot be found: a sysroot with the base image's files and
+# a shared object that needs libz, which that sysroot lacks.
+if have cc; then
+        S=$T/sys
+        mkdir -p "$S/etc/ssl/certs" "$S/usr/share/zoneinfo" "$S/usr/lib"
+        cp /etc/ssl/certs/ca-certificates.crt "$S/etc/ssl/certs/"
+        echo UTC > "$S/usr/share/zoneinfo/UTC"
+        echo 'int needs_zlib(void) { return 0; }' > "$T/needz.c"
+        if cc -shared -nostdlib -Wl,--no-as-needed -o "$S/usr/lib/needz.so" "$T/needz.c" -lz 2>/dev/null; then
+                bad bad-lib <<<'binaries: [/usr/lib/needz.so]'
+                expect_fail "a library that cannot be found" \
+                        "$C/tools/bad-lib.yml.*'/usr/lib/needz.so'.*libz\.so\.1 \(needed by /usr/lib/needz\.so\) not found" \
+                        "$OCI_BUILD" -C "$C" --sysroot "$S" -o "$L" tool bad-lib
+        else
+                skip "a library that cannot be found" "cannot link against libz here (zlib1g-dev missing)"
+        fi
+else
+        skip "a library that cannot be found" "no C compiler"
+fi
+check "the layout is exactly as it was after every bad config" test "$(tree_sum "$L")" = "$before"
+
+finish
