@@ -86,6 +86,7 @@ int context_base_layer(const Context *ctx, Layout *l, BaseBuild *b, OciLayerInfo
 void base_build_clear(BaseBuild *b);
 LayerOptions context_layer_options(const Context *ctx);
 int context_load_spec(const Context *ctx, const ConfigRef *ref, Spec **ret, ObError *err);
+int context_check_name(const ConfigRef *ref, Spec *spec, ObError *err);
 /* The layer plan of a base-tier spec. */
 int context_base_plan(const Context *ctx, const Spec *spec, Plan *ret, ObError *err);
 /* Builds and names the image of a base spec in the layout (index in memory). */

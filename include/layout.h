@@ -22,6 +22,8 @@ typedef struct Layout Layout;
 
 typedef enum LayoutOpenFlags {
         LAYOUT_CREATE = 1 << 0,    /* create the directory or initialise an empty one */
+        LAYOUT_WRITE = 1 << 1,     /* change an existing layout (implied by LAYOUT_CREATE);
+                                    * without it the lock is shared with other readers */
 } LayoutOpenFlags;
 
 int layout_open(const char *dir, int flags, Layout **ret, ObError *err);
@@ -73,5 +75,9 @@ int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err);
 int layout_tmp_register(const char *path);
 /* Accepts -1. */
 void layout_tmp_unregister(int slot);
+/* The same for a directory tree, removed whole. */
+int layout_tmpdir_register(const char *path);
+/* Unregisters a path by name. */
+void layout_tmp_forget(const char *path);
 /* Removes temporary files of this process; safe to call from a signal handler. */
 void layout_signal_cleanup(void);

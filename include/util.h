@@ -91,6 +91,8 @@ typedef struct RunOptions {
         long uid, gid;
 } RunOptions;
 int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError *err);
+/* The program run_program() waits for, or 0: a signal handler stops it. */
+extern volatile pid_t ob_child_pid;
 /* The last bytes of a log, on one line, for an error message. */
 char *log_tail(const char *log, size_t max);
 

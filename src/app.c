@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "digest.h"
+#include "layout.h"
 #include "util.h"
 
 int app_run_build(const Spec *app, ObError *err)
@@ -81,8 +82,17 @@ static char *lock_lookup(const char *lock, const char *url)
                 return NULL;
         size_t n = strlen(url);
         for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
-                if (strncmp(line, url, n) == 0 && line[n] == ' ')
-                        return xstrdup(line + n + 1);
+                if (strncmp(line, url, n) == 0 && line[n] == ' ') {
+                        /* A pin is a digest and nothing else: it becomes a file name. */
+                        char *pin = xstrndup(line + n + 1, strcspn(line + n + 1, " \t\r"));
+                        _cleanup_free_ char *dg = xasprintf("sha256:%s", pin);
+                        if (!digest_is_valid(dg)) {
+                                ob_info("%s: ignoring the pin for %s: '%s' is not a sha256 digest", lock, url, pin);
+                                free(pin);
+                                return NULL;
+                        }
+                        return pin;
+                }
         return NULL;
 }
 
@@ -185,10 +195,15 @@ int app_fetch(const Spec *app, const SpecArtifact *a, const char *arch, char **r
         if (fd < 0)
                 return ob_error_set(err, errno, "cannot create a file in the download cache '%s'", dir);
         close(fd);
+        /* An interrupted download leaves nothing in the cache. */
+        int slot = layout_tmp_register(tmp);
         _cleanup_free_ char *log = xasprintf("%s.log", tmp);
-        char *argv[] = { (char *) "curl", (char *) "--fail", (char *) "--silent", (char *) "--show-error",
-                         (char *) "--location", (char *) "--retry", (char *) "2", (char *) "--connect-timeout",
-                         (char *) "20", (char *) "--output", tmp, url, NULL };
+        /* -q: no ~/.curlrc; only web and file URLs, also after redirects. */
+        char *argv[] = { (char *) "curl", (char *) "-q", (char *) "--fail", (char *) "--silent",
+                         (char *) "--show-error", (char *) "--location", (char *) "--proto", (char *) "=https,http,file",
+                         (char *) "--proto-redir", (char *) "=https,http", (char *) "--retry", (char *) "2",
+                         (char *) "--connect-timeout", (char *) "20", (char *) "--output", tmp, (char *) "--", url,
+                         NULL };
         ob_info("%s: downloading %s", app->name, url);
         int status = 0;
         RunOptions ro = { .log = log, .uid = -1, .gid = -1 };
@@ -208,6 +223,7 @@ int app_fetch(const Spec *app, const SpecArtifact *a, const char *arch, char **r
         _cleanup_free_ char *final = r == 0 ? path_join(dir, digest_hex(got)) : NULL;
         if (r == 0 && rename(tmp, final) < 0)
                 r = ob_error_set(err, errno, "cannot move the download into '%s'", final);
+        layout_tmp_unregister(slot);
         if (r < 0) {
                 unlink(tmp);
                 return r;

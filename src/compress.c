@@ -173,7 +173,12 @@ static int emit(Compressor *c, Slot *s, ObError *err)
                 return ob_error_plain(err, EIO, "gzip compression failed");
         int r = c->sink(c->userdata, s->out, s->out_len, err);
         s->in_len = 0;
+        /* Workers read every slot's state under the lock. */
+        if (c->threads_ok)
+                pthread_mutex_lock(&c->lock);
         s->state = SLOT_FREE;
+        if (c->threads_ok)
+                pthread_mutex_unlock(&c->lock);
         c->emit_seq++;
         return r;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "oci.h"
 #include "util.h"
@@ -21,7 +22,7 @@
 /* Temporary files that a signal handler must remove: fixed storage, since
  * the handler may not allocate. */
 static char tmp_paths[MAX_TMP][PATH_MAX];
-static volatile sig_atomic_t tmp_used[MAX_TMP];
+static volatile sig_atomic_t tmp_used[MAX_TMP];   /* 1: a file, 2: a directory tree */
 
 static int tmp_register(const char *path)
 {
@@ -45,6 +46,21 @@ int layout_tmp_register(const char *path)
         return tmp_register(path);
 }
 
+void layout_tmp_forget(const char *path)
+{
+        for (int i = 0; i < MAX_TMP; i++)
+                if (tmp_used[i] && strcmp(tmp_paths[i], path) == 0)
+                        tmp_used[i] = 0;
+}
+
+int layout_tmpdir_register(const char *path)
+{
+        int slot = tmp_register(path);
+        if (slot >= 0)
+                tmp_used[slot] = 2;
+        return slot;
+}
+
 void layout_tmp_unregister(int slot)
 {
         if (slot >= 0 && slot < MAX_TMP)
@@ -53,9 +69,24 @@ void layout_tmp_unregister(int slot)
 
 void layout_signal_cleanup(void)
 {
-        for (int i = 0; i < MAX_TMP; i++)
-                if (tmp_used[i])
+        for (int i = 0; i < MAX_TMP; i++) {
+                if (tmp_used[i] == 1)
                         unlink(tmp_paths[i]);
+                else if (tmp_used[i] == 2) {
+                        /* A tree cannot be removed with what a signal handler
+                         * may call, but fork() and execve() are allowed. */
+                        pid_t pid = fork();
+                        if (pid == 0) {
+                                char *const argv[] = { (char *) "rm", (char *) "-rf", (char *) "--", tmp_paths[i], NULL };
+                                char *const envp[] = { NULL };
+                                execve("/bin/rm", argv, envp);
+                                _exit(127);
+                        }
+                        if (pid > 0)
+                                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                                        ;
+                }
+        }
 }
 
 struct Layout {
@@ -215,13 +246,16 @@ int layout_open(const char *dir, int flags, Layout **ret, ObError *err)
                 r = ob_error_set(err, errno, "cannot open output directory '%s'", dir);
                 goto fail;
         }
-        if (flock(l->fd, LOCK_EX | LOCK_NB) < 0) {
+        /* Readers (list, show, save, test) share the lock; a build or a
+         * clean holds it alone. */
+        int lock = (flags & (LAYOUT_CREATE | LAYOUT_WRITE)) ? LOCK_EX : LOCK_SH;
+        if (flock(l->fd, lock | LOCK_NB) < 0) {
                 if (errno != EWOULDBLOCK) {
                         r = ob_error_set(err, errno, "cannot lock '%s'", dir);
                         goto fail;
                 }
                 ob_info("waiting for another oci-build to finish with '%s'...", dir);
-                if (flock(l->fd, LOCK_EX) < 0) {
+                if (flock(l->fd, lock) < 0) {
                         r = ob_error_set(err, errno, "cannot lock '%s'", dir);
                         goto fail;
                 }
@@ -512,7 +546,11 @@ int layout_commit(Layout *l, ObError *err)
         return 0;
 }
 
-/* Adds desc's digest and, for manifests and indexes, everything they point to. */
+/* Adds desc's digest and everything it points to. Whatever the media type
+ * says, a blob that is a JSON object is searched for the fields through
+ * which OCI and Docker documents reference others (config, layers,
+ * manifests, blobs, subject), so gc never deletes what an image it does
+ * not know still uses. */
 static int mark(Layout *l, json_t *desc, char ***live, ObError *err)
 {
         const char *digest = json_string_value(json_object_get(desc, "digest"));
@@ -522,26 +560,36 @@ static int mark(Layout *l, json_t *desc, char ***live, ObError *err)
         if (strv_contains(*live, digest))
                 return 0;
         strv_push(live, digest);
-        if (!mt || (strcmp(mt, OCI_MT_MANIFEST) && strcmp(mt, OCI_MT_INDEX) &&
-                    strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json")))
+        /* Layers are never JSON; reading them would only cost time. */
+        if (mt && (strstr(mt, ".layer.") || strstr(mt, ".tar")))
                 return 0;
         _cleanup_free_ char *data = NULL;
-        int r = layout_read_blob(l, digest, &data, NULL, err);
+        size_t size = 0;
+        int r = layout_read_blob(l, digest, &data, &size, err);
         if (r < 0)
                 return r;
-        json_error_t jerr;
-        json_t *j = json_loads(data, 0, &jerr);
-        if (!j)
-                return ob_error_plain(err, EINVAL, "blob %s is not valid JSON", digest);
-        json_t *c = json_object_get(j, "config");
-        if (c && (r = mark(l, c, live, err)) < 0)
-                goto out;
-        size_t i;
-        json_t *d;
-        json_array_foreach(json_object_get(j, "layers"), i, d) if ((r = mark(l, d, live, err)) < 0) goto out;
-        json_array_foreach(json_object_get(j, "manifests"), i, d) if ((r = mark(l, d, live, err)) < 0) goto out;
+        json_t *j = json_loadb(data, size, 0, NULL);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return 0;
+        }
+        static const char *const single[] = { "config", "subject" };
+        static const char *const lists[] = { "layers", "manifests", "blobs" };
         r = 0;
-out:
+        for (size_t k = 0; k < ELEMENTSOF(single) && r == 0; k++) {
+                json_t *c = json_object_get(j, single[k]);
+                if (json_is_object(c))
+                        r = mark(l, c, live, err);
+        }
+        for (size_t k = 0; k < ELEMENTSOF(lists) && r == 0; k++) {
+                size_t i;
+                json_t *d;
+                json_array_foreach(json_object_get(j, lists[k]), i, d)
+                {
+                        if (r == 0)
+                                r = mark(l, d, live, err);
+                }
+        }
         json_decref(j);
         return r;
 }

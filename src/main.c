@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 #include "compress.h"
@@ -93,7 +94,7 @@ static void print_global_help(FILE *f)
                 "  -C, --configs DIR     configs directory (default: the source tree's configs/ when\n"
                 "                        run from a build tree, else the installed one)\n"
                 "      --sysroot DIR     read host files from DIR instead of / \n"
-                "  -j, --jobs N          compress with N threads (default: the number of CPUs)\n"
+                "  -j, --jobs N          compress with N threads (default: the number of CPUs, at most 8)\n"
                 "      --level N         gzip effort 0-%d (12 is smallest and slowest); default: %d for\n"
                 "                        layers with up to %u MiB of files, %d for larger ones\n"
                 "  -q, --quiet           print only errors\n"
@@ -123,6 +124,13 @@ static void print_command_help(const Command *c)
 
 static void on_signal(int sig)
 {
+        /* A host program we run (initdb, npm, curl) goes with us. */
+        pid_t child = ob_child_pid;
+        if (child > 0) {
+                kill(child, SIGTERM);
+                while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
         layout_signal_cleanup();
         signal(sig, SIG_DFL);
         raise(sig);
@@ -200,7 +208,9 @@ int main(int argc, char **argv)
         /* Tar headers store names as UTF-8 whatever the user's locale is. */
         setlocale(LC_CTYPE, "C.UTF-8");
         cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        ctx.jobs = cpus > 0 ? (unsigned) cpus : 1;
+        /* Each job holds two 1 MiB chunks and a compressor: more than 8
+         * buys little on one layer and costs memory. */
+        ctx.jobs = cpus > 8 ? 8 : cpus > 0 ? (unsigned) cpus : 1;
 
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":o:C:j:qvhV", options, NULL)) >= 0) {

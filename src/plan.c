@@ -135,8 +135,13 @@ int plan_add(Plan *p, const Entry *e, ObError *err)
         Entry *old = find_mut(p, rel);
         if (old) {
                 if (old->type == e->type && old->mode == e->mode && old->uid == e->uid && old->gid == e->gid &&
-                    same_content(old, e))
+                    same_content(old, e)) {
+                        /* The same thing reached twice: the result must not
+                         * depend on which way came first. */
+                        if (e->mtime < old->mtime)
+                                old->mtime = e->mtime;
                         return 0;
+                }
                 /* An explicit directory entry refines one that was only implied. */
                 if (old->type == ENTRY_DIR && e->type == ENTRY_DIR) {
                         if (old->why && strcmp(old->why, "parent directory") == 0) {
@@ -324,6 +329,8 @@ static int copy_tree(Plan *p, Sysroot *root, const PlanCopyOptions *o, const cha
                 strv_free(names);
                 return ob_error_set(err, saved, "cannot read directory '%s'", host);
         }
+        /* readdir() order differs between file systems; nothing may depend on it. */
+        qsort(names, strv_length(names), sizeof(char *), strv_compare);
 
         int r = 0;
         for (size_t i = 0; names && names[i] && r >= 0; i++) {

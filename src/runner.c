@@ -1224,8 +1224,9 @@ typedef struct StepChild {
  * set up the container, 'X' when the image failed (no such program...). */
 #define child_fail(c, kind, e, ...) helper_fail((c)->report_fd, (e), kind __VA_ARGS__)
 
-/* The capabilities a container runtime leaves to root inside a container;
- * the rest would let a test reach beyond its namespaces. */
+/* The capabilities a container runtime leaves to root inside a container,
+ * less CAP_MKNOD: there is no devices cgroup here to stop a node for the
+ * host's disk; the rest would let a test reach beyond its namespaces. */
 static bool cap_kept(int cap)
 {
         switch (cap) {
@@ -1233,7 +1234,6 @@ static bool cap_kept(int cap)
         case CAP_DAC_OVERRIDE:
         case CAP_FSETID:
         case CAP_FOWNER:
-        case CAP_MKNOD:
         case CAP_NET_RAW:
         case CAP_SETGID:
         case CAP_SETUID:
@@ -1274,7 +1274,8 @@ static void child_dev(const StepChild *c)
 
         snprintf(dev, sizeof(dev), "%s/dev", c->root);
         child_dir(c, dev);
-        if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k") < 0)
+        /* nodev: the bind mounts of the real devices below keep their own flags. */
+        if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=755,size=65536k") < 0)
                 child_fail(c, "S", errno, "cannot mount a tmpfs on /dev");
         for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
                 snprintf(p, sizeof(p), "%s/%s", dev, devices[i]);
@@ -1366,6 +1367,18 @@ static int child_main(void *arg)
         child_dir(c, p);
         if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 child_fail(c, "S", errno, "cannot mount proc");
+        /* As runtimes do: the parts of /proc that reach the host's kernel
+         * are read-only. */
+        static const char *const ro[] = { "sys", "sysrq-trigger", "irq", "bus" };
+        for (size_t i = 0; i < ELEMENTSOF(ro); i++) {
+                char q[PATH_MAX + 32];
+                snprintf(q, sizeof(q), "%s/%s", p, ro[i]);
+                if (access(q, F_OK) < 0)
+                        continue;
+                if (mount(q, q, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+                    mount(NULL, q, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                        child_fail(c, "S", errno, "cannot make /proc/%s read-only", ro[i]);
+        }
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
                 child_fail(c, "S", errno, "cannot set the host name");
         child_loopback(c);

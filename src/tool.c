@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "elf.h"
+#include "layout.h"
 #include "util.h"
 
 int tool_package_version(Sysroot *root, const char *package, char **ret, ObError *err)
@@ -373,6 +374,7 @@ void tool_data_cleanup(char *tmpdir)
 {
         if (!tmpdir)
                 return;
+        layout_tmp_forget(tmpdir);
         nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
         free(tmpdir);
 }
@@ -421,6 +423,9 @@ int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir
         _cleanup_free_ char *tmpdir = xasprintf("%s/oci-build-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(tmpdir))
                 return ob_error_set(err, errno, "cannot create a temporary directory");
+        /* Interrupted, the data directory goes too (it is unregistered by
+         * tool_data_cleanup() when the build ends). */
+        layout_tmpdir_register(tmpdir);
         chmod(tmpdir, 0755);
         _cleanup_free_ char *dir = path_join(tmpdir, "data");
         _cleanup_free_ char *pwfile = NULL;
@@ -444,8 +449,10 @@ int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir
                 const char *eq = strchr(tool->data.append[i], '=');
                 _cleanup_free_ char *name = xstrndup(tool->data.append[i], (size_t) (eq - tool->data.append[i]));
                 _cleanup_free_ char *file = path_join(dir, name);
-                _cleanup_close_ int fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
-                if (fd < 0 || write_all(fd, eq + 1, strlen(eq + 1)) < 0) {
+                /* The directory belongs to the data command's user: follow no link of theirs. */
+                _cleanup_close_ int fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || write_all(fd, eq + 1, strlen(eq + 1)) < 0) {
                         r = ob_error_set(err, errno, "%s: data.append: cannot append to '%s'", tool->file, name);
                         goto fail;
                 }

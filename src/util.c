@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 int ob_verbosity = 0;
+volatile pid_t ob_child_pid = 0;
 
 static void oom(void)
 {
@@ -185,10 +186,14 @@ int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError
                 fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
                 _exit(127);
         }
+        ob_child_pid = pid;
         int status;
         while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
+                if (errno != EINTR) {
+                        ob_child_pid = 0;
                         return ob_error_set(err, errno, "cannot wait for %s", argv[0]);
+                }
+        ob_child_pid = 0;
         *ret_status = status;
         return 0;
 }

@@ -34,8 +34,10 @@ int context_load_app(const Context *ctx, const char *name, Spec **ret, ObError *
         if (ref.tier != SPEC_TIER_APP)
                 r = ob_error_plain(err, EINVAL, "'%s' is not an app config (it is the %s config %s)", name,
                                    spec_tier_name(ref.tier), ref.file);
-        else
-                r = spec_load_app(ref.file, ret, err);
+        else if ((r = spec_load_app(ref.file, ret, err)) == 0 && (r = context_check_name(&ref, *ret, err)) < 0) {
+                spec_free(*ret);
+                *ret = NULL;
+        }
         config_ref_clear(&ref);
         return r;
 }

@@ -19,7 +19,7 @@ int cmd_clean(Context *ctx, ObError *err)
                 ob_info("nothing to clean: '%s' does not exist", ctx->layout);
                 return 0;
         }
-        r = layout_open(ctx->layout, 0, &l, err);
+        r = layout_open(ctx->layout, LAYOUT_WRITE, &l, err);
         if (r < 0)
                 return r;
 

@@ -13,16 +13,35 @@ LayerOptions context_layer_options(const Context *ctx)
                                .threads = ctx->jobs, .chunk = 0 };
 }
 
+/* Configs are found by file name and images named by 'name': the two must
+ * agree, or `tool X` would build an image that `test X` cannot find. */
+int context_check_name(const ConfigRef *ref, Spec *spec, ObError *err)
+{
+        if (strcmp(spec->name, ref->name) == 0)
+                return 0;
+        return ob_error_plain(err, EINVAL, "%s: 'name' is '%s' but the file is %s.yml: they must be the same",
+                              ref->file, spec->name, ref->name);
+}
+
 int context_load_spec(const Context *ctx, const ConfigRef *ref, Spec **ret, ObError *err)
 {
+        int r = -EINVAL;
         switch (ref->tier) {
         case SPEC_TIER_BASE:
-                return spec_load_base(ref->file, OB_VERSION, ret, err);
+                r = spec_load_base(ref->file, OB_VERSION, ret, err);
+                break;
         case SPEC_TIER_TOOL:
-                return spec_load_tool(ref->file, ret, err);
+                r = spec_load_tool(ref->file, ret, err);
+                break;
         case SPEC_TIER_APP:
-                return spec_load_app(ref->file, ret, err);
+                r = spec_load_app(ref->file, ret, err);
+                break;
         }
+        if (r == 0 && (r = context_check_name(ref, *ret, err)) < 0) {
+                spec_free(*ret);
+                *ret = NULL;
+        }
+        return r;
         return ob_error_plain(err, ENOTSUP, "%s: %s configs are not supported by this version of oci-build",
                               ref->file, spec_tier_name(ref->tier));
 }
@@ -81,6 +100,8 @@ int context_load_tool(const Context *ctx, const char *name, Sysroot *root, const
                 return r;
         }
         r = spec_load_tool(ref.file, &t->spec, err);
+        if (r == 0)
+                r = context_check_name(&ref, t->spec, err);
         config_ref_clear(&ref);
         if (r < 0)
                 return r;
