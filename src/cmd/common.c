@@ -17,7 +17,9 @@ LayerOptions context_layer_options(const Context *ctx)
  * agree, or `tool X` would build an image that `test X` cannot find. */
 int context_check_name(const ConfigRef *ref, Spec *spec, ObError *err)
 {
-        if (strcmp(spec->name, ref->name) == 0)
+        /* base.yml is found by its fixed name; the image it makes may be
+         * named otherwise (a variant of the base). */
+        if (ref->tier == SPEC_TIER_BASE || strcmp(spec->name, ref->name) == 0)
                 return 0;
         return ob_error_plain(err, EINVAL, "%s: 'name' is '%s' but the file is %s.yml: they must be the same",
                               ref->file, spec->name, ref->name);
