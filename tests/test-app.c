@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include "plan.h"
 #include "spec.h"
 #include "sysroot.h"
+#include "testutil.h"
 #include "util.h"
 
 #define APP_DIR TEST_DATA_DIR "/app"
@@ -30,13 +30,6 @@ static char *tmp_dir;          /* everything the tests write */
 static bool have_curl;
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) st, (void) flag, (void) ftw;
-        remove(path);
-        return 0;
-}
 
 #define NEED_CURL()                                                              \
         do {                                                                     \
@@ -1195,7 +1188,7 @@ int main(void)
         int failed = srunner_ntests_failed(sr);
         srunner_free(sr);
 
-        nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        test_rm_rf(tmp_dir);
         free(tmp_dir);
         for (size_t i = 0; i < 3; i++)
                 free(saved_env[i]);

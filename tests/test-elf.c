@@ -6,7 +6,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "elf.h"
 #include "sysroot.h"
+#include "testutil.h"
 #include "util.h"
 
 #if defined(__x86_64__)
@@ -269,13 +269,6 @@ static int build_fixtures(void)
         /* Same name, wrong machine and wrong class: ld.so passes over both. */
         if (patch_file(base, wrong, EH_MACHINE, 2, OTHER_MACHINE) < 0 || patch_file(base, wrong32, 4, 1, 1) < 0)
                 return -1;
-        return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) st, (void) flag, (void) ftw;
-        remove(path);
         return 0;
 }
 
@@ -872,7 +865,7 @@ int main(void)
         srunner_free(sr);
 
         if (tmp_dir && !getenv("TEST_ELF_KEEP"))
-                nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                test_rm_rf(tmp_dir);
         free(tmp_dir);
         free(fix_root);
         free(lib_cmd);

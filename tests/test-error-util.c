@@ -3,37 +3,25 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "testutil.h"
 #include "util.h"
 
 static char tmp_root[4096];
 
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-        (void) st;
-        (void) type;
-        (void) ftw;
-        remove(path);
-        return 0;
-}
-
 static void tmp_setup(void)
 {
-        const char *base = getenv("TMPDIR");
-        snprintf(tmp_root, sizeof(tmp_root), "%s/ob-test-util-XXXXXX", base && *base ? base : "/tmp");
-        if (!mkdtemp(tmp_root))
-                abort();
+        test_tmpdir(tmp_root, sizeof(tmp_root), "util");
 }
 
 static void tmp_teardown(void)
 {
-        nftw(tmp_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        test_rm_rf(tmp_root);
 }
 
 /* Entries of a directory other than "." and "..". */

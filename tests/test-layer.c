@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include "layout.h"
 #include "plan.h"
 #include "sysroot.h"
+#include "testutil.h"
 #include "util.h"
 
 #define SDE 1000000000
@@ -30,26 +30,14 @@
 
 static char tmp_root[4096];
 
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-        (void) st;
-        (void) type;
-        (void) ftw;
-        remove(path);
-        return 0;
-}
-
 static void tmp_setup(void)
 {
-        const char *base = getenv("TMPDIR");
-        snprintf(tmp_root, sizeof(tmp_root), "%s/ob-test-layer-XXXXXX", base && *base ? base : "/tmp");
-        if (!mkdtemp(tmp_root))
-                abort();
+        test_tmpdir(tmp_root, sizeof(tmp_root), "layer");
 }
 
 static void tmp_teardown(void)
 {
-        nftw(tmp_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        test_rm_rf(tmp_root);
 }
 
 static char *test_dir(const char *name)

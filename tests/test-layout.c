@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -17,30 +16,19 @@
 
 #include "layout.h"
 #include "oci.h"
+#include "testutil.h"
 #include "util.h"
 
 static char tmp_root[4096];
 
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-        (void) st;
-        (void) type;
-        (void) ftw;
-        remove(path);
-        return 0;
-}
-
 static void tmp_setup(void)
 {
-        const char *base = getenv("TMPDIR");
-        snprintf(tmp_root, sizeof(tmp_root), "%s/ob-test-layout-XXXXXX", base && *base ? base : "/tmp");
-        if (!mkdtemp(tmp_root))
-                abort();
+        test_tmpdir(tmp_root, sizeof(tmp_root), "layout");
 }
 
 static void tmp_teardown(void)
 {
-        nftw(tmp_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        test_rm_rf(tmp_root);
 }
 
 static char *tpath(const char *name)

@@ -4,7 +4,6 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "spec.h"
+#include "testutil.h"
 #include "util.h"
 #include "yamlspec.h"
 
@@ -19,26 +19,14 @@
 
 static char tmp_root[4096];
 
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-        (void) st;
-        (void) type;
-        (void) ftw;
-        remove(path);
-        return 0;
-}
-
 static void tmp_setup(void)
 {
-        const char *base = getenv("TMPDIR");
-        snprintf(tmp_root, sizeof(tmp_root), "%s/ob-test-spec-XXXXXX", base && *base ? base : "/tmp");
-        if (!mkdtemp(tmp_root))
-                abort();
+        test_tmpdir(tmp_root, sizeof(tmp_root), "spec");
 }
 
 static void tmp_teardown(void)
 {
-        nftw(tmp_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        test_rm_rf(tmp_root);
 }
 
 static void write_text(const char *path, const char *text)

@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "spec.h"
 #include "sysroot.h"
 #include "tool.h"
+#include "testutil.h"
 #include "util.h"
 
 #define TOOL_DIR TEST_DATA_DIR "/tool"
@@ -61,13 +61,6 @@ static int run(const char *fmt, ...)
                 fprintf(stderr, "fixture command failed (%d): %s\n", r, cmd);
         free(cmd);
         return r == 0 ? 0 : -1;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) st, (void) flag, (void) ftw;
-        remove(path);
-        return 0;
 }
 
 /* Writes text to a file under the sysroot (rel) or anywhere (absolute). */
@@ -1140,7 +1133,7 @@ int main(void)
         fix_root = xasprintf("%s/root", tmp_dir);
         if (mkdir(fix_root, 0755) < 0 || build_plain_fixtures() < 0) {
                 fprintf(stderr, "test-tool: cannot lay out the sysroot in %s\n", tmp_dir);
-                nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                test_rm_rf(tmp_dir);
                 return EXIT_FAILURE;
         }
         have_elf = build_elf_fixtures() == 0;
@@ -1156,7 +1149,7 @@ int main(void)
         int failed = srunner_ntests_failed(sr);
         srunner_free(sr);
 
-        nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        test_rm_rf(tmp_dir);
         free(tmp_dir);
         free(fix_root);
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
