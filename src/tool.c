@@ -184,23 +184,37 @@ static bool is_elf_file(const char *host)
         return fd >= 0 && read(fd, magic, 4) == 4 && memcmp(magic, "\177ELF", 4) == 0;
 }
 
-/* Whether the plan holds something below the directory path. */
-static bool has_below(const Plan *p, const char *path)
+/* The directories that hold something in a plan, as a set (a Plan used
+ * for its path index), so "is anything below X" costs one lookup. */
+static void add_parents(Plan *dirs, const Plan *p, size_t from)
 {
-        size_t n = strlen(path + 1);
-        for (size_t i = 0; i < p->n; i++)
-                if (strncmp(p->entries[i].path, path + 1, n) == 0 && p->entries[i].path[n] == '/')
-                        return true;
-        return false;
+        ObError ignore;
+        for (size_t i = from; i < p->n; i++) {
+                _cleanup_free_ char *path = xstrdup(p->entries[i].path);
+                for (char *slash = strrchr(path, '/'); slash; slash = strrchr(path, '/')) {
+                        *slash = '\0';
+                        if (plan_find(dirs, path))
+                                break;
+                        Entry d = { .path = path, .type = ENTRY_DIR, .mode = 0755 };
+                        plan_add(dirs, &d, &ignore);
+                }
+        }
 }
 
 /* Adds the targets of symlinks that would otherwise dangle, until nothing
  * changes: Debian's GOROOT is mostly links into /usr/share/go-VERSION. */
 static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *const *exclude, ObError *err)
 {
+        Plan dirs, base_dirs;
+        size_t indexed = 0;
         bool changed = true;
-        int r;
-        while (changed) {
+        int r = 0;
+
+        plan_init(&dirs);
+        plan_init(&base_dirs);
+        if (base)
+                add_parents(&base_dirs, base, 0);
+        while (changed && r == 0) {
                 changed = false;
                 for (size_t i = 0; i < p->n; i++) {
                         const Entry *e = &p->entries[i];
@@ -216,7 +230,9 @@ static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *cons
                                 continue;
                         /* A directory that only holds what was added below it
                          * (/lib64 -> usr/lib64) does not dangle either. */
-                        if (has_below(p, target) || (base && has_below(base, target)))
+                        add_parents(&dirs, p, indexed);
+                        indexed = p->n;
+                        if (plan_find(&dirs, target) || plan_find(&base_dirs, target))
                                 continue;
                         struct stat st;
                         ObError ignore;
@@ -230,11 +246,13 @@ static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *cons
                         size_t before = p->n;
                         r = plan_add_host(p, root, &o, err);
                         if (r < 0)
-                                return r;
+                                break;
                         changed |= p->n != before;
                 }
         }
-        return 0;
+        plan_clear(&dirs);
+        plan_clear(&base_dirs);
+        return r;
 }
 
 int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, Plan *ret, ObError *err)
