@@ -42,12 +42,17 @@ int context_load_app(const Context *ctx, const char *name, Spec **ret, ObError *
         return r;
 }
 
-static int load_app(const Context *ctx, const char *name, Sysroot *root, const Plan *base_plan, AppBuild *a,
-                    ObError *err)
+static int load_app(const Context *ctx, const char *name, const BaseBuild *base, AppBuild *a, ObError *err)
 {
+        Sysroot *root = base->root;
+        const Plan *base_plan = &base->plan;
         int r = context_load_app(ctx, name, &a->spec, err);
         if (r < 0)
                 return r;
+        /* The user the image runs as is the app's, else the base's: the
+         * data directory must belong to that one. */
+        if (!a->spec->config.user && base->spec->config.user)
+                a->spec->config.user = xstrdup(base->spec->config.user);
         const Spec *s = a->spec;
         a->n_tools = strv_length(s->tools);
         a->tools = xcalloc(a->n_tools + 1, sizeof(ToolBuild));
@@ -106,7 +111,7 @@ int cmd_app(Context *ctx, ObError *err)
         if ((r = context_base_begin(ctx, &base, err)) < 0)
                 goto out;
         for (size_t i = 0; i < n; i++) {
-                r = load_app(ctx, names[i], base.root, &base.plan, &apps[i], err);
+                r = load_app(ctx, names[i], &base, &apps[i], err);
                 if (r < 0)
                         goto out;
         }
