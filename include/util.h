@@ -41,6 +41,13 @@ static inline void strv_freep(char ***v) { strv_free(*v); }
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
+/* qsort() that accepts an empty (NULL) array, which qsort() itself may not. */
+static inline void qsort_safe(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+        if (n > 1)
+                qsort(base, n, size, cmp);
+}
+
 /* Allocation failure is not recoverable in a command-line builder. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);

@@ -108,7 +108,7 @@ static int lock_record(const char *lock, const char *url, const char *hex, ObErr
         _cleanup_free_ char *entry = xasprintf("%s %s", url, hex);
         strv_push(&lines, entry);
         size_t n = strv_length(lines);
-        qsort(lines, n, sizeof(char *), strv_compare);
+        qsort_safe(lines, n, sizeof(char *), strv_compare);
         char *out = xstrdup("# Downloads pinned by their sha256 on first fetch; oci-build verifies them.\n");
         for (size_t i = 0; i < n; i++) {
                 char *o = xasprintf("%s%s\n", out, lines[i]);

@@ -84,7 +84,7 @@ int configs_list(const char *dir, ConfigRef **ret, size_t *ret_n, ObError *err)
                 configs_free(v, n);
                 return r;
         }
-        qsort(v, n, sizeof(ConfigRef), cmp_ref);
+        qsort_safe(v, n, sizeof(ConfigRef), cmp_ref);
         *ret = v;
         *ret_n = n;
         return 0;

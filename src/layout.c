@@ -496,7 +496,7 @@ int layout_index_set(Layout *l, const char *name, json_t *desc, ObError *err)
         json_t **v = xmalloc(n * sizeof(json_t *));
         for (size_t i = 0; i < n; i++)
                 v[i] = json_incref(json_array_get(m, i));
-        qsort(v, n, sizeof(json_t *), desc_cmp);
+        qsort_safe(v, n, sizeof(json_t *), desc_cmp);
         json_array_clear(m);
         for (size_t i = 0; i < n; i++)
                 json_array_append_new(m, v[i]);

@@ -215,7 +215,7 @@ int plan_finish(Plan *p, int64_t mtime, ObError *err)
                 }
         }
 
-        qsort(p->entries, p->n, sizeof(Entry), entry_cmp);
+        qsort_safe(p->entries, p->n, sizeof(Entry), entry_cmp);
         index_rebuild(p);
 
         /* Files that are hard links of each other on the host stay hard links:
@@ -330,7 +330,7 @@ static int copy_tree(Plan *p, Sysroot *root, const PlanCopyOptions *o, const cha
                 return ob_error_set(err, saved, "cannot read directory '%s'", host);
         }
         /* readdir() order differs between file systems; nothing may depend on it. */
-        qsort(names, strv_length(names), sizeof(char *), strv_compare);
+        qsort_safe(names, strv_length(names), sizeof(char *), strv_compare);
 
         int r = 0;
         for (size_t i = 0; names && names[i] && r >= 0; i++) {

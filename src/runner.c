@@ -368,7 +368,7 @@ static int cmp_str(const void *a, const void *b)
 static size_t made_lower_bound(Unpack *u, const char *key)
 {
         if (!u->sorted && u->n_made > 1) {
-                qsort(u->made, u->n_made, sizeof(char *), cmp_str);
+                qsort_safe(u->made, u->n_made, sizeof(char *), cmp_str);
                 u->sorted = true;
         }
         size_t lo = 0, hi = u->n_made;

@@ -380,7 +380,7 @@ int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, 
                 p->images = xrealloc(p->images, (p->n_images + 1) * sizeof(SaveImage));
                 p->images[p->n_images++] = (SaveImage) { .name = xstrdup(names[i]) };
         }
-        qsort(p->images, p->n_images, sizeof(SaveImage), image_cmp);
+        qsort_safe(p->images, p->n_images, sizeof(SaveImage), image_cmp);
 
         for (size_t i = 0; tags && tags[i]; i++) {
                 const char *eq = strchr(tags[i], '=');
@@ -423,7 +423,7 @@ int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, 
                                                 goto fail;
                                         }
 
-        qsort(p->blobs, p->n_blobs, sizeof(SaveBlob), blob_cmp);
+        qsort_safe(p->blobs, p->n_blobs, sizeof(SaveBlob), blob_cmp);
         *ret = p;
         return 0;
 fail:
