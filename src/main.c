@@ -83,17 +83,20 @@ static void print_global_help(FILE *f)
                 "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
                 _cleanup_free_ char *s = xasprintf("%s %s", commands[i].name, commands[i].synopsis);
-                fprintf(f, "  %-28s %s\n", s, commands[i].summary);
+                if (strlen(s) > 28)
+                        fprintf(f, "  %s\n  %-28s %s\n", s, "", commands[i].summary);
+                else
+                        fprintf(f, "  %-28s %s\n", s, commands[i].summary);
         }
         fprintf(f,
                 "\n"
                 "Options (for every command):\n"
-                "  -o, --output DIR      OCI layout directory to write (default: ./oci); for save,\n"
-                "                        the tar file to write\n"
+                "  -o, --output DIR      OCI layout directory to write (default: ./oci); for save\n"
+                "                        and compose, the file to write\n"
                 "      --layout DIR      OCI layout directory to read (save; default: ./oci)\n"
                 "  -C, --configs DIR     configs directory (default: the source tree's configs/ when\n"
                 "                        run from a build tree, else the installed one)\n"
-                "      --sysroot DIR     read host files from DIR instead of / \n"
+                "      --sysroot DIR     read host files from DIR instead of /\n"
                 "  -j, --jobs N          compress with N threads (default: the number of CPUs, at most 8)\n"
                 "      --level N         gzip effort 0-%d (12 is smallest and slowest); default: %d for\n"
                 "                        layers with up to %u MiB of files, %d for larger ones\n"
@@ -105,6 +108,7 @@ static void print_global_help(FILE *f)
                 "Environment:\n"
                 "  SOURCE_DATE_EPOCH     the 'created' time of images and the latest mtime in layers\n"
                 "                        (seconds since 1970, default 0): same inputs, same bytes\n"
+                "  OCI_BUILD_CACHE       where app downloads are kept (default ~/.cache/oci-build)\n"
                 "\n"
                 "Run 'oci-build COMMAND --help' for more about a command.\n",
                 COMPRESS_LEVEL_MAX, LAYER_AUTO_SMALL_LEVEL, LAYER_AUTO_SMALL >> 20, LAYER_AUTO_LARGE_LEVEL);
