@@ -28,8 +28,10 @@ char *app_cache_dir(void);
 char *app_lock_path(const Spec *app);
 
 /* The app layer: artifacts (local ones with modes normalised as for a
- * checkout), files from the sysroot, directories and symlinks. */
-int app_plan(const Spec *app, Sysroot *root, const char *arch, int64_t mtime, Plan *ret, ObError *err);
+ * checkout), files from the sysroot, directories and symlinks. Without
+ * fetch, a download that is not in the cache is listed as an empty stand-in
+ * whose reason says so (for `show --files`), never fetched. */
+int app_plan(const Spec *app, Sysroot *root, const char *arch, int64_t mtime, bool fetch, Plan *ret, ObError *err);
 
 /* Checks that the healthcheck's program is in one of the layers. */
 int app_check_health(const Spec *app, const Plan *const *layers, size_t n, ObError *err);

@@ -144,7 +144,10 @@ static int hash_file(const char *path, char out[static DIGEST_STRING_MAX], ObErr
         return 0;
 }
 
-int app_fetch(const Spec *app, const SpecArtifact *a, const char *arch, char **ret_path, ObError *err)
+/* With fetch false, only a verified copy in the cache is returned:
+ * -ENOENT otherwise, and nothing is downloaded or recorded. */
+static int fetch_artifact(const Spec *app, const SpecArtifact *a, const char *arch, bool fetch, char **ret_path,
+                          ObError *err)
 {
         _cleanup_free_ char *u1 = str_replace_all(a->url, "{arch}", arch);
         _cleanup_free_ char *url = str_replace_all(u1, "{version}", app->version);
@@ -187,6 +190,8 @@ int app_fetch(const Spec *app, const SpecArtifact *a, const char *arch, char **r
                         unlink(cached);
                 }
         }
+        if (!fetch)
+                return ob_error_plain(err, ENOENT, "%s is not downloaded yet", url);
         if ((r = mkdir_p(dir, err)) < 0)
                 return r;
 
@@ -239,7 +244,12 @@ int app_fetch(const Spec *app, const SpecArtifact *a, const char *arch, char **r
         return 0;
 }
 
-int app_plan(const Spec *app, Sysroot *root, const char *arch, int64_t mtime, Plan *ret, ObError *err)
+int app_fetch(const Spec *app, const SpecArtifact *a, const char *arch, char **ret_path, ObError *err)
+{
+        return fetch_artifact(app, a, arch, true, ret_path, err);
+}
+
+int app_plan(const Spec *app, Sysroot *root, const char *arch, int64_t mtime, bool fetch, Plan *ret, ObError *err)
 {
         Plan p;
         int r = 0;
@@ -264,7 +274,16 @@ int app_plan(const Spec *app, Sysroot *root, const char *arch, int64_t mtime, Pl
                                 ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
                 } else {
                         _cleanup_free_ char *cached = NULL;
-                        r = app_fetch(app, a, arch, &cached, err);
+                        r = fetch_artifact(app, a, arch, fetch, &cached, err);
+                        if (r == -ENOENT && !fetch) {
+                                /* Listed, not fetched: an empty stand-in says so. */
+                                _cleanup_free_ char *note = xasprintf("%s; %s", why, err->msg);
+                                Entry e = { .path = a->path, .type = ENTRY_FILE, .mode = a->has_mode ? a->mode : 0644,
+                                            .uid = a->uid, .gid = a->gid, .mtime = mtime, .data = (char *) "",
+                                            .why = note };
+                                r = plan_add(&p, &e, err);
+                                continue;
+                        }
                         if (r < 0)
                                 break;
                         struct stat st;

@@ -665,7 +665,7 @@ START_TEST(test_plan)
         ck_assert_msg(sysroot_open(root_dir, &root, &e) == 0, "%s", e.msg);
         Plan p;
         plan_init(&p);
-        ck_assert_msg(app_plan(s, root, "amd64", 5, &p, &e) == 0, "%s", e.msg);
+        ck_assert_msg(app_plan(s, root, "amd64", 5, true, &p, &e) == 0, "%s", e.msg);
 
         const Entry *dl = plan_find(&p, "app/payload");
         ck_assert_ptr_nonnull(dl);
@@ -704,7 +704,7 @@ START_TEST(test_plan)
         ck_assert_int_eq(rmdir(sub), 0);
         ck_assert_int_eq(unlink(exe), 0);
         ck_assert_int_eq(rmdir(art), 0);
-        ck_assert_int_eq(app_plan(s, root, "amd64", 5, &p, &e), -ENOENT);
+        ck_assert_int_eq(app_plan(s, root, "amd64", 5, true, &p, &e), -ENOENT);
         _cleanup_free_ char *want = xasprintf("%s:9: artifacts: '%s': No such file or directory", f.config, art);
         ck_assert_str_eq(e.msg, want);
         ck_assert_uint_eq(p.n, 0);

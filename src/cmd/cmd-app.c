@@ -79,7 +79,7 @@ static int load_app(const Context *ctx, const char *name, const BaseBuild *base,
         r = app_run_build(s, err);
         if (r < 0)
                 return r;
-        r = app_plan(s, root, oci_arch(), ctx->source_date_epoch, &a->plan, err);
+        r = app_plan(s, root, oci_arch(), ctx->source_date_epoch, true, &a->plan, err);
         if (r < 0)
                 return r;
         const Plan **layers = xcalloc(a->n_tools + 2, sizeof(Plan *));

@@ -233,12 +233,12 @@ int cmd_show(Context *ctx, ObError *err)
                 config_ref_clear(&base_ref);
         } else if (ctx->files && spec->tier == SPEC_TIER_APP) {
                 /* The app's own layer, as it stands: build steps are not run
-                 * here, downloads come from the cache or are fetched. */
+                 * and nothing is downloaded here. */
                 Sysroot *root = NULL;
                 Plan plan;
                 plan_init(&plan);
                 if ((r = sysroot_open(ctx->sysroot, &root, err)) == 0 &&
-                    (r = app_plan(spec, root, oci_arch(), ctx->source_date_epoch, &plan, err)) == 0) {
+                    (r = app_plan(spec, root, oci_arch(), ctx->source_date_epoch, false, &plan, err)) == 0) {
                         print_files(&plan);
                         if (spec->tools && spec->tools[0]) {
                                 _cleanup_free_ char *tools = strv_join(spec->tools, ", ");

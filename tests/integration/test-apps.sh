@@ -229,6 +229,12 @@ expect_fail "pocket-id offline: one line naming the URL" \
         "$OCI_BUILD" -q -C "$CONFIGS" -o "$L" app pocket-id
 check "pocket-id offline: the layout is byte-for-byte unchanged" test "$(tree_sum "$L")" = "$before"
 check "pocket-id offline: no file appeared beside the configs" test "$(ls "$CONFIGS/apps")" = "$lock_before"
+out=$(env http_proxy="http://127.0.0.1:$DEAD" https_proxy="http://127.0.0.1:$DEAD" HTTPS_PROXY="http://127.0.0.1:$DEAD" \
+        OCI_BUILD_CACHE="$T/cache-show" "$OCI_BUILD" -C "$CONFIGS" show pocket-id --files 2>&1)
+check "show pocket-id --files lists the binary without downloading it" \
+        grep -q '/app/pocket-id .*is not downloaded yet' <<<"$out"
+check "show downloads nothing: no cache, no lock file" \
+        test ! -e "$T/cache-show" -a "$(ls "$CONFIGS/apps")" = "$lock_before"
 
 # --- 5. downloads pinned by sha256 -------------------------------------------
 # A copy of the configs (base.yml's rootfs: ../rootfs comes along), with app
