@@ -2,6 +2,7 @@
 #include "app.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -14,6 +15,31 @@
 #include "layout.h"
 #include "util.h"
 
+/* As root, a build step runs as the owner of its directory, with that
+ * user's HOME: `sudo oci-build app` must not leave root-owned files (or
+ * run a registry's install scripts as root) in someone's checkout. */
+static void build_user(const char *workdir, RunOptions *ro, char ***ret_env)
+{
+        struct stat st;
+        ro->uid = ro->gid = -1;
+        if (geteuid() != 0 || stat(workdir, &st) < 0 || st.st_uid == 0)
+                return;
+        struct passwd *pw = getpwuid(st.st_uid);
+        ro->uid = (long) st.st_uid;
+        ro->gid = (long) (pw ? pw->pw_gid : st.st_gid);
+        char **env = NULL;
+        for (char **e = environ; e && *e; e++)
+                if (!str_startswith(*e, "HOME=") && !str_startswith(*e, "USER=") && !str_startswith(*e, "LOGNAME="))
+                        strv_push(&env, *e);
+        if (pw) {
+                _cleanup_free_ char *home = xasprintf("HOME=%s", pw->pw_dir);
+                _cleanup_free_ char *user = xasprintf("USER=%s", pw->pw_name);
+                strv_push(&env, home);
+                strv_push(&env, user);
+        }
+        *ret_env = env;
+}
+
 int app_run_build(const Spec *app, ObError *err)
 {
         for (size_t i = 0; i < app->n_build; i++) {
@@ -24,7 +50,12 @@ int app_run_build(const Spec *app, ObError *err)
                         close(fd);
                 ob_info("%s: build: %s (in %s)", app->name, b->command[0], b->workdir);
                 int status = 0;
-                RunOptions ro = { .workdir = b->workdir, .log = fd >= 0 ? tmpl : NULL, .uid = -1, .gid = -1 };
+                _cleanup_strv_ char **env = NULL;
+                RunOptions ro = { .workdir = b->workdir, .log = fd >= 0 ? tmpl : NULL };
+                build_user(b->workdir, &ro, &env);
+                ro.envp = env;
+                if (fd >= 0 && ro.uid >= 0 && chown(tmpl, (uid_t) ro.uid, (gid_t) ro.gid) < 0)
+                        ob_debug("cannot hand the build log to uid %ld", ro.uid);
                 int r = run_program(b->command, &ro, &status, err);
                 if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
                         _cleanup_free_ char *tail = log_tail(tmpl, 240);

@@ -180,7 +180,7 @@ int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError
                         _exit(126);
                 }
                 if (o->envp)
-                        execve(argv[0], argv, o->envp);
+                        execvpe(argv[0], argv, o->envp);
                 else
                         execvp(argv[0], argv);
                 fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
