@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* sha256 helpers against the FIPS 180-2 test vectors. */
 #include <check.h>
+
+#include "testutil.h"
 #include <string.h>
 
 #include "digest.h"
@@ -147,26 +149,7 @@ static Suite *digest_suite(void)
         return s;
 }
 
-/* Under AddressSanitizer a forked child per test is slow (each one runs
- * the leak check on exit), so the tests share one process there unless
- * CK_FORK says otherwise; leaks are still reported when it exits. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 int main(void)
 {
-        SRunner *sr = srunner_create(digest_suite());
-#ifdef UNDER_ASAN
-        if (!getenv("CK_FORK"))
-                srunner_set_fork_status(sr, CK_NOFORK);
-#endif
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return test_run(digest_suite());
 }

@@ -5,6 +5,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
+
+#include "testutil.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -546,23 +548,7 @@ static Suite *runner_suite(void)
         return s;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 int main(void)
 {
-        SRunner *sr = srunner_create(runner_suite());
-#ifdef UNDER_ASAN
-        if (!getenv("CK_FORK"))
-                srunner_set_fork_status(sr, CK_NOFORK);
-#endif
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return test_run(runner_suite());
 }

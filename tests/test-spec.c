@@ -234,11 +234,6 @@ END_TEST
 
 /* ---- bad configs ---- */
 
-typedef struct BadCase {
-        const char *file;
-        const char *expected;   /* after "<file>:"; "@DIR@" stands for the fixture directory */
-} BadCase;
-
 static const BadCase bad_cases[] = {
         { "bad-unknown-key-typo.yml",
           "2:1: unknown key 'descripton' in the base config (did you mean 'description'?)" },
@@ -332,22 +327,8 @@ END_TEST
 START_TEST(test_every_fixture_is_listed)
 {
         /* A fixture without a table entry would never be checked. */
-        DIR *dir = opendir(SPEC_DIR);
-        ck_assert_ptr_nonnull(dir);
-        struct dirent *de;
-        size_t n_bad = 0;
-        while ((de = readdir(dir))) {
-                if (!str_startswith(de->d_name, "bad-"))
-                        continue;
-                n_bad++;
-                bool found = false;
-                for (size_t i = 0; i < ELEMENTSOF(bad_cases); i++)
-                        found |= strcmp(bad_cases[i].file, de->d_name) == 0;
-                ck_assert_msg(found, "fixture %s has no expected message", de->d_name);
-        }
-        closedir(dir);
-        ck_assert_uint_eq(n_bad, ELEMENTSOF(bad_cases));
-        ck_assert_uint_ge(n_bad, 12);
+        test_check_fixtures_listed(SPEC_DIR, bad_cases, ELEMENTSOF(bad_cases));
+        ck_assert_uint_ge(ELEMENTSOF(bad_cases), 12);
 }
 END_TEST
 
@@ -680,26 +661,7 @@ static Suite *spec_suite(void)
         return s;
 }
 
-/* Under AddressSanitizer a forked child per test is slow (each one runs
- * the leak check on exit), so the tests share one process there unless
- * CK_FORK says otherwise; leaks are still reported when it exits. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 int main(void)
 {
-        SRunner *sr = srunner_create(spec_suite());
-#ifdef UNDER_ASAN
-        if (!getenv("CK_FORK"))
-                srunner_set_fork_status(sr, CK_NOFORK);
-#endif
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return test_run(spec_suite());
 }

@@ -407,11 +407,6 @@ END_TEST
 
 /* ---- spec_load_tool: bad configs --------------------------------------- */
 
-typedef struct BadCase {
-        const char *file;
-        const char *expected;   /* after "<path>:" */
-} BadCase;
-
 static const BadCase bad_cases[] = {
         { "bad-seed-build.yml",
           "4:1: key 'build' is not supported in a tool config: 'build.binary_path' is now 'binaries' (a list of "
@@ -450,38 +445,13 @@ static const BadCase bad_cases[] = {
 
 START_TEST(test_bad_config)
 {
-        const BadCase *c = &bad_cases[_i];
-        _cleanup_free_ char *path = xasprintf("%s/%s", TOOL_DIR, c->file);
-        _cleanup_free_ char *want = xasprintf("%s:%s", path, c->expected);
-        ObError e = { 0 };
-        Spec *s = NULL;
-
-        ck_assert_msg(access(path, R_OK) == 0, "fixture %s is missing", path);
-        int r = spec_load_tool(path, &s, &e);
-        ck_assert_msg(r == -EINVAL, "%s: expected -EINVAL, got %d (%s)", c->file, r, e.msg);
-        ck_assert_ptr_null(s);
-        ck_assert_int_eq(e.code, EINVAL);
-        ck_assert_msg(strcmp(e.msg, want) == 0, "%s:\n  got:      %s\n  expected: %s", c->file, e.msg, want);
+        test_check_bad_config(spec_load_tool, TOOL_DIR, &bad_cases[_i]);
 }
 END_TEST
 
 START_TEST(test_every_fixture_is_listed)
 {
-        DIR *dir = opendir(TOOL_DIR);
-        ck_assert_ptr_nonnull(dir);
-        struct dirent *de;
-        size_t n_bad = 0;
-        while ((de = readdir(dir))) {
-                if (!str_startswith(de->d_name, "bad-"))
-                        continue;
-                n_bad++;
-                bool found = false;
-                for (size_t i = 0; i < ELEMENTSOF(bad_cases); i++)
-                        found |= strcmp(bad_cases[i].file, de->d_name) == 0;
-                ck_assert_msg(found, "fixture %s has no expected message", de->d_name);
-        }
-        closedir(dir);
-        ck_assert_uint_eq(n_bad, ELEMENTSOF(bad_cases));
+        test_check_fixtures_listed(TOOL_DIR, bad_cases, ELEMENTSOF(bad_cases));
 }
 END_TEST
 
@@ -1111,17 +1081,6 @@ static Suite *tool_suite(void)
         return s;
 }
 
-/* Under AddressSanitizer a forked child per test is slow (each one runs
- * the leak check on exit), so the tests share one process there unless
- * CK_FORK says otherwise; leaks are still reported when it exits. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 int main(void)
 {
         const char *tmp = getenv("TMPDIR");
@@ -1140,17 +1099,10 @@ int main(void)
         if (!have_elf)
                 fprintf(stderr, "test-tool: no compiled fixtures; the tests that need them are skipped\n");
 
-        SRunner *sr = srunner_create(tool_suite());
-#ifdef UNDER_ASAN
-        if (!getenv("CK_FORK"))
-                srunner_set_fork_status(sr, CK_NOFORK);
-#endif
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
+        int status = test_run(tool_suite());
 
         test_rm_rf(tmp_dir);
         free(tmp_dir);
         free(fix_root);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return status;
 }
