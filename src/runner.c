@@ -81,32 +81,9 @@ static char *entry_path_clean(const char *name)
 {
         if (name[0] == '/')
                 return NULL;
-        char *out = xmalloc(strlen(name) + 1);
-        size_t n = 0;
-        const char *p = name;
-        while (*p) {
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                const char *e = strchrnul(p, '/');
-                size_t len = (size_t) (e - p);
-                if (len == 1 && p[0] == '.') {
-                        p = e;
-                        continue;
-                }
-                if (len == 2 && p[0] == '.' && p[1] == '.') {
-                        free(out);
-                        return NULL;
-                }
-                if (n)
-                        out[n++] = '/';
-                memcpy(out + n, p, len);
-                n += len;
-                p = e;
-        }
-        out[n] = '\0';
-        return out;
+        _cleanup_free_ char *abs = xasprintf("/%s", name);
+        _cleanup_free_ char *norm = path_normalize_abs(abs, NULL);
+        return norm ? xstrdup(norm + 1) : NULL;
 }
 
 /* Opens the directory rel (relative to dirfd, "" for dirfd itself) without
