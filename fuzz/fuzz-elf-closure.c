@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "elf.h"
+#include "fs.h"
 #include "util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "util.h"
 
 /* gzip output for layers. The input is cut into fixed-size chunks and each
  * chunk becomes one gzip member (RFC 1952 allows a file to be a series of
@@ -26,3 +27,4 @@ int compressor_write(Compressor *c, const void *data, size_t size, ObError *err)
 /* Flushes the last chunk; the output is complete after this. */
 int compressor_finish(Compressor *c, ObError *err);
 void compressor_free(Compressor *c);
+DEFINE_CLEANUP_FUNC(Compressor *, compressor_free);

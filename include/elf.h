@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "util.h"
 #include "sysroot.h"
 
 /* Shared-library closure of ELF files, found by reading the files themselves
@@ -26,6 +27,7 @@ typedef struct ElfClosure ElfClosure;
 
 int elf_closure_new(Sysroot *sysroot, ElfClosure **ret, ObError *err);
 void elf_closure_free(ElfClosure *c);
+DEFINE_CLEANUP_FUNC(ElfClosure *, elf_closure_free);
 
 /* Adds path (absolute, inside the sysroot; may be a symlink) and everything
  * it needs, recursively. A non-ELF file is an error when must_be_elf. */

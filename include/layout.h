@@ -8,6 +8,7 @@
 
 #include "digest.h"
 #include "error.h"
+#include "util.h"
 
 /* An OCI image layout directory: oci-layout, index.json, blobs/sha256/.
  *
@@ -29,6 +30,7 @@ typedef enum LayoutOpenFlags {
 int layout_open(const char *dir, int flags, Layout **ret, ObError *err);
 /* Releases the lock and frees; does not roll back. */
 void layout_close(Layout *l);
+DEFINE_CLEANUP_FUNC(Layout *, layout_close);
 /* Removes every blob this Layout created, and the directory itself when
  * this Layout created it. The index on disk is not touched. */
 void layout_rollback(Layout *l);
@@ -68,16 +70,3 @@ int layout_commit(Layout *l, ObError *err);
 /* Deletes every blob no image in the index references, and leftover
  * temporary files. Returns the count and bytes removed. */
 int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err);
-
-/* Registers a temporary file (outside any layout, too) that
- * layout_signal_cleanup() must remove. Returns a slot for
- * layout_tmp_unregister(), or -1 when every slot is taken. */
-int layout_tmp_register(const char *path);
-/* Accepts -1. */
-void layout_tmp_unregister(int slot);
-/* The same for a directory tree, removed whole. */
-int layout_tmpdir_register(const char *path);
-/* Unregisters a path by name. */
-void layout_tmp_forget(const char *path);
-/* Removes temporary files of this process; safe to call from a signal handler. */
-void layout_signal_cleanup(void);

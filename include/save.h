@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "util.h"
 #include "layout.h"
 
 /* `save`: images of a layout as one tar archive that is at the same time an
@@ -63,6 +64,7 @@ typedef struct SavePlan {
  * distroless-NAME:VERSION and distroless-NAME:latest. */
 int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, ObError *err);
 void save_plan_free(SavePlan *p);
+DEFINE_CLEANUP_FUNC(SavePlan *, save_plan_free);
 
 /* Streams the archive to fd; blobs are copied in bounded memory and checked
  * against their digests on the way. mtime stamps every entry. A failed

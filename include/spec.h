@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "util.h"
 
 /* The typed, validated form of an image config (configs/base.yml,
  * configs/tools/NAME.yml, configs/apps/NAME.yml). */
@@ -178,6 +179,7 @@ typedef struct Spec {
  * has no 'version'. */
 int spec_load_base(const char *file, const char *default_version, Spec **ret, ObError *err);
 void spec_free(Spec *s);
+DEFINE_CLEANUP_FUNC(Spec *, spec_free);
 void spec_image_config_clear(SpecImageConfig *c);
 
 /* Loads and validates a tool config (configs/tools/NAME.yml). The version

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "util.h"
 
 /* The tree that host files are read from (--sysroot, default "/"). Paths
  * given to these functions are absolute paths as seen inside the sysroot;
@@ -16,6 +17,7 @@ typedef struct Sysroot {
 
 int sysroot_open(const char *path, Sysroot **ret, ObError *err);
 void sysroot_free(Sysroot *s);
+DEFINE_CLEANUP_FUNC(Sysroot *, sysroot_free);
 
 /* Called for every symlink met while resolving: link_path is the link's own
  * canonical path inside the sysroot, target the link's content as stored. */

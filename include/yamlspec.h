@@ -6,6 +6,7 @@
 #include <yaml.h>
 
 #include "error.h"
+#include "util.h"
 
 /* Strict, typed reading of a YAML document. Every error names
  * "file:line:col" (libyaml's marks, 1-based) and what was expected. */
@@ -17,6 +18,7 @@ typedef struct YamlDoc {
 int ydoc_load(const char *file, YamlDoc **ret, ObError *err);
 int ydoc_load_string(const char *name, const char *text, YamlDoc **ret, ObError *err);
 void ydoc_free(YamlDoc *d);
+DEFINE_CLEANUP_FUNC(YamlDoc *, ydoc_free);
 yaml_node_t *ydoc_root(YamlDoc *d);
 
 /* "file:line:col: message" */

@@ -12,7 +12,12 @@
 
 #include "config.h"
 #include "digest.h"
+#include "fs.h"
 #include "layout.h"
+#include "log.h"
+#include "path.h"
+#include "process.h"
+#include "tmpfile.h"
 #include "util.h"
 
 /* As root, a build step runs as the owner of its directory, with that
@@ -87,21 +92,6 @@ char *app_lock_path(const Spec *app)
         if (str_endswith(app->file, ".yml"))
                 return xasprintf("%.*s.lock", (int) (strlen(app->file) - 4), app->file);
         return xasprintf("%s.lock", app->file);
-}
-
-static int mkdir_p(const char *path, ObError *err)
-{
-        _cleanup_free_ char *p = xstrdup(path);
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = '\0';
-                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                                return ob_error_set(err, errno, "cannot create '%s'", p);
-                        *s = '/';
-                }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return ob_error_set(err, errno, "cannot create '%s'", p);
-        return 0;
 }
 
 /* The lock file: one "URL SHA256HEX" line per download, sorted. */
@@ -223,7 +213,7 @@ static int fetch_artifact(const Spec *app, const SpecArtifact *a, const char *ar
         }
         if (!fetch)
                 return ob_error_plain(err, ENOENT, "%s is not downloaded yet", url);
-        if ((r = mkdir_p(dir, err)) < 0)
+        if ((r = mkdir_p(dir, 0755, err)) < 0)
                 return r;
 
         _cleanup_free_ char *tmp = path_join(dir, ".part-XXXXXX");
@@ -232,7 +222,7 @@ static int fetch_artifact(const Spec *app, const SpecArtifact *a, const char *ar
                 return ob_error_set(err, errno, "cannot create a file in the download cache '%s'", dir);
         close(fd);
         /* An interrupted download leaves nothing in the cache. */
-        int slot = layout_tmp_register(tmp);
+        int slot = tmpfile_register(tmp);
         _cleanup_free_ char *log = xasprintf("%s.log", tmp);
         /* -q: no ~/.curlrc; only web and file URLs, also after redirects. */
         char *argv[] = { (char *) "curl", (char *) "-q", (char *) "--fail", (char *) "--silent",
@@ -259,7 +249,7 @@ static int fetch_artifact(const Spec *app, const SpecArtifact *a, const char *ar
         _cleanup_free_ char *final = r == 0 ? path_join(dir, digest_hex(got)) : NULL;
         if (r == 0 && rename(tmp, final) < 0)
                 r = ob_error_set(err, errno, "cannot move the download into '%s'", final);
-        layout_tmp_unregister(slot);
+        tmpfile_unregister(slot);
         if (r < 0) {
                 unlink(tmp);
                 return r;

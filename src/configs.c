@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "path.h"
 #include "util.h"
 
 char *configs_default_dir(void)

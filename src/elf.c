@@ -10,6 +10,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "fs.h"
+#include "log.h"
+#include "path.h"
 #include "util.h"
 
 /* The on-disk layout is declared here rather than taken from the system's

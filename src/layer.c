@@ -10,6 +10,7 @@
 
 #include "compress.h"
 #include "digest.h"
+#include "fs.h"
 #include "util.h"
 
 #define READ_CHUNK (256u * 1024u)

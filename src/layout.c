@@ -5,90 +5,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
+#include "fs.h"
+#include "log.h"
 #include "oci.h"
+#include "path.h"
+#include "tmpfile.h"
 #include "util.h"
 
 #define TMP_PREFIX ".oci-build-"
 #define TMP_SUFFIX ".tmp"
-#define MAX_TMP 16
-
-/* Temporary files that a signal handler must remove: fixed storage, since
- * the handler may not allocate. */
-static char tmp_paths[MAX_TMP][PATH_MAX];
-static volatile sig_atomic_t tmp_used[MAX_TMP];   /* 1: a file, 2: a directory tree */
-
-static int tmp_register(const char *path)
-{
-        for (int i = 0; i < MAX_TMP; i++)
-                if (!tmp_used[i]) {
-                        snprintf(tmp_paths[i], PATH_MAX, "%s", path);
-                        tmp_used[i] = 1;
-                        return i;
-                }
-        return -1;
-}
-
-static void tmp_unregister(int slot)
-{
-        if (slot >= 0)
-                tmp_used[slot] = 0;
-}
-
-int layout_tmp_register(const char *path)
-{
-        return tmp_register(path);
-}
-
-void layout_tmp_forget(const char *path)
-{
-        for (int i = 0; i < MAX_TMP; i++)
-                if (tmp_used[i] && strcmp(tmp_paths[i], path) == 0)
-                        tmp_used[i] = 0;
-}
-
-int layout_tmpdir_register(const char *path)
-{
-        int slot = tmp_register(path);
-        if (slot >= 0)
-                tmp_used[slot] = 2;
-        return slot;
-}
-
-void layout_tmp_unregister(int slot)
-{
-        if (slot >= 0 && slot < MAX_TMP)
-                tmp_unregister(slot);
-}
-
-void layout_signal_cleanup(void)
-{
-        for (int i = 0; i < MAX_TMP; i++) {
-                if (tmp_used[i] == 1)
-                        unlink(tmp_paths[i]);
-                else if (tmp_used[i] == 2) {
-                        /* A tree cannot be removed with what a signal handler
-                         * may call, but fork() and execve() are allowed. */
-                        pid_t pid = fork();
-                        if (pid == 0) {
-                                char *const argv[] = { (char *) "rm", (char *) "-rf", (char *) "--", tmp_paths[i], NULL };
-                                char *const envp[] = { NULL };
-                                execve("/bin/rm", argv, envp);
-                                _exit(127);
-                        }
-                        if (pid > 0)
-                                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                                        ;
-                }
-        }
-}
-
 struct Layout {
         char *dir;
         int fd;
@@ -345,7 +275,7 @@ int layout_blob_begin(Layout *l, BlobWriter **ret, ObError *err)
                 free(w);
                 return ob_error_set(err, e, "cannot create a blob in '%s'", l->dir);
         }
-        w->slot = tmp_register(w->tmp);
+        w->slot = tmpfile_register(w->tmp);
         sha256_init(&w->hash);
         *ret = w;
         return 0;
@@ -367,7 +297,7 @@ static void blob_writer_free(BlobWriter *w)
                 return;
         if (w->fd >= 0)
                 close(w->fd);
-        tmp_unregister(w->slot);
+        tmpfile_unregister(w->slot);
         sha256_free(&w->hash);
         free(w->tmp);
         free(w);

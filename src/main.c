@@ -11,6 +11,9 @@
 #include "cli.h"
 #include "compress.h"
 #include "config.h"
+#include "log.h"
+#include "process.h"
+#include "tmpfile.h"
 #include "util.h"
 
 static const Command commands[] = {
@@ -135,7 +138,7 @@ static void on_signal(int sig)
                 while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
                         ;
         }
-        layout_signal_cleanup();
+        tmpfile_cleanup_all();
         signal(sig, SIG_DFL);
         raise(sig);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "path.h"
 #include "util.h"
 
 void plan_init(Plan *p)

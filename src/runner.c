@@ -29,8 +29,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cleanup-libs.h"
 #include "digest.h"
+#include "fs.h"
+#include "log.h"
 #include "oci.h"
+#include "path.h"
 #include "sysroot.h"
 #include "util.h"
 
@@ -107,83 +111,14 @@ static int open_dir_nofollow(int dirfd, const char *rel)
         return fd;
 }
 
-static int rm_rf_at(int dirfd, const char *name, dev_t dev);
-
-/* Removes everything inside the directory fd (which it closes). */
-static int clear_dir(int fd, dev_t dev)
-{
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        int r = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                int k = rm_rf_at(dirfd(d), de->d_name, dev);
-                if (k < 0 && r == 0)
-                        r = k;
-        }
-        closedir(d);
-        return r;
-}
-
-static int rm_rf_at(int dirfd, const char *name, dev_t dev)
-{
-        struct stat st;
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (S_ISDIR(st.st_mode)) {
-                /* A mount point: whatever is mounted there is not ours to delete. */
-                if (st.st_dev != dev)
-                        return -EXDEV;
-                int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0 && errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
-                        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        return -errno;
-                int r = clear_dir(fd, dev);
-                if (r < 0)
-                        return r;
-                if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-                        return -errno;
-                return 0;
-        }
-        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
-}
-
 int runner_remove_tree(const char *dir, ObError *err)
 {
-        struct stat st;
-        if (lstat(dir, &st) < 0)
-                return errno == ENOENT ? 0 : ob_error_set(err, errno, "cannot remove '%s'", dir);
-        _cleanup_free_ char *parent = xstrdup(dir);
-        char *slash = strrchr(parent, '/');
-        const char *base = dir;
-        if (slash) {
-                base = dir + (slash - parent) + 1;
-                if (slash == parent)
-                        slash[1] = '\0';
-                else
-                        *slash = '\0';
-        } else {
-                free(parent);
-                parent = xstrdup(".");
-        }
-        _cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (pfd < 0)
-                return ob_error_set(err, errno, "cannot remove '%s'", dir);
         int r = 0;
         /* The mounts of a step live in its own mount namespace, which the
          * kernel tears down as the step's last process exits; give it a
          * moment rather than leave the tree behind. */
         for (int tries = 0; tries < 50; tries++) {
-                r = rm_rf_at(pfd, base, st.st_dev);
+                r = rm_rf_at(AT_FDCWD, dir);
                 if (r != -EXDEV)
                         break;
                 struct timespec ts = { 0, 20 * 1000 * 1000 };
@@ -392,7 +327,7 @@ static int opaque_clear(Unpack *u, int fd, const char *dir)
                         continue;
                 _cleanup_free_ char *path = *dir ? xasprintf("%s/%s", dir, de->d_name) : xstrdup(de->d_name);
                 if (!made_has_or_below(u, path)) {
-                        r = rm_rf_at(dirfd(d), de->d_name, u->dev);
+                        r = rm_rf_at(dirfd(d), de->d_name);
                         continue;
                 }
                 struct stat st;
@@ -425,7 +360,7 @@ static int apply_whiteout(Unpack *u, const char *path, const char *base, ObError
                 fd = open_dir_nofollow(u->rootfd, dir);
                 if (fd == -ENOENT)
                         return 0;
-                r = fd < 0 ? fd : rm_rf_at(fd, name, u->dev);
+                r = fd < 0 ? fd : rm_rf_at(fd, name);
                 if (fd >= 0)
                         close(fd);
         }
@@ -451,7 +386,7 @@ static int prepare_replace(Unpack *u, const char *path, mode_t type, ObError *er
         bool was_dir = S_ISDIR(st.st_mode), is_dir = type == AE_IFDIR;
         if (was_dir == is_dir)
                 return 0;
-        int r = rm_rf_at(fd, name, u->dev);
+        int r = rm_rf_at(fd, name);
         if (r < 0)
                 return ob_error_set(err, -r, "layer %s: cannot replace '%s'", u->digest, path);
         return 0;
@@ -556,18 +491,6 @@ static int unpack_entries(Unpack *u, LayerStream *s, struct archive *a, struct a
         }
 }
 
-static void archive_read_freep(struct archive **a)
-{
-        if (*a)
-                archive_read_free(*a);
-}
-
-static void archive_write_freep(struct archive **a)
-{
-        if (*a)
-                archive_write_free(*a);
-}
-
 typedef struct LayerRef {
         const char *digest;
         const char *media_type;
@@ -607,8 +530,8 @@ static int unpack_layer(Unpack *u, const char *blob_path, const LayerRef *ref, u
         (void) posix_fadvise(s.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
         {
-                _cleanup_(archive_read_freep) struct archive *a = archive_read_new();
-                _cleanup_(archive_write_freep) struct archive *w = archive_write_disk_new();
+                _cleanup_archive_read_ struct archive *a = archive_read_new();
+                _cleanup_archive_write_ struct archive *w = archive_write_disk_new();
                 archive_read_support_format_tar(a);
                 /* Owners are numeric (no user lookup is installed), and
                  * nothing may land outside the root, not even through a

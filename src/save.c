@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "digest.h"
+#include "fs.h"
 #include "image.h"
 #include "oci.h"
 #include "util.h"

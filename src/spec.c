@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "digest.h"
+#include "path.h"
 #include "util.h"
 #include "yamlspec.h"
 

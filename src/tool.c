@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -12,7 +11,12 @@
 #include <sys/wait.h>
 
 #include "elf.h"
+#include "fs.h"
 #include "layout.h"
+#include "log.h"
+#include "path.h"
+#include "process.h"
+#include "tmpfile.h"
 #include "util.h"
 
 int tool_package_version(Sysroot *root, const char *package, char **ret, ObError *err)
@@ -383,17 +387,12 @@ out:
         return r;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        return remove(path) < 0 ? 0 : 0;
-}
-
 void tool_data_cleanup(char *tmpdir)
 {
         if (!tmpdir)
                 return;
-        layout_tmp_forget(tmpdir);
-        nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        tmpfile_forget(tmpdir);
+        (void) rm_rf_at(AT_FDCWD, tmpdir);
         free(tmpdir);
 }
 
@@ -443,7 +442,7 @@ int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir
                 return ob_error_set(err, errno, "cannot create a temporary directory");
         /* Interrupted, the data directory goes too (it is unregistered by
          * tool_data_cleanup() when the build ends). */
-        layout_tmpdir_register(tmpdir);
+        tmpfile_register_tree(tmpdir);
         chmod(tmpdir, 0755);
         _cleanup_free_ char *dir = path_join(tmpdir, "data");
         _cleanup_free_ char *pwfile = NULL;

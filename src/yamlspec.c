@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fs.h"
+#include "path.h"
 #include "util.h"
 
 static int ydoc_parse(YamlDoc *d, yaml_parser_t *parser, ObError *err)

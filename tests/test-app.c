@@ -18,6 +18,8 @@
 
 #include "app.h"
 #include "digest.h"
+#include "fs.h"
+#include "log.h"
 #include "plan.h"
 #include "spec.h"
 #include "sysroot.h"

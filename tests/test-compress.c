@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "compress.h"
+#include "fs.h"
 #include "util.h"
 
 #define CHUNK 1000

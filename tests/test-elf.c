@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "elf.h"
+#include "fs.h"
 #include "sysroot.h"
 #include "testutil.h"
 #include "util.h"

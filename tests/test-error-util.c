@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fs.h"
+#include "path.h"
 #include "testutil.h"
 #include "util.h"
 

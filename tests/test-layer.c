@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fs.h"
 #include "layer.h"
 #include "layout.h"
 #include "plan.h"

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "layout.h"
 #include "oci.h"
 #include "testutil.h"

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "plan.h"
 #include "spec.h"
 #include "sysroot.h"

@@ -17,6 +17,7 @@
 
 #include "digest.h"
 #include "elf.h"
+#include "fs.h"
 #include "image.h"
 #include "layer.h"
 #include "layout.h"

@@ -20,11 +20,13 @@
 #include <unistd.h>
 
 #include "elf.h"
+#include "fs.h"
+#include "path.h"
 #include "plan.h"
 #include "spec.h"
 #include "sysroot.h"
-#include "tool.h"
 #include "testutil.h"
+#include "tool.h"
 #include "util.h"
 
 #define TOOL_DIR TEST_DATA_DIR "/tool"

@@ -6,6 +6,8 @@
 #include "app.h"
 #include "cli.h"
 #include "config.h"
+#include "fs.h"
+#include "log.h"
 #include "tool.h"
 #include "util.h"
 

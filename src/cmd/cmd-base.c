@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "log.h"
 #include "util.h"
 
 int cmd_base(Context *ctx, ObError *err)

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "log.h"
 #include "util.h"
 
 int cmd_clean(Context *ctx, ObError *err)

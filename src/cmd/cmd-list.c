@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "path.h"
 #include "util.h"
 
 static int tier_from_arg(const char *a, SpecTier *ret, ObError *err)

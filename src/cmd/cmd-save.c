@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "log.h"
 #include "save.h"
+#include "tmpfile.h"
 #include "util.h"
 
 #define TMP_SUFFIX ".tmp"
@@ -35,7 +37,7 @@ static int save_to_file(const SavePlan *p, const char *output, int64_t mtime, ui
                                               dir);
                 return ob_error_set(err, errno, "cannot write '%s'", output);
         }
-        int slot = layout_tmp_register(tmp);
+        int slot = tmpfile_register(tmp);
 
         mode_t mask = umask(0);
         umask(mask);
@@ -51,10 +53,10 @@ static int save_to_file(const SavePlan *p, const char *output, int64_t mtime, ui
                 r = ob_error_set(err, errno, "cannot rename the archive into '%s'", output);
         if (r < 0) {
                 unlink(tmp);
-                layout_tmp_unregister(slot);
+                tmpfile_unregister(slot);
                 return r;
         }
-        layout_tmp_unregister(slot);
+        tmpfile_unregister(slot);
 
         /* Make the rename itself durable. */
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

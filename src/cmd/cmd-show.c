@@ -5,6 +5,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "path.h"
 #include "util.h"
 
 static void print_list(const char *key, char *const *v)

@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "log.h"
+#include "path.h"
 #include "runner.h"
 #include "util.h"
 

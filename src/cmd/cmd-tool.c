@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "log.h"
 #include "tool.h"
 #include "util.h"
 

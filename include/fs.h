@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* Files and directories of the host. */
+
+/* Reads a whole (small) file. */
+int read_file(const char *path, char **ret_data, size_t *ret_size, ObError *err);
+/* Writes data to path via a temporary file in the same directory, fsync and
+ * rename, so readers see either the old or the new file. */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, ObError *err);
+/* write(2) until done, retrying on EINTR. Returns 0 or -errno. */
+int write_all(int fd, const void *data, size_t size);
+/* mkdir -p. */
+int mkdir_p(const char *path, mode_t mode, ObError *err);
+
+/* Removes name (relative to dirfd; AT_FDCWD for a path) and, for a
+ * directory, everything below it, following no symlink and never crossing
+ * into another mounted file system (-EXDEV). It uses only async-signal-safe
+ * system calls and no heap, so a signal handler may call it. A missing name
+ * is not an error. Returns 0 or -errno (the first failure). */
+int rm_rf_at(int dirfd, const char *name);
+/* The same for a path, with a message. */
+int rm_tree(const char *path, ObError *err);
