@@ -246,7 +246,7 @@ static int parse_files(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
                 if (!f->source)
                         f->source = xstrdup(f->path);
                 yaml_node_t *v = y_get(d, item, "exclude");
-                if (v && (r = y_str_list(d, v, "exclude", true, &f->exclude, err)) < 0)
+                if (v && (r = y_str_list(d, v, "exclude", Y_LIST_ALLOW_SCALAR, &f->exclude, err)) < 0)
                         return r;
                 if ((v = y_get(d, item, "mode"))) {
                         if ((r = y_mode(d, v, "mode", &f->mode, err)) < 0)
@@ -341,7 +341,7 @@ static int parse_groups(YamlDoc *d, yaml_node_t *list, Spec *s, ObError *err)
                 if (r < 0)
                         return r;
                 yaml_node_t *v = y_get(d, item, "members");
-                if (v && (r = y_str_list(d, v, "members", false, &g->members, err)) < 0)
+                if (v && (r = y_str_list(d, v, "members", /* flags= */ 0, &g->members, err)) < 0)
                         return r;
                 for (size_t i = 0; i + 1 < s->n_groups; i++) {
                         if (strcmp(s->groups[i].name, g->name) == 0)
@@ -441,12 +441,12 @@ int spec_parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c, O
                 return r;
         if ((v = y_get(d, node, "workdir")) && (r = y_abs_path(d, v, "workdir", &c->workdir, err)) < 0)
                 return r;
-        if ((v = y_get(d, node, "entrypoint")) && (r = y_str_list(d, v, "entrypoint", false, &c->entrypoint, err)) < 0)
+        if ((v = y_get(d, node, "entrypoint")) && (r = y_str_list(d, v, "entrypoint", /* flags= */ 0, &c->entrypoint, err)) < 0)
                 return r;
-        if ((v = y_get(d, node, "cmd")) && (r = y_str_list(d, v, "cmd", false, &c->cmd, err)) < 0)
+        if ((v = y_get(d, node, "cmd")) && (r = y_str_list(d, v, "cmd", /* flags= */ 0, &c->cmd, err)) < 0)
                 return r;
         if ((v = y_get(d, node, "ports"))) {
-                if ((r = y_str_list(d, v, "ports", false, &c->ports, err)) < 0)
+                if ((r = y_str_list(d, v, "ports", /* flags= */ 0, &c->ports, err)) < 0)
                         return r;
                 for (size_t i = 0; c->ports[i]; i++) {
                         /* y_str_list() took a sequence: item i is c->ports[i] */
@@ -464,7 +464,7 @@ int spec_parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c, O
                 }
         }
         if ((v = y_get(d, node, "volumes"))) {
-                if ((r = y_str_list(d, v, "volumes", false, &c->volumes, err)) < 0)
+                if ((r = y_str_list(d, v, "volumes", /* flags= */ 0, &c->volumes, err)) < 0)
                         return r;
                 for (size_t i = 0; c->volumes[i]; i++)
                         if (c->volumes[i][0] != '/')
@@ -636,7 +636,7 @@ static int parse_test_step(YamlDoc *d, yaml_node_t *node, bool check_keys, SpecT
                 return r;
         if ((r = y_require(d, node, "command", "a 'test' step", &v, err)) < 0)
                 return r;
-        if ((r = y_str_list(d, v, "command", false, &st->command, err)) < 0)
+        if ((r = y_str_list(d, v, "command", /* flags= */ 0, &st->command, err)) < 0)
                 return r;
         if (!st->command[0])
                 return y_error(d, v, err, "'command' must name a program to run");
@@ -706,7 +706,7 @@ static int parse_data(YamlDoc *d, yaml_node_t *node, SpecData *data, ObError *er
                 return r;
         if ((r = y_require(d, node, "command", "'data'", &v, err)) < 0)
                 return r;
-        if ((r = y_str_list(d, v, "command", false, &data->command, err)) < 0)
+        if ((r = y_str_list(d, v, "command", /* flags= */ 0, &data->command, err)) < 0)
                 return r;
         if (!data->command[0] || data->command[0][0] != '/')
                 return y_error(d, v, err, "the first word of 'command' must be an absolute path of a host program");
@@ -769,7 +769,7 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
                 goto out;
         if ((r = y_require(d, root, "binaries", "a tool config", &v, err)) < 0)
                 goto out;
-        if ((r = y_str_list(d, v, "binaries", false, &s->binaries, err)) < 0)
+        if ((r = y_str_list(d, v, "binaries", /* flags= */ 0, &s->binaries, err)) < 0)
                 goto out;
         if (!s->binaries[0]) {
                 r = y_error(d, v, err, "'binaries' must name at least one program");
@@ -834,7 +834,7 @@ static int parse_health(YamlDoc *d, yaml_node_t *node, SpecHealth *h, ObError *e
                 return y_error(d, v, err,
                                "'test' must be a list (exec form: [/path/to/program, ARGS...]); there is no shell "
                                "in the image to run a string");
-        if ((r = y_str_list(d, v, "test", false, &h->test, err)) < 0)
+        if ((r = y_str_list(d, v, "test", /* flags= */ 0, &h->test, err)) < 0)
                 return r;
         if (!h->test[0] || h->test[0][0] != '/')
                 return y_error(d, v, err, "the first word of 'test' must be the absolute path of a program in the image");
@@ -938,7 +938,7 @@ static int parse_build(YamlDoc *d, yaml_node_t *list, const char *dir, Spec *s, 
                 memset(b, 0, sizeof(*b));
                 if ((r = y_require(d, item, "command", "a 'build' step", &v, err)) < 0)
                         return r;
-                if ((r = y_str_list(d, v, "command", false, &b->command, err)) < 0)
+                if ((r = y_str_list(d, v, "command", /* flags= */ 0, &b->command, err)) < 0)
                         return r;
                 if (!b->command[0])
                         return y_error(d, v, err, "'command' must name a program");
@@ -963,7 +963,7 @@ static int parse_services(YamlDoc *d, yaml_node_t *node, Spec *s, ObError *err)
         int r = y_check_map(d, node, "'compose'", keys, NULL, err);
         if (r < 0)
                 return r;
-        if ((v = y_get(d, node, "volumes")) && (r = y_str_list(d, v, "volumes", false, &s->compose_volumes, err)) < 0)
+        if ((v = y_get(d, node, "volumes")) && (r = y_str_list(d, v, "volumes", /* flags= */ 0, &s->compose_volumes, err)) < 0)
                 return r;
         if ((v = y_get(d, node, "environment")) && (r = y_str_map(d, v, "environment", &s->compose_env, err)) < 0)
                 return r;
@@ -987,9 +987,9 @@ static int parse_services(YamlDoc *d, yaml_node_t *node, Spec *s, ObError *err)
                         return r;
                 if ((v = y_get(d, sv, "environment")) && (r = y_str_map(d, v, "environment", &svc->environment, err)) < 0)
                         return r;
-                if ((v = y_get(d, sv, "volumes")) && (r = y_str_list(d, v, "volumes", false, &svc->volumes, err)) < 0)
+                if ((v = y_get(d, sv, "volumes")) && (r = y_str_list(d, v, "volumes", /* flags= */ 0, &svc->volumes, err)) < 0)
                         return r;
-                if ((v = y_get(d, sv, "command")) && (r = y_str_list(d, v, "command", false, &svc->command, err)) < 0)
+                if ((v = y_get(d, sv, "command")) && (r = y_str_list(d, v, "command", /* flags= */ 0, &svc->command, err)) < 0)
                         return r;
                 if ((v = y_get(d, sv, "healthcheck"))) {
                         if ((r = parse_health(d, v, &svc->health, err)) < 0)
@@ -1030,7 +1030,7 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
                 r = y_require(d, root, "version", "an app config", &v, err);
                 goto out;
         }
-        if ((v = y_get(d, root, "tools")) && (r = y_str_list(d, v, "tools", false, &s->tools, err)) < 0)
+        if ((v = y_get(d, root, "tools")) && (r = y_str_list(d, v, "tools", /* flags= */ 0, &s->tools, err)) < 0)
                 goto out;
         if ((r = y_require(d, root, "artifacts", "an app config", &v, err)) < 0 ||
             (r = parse_artifacts(d, v, dir, s, err)) < 0)
