@@ -6,6 +6,7 @@
 #include "app.h"
 #include "cli.h"
 #include "config.h"
+#include "image.h"
 #include "fs.h"
 #include "log.h"
 #include "tool.h"
@@ -134,7 +135,7 @@ int cmd_app(Context *ctx, ObError *err)
                 char **bys = xcalloc(a->n_tools + 2, sizeof(char *));
                 layers[n_layers++] = base_layer;
                 SpecImageConfig cfg, merged;
-                tool_image_config(&base.spec->config, &(SpecImageConfig){ 0 }, &cfg);
+                image_config_merge(&base.spec->config, &(SpecImageConfig){ 0 }, &cfg);
                 for (size_t k = 0; k < a->n_tools && r == 0; k++) {
                         ToolBuild *t = &a->tools[k];
                         bys[k] = xasprintf("oci-build %s: %s layer", OB_VERSION, t->spec->name);
@@ -143,7 +144,7 @@ int cmd_app(Context *ctx, ObError *err)
                         n_layers++;
                         /* The tools' environment (NODE_EXTRA_CA_CERTS, PATH) is the app's too. */
                         SpecImageConfig env_only = { .env = t->spec->config.env };
-                        tool_image_config(&cfg, &env_only, &merged);
+                        image_config_merge(&cfg, &env_only, &merged);
                         spec_image_config_clear(&cfg);
                         cfg = merged;
                 }
@@ -155,7 +156,7 @@ int cmd_app(Context *ctx, ObError *err)
                         n_layers++;
                 }
                 if (r == 0) {
-                        tool_image_config(&cfg, &a->spec->config, &merged);
+                        image_config_merge(&cfg, &a->spec->config, &merged);
                         ImageBuild b = { .name = a->spec->name, .version = a->spec->version,
                                          .description = a->spec->description, .config = &merged, .layers = layers,
                                          .n_layers = n_layers, .created = ctx->source_date_epoch };

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "image.h"
 #include "log.h"
 #include "tool.h"
 #include "util.h"
@@ -67,7 +68,7 @@ int cmd_tool(Context *ctx, ObError *err)
                         n_layers++;
                 }
                 SpecImageConfig cfg;
-                tool_image_config(&base.spec->config, &t->spec->config, &cfg);
+                image_config_merge(&base.spec->config, &t->spec->config, &cfg);
                 ImageBuild b = { .name = t->spec->name, .version = t->version, .description = t->spec->description,
                                  .config = &cfg, .layers = layers, .n_layers = n_layers,
                                  .created = ctx->source_date_epoch };
