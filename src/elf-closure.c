@@ -518,7 +518,7 @@ static int closure_conf_dirs(ElfClosure *c, ObError *err)
                 return 0;
         int r = conf_parse(c, "/etc/ld.so.conf", 0, err);
         if (r < 0)
-                return ob_error_wrap(err, "reading /etc/ld.so.conf in the sysroot");
+                return ob_error_wrap(err, "reading the library search path");
         c->conf_loaded = true;
         return 0;
 }
