@@ -5,6 +5,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "compose.h"
 #include "config.h"
 #include "fs.h"
 #include "log.h"
@@ -239,7 +240,7 @@ int cmd_compose(Context *ctx, ObError *err)
         }
         tag = image_default_tag(app->name, app->version);
         ComposeOptions o = { .host_network = ctx->host_network, .app_tag = tag, .service_images = images };
-        text = app_compose(app, &o);
+        text = compose_render(app, &o);
         if (!ctx->output || strcmp(ctx->output, "-") == 0) {
                 if (fputs(text, stdout) < 0)
                         r = ob_error_set(err, errno, "cannot write to standard output");
