@@ -59,9 +59,9 @@ int app_run_build(const Spec *app, ObError *err)
                 int r = run_program(b->command, &ro, &status, err);
                 if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
                         _cleanup_free_ char *tail = log_tail(tmpl, 240);
+                        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
                         r = ob_error_plain(err, EIO, "%s: build step '%s' failed (exit %d): %s", app->file,
-                                           b->command[0], WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-                                           tail);
+                                           b->command[0], code, tail);
                 }
                 unlink(tmpl);
                 if (r < 0)

@@ -70,7 +70,8 @@ static int lock_record(const char *lock, const char *url, const char *hex, ObErr
         strv_push(&lines, entry);
         size_t n = strv_length(lines);
         qsort_safe(lines, n, sizeof(char *), strv_compare);
-        _cleanup_free_ char *out = xstrdup("# Downloads pinned by their sha256 on first fetch; oci-build verifies them.\n");
+        _cleanup_free_ char *out =
+                xstrdup("# Downloads pinned by their sha256 on first fetch; oci-build verifies them.\n");
         for (size_t i = 0; i < n; i++) {
                 char *o = xasprintf("%s%s\n", out, lines[i]);
                 free(out);
@@ -165,10 +166,11 @@ static int curl_fetch(const DownloadRequest *req, const char *url, const char *p
 {
         /* -q: no ~/.curlrc; only web and file URLs, also after redirects. */
         char *argv[] = { (char *) "curl", (char *) "-q", (char *) "--fail", (char *) "--silent",
-                         (char *) "--show-error", (char *) "--location", (char *) "--proto", (char *) "=https,http,file",
-                         (char *) "--proto-redir", (char *) "=https,http", (char *) "--retry", (char *) "2",
-                         (char *) "--connect-timeout", (char *) "20", (char *) "--output", (char *) path, (char *) "--",
-                         (char *) url, NULL };
+                         (char *) "--show-error", (char *) "--location",
+                         (char *) "--proto", (char *) "=https,http,file",
+                         (char *) "--proto-redir", (char *) "=https,http",
+                         (char *) "--retry", (char *) "2", (char *) "--connect-timeout", (char *) "20",
+                         (char *) "--output", (char *) path, (char *) "--", (char *) url, NULL };
         ob_info("%s: downloading %s", req->owner, url);
         int status = 0;
         RunOptions ro = { .log = log, .uid = -1, .gid = -1 };
