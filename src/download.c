@@ -215,13 +215,13 @@ int download_fetch(const DownloadRequest *req, DownloadFlags flags, char **ret_p
                 return r;
 
         _cleanup_free_ char *tmp = path_join(dir, ".part-XXXXXX");
-        int fd = mkstemp(tmp);
-        if (fd < 0)
-                return ob_error_set(err, errno, "cannot create a file in the download cache '%s'", dir);
-        close(fd);
         /* An interrupted download leaves nothing in the cache. */
-        _cleanup_(part_file_remove) PartFile part = { .path = TAKE_PTR(tmp) };
-        part.slot = tmpfile_register(part.path);
+        int slot;
+        int fd = tmpfile_create(tmp, /* suffix_len= */ 0, O_CLOEXEC, &slot);
+        if (fd < 0)
+                return ob_error_set(err, -fd, "cannot create a file in the download cache '%s'", dir);
+        close(fd);
+        _cleanup_(part_file_remove) PartFile part = { .path = TAKE_PTR(tmp), .slot = slot };
 
         _cleanup_free_ char *log = xasprintf("%s.log", part.path);
         r = curl_fetch(req, url, part.path, log, err);
