@@ -9,7 +9,8 @@
 #include "cli.h"
 #include "log.h"
 #include "path.h"
-#include "runner.h"
+#include "sandbox.h"
+#include "unpack.h"
 #include "util.h"
 
 typedef struct TestTarget {
@@ -141,7 +142,7 @@ static char *format_argv(char *const *argv)
         return s;
 }
 
-static void print_output(const RunnerResult *res)
+static void print_output(const StepResult *res)
 {
         if (!res->output_size) {
                 printf("      (no output)\n");
@@ -173,7 +174,7 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
         const char *tmpdir = getenv("TMPDIR");
         _cleanup_free_ char *dir = xasprintf("%s/oci-build-run.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
         _cleanup_free_ char *root = NULL;
-        RunnerImage img = { 0 };
+        UnpackedImage img = { 0 };
         Layout *l = NULL;
         const SpecTest *test = &t->spec->test;
         size_t failed = 0;
@@ -195,7 +196,7 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
         r = layout_open(ctx->layout, 0, &l, err);
         if (r < 0)
                 goto out;
-        r = runner_unpack(l, t->name, root, &img, err);
+        r = unpack_image(l, t->name, root, &img, err);
         /* Release the layout's lock before the steps, which may be long. */
         layout_close(l);
         if (r < 0)
@@ -203,7 +204,7 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
         if (ob_verbosity >= 0)
                 printf("%s: unpacked %zu layers (%s) in %.1f s; running as %s\n", t->name, img.n_layers,
                        format_size(img.tar_size, size), now_seconds() - start, img.user[0] ? img.user : "root");
-        r = runner_create_files(root, &img, test->files, err);
+        r = sandbox_create_files(root, &img, test->files, err);
         if (r < 0) {
                 ob_error_wrap(err, "%s", t->name);
                 goto out;
@@ -212,14 +213,14 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
         for (size_t i = 0; i < test->n_steps; i++) {
                 const SpecTestStep *step = &test->steps[i];
                 _cleanup_free_ char *cmd = format_argv(step->command);
-                RunnerResult res = { 0 };
+                StepResult res = { 0 };
                 if (failed) {
                         if (ob_verbosity >= 0)
                                 printf("  skipped: %s\n", cmd);
                         continue;
                 }
-                r = runner_run_step(root, &img, step->command, test->env, step->expect, RUNNER_STEP_TIMEOUT_DEFAULT,
-                                    &res, err);
+                r = sandbox_run_step(root, &img, step->command, test->env, step->expect,
+                                     SANDBOX_STEP_TIMEOUT_DEFAULT, &res, err);
                 if (r < 0)
                         goto out;
                 if (res.passed) {
@@ -232,7 +233,7 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
                         printf("  FAILED: %s (%s, %.1f s)\n", cmd, res.why, res.seconds);
                         print_output(&res);
                 }
-                runner_result_clear(&res);
+                step_result_clear(&res);
                 fflush(stdout);
         }
         if (failed)
@@ -245,9 +246,9 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
         r = 0;
 out:
         fflush(stdout);
-        runner_image_clear(&img);
+        unpacked_image_clear(&img);
         ObError rm_err;
-        if (runner_remove_tree(dir, &rm_err) < 0) {
+        if (sandbox_remove_tree(dir, &rm_err) < 0) {
                 if (r == 0)
                         r = ob_error_plain(err, rm_err.code, "%s", rm_err.msg);
                 else
@@ -291,13 +292,13 @@ int cmd_test(Context *ctx, ObError *err)
         if (r < 0)
                 return r;
 
-        r = runner_check_namespaces(err);
+        r = sandbox_check_namespaces(err);
         if (r < 0) {
                 r = no_namespaces(ctx, &targets[0], err);
                 goto out;
         }
 
-        runner_catch_signals();
+        sandbox_catch_signals();
         for (size_t i = 0; i < n; i++) {
                 size_t failed = 0;
                 r = test_one(ctx, &targets[i], &failed, err);
@@ -312,9 +313,9 @@ int cmd_test(Context *ctx, ObError *err)
                         failed_names = s;
                 }
         }
-        if (runner_interrupted()) {
+        if (sandbox_interrupted()) {
                 /* The tree is gone: die of the signal, as the caller expects. */
-                int sig = runner_interrupted();
+                int sig = sandbox_interrupted();
                 fflush(stdout);
                 signal(sig, SIG_DFL);
                 raise(sig);
