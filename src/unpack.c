@@ -174,6 +174,7 @@ static void stream_hash_rest(LayerStream *s)
  * hold, never what their own layer holds. */
 typedef struct Unpack {
         int rootfd;
+        int cwdfd;             /* the caller's working directory: a relative layout path is relative to it */
         dev_t dev;
         const char *digest;
         char **made;
@@ -444,7 +445,7 @@ static void stream_close(LayerStream *s)
         s->fd = -1;
 }
 
-static int stream_open(LayerStream *s, const char *blob_path, const LayerRef *ref, ObError *err)
+static int stream_open(LayerStream *s, int dirfd, const char *blob_path, const LayerRef *ref, ObError *err)
 {
         const char *mt = ref->media_type ? ref->media_type : "";
         if (str_endswith(mt, "tar+gzip") || str_endswith(mt, ".tar.gzip"))
@@ -455,7 +456,7 @@ static int stream_open(LayerStream *s, const char *blob_path, const LayerRef *re
                                       "unpacked",
                                       ref->digest, mt);
 
-        s->fd = open(blob_path, O_RDONLY | O_CLOEXEC);
+        s->fd = openat(dirfd, blob_path, O_RDONLY | O_CLOEXEC);
         if (s->fd < 0)
                 return ob_error_set(err, errno, "cannot open layer blob '%s'", blob_path);
         s->in = xmalloc(STREAM_CHUNK);
@@ -529,7 +530,7 @@ static int stream_verify(LayerStream *s, const LayerRef *ref, ObError *err)
 static int unpack_layer(Unpack *u, const char *blob_path, const LayerRef *ref, uint64_t *ret_tar_size, ObError *err)
 {
         _cleanup_(stream_close) LayerStream s = { .fd = -1 };
-        int r = stream_open(&s, blob_path, ref, err);
+        int r = stream_open(&s, u->cwdfd, blob_path, ref, err);
         if (r < 0)
                 return r;
         r = unpack_tar(u, &s, err);
@@ -643,7 +644,7 @@ static int unpack_layers(Layout *l, const char *name, json_t *layers, json_t *di
                 return ob_error_set(err, errno, "cannot open the working directory");
         if (fchdir(rootfd) < 0)
                 return ob_error_set(err, errno, "cannot enter '%s'", dir);
-        Unpack u = { .rootfd = rootfd, .dev = st.st_dev };
+        Unpack u = { .rootfd = rootfd, .cwdfd = cwd, .dev = st.st_dev };
         int r = unpack_layers_here(l, name, layers, diff_ids, &u, img, err);
         if (fchdir(cwd) < 0 && r == 0)
                 r = ob_error_set(err, errno, "cannot return to the working directory");

@@ -165,6 +165,40 @@ START_TEST(test_unpack_missing_image)
 }
 END_TEST
 
+/* A layout named by a relative path stays readable while unpacking runs
+ * from inside the root. */
+START_TEST(test_unpack_relative_layout)
+{
+        Layout *l = new_layout("relative-oci");
+        _cleanup_free_ char *root = test_dir("relative-root");
+        Plan p;
+        OciLayerInfo layer;
+        UnpackedImage img = { 0 };
+        ObError err = { 0 };
+
+        plan_init(&p);
+        add_base(&p);
+        write_plan_layer(l, &p, &layer);
+        plan_clear(&p);
+        write_image(l, "relative", "nonroot", &layer, 1);
+        ck_assert_msg(layout_commit(l, &err) == 0, "%s", err.msg);
+        layout_close(l);
+
+        _cleanup_close_ int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(cwd, 0);
+        ck_assert_int_eq(chdir(test_image_tmpdir()), 0);
+        ck_assert_msg(layout_open("relative-oci", 0, &l, &err) == 0, "%s", err.msg);
+        int r = unpack_image(l, "relative", "relative-root", &img, &err);
+        layout_close(l);
+        ck_assert_int_eq(fchdir(cwd), 0);
+        ck_assert_msg(r == 0, "%s", err.msg);
+        ck_assert_uint_eq(img.n_layers, 1);
+        ck_assert_uint_eq(img.account.uid, 1000);
+        check_content(root, "etc/group", "root:x:0:\nnonroot:x:1000:\nextra:x:2000:someone,nonroot\n");
+        unpacked_image_clear(&img);
+}
+END_TEST
+
 /* Entries that would land outside the root are refused, and nothing lands
  * there. */
 static void check_refused(const char *name, const TarEntry *entries, size_t n, const char *want)
@@ -219,6 +253,7 @@ static Suite *unpack_suite(void)
         tcase_add_test(tc, test_unpack_corrupt_blob);
         tcase_add_test(tc, test_unpack_missing_image);
         tcase_add_test(tc, test_unpack_dotdot);
+        tcase_add_test(tc, test_unpack_relative_layout);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -31,6 +31,11 @@ void test_image_teardown(void)
         rm_tree(tmp_root, &e);
 }
 
+const char *test_image_tmpdir(void)
+{
+        return tmp_root;
+}
+
 char *test_dir(const char *name)
 {
         char *p = xasprintf("%s/%s", tmp_root, name);

@@ -17,6 +17,8 @@
  * after the test), removed whole by teardown. For an unchecked fixture. */
 void test_image_setup(const char *name);
 void test_image_teardown(void);
+/* That directory. */
+const char *test_image_tmpdir(void);
 
 /* A fresh directory (0755) under the temporary directory. */
 char *test_dir(const char *name);
