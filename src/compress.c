@@ -241,11 +241,10 @@ int compressor_write(Compressor *c, const void *data, size_t size, ObError *err)
 int compressor_finish(Compressor *c, ObError *err)
 {
         Slot *s = &c->slots[c->fill_seq % c->n_slots];
-        int r;
         /* A partly filled chunk, or an empty stream: either way one more
          * member, so that even empty input gives a valid gzip file. */
         if (s->in_len > 0 || c->fill_seq == 0) {
-                r = submit(c, err);
+                int r = submit(c, err);
                 if (r < 0)
                         return r;
         }

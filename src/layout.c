@@ -513,12 +513,10 @@ int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err)
         size_t i, count = 0;
         uint64_t bytes = 0;
         json_t *desc;
-        int r;
 
-        strv_push(&live, "sentinel");
         json_array_foreach(json_object_get(l->index, "manifests"), i, desc)
         {
-                r = mark(l, desc, &live, err);
+                int r = mark(l, desc, &live, err);
                 if (r < 0)
                         return ob_error_wrap(err, "not deleting anything: cannot read what '%s' references", l->dir);
         }
