@@ -465,7 +465,8 @@ START_TEST(test_resolve_version)
         _cleanup_free_ char *p2 = write_config("ver-both", "name: w\nversion: 7.0+x\npackage: wanted\n"
                                                            "description: d\nbinaries: [/usr/bin/w]\n");
         s = load_tool(p2);
-        debian = xstrdup("stale");
+        char stale[] = "stale";
+        debian = stale;
         ck_assert_msg(tool_resolve_version(s, root, &v, &debian, &e) == 0, "%s", e.msg);
         ck_assert_str_eq(v, "7.0+x");
         ck_assert_ptr_null(debian);
