@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "passwd.h"
 #include "path.h"
 #include "util.h"
 
@@ -442,13 +443,13 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
         }
 
         if (s->n_users > 0) {
-                _cleanup_free_ char *passwd = spec_render_passwd(s);
+                _cleanup_free_ char *passwd = passwd_render(s->users, s->n_users);
                 r = add_data(p, "/etc/passwd", passwd, 0644, mtime, "generated from 'users'", err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", s->file);
         }
         if (s->n_groups > 0) {
-                _cleanup_free_ char *group = spec_render_group(s);
+                _cleanup_free_ char *group = group_render(s->groups, s->n_groups);
                 r = add_data(p, "/etc/group", group, 0644, mtime, "generated from 'groups'", err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", s->file);
