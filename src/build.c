@@ -560,6 +560,16 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                 if (r < 0)
                         return r;
         }
+        /* Every image stands on the base layer: name the base image too, so
+         * that it is in the index whatever was built (`skopeo inspect
+         * oci:oci:base` works after `tool --all` into an empty layout, or
+         * after the base image was removed). Its layer is written already. */
+        if (b->n_images > 0 && !image_queued(b, SPEC_TIER_BASE, 0)) {
+                BuildResult base;
+                int r = write_base_image(b, l, &base, err);
+                if (r < 0)
+                        return r;
+        }
         *ret_results = b->results;
         *ret_n = b->n_images;
         return 0;

@@ -155,8 +155,12 @@ START_TEST(test_tools_share_the_base_layer)
         _cleanup_json_ json_t *m2 = manifest_of(res[1].manifest_digest);
         ck_assert_str_eq(layer_digest(m1, 0), layer_digest(m2, 0));
         ck_assert_str_ne(layer_digest(m1, 1), layer_digest(m2, 1));
-        /* one base layer, two tool layers, two configs, two manifests */
-        ck_assert_uint_eq(count_blobs(), 7);
+        /* one base layer, two tool layers, three configs, three manifests:
+         * the base image is named too */
+        ck_assert_uint_eq(count_blobs(), 9);
+        _cleanup_(layout_closep) Layout *l = NULL;
+        ck_assert_int_eq(layout_open(layout, 0, &l, &e), 0);
+        ck_assert_ptr_nonnull(layout_index_find(l, "base"));
         ck_assert_ptr_nonnull(build_tool_plan(b, "t1"));
         ck_assert_ptr_null(build_tool_plan(b, "t3"));
         /* the tool layer holds the binary and libc, read from ELF */
@@ -180,8 +184,8 @@ START_TEST(test_app_reuses_the_tool_layer)
         _cleanup_json_ json_t *ma = manifest_of(res[1].manifest_digest);
         ck_assert_str_eq(layer_digest(mt, 0), layer_digest(ma, 0));
         ck_assert_str_eq(layer_digest(mt, 1), layer_digest(ma, 1));
-        /* base, t1 and app layers once; two configs, two manifests */
-        ck_assert_uint_eq(count_blobs(), 7);
+        /* base, t1 and app layers once; three configs, three manifests */
+        ck_assert_uint_eq(count_blobs(), 9);
 
         /* The app's config carries the base's, the tool's and its own environment. */
         _cleanup_(layout_closep) Layout *l = NULL;
