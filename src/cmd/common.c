@@ -8,6 +8,19 @@
 #include "log.h"
 #include "util.h"
 
+bool arg_tier_all;
+
+const CommandOption tier_options[] = {
+        { "all", NULL, "every config of the tier" },
+        { NULL },
+};
+
+int tier_set_option(const char *name, const char *value, ObError *err)
+{
+        arg_tier_all = true;
+        return 0;
+}
+
 BuildOptions context_build_options(const Context *ctx)
 {
         return (BuildOptions){
@@ -112,4 +125,13 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
         for (size_t i = 0; i < n && ob_verbosity >= 0; i++)
                 print_result(ctx, &results[i]);
         return 0;
+}
+
+int context_build_tier(const Context *ctx, SpecTier tier, ObError *err)
+{
+        _cleanup_strv_ char **names = NULL;
+        int r = context_names(ctx, tier, arg_tier_all, &names, err);
+        if (r < 0)
+                return r;
+        return context_build(ctx, tier, names, err);
 }
