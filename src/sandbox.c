@@ -425,27 +425,12 @@ typedef struct StepChild {
 /* The capabilities a container runtime leaves to root inside a container,
  * less CAP_MKNOD: there is no devices cgroup here to stop a node for the
  * host's disk; the rest would let a test reach beyond its namespaces. */
-static bool cap_kept(int cap)
-{
-        switch (cap) {
-        case CAP_CHOWN:
-        case CAP_DAC_OVERRIDE:
-        case CAP_FSETID:
-        case CAP_FOWNER:
-        case CAP_NET_RAW:
-        case CAP_SETGID:
-        case CAP_SETUID:
-        case CAP_SETFCAP:
-        case CAP_SETPCAP:
-        case CAP_NET_BIND_SERVICE:
-        case CAP_SYS_CHROOT:
-        case CAP_KILL:
-        case CAP_AUDIT_WRITE:
-                return true;
-        default:
-                return false;
-        }
-}
+#define CAP_BIT(cap) (UINT64_C(1) << (cap))
+static const uint64_t caps_kept = CAP_BIT(CAP_CHOWN) | CAP_BIT(CAP_DAC_OVERRIDE) | CAP_BIT(CAP_FSETID) |
+                                  CAP_BIT(CAP_FOWNER) | CAP_BIT(CAP_NET_RAW) | CAP_BIT(CAP_SETGID) |
+                                  CAP_BIT(CAP_SETUID) | CAP_BIT(CAP_SETFCAP) | CAP_BIT(CAP_SETPCAP) |
+                                  CAP_BIT(CAP_NET_BIND_SERVICE) | CAP_BIT(CAP_SYS_CHROOT) | CAP_BIT(CAP_KILL) |
+                                  CAP_BIT(CAP_AUDIT_WRITE);
 
 static void child_dir(const StepChild *c, const char *path)
 {
@@ -683,7 +668,7 @@ static int child_main(void *arg)
 
         if (c->uid == 0)
                 for (int cap = 0; cap < 64; cap++)
-                        if (!cap_kept(cap))
+                        if (!(caps_kept & CAP_BIT(cap)))
                                 (void) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
         if (chdir(c->workdir) < 0)
                 child_fail(c, "X", errno, "cannot enter the working directory '%s'", c->workdir);
