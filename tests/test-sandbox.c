@@ -350,7 +350,10 @@ START_TEST(test_step_dies_with_caller)
         StepImage s;
         if (!step_image(&s))
                 return;
-        const char *const argv[] = { "/usr/bin/sleep", "4242", NULL };
+        /* An argument of its own: no other sleep matches. */
+        char seconds[32];
+        snprintf(seconds, sizeof(seconds), "%ld", 100000L + (long) getpid());
+        const char *const argv[] = { "/usr/bin/sleep", seconds, NULL };
         ck_assert_uint_eq(count_processes(argv), 0);
         pid_t pid = fork();
         ck_assert_int_ge(pid, 0);

@@ -153,6 +153,7 @@ if [ -n "$gone" ]; then
         ok "SIGKILL of oci-build test: no process of the step survives"
 else
         not_ok "SIGKILL of oci-build test: the step outlived it" "$(pgrep -a -x -f '/usr/bin/sleep 4343')"
+        for p in $(pgrep -x -f '/usr/bin/sleep 4343'); do kill -KILL "$p"; done
 fi
 left=$(find "$K" -mindepth 1 -maxdepth 1 -name 'oci-build-run.*' | wc -l)
 if [ "$left" -eq 1 ]; then
