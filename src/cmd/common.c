@@ -84,10 +84,18 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
                 return r;
         if (tier == SPEC_TIER_BASE)
                 r = build_add(b, tier, /* name= */ NULL, /* flags= */ 0, err);
-        for (size_t i = 0; r == 0 && names && names[i]; i++) {
+        if (r < 0)
+                return r;
+        /* A tool that is not installed does not stop the others from being
+         * planned, so that one message names every package to install; any
+         * other failure stops at once. */
+        for (size_t i = 0; names && names[i]; i++) {
                 ob_debug("planning %s", names[i]);
                 r = build_add(b, tier, names[i], /* flags= */ 0, err);
+                if (r < 0 && r != -ENOPKG)
+                        return r;
         }
+        r = build_missing_error(b, err);
         if (r < 0)
                 return r;
 
