@@ -1,11 +1,60 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
+
+static uint64_t tree_bytes;
+
+static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        if (type == FTW_F)
+                tree_bytes += (uint64_t) st->st_size;
+        return 0;
+}
+
+/* The run directories of 'oci-build test' and the data directories of a
+ * tool build whose process died without removing them (SIGKILL, a crash):
+ * each is claimed by a lock its owner holds (see sandbox_claim_dir()).
+ * Directories of other users are passed over. */
+static int collect_abandoned(ObError *err)
+{
+        const char *tmp = getenv("TMPDIR");
+        const char *tmpdir = tmp && *tmp ? tmp : "/tmp";
+        size_t n = 0;
+        char size[32];
+
+        _cleanup_dir_ DIR *d = opendir(tmpdir);
+        if (!d)
+                return errno == ENOENT ? 0 : ob_error_set(err, errno, "cannot read '%s'", tmpdir);
+        tree_bytes = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (!str_startswith(de->d_name, "oci-build-run.") && !str_startswith(de->d_name, "oci-build-data-"))
+                        continue;
+                _cleanup_free_ char *dir = xasprintf("%s/%s", tmpdir, de->d_name);
+                if (sandbox_dir_abandoned(dir) <= 0)
+                        continue;
+                uint64_t before = tree_bytes;
+                (void) nftw(dir, add_size, 16, FTW_PHYS | FTW_MOUNT);
+                int r = sandbox_remove_tree(dir, err);
+                if (r < 0)
+                        return r;
+                ob_debug("removed '%s', left by a process that is gone (%s)", dir,
+                         format_size(tree_bytes - before, size));
+                n++;
+        }
+        if (n && ob_verbosity >= 0)
+                printf("removed %zu director%s left in %s by killed runs (%s)\n", n, n == 1 ? "y" : "ies", tmpdir,
+                       format_size(tree_bytes, size));
+        return 0;
+}
 
 static int run(Context *ctx, ObError *err)
 {
@@ -16,6 +65,9 @@ static int run(Context *ctx, ObError *err)
         char size[32];
         int r;
 
+        r = collect_abandoned(err);
+        if (r < 0)
+                return r;
         if (stat(ctx->layout, &st) < 0 && errno == ENOENT) {
                 ob_info("nothing to clean: '%s' does not exist", ctx->layout);
                 return 0;
@@ -61,6 +113,7 @@ const Command command_clean = {
         .summary = "remove images from the layout and delete unused blobs",
         .help = "Removes the named images (all images if none is named) from OUTPUT/index.json, then\n"
                 "deletes every blob that no remaining image references, and temporary files left by\n"
-                "an interrupted build.\n",
+                "an interrupted build. Also removes the directories in $TMPDIR (or /tmp) that a killed\n"
+                "'oci-build test' or tool build left behind, and says how much that was.\n",
         .run = run,
 };
