@@ -56,6 +56,8 @@ static int collect_abandoned(ObError *err)
         return 0;
 }
 
+static bool arg_all;
+
 static int run(Context *ctx, ObError *err)
 {
         _cleanup_(layout_closep) Layout *l = NULL;
@@ -76,6 +78,8 @@ static int run(Context *ctx, ObError *err)
         if (r < 0)
                 return r;
 
+        if (arg_all && ctx->args && ctx->args[0])
+                return ob_error_plain(err, EINVAL, "give image names or --all, not both");
         if (ctx->args && ctx->args[0]) {
                 for (size_t i = 0; ctx->args[i]; i++)
                         if (!layout_index_find(l, ctx->args[i]))
@@ -85,13 +89,13 @@ static int run(Context *ctx, ObError *err)
                         layout_index_remove(l, ctx->args[i], err);
                         removed++;
                 }
-        } else {
+        } else if (arg_all) {
                 _cleanup_strv_ char **names = layout_index_names(l);
                 for (size_t i = 0; names[i]; i++) {
                         layout_index_remove(l, names[i], err);
                         removed++;
                 }
-                /* Entries without a name go too: clean with no NAME empties the layout. */
+                /* Entries without a name go too: --all empties the layout. */
                 json_array_clear(json_object_get(layout_index(l), "manifests"));
         }
         /* The index first: if gc is interrupted, only unreferenced blobs remain. */
@@ -107,13 +111,26 @@ static int run(Context *ctx, ObError *err)
         return 0;
 }
 
+static const CommandOption options[] = {
+        { "all", NULL, "remove every image of the layout (base included)" },
+        { NULL },
+};
+
+static int set_option(const char *name, const char *value, ObError *err)
+{
+        arg_all = true;
+        return 0;
+}
+
 const Command command_clean = {
         .name = "clean",
-        .synopsis = "[NAME...]",
-        .summary = "remove images from the layout and delete unused blobs",
-        .help = "Removes the named images (all images if none is named) from OUTPUT/index.json, then\n"
-                "deletes every blob that no remaining image references, and temporary files left by\n"
-                "an interrupted build. Also removes the directories in $TMPDIR (or /tmp) that a killed\n"
+        .synopsis = "[NAME... | --all]",
+        .summary = "delete unused blobs; remove the named images, or all with --all",
+        .help = "Deletes every blob that no image of the layout references, and temporary files left by\n"
+                "an interrupted build. With NAME..., first removes those images from index.json; with\n"
+                "--all, every image (base included). Without either, no image is removed. Also removes the directories in $TMPDIR (or /tmp) that a killed\n"
                 "'oci-build test' or tool build left behind, and says how much that was.\n",
+        .options = options,
+        .set_option = set_option,
         .run = run,
 };
