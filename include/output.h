@@ -19,12 +19,12 @@ typedef enum OutputFlags {
 } OutputFlags;
 
 typedef struct Output {
-        char *path;        /* as given */
-        char *what;        /* for messages: "'PATH'", or "to standard output" */
-        int fd;            /* where to write */
-        bool owns_fd;      /* false for a descriptor we were given (standard output) */
-        char *tmp;         /* the temporary file a regular file is written to; NULL for a stream */
-        int slot;          /* its tmpfile registration */
+        char *path;   /* as given */
+        char *what;   /* for messages: "'PATH'", or "to standard output" */
+        int fd;       /* where to write */
+        bool owns_fd; /* false for a descriptor we were given (standard output) */
+        char *tmp;    /* the temporary file a regular file is written to; NULL for a stream */
+        int slot;     /* its tmpfile registration */
         mode_t mode;
 } Output;
 

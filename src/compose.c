@@ -80,7 +80,8 @@ static int check_env(const Spec *app, const char *where, char *const *env, ObErr
                         _cleanup_free_ char *s = shown(k);
                         return ob_error_plain(err, EINVAL,
                                               "%s: %s: environment key '%s' is not a variable name "
-                                              "([A-Za-z_][A-Za-z0-9_]*)", app->file, where, s);
+                                              "([A-Za-z_][A-Za-z0-9_]*)",
+                                              app->file, where, s);
                 }
                 if (env[i][klen] && has_control(env[i] + klen + 1, true)) {
                         _cleanup_free_ char *s = shown(env[i] + klen + 1);
@@ -119,15 +120,16 @@ int compose_check(const Spec *app, ObError *err)
                         _cleanup_free_ char *s = shown(app->compose_volumes[i]);
                         return ob_error_plain(err, EINVAL,
                                               "%s: compose: volume '%s' is not a volume name "
-                                              "([A-Za-z0-9][A-Za-z0-9_.-]*)", app->file, s);
+                                              "([A-Za-z0-9][A-Za-z0-9_.-]*)",
+                                              app->file, s);
                 }
         for (size_t i = 0; i < app->n_services; i++) {
                 const SpecService *svc = &app->services[i];
                 _cleanup_free_ char *where = xasprintf("compose service '%s'", svc->name);
                 if (has_control(svc->image, false) || strpbrk(svc->image, " \t")) {
                         _cleanup_free_ char *s = shown(svc->image);
-                        return ob_error_plain(err, EINVAL, "%s: %s: image '%s' is not an image name", app->file,
-                                              where, s);
+                        return ob_error_plain(err, EINVAL, "%s: %s: image '%s' is not an image name", app->file, where,
+                                              s);
                 }
                 if ((r = check_env(app, where, svc->environment, err)) < 0 ||
                     (r = check_args(app, where, "command", svc->command, err)) < 0)
@@ -283,8 +285,9 @@ static void name(Emitter *em, const char *s)
 static void map_start(Emitter *em, bool flow)
 {
         yaml_event_t ev;
-        emit(em, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
-                                                          flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE));
+        emit(em, &ev,
+             yaml_mapping_start_event_initialize(&ev, NULL, NULL, /* implicit= */ 1,
+                                                 flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE));
 }
 
 static void map_end(Emitter *em)
@@ -296,8 +299,9 @@ static void map_end(Emitter *em)
 static void seq_start(Emitter *em, bool flow)
 {
         yaml_event_t ev;
-        emit(em, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-                                                           flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE));
+        emit(em, &ev,
+             yaml_sequence_start_event_initialize(&ev, NULL, NULL, /* implicit= */ 1,
+                                                  flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE));
 }
 
 static void seq_end(Emitter *em)
@@ -427,8 +431,8 @@ static void app_service(Emitter *em, const Spec *app, const ComposeOptions *o, c
                 seq_start(em, false);
                 for (size_t i = 0; app->config.ports[i]; i++) {
                         int n = (int) strcspn(app->config.ports[i], "/");
-                        _cleanup_free_ char *map = xasprintf("%s:%.*s:%.*s", listen, n, app->config.ports[i], n,
-                                                             app->config.ports[i]);
+                        _cleanup_free_ char *map =
+                                xasprintf("%s:%.*s:%.*s", listen, n, app->config.ports[i], n, app->config.ports[i]);
                         str(em, map);
                 }
                 seq_end(em);

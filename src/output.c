@@ -39,8 +39,11 @@ static int named_fd(const char *path)
 
 static const char *kind(mode_t m)
 {
-        return S_ISLNK(m) ? "a symbolic link" : S_ISDIR(m) ? "a directory" : S_ISSOCK(m) ? "a socket" :
-               S_ISBLK(m) ? "a block device" : "not a regular file";
+        return S_ISLNK(m)    ? "a symbolic link"
+               : S_ISDIR(m)  ? "a directory"
+               : S_ISSOCK(m) ? "a socket"
+               : S_ISBLK(m)  ? "a block device"
+                             : "not a regular file";
 }
 
 static int check_terminal(const Output *o, OutputFlags flags, ObError *err)
@@ -48,7 +51,8 @@ static int check_terminal(const Output *o, OutputFlags flags, ObError *err)
         if ((flags & OUTPUT_NO_TERMINAL) && isatty(o->fd))
                 return ob_error_plain(err, EINVAL,
                                       "refusing to write a binary archive %s, a terminal (redirect standard output, "
-                                      "or pipe it into 'docker load')", o->what);
+                                      "or pipe it into 'docker load')",
+                                      o->what);
         return 0;
 }
 

@@ -84,7 +84,9 @@ static int run(Context *ctx, ObError *err)
                                              app->services[i].name, app->services[i].image);
         }
         tag = image_default_tag(app->name, app->version);
-        ComposeOptions o = { .host_network = arg_host_network, .listen = arg_listen, .app_tag = tag,
+        ComposeOptions o = { .host_network = arg_host_network,
+                             .listen = arg_listen,
+                             .app_tag = tag,
                              .service_images = images };
         text = compose_render(app, &o);
         r = output_open(ctx->output ? ctx->output : "-", 0644, /* flags= */ 0, &out, err);
