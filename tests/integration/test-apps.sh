@@ -87,6 +87,7 @@ check "notes' config: user 1000:1000, node runs /app/server.js" \
 timed "$OCI_BUILD" -q -C "$CONFIGS" compose notes --host-network -o "$T/stack.yml" &&
         ok "compose notes --host-network" || not_ok "compose notes --host-network"
 "$OCI_BUILD" -q -C "$CONFIGS" compose pocket-id -o "$T/pid.yml" && ok "compose pocket-id" || not_ok "compose pocket-id"
+"$OCI_BUILD" -q -C "$CONFIGS" compose notes -o "$T/bridge.yml" && ok "compose notes" || not_ok "compose notes"
 check "every service of the notes stack is on the host network" \
         test "$(grep -c '^    network_mode: host$' "$T/stack.yml")" -eq "$(grep -c '^    image: ' "$T/stack.yml")"
 COMPOSE_SKIP=
@@ -94,6 +95,22 @@ have docker-compose || COMPOSE_SKIP="docker-compose not installed"
 if [ -z "$COMPOSE_SKIP" ]; then
         check "docker-compose config accepts the notes stack" \
                 env -u NOTES_PORT -u POSTGRES_PORT -u DB_HOST docker-compose -f "$T/stack.yml" config -q
+        # On the host network "db" does not resolve: the file as written
+        # points the app at loopback, and binds it there.
+        out=$(env -u NOTES_PORT -u POSTGRES_PORT -u DB_HOST -u NOTES_HOST docker-compose -f "$T/stack.yml" config 2>&1)
+        if grep -q 'DATABASE_URL: postgres://postgres:postgres@127.0.0.1:5432/postgres$' <<<"$out" &&
+                grep -q 'HOST: 127.0.0.1$' <<<"$out" && ! grep -q '@db:' <<<"$out"; then
+                ok "the host-network stack reaches db and listens on 127.0.0.1 as written"
+        else
+                not_ok "the host-network stack reaches db and listens on 127.0.0.1 as written" "$out"
+        fi
+        out=$(env -u NOTES_PORT -u DB_HOST docker-compose -f "$T/bridge.yml" config 2>&1)
+        if grep -q -- '- 127.0.0.1:3000:3000/tcp$' <<<"$out" &&
+                grep -q 'DATABASE_URL: postgres://postgres:postgres@db:5432/postgres$' <<<"$out"; then
+                ok "docker-compose config accepts the notes stack with ports, published on 127.0.0.1"
+        else
+                not_ok "docker-compose config accepts the notes stack with ports, published on 127.0.0.1" "$out"
+        fi
         out=$(env -u POCKET_ID_ENCRYPTION_KEY docker-compose -f "$T/pid.yml" config -q 2>&1)
         rc=$?
         if [ $rc -ne 0 ] && grep -q POCKET_ID_ENCRYPTION_KEY <<<"$out"; then
@@ -145,8 +162,11 @@ else
         NOTES_PORT=$(free_port)
         POSTGRES_PORT=$(free_port)
         while [ "$POSTGRES_PORT" = "$NOTES_PORT" ]; do POSTGRES_PORT=$(free_port); done
-        # The stack runs on the host network: every service binds to loopback only.
-        export NOTES_PORT POSTGRES_PORT DB_HOST=127.0.0.1 NOTES_HOST=127.0.0.1 POSTGRES_LISTEN=127.0.0.1
+        # The stack runs on the host network as generated: the file points
+        # the app at db by 127.0.0.1 and binds it there. Postgres's config
+        # listens on every address unless told otherwise.
+        unset DB_HOST NOTES_HOST
+        export NOTES_PORT POSTGRES_PORT POSTGRES_LISTEN=127.0.0.1
         diag "notes on 127.0.0.1:$NOTES_PORT, postgres on 127.0.0.1:$POSTGRES_PORT"
 
         timed "$OCI_BUILD" -q -C "$CONFIGS" --layout "$L" save notes postgres -o "$T/images.tar" &&
