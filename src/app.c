@@ -40,32 +40,49 @@ static void build_user(const char *workdir, RunOptions *ro, char ***ret_env)
         *ret_env = env;
 }
 
+/* What a step is called in its output and errors: "npm ci", "make", "sh". */
+static char *step_name(char *const *command)
+{
+        const char *slash = strrchr(command[0], '/');
+        const char *prog = slash ? slash + 1 : command[0];
+        if (command[1] && command[1][0] != '-' && !strchr(command[1], ' ') && !strchr(command[1], '/'))
+                return xasprintf("%s %s", prog, command[1]);
+        return xstrdup(prog);
+}
+
+/* The lines of a failed step's output that its error message shows. */
+#define BUILD_ERROR_LINES 20
+#define BUILD_ERROR_BYTES 3000          /* of an ObError's 4096, leaving room for the rest */
+
 int app_run_build(const Spec *app, ObError *err)
 {
         for (size_t i = 0; i < app->n_build; i++) {
                 const SpecBuildStep *b = &app->build[i];
-                char tmpl[] = "/tmp/oci-build-log-XXXXXX";
-                int fd = mkstemp(tmpl);
-                if (fd >= 0)
-                        close(fd);
-                ob_info("%s: build: %s (in %s)", app->name, b->command[0], b->workdir);
+                _cleanup_free_ char *name = step_name(b->command);
+                _cleanup_free_ char *prefix = xasprintf("%s: %s: ", app->name, name);
+                ob_info("%s: build: %s (in %s)", app->name, name, b->workdir);
                 int status = 0;
                 _cleanup_strv_ char **env = NULL;
-                RunOptions ro = { .workdir = b->workdir, .log = fd >= 0 ? tmpl : NULL };
+                _cleanup_free_ char *tail = NULL;
+                RunOptions ro = { .workdir = b->workdir };
                 build_user(b->workdir, &ro, &env);
                 ro.envp = env;
-                if (fd >= 0 && ro.uid >= 0 && chown(tmpl, (uid_t) ro.uid, (gid_t) ro.gid) < 0)
-                        ob_debug("cannot hand the build log to uid %ld", ro.uid);
-                int r = run_program(b->command, &ro, &status, err);
-                if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-                        _cleanup_free_ char *tail = log_tail(tmpl, 240);
-                        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                        r = ob_error_plain(err, EIO, "%s: build step '%s' failed (exit %d): %s", app->file,
-                                           b->command[0], code, tail);
-                }
-                unlink(tmpl);
+                StepOutput out = { .prefix = prefix, .tail_lines = BUILD_ERROR_LINES };
+                int r = run_step(b->command, &ro, &out, &status, &tail, err);
                 if (r < 0)
-                        return r;
+                        return ob_error_wrap(err, "%s: build step '%s'", app->file, name);
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                        /* Whole lines from the end, as many as the message holds. */
+                        const char *shown = tail;
+                        size_t len = strlen(tail);
+                        if (len > BUILD_ERROR_BYTES) {
+                                const char *nl = strchr(tail + len - BUILD_ERROR_BYTES, '\n');
+                                shown = nl ? nl + 1 : tail + len - BUILD_ERROR_BYTES;
+                        }
+                        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                        return ob_error_plain(err, EIO, "%s: build step '%s' failed (exit %d)%s%s", app->file, name,
+                                              code, *shown ? ", its last lines:\n" : " without output", shown);
+                }
         }
         return 0;
 }
