@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "closure-plan.h"
 #include "download.h"
+#include "elf.h"
 #include "log.h"
 #include "process.h"
 #include "sysroot.h"
@@ -40,14 +42,13 @@ static void build_user(const char *workdir, RunOptions *ro, char ***ret_env)
         *ret_env = env;
 }
 
-/* What a step is called in its output and errors: "npm ci", "make", "sh". */
+/* What a step is called in its output and errors: "npm ci", "make", "sh";
+ * a subcommand is part of the name, options and scripts are not. */
 static char *step_name(char *const *command)
 {
-        const char *slash = strrchr(command[0], '/');
-        const char *prog = slash ? slash + 1 : command[0];
         if (command[1] && command[1][0] != '-' && !strchr(command[1], ' ') && !strchr(command[1], '/'))
-                return xasprintf("%s %s", prog, command[1]);
-        return xstrdup(prog);
+                return xasprintf("%s %s", command[0], command[1]);
+        return xstrdup(command[0]);
 }
 
 /* The lines of a failed step's output that its error message shows. */
@@ -106,9 +107,33 @@ static int fetch_artifact(const Spec *app, const SpecArtifact *a, const char *ar
         return download_fetch(&req, flags, ret_path, err);
 }
 
+/* A local artifact, read through a Sysroot opened on its own directory:
+ * the tree below it is then held by what plan.h and layer.h do for any
+ * sysroot, not named by absolute path strings from "/". A symlink given as
+ * the artifact itself is followed, as before. */
+static int add_local_artifact(Plan *p, const Spec *app, const SpecArtifact *a, const char *why, ObError *err)
+{
+        _cleanup_free_ char *real = realpath(a->source, NULL);
+        if (!real)
+                return ob_error_set(err, errno, "%s:%zu: artifacts: '%s'", app->file, a->line, a->source);
+        char *slash = strrchr(real, '/');
+        _cleanup_free_ char *dir = slash == real ? xstrdup("/") : xstrndup(real, (size_t) (slash - real));
+        const char *src = slash[1] ? slash : "/";
+        _cleanup_(sysroot_freep) Sysroot *host = NULL;
+        int r = sysroot_open(dir, &host, err);
+        if (r < 0)
+                return ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
+        PlanCopyOptions o = { .dst = a->path, .src = src, .has_mode = a->has_mode, .mode = a->mode,
+                              .uid = a->uid, .gid = a->gid, .normalize_modes = !a->has_mode, .why = why };
+        r = plan_add_host(p, host, &o, err);
+        if (r < 0)
+                return ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
+        return 0;
+}
+
 /* An artifact: a local file or tree, or a download. */
-static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, Sysroot *host, const char *arch,
-                        int64_t mtime, bool fetch, ObError *err)
+static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, const char *arch, int64_t mtime, bool fetch,
+                        ObError *err)
 {
         _cleanup_free_ char *why = xasprintf("artifact (%s:%zu)", app->file, a->line);
         int r;
@@ -116,13 +141,7 @@ static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, Sysroot
         if (a->source) {
                 if (access(a->source, F_OK) < 0)
                         return ob_error_set(err, errno, "%s:%zu: artifacts: '%s'", app->file, a->line, a->source);
-                PlanCopyOptions o = { .dst = a->path, .src = a->source, .has_mode = a->has_mode,
-                                      .mode = a->mode, .uid = a->uid, .gid = a->gid,
-                                      .normalize_modes = !a->has_mode, .why = why };
-                r = plan_add_host(p, host, &o, err);
-                if (r < 0)
-                        ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
-                return r;
+                return add_local_artifact(p, app, a, why, err);
         }
 
         _cleanup_free_ char *cached = NULL;
@@ -146,17 +165,41 @@ static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, Sysroot
         return plan_add(p, &e, err);
 }
 
-static int add_entries(Plan *p, const Spec *app, Sysroot *root, const char *arch, int64_t mtime, bool fetch,
-                       ObError *err)
+/* The libraries of the artifacts that are dynamically linked ELF files
+ * (a Go server built with cgo, a node addon), from the sysroot, as a tool's
+ * binaries get theirs; what a layer below holds is left out. */
+static int add_artifact_libraries(Plan *p, const Spec *app, Sysroot *root, const Plan *const *below, size_t n_below,
+                                  ObError *err)
+{
+        _cleanup_(elf_closure_freep) ElfClosure *c = NULL;
+        int r = elf_closure_new(root, &c, err);
+        if (r < 0)
+                return r;
+        /* Only the artifacts' own files: the closure appends to p. */
+        size_t n = p->n;
+        for (size_t i = 0; i < n; i++) {
+                const Entry *e = &p->entries[i];
+                if (e->type != ENTRY_FILE || !e->source || e->size < 64)
+                        continue;
+                _cleanup_free_ char *image_path = xasprintf("/%s", e->path);
+                _cleanup_free_ char *host_path = xstrdup(e->source);
+                r = closure_plan_add_foreign(p, below, n_below, c, root, image_path, host_path, err);
+                if (r < 0)
+                        return ob_error_wrap(err, "%s: artifacts", app->file);
+        }
+        return 0;
+}
+
+static int add_entries(Plan *p, const Spec *app, Sysroot *root, const Plan *const *below, size_t n_below,
+                       const char *arch, int64_t mtime, bool fetch, ObError *err)
 {
         int r;
 
-        _cleanup_(sysroot_freep) Sysroot *host = NULL;
-        if ((r = sysroot_open("/", &host, err)) < 0)
-                return r;
         for (size_t i = 0; i < app->n_artifacts; i++)
-                if ((r = add_artifact(p, app, &app->artifacts[i], host, arch, mtime, fetch, err)) < 0)
+                if ((r = add_artifact(p, app, &app->artifacts[i], arch, mtime, fetch, err)) < 0)
                         return r;
+        if ((r = add_artifact_libraries(p, app, root, below, n_below, err)) < 0)
+                return r;
 
         for (size_t i = 0; i < app->n_files; i++) {
                 const SpecFile *f = &app->files[i];
@@ -196,9 +239,15 @@ static int add_entries(Plan *p, const Spec *app, Sysroot *root, const char *arch
 
 int app_plan(const Spec *app, Sysroot *root, const char *arch, int64_t mtime, bool fetch, Plan *ret, ObError *err)
 {
+        return app_plan_over(app, root, /* below= */ NULL, /* n_below= */ 0, arch, mtime, fetch, ret, err);
+}
+
+int app_plan_over(const Spec *app, Sysroot *root, const Plan *const *below, size_t n_below, const char *arch,
+                  int64_t mtime, bool fetch, Plan *ret, ObError *err)
+{
         Plan p;
         plan_init(&p);
-        int r = add_entries(&p, app, root, arch, mtime, fetch, err);
+        int r = add_entries(&p, app, root, below, n_below, arch, mtime, fetch, err);
         if (r < 0) {
                 if (!strstr(err->msg, app->file))
                         ob_error_wrap(err, "%s", app->file);

@@ -398,6 +398,77 @@ START_TEST(test_plan)
 }
 END_TEST
 
+/* An artifact compiled on the host, dynamically linked: its interpreter and
+ * libc come from the sysroot, "needed by" it, unless a layer below has them. */
+START_TEST(test_plan_elf_artifact)
+{
+        _cleanup_free_ char *dir = test_dir("elf");
+        _cleanup_free_ char *src = xasprintf("%s/hello.c", dir);
+        put_file(src, "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n", 0644);
+        _cleanup_free_ char *cc = xasprintf("cc -o %s/hello %s 2>/dev/null", dir, src);
+        if (system(cc) != 0) {
+                fprintf(stderr, "%s: skipped, no C compiler on the host\n", __func__);
+                return;
+        }
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        put_file(cfg, "name: e\nversion: \"1\"\ndescription: d\nartifacts: [{path: /app/hello, source: hello}]\n", 0644);
+        Spec *s = load_app(cfg);
+        Sysroot *host = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(sysroot_open("/", &host, &e) == 0, "%s", e.msg);
+        Plan p;
+        ck_assert_msg(app_plan(s, host, "amd64", 5, true, &p, &e) == 0, "%s", e.msg);
+        const Entry *libc = NULL;
+        size_t needed = 0;
+        for (size_t i = 0; i < p.n; i++) {
+                const Entry *en = &p.entries[i];
+                if (en->type == ENTRY_FILE && str_endswith(en->path, "/libc.so.6"))
+                        libc = en;
+                needed += en->why && strcmp(en->why, "needed by /app/hello") == 0;
+        }
+        ck_assert_msg(libc, "no libc.so.6 in the app layer");
+        ck_assert_str_eq(libc->why, "needed by /app/hello");
+        ck_assert_uint_ge(needed, 2);   /* libc and the program interpreter, at least */
+
+        /* a layer below that holds libc: left out */
+        _cleanup_free_ char *libc_path = xstrdup(libc->path);
+        Plan below;
+        plan_init(&below);
+        Entry held = { .path = libc_path, .type = ENTRY_FILE, .mode = 0644, .size = 1, .data = (char *) "x" };
+        ck_assert_msg(plan_add(&below, &held, &e) == 0, "%s", e.msg);
+        plan_clear(&p);
+        const Plan *layers[] = { &below };
+        ck_assert_msg(app_plan_over(s, host, layers, 1, "amd64", 5, true, &p, &e) == 0, "%s", e.msg);
+        ck_assert_ptr_null(plan_find(&p, libc_path));
+        ck_assert_ptr_nonnull(plan_find(&p, "app/hello"));
+        plan_clear(&p);
+        plan_clear(&below);
+
+        /* a sysroot without them: the artifact, its interpreter and what is missing */
+        _cleanup_free_ char *empty = xasprintf("%s/empty", dir);
+        ck_assert_int_eq(mkdir(empty, 0755), 0);
+        Sysroot *bare = NULL;
+        ck_assert_msg(sysroot_open(empty, &bare, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(app_plan(s, bare, "amd64", 5, true, &p, &e), -ENOENT);
+        ck_assert_msg(strstr(e.msg, "'/app/hello' needs the program interpreter /lib"), "%s", e.msg);
+        ck_assert_msg(strstr(e.msg, "which is not in the sysroot"), "%s", e.msg);
+        ck_assert_msg(str_startswith(e.msg, cfg), "%s", e.msg);
+        /* with the interpreter there, libc is what is missing */
+        const char *at = strstr(e.msg, "interpreter ") + strlen("interpreter ");
+        _cleanup_free_ char *interp = xstrndup(at, strcspn(at, ","));
+        _cleanup_free_ char *copy = xasprintf("mkdir -p %s$(dirname %s) && cp -L %s %s%s", empty, interp, interp, empty,
+                                              interp);
+        ck_assert_int_eq(system(copy), 0);
+        ck_assert_int_eq(app_plan(s, bare, "amd64", 5, true, &p, &e), -ENOENT);
+        _cleanup_free_ char *want = xasprintf("'/app/hello' (program interpreter %s) needs libc.so.6, which is not "
+                                              "in the sysroot", interp);
+        ck_assert_msg(strstr(e.msg, want), "%s", e.msg);
+        sysroot_free(bare);
+        sysroot_free(host);
+        spec_free(s);
+}
+END_TEST
+
 /* ---- app_run_build ----------------------------------------------------- */
 
 START_TEST(test_run_build)
@@ -617,6 +688,7 @@ static Suite *app_suite(void)
 
         tc = tcase_create("layer");
         tcase_add_test(tc, test_plan);
+        tcase_add_test(tc, test_plan_elf_artifact);
         tcase_add_test(tc, test_run_build);
         tcase_add_test(tc, test_build_output);
         tcase_add_test(tc, test_build_leaves_nothing_running);
