@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cleanup-libs.h"
 #include "util.h"
 
 static void merge_kv(char ***dst, char *const *src)
@@ -59,9 +60,8 @@ int image_write(Layout *l, const ImageBuild *b, ImageResult *ret, ObError *err)
         ImageResult res = { 0 };
         int r;
 
-        json_t *cfg = oci_image_config(b->config, b->layers, b->n_layers, b->created);
+        _cleanup_json_ json_t *cfg = oci_image_config(b->config, b->layers, b->n_layers, b->created);
         _cleanup_free_ char *cfg_text = oci_json_dump(cfg);
-        json_decref(cfg);
         r = layout_put_blob(l, cfg_text, strlen(cfg_text), res.config_digest, err);
         if (r < 0)
                 return r;
@@ -71,9 +71,8 @@ int image_write(Layout *l, const ImageBuild *b, ImageResult *ret, ObError *err)
                                 "org.opencontainers.image.description", b->description,
                                 "org.opencontainers.image.version", b->version, "org.opencontainers.image.created",
                                 created);
-        json_t *m = oci_manifest(res.config_digest, strlen(cfg_text), b->layers, b->n_layers, ann);
+        _cleanup_json_ json_t *m = oci_manifest(res.config_digest, strlen(cfg_text), b->layers, b->n_layers, ann);
         _cleanup_free_ char *m_text = oci_json_dump(m);
-        json_decref(m);
         r = layout_put_blob(l, m_text, strlen(m_text), res.manifest_digest, err);
         if (r < 0)
                 return r;
