@@ -264,7 +264,8 @@ int run_step(char *const *argv, const RunOptions *o, const StepOutput *out, int 
         bool exited = false, eof = false;
         /* Until the step exits: what it started may hold the pipe open long after. */
         while (!exited) {
-                struct pollfd pfd[2] = { { .fd = eof ? -1 : rfd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+                struct pollfd pfd[2] = { { .fd = eof ? -1 : rfd, .events = POLLIN },
+                                         { .fd = pidfd, .events = POLLIN } };
                 /* Without a pidfd (before Linux 5.3), look at the child now and then. */
                 int timeout = pidfd >= 0 ? -1 : 100;
                 if (poll(pfd, 2, timeout) < 0 && errno != EINTR)

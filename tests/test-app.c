@@ -411,7 +411,8 @@ START_TEST(test_plan_elf_artifact)
                 return;
         }
         _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
-        put_file(cfg, "name: e\nversion: \"1\"\ndescription: d\nartifacts: [{path: /app/hello, source: hello}]\n", 0644);
+        put_file(cfg, "name: e\nversion: \"1\"\ndescription: d\nartifacts: [{path: /app/hello, source: hello}]\n",
+                 0644);
         Spec *s = load_app(cfg);
         Sysroot *host = NULL;
         ObError e = { 0 };

@@ -70,7 +70,8 @@ else
         not_ok "build app notes with the npm registry unreachable (npm ci --offline, then the app layer)" "$out"
 fi
 has_line "npm's output is shown as it comes, after 'notes: npm ci: '" '^notes: npm ci: added [0-9]+ packages' "$out"
-check "node_modules holds pg, from the vendored tarball" test -f "$SOURCE_ROOT/examples/notes/node_modules/pg/package.json"
+check "node_modules holds pg, from the vendored tarball" \
+        test -f "$SOURCE_ROOT/examples/notes/node_modules/pg/package.json"
 
 if [ -z "$NOTES" ]; then
         skip "the notes image and its stack" "the notes image did not build"
@@ -410,7 +411,8 @@ rc=$?
 check "a failing build step fails the build" test $rc -ne 0
 has_line "its output is shown, each line after the app and the step" '^steps: sh: two$' "$out"
 check "the error is one error whose last lines are the step's, newlines kept" \
-        bash -c 'tail -n 4 <<<"$1" | tr "\n" "|" | grep -Eq "apps/steps\.yml: build step .sh. failed \(exit 5\), its last lines:\|one\|two\|three\|$"' _ "$out"
+        grep -Eq 'apps/steps\.yml: build step .sh. failed \(exit 5\), its last lines:\|one\|two\|three\|$' \
+        <<<"$(tail -n 4 <<<"$out" | tr '\n' '|')"
 MARK=oci-build-leftover-$$-$RANDOM
 app_config leftover <<'EOF'
 artifacts:
