@@ -79,7 +79,7 @@ static int run(Context *ctx, ObError *err)
                 return r;
 
         if (arg_all && ctx->args && ctx->args[0])
-                return ob_error_plain(err, EINVAL, "give image names or --all, not both");
+                return ob_error_usage(err, "give image names or --all, not both");
         if (ctx->args && ctx->args[0]) {
                 for (size_t i = 0; ctx->args[i]; i++)
                         if (!layout_index_find(l, ctx->args[i]))

@@ -66,7 +66,7 @@ static int run(Context *ctx, ObError *err)
         int r;
 
         if (strv_length(ctx->args) != 1)
-                return ob_error_plain(err, EINVAL, "compose takes exactly one APP (see 'oci-build list apps')");
+                return ob_error_usage(err, "compose takes exactly one APP (see 'oci-build list apps')");
         r = build_load_config(ctx->configs, ctx->args[0], SPEC_TIER_APP, &app, err);
         if (r < 0)
                 return r;

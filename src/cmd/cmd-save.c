@@ -56,9 +56,9 @@ static int run(Context *ctx, ObError *err)
         int r;
 
         if (!ctx->args || !ctx->args[0])
-                return ob_error_plain(err, EINVAL, "save needs the names of the images to save (see 'oci-build save --help')");
+                return ob_error_usage(err, "save needs the names of the images to save (see 'oci-build save --help')");
         if (!ctx->output || !*ctx->output)
-                return ob_error_plain(err, EINVAL, "save needs -o FILE.tar, or -o - for standard output");
+                return ob_error_usage(err, "save needs -o FILE.tar, or -o - for standard output");
         /* The archive goes to a temporary file beside a regular FILE and is
          * renamed over it only when complete and on disk: a failed or
          * interrupted save never leaves a partial FILE.tar that docker load

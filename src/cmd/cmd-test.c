@@ -52,7 +52,7 @@ static int load_targets(Context *ctx, bool all, Layout *l, TestTarget **ret, siz
                 ConfigRef *refs = NULL;
                 size_t n_refs = 0;
                 if (ctx->args && ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "give image names or --all, not both");
+                        return ob_error_usage(err, "give image names or --all, not both");
                 r = configs_list(ctx->configs, &refs, &n_refs, err);
                 if (r < 0)
                         return r;
@@ -75,7 +75,7 @@ static int load_targets(Context *ctx, bool all, Layout *l, TestTarget **ret, siz
                                            ctx->layout);
         } else {
                 if (!ctx->args || !ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "test needs NAME... or --all (see 'oci-build list')");
+                        return ob_error_usage(err, "test needs NAME... or --all (see 'oci-build list')");
                 for (size_t i = 0; ctx->args[i] && r == 0; i++) {
                         ConfigRef ref = { 0 };
                         Spec *spec = NULL;

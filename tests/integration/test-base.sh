@@ -139,6 +139,15 @@ before=$(tree_sum "$T/good")
 expect_fail "unknown command" "unknown command 'frobnicate'" "$OCI_BUILD" -o "$T/good" frobnicate
 expect_fail "unknown option" "unknown option '--frob'" "$OCI_BUILD" -o "$T/good" base --frob
 expect_fail "option of another command" "base does not take --files" "$OCI_BUILD" -o "$T/good" base --files
+# Exit status: 2 when the command line is wrong, 1 when the work failed.
+exit_status() { "$@" >/dev/null 2>&1; echo $?; }
+check "exit 2 for an unknown option" test "$(exit_status "$OCI_BUILD" -o "$T/good" base --frob)" = 2
+check "exit 2 for an option of another command" test "$(exit_status "$OCI_BUILD" -o "$T/good" base --files)" = 2
+check "exit 2 for a missing operand" test "$(exit_status "$OCI_BUILD" -o "$T/good" tool)" = 2
+check "exit 2 for operands and --all together" test "$(exit_status "$OCI_BUILD" -o "$T/good" tool --all curl)" = 2
+check "exit 2 for an unknown command" test "$(exit_status "$OCI_BUILD" frobnicate)" = 2
+check "exit 1 for an unknown config" test "$(exit_status "$OCI_BUILD" -o "$T/good" tool nope)" = 1
+check "exit 1 for an image not in the layout" test "$(exit_status "$OCI_BUILD" -o "$T/good" clean nope)" = 1
 expect_fail "missing configs dir" "configs directory '$T/none'" "$OCI_BUILD" -C "$T/none" -o "$T/good" base
 mkdir -p "$T/badcfg"
 printf 'name: base\ndescription: x\ndirectoires: []\n' > "$T/badcfg/base.yml"
