@@ -215,6 +215,18 @@ START_TEST(test_open_errors)
         ck_assert_ptr_nonnull(strstr(e.msg, "is not an OCI image index"));
         ck_assert_ptr_null(l);
 
+        /* A path longer than the message: its middle goes, the reason stays. */
+        char *longp = xmalloc(5001);
+        memset(longp, 'a', 5000);
+        longp[0] = '/';
+        longp[5000] = '\0';
+        ck_assert_int_eq(layout_open(longp, 0, &l, &e), -ENAMETOOLONG);
+        ck_assert_msg(str_endswith(e.msg, strerror(ENAMETOOLONG)), "%s", e.msg);
+        ck_assert(str_startswith(e.msg, "cannot use output directory '/aaa"));
+        ck_assert_ptr_nonnull(strstr(e.msg, "…"));
+        ck_assert_uint_lt(strlen(e.msg), sizeof(e.msg));
+
+        free(longp);
         free(bad);
         free(file);
         free(empty);
