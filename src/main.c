@@ -79,7 +79,12 @@ static void on_signal(int sig)
         /* A host program we run (initdb, npm, curl) goes with us. */
         pid_t child = ob_child_pid;
         if (child > 0) {
-                kill(child, SIGTERM);
+                /* A build step runs in a process group of its own: stop all
+                 * of it, not only the process we started. */
+                if (getpgid(child) == child)
+                        kill(-child, SIGTERM);
+                else
+                        kill(child, SIGTERM);
                 while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
                         ;
         }

@@ -127,7 +127,7 @@ fi
 expect_fail "clean of an unknown name" "no image named 'nope'" "$OCI_BUILD" -o "$A" clean nope
 
 # --- CLI --------------------------------------------------------------------
-check "--help explains the commands" bash -c "'$OCI_BUILD' --help | grep -q 'clean \[NAME...\]'"
+check "--help explains the commands" bash -c "'$OCI_BUILD' --help | grep -q 'clean \[NAME... | --all\]'"
 check "base --help explains base" bash -c "'$OCI_BUILD' base --help | grep -q 'rootfs/'"
 ver=$("$OCI_BUILD" --version | awk '{print $2}')
 check "os-release VERSION_ID equals oci-build --version ($ver)" \
@@ -208,7 +208,13 @@ for sig in TERM KILL; do
                 check "SIG$sig: the layout is still valid" "$OCI_VALIDATE" "$T/good" --quiet
         fi
 done
+before=$(jq -cS . "$T/good/index.json")
 "$OCI_BUILD" -q -o "$T/good" clean
 check "clean removes what an interrupted build left" test -z "$(ls -A "$T/good" | grep '\.tmp')"
+check "clean without names removes no image" test "$(jq -cS . "$T/good/index.json")" = "$before"
+check "clean --all removes every image" bash -c "'$OCI_BUILD' -q -o '$T/good' clean --all && \
+        test \"\$(jq '.manifests | length' '$T/good/index.json')\" = 0 && test -z \"\$(ls -A '$T/good/blobs/sha256')\""
+expect_fail "clean takes names or --all, not both" "give image names or --all, not both" \
+        "$OCI_BUILD" -o "$T/good" clean --all base
 
 finish
