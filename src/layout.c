@@ -641,11 +641,11 @@ static int mark(Layout *l, json_t *desc, char ***live, ObError *err)
         return 0;
 }
 
-int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err)
+/* Every blob the images of the index (as it is in memory) reference. */
+static int mark_live(Layout *l, char ***ret_live, ObError *err)
 {
         _cleanup_strv_ char **live = NULL;
-        size_t i, count = 0;
-        uint64_t bytes = 0;
+        size_t i;
         json_t *desc;
 
         /* A descriptor that cannot be read could be keeping any blob alive. */
@@ -658,6 +658,25 @@ int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err)
                 if (r < 0)
                         return ob_error_wrap(err, "not deleting anything: cannot read what '%s' references", l->dir);
         }
+        *ret_live = TAKE_PTR(live);
+        return 0;
+}
+
+int layout_gc_check(Layout *l, ObError *err)
+{
+        _cleanup_strv_ char **live = NULL;
+        return mark_live(l, &live, err);
+}
+
+int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err)
+{
+        _cleanup_strv_ char **live = NULL;
+        size_t count = 0;
+        uint64_t bytes = 0;
+
+        int r = mark_live(l, &live, err);
+        if (r < 0)
+                return r;
 
         _cleanup_free_ char *blobs = path_join(l->dir, "blobs/sha256");
         _cleanup_dir_ DIR *d = opendir(blobs);

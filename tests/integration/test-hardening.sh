@@ -111,6 +111,25 @@ expect_fail "clean refuses a layout with a malformed descriptor" "index.json.*ma
 expect_fail "clean NAME refuses it too" "index.json.*manifests\[[0-9]+\].*digest" "$OCI_BUILD" -o "$D" clean base
 check "the layout with a malformed descriptor is byte-identical afterwards" test "$before" = "$(tree_sum "$D")"
 
+# A second image whose manifest blob is missing: clean NAME of the first must
+# not rewrite the index and then fail.
+D=$T/missing-manifest
+cp -a "$L" "$D"
+python3 - "$D/index.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+j = json.load(open(p))
+d = dict(j["manifests"][0])
+d["digest"] = "sha256:" + "0" * 64
+d["annotations"] = {"org.opencontainers.image.ref.name": "gone"}
+j["manifests"].append(d)
+json.dump(j, open(p, "w"))
+PY
+before=$(tree_sum "$D")
+expect_fail "clean NAME with another image's manifest missing changes nothing" "not deleting anything" \
+        "$OCI_BUILD" -o "$D" clean base
+check "the layout with a missing manifest is byte-identical afterwards" test "$before" = "$(tree_sum "$D")"
+
 # --- 4. a FIFO as oci-layout or index.json ------------------------------------
 for f in oci-layout index.json; do
         D=$T/fifo-$f
