@@ -303,6 +303,8 @@ static int parse_error(Loader *l, const yaml_parser_t *p, ObError *err)
                  * character) a byte offset, not a mark */
                 size_t line, column;
                 text_position(l->text, l->size, p->problem_offset, &line, &column);
+                if (p->problem_value < 0)       /* the input ended inside a character */
+                        return y_error_at(l->d, line, column, err, "%s", p->problem);
                 return y_error_at(l->d, line, column, err, "%s (0x%02x)", p->problem, (unsigned) p->problem_value);
         }
         const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->context_mark;
