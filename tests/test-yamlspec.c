@@ -414,15 +414,15 @@ END_TEST
 START_TEST(test_ydoc_load_limits)
 {
         /* 63 brackets under the root mapping: 64 levels, the most there may be */
-        char *open = str_repeat("[", 63), *close = str_repeat("]", 63);
-        char *ok = xasprintf("x: %s%s\n", open, close);
+        char *opening = str_repeat("[", 63), *closing = str_repeat("]", 63);
+        char *ok = xasprintf("x: %s%s\n", opening, closing);
         YamlDoc *d = NULL;
         ObError e = { 0 };
         ck_assert_int_eq(ydoc_load_string("x.yml", ok, &d, &e), 0);
         ydoc_free(d);
         free(ok);
-        free(close);
-        free(open);
+        free(closing);
+        free(opening);
 
         /* A million levels took libyaml minutes before anything could be checked. */
         char *deep = str_repeat("[", 1000000);
