@@ -46,8 +46,16 @@ typedef enum BuildAddFlags {
 
 /* Plans the image of the config NAME of that tier: SPEC_TIER_BASE (NAME
  * is ignored: the base image itself), SPEC_TIER_TOOL or SPEC_TIER_APP. An
- * image asked for twice is planned once. */
+ * image asked for twice is planned once. ENOPKG when a tool (the one asked
+ * for, or one an app names) is not installed in the sysroot: the Build
+ * remembers its package, so that a caller can go on planning the others and
+ * then name every package to install at once with build_missing_error(). */
 int build_add(Build *b, SpecTier tier, const char *name, BuildAddFlags flags, ObError *err);
+
+/* ENOPKG, when build_add() met tools that are not installed: one of them
+ * gives its own message, several give one line that names them all and
+ * ends with the apt-get command that installs every package. 0 otherwise. */
+int build_missing_error(const Build *b, ObError *err);
 
 /* The plans, for `show --files`. */
 const Spec *build_base_spec(const Build *b);

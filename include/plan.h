@@ -41,7 +41,10 @@ typedef struct Plan {
 } Plan;
 
 void plan_init(Plan *p);
+/* Frees the entries and leaves p empty (as after plan_init()). */
 void plan_clear(Plan *p);
+/* For a Plan variable initialised to {}. */
+#define _cleanup_plan_ _cleanup_(plan_clear)
 
 /* Adds a copy of e (path in any form: "/etc/x" or "etc/x"; it is
  * normalised). Adding the same path twice is accepted when both describe the

@@ -23,15 +23,22 @@ count() {  # count BUILD_DIR -- add the results of the last `meson test` there
 run_suite() {  # run_suite BUILD_DIR MESON_SETUP_ARGS...
         local dir=$1
         shift
-        [ -d "$dir" ] || meson setup "$dir" "$@" >/dev/null || { status=1; return; }
+        # An existing directory gets the options too, so that a build set up
+        # by hand is checked with warnings as errors like a new one.
+        if [ -d "$dir" ]; then
+                meson configure "$dir" "$@" >/dev/null || { status=1; return; }
+        else
+                meson setup "$dir" "$@" >/dev/null || { status=1; return; }
+        fi
         ninja -C "$dir" >/dev/null || { ninja -C "$dir"; status=1; failed=$((failed + 1)); return; }
         meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
         count "$dir"
 }
 
-run_suite build
+# Warnings are errors here (and in CI, which runs this), not in users' builds.
+run_suite build -Dwerror=true
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_suite build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+run_suite build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 if [ -x fuzz/run.sh ]; then

@@ -15,6 +15,7 @@
 typedef struct BuildTool {
         Spec *spec;
         char *version;
+        char *debian_version;  /* the package's full version, when the image has its (tag-safe) form */
         Plan plan;
         bool data_planned;   /* the data command ran and its layer is planned */
         Plan data;
@@ -55,12 +56,16 @@ struct Build {
         BuildResult *results;
         WrittenLayer *written;
         size_t n_written;
+        char **missing_packages;  /* of tools that build_add() could not plan for want of them */
+        char **missing_tools;     /* "NAME (PACKAGE)", for the message */
+        char *missing_msg;        /* the first such failure's own message */
 };
 
 static void build_tool_clear(BuildTool *t)
 {
         spec_free(t->spec);
         free(t->version);
+        free(t->debian_version);
         plan_clear(&t->plan);
         plan_clear(&t->data);
         tool_data_cleanup(t->data_tmp);
@@ -88,6 +93,9 @@ void build_free(Build *b)
                 free(b->written[i].created_by);
         }
         free(b->written);
+        strv_free(b->missing_packages);
+        strv_free(b->missing_tools);
+        free(b->missing_msg);
         free(b->images);
         free(b->results);
         plan_clear(&b->base_plan);
@@ -148,7 +156,7 @@ int build_load_config(const char *configs, const char *name, int expect_tier, Sp
 int build_image_version(const Spec *spec, Sysroot *root, char **ret, ObError *err)
 {
         if (spec->tier == SPEC_TIER_TOOL)
-                return tool_resolve_version(spec, root, ret, err);
+                return tool_resolve_version(spec, root, ret, /* ret_debian_version= */ NULL, err);
         *ret = xstrdup(spec->version);
         return 0;
 }
@@ -226,6 +234,17 @@ static void queue_image(Build *b, SpecTier tier, size_t index)
         b->images[b->n_images++] = (BuildImage){ .tier = tier, .index = index };
 }
 
+/* A tool whose Debian package is not installed: remembered, so that one
+ * message can name every package to install. */
+static void note_missing(Build *b, const Spec *spec)
+{
+        _cleanup_free_ char *tool = xasprintf("%s (%s)", spec->name, spec->package);
+        if (!strv_contains(b->missing_tools, tool))
+                strv_push(&b->missing_tools, tool);
+        if (!strv_contains(b->missing_packages, spec->package))
+                strv_push(&b->missing_packages, spec->package);
+}
+
 /* Loads and plans the tool NAME once per run; with_data also runs its data
  * command (once). Returns its index. */
 static int plan_tool(Build *b, const char *name, bool with_data, size_t *ret_index, ObError *err)
@@ -235,20 +254,22 @@ static int plan_tool(Build *b, const char *name, bool with_data, size_t *ret_ind
 
         if (!t) {
                 _cleanup_(spec_freep) Spec *spec = NULL;
-                _cleanup_free_ char *version = NULL;
+                _cleanup_free_ char *version = NULL, *debian_version = NULL;
                 _cleanup_(plan_clear) Plan plan = { 0 };
                 r = build_load_config(b->o.configs, name, SPEC_TIER_TOOL, &spec, err);
                 if (r < 0)
                         return r;
-                r = tool_resolve_version(spec, b->root, &version, err);
-                if (r < 0)
-                        return r;
-                r = tool_plan(spec, b->root, &b->base_plan, b->o.source_date_epoch, &plan, err);
+                r = tool_resolve_version(spec, b->root, &version, &debian_version, err);
+                if (r == 0)
+                        r = tool_plan(spec, b->root, &b->base_plan, b->o.source_date_epoch, &plan, err);
+                if (r == -ENOPKG)
+                        note_missing(b, spec);
                 if (r < 0)
                         return r;
                 b->tools = xrealloc(b->tools, (b->n_tools + 1) * sizeof(BuildTool));
                 t = &b->tools[b->n_tools++];
-                *t = (BuildTool){ .spec = TAKE_PTR(spec), .version = TAKE_PTR(version), .plan = plan };
+                *t = (BuildTool){ .spec = TAKE_PTR(spec), .version = TAKE_PTR(version),
+                                  .debian_version = TAKE_PTR(debian_version), .plan = plan };
                 plan = (Plan){ 0 };
         }
         if (with_data && t->spec->has_data && !t->data_planned) {
@@ -361,10 +382,25 @@ int build_add(Build *b, SpecTier tier, const char *name, BuildAddFlags flags, Ob
                 r = plan_app(b, name, flags, &index, err);
                 break;
         }
+        if (r == -ENOPKG && !b->missing_msg)
+                b->missing_msg = xstrdup(err->msg);
         if (r < 0)
                 return r;
         queue_image(b, tier, index);
         return 0;
+}
+
+int build_missing_error(const Build *b, ObError *err)
+{
+        size_t n = strv_length(b->missing_tools);
+        if (n == 0)
+                return 0;
+        if (n == 1)
+                return ob_error_plain(err, ENOPKG, "%s", b->missing_msg);
+        _cleanup_free_ char *tools = strv_join(b->missing_tools, ", ");
+        _cleanup_free_ char *packages = strv_join(b->missing_packages, " ");
+        return ob_error_plain(err, ENOPKG, "%zu tools are not installed in the sysroot: %s: apt-get install %s", n,
+                              tools, packages);
 }
 
 /* Writes the layer KEY unless this run wrote it already. */
@@ -448,8 +484,8 @@ static int write_tool_image(Build *b, Layout *l, BuildTool *t, BuildResult *ret,
         }
         _cleanup_(spec_image_config_clear) SpecImageConfig cfg = { 0 };
         image_config_merge(&b->base->config, &t->spec->config, &cfg);
-        ImageBuild ib = { .name = t->spec->name, .version = t->version, .description = t->spec->description,
-                          .config = &cfg, .layers = layers, .n_layers = n, .created = b->o.source_date_epoch };
+        ImageBuild ib = { .name = t->spec->name, .version = t->version, .debian_package = t->spec->package,
+                          .debian_version = t->debian_version, .description = t->spec->description, .config = &cfg, .layers = layers, .n_layers = n, .created = b->o.source_date_epoch };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
         if (r < 0)
@@ -521,6 +557,16 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                         r = write_app_image(b, l, &b->apps[im->index], &b->results[i], err);
                         break;
                 }
+                if (r < 0)
+                        return r;
+        }
+        /* Every image stands on the base layer: name the base image too, so
+         * that it is in the index whatever was built (`skopeo inspect
+         * oci:oci:base` works after `tool --all` into an empty layout, or
+         * after the base image was removed). Its layer is written already. */
+        if (b->n_images > 0 && !image_queued(b, SPEC_TIER_BASE, 0)) {
+                BuildResult base;
+                int r = write_base_image(b, l, &base, err);
                 if (r < 0)
                         return r;
         }

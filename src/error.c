@@ -2,11 +2,12 @@
 #include "error.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 __attribute__((format(printf, 4, 0)))
-static int error_vset(ObError *err, int code, int with_errno, const char *fmt, va_list ap)
+static int error_vset(ObError *err, int code, bool with_errno, const char *fmt, va_list ap)
 {
         int ret = code > 0 ? code : (code < 0 ? -code : EINVAL);
 
@@ -27,7 +28,7 @@ int ob_error_set(ObError *err, int code, const char *fmt, ...)
         int r;
 
         va_start(ap, fmt);
-        r = error_vset(err, code, 1, fmt, ap);
+        r = error_vset(err, code, /* with_errno= */ true, fmt, ap);
         va_end(ap);
         return r;
 }
@@ -38,7 +39,7 @@ int ob_error_plain(ObError *err, int code, const char *fmt, ...)
         int r;
 
         va_start(ap, fmt);
-        r = error_vset(err, code, 0, fmt, ap);
+        r = error_vset(err, code, /* with_errno= */ false, fmt, ap);
         va_end(ap);
         return r;
 }

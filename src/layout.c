@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "cleanup-libs.h"
 #include "fs.h"
 #include "log.h"
 #include "oci.h"
@@ -77,17 +78,14 @@ static int check_existing(Layout *l, ObError *err)
         json_error_t jerr;
         int r;
 
-        r = read_file(p_layout, &text, NULL, err);
+        r = read_file(p_layout, &text, /* ret_size= */ NULL, err);
         if (r < 0)
                 return r;
-        json_t *j = json_loads(text, 0, &jerr);
+        _cleanup_json_ json_t *j = json_loads(text, 0, &jerr);
         const char *v = j ? json_string_value(json_object_get(j, "imageLayoutVersion")) : NULL;
-        if (!v || strncmp(v, "1.", 2) != 0) {
-                json_decref(j);
+        if (!v || strncmp(v, "1.", 2) != 0)
                 return ob_error_plain(err, EINVAL, "'%s' is not a valid oci-layout file (expected imageLayoutVersion 1.x)",
                                       p_layout);
-        }
-        json_decref(j);
 
         l->index = json_load_file(p_index, 0, &jerr);
         if (!l->index)
@@ -108,128 +106,111 @@ static int check_existing(Layout *l, ObError *err)
         return 0;
 }
 
+/* A DIR stream of fd that leaves fd itself open (and its offset alone,
+ * once rewound), or NULL. */
+static DIR *opendir_dup(int fd)
+{
+        _cleanup_close_ int dfd = dup(fd);
+        if (dfd < 0)
+                return NULL;
+        DIR *d = fdopendir(dfd);
+        if (!d)
+                return NULL;
+        TAKE_FD(dfd);
+        rewinddir(d);
+        return d;
+}
+
 static bool dir_is_empty(int fd)
 {
-        int dfd = dup(fd);
-        if (dfd < 0)
+        _cleanup_dir_ DIR *d = opendir_dup(fd);
+        if (!d)
                 return false;
-        DIR *d = fdopendir(dfd);
-        if (!d) {
-                close(dfd);
-                return false;
-        }
-        rewinddir(d);
-        bool empty = true;
         struct dirent *de;
         while ((de = readdir(d)))
                 if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                        empty = false;
-        closedir(d);
-        return empty;
+                        return false;
+        return true;
 }
 
 static void remove_stale_tmp(Layout *l)
 {
-        int dfd = dup(l->fd);
-        if (dfd < 0)
+        _cleanup_dir_ DIR *d = opendir_dup(l->fd);
+        if (!d)
                 return;
-        DIR *d = fdopendir(dfd);
-        if (!d) {
-                close(dfd);
-                return;
-        }
-        rewinddir(d);
         struct dirent *de;
         while ((de = readdir(d)))
-                if (str_startswith(de->d_name, TMP_PREFIX) ||
-                    (str_startswith(de->d_name, "index.json.tmp-")))
+                if (str_startswith(de->d_name, TMP_PREFIX) || str_startswith(de->d_name, "index.json.tmp-"))
                         unlinkat(l->fd, de->d_name, 0);
-        closedir(d);
 }
 
-int layout_open(const char *dir, int flags, Layout **ret, ObError *err)
+/* A Layout that failed to open takes back what it created. */
+static void layout_abandon(Layout *l)
+{
+        if (!l)
+                return;
+        layout_rollback(l);
+        layout_close(l);
+}
+DEFINE_CLEANUP_FUNC(Layout *, layout_abandon);
+
+int layout_open(const char *dir, LayoutOpenFlags flags, Layout **ret, ObError *err)
 {
         _cleanup_free_ char *p_layout = path_join(dir, "oci-layout");
         struct stat st;
         int r;
-        Layout *l = xcalloc(1, sizeof(*l));
+
+        _cleanup_(layout_abandonp) Layout *l = xcalloc(1, sizeof(*l));
         l->fd = -1;
         l->dir = xstrdup(dir);
 
         if (stat(dir, &st) < 0) {
-                if (errno != ENOENT || !(flags & LAYOUT_CREATE)) {
-                        r = ob_error_set(err, errno, "cannot use output directory '%s'", dir);
-                        goto fail;
-                }
-                if (mkdir(dir, 0755) < 0) {
-                        r = ob_error_set(err, errno, "cannot create output directory '%s'", dir);
-                        goto fail;
-                }
+                if (errno != ENOENT || !(flags & LAYOUT_CREATE))
+                        return ob_error_set(err, errno, "cannot use output directory '%s'", dir);
+                if (mkdir(dir, 0755) < 0)
+                        return ob_error_set(err, errno, "cannot create output directory '%s'", dir);
                 l->created_dir = true;
-        } else if (!S_ISDIR(st.st_mode)) {
-                r = ob_error_plain(err, ENOTDIR, "output '%s' exists and is not a directory", dir);
-                goto fail;
-        }
+        } else if (!S_ISDIR(st.st_mode))
+                return ob_error_plain(err, ENOTDIR, "output '%s' exists and is not a directory", dir);
 
         l->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (l->fd < 0) {
-                r = ob_error_set(err, errno, "cannot open output directory '%s'", dir);
-                goto fail;
-        }
+        if (l->fd < 0)
+                return ob_error_set(err, errno, "cannot open output directory '%s'", dir);
         /* Readers (list, show, save, test) share the lock; a build or a
          * clean holds it alone. */
         int lock = (flags & (LAYOUT_CREATE | LAYOUT_WRITE)) ? LOCK_EX : LOCK_SH;
         if (flock(l->fd, lock | LOCK_NB) < 0) {
-                if (errno != EWOULDBLOCK) {
-                        r = ob_error_set(err, errno, "cannot lock '%s'", dir);
-                        goto fail;
-                }
+                if (errno != EWOULDBLOCK)
+                        return ob_error_set(err, errno, "cannot lock '%s'", dir);
                 ob_info("waiting for another oci-build to finish with '%s'...", dir);
-                if (flock(l->fd, lock) < 0) {
-                        r = ob_error_set(err, errno, "cannot lock '%s'", dir);
-                        goto fail;
-                }
+                if (flock(l->fd, lock) < 0)
+                        return ob_error_set(err, errno, "cannot lock '%s'", dir);
         }
 
         if (access(p_layout, F_OK) == 0) {
                 r = check_existing(l, err);
                 if (r < 0)
-                        goto fail;
-                if ((flags & LAYOUT_CREATE) && faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0) {
-                        r = ob_error_set(err, errno, "output directory '%s' is not writable", dir);
-                        goto fail;
-                }
+                        return r;
+                if ((flags & LAYOUT_CREATE) && faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0)
+                        return ob_error_set(err, errno, "output directory '%s' is not writable", dir);
                 if (flags & LAYOUT_CREATE)
                         remove_stale_tmp(l);
         } else {
-                if (!(flags & LAYOUT_CREATE)) {
-                        r = ob_error_plain(err, ENOENT, "'%s' is not an OCI image layout (no oci-layout file)", dir);
-                        goto fail;
-                }
-                if (!dir_is_empty(l->fd)) {
-                        r = ob_error_plain(err, EEXIST,
-                                           "'%s' exists but is not an OCI image layout (no oci-layout file, and it "
-                                           "is not empty); refusing to write into it",
-                                           dir);
-                        goto fail;
-                }
-                if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0) {
-                        r = ob_error_set(err, errno, "output directory '%s' is not writable", dir);
-                        goto fail;
-                }
+                if (!(flags & LAYOUT_CREATE))
+                        return ob_error_plain(err, ENOENT, "'%s' is not an OCI image layout (no oci-layout file)", dir);
+                if (!dir_is_empty(l->fd))
+                        return ob_error_plain(err, EEXIST,
+                                              "'%s' exists but is not an OCI image layout (no oci-layout file, and it "
+                                              "is not empty); refusing to write into it",
+                                              dir);
+                if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0)
+                        return ob_error_set(err, errno, "output directory '%s' is not writable", dir);
                 r = write_initial(l, err);
-                if (r < 0) {
-                        layout_rollback(l);
-                        goto fail;
-                }
+                if (r < 0)
+                        return r;
         }
-        *ret = l;
+        *ret = TAKE_PTR(l);
         return 0;
-fail:
-        if (l->created_dir && !l->created_files)
-                rmdir(l->dir);
-        layout_close(l);
-        return r;
 }
 
 void layout_close(Layout *l)
@@ -266,16 +247,15 @@ void layout_rollback(Layout *l)
 
 int layout_blob_begin(Layout *l, BlobWriter **ret, ObError *err)
 {
+        _cleanup_free_ char *tmp = xasprintf("%s/" TMP_PREFIX "XXXXXX" TMP_SUFFIX, l->dir);
+        int fd = mkostemps(tmp, (int) strlen(TMP_SUFFIX), O_CLOEXEC);
+        if (fd < 0)
+                return ob_error_set(err, errno, "cannot create a blob in '%s'", l->dir);
+
         BlobWriter *w = xcalloc(1, sizeof(*w));
-        w->tmp = xasprintf("%s/" TMP_PREFIX "XXXXXX" TMP_SUFFIX, l->dir);
-        w->fd = mkostemps(w->tmp, (int) strlen(TMP_SUFFIX), O_CLOEXEC);
-        if (w->fd < 0) {
-                int e = errno;
-                free(w->tmp);
-                free(w);
-                return ob_error_set(err, e, "cannot create a blob in '%s'", l->dir);
-        }
-        w->slot = tmpfile_register(w->tmp);
+        w->fd = fd;
+        w->slot = tmpfile_register(tmp);
+        w->tmp = TAKE_PTR(tmp);
         sha256_init(&w->hash);
         *ret = w;
         return 0;
@@ -291,6 +271,8 @@ int blob_writer_write(BlobWriter *w, const void *data, size_t size, ObError *err
         return 0;
 }
 
+/* Frees w and forgets its temporary file, which must be gone (renamed or
+ * removed) by now. */
 static void blob_writer_free(BlobWriter *w)
 {
         if (!w)
@@ -303,7 +285,7 @@ static void blob_writer_free(BlobWriter *w)
         free(w);
 }
 
-void layout_blob_abort(Layout *l, BlobWriter *w)
+void blob_writer_abort(BlobWriter *w)
 {
         if (!w)
                 return;
@@ -311,31 +293,33 @@ void layout_blob_abort(Layout *l, BlobWriter *w)
         blob_writer_free(w);
 }
 
-int layout_blob_commit(Layout *l, BlobWriter *w, char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size,
+void layout_blob_abort(Layout *l, BlobWriter *w)
+{
+        blob_writer_abort(w);
+}
+
+int layout_blob_commit(Layout *l, BlobWriter *writer, char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size,
                        ObError *err)
 {
+        /* Ours now: abandoned, temporary file and all, on every failure. */
+        _cleanup_(blob_writer_abortp) BlobWriter *w = writer;
         char digest[DIGEST_STRING_MAX];
-        int r = 0;
 
         sha256_final(&w->hash, digest);
-        _cleanup_free_ char *path = layout_blob_path(l, digest);
-        if (access(path, F_OK) == 0) {
-                /* Same digest, same bytes: keep the one that is there. */
-                unlink(w->tmp);
-        } else {
-                if (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0)
-                        r = ob_error_set(err, errno, "cannot write '%s'", w->tmp);
-                else if (rename(w->tmp, path) < 0)
-                        r = ob_error_set(err, errno, "cannot rename blob into '%s'", path);
-                if (r < 0)
-                        unlink(w->tmp);
-                else
-                        strv_push(&l->new_blobs, path);
-        }
         uint64_t size = w->size;
-        blob_writer_free(w);
-        if (r < 0)
-                return r;
+        _cleanup_free_ char *path = layout_blob_path(l, digest);
+        if (access(path, F_OK) == 0)
+                /* Same digest, same bytes: keep the one that is there. */
+                blob_writer_abort(TAKE_PTR(w));
+        else {
+                if (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0)
+                        return ob_error_set(err, errno, "cannot write '%s'", w->tmp);
+                if (rename(w->tmp, path) < 0)
+                        return ob_error_set(err, errno, "cannot rename blob into '%s'", path);
+                /* Renamed: there is no temporary file left to remove. */
+                blob_writer_free(TAKE_PTR(w));
+                strv_push(&l->new_blobs, path);
+        }
         memcpy(ret_digest, digest, DIGEST_STRING_MAX);
         if (ret_size)
                 *ret_size = size;
@@ -345,16 +329,16 @@ int layout_blob_commit(Layout *l, BlobWriter *w, char ret_digest[static DIGEST_S
 int layout_put_blob(Layout *l, const void *data, size_t size, char ret_digest[static DIGEST_STRING_MAX],
                     ObError *err)
 {
-        BlobWriter *w = NULL;
-        int r = layout_blob_begin(l, &w, err);
+        _cleanup_(blob_writer_abortp) BlobWriter *w = NULL;
+        int r;
+
+        r = layout_blob_begin(l, &w, err);
         if (r < 0)
                 return r;
         r = blob_writer_write(w, data, size, err);
-        if (r < 0) {
-                layout_blob_abort(l, w);
+        if (r < 0)
                 return r;
-        }
-        return layout_blob_commit(l, w, ret_digest, NULL, err);
+        return layout_blob_commit(l, TAKE_PTR(w), ret_digest, /* ret_size= */ NULL, err);
 }
 
 bool layout_has_blob(Layout *l, const char *digest)
@@ -423,14 +407,13 @@ int layout_index_set(Layout *l, const char *name, json_t *desc, ObError *err)
 
         /* Keep the index in name order, so it does not depend on build order. */
         size_t n = json_array_size(m);
-        json_t **v = xmalloc(n * sizeof(json_t *));
+        _cleanup_free_ json_t **v = xmalloc(n * sizeof(json_t *));
         for (size_t i = 0; i < n; i++)
                 v[i] = json_incref(json_array_get(m, i));
         qsort_safe(v, n, sizeof(json_t *), desc_cmp);
         json_array_clear(m);
         for (size_t i = 0; i < n; i++)
                 json_array_append_new(m, v[i]);
-        free(v);
         return 0;
 }
 
@@ -498,30 +481,30 @@ static int mark(Layout *l, json_t *desc, char ***live, ObError *err)
         int r = layout_read_blob(l, digest, &data, &size, err);
         if (r < 0)
                 return r;
-        json_t *j = json_loadb(data, size, 0, NULL);
-        if (!json_is_object(j)) {
-                json_decref(j);
+        _cleanup_json_ json_t *j = json_loadb(data, size, 0, /* error= */ NULL);
+        if (!json_is_object(j))
                 return 0;
-        }
         static const char *const single[] = { "config", "subject" };
         static const char *const lists[] = { "layers", "manifests", "blobs" };
-        r = 0;
-        for (size_t k = 0; k < ELEMENTSOF(single) && r == 0; k++) {
+        for (size_t k = 0; k < ELEMENTSOF(single); k++) {
                 json_t *c = json_object_get(j, single[k]);
-                if (json_is_object(c))
+                if (json_is_object(c)) {
                         r = mark(l, c, live, err);
+                        if (r < 0)
+                                return r;
+                }
         }
-        for (size_t k = 0; k < ELEMENTSOF(lists) && r == 0; k++) {
+        for (size_t k = 0; k < ELEMENTSOF(lists); k++) {
                 size_t i;
                 json_t *d;
                 json_array_foreach(json_object_get(j, lists[k]), i, d)
                 {
-                        if (r == 0)
-                                r = mark(l, d, live, err);
+                        r = mark(l, d, live, err);
+                        if (r < 0)
+                                return r;
                 }
         }
-        json_decref(j);
-        return r;
+        return 0;
 }
 
 int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err)
@@ -530,18 +513,16 @@ int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err)
         size_t i, count = 0;
         uint64_t bytes = 0;
         json_t *desc;
-        int r;
 
-        strv_push(&live, "sentinel");
         json_array_foreach(json_object_get(l->index, "manifests"), i, desc)
         {
-                r = mark(l, desc, &live, err);
+                int r = mark(l, desc, &live, err);
                 if (r < 0)
                         return ob_error_wrap(err, "not deleting anything: cannot read what '%s' references", l->dir);
         }
 
         _cleanup_free_ char *blobs = path_join(l->dir, "blobs/sha256");
-        DIR *d = opendir(blobs);
+        _cleanup_dir_ DIR *d = opendir(blobs);
         if (!d)
                 return ob_error_set(err, errno, "cannot open '%s'", blobs);
         struct dirent *de;
@@ -558,7 +539,6 @@ int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err)
                         bytes += (uint64_t) st.st_size;
                 }
         }
-        closedir(d);
         remove_stale_tmp(l);
         if (ret_count)
                 *ret_count = count;

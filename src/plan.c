@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "passwd.h"
 #include "path.h"
 #include "util.h"
 
@@ -313,28 +314,28 @@ static int copy_tree(Plan *p, Sysroot *root, const PlanCopyOptions *o, const cha
                      ObError *err)
 {
         _cleanup_free_ char *host = sysroot_host_path(root, src);
-        DIR *dir = opendir(host);
+        _cleanup_strv_ char **names = NULL;
+        int r;
+
+        _cleanup_dir_ DIR *dir = opendir(host);
         if (!dir)
                 return ob_error_set(err, errno, "cannot open directory '%s'", host);
-        char **names = NULL;
-        struct dirent *de;
-        errno = 0;
-        while ((de = readdir(dir))) {
+        for (;;) {
+                errno = 0;
+                struct dirent *de = readdir(dir);
+                if (!de) {
+                        if (errno != 0)
+                                return ob_error_set(err, errno, "cannot read directory '%s'", host);
+                        break;
+                }
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
                 strv_push(&names, de->d_name);
         }
-        int saved = errno;
-        closedir(dir);
-        if (saved) {
-                strv_free(names);
-                return ob_error_set(err, saved, "cannot read directory '%s'", host);
-        }
         /* readdir() order differs between file systems; nothing may depend on it. */
         qsort_safe(names, strv_length(names), sizeof(char *), strv_compare);
 
-        int r = 0;
-        for (size_t i = 0; names && names[i] && r >= 0; i++) {
+        for (size_t i = 0; names && names[i]; i++) {
                 _cleanup_free_ char *s = path_join(src, names[i]);
                 _cleanup_free_ char *d = path_join(dst, names[i]);
                 if (excluded(o->exclude, d))
@@ -342,13 +343,17 @@ static int copy_tree(Plan *p, Sysroot *root, const PlanCopyOptions *o, const cha
                 struct stat st;
                 r = sysroot_lstat(root, s, &st, err);
                 if (r < 0)
-                        break;
+                        return r;
                 r = add_one(p, root, o, s, d, &st, err);
-                if (r >= 0 && S_ISDIR(st.st_mode))
+                if (r < 0)
+                        return r;
+                if (S_ISDIR(st.st_mode)) {
                         r = copy_tree(p, root, o, s, d, err);
+                        if (r < 0)
+                                return r;
+                }
         }
-        strv_free(names);
-        return r;
+        return 0;
 }
 
 typedef struct KeepLinks {
@@ -399,7 +404,7 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
         int r;
 
         if (s->rootfs) {
-                Sysroot *tree = NULL;
+                _cleanup_(sysroot_freep) Sysroot *tree = NULL;
                 r = sysroot_open(s->rootfs, &tree, err);
                 if (r < 0)
                         return r;
@@ -407,7 +412,6 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
                  * normalise them so every clone builds the same bytes. */
                 PlanCopyOptions o = { .dst = "/", .src = "/", .normalize_modes = true, .why = "static file from rootfs/" };
                 r = plan_add_host(p, tree, &o, err);
-                sysroot_free(tree);
                 if (r < 0)
                         return ob_error_wrap(err, "%s: rootfs", s->file);
         }
@@ -442,13 +446,13 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
         }
 
         if (s->n_users > 0) {
-                _cleanup_free_ char *passwd = spec_render_passwd(s);
+                _cleanup_free_ char *passwd = passwd_render(s->users, s->n_users);
                 r = add_data(p, "/etc/passwd", passwd, 0644, mtime, "generated from 'users'", err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", s->file);
         }
         if (s->n_groups > 0) {
-                _cleanup_free_ char *group = spec_render_group(s);
+                _cleanup_free_ char *group = group_render(s->groups, s->n_groups);
                 r = add_data(p, "/etc/group", group, 0644, mtime, "generated from 'groups'", err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", s->file);

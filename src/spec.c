@@ -609,35 +609,3 @@ int spec_load_base(const char *file, const char *default_version, Spec **ret, Ob
         *ret = TAKE_PTR(s);
         return 0;
 }
-
-char *spec_render_passwd(const Spec *s)
-{
-        char *out = xstrdup("");
-        for (size_t i = 0; i < s->n_users; i++) {
-                const SpecUser *u = &s->users[i];
-                char *line = xasprintf("%s%s:x:%u:%u:%s:%s:%s\n", out, u->name, u->uid, u->gid, u->gecos, u->home,
-                                       u->shell);
-                free(out);
-                out = line;
-        }
-        return out;
-}
-
-char *spec_render_group(const Spec *s)
-{
-        char *out = xstrdup("");
-        for (size_t i = 0; i < s->n_groups; i++) {
-                const SpecGroup *g = &s->groups[i];
-                char *members = xstrdup("");
-                for (size_t k = 0; g->members && g->members[k]; k++) {
-                        char *m = xasprintf("%s%s%s", members, k ? "," : "", g->members[k]);
-                        free(members);
-                        members = m;
-                }
-                char *line = xasprintf("%s%s:x:%u:%s\n", out, g->name, g->gid, members);
-                free(members);
-                free(out);
-                out = line;
-        }
-        return out;
-}

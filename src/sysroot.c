@@ -13,7 +13,7 @@
 
 int sysroot_open(const char *path, Sysroot **ret, ObError *err)
 {
-        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return ob_error_set(err, errno, "cannot open sysroot '%s'", path);
         Sysroot *s = xcalloc(1, sizeof(*s));
@@ -21,7 +21,7 @@ int sysroot_open(const char *path, Sysroot **ret, ObError *err)
         while (n > 0 && path[n - 1] == '/')
                 n--;
         s->path = xstrndup(path, n);
-        s->fd = fd;
+        s->fd = TAKE_FD(fd);
         *ret = s;
         return 0;
 }

@@ -86,13 +86,14 @@ int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir
 {
         const char *tmp = getenv("TMPDIR");
         _cleanup_free_ char *template = xasprintf("%s/oci-build-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(template))
-                return ob_error_set(err, errno, "cannot create a temporary directory");
+        /* Interrupted, the data directory goes too. */
+        int slot;
+        int k = tmpfile_create_dir(template, &slot);
+        if (k < 0)
+                return ob_error_set(err, -k, "cannot create a temporary directory");
         /* Removed on failure; on success the caller removes it with
          * tool_data_cleanup() once the layer is written. */
         _cleanup_(tool_data_cleanupp) char *tmpdir = TAKE_PTR(template);
-        /* Interrupted, the data directory goes too. */
-        tmpfile_register_tree(tmpdir);
         chmod(tmpdir, 0755);
         _cleanup_free_ char *dir = path_join(tmpdir, "data");
         _cleanup_free_ char *pwfile = NULL;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "passwd.h"
 #include "spec.h"
 #include "src/spec-internal.h"
 #include "testutil.h"
@@ -140,12 +141,12 @@ START_TEST(test_good_config)
         ck_assert_uint_eq(strv_length(c->labels), 1);
         ck_assert_str_eq(c->labels[0], "org.example.team=infra=yes");
 
-        char *passwd = spec_render_passwd(s);
+        char *passwd = passwd_render(s->users, s->n_users);
         ck_assert_str_eq(passwd, "root:x:0:0:root:/root:/sbin/nologin\n"
                                  "nonroot:x:1000:1000:Non Root:/home/nonroot:/bin/false\n"
                                  "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n");
         free(passwd);
-        char *group = spec_render_group(s);
+        char *group = group_render(s->groups, s->n_groups);
         ck_assert_str_eq(group, "root:x:0:\nnonroot:x:1000:nonroot\nnogroup:x:65534:\n");
         free(group);
         spec_free(s);
@@ -180,7 +181,7 @@ START_TEST(test_minimal_config)
         ck_assert_ptr_null(s->config.user);
         ck_assert_ptr_null(s->config.env);
         ck_assert_ptr_null(s->config.ports);
-        char *passwd = spec_render_passwd(s);
+        char *passwd = passwd_render(s->users, s->n_users);
         ck_assert_str_eq(passwd, "");
         free(passwd);
         spec_free(s);

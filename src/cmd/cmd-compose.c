@@ -5,6 +5,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "compose.h"
 #include "fs.h"
 #include "image.h"
 #include "log.h"
@@ -68,7 +69,7 @@ static int run(Context *ctx, ObError *err)
         }
         tag = image_default_tag(app->name, app->version);
         ComposeOptions o = { .host_network = arg_host_network, .app_tag = tag, .service_images = images };
-        text = app_compose(app, &o);
+        text = compose_render(app, &o);
         if (!ctx->output || strcmp(ctx->output, "-") == 0) {
                 if (fputs(text, stdout) < 0)
                         return ob_error_set(err, errno, "cannot write to standard output");

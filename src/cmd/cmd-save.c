@@ -30,14 +30,15 @@ static int save_to_file(const SavePlan *p, const char *output, int64_t mtime, ui
         if (stat(output, &st) == 0 && S_ISDIR(st.st_mode))
                 return ob_error_plain(err, EISDIR, "cannot write '%s': it is a directory", output);
 
-        int fd = mkostemps(tmp, (int) strlen(TMP_SUFFIX), O_CLOEXEC);
+        int slot;
+        int fd = tmpfile_create(tmp, (int) strlen(TMP_SUFFIX), O_CLOEXEC, &slot);
         if (fd < 0) {
+                errno = -fd;
                 if (errno == ENOENT)
                         return ob_error_plain(err, ENOENT, "cannot write '%s': directory '%s' does not exist", output,
                                               dir);
                 return ob_error_set(err, errno, "cannot write '%s'", output);
         }
-        int slot = tmpfile_register(tmp);
 
         mode_t mask = umask(0);
         umask(mask);

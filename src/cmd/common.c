@@ -8,6 +8,19 @@
 #include "log.h"
 #include "util.h"
 
+bool arg_tier_all;
+
+const CommandOption tier_options[] = {
+        { "all", NULL, "every config of the tier" },
+        { NULL },
+};
+
+int tier_set_option(const char *name, const char *value, ObError *err)
+{
+        arg_tier_all = true;
+        return 0;
+}
+
 BuildOptions context_build_options(const Context *ctx)
 {
         return (BuildOptions){
@@ -84,10 +97,18 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
                 return r;
         if (tier == SPEC_TIER_BASE)
                 r = build_add(b, tier, /* name= */ NULL, /* flags= */ 0, err);
-        for (size_t i = 0; r == 0 && names && names[i]; i++) {
+        if (r < 0)
+                return r;
+        /* A tool that is not installed does not stop the others from being
+         * planned, so that one message names every package to install; any
+         * other failure stops at once. */
+        for (size_t i = 0; names && names[i]; i++) {
                 ob_debug("planning %s", names[i]);
                 r = build_add(b, tier, names[i], /* flags= */ 0, err);
+                if (r < 0 && r != -ENOPKG)
+                        return r;
         }
+        r = build_missing_error(b, err);
         if (r < 0)
                 return r;
 
@@ -104,4 +125,13 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
         for (size_t i = 0; i < n && ob_verbosity >= 0; i++)
                 print_result(ctx, &results[i]);
         return 0;
+}
+
+int context_build_tier(const Context *ctx, SpecTier tier, ObError *err)
+{
+        _cleanup_strv_ char **names = NULL;
+        int r = context_names(ctx, tier, arg_tier_all, &names, err);
+        if (r < 0)
+                return r;
+        return context_build(ctx, tier, names, err);
 }
