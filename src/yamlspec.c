@@ -188,17 +188,8 @@ static char text_at(const char *text, size_t size, const yaml_mark_t *m)
 
 static const char *file_type_name(mode_t mode)
 {
-        if (S_ISDIR(mode))
-                return "a directory";
-        if (S_ISFIFO(mode))
-                return "a FIFO";
-        if (S_ISCHR(mode))
-                return "a character device";
-        if (S_ISBLK(mode))
-                return "a block device";
-        if (S_ISSOCK(mode))
-                return "a socket";
-        return "not a regular file";
+        return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) ? "a character device"
+               : S_ISBLK(mode) ? "a block device" : S_ISSOCK(mode) ? "a socket" : "a special file";
 }
 
 /* The bytes of a config. Only a regular file is read, and no more of it
@@ -283,8 +274,7 @@ static void loader_clear(Loader *l)
         str_table_clear(&l->anchors);
 }
 
-static int loader_error(Loader *l, const yaml_mark_t *m, ObError *err, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+__attribute__((format(printf, 4, 5)))
 static int loader_error(Loader *l, const yaml_mark_t *m, ObError *err, const char *fmt, ...)
 {
         va_list ap;
@@ -437,10 +427,7 @@ static int load_collection_end(Loader *l, const yaml_event_t *ev, ObError *err)
         return loader_add(l, f.node, f.cost, err);
 }
 
-static void yaml_event_deletep(yaml_event_t *ev)
-{
-        yaml_event_delete(ev);
-}
+static void yaml_event_deletep(yaml_event_t *ev) { yaml_event_delete(ev); }
 
 /* libyaml's own loader builds the whole document before anything can be
  * checked, and libyaml takes quadratic time over deep nesting: events let
@@ -483,10 +470,7 @@ static int load_events(Loader *l, yaml_parser_t *p, ObError *err)
         }
 }
 
-static void yaml_parser_deletep(yaml_parser_t *p)
-{
-        yaml_parser_delete(p);
-}
+static void yaml_parser_deletep(yaml_parser_t *p) { yaml_parser_delete(p); }
 
 int ydoc_load_data(const char *name, const char *data, size_t size, YamlDoc **ret, ObError *err)
 {
@@ -783,8 +767,9 @@ int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret, ObErro
         /* nothing in the image may gain privileges when run; the sticky bit
          * (1777 on /tmp) grants none */
         if (mode & (S_ISUID | S_ISGID))
-                return y_error(d, node, err, "'%s' \"%s\" sets setuid/setgid bits, which are not allowed in a distroless image",
-                               key, scalar(node));
+                return y_error(d, node, err,
+                               "'%s' \"%s\" sets setuid/setgid bits, which are not allowed in a distroless image", key,
+                               scalar(node));
         *ret = mode;
         return 0;
 }

@@ -439,13 +439,15 @@ START_TEST(test_ydoc_load_limits)
         /* Aliases of aliases: 456 bytes that were 10^9 nodes. */
         text = xstrdup("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
         for (int i = 1; i < 9; i++) {
+                int p = i - 1;
                 char *next = xasprintf("%sl%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n",
-                                       text, i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+                                       text, i, i, p, p, p, p, p, p, p, p, p, p);
                 free(text);
                 text = next;
         }
         check_load_fails(text, strlen(text),
-                         "x.yml:4:45: aliases expand to more than 10000 nodes or 1024 KiB, more than a config may have");
+                         "x.yml:4:45: aliases expand to more than 10000 nodes or 1024 KiB, more than a config may "
+                         "have");
         free(text);
         /* Few nodes, many bytes: one long scalar named 600 times. */
         char *long_value = str_repeat("v", 2000);

@@ -34,8 +34,8 @@ mk_configs() {
         mkdir -p "$C/tools" "$C/apps"
         sed "s|^rootfs: .*|rootfs: $SOURCE_ROOT/rootfs|" "$SOURCE_ROOT/configs/base.yml" > "$C/base.yml"
         cp "$SOURCE_ROOT/configs/tools/jq.yml" "$C/tools/jq.yml"
-        printf 'name: hello\nversion: "1"\ndescription: hello\nartifacts:\n  - { path: /app/hello.txt, source: hello.txt }\n' \
-                > "$C/apps/hello.yml"
+        printf 'name: hello\nversion: "1"\ndescription: hello\nartifacts:\n%s\n' \
+                '  - { path: /app/hello.txt, source: hello.txt }' > "$C/apps/hello.yml"
         echo hello > "$C/apps/hello.txt"
 }
 BASE="name: base
@@ -47,7 +47,7 @@ rootfs: $SOURCE_ROOT/rootfs
 mk_configs
 printf '%sfiles:\n  - path: /etc/ssl/certs/ca-certificates.crt\n    mode: "6755"\n' "$BASE" > "$C/base.yml"
 expect_fail "base: a 'files' mode 6755 is refused" \
-        "^oci-build: $C/base.yml:6:11: 'mode' \"6755\" sets setuid/setgid bits, which are not allowed in a distroless image$" \
+        "^oci-build: $C/base.yml:6:11: 'mode' \"6755\" sets setuid/setgid bits, which are not allowed in a distroless image\$" \
         run "$OCI_BUILD" -C "$C" -o "$G" base
 printf '%sdirectories:\n  - { path: /tmp, mode: "1777" }\n  - { path: /srv, mode: "6777" }\n' "$BASE" > "$C/base.yml"
 expect_fail "base: a directory mode 6777 is refused, /tmp 1777 is not" \
