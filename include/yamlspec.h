@@ -59,9 +59,15 @@ int y_str(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *e
 int y_nonempty_str(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *err);
 int y_uint(YamlDoc *d, yaml_node_t *node, const char *key, uint64_t max, uint64_t *ret, ObError *err);
 int y_bool(YamlDoc *d, yaml_node_t *node, const char *key, bool *ret, ObError *err);
-/* An octal mode as a string ("0755", "1777"); at most 07777, and neither
- * setuid nor setgid. */
-int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret, ObError *err);
+typedef enum YamlModeFlags {
+        /* setgid on a directory only passes its group on to new files, which
+         * grants nothing (initdb's socket directory is 2775) */
+        Y_MODE_DIRECTORY = 1 << 0,
+} YamlModeFlags;
+
+/* An octal mode as a string ("0755", "1777"); at most 07777, never setuid,
+ * and setgid only on a directory. */
+int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, YamlModeFlags flags, uint32_t *ret, ObError *err);
 /* An absolute image path, normalised; ".." is refused. */
 int y_abs_path(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *err);
 /* "UID:GID" or "UID" (gid = uid). */

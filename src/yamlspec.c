@@ -754,7 +754,7 @@ static int parse_mode(const char *s, uint32_t *ret)
         return 0;
 }
 
-int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret, ObError *err)
+int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, YamlModeFlags flags, uint32_t *ret, ObError *err)
 {
         if (node->type != YAML_SCALAR_NODE)
                 return y_error(d, node, err, "'%s' must be an octal mode such as \"0755\", found %s", key,
@@ -766,7 +766,11 @@ int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret, ObErro
                                scalar(node));
         /* nothing in the image may gain privileges when run; the sticky bit
          * (1777 on /tmp) grants none */
-        if (mode & (S_ISUID | S_ISGID))
+        if ((flags & Y_MODE_DIRECTORY) && (mode & S_ISUID))
+                return y_error(d, node, err,
+                               "'%s' \"%s\" sets the setuid bit, which is not allowed in a distroless image", key,
+                               scalar(node));
+        if (!(flags & Y_MODE_DIRECTORY) && (mode & (S_ISUID | S_ISGID)))
                 return y_error(d, node, err,
                                "'%s' \"%s\" sets setuid/setgid bits, which are not allowed in a distroless image", key,
                                scalar(node));
