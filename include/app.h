@@ -20,6 +20,12 @@ int app_run_build(const Spec *app, ObError *err);
  * whose reason says so (for `show --files`), never fetched. Downloads go
  * through download.h: the cache, the lock file beside the config. */
 int app_plan(const Spec *app, Sysroot *root, const char *arch, int64_t mtime, bool fetch, Plan *ret, ObError *err);
+/* app_plan() over the layers below it (base, tools): artifacts that are
+ * dynamically linked ELF files bring their program interpreter and
+ * libraries from the sysroot ("needed by /app/hello" in `show --files`),
+ * except what one of those layers already holds. */
+int app_plan_over(const Spec *app, Sysroot *root, const Plan *const *below, size_t n_below, const char *arch,
+                  int64_t mtime, bool fetch, Plan *ret, ObError *err);
 
 /* Checks that the healthcheck's program is in one of the layers. */
 int app_check_health(const Spec *app, const Plan *const *layers, size_t n, ObError *err);

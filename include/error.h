@@ -8,6 +8,7 @@
  * the way up with ob_error_wrap() and only main() prints it. */
 typedef struct ObError {
         int code;        /* a positive errno value, or EINVAL for "bad input" */
+        int usage;       /* the command line itself is wrong: main() exits with 2, not 1 */
         char msg[4096];
 } ObError;
 
@@ -31,6 +32,10 @@ int ob_error_wrap(ObError *err, const char *fmt, ...)
  * so the subject is said once ("binary '/usr/bin/ldd': not an ELF file"). */
 int ob_error_wrap_subject(ObError *err, const char *subject, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+/* A wrong command line (missing operands, options that exclude each
+ * other): like ob_error_plain(), and main() exits with 2. */
+int ob_error_usage(ObError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void ob_error_clear(ObError *err);
 

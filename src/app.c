@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "closure-plan.h"
 #include "download.h"
+#include "elf.h"
 #include "log.h"
 #include "process.h"
 #include "sysroot.h"
@@ -40,32 +42,48 @@ static void build_user(const char *workdir, RunOptions *ro, char ***ret_env)
         *ret_env = env;
 }
 
+/* What a step is called in its output and errors: "npm ci", "make", "sh";
+ * a subcommand is part of the name, options and scripts are not. */
+static char *step_name(char *const *command)
+{
+        if (command[1] && command[1][0] != '-' && !strchr(command[1], ' ') && !strchr(command[1], '/'))
+                return xasprintf("%s %s", command[0], command[1]);
+        return xstrdup(command[0]);
+}
+
+/* The lines of a failed step's output that its error message shows. */
+#define BUILD_ERROR_LINES 20
+#define BUILD_ERROR_BYTES 3000          /* of an ObError's 4096, leaving room for the rest */
+
 int app_run_build(const Spec *app, ObError *err)
 {
         for (size_t i = 0; i < app->n_build; i++) {
                 const SpecBuildStep *b = &app->build[i];
-                char tmpl[] = "/tmp/oci-build-log-XXXXXX";
-                int fd = mkstemp(tmpl);
-                if (fd >= 0)
-                        close(fd);
-                ob_info("%s: build: %s (in %s)", app->name, b->command[0], b->workdir);
+                _cleanup_free_ char *name = step_name(b->command);
+                _cleanup_free_ char *prefix = xasprintf("%s: %s: ", app->name, name);
+                ob_info("%s: build: %s (in %s)", app->name, name, b->workdir);
                 int status = 0;
                 _cleanup_strv_ char **env = NULL;
-                RunOptions ro = { .workdir = b->workdir, .log = fd >= 0 ? tmpl : NULL };
+                _cleanup_free_ char *tail = NULL;
+                RunOptions ro = { .workdir = b->workdir };
                 build_user(b->workdir, &ro, &env);
                 ro.envp = env;
-                if (fd >= 0 && ro.uid >= 0 && chown(tmpl, (uid_t) ro.uid, (gid_t) ro.gid) < 0)
-                        ob_debug("cannot hand the build log to uid %ld", ro.uid);
-                int r = run_program(b->command, &ro, &status, err);
-                if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-                        _cleanup_free_ char *tail = log_tail(tmpl, 240);
-                        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                        r = ob_error_plain(err, EIO, "%s: build step '%s' failed (exit %d): %s", app->file,
-                                           b->command[0], code, tail);
-                }
-                unlink(tmpl);
+                StepOutput out = { .prefix = prefix, .tail_lines = BUILD_ERROR_LINES };
+                int r = run_step(b->command, &ro, &out, &status, &tail, err);
                 if (r < 0)
-                        return r;
+                        return ob_error_wrap(err, "%s: build step '%s'", app->file, name);
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                        /* Whole lines from the end, as many as the message holds. */
+                        const char *shown = tail;
+                        size_t len = strlen(tail);
+                        if (len > BUILD_ERROR_BYTES) {
+                                const char *nl = strchr(tail + len - BUILD_ERROR_BYTES, '\n');
+                                shown = nl ? nl + 1 : tail + len - BUILD_ERROR_BYTES;
+                        }
+                        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                        return ob_error_plain(err, EIO, "%s: build step '%s' failed (exit %d)%s%s", app->file, name,
+                                              code, *shown ? ", its last lines:\n" : " without output", shown);
+                }
         }
         return 0;
 }
@@ -89,9 +107,33 @@ static int fetch_artifact(const Spec *app, const SpecArtifact *a, const char *ar
         return download_fetch(&req, flags, ret_path, err);
 }
 
+/* A local artifact, read through a Sysroot opened on its own directory:
+ * the tree below it is then held by what plan.h and layer.h do for any
+ * sysroot, not named by absolute path strings from "/". A symlink given as
+ * the artifact itself is followed, as before. */
+static int add_local_artifact(Plan *p, const Spec *app, const SpecArtifact *a, const char *why, ObError *err)
+{
+        _cleanup_free_ char *real = realpath(a->source, NULL);
+        if (!real)
+                return ob_error_set(err, errno, "%s:%zu: artifacts: '%s'", app->file, a->line, a->source);
+        char *slash = strrchr(real, '/');
+        _cleanup_free_ char *dir = slash == real ? xstrdup("/") : xstrndup(real, (size_t) (slash - real));
+        const char *src = slash[1] ? slash : "/";
+        _cleanup_(sysroot_freep) Sysroot *host = NULL;
+        int r = sysroot_open(dir, &host, err);
+        if (r < 0)
+                return ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
+        PlanCopyOptions o = { .dst = a->path, .src = src, .has_mode = a->has_mode, .mode = a->mode,
+                              .uid = a->uid, .gid = a->gid, .normalize_modes = !a->has_mode, .why = why };
+        r = plan_add_host(p, host, &o, err);
+        if (r < 0)
+                return ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
+        return 0;
+}
+
 /* An artifact: a local file or tree, or a download. */
-static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, Sysroot *host, const char *arch,
-                        int64_t mtime, bool fetch, ObError *err)
+static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, const char *arch, int64_t mtime, bool fetch,
+                        ObError *err)
 {
         _cleanup_free_ char *why = xasprintf("artifact (%s:%zu)", app->file, a->line);
         int r;
@@ -99,13 +141,7 @@ static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, Sysroot
         if (a->source) {
                 if (access(a->source, F_OK) < 0)
                         return ob_error_set(err, errno, "%s:%zu: artifacts: '%s'", app->file, a->line, a->source);
-                PlanCopyOptions o = { .dst = a->path, .src = a->source, .has_mode = a->has_mode,
-                                      .mode = a->mode, .uid = a->uid, .gid = a->gid,
-                                      .normalize_modes = !a->has_mode, .why = why };
-                r = plan_add_host(p, host, &o, err);
-                if (r < 0)
-                        ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
-                return r;
+                return add_local_artifact(p, app, a, why, err);
         }
 
         _cleanup_free_ char *cached = NULL;
@@ -129,17 +165,41 @@ static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, Sysroot
         return plan_add(p, &e, err);
 }
 
-static int add_entries(Plan *p, const Spec *app, Sysroot *root, const char *arch, int64_t mtime, bool fetch,
-                       ObError *err)
+/* The libraries of the artifacts that are dynamically linked ELF files
+ * (a Go server built with cgo, a node addon), from the sysroot, as a tool's
+ * binaries get theirs; what a layer below holds is left out. */
+static int add_artifact_libraries(Plan *p, const Spec *app, Sysroot *root, const Plan *const *below, size_t n_below,
+                                  ObError *err)
+{
+        _cleanup_(elf_closure_freep) ElfClosure *c = NULL;
+        int r = elf_closure_new(root, &c, err);
+        if (r < 0)
+                return r;
+        /* Only the artifacts' own files: the closure appends to p. */
+        size_t n = p->n;
+        for (size_t i = 0; i < n; i++) {
+                const Entry *e = &p->entries[i];
+                if (e->type != ENTRY_FILE || !e->source || e->size < 64)
+                        continue;
+                _cleanup_free_ char *image_path = xasprintf("/%s", e->path);
+                _cleanup_free_ char *host_path = xstrdup(e->source);
+                r = closure_plan_add_foreign(p, below, n_below, c, root, image_path, host_path, err);
+                if (r < 0)
+                        return ob_error_wrap(err, "%s: artifacts", app->file);
+        }
+        return 0;
+}
+
+static int add_entries(Plan *p, const Spec *app, Sysroot *root, const Plan *const *below, size_t n_below,
+                       const char *arch, int64_t mtime, bool fetch, ObError *err)
 {
         int r;
 
-        _cleanup_(sysroot_freep) Sysroot *host = NULL;
-        if ((r = sysroot_open("/", &host, err)) < 0)
-                return r;
         for (size_t i = 0; i < app->n_artifacts; i++)
-                if ((r = add_artifact(p, app, &app->artifacts[i], host, arch, mtime, fetch, err)) < 0)
+                if ((r = add_artifact(p, app, &app->artifacts[i], arch, mtime, fetch, err)) < 0)
                         return r;
+        if ((r = add_artifact_libraries(p, app, root, below, n_below, err)) < 0)
+                return r;
 
         for (size_t i = 0; i < app->n_files; i++) {
                 const SpecFile *f = &app->files[i];
@@ -179,9 +239,15 @@ static int add_entries(Plan *p, const Spec *app, Sysroot *root, const char *arch
 
 int app_plan(const Spec *app, Sysroot *root, const char *arch, int64_t mtime, bool fetch, Plan *ret, ObError *err)
 {
+        return app_plan_over(app, root, /* below= */ NULL, /* n_below= */ 0, arch, mtime, fetch, ret, err);
+}
+
+int app_plan_over(const Spec *app, Sysroot *root, const Plan *const *below, size_t n_below, const char *arch,
+                  int64_t mtime, bool fetch, Plan *ret, ObError *err)
+{
         Plan p;
         plan_init(&p);
-        int r = add_entries(&p, app, root, arch, mtime, fetch, err);
+        int r = add_entries(&p, app, root, below, n_below, arch, mtime, fetch, err);
         if (r < 0) {
                 if (!strstr(err->msg, app->file))
                         ob_error_wrap(err, "%s", app->file);

@@ -348,8 +348,9 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
                         return r;
         }
         _cleanup_(plan_clear) Plan plan = { 0 };
-        r = app_plan(spec, b->root, oci_arch(), b->o.source_date_epoch, /* fetch= */ !(flags & BUILD_PLAN_ONLY),
-                     &plan, err);
+        /* What the base and tool layers hold is not repeated in the app's. */
+        r = app_plan_over(spec, b->root, layers, n_layers, oci_arch(), b->o.source_date_epoch,
+                          /* fetch= */ !(flags & BUILD_PLAN_ONLY), &plan, err);
         if (r < 0)
                 return r;
         if (!(flags & BUILD_PLAN_ONLY)) {

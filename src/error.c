@@ -14,6 +14,7 @@ static int error_vset(ObError *err, int code, bool with_errno, const char *fmt, 
         if (!err)
                 return -ret;
         err->code = ret;
+        err->usage = 0;
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
         if (with_errno && code != 0) {
                 size_t n = strlen(err->msg);
@@ -97,6 +98,17 @@ int ob_error_wrap_subject(ObError *err, const char *subject, const char *fmt, ..
         else
                 error_prepend(err, prefix, ": ", 0);
         return -(err->code ? err->code : EINVAL);
+}
+
+int ob_error_usage(ObError *err, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = error_vset(err, EINVAL, /* with_errno= */ false, fmt, ap);
+        va_end(ap);
+        if (err)
+                err->usage = 1;
+        return r;
 }
 
 void ob_error_clear(ObError *err)

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "path.h"
 #include "process.h"
+#include "sandbox.h"
 #include "tmpfile.h"
 #include "util.h"
 
@@ -82,6 +83,15 @@ static int append_data(const Spec *tool, const char *dir, ObError *err)
         return 0;
 }
 
+/* Marks the directory as this process's, so that 'oci-build clean' takes it
+ * if the process is killed before removing it. The lock stays open for the
+ * life of the process: a build makes few such directories. */
+static int claim_data_dir(const char *tmpdir, ObError *err)
+{
+        int fd;
+        return sandbox_claim_dir(tmpdir, &fd, err);
+}
+
 int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
 {
         const char *tmp = getenv("TMPDIR");
@@ -95,10 +105,12 @@ int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir
          * tool_data_cleanup() once the layer is written. */
         _cleanup_(tool_data_cleanupp) char *tmpdir = TAKE_PTR(template);
         chmod(tmpdir, 0755);
+        int r = claim_data_dir(tmpdir, err);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *dir = path_join(tmpdir, "data");
         _cleanup_free_ char *pwfile = NULL;
         _cleanup_free_ char *log = path_join(tmpdir, "log");
-        int r;
 
         if (mkdir(dir, 0700) < 0)
                 return ob_error_set(err, errno, "cannot create '%s'", dir);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "closure-plan.h"
 #include "dpkg.h"
 #include "elf.h"
 #include "log.h"
@@ -192,27 +193,6 @@ static int link_adder(void *userdata, const char *link_path, const char *target,
         return add_symlink_entry(a->plan, a->base, link_path, target, a->why, err);
 }
 
-static int add_closure(Plan *p, const Plan *base, Sysroot *root, ElfClosure *c, size_t from, ObError *err)
-{
-        int r;
-        for (size_t i = from; i < elf_closure_count(c); i++) {
-                const ElfDep *d = elf_closure_get(c, i);
-                _cleanup_free_ char *why = d->needed_by ? xasprintf("needed by %s", d->needed_by)
-                                                        : xstrdup("binary named in config");
-                if (d->type == ELF_DEP_SYMLINK) {
-                        r = add_symlink_entry(p, base, d->path, d->target, why, err);
-                } else {
-                        if (base && plan_find(base, d->path))
-                                continue;
-                        PlanCopyOptions o = { .dst = d->path, .src = d->path, .why = why };
-                        r = plan_add_host(p, root, &o, err);
-                }
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static bool is_elf_file(const char *host)
 {
         unsigned char magic[4];
@@ -312,7 +292,8 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                 if (r < 0)
                         return ob_error_wrap_subject(err, tool->binaries[i], "%s: binary '%s'", tool->file,
                                                      tool->binaries[i]);
-                r = add_closure(&p, base, root, c, from, err);
+                r = closure_plan_add(&p, &base, /* n_below= */ base ? 1 : 0, root, c, from, /* root_why= */ NULL,
+                                     err);
                 if (r < 0)
                         return r;
         }
@@ -358,7 +339,8 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                 r = elf_closure_add(c, path, /* flags= */ 0, err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", tool->file);
-                r = add_closure(&p, base, root, c, from, err);
+                r = closure_plan_add(&p, &base, /* n_below= */ base ? 1 : 0, root, c, from, /* root_why= */ NULL,
+                                     err);
                 if (r < 0)
                         return r;
         }

@@ -6,9 +6,12 @@
  * test-compose.c. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -395,6 +398,78 @@ START_TEST(test_plan)
 }
 END_TEST
 
+/* An artifact compiled on the host, dynamically linked: its interpreter and
+ * libc come from the sysroot, "needed by" it, unless a layer below has them. */
+START_TEST(test_plan_elf_artifact)
+{
+        _cleanup_free_ char *dir = test_dir("elf");
+        _cleanup_free_ char *src = xasprintf("%s/hello.c", dir);
+        put_file(src, "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n", 0644);
+        _cleanup_free_ char *cc = xasprintf("cc -o %s/hello %s 2>/dev/null", dir, src);
+        if (system(cc) != 0) {
+                fprintf(stderr, "%s: skipped, no C compiler on the host\n", __func__);
+                return;
+        }
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        put_file(cfg, "name: e\nversion: \"1\"\ndescription: d\nartifacts: [{path: /app/hello, source: hello}]\n",
+                 0644);
+        Spec *s = load_app(cfg);
+        Sysroot *host = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(sysroot_open("/", &host, &e) == 0, "%s", e.msg);
+        Plan p;
+        ck_assert_msg(app_plan(s, host, "amd64", 5, true, &p, &e) == 0, "%s", e.msg);
+        const Entry *libc = NULL;
+        size_t needed = 0;
+        for (size_t i = 0; i < p.n; i++) {
+                const Entry *en = &p.entries[i];
+                if (en->type == ENTRY_FILE && str_endswith(en->path, "/libc.so.6"))
+                        libc = en;
+                needed += en->why && strcmp(en->why, "needed by /app/hello") == 0;
+        }
+        ck_assert_msg(libc, "no libc.so.6 in the app layer");
+        ck_assert_str_eq(libc->why, "needed by /app/hello");
+        ck_assert_uint_ge(needed, 2);   /* libc and the program interpreter, at least */
+
+        /* a layer below that holds libc: left out */
+        _cleanup_free_ char *libc_path = xstrdup(libc->path);
+        Plan below;
+        plan_init(&below);
+        Entry held = { .path = libc_path, .type = ENTRY_FILE, .mode = 0644, .size = 1, .data = (char *) "x" };
+        ck_assert_msg(plan_add(&below, &held, &e) == 0, "%s", e.msg);
+        plan_clear(&p);
+        const Plan *layers[] = { &below };
+        ck_assert_msg(app_plan_over(s, host, layers, 1, "amd64", 5, true, &p, &e) == 0, "%s", e.msg);
+        ck_assert_ptr_null(plan_find(&p, libc_path));
+        ck_assert_ptr_nonnull(plan_find(&p, "app/hello"));
+        plan_clear(&p);
+        plan_clear(&below);
+
+        /* a sysroot without them: the artifact, its interpreter and what is missing */
+        _cleanup_free_ char *empty = xasprintf("%s/empty", dir);
+        ck_assert_int_eq(mkdir(empty, 0755), 0);
+        Sysroot *bare = NULL;
+        ck_assert_msg(sysroot_open(empty, &bare, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(app_plan(s, bare, "amd64", 5, true, &p, &e), -ENOENT);
+        ck_assert_msg(strstr(e.msg, "'/app/hello' needs the program interpreter /lib"), "%s", e.msg);
+        ck_assert_msg(strstr(e.msg, "which is not in the sysroot"), "%s", e.msg);
+        ck_assert_msg(str_startswith(e.msg, cfg), "%s", e.msg);
+        /* with the interpreter there, libc is what is missing */
+        const char *at = strstr(e.msg, "interpreter ") + strlen("interpreter ");
+        _cleanup_free_ char *interp = xstrndup(at, strcspn(at, ","));
+        _cleanup_free_ char *copy = xasprintf("mkdir -p %s$(dirname %s) && cp -L %s %s%s", empty, interp, interp, empty,
+                                              interp);
+        ck_assert_int_eq(system(copy), 0);
+        ck_assert_int_eq(app_plan(s, bare, "amd64", 5, true, &p, &e), -ENOENT);
+        _cleanup_free_ char *want = xasprintf("'/app/hello' (program interpreter %s) needs libc.so.6, which is not "
+                                              "in the sysroot", interp);
+        ck_assert_msg(strstr(e.msg, want), "%s", e.msg);
+        sysroot_free(bare);
+        sysroot_free(host);
+        spec_free(s);
+}
+END_TEST
+
 /* ---- app_run_build ----------------------------------------------------- */
 
 START_TEST(test_run_build)
@@ -428,11 +503,129 @@ START_TEST(test_run_build)
                  0644);
         s = load_app(cfg);
         ck_assert_int_eq(app_run_build(s, &e), -EIO);
-        _cleanup_free_ char *want_err = xasprintf("%s: build step 'sh' failed (exit 4): oops again", cfg);
+        _cleanup_free_ char *want_err = xasprintf("%s: build step 'sh' failed (exit 4), its last lines:\noops\nagain",
+                                                  cfg);
         ck_assert_str_eq(e.msg, want_err);
         _cleanup_free_ char *never = xasprintf("%s/never.txt", dir);
         ck_assert_int_ne(access(never, F_OK), 0);
         spec_free(s);
+}
+END_TEST
+
+/* Runs the build steps of cfg with stderr going to a file, at normal
+ * verbosity; returns what they printed. */
+static char *run_build_captured(const char *cfg, int *ret, ObError *e)
+{
+        _cleanup_free_ char *log = xasprintf("%s.stderr", cfg);
+        Spec *s = load_app(cfg);
+        fflush(stderr);
+        int saved = dup(2);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_ge(dup2(fd, 2), 0);
+        close(fd);
+        ob_verbosity = 0;
+        *ret = app_run_build(s, e);
+        ob_verbosity = -1;
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        spec_free(s);
+        return file_text(log);
+}
+
+START_TEST(test_build_output)
+{
+        _cleanup_free_ char *dir = test_dir("build-output");
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        put_file(cfg,
+                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                 "build:\n"
+                 "  - command: [sh, -c, \"echo one; echo two >&2; echo three; exit 3\"]\n",
+                 0644);
+        ObError e = { 0 };
+        int r;
+        /* each line as it comes, after the app and the step */
+        _cleanup_free_ char *printed = run_build_captured(cfg, &r, &e);
+        ck_assert_int_eq(r, -EIO);
+        ck_assert_msg(strstr(printed, "\nb: sh: one\nb: sh: two\nb: sh: three\n"), "printed: %s", printed);
+        /* one error, the lines kept whole */
+        _cleanup_free_ char *want = xasprintf("%s: build step 'sh' failed (exit 3), its last lines:\none\ntwo\nthree",
+                                              cfg);
+        ck_assert_str_eq(e.msg, want);
+
+        /* only the last 20 lines, and nothing printed when quiet */
+        put_file(cfg,
+                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                 "build:\n"
+                 "  - command: [sh, -c, \"i=1; while [ $i -le 25 ]; do echo line$i; i=$((i+1)); done; exit 1\"]\n",
+                 0644);
+        Spec *s = load_app(cfg);
+        ck_assert_int_eq(app_run_build(s, &e), -EIO);
+        spec_free(s);
+        ck_assert_msg(str_endswith(e.msg, "its last lines:\nline6\nline7\nline8\nline9\nline10\nline11\nline12\n"
+                                          "line13\nline14\nline15\nline16\nline17\nline18\nline19\nline20\n"
+                                          "line21\nline22\nline23\nline24\nline25"),
+                      "%s", e.msg);
+}
+END_TEST
+
+/* The processes whose environment holds marker. */
+static size_t processes_with(const char *marker, bool kill_them)
+{
+        _cleanup_dir_ DIR *d = opendir("/proc");
+        ck_assert_ptr_nonnull(d);
+        size_t n = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+                if (*end || pid <= 0 || pid == getpid())
+                        continue;
+                _cleanup_free_ char *path = xasprintf("/proc/%ld/environ", pid);
+                _cleanup_free_ char *env = NULL;
+                size_t size = 0;
+                ObError ignore;
+                if (read_file(path, &env, &size, &ignore) < 0)
+                        continue;
+                for (size_t off = 0; off < size; off += strlen(env + off) + 1)
+                        if (strcmp(env + off, marker) == 0) {
+                                n++;
+                                if (kill_them)
+                                        kill((pid_t) pid, SIGKILL);
+                                break;
+                        }
+        }
+        return n;
+}
+
+START_TEST(test_build_leaves_nothing_running)
+{
+        _cleanup_free_ char *dir = test_dir("build-leftovers");
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        /* in the background, in a session of its own, and one holding the
+         * output pipe open: none may outlive the step */
+        put_file(cfg,
+                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                 "build:\n"
+                 "  - command: [sh, -c, \"setsid nohup sleep 1000 >/dev/null 2>&1 & nohup sleep 1000 & "
+                 "(sh -c 'sleep 1000' &) ; echo started\"]\n",
+                 0644);
+        _cleanup_free_ char *marker = xasprintf("OCI_BUILD_TEST_LEFTOVER=%ld-%ld", (long) getpid(), (long) time(NULL));
+        char *eq = strchr(marker, '=');
+        *eq = '\0';
+        ck_assert_int_eq(setenv(marker, eq + 1, 1), 0);
+        *eq = '=';
+        Spec *s = load_app(cfg);
+        ObError e = { 0 };
+        time_t start = time(NULL);
+        int r = app_run_build(s, &e);
+        time_t took = time(NULL) - start;
+        size_t left = processes_with(marker, /* kill_them= */ true);
+        unsetenv("OCI_BUILD_TEST_LEFTOVER");
+        spec_free(s);
+        ck_assert_msg(r == 0, "%s", e.msg);
+        ck_assert_msg(left == 0, "%zu processes started by the build step are still running", left);
+        ck_assert_int_le(took, 10);
 }
 END_TEST
 
@@ -496,7 +689,10 @@ static Suite *app_suite(void)
 
         tc = tcase_create("layer");
         tcase_add_test(tc, test_plan);
+        tcase_add_test(tc, test_plan_elf_artifact);
         tcase_add_test(tc, test_run_build);
+        tcase_add_test(tc, test_build_output);
+        tcase_add_test(tc, test_build_leaves_nothing_running);
         tcase_add_test(tc, test_check_health);
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);

@@ -230,7 +230,8 @@ static void check_compose(json_t *doc, bool host)
                 expect_str(doc, "services.cache.network_mode", "host");
                 ck_assert(!has(doc, "services.testapp.ports"));
         } else {
-                static const char *const ports[] = { "8080:8080", NULL };
+                /* published on loopback only unless told otherwise */
+                static const char *const ports[] = { "127.0.0.1:8080:8080", NULL };
                 expect_list(doc, "services.testapp.ports", ports);
                 ck_assert(!has(doc, "services.testapp.network_mode"));
                 ck_assert(!has(doc, "services.db.network_mode"));
@@ -240,7 +241,10 @@ static void check_compose(json_t *doc, bool host)
          * colons intact */
         ck_assert_uint_eq(json_object_size(at(doc, "services.testapp.environment")), 3);
         expect_str(doc, "services.testapp.environment.PORT", "8080");
-        expect_str(doc, "services.testapp.environment.DB", "postgres://u:p@${DB_HOST:-db}:5432/x");
+        /* on the host network the service's name does not resolve: the
+         * generated file names it by loopback */
+        expect_str(doc, "services.testapp.environment.DB",
+                   host ? "postgres://u:p@${DB_HOST:-127.0.0.1}:5432/x" : "postgres://u:p@${DB_HOST:-db}:5432/x");
         expect_str(doc, "services.testapp.environment.QUOTED", "he said \"hi\": ok # not a comment");
         static const char *const vols[] = { "testapp-data:/app/data", NULL };
         expect_list(doc, "services.testapp.volumes", vols);
@@ -359,12 +363,230 @@ START_TEST(test_compose_values)
 }
 END_TEST
 
+/* The keys of the mapping at path, compared with want (NULL-terminated, any order). */
+static void expect_keys(json_t *o, const char *path, const char *const *want)
+{
+        json_t *m = at(o, path);
+        ck_assert_msg(json_is_object(m), "'%s' is not a mapping", path);
+        size_t n = 0;
+        for (; want[n]; n++)
+                ck_assert_msg(json_object_get(m, want[n]), "'%s' has no '%s'", path, want[n]);
+        if (json_object_size(m) != n) {
+                const char *k;
+                json_t *v;
+                json_object_foreach(m, k, v) {
+                        bool known = false;
+                        for (size_t i = 0; want[i]; i++)
+                                known |= strcmp(k, want[i]) == 0;
+                        ck_assert_msg(known, "'%s' has an unexpected key '%s'", path, k);
+                }
+        }
+}
+
+/* What a hostile config could try: keys, values and volumes that would end
+ * their line and start new keys of the service. */
+static const char *const hostile_key = "EVIL\n    privileged: true\n    X";
+static const char *const hostile_value = "v\n    privileged: true";
+static const char *const colon_value = "a: b\n    cap_add: [ALL]";
+static const char *const hostile_volume = "x:/data\n    privileged: true";
+static const char *const hostile_named = "v: {}\n  x";
+
+static Spec *hostile_spec(void)
+{
+        Spec *s = load_app(APP_DIR "/good.yml");
+        _cleanup_free_ char *k = xasprintf("%s=1", hostile_key);
+        _cleanup_free_ char *v = xasprintf("VALUE=%s", hostile_value);
+        _cleanup_free_ char *c = xasprintf("COLON=%s", colon_value);
+        strv_push(&s->compose_env, k);
+        strv_push(&s->compose_env, v);
+        strv_push(&s->compose_env, c);
+        strv_push(&s->services[0].volumes, hostile_volume);
+        strv_push(&s->services[0].volumes, "/:/host");
+        strv_push(&s->compose_volumes, hostile_named);
+        return s;
+}
+
+START_TEST(test_compose_hostile)
+{
+        /* The emitter alone keeps every scalar a scalar, checked or not. */
+        Spec *s = hostile_spec();
+        char *images[] = { (char *) "distroless-postgres:1.0", (char *) "docker.io/library/redis:7" };
+        for (int host = 0; host <= 1; host++) {
+                ComposeOptions o = { .host_network = host, .app_tag = "distroless-testapp:1.0.0",
+                                     .service_images = images };
+                _cleanup_free_ char *text = compose_render(s, &o);
+                json_t *doc = parse_libyaml(text);
+                static const char *const app_keys_host[] = { "image", "network_mode", "environment", "volumes",
+                                                             "healthcheck", "depends_on", "restart", NULL };
+                static const char *const app_keys_ports[] = { "image", "ports", "environment", "volumes",
+                                                              "healthcheck", "depends_on", "restart", NULL };
+                expect_keys(doc, "services.testapp", host ? app_keys_host : app_keys_ports);
+                static const char *const db_keys[] = { "image", "command", "environment", "volumes", "healthcheck",
+                                                       "restart", NULL };
+                static const char *const db_keys_host[] = { "image", "network_mode", "command", "environment",
+                                                            "volumes", "healthcheck", "restart", NULL };
+                expect_keys(doc, "services.db", host ? db_keys_host : db_keys);
+                static const char *const svcs[] = { "testapp", "db", "cache", NULL };
+                expect_keys(doc, "services", svcs);
+                static const char *const top[] = { "version", "services", "volumes", NULL };
+                expect_keys(doc, "", top);
+
+                /* the hostile strings are there, as the strings they are */
+                json_t *env = at(doc, "services.testapp.environment");
+                ck_assert_uint_eq(json_object_size(env), 6);
+                ck_assert_str_eq(json_string_value(json_object_get(env, hostile_key)), "1");
+                ck_assert_str_eq(json_string_value(json_object_get(env, "VALUE")), hostile_value);
+                ck_assert_str_eq(json_string_value(json_object_get(env, "COLON")), colon_value);
+                static const char *const dbvols[] = { "testapp-db:/var/lib/postgresql/data", hostile_volume,
+                                                      "/:/host", NULL };
+                expect_list(doc, "services.db.volumes", dbvols);
+                json_t *vols = at(doc, "volumes");
+                ck_assert_uint_eq(json_object_size(vols), 3);
+                ck_assert(json_is_object(json_object_get(vols, hostile_named)));
+                ck_assert_uint_eq(json_object_size(json_object_get(vols, hostile_named)), 0);
+                json_decref(doc);
+        }
+        spec_free(s);
+}
+END_TEST
+
+/* compose_check() on good.yml with one hostile change. */
+static void expect_refused(void (*change)(Spec *), const char *what)
+{
+        Spec *s = load_app(APP_DIR "/good.yml");
+        change(s);
+        ObError err = { 0 };
+        ck_assert_int_eq(compose_check(s, &err), -EINVAL);
+        ck_assert_msg(str_startswith(err.msg, s->file), "'%s' does not name the config file", err.msg);
+        ck_assert_msg(strstr(err.msg, what), "'%s' does not say '%s'", err.msg, what);
+        ck_assert_msg(!strchr(err.msg, '\n'), "'%s' is more than one line", err.msg);
+        spec_free(s);
+}
+
+static void key_newline(Spec *s) { strv_push(&s->compose_env, "EVIL\n    privileged: true\n    X=1"); }
+static void key_space(Spec *s) { strv_push(&s->compose_env, "A B=1"); }
+static void key_digit(Spec *s) { strv_push(&s->services[0].environment, "1A=1"); }
+static void value_escape(Spec *s) { strv_push(&s->compose_env, "V=a\033[2Jb"); }
+static void volume_newline(Spec *s) { strv_push(&s->services[0].volumes, "x:/data\n    privileged: true"); }
+static void volume_host(Spec *s) { strv_push(&s->services[0].volumes, "/:/host"); }
+static void volume_relative(Spec *s) { strv_push(&s->services[0].volumes, "x:data"); }
+static void volume_mode(Spec *s) { strv_push(&s->services[0].volumes, "x:/data:z"); }
+static void named_volume(Spec *s) { strv_push(&s->compose_volumes, "v: {}\n  x"); }
+static void command_control(Spec *s) { strv_push(&s->services[0].command, "a\rb"); }
+
+START_TEST(test_compose_check)
+{
+        Spec *s = load_app(APP_DIR "/good.yml");
+        ObError err = { 0 };
+        ck_assert_msg(compose_check(s, &err) == 0, "%s", err.msg);
+        spec_free(s);
+
+        expect_refused(key_newline, "environment key 'EVIL\\n    privileged: true\\n    X' is not a variable name");
+        expect_refused(key_space, "environment key 'A B'");
+        expect_refused(key_digit, "compose service 'db': environment key '1A'");
+        expect_refused(value_escape, "environment 'V' has a control character");
+        expect_refused(volume_newline, "compose service 'db': volume 'x:/data\\n    privileged: true' is not NAME:/absolute/path");
+        expect_refused(volume_host, "volume '/:/host' is not NAME:/absolute/path");
+        expect_refused(volume_relative, "volume 'x:data'");
+        expect_refused(volume_mode, "volume 'x:/data:z'");
+        expect_refused(named_volume, "compose: volume 'v: {}\\n  x' is not a volume name");
+        expect_refused(command_control, "command argument 'a\\x0db' has a control character");
+}
+END_TEST
+
+START_TEST(test_rewrite_host)
+{
+        char *const services[] = { (char *) "db", (char *) "cache", NULL };
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "db", "127.0.0.1" },
+                { "cache", "127.0.0.1" },
+                { "db:5432", "127.0.0.1:5432" },
+                { "db:${PORT:-5432}", "127.0.0.1:${PORT:-5432}" },
+                { "postgres://postgres:postgres@db:5432/postgres", "postgres://postgres:postgres@127.0.0.1:5432/postgres" },
+                { "postgres://db/x", "postgres://127.0.0.1/x" },
+                { "redis://cache", "redis://127.0.0.1" },
+                { "http://u@cache:6379?x=1", "http://u@127.0.0.1:6379?x=1" },
+                { "${DB_HOST:-db}", "${DB_HOST:-127.0.0.1}" },
+                { "${DB_HOST-db}", "${DB_HOST-127.0.0.1}" },
+                { "postgres://u:p@${DB_HOST:-db}:${P:-5432}/x", "postgres://u:p@${DB_HOST:-127.0.0.1}:${P:-5432}/x" },
+                /* not a host that names a service */
+                { "database", NULL },
+                { "dbx:5432", NULL },
+                { "db is down", NULL },
+                { "db:x", NULL },
+                { "postgres://db:db@other:5432/db", NULL },
+                { "${DB_HOST}", NULL },
+                { "${DB_HOST:-other}", NULL },
+                { "/db", NULL },
+                { "", NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *got = compose_rewrite_host(cases[i].in, services, "127.0.0.1");
+                if (!cases[i].out)
+                        ck_assert_msg(!got, "'%s' became '%s'", cases[i].in, got);
+                else
+                        ck_assert_msg(got && strcmp(got, cases[i].out) == 0, "'%s' became '%s', expected '%s'",
+                                      cases[i].in, got ? got : "(unchanged)", cases[i].out);
+        }
+}
+END_TEST
+
+START_TEST(test_compose_listen)
+{
+        /* Ports on loopback by default; elsewhere only when asked. On the
+         * host network a wildcard bind becomes the listen address. */
+        _cleanup_free_ char *dir = test_dir("compose-listen");
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        put_file(cfg,
+                 "name: l\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                 "config:\n  ports: [\"8080/tcp\", \"9090\"]\n  env:\n    HOST: \"0.0.0.0\"\n"
+                 "compose:\n  environment:\n    BIND: ${BIND:-0.0.0.0}\n",
+                 0644);
+        Spec *s = load_app(cfg);
+        static const struct {
+                const char *listen;
+                bool host;
+                const char *port0, *host_env, *bind;
+        } cases[] = {
+                { NULL, false, "127.0.0.1:8080:8080", "0.0.0.0", "${BIND:-0.0.0.0}" },
+                { "0.0.0.0", false, "0.0.0.0:8080:8080", "0.0.0.0", "${BIND:-0.0.0.0}" },
+                { "192.0.2.1", false, "192.0.2.1:8080:8080", "0.0.0.0", "${BIND:-0.0.0.0}" },
+                { NULL, true, NULL, "127.0.0.1", "${BIND:-127.0.0.1}" },
+                { "0.0.0.0", true, NULL, "0.0.0.0", "${BIND:-0.0.0.0}" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                ComposeOptions o = { .host_network = cases[i].host, .listen = cases[i].listen, .app_tag = "l:1" };
+                _cleanup_free_ char *text = compose_render(s, &o);
+                json_t *doc = parse_libyaml(text);
+                if (cases[i].port0) {
+                        json_t *ports = at(doc, "services.l.ports");
+                        ck_assert_uint_eq(json_array_size(ports), 2);
+                        ck_assert_str_eq(json_string_value(json_array_get(ports, 0)), cases[i].port0);
+                } else
+                        ck_assert(!has(doc, "services.l.ports"));
+                expect_str(doc, "services.l.environment.HOST", cases[i].host_env);
+                expect_str(doc, "services.l.environment.BIND", cases[i].bind);
+                json_decref(doc);
+        }
+        ck_assert(compose_valid_listen("127.0.0.1"));
+        ck_assert(!compose_valid_listen("localhost"));
+        ck_assert(!compose_valid_listen("127.0.0.1:80"));
+        spec_free(s);
+}
+END_TEST
+
 static Suite *compose_suite(void)
 {
         Suite *s = suite_create("compose");
         TCase *tc = tcase_create("compose");
         tcase_add_test(tc, test_compose);
         tcase_add_test(tc, test_compose_values);
+        tcase_add_test(tc, test_compose_hostile);
+        tcase_add_test(tc, test_compose_check);
+        tcase_add_test(tc, test_rewrite_host);
+        tcase_add_test(tc, test_compose_listen);
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);
         return s;

@@ -63,7 +63,8 @@ static Spec *load_app(const char *path)
         return s;
 }
 
-/* Entries of a directory, "." and ".." aside; 0 when it does not exist. */
+/* Entries of a directory, hidden ones (the copies a fetch hands out, checked
+ * apart) aside; 0 when it does not exist. */
 static size_t count_dir(const char *path)
 {
         DIR *d = opendir(path);
@@ -72,7 +73,7 @@ static size_t count_dir(const char *path)
         size_t n = 0;
         struct dirent *de;
         while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                if (de->d_name[0] != '.')
                         n++;
         closedir(d);
         return n;
@@ -185,6 +186,24 @@ END_TEST
 
 /* ---- download_fetch ---------------------------------------------------- */
 
+/* A fetch hands out a copy of the verified bytes, not the cache entry. */
+static void expect_verified(const char *path, const char *cache_entry, const char *text)
+{
+        ck_assert_msg(strcmp(path, cache_entry) != 0, "'%s' is the cache entry itself", path);
+        _cleanup_free_ char *got = file_text(path);
+        ck_assert_str_eq(got, text);
+        _cleanup_free_ char *cached = file_text(cache_entry);
+        ck_assert_str_eq(cached, text);
+}
+
+/* Replaces the cache entry as another process could, after verification. */
+static void swap_cache_entry(const char *cache_entry, const char *text)
+{
+        _cleanup_free_ char *other = xasprintf("%s.swap", cache_entry);
+        put_file(other, text, 0644);
+        ck_assert_int_eq(rename(other, cache_entry), 0);
+}
+
 /* A directory with src/ (the "server"), cache/ ($OCI_BUILD_CACHE) and
  * app.yml whose single artifact downloads URL with the sha256 lines given. */
 typedef struct FetchSetup {
@@ -250,9 +269,7 @@ START_TEST(test_fetch_unpinned)
         char *path = NULL;
         ck_assert_msg(fetch(s, "amd64", &path, &e) == 0, "%s", e.msg);
         _cleanup_free_ char *want = xasprintf("%s/%s", f.downloads, hex_amd);
-        ck_assert_str_eq(path, want);
-        _cleanup_free_ char *got = file_text(path);
-        ck_assert_str_eq(got, amd);
+        expect_verified(path, want, amd);
         free(path);
         path = NULL;
         /* only the verified file is in the cache */
@@ -281,7 +298,7 @@ START_TEST(test_fetch_unpinned)
         spec_free(s);
         s = load_app(f.config);
         ck_assert_msg(fetch(s, "amd64", &path, &e) == 0, "%s", e.msg);
-        ck_assert_str_eq(path, want);
+        expect_verified(path, want, amd);
         free(path);
         path = NULL;
         _cleanup_free_ char *lock3 = file_text(f.lock);
@@ -312,17 +329,31 @@ START_TEST(test_fetch_pinned)
 
         ck_assert_msg(fetch(s, "riscv64", &path, &e) == 0, "%s", e.msg);
         _cleanup_free_ char *want = xasprintf("%s/%s", f.downloads, hex);
-        ck_assert_str_eq(path, want);
+        expect_verified(path, want, payload);
+        /* what was verified is what is used, whatever the cache holds since */
+        swap_cache_entry(want, "swapped after verification\n");
+        _cleanup_free_ char *used = file_text(path);
+        ck_assert_str_eq(used, payload);
         free(path);
         path = NULL;
+        put_file(want, payload, 0644);
         /* pinned in the config: nothing to record */
         ck_assert_int_ne(access(f.lock, F_OK), 0);
         /* and the next fetch does not need the source */
         _cleanup_free_ char *src = xasprintf("%s/p.bin", f.src);
         ck_assert_int_eq(unlink(src), 0);
         ck_assert_msg(fetch(s, "amd64", &path, &e) == 0, "%s", e.msg);
-        ck_assert_str_eq(path, want);
+        expect_verified(path, want, payload);
+        /* served from the cache, the same */
+        swap_cache_entry(want, "swapped after verification\n");
+        _cleanup_free_ char *used2 = file_text(path);
+        ck_assert_str_eq(used2, payload);
         free(path);
+        path = NULL;
+        /* a damaged entry is noticed when it is read: downloaded again, or
+         * (without the source) an error, never used */
+        ck_assert_int_eq(fetch(s, "amd64", &path, &e), -EIO);
+        ck_assert_ptr_null(path);
         spec_free(s);
         fetch_teardown(&f);
 }
@@ -366,7 +397,7 @@ START_TEST(test_fetch_lock_mismatch)
         fetch_setup(&f, "fetch-lock", "l.bin", NULL);
         put_src(&f, "l.bin", "changed upstream\n");
         _cleanup_free_ char *url = xasprintf("file://%s/l.bin", f.src);
-        _cleanup_free_ char *lock_text = xasprintf("# pins\nfile:///elsewhere/l.bin 2222\n%s %s\n", url, ones);
+        _cleanup_free_ char *lock_text = xasprintf("# pins\nfile:///elsewhere/l.bin %s\n%s %s\n", ones, url, ones);
         put_file(f.lock, lock_text, 0644);
         Spec *s = load_app(f.config);
         ObError e = { 0 };
@@ -429,6 +460,53 @@ START_TEST(test_fetch_missing)
 }
 END_TEST
 
+START_TEST(test_fetch_lock_bad)
+{
+        /* A lock file that is not all pins is an error naming its line: a
+         * line skipped would leave the URL unpinned, and a second line for a
+         * URL would make the pin depend on which is read. Nothing is
+         * downloaded, the lock file is left alone. */
+        static const char ones[] = "1111111111111111111111111111111111111111111111111111111111111111";
+        static const char twos[] = "2222222222222222222222222222222222222222222222222222222222222222";
+        FetchSetup f;
+        fetch_setup(&f, "fetch-lock-bad", "b.bin", NULL);
+        put_src(&f, "b.bin", "whatever the server sends\n");
+        _cleanup_free_ char *url = xasprintf("file://%s/b.bin", f.src);
+        Spec *s = load_app(f.config);
+        struct {
+                char *text;
+                size_t line;
+                const char *what;
+        } cases[] = {
+                { xasprintf("# pins\n%s junk\n%s %s\n", url, url, ones), 2, "not a pin" },
+                { xasprintf("%s %s\njunk\n", url, ones), 2, "not a pin" },
+                { xasprintf("%s %s\n", url, "ABCDEF"), 1, "not a pin" },
+                { xasprintf("%s  %s\n", url, ones), 1, "not a pin" },
+                { xasprintf("%s %s extra\n", url, ones), 1, "not a pin" },
+                { xasprintf("%s %s\r\n", url, ones), 1, "not a pin" },
+                { xasprintf("%s\n", url), 1, "not a pin" },
+                { xasprintf(" %s\n", ones), 1, "not a pin" },
+                { xasprintf("# pins\n%s %s\n%s %s\n", url, ones, url, twos), 3, "a second pin for" },
+                { xasprintf("a %s\n\na %s\n", ones, ones), 3, "a second pin for 'a' (the first is on line 1)" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                put_file(f.lock, cases[i].text, 0644);
+                ObError e = { 0 };
+                char *path = NULL;
+                ck_assert_int_eq(fetch(s, "amd64", &path, &e), -EINVAL);
+                ck_assert_ptr_null(path);
+                _cleanup_free_ char *where = xasprintf("%s:%zu: %s", f.lock, cases[i].line, cases[i].what);
+                ck_assert_msg(str_startswith(e.msg, where), "case %zu: '%s', expected '%s...'", i, e.msg, where);
+                ck_assert_uint_eq(count_dir(f.downloads), 0);
+                _cleanup_free_ char *after = file_text(f.lock);
+                ck_assert_str_eq(after, cases[i].text);
+                free(cases[i].text);
+        }
+        spec_free(s);
+        fetch_teardown(&f);
+}
+END_TEST
+
 static Suite *download_suite(void)
 {
         Suite *s = suite_create("download");
@@ -439,6 +517,7 @@ static Suite *download_suite(void)
         tcase_add_test(tc, test_fetch_pinned);
         tcase_add_test(tc, test_fetch_pinned_wrong);
         tcase_add_test(tc, test_fetch_lock_mismatch);
+        tcase_add_test(tc, test_fetch_lock_bad);
         tcase_add_test(tc, test_fetch_other_arch);
         tcase_add_test(tc, test_fetch_missing);
         tcase_set_timeout(tc, 60);

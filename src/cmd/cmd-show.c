@@ -266,7 +266,7 @@ static int run(Context *ctx, ObError *err)
         _cleanup_(spec_freep) Spec *spec = NULL;
 
         if (strv_length(ctx->args) != 1)
-                return ob_error_plain(err, EINVAL, "show takes exactly one NAME (see 'oci-build list')");
+                return ob_error_usage(err, "show takes exactly one NAME (see 'oci-build list')");
         int r = build_load_config(ctx->configs, ctx->args[0], /* expect_tier= */ -1, &spec, err);
         if (r < 0)
                 return r;

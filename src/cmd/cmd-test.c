@@ -52,7 +52,7 @@ static int load_targets(Context *ctx, bool all, Layout *l, TestTarget **ret, siz
                 ConfigRef *refs = NULL;
                 size_t n_refs = 0;
                 if (ctx->args && ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "give image names or --all, not both");
+                        return ob_error_usage(err, "give image names or --all, not both");
                 r = configs_list(ctx->configs, &refs, &n_refs, err);
                 if (r < 0)
                         return r;
@@ -75,7 +75,7 @@ static int load_targets(Context *ctx, bool all, Layout *l, TestTarget **ret, siz
                                            ctx->layout);
         } else {
                 if (!ctx->args || !ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "test needs NAME... or --all (see 'oci-build list')");
+                        return ob_error_usage(err, "test needs NAME... or --all (see 'oci-build list')");
                 for (size_t i = 0; ctx->args[i] && r == 0; i++) {
                         ConfigRef ref = { 0 };
                         Spec *spec = NULL;
@@ -245,9 +245,13 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
                 return ob_error_set(err, errno, "cannot create a temporary directory in '%s'",
                                     tmpdir && *tmpdir ? tmpdir : "/tmp");
         _cleanup_free_ char *root = path_join(dir, "rootfs");
-        if (mkdir(root, 0755) < 0 || chmod(root, 0755) < 0)
+        /* Held until the tree is gone: if this process is killed, 'oci-build
+         * clean' sees that the directory's owner is gone. */
+        _cleanup_close_ int owner_fd = -1;
+        r = sandbox_claim_dir(dir, &owner_fd, err);
+        if (r == 0 && (mkdir(root, 0755) < 0 || chmod(root, 0755) < 0))
                 r = ob_error_set(err, errno, "cannot create '%s'", root);
-        else
+        if (r == 0)
                 r = run_steps(ctx, t, root, start, ret_failed, err);
         fflush(stdout);
 
@@ -352,11 +356,14 @@ const Command command_test = {
         .summary = "run a config's test inside its built image, without a daemon",
         .help = "Unpacks the image NAME of the layout into a temporary directory (checking every blob's\n"
                 "digest) and runs the steps of the 'test' in its config there, in order: each in new\n"
-                "mount, pid, ipc, uts and network (loopback only) namespaces, with /dev and /proc\n"
-                "provided, as the image's user with the image's environment. A step passes when it\n"
-                "exits 0 within 300 s and its output contains 'expect'. Output is shown for failed\n"
-                "steps, and for every step with -v. Needs root; where this machine does not allow new\n"
-                "namespaces it says so and how to run the test under docker instead.\n",
+                "mount, pid, ipc, uts and network (loopback only) namespaces, with the /dev and /proc\n"
+                "of a container runtime, as the image's user with the image's environment, its own\n"
+                "session keyring and a seccomp filter like docker's default one. A step passes when\n"
+                "it exits 0 within 300 s and its output contains 'expect'. Output is shown for failed\n"
+                "steps, and for every step with -v. An ordinary user runs the steps in a user\n"
+                "namespace too, as the image's user. Where this machine does not allow new namespaces\n"
+                "it says which call failed and how to run the test under docker instead. Killed, it\n"
+                "takes its steps with it; 'oci-build clean' removes the directory it leaves.\n",
         .options = options,
         .set_option = set_option,
         .run = run,

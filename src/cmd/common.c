@@ -37,7 +37,7 @@ int context_names(const Context *ctx, SpecTier tier, bool all, char ***ret, ObEr
         _cleanup_strv_ char **names = NULL;
         if (all) {
                 if (ctx->args && ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "give %s names or --all, not both", what);
+                        return ob_error_usage(err, "give %s names or --all, not both", what);
                 ConfigRef *refs = NULL;
                 size_t n = 0;
                 int r = configs_list(ctx->configs, &refs, &n, err);
@@ -51,7 +51,7 @@ int context_names(const Context *ctx, SpecTier tier, bool all, char ***ret, ObEr
                         return ob_error_plain(err, ENOENT, "no %s configs in '%s/%ss'", what, ctx->configs, what);
         } else {
                 if (!ctx->args || !ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "%s needs NAME... or --all (see 'oci-build list %ss')", what,
+                        return ob_error_usage(err, "%s needs NAME... or --all (see 'oci-build list %ss')", what,
                                               what);
                 for (size_t i = 0; ctx->args[i]; i++)
                         if (!strv_contains(names, ctx->args[i]))

@@ -103,13 +103,7 @@ expect_fail "test of an image that is not built" "image 'curl' is not in $T/smal
         "$OCI_BUILD" -o "$T/small" test curl
 expect_fail "test of a config without a test" "'base' has no test" "$OCI_BUILD" -o "$O" test base
 expect_fail "test of an unknown name" "no config named 'nope'" "$OCI_BUILD" -o "$O" test nope
-if have setpriv && [ "$(id -u)" -eq 0 ]; then
-        chmod 755 "$T"
-        no_ns="this machine does not allow new namespaces \(unshare: .*\); run the test under docker instead: "
-        expect_fail "test where namespaces are not allowed says so, and what to do" \
-                "$no_ns.*docker run --rm --network=none" \
-                setpriv --reuid=65534 --regid=65534 --clear-groups "$OCI_BUILD" -o "$O" test jq
-fi
+# As an ordinary user, and where user namespaces are refused: test-sandbox.sh.
 # A wrong expectation fails, shows the output, and leaves no temporary tree.
 mkdir -p "$T/cfg-expect" "$T/tmp-expect"
 cp -r "$SOURCE_ROOT/configs" "$T/cfg-expect/"
