@@ -137,3 +137,52 @@ void ob_error_clear(ObError *err)
         err->code = 0;
         err->msg[0] = '\0';
 }
+
+/* The length of the UTF-8 sequence at s that is a printable character, or 0
+ * for a byte to escape. */
+static size_t printable_utf8(const unsigned char *s)
+{
+        if (s[0] >= 0x20 && s[0] < 0x7f)
+                return 1;
+        size_t n = 0;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                n = 2;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                n = 3;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                n = 4;
+        for (size_t i = 1; i < n; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        /* U+0080 to U+009F: the C1 controls (0x9b is a CSI to some terminals) */
+        if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)
+                return 0;
+        return n;
+}
+
+char *ob_escape(const char *s, char *buf, size_t size)
+{
+        const unsigned char *p = (const unsigned char *) s;
+        size_t o = 0;
+
+        if (size == 0)
+                return buf;
+        while (*p) {
+                size_t n = printable_utf8(p);
+                if (n == 0) {
+                        if (o + 4 >= size)
+                                break;
+                        snprintf(buf + o, size - o, "\\x%02x", *p);
+                        o += 4;
+                        p++;
+                        continue;
+                }
+                if (o + n >= size)
+                        break;
+                memcpy(buf + o, p, n);
+                o += n;
+                p += n;
+        }
+        buf[o] = '\0';
+        return buf;
+}
