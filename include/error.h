@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* An error travels up the call chain in one of these; callers add context on
  * the way up with ob_error_wrap() and only main() prints it. */
@@ -37,3 +38,9 @@ int ob_error_wrap_subject(ObError *err, const char *subject, const char *fmt, ..
 int ob_error_usage(ObError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void ob_error_clear(ObError *err);
+
+/* s copied to buf (size bytes, cut to fit) with what a terminal would act on
+ * written as \xNN: control characters, DEL, the C1 controls and bytes that
+ * are not UTF-8. For messages that quote config text or paths: they stay one
+ * line and cannot drive the terminal they are printed on. Returns buf. */
+char *ob_escape(const char *s, char *buf, size_t size);

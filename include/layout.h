@@ -75,4 +75,7 @@ int layout_commit(Layout *l, ObError *err);
 
 /* Deletes every blob no image in the index references, and leftover
  * temporary files. Returns the count and bytes removed. */
+/* What layout_gc() reads first: fails, changing nothing, when an image of
+ * the index (as it is in memory) references a blob that cannot be read. */
+int layout_gc_check(Layout *l, ObError *err);
 int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "config.h"
@@ -44,6 +45,10 @@ typedef struct WrittenLayer {
 
 struct Build {
         BuildOptions o;
+        /* The image being written, for progress. */
+        const char *current;
+        size_t current_layer, current_layers;
+        double current_start;
         Spec *base;
         Plan base_plan;
         Sysroot *root;
@@ -405,19 +410,51 @@ int build_missing_error(const Build *b, ObError *err)
 }
 
 /* Writes the layer KEY unless this run wrote it already. */
+static double now_seconds(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void tell(Build *b, BuildProgress p)
+{
+        if (!b->o.progress)
+                return;
+        p.name = b->current;
+        p.n_layers = b->current_layers;
+        if (p.event != BUILD_IMAGE_START)
+                p.layer = b->current_layer;
+        p.seconds = now_seconds() - b->current_start;
+        b->o.progress(b->o.progress_data, &p);
+}
+
+static const OciLayerInfo *written_before(const Build *b, const char *key)
+{
+        for (size_t i = 0; i < b->n_written; i++)
+                if (strcmp(b->written[i].key, key) == 0)
+                        return &b->written[i].info;
+        return NULL;
+}
+
 static int write_layer(Build *b, Layout *l, const char *key, const Plan *plan, char *created_by,
                        const char *comment, OciLayerInfo *ret, ObError *err)
 {
         _cleanup_free_ char *by = created_by;
-        for (size_t i = 0; i < b->n_written; i++)
-                if (strcmp(b->written[i].key, key) == 0) {
-                        *ret = b->written[i].info;
-                        return 0;
-                }
+        b->current_layer++;
+        const OciLayerInfo *before = written_before(b, key);
+        if (before) {
+                *ret = *before;
+                tell(b, (BuildProgress){ .event = BUILD_LAYER_DONE });
+                return 0;
+        }
+        tell(b, (BuildProgress){ .event = BUILD_LAYER_START, .entries = plan->n,
+                                 .file_bytes = plan_content_size(plan) });
         OciLayerInfo info = { .created_by = by, .comment = comment };
         int r = layer_write(l, plan, &b->o.layer, &info, err);
         if (r < 0)
                 return r;
+        tell(b, (BuildProgress){ .event = BUILD_LAYER_DONE, .compressed = info.size });
         b->written = xrealloc(b->written, (b->n_written + 1) * sizeof(WrittenLayer));
         WrittenLayer *w = &b->written[b->n_written++];
         *w = (WrittenLayer){ .key = xstrdup(key), .created_by = TAKE_PTR(by), .info = info };
@@ -540,6 +577,52 @@ static int write_app_image(Build *b, Layout *l, BuildApp *a, BuildResult *ret, O
         return 0;
 }
 
+/* Announces an image: its layers and the bytes of files of those this run
+ * has not written yet. */
+static void start_image(Build *b, const BuildImage *im)
+{
+        const Plan *plans[64];
+        const char *keys[64];
+        size_t n = 0;
+        _cleanup_free_ char *k1 = NULL, *k2 = NULL;
+        plans[n] = &b->base_plan;
+        keys[n++] = "base";
+        if (im->tier == SPEC_TIER_BASE) {
+                b->current = b->base->name;
+        } else if (im->tier == SPEC_TIER_TOOL) {
+                const BuildTool *t = &b->tools[im->index];
+                b->current = t->spec->name;
+                plans[n] = &t->plan;
+                keys[n++] = k1 = xasprintf("tool:%s", t->spec->name);
+                if (t->data_planned) {
+                        plans[n] = &t->data;
+                        keys[n++] = k2 = xasprintf("data:%s", t->spec->name);
+                }
+        } else {
+                const BuildApp *a = &b->apps[im->index];
+                b->current = a->spec->name;
+                for (size_t k = 0; k < a->n_tools && n < 62; k++) {
+                        plans[n] = &b->tools[a->tools[k]].plan;
+                        keys[n++] = b->tools[a->tools[k]].spec->name;   /* only counted, see below */
+                }
+                plans[n] = &a->plan;
+                keys[n++] = NULL;
+        }
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *key = NULL;
+                if (im->tier == SPEC_TIER_APP && i > 0 && keys[i])
+                        key = xasprintf("tool:%s", keys[i]);
+                const char *k = key ? key : keys[i];
+                if (!k || !written_before(b, k))
+                        bytes += plan_content_size(plans[i]);
+        }
+        b->current_layer = 0;
+        b->current_layers = n;
+        b->current_start = now_seconds();
+        tell(b, (BuildProgress){ .event = BUILD_IMAGE_START, .file_bytes = bytes });
+}
+
 int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *ret_n, ObError *err)
 {
         free(b->results);
@@ -547,6 +630,7 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
         for (size_t i = 0; i < b->n_images; i++) {
                 const BuildImage *im = &b->images[i];
                 int r = 0;
+                start_image(b, im);
                 switch (im->tier) {
                 case SPEC_TIER_BASE:
                         r = write_base_image(b, l, &b->results[i], err);
@@ -560,7 +644,10 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                 }
                 if (r < 0)
                         return r;
+                tell(b, (BuildProgress){ .event = BUILD_IMAGE_DONE, .compressed = b->results[i].total_size });
         }
+        b->current = NULL;
+        b->o.progress = NULL;   /* the base image named below is not one the caller asked for */
         /* Every image stands on the base layer: name the base image too, so
          * that it is in the index whatever was built (`skopeo inspect
          * oci:oci:base` works after `tool --all` into an empty layout, or

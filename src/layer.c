@@ -73,6 +73,36 @@ static int archive_fail(struct archive *a, TarSink *s, ObError *err, const char 
         return ob_error_plain(err, EIO, "%s '%s': %s", what, path, archive_error_string(a));
 }
 
+static int changed(const Entry *e, ObError *err)
+{
+        return ob_error_plain(err, EIO, "'%s' changed while the image was being built", e->source);
+}
+
+/* Opens the file an entry was planned from and checks it is that file. A
+ * file of a sysroot is opened inside it (sysroot_openat()), so a directory
+ * swapped for a symlink since planning cannot bring in a file from outside. */
+static int open_source(const Entry *e, ObError *err)
+{
+        ObError local;
+        _cleanup_close_ int fd = -1;
+        if (e->root) {
+                fd = sysroot_openat(e->root, e->source_path, O_RDONLY | O_NOCTTY | O_NONBLOCK, &local);
+                if (fd == -ELOOP || fd == -ENOTDIR || fd == -EXDEV)
+                        return changed(e, err);
+        } else if ((fd = open(e->source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK)) < 0)
+                fd = -errno;
+        if (fd < 0)
+                return ob_error_set(err, -fd, "cannot open '%s'", e->source);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", e->source);
+        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != e->size)
+                return changed(e, err);
+        if (e->root && (st.st_dev != e->dev || st.st_ino != e->ino))
+                return changed(e, err);
+        return TAKE_FD(fd);
+}
+
 static int write_file_data(struct archive *a, TarSink *s, const Entry *e, char *buf, ObError *err)
 {
         if (e->data) {
@@ -82,14 +112,9 @@ static int write_file_data(struct archive *a, TarSink *s, const Entry *e, char *
                 return 0;
         }
 
-        _cleanup_close_ int fd = open(e->source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        _cleanup_close_ int fd = open_source(e, err);
         if (fd < 0)
-                return ob_error_set(err, errno, "cannot open '%s'", e->source);
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return ob_error_set(err, errno, "cannot stat '%s'", e->source);
-        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != e->size)
-                return ob_error_plain(err, EIO, "'%s' changed while the image was being built", e->source);
+                return fd;
         (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
         uint64_t left = e->size;

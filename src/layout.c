@@ -20,6 +20,7 @@
 
 #define TMP_PREFIX ".oci-build-"
 #define TMP_SUFFIX ".tmp"
+#define BLOB_READ_CHUNK (256u * 1024u)
 struct Layout {
         char *dir;
         int fd;
@@ -27,6 +28,8 @@ struct Layout {
         bool created_files;    /* we initialised an empty directory */
         json_t *index;
         char **new_blobs;      /* blob paths this Layout created */
+        int *new_slots;        /* their slots in the signal-safe registry (tmpfile.h), until commit */
+        size_t n_new_slots;
 };
 
 struct BlobWriter {
@@ -70,15 +73,80 @@ static int write_initial(Layout *l, ObError *err)
         return write_file_atomic(p3, oci_layout, strlen(oci_layout), 0644, err);
 }
 
-static int check_existing(Layout *l, ObError *err)
+/* Reads a small file of the layout. Anything but a regular file is refused
+ * before it is read: a FIFO under that name would block forever. */
+static int read_layout_file(Layout *l, const char *name, char **ret_text, ObError *err)
+{
+        _cleanup_free_ char *path = path_join(l->dir, name);
+        _cleanup_close_ int fd = openat(l->fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return ob_error_set(err, errno, "cannot open '%s'", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", path);
+        if (!S_ISREG(st.st_mode))
+                return ob_error_plain(err, EINVAL, "'%s' is not a regular file", path);
+        size_t len = 0, cap = (size_t) st.st_size + 1;
+        _cleanup_free_ char *data = xmalloc(cap);
+        for (;;) {
+                if (len + 1 == cap)
+                        data = xrealloc(data, cap *= 2);
+                ssize_t n = read(fd, data + len, cap - len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return ob_error_set(err, errno, "cannot read '%s'", path);
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        data[len] = '\0';
+        *ret_text = TAKE_PTR(data);
+        return 0;
+}
+
+/* What is wrong with a descriptor of the index, or NULL: an image whose
+ * descriptor cannot be read cannot be kept, nor its blobs told apart. */
+static const char *desc_problem(json_t *desc)
+{
+        if (!json_is_object(desc))
+                return "is not an object";
+        if (!json_is_string(json_object_get(desc, "mediaType")))
+                return "has no 'mediaType' string";
+        if (!digest_is_valid(json_string_value(json_object_get(desc, "digest"))))
+                return "has no valid sha256 'digest'";
+        json_t *size = json_object_get(desc, "size");
+        if (!json_is_integer(size) || json_integer_value(size) < 0)
+                return "has no 'size' (a non-negative integer)";
+        json_t *ann = json_object_get(desc, "annotations");
+        if (ann && !json_is_object(ann))
+                return "has 'annotations' that are not an object";
+        return NULL;
+}
+
+/* Every descriptor of the index well-formed; a one-line error otherwise. */
+static int check_descriptors(Layout *l, ObError *err)
+{
+        size_t i;
+        json_t *desc;
+        json_array_foreach(json_object_get(l->index, "manifests"), i, desc)
+        {
+                const char *why = desc_problem(desc);
+                if (why)
+                        return ob_error_plain(err, EINVAL, "'%s/index.json': manifests[%zu] %s", l->dir, i, why);
+        }
+        return 0;
+}
+
+static int check_existing(Layout *l, LayoutOpenFlags flags, ObError *err)
 {
         _cleanup_free_ char *p_layout = path_join(l->dir, "oci-layout");
         _cleanup_free_ char *p_index = path_join(l->dir, "index.json");
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *text = NULL, *index_text = NULL;
         json_error_t jerr;
         int r;
 
-        r = read_file(p_layout, &text, /* ret_size= */ NULL, err);
+        r = read_layout_file(l, "oci-layout", &text, err);
         if (r < 0)
                 return r;
         _cleanup_json_ json_t *j = json_loads(text, 0, &jerr);
@@ -87,22 +155,32 @@ static int check_existing(Layout *l, ObError *err)
                 return ob_error_plain(err, EINVAL, "'%s' is not a valid oci-layout file (expected imageLayoutVersion 1.x)",
                                       p_layout);
 
-        l->index = json_load_file(p_index, 0, &jerr);
+        r = read_layout_file(l, "index.json", &index_text, err);
+        if (r < 0)
+                return r;
+        l->index = json_loads(index_text, 0, &jerr);
         if (!l->index)
                 return ob_error_plain(err, EINVAL, "'%s' is not valid JSON: line %d: %s", p_index, jerr.line, jerr.text);
         if (!json_is_object(l->index) || !json_is_array(json_object_get(l->index, "manifests")))
                 return ob_error_plain(err, EINVAL, "'%s' is not an OCI image index (no 'manifests' list)", p_index);
-        _cleanup_free_ char *blobs = path_join(l->dir, "blobs/sha256");
+        if (!(flags & (LAYOUT_CREATE | LAYOUT_WRITE)))
+                return 0;
+
+        /* Changed only when whole: what is written into a damaged layout
+         * would leave it no better, and a clean could not tell which blobs
+         * are in use. */
+        json_t *sv = json_object_get(l->index, "schemaVersion");
+        if (!json_is_integer(sv) || json_integer_value(sv) != 2)
+                return ob_error_plain(err, EINVAL, "'%s': 'schemaVersion' is not 2", p_index);
+        r = check_descriptors(l, err);
+        if (r < 0)
+                return r;
         struct stat st;
-        if (stat(blobs, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                if (mkdir(blobs, 0755) < 0 && errno != EEXIST) {
-                        _cleanup_free_ char *b = path_join(l->dir, "blobs");
-                        if (mkdir(b, 0755) < 0 && errno != EEXIST)
-                                return ob_error_set(err, errno, "cannot create '%s'", b);
-                        if (mkdir(blobs, 0755) < 0 && errno != EEXIST)
-                                return ob_error_set(err, errno, "cannot create '%s'", blobs);
-                }
-        }
+        if (fstatat(l->fd, "blobs/sha256", &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return ob_error_set(err, errno, "'%s' is not a valid OCI image layout: 'blobs/sha256'", l->dir);
+        if (!S_ISDIR(st.st_mode))
+                return ob_error_plain(err, EINVAL, "'%s' is not a valid OCI image layout: 'blobs/sha256' is not a directory",
+                                      l->dir);
         return 0;
 }
 
@@ -188,7 +266,7 @@ int layout_open(const char *dir, LayoutOpenFlags flags, Layout **ret, ObError *e
         }
 
         if (access(p_layout, F_OK) == 0) {
-                r = check_existing(l, err);
+                r = check_existing(l, flags, err);
                 if (r < 0)
                         return r;
                 if ((flags & LAYOUT_CREATE) && faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0)
@@ -213,10 +291,24 @@ int layout_open(const char *dir, LayoutOpenFlags flags, Layout **ret, ObError *e
         return 0;
 }
 
+/* The blobs this Layout made are referenced (or removed) now: a signal no
+ * longer has anything of ours to remove. */
+static void forget_new_blobs(Layout *l)
+{
+        for (size_t i = 0; i < l->n_new_slots; i++)
+                tmpfile_unregister(l->new_slots[i]);
+        free(l->new_slots);
+        l->new_slots = NULL;
+        l->n_new_slots = 0;
+        strv_free(l->new_blobs);
+        l->new_blobs = NULL;
+}
+
 void layout_close(Layout *l)
 {
         if (!l)
                 return;
+        forget_new_blobs(l);
         if (l->fd >= 0)
                 close(l->fd);
         json_decref(l->index);
@@ -229,8 +321,7 @@ void layout_rollback(Layout *l)
 {
         for (size_t i = 0; l->new_blobs && l->new_blobs[i]; i++)
                 unlink(l->new_blobs[i]);
-        strv_free(l->new_blobs);
-        l->new_blobs = NULL;
+        forget_new_blobs(l);
         if (l->created_files) {
                 _cleanup_free_ char *p1 = path_join(l->dir, "oci-layout");
                 _cleanup_free_ char *p2 = path_join(l->dir, "index.json");
@@ -248,13 +339,14 @@ void layout_rollback(Layout *l)
 int layout_blob_begin(Layout *l, BlobWriter **ret, ObError *err)
 {
         _cleanup_free_ char *tmp = xasprintf("%s/" TMP_PREFIX "XXXXXX" TMP_SUFFIX, l->dir);
-        int fd = mkostemps(tmp, (int) strlen(TMP_SUFFIX), O_CLOEXEC);
+        int slot;
+        int fd = tmpfile_create(tmp, (int) strlen(TMP_SUFFIX), O_CLOEXEC, &slot);
         if (fd < 0)
-                return ob_error_set(err, errno, "cannot create a blob in '%s'", l->dir);
+                return ob_error_set(err, -fd, "cannot create a blob in '%s'", l->dir);
 
         BlobWriter *w = xcalloc(1, sizeof(*w));
         w->fd = fd;
-        w->slot = tmpfile_register(tmp);
+        w->slot = slot;
         w->tmp = TAKE_PTR(tmp);
         sha256_init(&w->hash);
         *ret = w;
@@ -298,6 +390,35 @@ void layout_blob_abort(Layout *l, BlobWriter *w)
         blob_writer_abort(w);
 }
 
+/* Whether the blob already under a digest's name holds those bytes: a
+ * regular file (not a symlink planted there) of that size whose content
+ * hashes to it. A byte flipped on disk would otherwise be referenced by every
+ * later image. */
+static bool blob_is_intact(const char *path, const struct stat *st, const char *digest, uint64_t size)
+{
+        if (!S_ISREG(st->st_mode) || (uint64_t) st->st_size != size)
+                return false;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        _cleanup_free_ char *buf = xmalloc(BLOB_READ_CHUNK);
+        _cleanup_sha256_ Sha256 h = { 0 };
+        sha256_init(&h);
+        for (;;) {
+                ssize_t n = read(fd, buf, BLOB_READ_CHUNK);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return false;
+                if (n == 0)
+                        break;
+                sha256_update(&h, buf, (size_t) n);
+        }
+        char actual[DIGEST_STRING_MAX];
+        sha256_final(&h, actual);
+        return strcmp(actual, digest) == 0;
+}
+
 int layout_blob_commit(Layout *l, BlobWriter *writer, char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size,
                        ObError *err)
 {
@@ -308,17 +429,31 @@ int layout_blob_commit(Layout *l, BlobWriter *writer, char ret_digest[static DIG
         sha256_final(&w->hash, digest);
         uint64_t size = w->size;
         _cleanup_free_ char *path = layout_blob_path(l, digest);
-        if (access(path, F_OK) == 0)
+        struct stat st;
+        bool existed = lstat(path, &st) == 0;
+        if (existed && blob_is_intact(path, &st, digest, size))
                 /* Same digest, same bytes: keep the one that is there. */
                 blob_writer_abort(TAKE_PTR(w));
         else {
                 if (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0)
                         return ob_error_set(err, errno, "cannot write '%s'", w->tmp);
-                if (rename(w->tmp, path) < 0)
+                /* Registered before it has the name, so that no signal
+                 * leaves it behind unreferenced; the lock says nobody else
+                 * makes it meanwhile. */
+                int slot = existed ? -1 : tmpfile_register(path);
+                /* Over a damaged or planted one too: rename() replaces a
+                 * symlink, not what it points to. */
+                if (rename(w->tmp, path) < 0) {
+                        tmpfile_unregister(slot);
                         return ob_error_set(err, errno, "cannot rename blob into '%s'", path);
+                }
                 /* Renamed: there is no temporary file left to remove. */
                 blob_writer_free(TAKE_PTR(w));
-                strv_push(&l->new_blobs, path);
+                if (!existed) {
+                        strv_push(&l->new_blobs, path);
+                        l->new_slots = xrealloc(l->new_slots, (l->n_new_slots + 1) * sizeof(int));
+                        l->new_slots[l->n_new_slots++] = slot;
+                }
         }
         memcpy(ret_digest, digest, DIGEST_STRING_MAX);
         if (ret_size)
@@ -452,9 +587,8 @@ int layout_commit(Layout *l, ObError *err)
         int r = write_file_atomic(path, text, strlen(text), 0644, err);
         if (r < 0)
                 return r;
-        /* The blobs are referenced now: a later rollback must keep them. */
-        strv_free(l->new_blobs);
-        l->new_blobs = NULL;
+        /* The blobs are referenced now: a later rollback, or a signal, must keep them. */
+        forget_new_blobs(l);
         l->created_dir = l->created_files = false;
         return 0;
 }
@@ -507,19 +641,42 @@ static int mark(Layout *l, json_t *desc, char ***live, ObError *err)
         return 0;
 }
 
-int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err)
+/* Every blob the images of the index (as it is in memory) reference. */
+static int mark_live(Layout *l, char ***ret_live, ObError *err)
 {
         _cleanup_strv_ char **live = NULL;
-        size_t i, count = 0;
-        uint64_t bytes = 0;
+        size_t i;
         json_t *desc;
 
+        /* A descriptor that cannot be read could be keeping any blob alive. */
+        int k = check_descriptors(l, err);
+        if (k < 0)
+                return ob_error_wrap(err, "not deleting anything");
         json_array_foreach(json_object_get(l->index, "manifests"), i, desc)
         {
                 int r = mark(l, desc, &live, err);
                 if (r < 0)
                         return ob_error_wrap(err, "not deleting anything: cannot read what '%s' references", l->dir);
         }
+        *ret_live = TAKE_PTR(live);
+        return 0;
+}
+
+int layout_gc_check(Layout *l, ObError *err)
+{
+        _cleanup_strv_ char **live = NULL;
+        return mark_live(l, &live, err);
+}
+
+int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err)
+{
+        _cleanup_strv_ char **live = NULL;
+        size_t count = 0;
+        uint64_t bytes = 0;
+
+        int r = mark_live(l, &live, err);
+        if (r < 0)
+                return r;
 
         _cleanup_free_ char *blobs = path_join(l->dir, "blobs/sha256");
         _cleanup_dir_ DIR *d = opendir(blobs);

@@ -12,7 +12,9 @@
 
 #include "fs.h"
 
-#define MAX_TMP 16
+/* A build registers every blob it adds until the index names them: tool --all
+ * with apps adds a few dozen. */
+#define MAX_TMP 256
 
 enum { SLOT_FREE, SLOT_FILE, SLOT_TREE };
 

@@ -135,8 +135,9 @@ int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir
         if (r < 0)
                 return r;
         _cleanup_(plan_clear) Plan p = { 0 };
+        /* Private by nature (a database's 0700 files) and made by us for this image. */
         PlanCopyOptions o = { .dst = tool->data.path, .src = dir, .uid = tool->data.uid, .gid = tool->data.gid,
-                              .why = "made at build time by data.command" };
+                              .allow_private = true, .why = "made at build time by data.command" };
         r = plan_add_host(&p, host, &o, err);
         if (r < 0)
                 return r;

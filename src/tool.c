@@ -257,7 +257,9 @@ static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *cons
                             sysroot_lstat(root, real, &st, &ignore) < 0)
                                 continue;       /* dangling on the host too: keep it as it is */
                         _cleanup_free_ char *why = xasprintf("target of symlink %s", link);
-                        PlanCopyOptions o = { .dst = real, .src = real, .exclude = exclude, .why = why };
+                        _cleanup_free_ char *origin = xasprintf("target of symlink %s, %s", link, e->why ? e->why : "");
+                        PlanCopyOptions o = { .dst = real, .src = real, .exclude = exclude, .why = why,
+                                              .via_link = true, .origin = origin };
                         size_t before = p->n;
                         r = plan_add_host(p, root, &o, err);
                         if (r < 0)

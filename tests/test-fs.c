@@ -199,6 +199,32 @@ START_TEST(test_tmpfile_cleanup_all)
 }
 END_TEST
 
+/* read_file() reads regular files only: a FIFO planted under a name must not
+ * hang a build, nor a link to /dev/zero exhaust its memory. */
+START_TEST(test_read_file_only_regular)
+{
+        char dir[256];
+        test_tmpdir(dir, sizeof(dir), "fs-read");
+        _cleanup_free_ char *fifo = xasprintf("%s/fifo", dir), *zero = xasprintf("%s/zero", dir),
+                            *good = xasprintf("%s/good", dir);
+        ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        ck_assert_int_eq(symlink("/dev/zero", zero), 0);
+        ObError e = { 0 };
+        ck_assert_int_eq(write_file_atomic(good, "abc", 3, 0644, &e), 0);
+        char *data = NULL;
+        size_t size = 0;
+        ck_assert_int_eq(read_file(fifo, &data, &size, &e), -EINVAL);
+        ck_assert_msg(strstr(e.msg, "is not a regular file"), "%s", e.msg);
+        ck_assert_int_eq(read_file(zero, &data, &size, &e), -EINVAL);
+        ck_assert_ptr_null(data);
+        ck_assert_int_eq(read_file(good, &data, &size, &e), 0);
+        ck_assert_uint_eq(size, 3);
+        ck_assert_str_eq(data, "abc");
+        free(data);
+        test_rm_rf(dir);
+}
+END_TEST
+
 static Suite *fs_suite(void)
 {
         Suite *s = suite_create("fs");
@@ -208,6 +234,7 @@ static Suite *fs_suite(void)
         tcase_add_test(tc, test_rm_rf_at_link_and_file);
         tcase_add_test(tc, test_rm_rf_at_missing);
         tcase_add_test(tc, test_tmpfile_cleanup_all);
+        tcase_add_test(tc, test_read_file_only_regular);
         suite_add_tcase(s, tc);
         return s;
 }

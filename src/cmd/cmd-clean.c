@@ -98,7 +98,12 @@ static int run(Context *ctx, ObError *err)
                 /* Entries without a name go too: --all empties the layout. */
                 json_array_clear(json_object_get(layout_index(l), "manifests"));
         }
-        /* The index first: if gc is interrupted, only unreferenced blobs remain. */
+        /* Nothing changes unless gc can read everything the remaining
+         * images reference; then the index first: if gc is interrupted,
+         * only unreferenced blobs remain. */
+        r = layout_gc_check(l, err);
+        if (r < 0)
+                return r;
         r = layout_commit(l, err);
         if (r < 0)
                 return r;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "configs.h"
@@ -81,9 +82,47 @@ static void print_result(const Context *ctx, const BuildResult *res)
         }
 }
 
+/* Progress on stderr: on a terminal one line per image, updated as its
+ * layers are written; otherwise a line when an image starts and one when it
+ * is done. Nothing with -q. */
+static void show_progress(void *userdata, const BuildProgress *p)
+{
+        bool tty = *(const bool *) userdata;
+        char bytes[32], size[32];
+        format_size(p->file_bytes, bytes);
+        format_size(p->compressed, size);
+        switch (p->event) {
+        case BUILD_IMAGE_START:
+                if (!tty)
+                        fprintf(stderr, "%s: writing %zu layer%s (%s of files)\n", p->name, p->n_layers,
+                                p->n_layers == 1 ? "" : "s", bytes);
+                break;
+        case BUILD_LAYER_START:
+                if (tty)
+                        fprintf(stderr, "\r\033[K%s: layer %zu of %zu: %zu entries, %s of files, %.1f s", p->name,
+                                p->layer, p->n_layers, p->entries, bytes, p->seconds);
+                break;
+        case BUILD_LAYER_DONE:
+                if (tty)
+                        fprintf(stderr, "\r\033[K%s: layer %zu of %zu %s, %.1f s", p->name, p->layer, p->n_layers,
+                                p->compressed ? "written" : "shared", p->seconds);
+                break;
+        case BUILD_IMAGE_DONE:
+                fprintf(stderr, "%s%s: done, %s compressed, %.1f s\n", tty ? "\r\033[K" : "", p->name, size,
+                        p->seconds);
+                break;
+        }
+        fflush(stderr);
+}
+
 int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError *err)
 {
         BuildOptions o = context_build_options(ctx);
+        bool tty = isatty(STDERR_FILENO) == 1;
+        if (ob_verbosity >= 0) {
+                o.progress = show_progress;
+                o.progress_data = &tty;
+        }
         _cleanup_(build_freep) Build *b = NULL;
         _cleanup_(layout_closep) Layout *l = NULL;
         const BuildResult *results = NULL;

@@ -139,6 +139,12 @@ before=$(tree_sum "$T/good")
 expect_fail "unknown command" "unknown command 'frobnicate'" "$OCI_BUILD" -o "$T/good" frobnicate
 expect_fail "unknown option" "unknown option '--frob'" "$OCI_BUILD" -o "$T/good" base --frob
 expect_fail "option of another command" "base does not take --files" "$OCI_BUILD" -o "$T/good" base --files
+# Progress goes to stderr: a line when an image starts and when it is done,
+# with its compressed size; nothing with -q.
+check "progress says when base starts and is done" bash -c "'$OCI_BUILD' -o '$T/progress' base 2>&1 >/dev/null | \
+        grep -Eq '^base: writing 1 layer \(.* of files\)\$' && '$OCI_BUILD' -o '$T/progress' base 2>&1 >/dev/null | \
+        grep -Eq '^base: done, [0-9.]+ [kM]?B compressed, [0-9.]+ s\$'"
+check "-q prints nothing but errors" test -z "$("$OCI_BUILD" -q -o "$T/progress" base 2>&1)"
 # Exit status: 2 when the command line is wrong, 1 when the work failed.
 exit_status() { "$@" >/dev/null 2>&1; echo $?; }
 check "exit 2 for an unknown option" test "$(exit_status "$OCI_BUILD" -o "$T/good" base --frob)" = 2
