@@ -264,8 +264,12 @@ static int curl_fetch(const DownloadRequest *req, const char *url, const char *p
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
         _cleanup_free_ char *tail = log_tail(log, 240);
+        /* With retries curl says the same thing once per try: the last is enough. */
+        const char *last = tail, *p = tail;
+        while ((p = strstr(p + 1, "curl: (")))
+                last = p;
         return ob_error_plain(err, EIO, "%s:%zu: %s: cannot download '%s': %s", req->file, req->line, req->key, url,
-                              WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "curl is not installed" : tail);
+                              WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "curl is not installed" : last);
 }
 
 int download_fetch(const DownloadRequest *req, DownloadFlags flags, char **ret_path, ObError *err)
