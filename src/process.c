@@ -5,8 +5,11 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "util.h"
@@ -15,6 +18,7 @@ volatile pid_t ob_child_pid = 0;
 
 int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError *err)
 {
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0)
                 return ob_error_set(err, errno, "cannot fork");
@@ -37,6 +41,10 @@ int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError
                         perror("cannot change user");
                         _exit(126);
                 }
+                /* Killed with us, even by SIGKILL, which leaves no chance to
+                 * stop it: set after the change of user, which clears it. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(126);
                 if (o->workdir && chdir(o->workdir) < 0) {
                         fprintf(stderr, "cannot enter %s: %s\n", o->workdir, strerror(errno));
                         _exit(126);
