@@ -55,9 +55,12 @@ int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret, ObErro
 int y_abs_path(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *err);
 /* "UID:GID" or "UID" (gid = uid). */
 int y_owner(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret_uid, uint32_t *ret_gid, ObError *err);
-/* A list of strings (a single string is accepted as a one-element list
- * only when allow_scalar). */
-int y_str_list(YamlDoc *d, yaml_node_t *node, const char *key, bool allow_scalar, char ***ret, ObError *err);
+typedef enum YamlListFlags {
+        Y_LIST_ALLOW_SCALAR = 1 << 0,  /* a single string is a one-element list */
+} YamlListFlags;
+
+/* A list of strings. */
+int y_str_list(YamlDoc *d, yaml_node_t *node, const char *key, YamlListFlags flags, char ***ret, ObError *err);
 /* A mapping of strings to strings, as "KEY=VALUE" entries in document order. */
 int y_str_map(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObError *err);
 

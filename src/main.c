@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "cli.h"
+#include "configs.h"
 #include "compress.h"
 #include "config.h"
 #include "log.h"
@@ -16,63 +17,9 @@
 #include "tmpfile.h"
 #include "util.h"
 
-static const Command commands[] = {
-        { "base", "", "build the distroless base image into the layout",
-          "Builds the base image from CONFIGS/base.yml: CA certificates and time zones from the\n"
-          "sysroot, the static files of rootfs/, /etc/passwd and /etc/group from the config's\n"
-          "users and groups, /tmp, /root and /home/nonroot. The image is named 'base' in\n"
-          "OUTPUT/index.json; an image of that name is replaced.\n",
-          0, cmd_base, false },
-        { "tool", "NAME... | --all", "build tool images: base layer + the tool's own layer",
-          "Builds each named tool (configs/tools/NAME.yml) as the base layer, byte-identical to the\n"
-          "base image's, plus one layer with the tool's binaries, the shared libraries they need\n"
-          "(read from their ELF files, never by running them) and the files the config names;\n"
-          "postgres gets a third layer with its data directory, made at build time. A tool that is\n"
-          "not installed in the sysroot is an error that names the Debian package to install.\n",
-          CMD_OPT_ALL, cmd_tool, false },
-        { "app", "NAME... | --all", "build app images: base and tool layers + the app's layer",
-          "Builds each named app (configs/apps/NAME.yml): the base layer and the layers of the tools\n"
-          "it names, byte-identical to those of the base and tool images, plus one layer with the\n"
-          "app's artifacts (local files, or downloads verified against their sha256 pin and kept in\n"
-          "a cache), after running the config's build steps on the host.\n",
-          CMD_OPT_ALL, cmd_app, false },
-        { "compose", "APP [-o FILE] [--host-network]", "write a compose file for an app and its services",
-          "Writes a compose file (to FILE, or standard output) that runs APP beside the services its\n"
-          "config names, with the image tags that 'oci-build save' gives, ports, environment,\n"
-          "volumes, exec-form health checks and depends_on with condition service_healthy.\n"
-          "--host-network runs every service with network_mode: host instead of mapping ports.\n",
-          CMD_OPT_HOST_NETWORK, cmd_compose, true },
-        { "list", "[base|tools|apps]", "list the configs found, and which are built",
-          "Lists every config under CONFIGS (base.yml, tools/*.yml, apps/*.yml), and whether an\n"
-          "image of that name is in the OUTPUT layout.\n",
-          0, cmd_list, false },
-        { "show", "NAME [--files]", "show a resolved config, or every file of its image",
-          "Prints the config NAME as oci-build understood it and, if it is built, its manifest\n"
-          "digest and layers. With --files: every path of the image's layer with its type, mode,\n"
-          "owner, size, where it comes from and why it is there.\n",
-          CMD_OPT_FILES, cmd_show, false },
-        { "clean", "[NAME...]", "remove images from the layout and delete unused blobs",
-          "Removes the named images (all images if none is named) from OUTPUT/index.json, then\n"
-          "deletes every blob that no remaining image references, and temporary files left by\n"
-          "an interrupted build.\n",
-          0, cmd_clean, false },
-        { "save", "NAME... -o FILE.tar [--tag NAME=REPO:TAG]...", "write images to a tar for docker load / podman load",
-          "Writes the named images of the layout (--layout, default ./oci) to FILE.tar ('-' for\n"
-          "standard output): an OCI layout (oci-layout, index.json, blobs/) plus Docker's\n"
-          "manifest.json, the form that 'docker load', 'podman load' and skopeo's docker-archive:\n"
-          "and oci-archive: transports all read. Images sharing layers share blobs. Each image is\n"
-          "tagged distroless-NAME:VERSION and distroless-NAME:latest unless --tag NAME=REPO:TAG\n"
-          "gives its tags. The same layout gives the same bytes.\n",
-          CMD_OPT_TAG, cmd_save, true },
-        { "test", "NAME... | --all", "run a config's test inside its built image, without a daemon",
-          "Unpacks the image NAME of the layout into a temporary directory (checking every blob's\n"
-          "digest) and runs the steps of the 'test' in its config there, in order: each in new\n"
-          "mount, pid, ipc, uts and network (loopback only) namespaces, with /dev and /proc\n"
-          "provided, as the image's user with the image's environment. A step passes when it\n"
-          "exits 0 within 300 s and its output contains 'expect'. Output is shown for failed\n"
-          "steps, and for every step with -v. Needs root; where this machine does not allow new\n"
-          "namespaces it says so and how to run the test under docker instead.\n",
-          CMD_OPT_ALL, cmd_test, false },
+static const Command *const commands[] = {
+        &command_base, &command_tool,  &command_app,  &command_compose, &command_list,
+        &command_show, &command_clean, &command_save, &command_test,
 };
 
 static void print_global_help(FILE *f)
@@ -85,11 +32,11 @@ static void print_global_help(FILE *f)
                 "\n"
                 "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
-                _cleanup_free_ char *s = xasprintf("%s %s", commands[i].name, commands[i].synopsis);
+                _cleanup_free_ char *s = xasprintf("%s %s", commands[i]->name, commands[i]->synopsis);
                 if (strlen(s) > 28)
-                        fprintf(f, "  %s\n  %-28s %s\n", s, "", commands[i].summary);
+                        fprintf(f, "  %s\n  %-28s %s\n", s, "", commands[i]->summary);
                 else
-                        fprintf(f, "  %-28s %s\n", s, commands[i].summary);
+                        fprintf(f, "  %-28s %s\n", s, commands[i]->summary);
         }
         fprintf(f,
                 "\n"
@@ -120,12 +67,10 @@ static void print_global_help(FILE *f)
 static void print_command_help(const Command *c)
 {
         printf("Usage: oci-build [OPTIONS] %s %s\n\n%s\n%s", c->name, c->synopsis, c->summary, c->help);
-        if (c->options & CMD_OPT_FILES)
-                printf("\n  --files               list every file of the image with its source and reason\n");
-        if (c->options & CMD_OPT_TAG)
-                printf("\n  --tag NAME=REPO:TAG   tag image NAME as REPO:TAG instead of the defaults (repeatable)\n");
-        if (c->options & CMD_OPT_ALL)
-                printf("\n  --all                 every config of the tier\n");
+        for (const CommandOption *o = c->options; o && o->name; o++) {
+                _cleanup_free_ char *spelled = xasprintf("--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+                printf("\n  %-21s %s\n", spelled, o->help);
+        }
         printf("\nGlobal options: see 'oci-build --help'.\n");
 }
 
@@ -146,12 +91,69 @@ static void on_signal(int sig)
 enum {
         OPT_SYSROOT = 0x100,
         OPT_LEVEL,
-        OPT_ALL,
-        OPT_FILES,
         OPT_LAYOUT,
-        OPT_TAG,
-        OPT_HOST_NETWORK,
+        OPT_COMMAND,    /* an option of some command: long_index says which */
 };
+
+static const struct option global_options[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "configs", required_argument, NULL, 'C' },
+        { "sysroot", required_argument, NULL, OPT_SYSROOT },
+        { "jobs", required_argument, NULL, 'j' },
+        { "level", required_argument, NULL, OPT_LEVEL },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "layout", required_argument, NULL, OPT_LAYOUT },
+};
+
+/* The options getopt knows: the global ones, then every command's (each
+ * name once), so that an option of another command is recognised and
+ * refused with a message that says so. */
+static struct option *all_options(void)
+{
+        size_t n = ELEMENTSOF(global_options), cap = n + 1;
+        struct option *v = xcalloc(cap, sizeof(*v));
+        memcpy(v, global_options, sizeof(global_options));
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                for (const CommandOption *o = commands[i]->options; o && o->name; o++) {
+                        bool known = false;
+                        for (size_t k = 0; k < n; k++)
+                                known = known || strcmp(v[k].name, o->name) == 0;
+                        if (known)
+                                continue;
+                        v = xrealloc(v, (n + 2) * sizeof(*v));
+                        v[n++] = (struct option){ o->name, o->arg ? required_argument : no_argument, NULL,
+                                                  OPT_COMMAND };
+                        v[n] = (struct option){ 0 };
+                }
+        return v;
+}
+
+/* A command option as given, applied once the command is known. */
+typedef struct GivenOption {
+        const char *name;
+        const char *value;
+} GivenOption;
+
+static int apply_options(const Command *cmd, const GivenOption *given, size_t n, ObError *err)
+{
+        for (size_t i = 0; i < n; i++) {
+                bool takes = false;
+                for (const CommandOption *o = cmd->options; o && o->name; o++)
+                        takes = takes || strcmp(o->name, given[i].name) == 0;
+                if (!takes)
+                        return ob_error_plain(err, EINVAL, "%s does not take --%s (see 'oci-build %s --help')",
+                                              cmd->name, given[i].name, cmd->name);
+        }
+        for (size_t i = 0; i < n; i++) {
+                int r = cmd->set_option(given[i].name, given[i].value, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 {
@@ -185,32 +187,16 @@ static int parse_sde(int64_t *ret, ObError *err)
 
 int main(int argc, char **argv)
 {
-        static const struct option options[] = {
-                { "output", required_argument, NULL, 'o' },
-                { "configs", required_argument, NULL, 'C' },
-                { "sysroot", required_argument, NULL, OPT_SYSROOT },
-                { "jobs", required_argument, NULL, 'j' },
-                { "level", required_argument, NULL, OPT_LEVEL },
-                { "quiet", no_argument, NULL, 'q' },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                { "all", no_argument, NULL, OPT_ALL },
-                { "files", no_argument, NULL, OPT_FILES },
-                { "layout", required_argument, NULL, OPT_LAYOUT },
-                { "tag", required_argument, NULL, OPT_TAG },
-                { "host-network", no_argument, NULL, OPT_HOST_NETWORK },
-                {},
-        };
+        _cleanup_free_ struct option *options = all_options();
+        _cleanup_free_ GivenOption *given = xcalloc((size_t) argc + 1, sizeof(GivenOption));
+        size_t n_given = 0;
         Context ctx = { .sysroot = "/", .level = LAYER_LEVEL_AUTO };
         const char *configs = NULL, *output = NULL, *layout = NULL;
-        char **tags = NULL;
         bool help = false;
-        unsigned used = 0;
         ObError err = { 0 };
         unsigned long v;
         long cpus;
-        int c, r;
+        int c, r, index;
 
         /* Tar headers store names as UTF-8 whatever the user's locale is. */
         setlocale(LC_CTYPE, "C.UTF-8");
@@ -220,7 +206,7 @@ int main(int argc, char **argv)
         ctx.jobs = cpus > 8 ? 8 : cpus > 0 ? (unsigned) cpus : 1;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":o:C:j:qvhV", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, ":o:C:j:qvhV", options, &index)) >= 0) {
                 switch (c) {
                 case 'o':
                         output = optarg;
@@ -228,13 +214,8 @@ int main(int argc, char **argv)
                 case OPT_LAYOUT:
                         layout = optarg;
                         break;
-                case OPT_HOST_NETWORK:
-                        used |= CMD_OPT_HOST_NETWORK;
-                        ctx.host_network = true;
-                        break;
-                case OPT_TAG:
-                        used |= CMD_OPT_TAG;
-                        strv_push(&tags, optarg);
+                case OPT_COMMAND:
+                        given[n_given++] = (GivenOption){ options[index].name, optarg };
                         break;
                 case 'C':
                         configs = optarg;
@@ -269,14 +250,6 @@ int main(int argc, char **argv)
                 case 'V':
                         printf("oci-build %s\n", OB_VERSION);
                         return 0;
-                case OPT_ALL:
-                        used |= CMD_OPT_ALL;
-                        ctx.all = true;
-                        break;
-                case OPT_FILES:
-                        used |= CMD_OPT_FILES;
-                        ctx.files = true;
-                        break;
                 case ':':
                         fprintf(stderr, "oci-build: option '%s' needs a value (see 'oci-build --help')\n",
                                 argv[optind - 1]);
@@ -306,12 +279,12 @@ int main(int argc, char **argv)
         }
         const Command *cmd = NULL;
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (strcmp(commands[i].name, name) == 0)
-                        cmd = &commands[i];
+                if (strcmp(commands[i]->name, name) == 0)
+                        cmd = commands[i];
         if (!cmd) {
                 fprintf(stderr, "oci-build: unknown command '%s' (commands: ", name);
                 for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                        fprintf(stderr, "%s%s", i ? ", " : "", commands[i].name);
+                        fprintf(stderr, "%s%s", i ? ", " : "", commands[i]->name);
                 fprintf(stderr, "; see 'oci-build --help')\n");
                 return 2;
         }
@@ -319,15 +292,8 @@ int main(int argc, char **argv)
                 print_command_help(cmd);
                 return 0;
         }
-        if (used & ~cmd->options) {
-                unsigned bad = used & ~cmd->options;
-                fprintf(stderr, "oci-build: %s does not take %s (see 'oci-build %s --help')\n", cmd->name,
-                        (bad & CMD_OPT_ALL)     ? "--all"
-                        : (bad & CMD_OPT_FILES) ? "--files"
-                        : (bad & CMD_OPT_TAG)   ? "--tag"
-                                                : "--host-network",
-                        cmd->name);
-                strv_free(tags);
+        if (apply_options(cmd, given, n_given, &err) < 0) {
+                fprintf(stderr, "oci-build: %s\n", err.msg);
                 return 2;
         }
         if (cmd->output_is_file) {
@@ -337,13 +303,11 @@ int main(int argc, char **argv)
                 if (output && layout && strcmp(output, layout) != 0) {
                         fprintf(stderr, "oci-build: -o and --layout name different layouts ('%s', '%s')\n", output,
                                 layout);
-                        strv_free(tags);
                         return 2;
                 }
                 ctx.layout = output ? output : layout ? layout : "oci";
         }
-        ctx.tags = tags;
-        if (strcmp(name, "help") != 0 && optind + 1 < argc)
+        if (strcmp(argv[optind], "help") != 0 && optind + 1 < argc)
                 ctx.args = argv + optind + 1;
 
         r = parse_sde(&ctx.source_date_epoch, &err);
@@ -361,12 +325,10 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
 
         r = cmd->run(&ctx, &err);
-        if (r == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+        if (r == 0 && (fflush(stdout) != 0 || ferror(stdout)))
                 r = ob_error_set(&err, errno ? errno : EIO, "cannot write to standard output");
-        }
         if (r < 0)
                 fprintf(stderr, "oci-build: %s\n", err.msg[0] ? err.msg : strerror(-r));
         free(ctx.configs);
-        strv_free(tags);
         return r < 0 ? 1 : 0;
 }

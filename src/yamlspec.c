@@ -36,25 +36,20 @@ int ydoc_load(const char *file, YamlDoc **ret, ObError *err)
 
 int ydoc_load_string(const char *name, const char *text, YamlDoc **ret, ObError *err)
 {
-        yaml_parser_t parser;
-        YamlDoc *d = xcalloc(1, sizeof(*d));
-        int r;
-
+        /* A failed load leaves d->doc empty (libyaml deletes what it had
+         * built), which ydoc_free() accepts. */
+        _cleanup_(ydoc_freep) YamlDoc *d = xcalloc(1, sizeof(*d));
         d->file = xstrdup(name);
-        if (!yaml_parser_initialize(&parser)) {
-                free(d->file);
-                free(d);
+
+        yaml_parser_t parser;
+        if (!yaml_parser_initialize(&parser))
                 return ob_error_plain(err, ENOMEM, "cannot initialise the YAML parser");
-        }
         yaml_parser_set_input_string(&parser, (const unsigned char *) text, strlen(text));
-        r = ydoc_parse(d, &parser, err);
+        int r = ydoc_parse(d, &parser, err);
         yaml_parser_delete(&parser);
-        if (r < 0) {
-                free(d->file);
-                free(d);
+        if (r < 0)
                 return r;
-        }
-        *ret = d;
+        *ret = TAKE_PTR(d);
         return 0;
 }
 
@@ -252,14 +247,13 @@ int y_str(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *e
 
 int y_nonempty_str(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *err)
 {
-        int r = y_str(d, node, key, ret, err);
+        _cleanup_free_ char *s = NULL;
+        int r = y_str(d, node, key, &s, err);
         if (r < 0)
                 return r;
-        if (!**ret) {
-                free(*ret);
-                *ret = NULL;
+        if (!*s)
                 return y_error(d, node, err, "'%s' must not be empty", key);
-        }
+        *ret = TAKE_PTR(s);
         return 0;
 }
 
@@ -300,28 +294,34 @@ int y_bool(YamlDoc *d, yaml_node_t *node, const char *key, bool *ret, ObError *e
         return y_error(d, node, err, "'%s' must be true or false", key);
 }
 
+/* 3 to 5 octal digits, at most 07777. */
+static int parse_mode(const char *s, uint32_t *ret)
+{
+        size_t n = strlen(s);
+        uint32_t v = 0;
+        if (n < 3 || n > 5)
+                return -1;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '7')
+                        return -1;
+                v = v * 8 + (uint32_t) (*p - '0');
+        }
+        if (v > 07777)
+                return -1;
+        *ret = v;
+        return 0;
+}
+
 int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret, ObError *err)
 {
         if (node->type != YAML_SCALAR_NODE)
                 return y_error(d, node, err, "'%s' must be an octal mode such as \"0755\", found %s", key,
                                y_kind(node));
-        const char *s = scalar(node);
-        size_t n = strlen(s);
-        uint32_t v = 0;
-        if (n < 3 || n > 5)
-                goto bad;
-        for (const char *p = s; *p; p++) {
-                if (*p < '0' || *p > '7')
-                        goto bad;
-                v = v * 8 + (uint32_t) (*p - '0');
-        }
-        if (v > 07777)
-                goto bad;
-        *ret = v;
+        if (parse_mode(scalar(node), ret) < 0)
+                return y_error(d, node, err,
+                               "'%s' must be an octal mode from \"0000\" to \"7777\" (e.g. \"0755\"), found '%s'", key,
+                               scalar(node));
         return 0;
-bad:
-        return y_error(d, node, err, "'%s' must be an octal mode from \"0000\" to \"7777\" (e.g. \"0755\"), found '%s'",
-                       key, s);
 }
 
 int y_abs_path(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *err)
@@ -355,34 +355,40 @@ static int parse_id(const char *s, size_t len, uint32_t *ret)
         return 0;
 }
 
-int y_owner(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret_uid, uint32_t *ret_gid, ObError *err)
+/* "UID:GID" or "UID" (gid = uid). */
+static int parse_owner(const char *s, uint32_t *ret_uid, uint32_t *ret_gid)
 {
-        if (node->type != YAML_SCALAR_NODE)
-                return y_error(d, node, err, "'%s' must be \"UID:GID\", found %s", key, y_kind(node));
-        const char *s = scalar(node);
         const char *colon = strchr(s, ':');
         uint32_t uid, gid;
         if (colon) {
                 if (parse_id(s, (size_t) (colon - s), &uid) < 0 || parse_id(colon + 1, strlen(colon + 1), &gid) < 0)
-                        goto bad;
+                        return -1;
         } else {
                 if (parse_id(s, strlen(s), &uid) < 0)
-                        goto bad;
+                        return -1;
                 gid = uid;
         }
         *ret_uid = uid;
         *ret_gid = gid;
         return 0;
-bad:
-        return y_error(d, node, err, "'%s' must be numeric \"UID:GID\" (e.g. \"1000:1000\"), found '%s'", key, s);
 }
 
-int y_str_list(YamlDoc *d, yaml_node_t *node, const char *key, bool allow_scalar, char ***ret, ObError *err)
+int y_owner(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret_uid, uint32_t *ret_gid, ObError *err)
 {
-        char **v = NULL;
-        if (node->type == YAML_SCALAR_NODE && allow_scalar) {
+        if (node->type != YAML_SCALAR_NODE)
+                return y_error(d, node, err, "'%s' must be \"UID:GID\", found %s", key, y_kind(node));
+        if (parse_owner(scalar(node), ret_uid, ret_gid) < 0)
+                return y_error(d, node, err, "'%s' must be numeric \"UID:GID\" (e.g. \"1000:1000\"), found '%s'", key,
+                               scalar(node));
+        return 0;
+}
+
+int y_str_list(YamlDoc *d, yaml_node_t *node, const char *key, YamlListFlags flags, char ***ret, ObError *err)
+{
+        _cleanup_strv_ char **v = NULL;
+        if (node->type == YAML_SCALAR_NODE && (flags & Y_LIST_ALLOW_SCALAR)) {
                 strv_push(&v, scalar(node));
-                *ret = v;
+                *ret = TAKE_PTR(v);
                 return 0;
         }
         if (node->type != YAML_SEQUENCE_NODE)
@@ -390,52 +396,42 @@ int y_str_list(YamlDoc *d, yaml_node_t *node, const char *key, bool allow_scalar
         yaml_node_t *item;
         Y_SEQ_FOREACH(d, node, item)
         {
-                if (item->type != YAML_SCALAR_NODE) {
-                        strv_free(v);
+                if (item->type != YAML_SCALAR_NODE)
                         return y_error(d, item, err, "items of '%s' must be strings, found %s", key, y_kind(item));
-                }
                 strv_push(&v, scalar(item));
         }
         if (!v)
                 v = xcalloc(1, sizeof(char *));
-        *ret = v;
+        *ret = TAKE_PTR(v);
         return 0;
 }
 
 int y_str_map(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObError *err)
 {
-        char **v = NULL;
+        _cleanup_strv_ char **v = NULL;
         if (node->type != YAML_MAPPING_NODE)
                 return y_error(d, node, err, "'%s' must be a mapping of names to strings, found %s", key,
                                y_kind(node));
         for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
                 yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
                 yaml_node_t *val = yaml_document_get_node(&d->doc, p->value);
-                if (k->type != YAML_SCALAR_NODE || !*scalar(k)) {
-                        strv_free(v);
+                if (k->type != YAML_SCALAR_NODE || !*scalar(k))
                         return y_error(d, k, err, "keys of '%s' must be non-empty strings", key);
-                }
-                if (strchr(scalar(k), '=')) {
-                        strv_free(v);
+                if (strchr(scalar(k), '='))
                         return y_error(d, k, err, "keys of '%s' must not contain '=', found '%s'", key, scalar(k));
-                }
-                if (val->type != YAML_SCALAR_NODE) {
-                        strv_free(v);
+                if (val->type != YAML_SCALAR_NODE)
                         return y_error(d, val, err, "'%s.%s' must be a string, found %s", key, scalar(k),
                                        y_kind(val));
-                }
                 for (size_t i = 0; v && v[i]; i++) {
                         size_t kl = strlen(scalar(k));
-                        if (strncmp(v[i], scalar(k), kl) == 0 && v[i][kl] == '=') {
-                                strv_free(v);
+                        if (strncmp(v[i], scalar(k), kl) == 0 && v[i][kl] == '=')
                                 return y_error(d, k, err, "duplicate key '%s' in '%s'", scalar(k), key);
-                        }
                 }
                 _cleanup_free_ char *kv = xasprintf("%s=%s", scalar(k), scalar(val));
                 strv_push(&v, kv);
         }
         if (!v)
                 v = xcalloc(1, sizeof(char *));
-        *ret = v;
+        *ret = TAKE_PTR(v);
         return 0;
 }

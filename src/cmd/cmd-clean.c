@@ -7,10 +7,10 @@
 #include "log.h"
 #include "util.h"
 
-int cmd_clean(Context *ctx, ObError *err)
+static int run(Context *ctx, ObError *err)
 {
+        _cleanup_(layout_closep) Layout *l = NULL;
         struct stat st;
-        Layout *l = NULL;
         size_t removed = 0, blobs = 0;
         uint64_t bytes = 0;
         char size[32];
@@ -26,11 +26,9 @@ int cmd_clean(Context *ctx, ObError *err)
 
         if (ctx->args && ctx->args[0]) {
                 for (size_t i = 0; ctx->args[i]; i++)
-                        if (!layout_index_find(l, ctx->args[i])) {
-                                r = ob_error_plain(err, ENOENT, "no image named '%s' in '%s'", ctx->args[i],
-                                                   ctx->layout);
-                                goto out;
-                        }
+                        if (!layout_index_find(l, ctx->args[i]))
+                                return ob_error_plain(err, ENOENT, "no image named '%s' in '%s'", ctx->args[i],
+                                                      ctx->layout);
                 for (size_t i = 0; ctx->args[i]; i++) {
                         layout_index_remove(l, ctx->args[i], err);
                         removed++;
@@ -47,14 +45,22 @@ int cmd_clean(Context *ctx, ObError *err)
         /* The index first: if gc is interrupted, only unreferenced blobs remain. */
         r = layout_commit(l, err);
         if (r < 0)
-                goto out;
+                return r;
         r = layout_gc(l, &blobs, &bytes, err);
         if (r < 0)
-                goto out;
+                return r;
         if (ob_verbosity >= 0)
                 printf("removed %zu image%s, deleted %zu blob%s (%s)\n", removed, removed == 1 ? "" : "s", blobs,
                        blobs == 1 ? "" : "s", format_size(bytes, size));
-out:
-        layout_close(l);
-        return r;
+        return 0;
 }
+
+const Command command_clean = {
+        .name = "clean",
+        .synopsis = "[NAME...]",
+        .summary = "remove images from the layout and delete unused blobs",
+        .help = "Removes the named images (all images if none is named) from OUTPUT/index.json, then\n"
+                "deletes every blob that no remaining image references, and temporary files left by\n"
+                "an interrupted build.\n",
+        .run = run,
+};

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "configs.h"
 #include "path.h"
 #include "util.h"
 
@@ -21,7 +22,7 @@ static int tier_from_arg(const char *a, SpecTier *ret, ObError *err)
         return 0;
 }
 
-int cmd_list(Context *ctx, ObError *err)
+static int run(Context *ctx, ObError *err)
 {
         ConfigRef *refs = NULL;
         size_t n = 0;
@@ -45,12 +46,10 @@ int cmd_list(Context *ctx, ObError *err)
         _cleanup_strv_ char **built = NULL;
         _cleanup_free_ char *marker = path_join(ctx->layout, "oci-layout");
         if (access(marker, F_OK) == 0) {
-                Layout *l = NULL;
+                _cleanup_(layout_closep) Layout *l = NULL;
                 ObError ignore;
-                if (layout_open(ctx->layout, 0, &l, &ignore) == 0) {
+                if (layout_open(ctx->layout, /* flags= */ 0, &l, &ignore) == 0)
                         built = layout_index_names(l);
-                        layout_close(l);
-                }
         }
 
         printf("%-6s %-16s %-6s %s\n", "TIER", "NAME", "BUILT", "CONFIG");
@@ -63,3 +62,12 @@ int cmd_list(Context *ctx, ObError *err)
         configs_free(refs, n);
         return 0;
 }
+
+const Command command_list = {
+        .name = "list",
+        .synopsis = "[base|tools|apps]",
+        .summary = "list the configs found, and which are built",
+        .help = "Lists every config under CONFIGS (base.yml, tools/*.yml, apps/*.yml), and whether an\n"
+                "image of that name is in the OUTPUT layout.\n",
+        .run = run,
+};

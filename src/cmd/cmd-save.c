@@ -87,10 +87,24 @@ static void describe(const SavePlan *p, const char *output, uint64_t bytes, bool
                 printf("%zu blobs, %s in %s\n", p->n_blobs, format_size(bytes, size), output);
 }
 
-int cmd_save(Context *ctx, ObError *err)
+static char **arg_tags;
+
+static const CommandOption options[] = {
+        { "tag", "NAME=REPO:TAG", "tag image NAME as REPO:TAG instead of the defaults (repeatable)" },
+        { NULL },
+};
+
+static int set_option(const char *name, const char *value, ObError *err)
 {
-        Layout *l = NULL;
-        SavePlan *p = NULL;
+        strv_push(&arg_tags, value);
+        return 0;
+}
+
+static int run(Context *ctx, ObError *err)
+{
+        _cleanup_(layout_closep) Layout *l = NULL;
+        _cleanup_(save_plan_freep) SavePlan *p = NULL;
+        _cleanup_strv_ char **tags = TAKE_PTR(arg_tags);
         uint64_t bytes = 0;
         struct stat st;
         int r;
@@ -113,22 +127,38 @@ int cmd_save(Context *ctx, ObError *err)
         if (stat(ctx->layout, &st) < 0)
                 return ob_error_set(err, errno, "cannot read the OCI layout '%s' (name it with --layout)", ctx->layout);
 
-        r = layout_open(ctx->layout, 0, &l, err);
+        r = layout_open(ctx->layout, /* flags= */ 0, &l, err);
         if (r < 0)
                 return r;
-        r = save_plan(l, ctx->args, ctx->tags, &p, err);
+        r = save_plan(l, ctx->args, tags, &p, err);
         if (r < 0)
-                goto out;
+                return r;
         if (to_stdout) {
                 r = save_plan_write(p, ctx->source_date_epoch, STDOUT_FILENO, &bytes, err);
                 if (r < 0)
-                        ob_error_wrap(err, "cannot write to standard output");
-        } else
+                        return ob_error_wrap(err, "cannot write to standard output");
+        } else {
                 r = save_to_file(p, ctx->output, ctx->source_date_epoch, &bytes, err);
-        if (r == 0 && ob_verbosity >= 0)
+                if (r < 0)
+                        return r;
+        }
+        if (ob_verbosity >= 0)
                 describe(p, ctx->output, bytes, to_stdout);
-out:
-        save_plan_free(p);
-        layout_close(l);
-        return r;
+        return 0;
 }
+
+const Command command_save = {
+        .name = "save",
+        .synopsis = "NAME... -o FILE.tar [--tag NAME=REPO:TAG]...",
+        .summary = "write images to a tar for docker load / podman load",
+        .help = "Writes the named images of the layout (--layout, default ./oci) to FILE.tar ('-' for\n"
+                "standard output): an OCI layout (oci-layout, index.json, blobs/) plus Docker's\n"
+                "manifest.json, the form that 'docker load', 'podman load' and skopeo's docker-archive:\n"
+                "and oci-archive: transports all read. Images sharing layers share blobs. Each image is\n"
+                "tagged distroless-NAME:VERSION and distroless-NAME:latest unless --tag NAME=REPO:TAG\n"
+                "gives its tags. The same layout gives the same bytes.\n",
+        .options = options,
+        .set_option = set_option,
+        .run = run,
+        .output_is_file = true,
+};

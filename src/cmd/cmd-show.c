@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app.h"
+#include "cleanup-libs.h"
 #include "cli.h"
 #include "path.h"
 #include "util.h"
@@ -157,6 +157,23 @@ static void print_files(const Plan *p)
         printf("%zu entries, %s in files\n", p->n, format_size(plan_content_size(p), size));
 }
 
+static void print_layers(Layout *l, const char *manifest_digest)
+{
+        _cleanup_free_ char *data = NULL;
+        ObError err;
+        if (layout_read_blob(l, manifest_digest, &data, NULL, &err) < 0)
+                return;
+        _cleanup_json_ json_t *m = json_loads(data, 0, NULL);
+        size_t i;
+        json_t *layer;
+        char size[32];
+        json_array_foreach(json_object_get(m, "layers"), i, layer)
+        {
+                printf("  layer %zu: %s %s\n", i + 1, json_string_value(json_object_get(layer, "digest")),
+                       format_size((uint64_t) json_integer_value(json_object_get(layer, "size")), size));
+        }
+}
+
 static void print_built(const Context *ctx, const char *name)
 {
         _cleanup_free_ char *marker = path_join(ctx->layout, "oci-layout");
@@ -164,103 +181,91 @@ static void print_built(const Context *ctx, const char *name)
                 printf("built: no (no layout at %s)\n", ctx->layout);
                 return;
         }
-        Layout *l = NULL;
+        _cleanup_(layout_closep) Layout *l = NULL;
         ObError err;
-        if (layout_open(ctx->layout, 0, &l, &err) < 0) {
+        if (layout_open(ctx->layout, /* flags= */ 0, &l, &err) < 0) {
                 printf("built: unknown (%s)\n", err.msg);
                 return;
         }
         json_t *desc = layout_index_find(l, name);
         if (!desc) {
                 printf("built: no (not in %s)\n", ctx->layout);
-                layout_close(l);
                 return;
         }
         const char *digest = json_string_value(json_object_get(desc, "digest"));
         printf("built: %s in %s\n", digest, ctx->layout);
-        _cleanup_free_ char *data = NULL;
-        if (layout_read_blob(l, digest, &data, NULL, &err) == 0) {
-                json_t *m = json_loads(data, 0, NULL);
-                size_t i;
-                json_t *layer;
-                char size[32];
-                json_array_foreach(json_object_get(m, "layers"), i, layer)
-                {
-                        printf("  layer %zu: %s %s\n", i + 1, json_string_value(json_object_get(layer, "digest")),
-                               format_size((uint64_t) json_integer_value(json_object_get(layer, "size")), size));
-                }
-                json_decref(m);
-        }
-        layout_close(l);
+        print_layers(l, digest);
 }
 
-int cmd_show(Context *ctx, ObError *err)
+static bool arg_files;
+
+static const CommandOption options[] = {
+        { "files", NULL, "list every file of the image with its source and reason" },
+        { NULL },
+};
+
+static int set_option(const char *name, const char *value, ObError *err)
 {
-        ConfigRef ref = { 0 };
-        Spec *spec = NULL;
-        int r;
+        arg_files = true;
+        return 0;
+}
+
+/* The image's own layer as the build would plan it, without running or
+ * downloading anything: `show base --files` lists the base layer, a
+ * tool's the layer on top of it, an app's its app layer. */
+static int show_files(const Context *ctx, const Spec *spec, ObError *err)
+{
+        BuildOptions o = context_build_options(ctx);
+        _cleanup_(build_freep) Build *b = NULL;
+        int r = build_new(&o, &b, err);
+        if (r < 0)
+                return r;
+        if (spec->tier == SPEC_TIER_BASE) {
+                print_files(build_base_plan(b));
+                return 0;
+        }
+        r = build_add(b, spec->tier, spec->name, BUILD_PLAN_ONLY, err);
+        if (r < 0)
+                return r;
+        if (spec->tier == SPEC_TIER_TOOL) {
+                print_files(build_tool_plan(b, spec->name));
+                if (spec->has_data)
+                        printf("and a data layer at %s, made at build time by %s\n", spec->data.path,
+                               spec->data.command[0]);
+                return 0;
+        }
+        print_files(build_app_plan(b, spec->name));
+        if (spec->tools && spec->tools[0]) {
+                _cleanup_free_ char *tools = strv_join(spec->tools, ", ");
+                printf("on top of the base layer and the layers of: %s\n", tools);
+        }
+        return 0;
+}
+
+static int run(Context *ctx, ObError *err)
+{
+        _cleanup_(spec_freep) Spec *spec = NULL;
 
         if (strv_length(ctx->args) != 1)
                 return ob_error_plain(err, EINVAL, "show takes exactly one NAME (see 'oci-build list')");
-        r = configs_find(ctx->configs, ctx->args[0], &ref, err);
+        int r = build_load_config(ctx->configs, ctx->args[0], /* expect_tier= */ -1, &spec, err);
         if (r < 0)
                 return r;
-        r = context_load_spec(ctx, &ref, &spec, err);
-        if (r < 0)
-                goto out;
-        if (ctx->files && spec->tier == SPEC_TIER_TOOL) {
-                /* The tool's own layer; `show base --files` lists the one below. */
-                ConfigRef base_ref = { 0 };
-                Spec *base = NULL;
-                Plan base_plan;
-                Sysroot *root = NULL;
-                ToolBuild t = { 0 };
-                plan_init(&base_plan);
-                plan_init(&t.plan);
-                if ((r = configs_find(ctx->configs, "base", &base_ref, err)) == 0 &&
-                    (r = context_load_spec(ctx, &base_ref, &base, err)) == 0 &&
-                    (r = context_base_plan(ctx, base, &base_plan, err)) == 0 &&
-                    (r = sysroot_open(ctx->sysroot, &root, err)) == 0 &&
-                    (r = context_load_tool(ctx, spec->name, root, &base_plan, &t, false, err)) == 0) {
-                        print_files(&t.plan);
-                        if (spec->has_data)
-                                printf("and a data layer at %s, made at build time by %s\n", spec->data.path,
-                                       spec->data.command[0]);
-                }
-                tool_build_clear(&t);
-                sysroot_free(root);
-                plan_clear(&base_plan);
-                spec_free(base);
-                config_ref_clear(&base_ref);
-        } else if (ctx->files && spec->tier == SPEC_TIER_APP) {
-                /* The app's own layer, as it stands: build steps are not run
-                 * and nothing is downloaded here. */
-                Sysroot *root = NULL;
-                Plan plan;
-                plan_init(&plan);
-                if ((r = sysroot_open(ctx->sysroot, &root, err)) == 0 &&
-                    (r = app_plan(spec, root, oci_arch(), ctx->source_date_epoch, false, &plan, err)) == 0) {
-                        print_files(&plan);
-                        if (spec->tools && spec->tools[0]) {
-                                _cleanup_free_ char *tools = strv_join(spec->tools, ", ");
-                                printf("on top of the base layer and the layers of: %s\n", tools);
-                        }
-                }
-                plan_clear(&plan);
-                sysroot_free(root);
-        } else if (ctx->files) {
-                Plan plan;
-                r = context_base_plan(ctx, spec, &plan, err);
-                if (r < 0)
-                        goto out;
-                print_files(&plan);
-                plan_clear(&plan);
-        } else {
-                print_spec(spec);
-                print_built(ctx, spec->name);
-        }
-out:
-        spec_free(spec);
-        config_ref_clear(&ref);
-        return r;
+        if (arg_files)
+                return show_files(ctx, spec, err);
+        print_spec(spec);
+        print_built(ctx, spec->name);
+        return 0;
 }
+
+const Command command_show = {
+        .name = "show",
+        .synopsis = "NAME [--files]",
+        .summary = "show a resolved config, or every file of its image",
+        .help = "Prints the config NAME as oci-build understood it and, if it is built, its manifest\n"
+                "digest and layers. With --files: every path of the image's layer with its type, mode,\n"
+                "owner, size, where it comes from and why it is there.\n",
+        .options = options,
+        .set_option = set_option,
+        .run = run,
+};

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "configs.h"
 #include "log.h"
 #include "path.h"
 #include "runner.h"
@@ -40,13 +41,13 @@ static const char *build_command(SpecTier tier)
 /* The configs to test: the named ones, or with --all every config whose
  * image is in the layout and which has a test. Every config is loaded
  * before anything runs, so a bad one fails at once. */
-static int load_targets(Context *ctx, Layout *l, TestTarget **ret, size_t *ret_n, ObError *err)
+static int load_targets(Context *ctx, bool all, Layout *l, TestTarget **ret, size_t *ret_n, ObError *err)
 {
         TestTarget *t = NULL;
         size_t n = 0;
         int r = 0;
 
-        if (ctx->all) {
+        if (all) {
                 ConfigRef *refs = NULL;
                 size_t n_refs = 0;
                 if (ctx->args && ctx->args[0])
@@ -58,7 +59,7 @@ static int load_targets(Context *ctx, Layout *l, TestTarget **ret, size_t *ret_n
                         Spec *spec = NULL;
                         if (!l || !layout_index_find(l, refs[i].name))
                                 continue;
-                        r = context_load_spec(ctx, &refs[i], &spec, err);
+                        r = build_load_config(ctx->configs, refs[i].name, /* expect_tier= */ -1, &spec, err);
                         if (r < 0)
                                 break;
                         if (spec->test.n_steps)
@@ -84,7 +85,8 @@ static int load_targets(Context *ctx, Layout *l, TestTarget **ret, size_t *ret_n
                                 continue;
                         r = configs_find(ctx->configs, ctx->args[i], &ref, err);
                         if (r == 0)
-                                r = context_load_spec(ctx, &ref, &spec, err);
+                                r = build_load_config(ctx->configs, ctx->args[i], /* expect_tier= */ -1, &spec,
+                                                      err);
                         if (r == 0 && !spec->test.n_steps)
                                 r = ob_error_plain(err, EINVAL, "'%s' has no test: its config %s has no 'test'",
                                                    ctx->args[i], ref.file);
@@ -165,54 +167,38 @@ static double now_seconds(void)
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-/* Unpacks one image into a fresh directory, runs its steps in order and
- * removes the directory. *ret_failed is the number of the failed step
- * (from 1), 0 when all passed. */
-static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObError *err)
+/* Unpacks one image into root, runs its steps in order. *ret_failed is the
+ * number of the failed step (from 1), 0 when all passed. */
+static int run_steps(Context *ctx, const TestTarget *t, const char *root, double start, size_t *ret_failed,
+                     ObError *err)
 {
-        const char *tmpdir = getenv("TMPDIR");
-        _cleanup_free_ char *dir = xasprintf("%s/oci-build-run.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-        _cleanup_free_ char *root = NULL;
-        RunnerImage img = { 0 };
-        Layout *l = NULL;
+        _cleanup_(runner_image_clear) RunnerImage img = { 0 };
         const SpecTest *test = &t->spec->test;
         size_t failed = 0;
-        double start = now_seconds();
         char size[32];
         int r;
 
-        /* The directory is private (0700); the image's root inside it is
-         * 0755 so that the image's user can walk it once it is "/". */
-        if (!mkdtemp(dir))
-                return ob_error_set(err, errno, "cannot create a temporary directory in '%s'",
-                                    tmpdir && *tmpdir ? tmpdir : "/tmp");
-        root = path_join(dir, "rootfs");
-        if (mkdir(root, 0755) < 0 || chmod(root, 0755) < 0) {
-                r = ob_error_set(err, errno, "cannot create '%s'", root);
-                goto out;
+        {
+                _cleanup_(layout_closep) Layout *l = NULL;
+                r = layout_open(ctx->layout, /* flags= */ 0, &l, err);
+                if (r < 0)
+                        return r;
+                r = runner_unpack(l, t->name, root, &img, err);
+                /* The layout's lock is released here, before the steps, which may be long. */
         }
-
-        r = layout_open(ctx->layout, 0, &l, err);
         if (r < 0)
-                goto out;
-        r = runner_unpack(l, t->name, root, &img, err);
-        /* Release the layout's lock before the steps, which may be long. */
-        layout_close(l);
-        if (r < 0)
-                goto out;
+                return r;
         if (ob_verbosity >= 0)
                 printf("%s: unpacked %zu layers (%s) in %.1f s; running as %s\n", t->name, img.n_layers,
                        format_size(img.tar_size, size), now_seconds() - start, img.user[0] ? img.user : "root");
         r = runner_create_files(root, &img, test->files, err);
-        if (r < 0) {
-                ob_error_wrap(err, "%s", t->name);
-                goto out;
-        }
+        if (r < 0)
+                return ob_error_wrap(err, "%s", t->name);
 
         for (size_t i = 0; i < test->n_steps; i++) {
                 const SpecTestStep *step = &test->steps[i];
                 _cleanup_free_ char *cmd = format_argv(step->command);
-                RunnerResult res = { 0 };
+                _cleanup_(runner_result_clear) RunnerResult res = { 0 };
                 if (failed) {
                         if (ob_verbosity >= 0)
                                 printf("  skipped: %s\n", cmd);
@@ -221,7 +207,7 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
                 r = runner_run_step(root, &img, step->command, test->env, step->expect, RUNNER_STEP_TIMEOUT_DEFAULT,
                                     &res, err);
                 if (r < 0)
-                        goto out;
+                        return r;
                 if (res.passed) {
                         if (ob_verbosity >= 0)
                                 printf("  ok: %s (%.1f s)\n", cmd, res.seconds);
@@ -232,7 +218,6 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
                         printf("  FAILED: %s (%s, %.1f s)\n", cmd, res.why, res.seconds);
                         print_output(&res);
                 }
-                runner_result_clear(&res);
                 fflush(stdout);
         }
         if (failed)
@@ -242,16 +227,34 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
                 printf("%s: passed, %zu of %zu steps (%.1f s)\n", t->name, test->n_steps, test->n_steps,
                        now_seconds() - start);
         *ret_failed = failed;
-        r = 0;
-out:
+        return 0;
+}
+
+/* Runs one image's test in a fresh private directory, removed afterwards. */
+static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObError *err)
+{
+        const char *tmpdir = getenv("TMPDIR");
+        _cleanup_free_ char *dir = xasprintf("%s/oci-build-run.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+        double start = now_seconds();
+        int r;
+
+        /* The directory is private (0700); the image's root inside it is
+         * 0755 so that the image's user can walk it once it is "/". */
+        if (!mkdtemp(dir))
+                return ob_error_set(err, errno, "cannot create a temporary directory in '%s'",
+                                    tmpdir && *tmpdir ? tmpdir : "/tmp");
+        _cleanup_free_ char *root = path_join(dir, "rootfs");
+        if (mkdir(root, 0755) < 0 || chmod(root, 0755) < 0)
+                r = ob_error_set(err, errno, "cannot create '%s'", root);
+        else
+                r = run_steps(ctx, t, root, start, ret_failed, err);
         fflush(stdout);
-        runner_image_clear(&img);
+
         ObError rm_err;
         if (runner_remove_tree(dir, &rm_err) < 0) {
                 if (r == 0)
-                        r = ob_error_plain(err, rm_err.code, "%s", rm_err.msg);
-                else
-                        fprintf(stderr, "oci-build: %s\n", rm_err.msg);
+                        return ob_error_plain(err, rm_err.code, "%s", rm_err.msg);
+                fprintf(stderr, "oci-build: %s\n", rm_err.msg);
         }
         return r;
 }
@@ -270,31 +273,46 @@ static int no_namespaces(Context *ctx, const TestTarget *t, ObError *err)
                               t->name, args);
 }
 
-int cmd_test(Context *ctx, ObError *err)
+static bool arg_all;
+
+static const CommandOption options[] = {
+        { "all", NULL, "every config whose image is in the layout and which has a test" },
+        { NULL },
+};
+
+static int set_option(const char *name, const char *value, ObError *err)
+{
+        arg_all = true;
+        return 0;
+}
+
+static int run(Context *ctx, ObError *err)
 {
         TestTarget *targets = NULL;
         size_t n = 0, n_failed = 0, n_steps = 0;
         _cleanup_free_ char *failed_names = NULL;
-        Layout *l = NULL;
         double start = now_seconds();
         int r;
 
-        /* No layout at all is the same as an empty one for the messages. */
-        _cleanup_free_ char *marker = path_join(ctx->layout, "oci-layout");
-        if (access(marker, F_OK) == 0) {
-                r = layout_open(ctx->layout, 0, &l, err);
+        {
+                /* No layout at all is the same as an empty one for the messages. */
+                _cleanup_(layout_closep) Layout *l = NULL;
+                _cleanup_free_ char *marker = path_join(ctx->layout, "oci-layout");
+                if (access(marker, F_OK) == 0) {
+                        r = layout_open(ctx->layout, /* flags= */ 0, &l, err);
+                        if (r < 0)
+                                return r;
+                }
+                r = load_targets(ctx, arg_all, l, &targets, &n, err);
                 if (r < 0)
                         return r;
         }
-        r = load_targets(ctx, l, &targets, &n, err);
-        layout_close(l);
-        if (r < 0)
-                return r;
 
         r = runner_check_namespaces(err);
         if (r < 0) {
                 r = no_namespaces(ctx, &targets[0], err);
-                goto out;
+                targets_free(targets, n);
+                return r;
         }
 
         runner_catch_signals();
@@ -319,13 +337,26 @@ int cmd_test(Context *ctx, ObError *err)
                 signal(sig, SIG_DFL);
                 raise(sig);
         }
-        if (r < 0)
-                goto out;
-        if (n_failed)
+        if (r == 0 && n_failed)
                 r = ob_error_plain(err, EIO, "test failed for %s (%zu of %zu images)", failed_names, n_failed, n);
-        else if (ob_verbosity >= 0 && n > 1)
+        else if (r == 0 && ob_verbosity >= 0 && n > 1)
                 printf("all %zu images passed their tests (%zu steps, %.1f s)\n", n, n_steps, now_seconds() - start);
-out:
         targets_free(targets, n);
         return r;
 }
+
+const Command command_test = {
+        .name = "test",
+        .synopsis = "NAME... | --all",
+        .summary = "run a config's test inside its built image, without a daemon",
+        .help = "Unpacks the image NAME of the layout into a temporary directory (checking every blob's\n"
+                "digest) and runs the steps of the 'test' in its config there, in order: each in new\n"
+                "mount, pid, ipc, uts and network (loopback only) namespaces, with /dev and /proc\n"
+                "provided, as the image's user with the image's environment. A step passes when it\n"
+                "exits 0 within 300 s and its output contains 'expect'. Output is shown for failed\n"
+                "steps, and for every step with -v. Needs root; where this machine does not allow new\n"
+                "namespaces it says so and how to run the test under docker instead.\n",
+        .options = options,
+        .set_option = set_option,
+        .run = run,
+};

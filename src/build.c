@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+#include "build.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "app.h"
+#include "config.h"
+#include "configs.h"
+#include "image.h"
+#include "log.h"
+#include "oci.h"
+#include "tool.h"
+
+typedef struct BuildTool {
+        Spec *spec;
+        char *version;
+        Plan plan;
+        bool data_planned;   /* the data command ran and its layer is planned */
+        Plan data;
+        char *data_tmp;      /* the data command's output, removed with the Build */
+} BuildTool;
+
+typedef struct BuildApp {
+        Spec *spec;
+        size_t *tools;       /* indices into Build.tools, in the config's order */
+        size_t n_tools;
+        Plan plan;
+} BuildApp;
+
+/* An image to write: the base image, tools[index] or apps[index]. */
+typedef struct BuildImage {
+        SpecTier tier;
+        size_t index;
+} BuildImage;
+
+/* A layer written in this run, so that images sharing it write it once. */
+typedef struct WrittenLayer {
+        char *key;           /* "base", "tool:NAME", "data:NAME", "app:NAME" */
+        char *created_by;
+        OciLayerInfo info;   /* created_by points at the string above */
+} WrittenLayer;
+
+struct Build {
+        BuildOptions o;
+        Spec *base;
+        Plan base_plan;
+        Sysroot *root;
+        BuildTool *tools;
+        size_t n_tools;
+        BuildApp *apps;
+        size_t n_apps;
+        BuildImage *images;
+        size_t n_images;
+        BuildResult *results;
+        WrittenLayer *written;
+        size_t n_written;
+};
+
+static void build_tool_clear(BuildTool *t)
+{
+        spec_free(t->spec);
+        free(t->version);
+        plan_clear(&t->plan);
+        plan_clear(&t->data);
+        tool_data_cleanup(t->data_tmp);
+}
+
+static void build_app_clear(BuildApp *a)
+{
+        spec_free(a->spec);
+        free(a->tools);
+        plan_clear(&a->plan);
+}
+
+void build_free(Build *b)
+{
+        if (!b)
+                return;
+        for (size_t i = 0; i < b->n_tools; i++)
+                build_tool_clear(&b->tools[i]);
+        free(b->tools);
+        for (size_t i = 0; i < b->n_apps; i++)
+                build_app_clear(&b->apps[i]);
+        free(b->apps);
+        for (size_t i = 0; i < b->n_written; i++) {
+                free(b->written[i].key);
+                free(b->written[i].created_by);
+        }
+        free(b->written);
+        free(b->images);
+        free(b->results);
+        plan_clear(&b->base_plan);
+        spec_free(b->base);
+        sysroot_free(b->root);
+        free(b);
+}
+
+/* Configs are found by file name and images named by 'name': the two must
+ * agree, or `tool X` would build an image that `test X` cannot find. */
+static int check_name(const ConfigRef *ref, const Spec *spec, ObError *err)
+{
+        /* base.yml is found by its fixed name; the image it makes may be
+         * named otherwise (a variant of the base). */
+        if (ref->tier == SPEC_TIER_BASE || strcmp(spec->name, ref->name) == 0)
+                return 0;
+        return ob_error_plain(err, EINVAL, "%s: 'name' is '%s' but the file is %s.yml: they must be the same",
+                              ref->file, spec->name, ref->name);
+}
+
+static int load_ref(const ConfigRef *ref, Spec **ret, ObError *err)
+{
+        _cleanup_(spec_freep) Spec *spec = NULL;
+        int r = -EINVAL;
+        switch (ref->tier) {
+        case SPEC_TIER_BASE:
+                r = spec_load_base(ref->file, /* default_version= */ OB_VERSION, &spec, err);
+                break;
+        case SPEC_TIER_TOOL:
+                r = spec_load_tool(ref->file, &spec, err);
+                break;
+        case SPEC_TIER_APP:
+                r = spec_load_app(ref->file, &spec, err);
+                break;
+        }
+        if (r < 0)
+                return r;
+        r = check_name(ref, spec, err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(spec);
+        return 0;
+}
+
+int build_load_config(const char *configs, const char *name, int expect_tier, Spec **ret, ObError *err)
+{
+        _cleanup_(config_ref_clear) ConfigRef ref = { 0 };
+        int r = configs_find(configs, name, &ref, err);
+        if (r < 0)
+                return r;
+        if (expect_tier >= 0 && ref.tier != (SpecTier) expect_tier)
+                return ob_error_plain(err, EINVAL, "'%s' is not %s config (it is the %s config %s)", name,
+                                      expect_tier == SPEC_TIER_APP ? "an app" : "a tool", spec_tier_name(ref.tier),
+                                      ref.file);
+        return load_ref(&ref, ret, err);
+}
+
+int build_image_version(const Spec *spec, Sysroot *root, char **ret, ObError *err)
+{
+        if (spec->tier == SPEC_TIER_TOOL)
+                return tool_resolve_version(spec, root, ret, err);
+        *ret = xstrdup(spec->version);
+        return 0;
+}
+
+int build_new(const BuildOptions *o, Build **ret, ObError *err)
+{
+        _cleanup_(build_freep) Build *b = xcalloc(1, sizeof(*b));
+        int r;
+
+        b->o = *o;
+        r = build_load_config(o->configs, "base", /* expect_tier= */ -1, &b->base, err);
+        if (r < 0)
+                return r;
+        r = sysroot_open(o->sysroot, &b->root, err);
+        if (r < 0)
+                return r;
+        r = plan_from_spec(&b->base_plan, b->base, b->root, o->source_date_epoch, err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+const Spec *build_base_spec(const Build *b)
+{
+        return b->base;
+}
+
+const Plan *build_base_plan(const Build *b)
+{
+        return &b->base_plan;
+}
+
+static BuildTool *find_tool(const Build *b, const char *name)
+{
+        for (size_t i = 0; i < b->n_tools; i++)
+                if (strcmp(b->tools[i].spec->name, name) == 0)
+                        return &b->tools[i];
+        return NULL;
+}
+
+static BuildApp *find_app(const Build *b, const char *name)
+{
+        for (size_t i = 0; i < b->n_apps; i++)
+                if (strcmp(b->apps[i].spec->name, name) == 0)
+                        return &b->apps[i];
+        return NULL;
+}
+
+const Plan *build_tool_plan(const Build *b, const char *name)
+{
+        const BuildTool *t = find_tool(b, name);
+        return t ? &t->plan : NULL;
+}
+
+const Plan *build_app_plan(const Build *b, const char *name)
+{
+        const BuildApp *a = find_app(b, name);
+        return a ? &a->plan : NULL;
+}
+
+static bool image_queued(const Build *b, SpecTier tier, size_t index)
+{
+        for (size_t i = 0; i < b->n_images; i++)
+                if (b->images[i].tier == tier && b->images[i].index == index)
+                        return true;
+        return false;
+}
+
+static void queue_image(Build *b, SpecTier tier, size_t index)
+{
+        if (image_queued(b, tier, index))
+                return;
+        b->images = xrealloc(b->images, (b->n_images + 1) * sizeof(BuildImage));
+        b->images[b->n_images++] = (BuildImage){ .tier = tier, .index = index };
+}
+
+/* Loads and plans the tool NAME once per run; with_data also runs its data
+ * command (once). Returns its index. */
+static int plan_tool(Build *b, const char *name, bool with_data, size_t *ret_index, ObError *err)
+{
+        BuildTool *t = find_tool(b, name);
+        int r;
+
+        if (!t) {
+                _cleanup_(spec_freep) Spec *spec = NULL;
+                _cleanup_free_ char *version = NULL;
+                _cleanup_(plan_clear) Plan plan = { 0 };
+                r = build_load_config(b->o.configs, name, SPEC_TIER_TOOL, &spec, err);
+                if (r < 0)
+                        return r;
+                r = tool_resolve_version(spec, b->root, &version, err);
+                if (r < 0)
+                        return r;
+                r = tool_plan(spec, b->root, &b->base_plan, b->o.source_date_epoch, &plan, err);
+                if (r < 0)
+                        return r;
+                b->tools = xrealloc(b->tools, (b->n_tools + 1) * sizeof(BuildTool));
+                t = &b->tools[b->n_tools++];
+                *t = (BuildTool){ .spec = TAKE_PTR(spec), .version = TAKE_PTR(version), .plan = plan };
+                plan = (Plan){ 0 };
+        }
+        if (with_data && t->spec->has_data && !t->data_planned) {
+                r = tool_data_plan(t->spec, b->o.source_date_epoch, &t->data, &t->data_tmp, err);
+                if (r < 0)
+                        return r;
+                t->data_planned = true;
+        }
+        *ret_index = (size_t) (t - b->tools);
+        return 0;
+}
+
+/* The names of the tool configs, for a message. */
+static char *tool_names(const char *configs)
+{
+        ConfigRef *refs = NULL;
+        size_t n = 0;
+        ObError ignore;
+        if (configs_list(configs, &refs, &n, &ignore) < 0)
+                return xstrdup("none");
+        _cleanup_strv_ char **names = NULL;
+        for (size_t i = 0; i < n; i++)
+                if (refs[i].tier == SPEC_TIER_TOOL)
+                        strv_push(&names, refs[i].name);
+        configs_free(refs, n);
+        return names ? strv_join(names, ", ") : xstrdup("none");
+}
+
+static bool is_tool_config(const char *configs, const char *name)
+{
+        _cleanup_(config_ref_clear) ConfigRef ref = { 0 };
+        ObError ignore;
+        return configs_find(configs, name, &ref, &ignore) == 0 && ref.tier == SPEC_TIER_TOOL;
+}
+
+static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret_index, ObError *err)
+{
+        BuildApp *found = find_app(b, name);
+        if (found) {
+                *ret_index = (size_t) (found - b->apps);
+                return 0;
+        }
+
+        _cleanup_(spec_freep) Spec *spec = NULL;
+        int r = build_load_config(b->o.configs, name, SPEC_TIER_APP, &spec, err);
+        if (r < 0)
+                return r;
+        /* The user the image runs as is the app's, else the base's: the
+         * data directory must belong to that one. */
+        if (!spec->config.user && b->base->config.user)
+                spec->config.user = xstrdup(b->base->config.user);
+
+        size_t n_tools = strv_length(spec->tools);
+        _cleanup_free_ size_t *tools = xcalloc(n_tools + 1, sizeof(size_t));
+        _cleanup_free_ const Plan **layers = xcalloc(n_tools + 2, sizeof(Plan *));
+        size_t n_layers = 0;
+        layers[n_layers++] = &b->base_plan;
+        if (!(flags & BUILD_PLAN_ONLY))
+                for (size_t i = 0; i < n_tools; i++) {
+                        if (!is_tool_config(b->o.configs, spec->tools[i])) {
+                                _cleanup_free_ char *list = tool_names(b->o.configs);
+                                return ob_error_plain(err, ENOENT, "%s: tools: '%s' is not a tool config (tools: %s)",
+                                                      spec->file, spec->tools[i], list);
+                        }
+                        r = plan_tool(b, spec->tools[i], /* with_data= */ false, &tools[i], err);
+                        if (r < 0)
+                                return ob_error_wrap(err, "%s: tools: '%s'", spec->file, spec->tools[i]);
+                }
+        /* Planning moved b->tools: take the plans' addresses only now. */
+        for (size_t i = 0; i < n_tools && !(flags & BUILD_PLAN_ONLY); i++)
+                layers[n_layers++] = &b->tools[tools[i]].plan;
+
+        if (!(flags & BUILD_PLAN_ONLY)) {
+                r = app_run_build(spec, err);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_(plan_clear) Plan plan = { 0 };
+        r = app_plan(spec, b->root, oci_arch(), b->o.source_date_epoch, /* fetch= */ !(flags & BUILD_PLAN_ONLY),
+                     &plan, err);
+        if (r < 0)
+                return r;
+        if (!(flags & BUILD_PLAN_ONLY)) {
+                layers[n_layers++] = &plan;
+                r = app_check_health(spec, layers, n_layers, err);
+                if (r < 0)
+                        return r;
+        }
+
+        b->apps = xrealloc(b->apps, (b->n_apps + 1) * sizeof(BuildApp));
+        b->apps[b->n_apps] = (BuildApp){ .spec = TAKE_PTR(spec), .tools = TAKE_PTR(tools), .n_tools = n_tools,
+                                         .plan = plan };
+        plan = (Plan){ 0 };
+        *ret_index = b->n_apps++;
+        return 0;
+}
+
+int build_add(Build *b, SpecTier tier, const char *name, BuildAddFlags flags, ObError *err)
+{
+        size_t index = 0;
+        int r = 0;
+
+        switch (tier) {
+        case SPEC_TIER_BASE:
+                break;
+        case SPEC_TIER_TOOL:
+                r = plan_tool(b, name, /* with_data= */ !(flags & BUILD_PLAN_ONLY), &index, err);
+                break;
+        case SPEC_TIER_APP:
+                r = plan_app(b, name, flags, &index, err);
+                break;
+        }
+        if (r < 0)
+                return r;
+        queue_image(b, tier, index);
+        return 0;
+}
+
+/* Writes the layer KEY unless this run wrote it already. */
+static int write_layer(Build *b, Layout *l, const char *key, const Plan *plan, char *created_by,
+                       const char *comment, OciLayerInfo *ret, ObError *err)
+{
+        _cleanup_free_ char *by = created_by;
+        for (size_t i = 0; i < b->n_written; i++)
+                if (strcmp(b->written[i].key, key) == 0) {
+                        *ret = b->written[i].info;
+                        return 0;
+                }
+        OciLayerInfo info = { .created_by = by, .comment = comment };
+        int r = layer_write(l, plan, &b->o.layer, &info, err);
+        if (r < 0)
+                return r;
+        b->written = xrealloc(b->written, (b->n_written + 1) * sizeof(WrittenLayer));
+        WrittenLayer *w = &b->written[b->n_written++];
+        *w = (WrittenLayer){ .key = xstrdup(key), .created_by = TAKE_PTR(by), .info = info };
+        *ret = w->info;
+        return 0;
+}
+
+static int base_layer(Build *b, Layout *l, OciLayerInfo *ret, ObError *err)
+{
+        return write_layer(b, l, "base", &b->base_plan, xasprintf("oci-build %s: %s layer", OB_VERSION, b->base->name),
+                           b->base->description, ret, err);
+}
+
+static int tool_layer(Build *b, Layout *l, const BuildTool *t, OciLayerInfo *ret, ObError *err)
+{
+        _cleanup_free_ char *key = xasprintf("tool:%s", t->spec->name);
+        return write_layer(b, l, key, &t->plan, xasprintf("oci-build %s: %s layer", OB_VERSION, t->spec->name),
+                           t->spec->description, ret, err);
+}
+
+/* Describes what was written. */
+static void set_result(BuildResult *res, const char *name, SpecTier tier, const ImageResult *img, size_t n_layers,
+                       const OciLayerInfo *own, size_t own_entries)
+{
+        *res = (BuildResult){ .name = name, .tier = tier, .total_size = img->total_size, .n_layers = n_layers,
+                              .own_layer_size = own ? own->size : 0, .own_layer_entries = own_entries };
+        memcpy(res->manifest_digest, img->manifest_digest, sizeof(res->manifest_digest));
+}
+
+static int write_base_image(Build *b, Layout *l, BuildResult *ret, ObError *err)
+{
+        OciLayerInfo layer;
+        int r = base_layer(b, l, &layer, err);
+        if (r < 0)
+                return r;
+        ImageBuild ib = { .name = b->base->name, .version = b->base->version, .description = b->base->description,
+                          .config = &b->base->config, .layers = &layer, .n_layers = 1,
+                          .created = b->o.source_date_epoch };
+        ImageResult img;
+        r = image_write(l, &ib, &img, err);
+        if (r < 0)
+                return r;
+        set_result(ret, b->base->name, SPEC_TIER_BASE, &img, 1, &layer, b->base_plan.n);
+        return 0;
+}
+
+static int write_tool_image(Build *b, Layout *l, BuildTool *t, BuildResult *ret, ObError *err)
+{
+        OciLayerInfo layers[3];
+        size_t n = 0;
+        int r = base_layer(b, l, &layers[n++], err);
+        if (r < 0)
+                return r;
+        r = tool_layer(b, l, t, &layers[n++], err);
+        if (r < 0)
+                return r;
+        if (t->data_planned) {
+                _cleanup_free_ char *key = xasprintf("data:%s", t->spec->name);
+                r = write_layer(b, l, key, &t->data,
+                                xasprintf("oci-build %s: %s data layer (made by %s)", OB_VERSION, t->spec->name,
+                                          t->spec->data.command[0]),
+                                "not reproducible: made by a program at build time", &layers[n++], err);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_(spec_image_config_clear) SpecImageConfig cfg = { 0 };
+        tool_image_config(&b->base->config, &t->spec->config, &cfg);
+        ImageBuild ib = { .name = t->spec->name, .version = t->version, .description = t->spec->description,
+                          .config = &cfg, .layers = layers, .n_layers = n, .created = b->o.source_date_epoch };
+        ImageResult img;
+        r = image_write(l, &ib, &img, err);
+        if (r < 0)
+                return r;
+        set_result(ret, t->spec->name, SPEC_TIER_TOOL, &img, n, &layers[1], t->plan.n);
+        return 0;
+}
+
+/* The base config, then the environment of each tool (NODE_EXTRA_CA_CERTS,
+ * PATH), then the app's own config. */
+static void app_config(const Build *b, const BuildApp *a, SpecImageConfig *ret)
+{
+        SpecImageConfig cfg, merged;
+        tool_image_config(&b->base->config, &(SpecImageConfig){ 0 }, &cfg);
+        for (size_t k = 0; k < a->n_tools; k++) {
+                SpecImageConfig env_only = { .env = b->tools[a->tools[k]].spec->config.env };
+                tool_image_config(&cfg, &env_only, &merged);
+                spec_image_config_clear(&cfg);
+                cfg = merged;
+        }
+        tool_image_config(&cfg, &a->spec->config, ret);
+        spec_image_config_clear(&cfg);
+}
+
+static int write_app_image(Build *b, Layout *l, BuildApp *a, BuildResult *ret, ObError *err)
+{
+        _cleanup_free_ OciLayerInfo *layers = xcalloc(a->n_tools + 2, sizeof(OciLayerInfo));
+        size_t n = 0;
+        int r = base_layer(b, l, &layers[n++], err);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < a->n_tools; k++) {
+                r = tool_layer(b, l, &b->tools[a->tools[k]], &layers[n++], err);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_free_ char *key = xasprintf("app:%s", a->spec->name);
+        r = write_layer(b, l, key, &a->plan, xasprintf("oci-build %s: %s app layer", OB_VERSION, a->spec->name),
+                        a->spec->description, &layers[n++], err);
+        if (r < 0)
+                return r;
+        _cleanup_(spec_image_config_clear) SpecImageConfig cfg = { 0 };
+        app_config(b, a, &cfg);
+        ImageBuild ib = { .name = a->spec->name, .version = a->spec->version, .description = a->spec->description,
+                          .config = &cfg, .layers = layers, .n_layers = n, .created = b->o.source_date_epoch };
+        ImageResult img;
+        r = image_write(l, &ib, &img, err);
+        if (r < 0)
+                return r;
+        set_result(ret, a->spec->name, SPEC_TIER_APP, &img, n, &layers[n - 1], a->plan.n);
+        return 0;
+}
+
+int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *ret_n, ObError *err)
+{
+        free(b->results);
+        b->results = xcalloc(b->n_images + 1, sizeof(BuildResult));
+        for (size_t i = 0; i < b->n_images; i++) {
+                const BuildImage *im = &b->images[i];
+                int r = 0;
+                switch (im->tier) {
+                case SPEC_TIER_BASE:
+                        r = write_base_image(b, l, &b->results[i], err);
+                        break;
+                case SPEC_TIER_TOOL:
+                        r = write_tool_image(b, l, &b->tools[im->index], &b->results[i], err);
+                        break;
+                case SPEC_TIER_APP:
+                        r = write_app_image(b, l, &b->apps[im->index], &b->results[i], err);
+                        break;
+                }
+                if (r < 0)
+                        return r;
+        }
+        *ret_results = b->results;
+        *ret_n = b->n_images;
+        return 0;
+}

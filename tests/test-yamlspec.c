@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/* Strict YAML reading: each typed getter on good and bad values, and the
+ * exact "file:line:col: message" of each mistake. */
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "util.h"
+#include "yamlspec.h"
+
+static YamlDoc *load(const char *text)
+{
+        ObError e = { 0 };
+        YamlDoc *d = NULL;
+        int r = ydoc_load_string("t.yml", text, &d, &e);
+        ck_assert_msg(r == 0, "%s", e.msg);
+        return d;
+}
+
+START_TEST(test_y_uint)
+{
+        YamlDoc *d = load("a: 4294967294\nb: 18446744073709551615\nc: 18446744073709551616\nd: ''\ne: [1]\nf: 007\n");
+        yaml_node_t *root = ydoc_root(d);
+        ObError e = { 0 };
+        uint64_t v = 0;
+        ck_assert_int_eq(y_uint(d, y_get(d, root, "a"), "a", 0xfffffffeu, &v, &e), 0);
+        ck_assert_uint_eq(v, 4294967294u);
+        ck_assert_int_eq(y_uint(d, y_get(d, root, "b"), "b", UINT64_MAX, &v, &e), 0);
+        ck_assert(v == UINT64_MAX);
+        ck_assert_int_eq(y_uint(d, y_get(d, root, "c"), "c", UINT64_MAX, &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:3:4: 'c' is out of range: 18446744073709551616 (at most 18446744073709551615)");
+        ck_assert_int_eq(y_uint(d, y_get(d, root, "d"), "d", 10, &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:4:4: 'd' must be a number, found an empty string");
+        ck_assert_int_eq(y_uint(d, y_get(d, root, "e"), "e", 10, &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:5:4: 'e' must be a number, found a list");
+        ck_assert_int_eq(y_uint(d, y_get(d, root, "f"), "f", 10, &v, &e), 0);
+        ck_assert_uint_eq(v, 7);        /* decimal, leading zeros ignored */
+        ck_assert_int_eq(y_uint(d, y_get(d, root, "a"), "a", 4294967293u, &v, &e), -EINVAL);
+        ydoc_free(d);
+}
+END_TEST
+
+START_TEST(test_y_bool_and_str)
+{
+        YamlDoc *d = load("t: true\ny: yes\nf: false\nn: no\nbad: True\ne:\nq: \"\"\nl: [a]\n");
+        yaml_node_t *root = ydoc_root(d);
+        ObError e = { 0 };
+        bool b = false;
+        ck_assert_int_eq(y_bool(d, y_get(d, root, "t"), "t", &b, &e), 0);
+        ck_assert(b);
+        ck_assert_int_eq(y_bool(d, y_get(d, root, "f"), "f", &b, &e), 0);
+        ck_assert(!b);
+        ck_assert_int_eq(y_bool(d, y_get(d, root, "y"), "y", &b, &e), 0);
+        ck_assert(b);
+        ck_assert_int_eq(y_bool(d, y_get(d, root, "n"), "n", &b, &e), 0);
+        ck_assert(!b);
+        ck_assert_int_eq(y_bool(d, y_get(d, root, "bad"), "bad", &b, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:5:6: 'bad' must be true or false");
+
+        /* A plain empty value is null; a quoted one is an empty string. */
+        ck_assert_ptr_null(y_get(d, root, "e"));
+        yaml_node_t *q = y_get(d, root, "q");
+        ck_assert_ptr_nonnull(q);
+        char *s = NULL;
+        ck_assert_int_eq(y_str(d, q, "q", &s, &e), 0);
+        ck_assert_str_eq(s, "");
+        free(s);
+        s = NULL;
+        ck_assert_int_eq(y_nonempty_str(d, q, "q", &s, &e), -EINVAL);
+        ck_assert_ptr_null(s);
+        ck_assert_str_eq(e.msg, "t.yml:7:4: 'q' must not be empty");
+        ck_assert_int_eq(y_str(d, y_get(d, root, "l"), "l", &s, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:8:4: 'l' must be a string, found a list");
+        ydoc_free(d);
+}
+END_TEST
+
+START_TEST(test_y_null_and_require)
+{
+        YamlDoc *d = load("a: ~\nb:\nc: null\nd: ''\ne: x\n");
+        yaml_node_t *root = ydoc_root(d);
+        ObError e = { 0 };
+        yaml_node_t *v = NULL;
+        ck_assert_ptr_null(y_get(d, root, "a"));
+        ck_assert_ptr_null(y_get(d, root, "b"));
+        ck_assert_ptr_null(y_get(d, root, "c"));
+        ck_assert_ptr_nonnull(y_get(d, root, "d"));
+        ck_assert_ptr_null(y_get(d, root, "zzz"));
+        ck_assert_ptr_nonnull(y_get_key(d, root, "b"));
+        ck_assert_ptr_null(y_get_key(d, root, "zzz"));
+        ck_assert_ptr_null(y_get(d, y_get(d, root, "e"), "x"));   /* not a mapping */
+
+        ck_assert_int_eq(y_require(d, root, "c", "the thing", &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:3:1: 'c' in the thing must have a value");
+        ck_assert_int_eq(y_require(d, root, "zzz", "the thing", &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:1:1: missing required key 'zzz' in the thing");
+        ck_assert_int_eq(y_require(d, root, "e", "the thing", &v, &e), 0);
+        ck_assert_ptr_eq(v, y_get(d, root, "e"));
+
+        ck_assert_int_eq(y_error(d, NULL, &e, "no position %d", 1), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml: no position 1");
+        ck_assert_str_eq(y_kind(root), "a mapping");
+        ck_assert_str_eq(y_kind(y_get(d, root, "e")), "a scalar");
+        ydoc_free(d);
+}
+END_TEST
+
+START_TEST(test_y_mode)
+{
+        static const struct {
+                const char *text;
+                int64_t want;   /* -1: rejected */
+        } cases[] = {
+                { "\"0755\"", 0755 }, { "\"755\"", 0755 }, { "\"1777\"", 01777 }, { "\"07777\"", 07777 },
+                { "\"0000\"", 0 },    { "0644", 0644 },    { "\"75\"", -1 },      { "\"0999\"", -1 },
+                { "\"10000\"", -1 },  { "\"007777\"", -1 }, { "\"0x1ff\"", -1 },  { "\"-755\"", -1 },
+                { "[1]", -1 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *text = xasprintf("m: %s\n", cases[i].text);
+                YamlDoc *d = load(text);
+                ObError e = { 0 };
+                uint32_t mode = 0;
+                int r = y_mode(d, y_get(d, ydoc_root(d), "m"), "m", &mode, &e);
+                if (cases[i].want < 0) {
+                        ck_assert_msg(r == -EINVAL, "%s accepted as %o", cases[i].text, mode);
+                        ck_assert(str_startswith(e.msg, "t.yml:1:4: 'm' must be an octal mode"));
+                } else {
+                        ck_assert_msg(r == 0, "%s rejected: %s", cases[i].text, e.msg);
+                        ck_assert_uint_eq(mode, (uint32_t) cases[i].want);
+                }
+                ydoc_free(d);
+                free(text);
+        }
+}
+END_TEST
+
+START_TEST(test_y_owner)
+{
+        static const struct {
+                const char *text;
+                int64_t uid, gid;       /* uid -1: rejected */
+        } cases[] = {
+                { "\"1000\"", 1000, 1000 },
+                { "\"1:2\"", 1, 2 },
+                { "\"0:0\"", 0, 0 },
+                { "\"4294967294:4294967294\"", 4294967294, 4294967294 },
+                { "\"4294967295\"", -1, 0 },
+                { "\"1:4294967295\"", -1, 0 },
+                { "\"root:root\"", -1, 0 },
+                { "\"root\"", -1, 0 },
+                { "\":1\"", -1, 0 },
+                { "\"1:\"", -1, 0 },
+                { "\"1:2:3\"", -1, 0 },
+                { "\" 1\"", -1, 0 },
+                { "\"-1\"", -1, 0 },
+                { "\"\"", -1, 0 },
+                { "\"12345678901\"", -1, 0 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *text = xasprintf("o: %s\n", cases[i].text);
+                YamlDoc *d = load(text);
+                ObError e = { 0 };
+                uint32_t uid = 99, gid = 99;
+                int r = y_owner(d, y_get(d, ydoc_root(d), "o"), "owner", &uid, &gid, &e);
+                if (cases[i].uid < 0) {
+                        ck_assert_msg(r == -EINVAL, "%s accepted as %u:%u", cases[i].text, uid, gid);
+                        ck_assert(str_startswith(e.msg, "t.yml:1:4: 'owner' must be numeric \"UID:GID\""));
+                        ck_assert_uint_eq(uid, 99);
+                } else {
+                        ck_assert_msg(r == 0, "%s rejected: %s", cases[i].text, e.msg);
+                        ck_assert_uint_eq(uid, (uint32_t) cases[i].uid);
+                        ck_assert_uint_eq(gid, (uint32_t) cases[i].gid);
+                }
+                ydoc_free(d);
+                free(text);
+        }
+}
+END_TEST
+
+START_TEST(test_y_abs_path)
+{
+        YamlDoc *d = load("a: /usr//lib/./x/\nb: /\nc: rel/x\nd: /a/../b\n");
+        yaml_node_t *root = ydoc_root(d);
+        ObError e = { 0 };
+        char *p = NULL;
+        ck_assert_int_eq(y_abs_path(d, y_get(d, root, "a"), "a", &p, &e), 0);
+        ck_assert_str_eq(p, "/usr/lib/x");
+        free(p);
+        ck_assert_int_eq(y_abs_path(d, y_get(d, root, "b"), "b", &p, &e), 0);
+        ck_assert_str_eq(p, "/");
+        free(p);
+        ck_assert_int_eq(y_abs_path(d, y_get(d, root, "c"), "c", &p, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:3:4: 'c' must be an absolute path (starting with '/'), found 'rel/x'");
+        ck_assert_int_eq(y_abs_path(d, y_get(d, root, "d"), "d", &p, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:4:4: 'd' must be a path inside the image without '..', found '/a/../b'");
+        ydoc_free(d);
+}
+END_TEST
+
+START_TEST(test_y_str_list)
+{
+        YamlDoc *d = load("s: one\nl: [a, b, 'c d']\ne: []\nn: [a, [b]]\nm: {a: b}\n");
+        yaml_node_t *root = ydoc_root(d);
+        ObError e = { 0 };
+        char **v = NULL;
+        ck_assert_int_eq(y_str_list(d, y_get(d, root, "s"), "s", Y_LIST_ALLOW_SCALAR, &v, &e), 0);
+        ck_assert_uint_eq(strv_length(v), 1);
+        ck_assert_str_eq(v[0], "one");
+        strv_free(v);
+        ck_assert_int_eq(y_str_list(d, y_get(d, root, "s"), "s", /* flags= */ 0, &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:1:4: 's' must be a list of strings, found a scalar");
+        ck_assert_int_eq(y_str_list(d, y_get(d, root, "l"), "l", /* flags= */ 0, &v, &e), 0);
+        ck_assert_uint_eq(strv_length(v), 3);
+        ck_assert_str_eq(v[2], "c d");
+        strv_free(v);
+        ck_assert_int_eq(y_str_list(d, y_get(d, root, "e"), "e", /* flags= */ 0, &v, &e), 0);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_uint_eq(strv_length(v), 0);
+        strv_free(v);
+        ck_assert_int_eq(y_str_list(d, y_get(d, root, "n"), "n", /* flags= */ 0, &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:4:8: items of 'n' must be strings, found a list");
+        ck_assert_int_eq(y_str_list(d, y_get(d, root, "m"), "m", Y_LIST_ALLOW_SCALAR, &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:5:4: 'm' must be a list of strings, found a mapping");
+        ydoc_free(d);
+}
+END_TEST
+
+START_TEST(test_y_str_map)
+{
+        YamlDoc *d = load("ok:\n  B: 2\n  A: x=y\n  N: 1\n"
+                          "dup: {A: 1, A: 2}\n"
+                          "eq: {A=B: 1}\n"
+                          "val: {A: [1]}\n"
+                          "lst: [A]\n");
+        yaml_node_t *root = ydoc_root(d);
+        ObError e = { 0 };
+        char **v = NULL;
+        ck_assert_int_eq(y_str_map(d, y_get(d, root, "ok"), "ok", &v, &e), 0);
+        ck_assert_uint_eq(strv_length(v), 3);
+        ck_assert_str_eq(v[0], "B=2");        /* document order, not sorted */
+        ck_assert_str_eq(v[1], "A=x=y");
+        ck_assert_str_eq(v[2], "N=1");
+        strv_free(v);
+        ck_assert_int_eq(y_str_map(d, y_get(d, root, "dup"), "env", &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:5:13: duplicate key 'A' in 'env'");
+        ck_assert_int_eq(y_str_map(d, y_get(d, root, "eq"), "env", &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:6:6: keys of 'env' must not contain '=', found 'A=B'");
+        ck_assert_int_eq(y_str_map(d, y_get(d, root, "val"), "env", &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:7:10: 'env.A' must be a string, found a list");
+        ck_assert_int_eq(y_str_map(d, y_get(d, root, "lst"), "env", &v, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:8:6: 'env' must be a mapping of names to strings, found a list");
+        ydoc_free(d);
+}
+END_TEST
+
+START_TEST(test_y_check_map)
+{
+        static const char *const allowed[] = { "name", "description", "files", NULL };
+        static const YamlRename renames[] = { { "dirs", "use 'directories'" }, { NULL, NULL } };
+        static const struct {
+                const char *text, *msg;
+        } cases[] = {
+                { "name: a\nfiles: []\n", NULL },
+                { "name: a\ndesc: b\n", "t.yml:2:1: unknown key 'desc' in X (did you mean 'description'?)" },
+                { "nmae: a\n", "t.yml:1:1: unknown key 'nmae' in X (did you mean 'name'?)" },
+                { "filesystem: a\n", "t.yml:1:1: unknown key 'filesystem' in X (did you mean 'files'?)" },
+                { "zzz: a\n", "t.yml:1:1: unknown key 'zzz' in X (expected one of: name, description, files)" },
+                { "dirs: []\n", "t.yml:1:1: key 'dirs' is not supported in X: use 'directories'" },
+                { "name: a\nname: b\n", "t.yml:2:1: duplicate key 'name' in X (first at line 1)" },
+                { "? [a]\n: b\n", "t.yml:1:3: keys of X must be strings, found a list" },
+                { "[a]\n", "t.yml:1:1: X must be a mapping, found a list" },
+                { "just text\n", "t.yml:1:1: X must be a mapping, found a scalar" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                YamlDoc *d = load(cases[i].text);
+                ObError e = { 0 };
+                int r = y_check_map(d, ydoc_root(d), "X", allowed, renames, &e);
+                if (!cases[i].msg)
+                        ck_assert_msg(r == 0, "%s", e.msg);
+                else {
+                        ck_assert_int_eq(r, -EINVAL);
+                        ck_assert_str_eq(e.msg, cases[i].msg);
+                }
+                ydoc_free(d);
+        }
+}
+END_TEST
+
+START_TEST(test_ydoc_load_string_errors)
+{
+        ObError e = { 0 };
+        YamlDoc *d = NULL;
+        ck_assert_int_eq(ydoc_load_string("x.yml", "a: [1, 2\n", &d, &e), -EINVAL);
+        ck_assert_ptr_null(d);
+        ck_assert(str_startswith(e.msg, "x.yml:2:1: invalid YAML: "));
+        ck_assert_int_eq(ydoc_load_string("x.yml", "", &d, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "x.yml:1:1: the file is empty (expected a mapping)");
+        ck_assert_int_eq(ydoc_load_string("x.yml", "a: b\n\tc: d\n", &d, &e), -EINVAL);
+        ck_assert(str_startswith(e.msg, "x.yml:"));
+        ck_assert_ptr_nonnull(strstr(e.msg, "invalid YAML"));
+        ydoc_free(NULL);
+}
+END_TEST
+
+static Suite *yamlspec_suite(void)
+{
+        Suite *s = suite_create("yamlspec");
+        TCase *tc = tcase_create("getters");
+        tcase_add_test(tc, test_y_uint);
+        tcase_add_test(tc, test_y_bool_and_str);
+        tcase_add_test(tc, test_y_null_and_require);
+        tcase_add_test(tc, test_y_mode);
+        tcase_add_test(tc, test_y_owner);
+        tcase_add_test(tc, test_y_abs_path);
+        tcase_add_test(tc, test_y_str_list);
+        tcase_add_test(tc, test_y_str_map);
+        tcase_add_test(tc, test_y_check_map);
+        tcase_add_test(tc, test_ydoc_load_string_errors);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        return test_run(yamlspec_suite());
+}
