@@ -131,7 +131,7 @@ START_TEST(test_image_config_full)
 {
         const char *arch = expected_arch();
         if (!arch)
-                return;
+                test_skip("this machine's architecture is neither x86_64 nor aarch64");
         OciLayerInfo layers[2] = {
                 { .diff_id = D1, .created_by = "base layer" },
                 { .diff_id = D2, .comment = "app" },

@@ -429,15 +429,15 @@ typedef struct StepImage {
         RunnerImage img;
 } StepImage;
 
-static bool step_image(StepImage *s)
+static void step_image(StepImage *s)
 {
         static const char *const programs[] = { "/usr/bin/id",   "/usr/bin/env",   "/usr/bin/ls", "/usr/bin/cat",
                                                 "/usr/bin/sleep", "/usr/bin/false", "/usr/bin/pwd", NULL };
         ObError err = { 0 };
-        if (geteuid() != 0 || runner_check_namespaces(&err) < 0) {
-                fprintf(stderr, "skipping the steps: %s\n", geteuid() ? "not root" : err.msg);
-                return false;
-        }
+        if (geteuid() != 0)
+                test_skip("not root: the steps run in new namespaces");
+        if (runner_check_namespaces(&err) < 0)
+                test_skip("%s", err.msg);
         Plan p;
         OciLayerInfo layer;
         *s = (StepImage){ .l = new_layout("steps-oci"), .root = test_dir("steps-root") };
@@ -448,7 +448,6 @@ static bool step_image(StepImage *s)
         plan_clear(&p);
         write_image(s->l, "steps", "nonroot", &layer, 1);
         ck_assert_msg(runner_unpack(s->l, "steps", s->root, &s->img, &err) == 0, "%s", err.msg);
-        return true;
 }
 
 static void step_image_free(StepImage *s)
@@ -488,8 +487,7 @@ static void expect_failure(StepImage *s, const char *const *argv, const char *ex
 START_TEST(test_run_steps)
 {
         StepImage s;
-        if (!step_image(&s))
-                return;
+        step_image(&s);
         ObError err = { 0 };
 
         /* The image's user, resolved from its own /etc/passwd and /etc/group. */
