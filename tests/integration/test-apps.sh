@@ -83,6 +83,17 @@ C_NOTES=$(blob "$L" "$(jq -r .config.digest "$M_NOTES")")
 check "notes' config: user 1000:1000, node runs /app/server.js" \
         jq -e '.config.User == "1000:1000" and .config.Entrypoint == ["/usr/bin/node", "/app/server.js"]' "$C_NOTES"
 
+# Reproducible: the same image from another directory, umask 077 and -j 1
+# (the first build used the default, one thread per CPU).
+mkdir -p "$T/w2"
+if (cd "$T/w2" && umask 077 && "$OCI_BUILD" -q -j 1 -C "$CONFIGS" -o ../L2 app notes); then
+        check "reproducible: notes has the same manifest digest (other dir, umask 077, -j 1)" \
+                test "$(manifest_of "$T/L2" notes)" = "$(manifest_of "$L" notes)"
+else
+        not_ok "second build of notes (other dir, umask 077, -j 1)"
+fi
+rm -rf "$T/L2" "$T/w2"
+
 # --- 2. compose files --------------------------------------------------------
 timed "$OCI_BUILD" -q -C "$CONFIGS" compose notes --host-network -o "$T/stack.yml" &&
         ok "compose notes --host-network" || not_ok "compose notes --host-network"
