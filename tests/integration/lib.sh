@@ -128,6 +128,16 @@ free_port() {
         return 1
 }
 
+# survivors DIR -- the PIDs of processes that have a file under DIR open or
+# DIR as their working directory (what an interrupted command left running).
+survivors() {
+        local p
+        for p in /proc/[0-9]*; do
+                [ "${p#/proc/}" = $$ ] && continue
+                ls -l "$p/cwd" "$p/fd" 2>/dev/null | grep -qF -- "$1" && echo "${p#/proc/}"
+        done
+}
+
 # wait_for SECONDS COMMAND... -- until the command succeeds, at most SECONDS.
 wait_for() {
         local n=$(($1 * 10))

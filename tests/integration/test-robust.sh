@@ -82,14 +82,6 @@ interrupt() {
         fi
 }
 
-# Processes still running with a file under DIR open or as their directory.
-survivors() {
-        local p
-        for p in /proc/[0-9]*; do
-                ls -l "$p/cwd" "$p/fd" 2>/dev/null | grep -qF -- "$1" && echo "${p#/proc/}"
-        done
-}
-
 tmpd=$T/tmp
 mkdir -p "$tmpd"
 chmod 755 "$T"
