@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         install("usr/lib/aarch64-linux-gnu/libfuzz.so.1", data, size);
 
         must(elf_closure_new(sysroot, &c, &err) == 0, err.msg);
-        if (elf_closure_add(c, "/usr/bin/prog", 0, &err) < 0 && err.msg[0] == '\0')
+        if (elf_closure_add(c, "/usr/bin/prog", /* flags= */ 0, &err) < 0 && err.msg[0] == '\0')
                 abort();
         for (size_t i = 0; i < elf_closure_count(c); i++) {
                 const ElfDep *d = elf_closure_get(c, i);

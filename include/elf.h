@@ -29,9 +29,17 @@ int elf_closure_new(Sysroot *sysroot, ElfClosure **ret, ObError *err);
 void elf_closure_free(ElfClosure *c);
 DEFINE_CLEANUP_FUNC(ElfClosure *, elf_closure_free);
 
+typedef enum ElfClosureFlags {
+        /* A file that is not a supported ELF object is an error (a binary
+         * named in a config), not a plain file of the closure (a data file
+         * that happens to be looked at). */
+        ELF_CLOSURE_MUST_BE_ELF = 1 << 0,
+} ElfClosureFlags;
+
 /* Adds path (absolute, inside the sysroot; may be a symlink) and everything
- * it needs, recursively. A non-ELF file is an error when must_be_elf. */
-int elf_closure_add(ElfClosure *c, const char *path, int must_be_elf, ObError *err);
+ * it needs, recursively. Errors about path itself start with it quoted
+ * ("'/usr/bin/ldd': not an ELF file"). */
+int elf_closure_add(ElfClosure *c, const char *path, ElfClosureFlags flags, ObError *err);
 
 /* The result: every file and symlink, each once, in the order found. */
 size_t elf_closure_count(const ElfClosure *c);
@@ -59,6 +67,11 @@ typedef struct ElfInfo {
  * for any offset, size or string that does not fit in the image. ret is only
  * filled on success. */
 int elf_parse(const void *data, size_t size, const char *name, ElfInfo *ret, ObError *err);
+/* Like elf_parse() for a file that may be anything: 1 and ret for a supported
+ * ELF object, 0 with the reason in err for anything else (not ELF, another
+ * class, byte order or machine, not loadable), and -EINVAL for a file that
+ * claims to be a supported ELF object but is damaged. */
+int elf_probe(const void *data, size_t size, const char *name, ElfInfo *ret, ObError *err);
 void elf_info_clear(ElfInfo *info);
 
 /* The Debian multiarch triplet ("x86_64-linux-gnu"), NULL for other machines. */

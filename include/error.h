@@ -24,4 +24,11 @@ int ob_error_plain(ObError *err, int code, const char *fmt, ...)
 int ob_error_wrap(ObError *err, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
+/* Like ob_error_wrap(), for a context that names subject (a path, as in
+ * "binary '/usr/bin/ldd'"): when the message starts by naming the same
+ * subject in quotes ("'/usr/bin/ldd': not an ELF file"), that name is dropped
+ * so the subject is said once ("binary '/usr/bin/ldd': not an ELF file"). */
+int ob_error_wrap_subject(ObError *err, const char *subject, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 void ob_error_clear(ObError *err);

@@ -30,5 +30,13 @@ typedef struct ImageResult {
  * (in memory: layout_commit() writes it). */
 int image_write(Layout *l, const ImageBuild *b, ImageResult *ret, ObError *err);
 
+/* The image config of a tier on top of another (a tool's on the base's, an
+ * app's on its tools'): user (root, "0:0", when neither names one), workdir,
+ * entrypoint, cmd, ports and volumes from over where it gives them, else from
+ * base; env and labels merged by key, over's value winning. As in a
+ * Dockerfile, an entrypoint in over drops base's cmd. ret is filled with
+ * copies (spec_image_config_clear()). */
+void image_config_merge(const SpecImageConfig *base, const SpecImageConfig *over, SpecImageConfig *ret);
+
 /* The tag that `save` and compose files use: "distroless-NAME:VERSION". */
 char *image_default_tag(const char *name, const char *version);

@@ -447,7 +447,7 @@ static int write_tool_image(Build *b, Layout *l, BuildTool *t, BuildResult *ret,
                         return r;
         }
         _cleanup_(spec_image_config_clear) SpecImageConfig cfg = { 0 };
-        tool_image_config(&b->base->config, &t->spec->config, &cfg);
+        image_config_merge(&b->base->config, &t->spec->config, &cfg);
         ImageBuild ib = { .name = t->spec->name, .version = t->version, .description = t->spec->description,
                           .config = &cfg, .layers = layers, .n_layers = n, .created = b->o.source_date_epoch };
         ImageResult img;
@@ -463,14 +463,14 @@ static int write_tool_image(Build *b, Layout *l, BuildTool *t, BuildResult *ret,
 static void app_config(const Build *b, const BuildApp *a, SpecImageConfig *ret)
 {
         SpecImageConfig cfg, merged;
-        tool_image_config(&b->base->config, &(SpecImageConfig){ 0 }, &cfg);
+        image_config_merge(&b->base->config, &(SpecImageConfig){ 0 }, &cfg);
         for (size_t k = 0; k < a->n_tools; k++) {
                 SpecImageConfig env_only = { .env = b->tools[a->tools[k]].spec->config.env };
-                tool_image_config(&cfg, &env_only, &merged);
+                image_config_merge(&cfg, &env_only, &merged);
                 spec_image_config_clear(&cfg);
                 cfg = merged;
         }
-        tool_image_config(&cfg, &a->spec->config, ret);
+        image_config_merge(&cfg, &a->spec->config, ret);
         spec_image_config_clear(&cfg);
 }
 

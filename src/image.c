@@ -5,6 +5,50 @@
 
 #include "util.h"
 
+static void merge_kv(char ***dst, char *const *src)
+{
+        for (size_t i = 0; src && src[i]; i++) {
+                const char *eq = strchr(src[i], '=');
+                size_t klen = eq ? (size_t) (eq - src[i]) : strlen(src[i]);
+                bool replaced = false;
+                for (size_t k = 0; *dst && (*dst)[k]; k++)
+                        if (strncmp((*dst)[k], src[i], klen) == 0 && (*dst)[k][klen] == '=') {
+                                free((*dst)[k]);
+                                (*dst)[k] = xstrdup(src[i]);
+                                replaced = true;
+                        }
+                if (!replaced)
+                        strv_push(dst, src[i]);
+        }
+}
+
+static char **strv_copy(char *const *v)
+{
+        char **out = NULL;
+        if (!v)
+                return NULL;
+        out = xcalloc(1, sizeof(char *));
+        for (size_t i = 0; v[i]; i++)
+                strv_push(&out, v[i]);
+        return out;
+}
+
+void image_config_merge(const SpecImageConfig *base, const SpecImageConfig *over, SpecImageConfig *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        ret->user = xstrdup(over->user ? over->user : base->user ? base->user : "0:0");
+        ret->workdir = over->workdir ? xstrdup(over->workdir) : base->workdir ? xstrdup(base->workdir) : NULL;
+        merge_kv(&ret->env, base->env);
+        merge_kv(&ret->env, over->env);
+        merge_kv(&ret->labels, base->labels);
+        merge_kv(&ret->labels, over->labels);
+        ret->entrypoint = strv_copy(over->entrypoint ? over->entrypoint : base->entrypoint);
+        /* As in a Dockerfile, a new entrypoint drops the inherited cmd. */
+        ret->cmd = strv_copy(over->cmd ? over->cmd : over->entrypoint ? NULL : base->cmd);
+        ret->ports = strv_copy(over->ports ? over->ports : base->ports);
+        ret->volumes = strv_copy(over->volumes ? over->volumes : base->volumes);
+}
+
 char *image_default_tag(const char *name, const char *version)
 {
         return xasprintf("distroless-%s:%s", name, version);

@@ -3,58 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
+#include "dpkg.h"
 #include "elf.h"
-#include "fs.h"
-#include "layout.h"
 #include "log.h"
-#include "path.h"
-#include "process.h"
-#include "tmpfile.h"
 #include "util.h"
-
-int tool_package_version(Sysroot *root, const char *package, char **ret, ObError *err)
-{
-        _cleanup_free_ char *status = sysroot_host_path(root, "/var/lib/dpkg/status");
-        _cleanup_free_ char *text = NULL;
-        int r = read_file(status, &text, NULL, err);
-        if (r < 0)
-                return r;
-
-        /* Paragraphs of "Key: value" lines, separated by blank lines. */
-        for (char *para = text; para && *para;) {
-                char *end = strstr(para, "\n\n");
-                if (end)
-                        *end = '\0';
-                const char *pkg = NULL, *ver = NULL;
-                bool installed = false;
-                for (char *line = para; line && *line;) {
-                        char *nl = strchr(line, '\n');
-                        if (nl)
-                                *nl = '\0';
-                        if (str_startswith(line, "Package: "))
-                                pkg = line + 9;
-                        else if (str_startswith(line, "Version: "))
-                                ver = line + 9;
-                        else if (str_startswith(line, "Status: "))
-                                installed = str_endswith(line, " installed") && !str_endswith(line, "not-installed");
-                        line = nl ? nl + 1 : NULL;
-                }
-                if (pkg && ver && installed && strcmp(pkg, package) == 0) {
-                        *ret = xstrdup(ver);
-                        return 0;
-                }
-                para = end ? end + 2 : NULL;
-        }
-        return ob_error_plain(err, ENOENT, "the Debian package '%s' is not installed (apt-get install %s)", package,
-                              package);
-}
 
 int tool_resolve_version(const Spec *spec, Sysroot *root, char **ret, ObError *err)
 {
@@ -62,7 +18,7 @@ int tool_resolve_version(const Spec *spec, Sysroot *root, char **ret, ObError *e
                 *ret = xstrdup(spec->version);
                 return 0;
         }
-        int r = tool_package_version(root, spec->package, ret, err);
+        int r = dpkg_package_version(root, spec->package, ret, err);
         if (r < 0)
                 return ob_error_wrap(err, "%s: cannot read the version of '%s'", spec->file, spec->name);
         /* Tags allow [A-Za-z0-9_.-]: Debian's epoch ':' and '+' become '-'/'.'. */
@@ -209,16 +165,15 @@ static void add_parents(Plan *dirs, const Plan *p, size_t from)
  * changes: Debian's GOROOT is mostly links into /usr/share/go-VERSION. */
 static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *const *exclude, ObError *err)
 {
-        Plan dirs, base_dirs;
+        _cleanup_(plan_clear) Plan dirs = { 0 };
+        _cleanup_(plan_clear) Plan base_dirs = { 0 };
         size_t indexed = 0;
         bool changed = true;
-        int r = 0;
+        int r;
 
-        plan_init(&dirs);
-        plan_init(&base_dirs);
         if (base)
                 add_parents(&base_dirs, base, 0);
-        while (changed && r == 0) {
+        while (changed) {
                 changed = false;
                 for (size_t i = 0; i < p->n; i++) {
                         const Entry *e = &p->entries[i];
@@ -250,23 +205,20 @@ static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *cons
                         size_t before = p->n;
                         r = plan_add_host(p, root, &o, err);
                         if (r < 0)
-                                break;
+                                return r;
                         changed |= p->n != before;
                 }
         }
-        plan_clear(&dirs);
-        plan_clear(&base_dirs);
-        return r;
+        return 0;
 }
 
 int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, Plan *ret, ObError *err)
 {
         _cleanup_strv_ char **all_excludes = NULL;
-        ElfClosure *c = NULL;
-        Plan p;
+        _cleanup_(elf_closure_freep) ElfClosure *c = NULL;
+        _cleanup_(plan_clear) Plan p = { 0 };
         int r;
 
-        plan_init(&p);
         r = elf_closure_new(root, &c, err);
         if (r < 0)
                 return r;
@@ -277,21 +229,18 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                  * library is another package's business. */
                 _cleanup_free_ char *real = NULL;
                 ObError ignore;
-                if (tool->package && sysroot_resolve(root, tool->binaries[i], NULL, NULL, &real, &ignore) == -ENOENT) {
-                        r = ob_error_plain(err, ENOENT,
-                                           "%s: binary '%s' is not installed: install the Debian package '%s' "
-                                           "(apt-get install %s)",
-                                           tool->file, tool->binaries[i], tool->package, tool->package);
-                        goto out;
-                }
-                r = elf_closure_add(c, tool->binaries[i], 1, err);
-                if (r < 0) {
-                        ob_error_wrap(err, "%s: binary '%s'", tool->file, tool->binaries[i]);
-                        goto out;
-                }
+                if (tool->package && sysroot_resolve(root, tool->binaries[i], NULL, NULL, &real, &ignore) == -ENOENT)
+                        return ob_error_plain(err, ENOENT,
+                                              "%s: binary '%s' is not installed: install the Debian package '%s' "
+                                              "(apt-get install %s)",
+                                              tool->file, tool->binaries[i], tool->package, tool->package);
+                r = elf_closure_add(c, tool->binaries[i], ELF_CLOSURE_MUST_BE_ELF, err);
+                if (r < 0)
+                        return ob_error_wrap_subject(err, tool->binaries[i], "%s: binary '%s'", tool->file,
+                                                     tool->binaries[i]);
                 r = add_closure(&p, base, root, c, from, err);
                 if (r < 0)
-                        goto out;
+                        return r;
         }
 
         for (size_t i = 0; i < tool->n_files; i++) {
@@ -311,20 +260,18 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                 }
                 if (r == -ENOENT && f->optional) {
                         ob_debug("%s:%zu: skipping optional '%s': %s", tool->file, f->line, f->path, err->msg);
-                        r = 0;
                         continue;
                 }
-                if (r < 0) {
-                        ob_error_wrap(err, "%s:%zu: files entry '%s'", tool->file, f->line, f->path);
-                        goto out;
-                }
+                if (r < 0)
+                        return ob_error_wrap_subject(err, f->path, "%s:%zu: files entry '%s'", tool->file, f->line,
+                                                     f->path);
                 for (size_t k = 0; f->exclude && f->exclude[k]; k++)
                         strv_push(&all_excludes, f->exclude[k]);
         }
 
         r = add_link_targets(&p, base, root, all_excludes, err);
         if (r < 0)
-                goto out;
+                return r;
 
         /* Every ELF object among the files brings its libraries: helpers
          * (git-remote-https) and plugins (postgres' .so files). */
@@ -334,40 +281,34 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                         continue;
                 _cleanup_free_ char *path = sysroot_relative(root, e->source);
                 size_t from = elf_closure_count(c);
-                r = elf_closure_add(c, path, 0, err);
-                if (r < 0) {
-                        ob_error_wrap(err, "%s", tool->file);
-                        goto out;
-                }
+                r = elf_closure_add(c, path, /* flags= */ 0, err);
+                if (r < 0)
+                        return ob_error_wrap(err, "%s", tool->file);
                 r = add_closure(&p, base, root, c, from, err);
                 if (r < 0)
-                        goto out;
+                        return r;
         }
 
         for (size_t i = 0; i < tool->n_dirs; i++) {
                 const SpecDir *d = &tool->dirs[i];
                 Entry e = { .path = d->path, .type = ENTRY_DIR, .mode = d->mode, .uid = d->uid, .gid = d->gid,
                             .mtime = mtime, .why = (char *) "directory named in config" };
-                if ((r = plan_add(&p, &e, err)) < 0) {
-                        ob_error_wrap(err, "%s", tool->file);
-                        goto out;
-                }
+                r = plan_add(&p, &e, err);
+                if (r < 0)
+                        return ob_error_wrap(err, "%s", tool->file);
         }
         for (size_t i = 0; i < tool->n_links; i++) {
-                if ((r = add_symlink_entry(&p, NULL, tool->links[i].path, tool->links[i].target,
-                                           "symlink named in config", err)) < 0) {
-                        ob_error_wrap(err, "%s", tool->file);
-                        goto out;
-                }
+                r = add_symlink_entry(&p, /* base= */ NULL, tool->links[i].path, tool->links[i].target,
+                                      "symlink named in config", err);
+                if (r < 0)
+                        return ob_error_wrap(err, "%s", tool->file);
         }
 
         /* Parent directories that the base layer already has are not
          * repeated with other metadata: take the base's. */
         r = plan_finish(&p, mtime, err);
-        if (r < 0) {
-                ob_error_wrap(err, "%s", tool->file);
-                goto out;
-        }
+        if (r < 0)
+                return ob_error_wrap(err, "%s", tool->file);
         for (size_t i = 0; base && i < p.n; i++) {
                 Entry *e = &p.entries[i];
                 const Entry *b = plan_find(base, e->path);
@@ -381,176 +322,5 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
         }
         *ret = p;
         plan_init(&p);
-out:
-        elf_closure_free(c);
-        plan_clear(&p);
-        return r;
-}
-
-void tool_data_cleanup(char *tmpdir)
-{
-        if (!tmpdir)
-                return;
-        tmpfile_forget(tmpdir);
-        (void) rm_rf_at(AT_FDCWD, tmpdir);
-        free(tmpdir);
-}
-
-static int run_data_command(const Spec *tool, const char *dir, const char *pwfile, const char *log, ObError *err)
-{
-        const SpecData *d = &tool->data;
-        struct passwd *pw = NULL;
-        if (d->run_as) {
-                pw = getpwnam(d->run_as);
-                if (!pw)
-                        return ob_error_plain(err, ENOENT, "%s: data.run_as: no host user '%s'", tool->file, d->run_as);
-                if (chown(dir, pw->pw_uid, pw->pw_gid) < 0 || (pwfile && chown(pwfile, pw->pw_uid, pw->pw_gid) < 0))
-                        return ob_error_set(err, errno, "cannot hand '%s' to '%s'", dir, d->run_as);
-        }
-        size_t n = strv_length(d->command);
-        char **argv = xcalloc(n + 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++) {
-                char *a = str_replace_all(d->command[i], "{dir}", dir);
-                argv[i] = str_replace_all(a, "{password_file}", pwfile ? pwfile : "");
-                free(a);
-        }
-
-        /* A fixed environment: the same command gives the same kind of
-         * result on every machine. */
-        _cleanup_free_ char *home = xasprintf("HOME=%s", pw ? pw->pw_dir : "/");
-        char *envp[] = { (char *) "PATH=/usr/bin:/bin", (char *) "LANG=C.UTF-8", (char *) "LC_ALL=C.UTF-8",
-                         (char *) "TZ=UTC", home, NULL };
-        RunOptions ro = { .workdir = dir, .log = log, .envp = envp, .uid = pw ? (long) pw->pw_uid : -1,
-                          .gid = pw ? (long) pw->pw_gid : -1 };
-        int status = 0;
-        int r = run_program(argv, &ro, &status, err);
-        if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-                _cleanup_free_ char *tail = log_tail(log, 300);
-                r = ob_error_plain(err, EIO, "%s: data.command '%s' failed (%s %d): %s", tool->file, argv[0],
-                                   WIFEXITED(status) ? "exit status" : "signal",
-                                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), tail);
-        }
-        strv_free(argv);
-        return r;
-}
-
-int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
-{
-        const char *tmp = getenv("TMPDIR");
-        _cleanup_free_ char *tmpdir = xasprintf("%s/oci-build-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(tmpdir))
-                return ob_error_set(err, errno, "cannot create a temporary directory");
-        /* Interrupted, the data directory goes too (it is unregistered by
-         * tool_data_cleanup() when the build ends). */
-        tmpfile_register_tree(tmpdir);
-        chmod(tmpdir, 0755);
-        _cleanup_free_ char *dir = path_join(tmpdir, "data");
-        _cleanup_free_ char *pwfile = NULL;
-        _cleanup_free_ char *log = path_join(tmpdir, "log");
-        int r;
-
-        if (mkdir(dir, 0700) < 0) {
-                r = ob_error_set(err, errno, "cannot create '%s'", dir);
-                goto fail;
-        }
-        if (tool->data.password) {
-                pwfile = path_join(tmpdir, "password");
-                r = write_file_atomic(pwfile, tool->data.password, strlen(tool->data.password), 0600, err);
-                if (r < 0)
-                        goto fail;
-        }
-        r = run_data_command(tool, dir, pwfile, log, err);
-        if (r < 0)
-                goto fail;
-        for (size_t i = 0; tool->data.append && tool->data.append[i]; i++) {
-                const char *eq = strchr(tool->data.append[i], '=');
-                _cleanup_free_ char *name = xstrndup(tool->data.append[i], (size_t) (eq - tool->data.append[i]));
-                _cleanup_free_ char *file = path_join(dir, name);
-                /* The directory belongs to the data command's user: follow no link of theirs. */
-                _cleanup_close_ int fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-                struct stat st;
-                if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || write_all(fd, eq + 1, strlen(eq + 1)) < 0) {
-                        r = ob_error_set(err, errno, "%s: data.append: cannot append to '%s'", tool->file, name);
-                        goto fail;
-                }
-        }
-        if (pwfile)
-                unlink(pwfile);
-        unlink(log);
-
-        Sysroot *host = NULL;
-        r = sysroot_open("/", &host, err);
-        if (r < 0)
-                goto fail;
-        Plan p;
-        plan_init(&p);
-        PlanCopyOptions o = { .dst = tool->data.path, .src = dir, .uid = tool->data.uid, .gid = tool->data.gid,
-                              .why = "made at build time by data.command" };
-        r = plan_add_host(&p, host, &o, err);
-        sysroot_free(host);
-        if (r == 0) {
-                /* Everything in it belongs to the image's user, not the host's. */
-                for (size_t i = 0; i < p.n; i++) {
-                        p.entries[i].uid = tool->data.uid;
-                        p.entries[i].gid = tool->data.gid;
-                }
-                Entry *top = (Entry *) plan_find(&p, tool->data.path);
-                if (top)
-                        top->mode = tool->data.mode;
-                r = plan_finish(&p, mtime, err);
-        }
-        if (r < 0) {
-                plan_clear(&p);
-                goto fail;
-        }
-        *ret = p;
-        *ret_tmpdir = TAKE_PTR(tmpdir);
         return 0;
-fail:
-        tool_data_cleanup(TAKE_PTR(tmpdir));
-        return r;
-}
-
-static void merge_kv(char ***dst, char *const *src)
-{
-        for (size_t i = 0; src && src[i]; i++) {
-                const char *eq = strchr(src[i], '=');
-                size_t klen = eq ? (size_t) (eq - src[i]) : strlen(src[i]);
-                bool replaced = false;
-                for (size_t k = 0; *dst && (*dst)[k]; k++)
-                        if (strncmp((*dst)[k], src[i], klen) == 0 && (*dst)[k][klen] == '=') {
-                                free((*dst)[k]);
-                                (*dst)[k] = xstrdup(src[i]);
-                                replaced = true;
-                        }
-                if (!replaced)
-                        strv_push(dst, src[i]);
-        }
-}
-
-static char **strv_copy(char *const *v)
-{
-        char **out = NULL;
-        if (!v)
-                return NULL;
-        out = xcalloc(1, sizeof(char *));
-        for (size_t i = 0; v[i]; i++)
-                strv_push(&out, v[i]);
-        return out;
-}
-
-void tool_image_config(const SpecImageConfig *base, const SpecImageConfig *tool, SpecImageConfig *ret)
-{
-        memset(ret, 0, sizeof(*ret));
-        ret->user = xstrdup(tool->user ? tool->user : base->user ? base->user : "0:0");
-        ret->workdir = tool->workdir ? xstrdup(tool->workdir) : base->workdir ? xstrdup(base->workdir) : NULL;
-        merge_kv(&ret->env, base->env);
-        merge_kv(&ret->env, tool->env);
-        merge_kv(&ret->labels, base->labels);
-        merge_kv(&ret->labels, tool->labels);
-        ret->entrypoint = strv_copy(tool->entrypoint ? tool->entrypoint : base->entrypoint);
-        /* As in a Dockerfile, a new entrypoint drops the inherited cmd. */
-        ret->cmd = strv_copy(tool->cmd ? tool->cmd : tool->entrypoint ? NULL : base->cmd);
-        ret->ports = strv_copy(tool->ports ? tool->ports : base->ports);
-        ret->volumes = strv_copy(tool->volumes ? tool->volumes : base->volumes);
 }

@@ -331,10 +331,10 @@ static void assert_link(const ElfClosure *c, const char *path, const char *targe
                 ck_assert_ptr_null(d->needed_by);
 }
 
-static int closure_of(const char *path, int must_be_elf, ElfClosure **ret_c, Sysroot **ret_s, ObError *err)
+static int closure_of(const char *path, ElfClosureFlags flags, ElfClosure **ret_c, Sysroot **ret_s, ObError *err)
 {
         ElfClosure *c = closure_for(fix_root, ret_s);
-        int r = elf_closure_add(c, path, must_be_elf, err);
+        int r = elf_closure_add(c, path, flags, err);
         *ret_c = c;
         return r;
 }
@@ -657,7 +657,7 @@ START_TEST(test_closure_app)
         Sysroot *s;
         ObError err = { 0 };
 
-        ck_assert_msg(closure_of("/opt/app/bin/app", 1, &c, &s, &err) == 0, "%s", err.msg);
+        ck_assert_msg(closure_of("/opt/app/bin/app", ELF_CLOSURE_MUST_BE_ELF, &c, &s, &err) == 0, "%s", err.msg);
         _cleanup_free_ char *ldso = xasprintf("/usr/lib/%s/ld-fix.so.2", ma);
         _cleanup_free_ char *base = xasprintf("/usr/lib/%s/libbase.so.1", ma);
 
@@ -678,14 +678,14 @@ START_TEST(test_closure_app)
         ck_assert_ptr_null(elf_closure_get(c, 6));
 
         /* Adding it again, or through a link, adds only the link. */
-        ck_assert_msg(elf_closure_add(c, "/opt/app/bin/app", 1, &err) == 0, "%s", err.msg);
+        ck_assert_msg(elf_closure_add(c, "/opt/app/bin/app", ELF_CLOSURE_MUST_BE_ELF, &err) == 0, "%s", err.msg);
         ck_assert_int_eq(elf_closure_count(c), 6);
-        ck_assert_msg(elf_closure_add(c, "/usr/bin/applink", 1, &err) == 0, "%s", err.msg);
+        ck_assert_msg(elf_closure_add(c, "/usr/bin/applink", ELF_CLOSURE_MUST_BE_ELF, &err) == 0, "%s", err.msg);
         ck_assert_int_eq(elf_closure_count(c), 7);
         assert_link(c, "/usr/bin/applink", "../../opt/app/bin/app", NULL);
 
         /* A second program sharing the interpreter. */
-        ck_assert_msg(elf_closure_add(c, "/opt/bundle/bin/b", 1, &err) == 0, "%s", err.msg);
+        ck_assert_msg(elf_closure_add(c, "/opt/bundle/bin/b", ELF_CLOSURE_MUST_BE_ELF, &err) == 0, "%s", err.msg);
         assert_unique(c);
         assert_file(c, "/opt/bundle/lib/libA.so.1", "/opt/bundle/bin/b");
         assert_file(c, "/opt/bundle/lib/libB.so.1", "/opt/bundle/bin/b");
@@ -701,28 +701,28 @@ START_TEST(test_closure_missing)
         Sysroot *s;
         ObError err = { 0 };
 
-        ck_assert_int_eq(closure_of("/usr/bin/missing", 1, &c, &s, &err), -ENOENT);
+        ck_assert_int_eq(closure_of("/usr/bin/missing", ELF_CLOSURE_MUST_BE_ELF, &c, &s, &err), -ENOENT);
         ck_assert_msg(strstr(err.msg, "libmissing.so.1") && strstr(err.msg, "/usr/bin/missing") &&
                       strstr(err.msg, "not found"), "%s", err.msg);
         /* Without an error to fill, only the code comes back. */
-        ck_assert_int_eq(elf_closure_add(c, "/usr/bin/missing", 1, NULL), -ENOENT);
-        ck_assert_int_lt(elf_closure_add(c, "/usr/bin/noint", 1, NULL), 0);
+        ck_assert_int_eq(elf_closure_add(c, "/usr/bin/missing", ELF_CLOSURE_MUST_BE_ELF, NULL), -ENOENT);
+        ck_assert_int_lt(elf_closure_add(c, "/usr/bin/noint", ELF_CLOSURE_MUST_BE_ELF, NULL), 0);
         elf_closure_free(c);
         sysroot_free(s);
 
-        ck_assert_int_lt(closure_of("/usr/bin/noint", 1, &c, &s, &err), 0);
+        ck_assert_int_lt(closure_of("/usr/bin/noint", ELF_CLOSURE_MUST_BE_ELF, &c, &s, &err), 0);
         ck_assert_msg(strstr(err.msg, "program interpreter /lib/ld-nope.so.1") && strstr(err.msg, "/usr/bin/noint"),
                       "%s", err.msg);
         elf_closure_free(c);
         sysroot_free(s);
 
-        ck_assert_int_eq(closure_of("/usr/bin/nothere", 1, &c, &s, &err), -ENOENT);
+        ck_assert_int_eq(closure_of("/usr/bin/nothere", ELF_CLOSURE_MUST_BE_ELF, &c, &s, &err), -ENOENT);
         ck_assert_msg(strstr(err.msg, "/usr/bin/nothere"), "%s", err.msg);
         elf_closure_free(c);
         sysroot_free(s);
 
         /* RUNPATH applies to the object's own DT_NEEDED only. */
-        ck_assert_int_eq(closure_of("/usr/bin/userunpath", 1, &c, &s, &err), -ENOENT);
+        ck_assert_int_eq(closure_of("/usr/bin/userunpath", ELF_CLOSURE_MUST_BE_ELF, &c, &s, &err), -ENOENT);
         _cleanup_free_ char *chain = xasprintf("/usr/lib/%s/libchain.so.1", ma);
         ck_assert_msg(strstr(err.msg, "libonlyrp.so.1") && strstr(err.msg, chain), "%s", err.msg);
         elf_closure_free(c);
@@ -741,22 +741,22 @@ START_TEST(test_closure_search)
         _cleanup_free_ char *libl = xasprintf("/opt/lib/%s/x/libl.so.1", ma);
 
         /* ld.so.conf with a relative include glob. */
-        ck_assert_msg(closure_of("/usr/bin/useconf", 1, &c, &s, &err) == 0, "%s", err.msg);
+        ck_assert_msg(closure_of("/usr/bin/useconf", ELF_CLOSURE_MUST_BE_ELF, &c, &s, &err) == 0, "%s", err.msg);
         assert_file(c, "/opt/conflib/libconf.so.1", "/usr/bin/useconf");
 
         /* A FIFO, a directory, wrong class and machine in the RUNPATH are passed over. */
-        ck_assert_msg(elf_closure_add(c, "/usr/bin/skipwrong", 1, &err) == 0, "%s", err.msg);
+        ck_assert_msg(elf_closure_add(c, "/usr/bin/skipwrong", ELF_CLOSURE_MUST_BE_ELF, &err) == 0, "%s", err.msg);
         assert_file(c, base, "/usr/bin/skipwrong");
         ck_assert_ptr_null(find_dep(c, "/opt/wrong/libbase.so.1"));
         ck_assert_ptr_null(find_dep(c, "/opt/wrong32/libbase.so.1"));
 
         /* DT_RPATH of the executable serves its libraries too. */
-        ck_assert_msg(elf_closure_add(c, "/usr/bin/userpath", 1, &err) == 0, "%s", err.msg);
+        ck_assert_msg(elf_closure_add(c, "/usr/bin/userpath", ELF_CLOSURE_MUST_BE_ELF, &err) == 0, "%s", err.msg);
         assert_file(c, chain, "/usr/bin/userpath");
         assert_file(c, "/opt/rp/libonlyrp.so.1", chain);
 
         /* $LIB */
-        ck_assert_msg(elf_closure_add(c, "/usr/bin/uselib", 1, &err) == 0, "%s", err.msg);
+        ck_assert_msg(elf_closure_add(c, "/usr/bin/uselib", ELF_CLOSURE_MUST_BE_ELF, &err) == 0, "%s", err.msg);
         assert_file(c, libl, "/usr/bin/uselib");
         assert_unique(c);
         elf_closure_free(c);
@@ -771,14 +771,14 @@ START_TEST(test_closure_not_elf)
         Sysroot *s;
         ObError err = { 0 };
 
-        ck_assert_msg(closure_of("/etc/notes.txt", 0, &c, &s, &err) == 0, "%s", err.msg);
+        ck_assert_msg(closure_of("/etc/notes.txt", /* flags= */ 0, &c, &s, &err) == 0, "%s", err.msg);
         ck_assert_int_eq(elf_closure_count(c), 1);
         assert_file(c, "/etc/notes.txt", NULL);
-        ck_assert_int_eq(elf_closure_add(c, "/etc/notes.txt", 1, &err), -EINVAL);
+        ck_assert_int_eq(elf_closure_add(c, "/etc/notes.txt", ELF_CLOSURE_MUST_BE_ELF, &err), -EINVAL);
         ck_assert_msg(strstr(err.msg, "/etc/notes.txt") && strstr(err.msg, "not an ELF file"), "%s", err.msg);
-        ck_assert_int_lt(elf_closure_add(c, "/etc", 0, &err), 0);
+        ck_assert_int_lt(elf_closure_add(c, "/etc", /* flags= */ 0, &err), 0);
         ck_assert_msg(strstr(err.msg, "not a regular file"), "%s", err.msg);
-        ck_assert_int_lt(elf_closure_add(c, "/etc/fifo", 0, &err), 0);
+        ck_assert_int_lt(elf_closure_add(c, "/etc/fifo", /* flags= */ 0, &err), 0);
         ck_assert_msg(strstr(err.msg, "not a regular file"), "%s", err.msg);
         elf_closure_free(c);
         sysroot_free(s);
@@ -806,7 +806,7 @@ START_TEST(test_closure_host)
         ElfInfo info;
 
         c = closure_for("/", &s);
-        ck_assert_msg(elf_closure_add(c, bin, 1, &err) == 0, "%s", err.msg);
+        ck_assert_msg(elf_closure_add(c, bin, ELF_CLOSURE_MUST_BE_ELF, &err) == 0, "%s", err.msg);
         assert_unique(c);
         ck_assert_ptr_null(elf_closure_get(c, 0)->needed_by);
 

@@ -144,6 +144,32 @@ START_TEST(test_error_wrap_long)
 }
 END_TEST
 
+START_TEST(test_error_wrap_subject)
+{
+        ObError e = { 0 };
+
+        /* The message names the subject the context names: said once. */
+        ob_error_plain(&e, EINVAL, "'/usr/bin/ldd': not an ELF file");
+        ck_assert_int_eq(ob_error_wrap_subject(&e, "/usr/bin/ldd", "cfg.yml: binary '%s'", "/usr/bin/ldd"), -EINVAL);
+        ck_assert_str_eq(e.msg, "cfg.yml: binary '/usr/bin/ldd': not an ELF file");
+        ob_error_plain(&e, ENOENT, "'/opt/x' does not exist in the sysroot");
+        ck_assert_int_eq(ob_error_wrap_subject(&e, "/opt/x", "cfg.yml:7: files entry '/opt/x'"), -ENOENT);
+        ck_assert_str_eq(e.msg, "cfg.yml:7: files entry '/opt/x' does not exist in the sysroot");
+
+        /* Another subject (a parent, a longer path), or one not at the start: a plain wrap. */
+        ob_error_plain(&e, ENOENT, "'/opt' does not exist in the sysroot (resolving '/opt/x')");
+        ob_error_wrap_subject(&e, "/opt/x", "files entry '/opt/x'");
+        ck_assert_str_eq(e.msg, "files entry '/opt/x': '/opt' does not exist in the sysroot (resolving '/opt/x')");
+        ob_error_plain(&e, ENOENT, "'/opt/xy' does not exist");
+        ob_error_wrap_subject(&e, "/opt/x", "entry");
+        ck_assert_str_eq(e.msg, "entry: '/opt/xy' does not exist");
+        ob_error_plain(&e, EIO, "cannot read '/opt/x'");
+        ob_error_wrap_subject(&e, "/opt/x", "entry '/opt/x'");
+        ck_assert_str_eq(e.msg, "entry '/opt/x': cannot read '/opt/x'");
+        ck_assert_int_eq(ob_error_wrap_subject(NULL, "/x", "ctx"), -EINVAL);
+}
+END_TEST
+
 /* ---- paths ---- */
 
 START_TEST(test_path_join)
@@ -515,6 +541,7 @@ static Suite *util_suite(void)
         tcase_add_test(tc, test_error_plain_no_strerror);
         tcase_add_test(tc, test_error_wrap);
         tcase_add_test(tc, test_error_wrap_long);
+        tcase_add_test(tc, test_error_wrap_subject);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("strings");

@@ -406,7 +406,7 @@ static void add_host_programs(Plan *p, const char *const *programs)
         ck_assert_msg(sysroot_open("/", &sr, &err) == 0, "%s", err.msg);
         ck_assert_msg(elf_closure_new(sr, &c, &err) == 0, "%s", err.msg);
         for (size_t i = 0; programs[i]; i++)
-                ck_assert_msg(elf_closure_add(c, programs[i], 1, &err) == 0, "%s", err.msg);
+                ck_assert_msg(elf_closure_add(c, programs[i], ELF_CLOSURE_MUST_BE_ELF, &err) == 0, "%s", err.msg);
         for (size_t i = 0; i < elf_closure_count(c); i++) {
                 const ElfDep *d = elf_closure_get(c, i);
                 if (d->type == ELF_DEP_SYMLINK) {

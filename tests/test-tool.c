@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The tool tier: loading tool configs (and the exact message for each kind
- * of mistake), the package version from a dpkg database, the tool layer
- * planned from a sysroot built in a temporary directory, the data layer made
- * by a host command, and the merged image config.
+ * of mistake), the tool's version from the package in a dpkg database, and
+ * the tool layer planned from a sysroot built in a temporary directory.
  *
  * The sysroot is laid out when the test starts. Its ELF parts (a binary, its
  * interpreter, a library behind a chain of symlinks and a plugin) are built
@@ -10,7 +9,6 @@
  * skipped when there is no compiler or the host is neither x86-64 nor
  * aarch64. The rest uses a minimal static ELF file written here. */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -135,38 +133,12 @@ static int build_plain_fixtures(void)
             put_link("usr/bin/toolver", "../lib/tool-1.0/bin/toolver") < 0 ||
             put_file("etc/tool.conf.dist", "key = value\n", 0644) < 0)
                 return -1;
-        /* Several paragraphs; the wanted package is installed in the last
-         * one only, after a removed copy and a package whose name starts
-         * the same way. */
-        return put_file("var/lib/dpkg/status",
-                        "Package: other\n"
-                        "Status: install ok installed\n"
-                        "Version: 1.0\n"
-                        "\n"
-                        "Package: wanted\n"
-                        "Status: deinstall ok config-files\n"
-                        "Version: 0.9-1\n"
-                        "\n"
-                        "Package: wanted-dev\n"
-                        "Status: install ok installed\n"
-                        "Version: 5.0\n"
-                        "\n"
-                        "Package: ghost\n"
-                        "Status: purge ok not-installed\n"
-                        "Version: 3.0\n"
-                        "\n"
-                        "Package: halfway\n"
-                        "Status: install reinstreq half-installed\n"
-                        "Version: 4.0\n"
-                        "\n"
-                        "Package: wanted\n"
-                        "Status: install ok installed\n"
-                        "Priority: optional\n"
-                        "Description: the package a tool wants\n"
-                        " Package: not-a-field\n"
-                        " Version: 0.0\n"
-                        "Version: 1:2.3+dfsg-1~deb12u1\n",
-                        0644);
+        /* The packages the version tests look up. */
+        _cleanup_free_ char *status = NULL;
+        ObError err = { 0 };
+        if (read_file(TEST_DATA_DIR "/dpkg/root/var/lib/dpkg/status", &status, NULL, &err) < 0)
+                return -1;
+        return put_file("var/lib/dpkg/status", status, 0644);
 }
 
 /* The compiled parts:
@@ -259,19 +231,6 @@ static void assert_sorted(const Plan *p)
         for (size_t i = 1; i < p->n; i++)
                 ck_assert_msg(path_compare(p->entries[i - 1].path, p->entries[i].path) < 0, "'%s' before '%s'",
                               p->entries[i - 1].path, p->entries[i].path);
-}
-
-static size_t count_dir(const char *path)
-{
-        DIR *d = opendir(path);
-        ck_assert_msg(d != NULL, "cannot open %s", path);
-        size_t n = 0;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-                        n++;
-        closedir(d);
-        return n;
 }
 
 /* ---- spec_load_tool: good configs -------------------------------------- */
@@ -467,54 +426,6 @@ START_TEST(test_missing_config)
 END_TEST
 
 /* ---- versions from the dpkg database ------------------------------------ */
-
-START_TEST(test_package_version)
-{
-        Sysroot *root = open_root();
-        ObError e = { 0 };
-        char *v = NULL;
-
-        ck_assert_msg(tool_package_version(root, "wanted", &v, &e) == 0, "%s", e.msg);
-        ck_assert_str_eq(v, "1:2.3+dfsg-1~deb12u1");
-        free(v);
-        v = NULL;
-        ck_assert_msg(tool_package_version(root, "wanted-dev", &v, &e) == 0, "%s", e.msg);
-        ck_assert_str_eq(v, "5.0");
-        free(v);
-        v = NULL;
-        ck_assert_msg(tool_package_version(root, "other", &v, &e) == 0, "%s", e.msg);
-        ck_assert_str_eq(v, "1.0");
-        free(v);
-        v = NULL;
-
-        /* listed, but not installed */
-        static const char *const absent[] = { "ghost", "halfway", "missing", "wanted-d", "not-a-field" };
-        for (size_t i = 0; i < ELEMENTSOF(absent); i++) {
-                int r = tool_package_version(root, absent[i], &v, &e);
-                ck_assert_msg(r == -ENOENT, "%s: %d", absent[i], r);
-                ck_assert_ptr_null(v);
-                _cleanup_free_ char *want = xasprintf("the Debian package '%s' is not installed (apt-get install %s)",
-                                                      absent[i], absent[i]);
-                ck_assert_str_eq(e.msg, want);
-        }
-        sysroot_free(root);
-}
-END_TEST
-
-START_TEST(test_package_version_no_database)
-{
-        ObError e = { 0 };
-        Sysroot *root = NULL;
-        _cleanup_free_ char *empty = xasprintf("%s/empty-root", tmp_dir);
-        ck_assert_int_eq(mkdir(empty, 0755), 0);
-        ck_assert_msg(sysroot_open(empty, &root, &e) == 0, "%s", e.msg);
-        char *v = NULL;
-        ck_assert_int_eq(tool_package_version(root, "wanted", &v, &e), -ENOENT);
-        ck_assert_ptr_null(v);
-        ck_assert_ptr_nonnull(strstr(e.msg, "/var/lib/dpkg/status"));
-        sysroot_free(root);
-}
-END_TEST
 
 START_TEST(test_resolve_version)
 {
@@ -807,243 +718,6 @@ START_TEST(test_plan_base_binary)
 }
 END_TEST
 
-/* ---- tool_image_config ------------------------------------------------- */
-
-START_TEST(test_image_config)
-{
-        char *base_env[] = { (char *) "PATH=/usr/bin", (char *) "PATHX=keep", (char *) "LANG=C.UTF-8", NULL };
-        char *base_labels[] = { (char *) "a=1", (char *) "b=2", NULL };
-        char *base_ep[] = { (char *) "/bin/base", NULL };
-        char *base_cmd[] = { (char *) "base-cmd", NULL };
-        char *base_ports[] = { (char *) "80/tcp", NULL };
-        SpecImageConfig base = { .user = (char *) "65532:65532", .env = base_env, .workdir = (char *) "/home",
-                                 .entrypoint = base_ep, .cmd = base_cmd, .ports = base_ports, .labels = base_labels };
-        char *tool_env[] = { (char *) "PATH=/opt/bin:/usr/bin", (char *) "NEW=1=2", NULL };
-        char *tool_labels[] = { (char *) "b=3", NULL };
-        char *tool_ep[] = { (char *) "/usr/bin/tool", (char *) "--serve", NULL };
-        char *tool_cmd[] = { NULL };       /* given and empty */
-        char *tool_vol[] = { (char *) "/data", NULL };
-        SpecImageConfig tool = { .user = (char *) "1000:1000", .env = tool_env, .entrypoint = tool_ep,
-                                 .cmd = tool_cmd, .volumes = tool_vol, .labels = tool_labels };
-        SpecImageConfig r;
-
-        tool_image_config(&base, &tool, &r);
-        ck_assert_str_eq(r.user, "1000:1000");
-        ck_assert_str_eq(r.workdir, "/home");
-        ck_assert_uint_eq(strv_length(r.env), 4);
-        ck_assert_str_eq(r.env[0], "PATH=/opt/bin:/usr/bin");
-        ck_assert_str_eq(r.env[1], "PATHX=keep");
-        ck_assert_str_eq(r.env[2], "LANG=C.UTF-8");
-        ck_assert_str_eq(r.env[3], "NEW=1=2");
-        ck_assert_uint_eq(strv_length(r.labels), 2);
-        ck_assert_str_eq(r.labels[0], "a=1");
-        ck_assert_str_eq(r.labels[1], "b=3");
-        ck_assert_uint_eq(strv_length(r.entrypoint), 2);
-        ck_assert_str_eq(r.entrypoint[0], "/usr/bin/tool");
-        ck_assert_str_eq(r.entrypoint[1], "--serve");
-        ck_assert_ptr_nonnull(r.cmd);
-        ck_assert_uint_eq(strv_length(r.cmd), 0);
-        ck_assert_uint_eq(strv_length(r.ports), 1);
-        ck_assert_str_eq(r.ports[0], "80/tcp");
-        ck_assert_uint_eq(strv_length(r.volumes), 1);
-        ck_assert_str_eq(r.volumes[0], "/data");
-        /* copies, not the inputs */
-        ck_assert_ptr_ne(r.env, base.env);
-        ck_assert_ptr_ne(r.entrypoint[0], tool_ep[0]);
-        spec_image_config_clear(&r);
-
-        /* nothing from the tool: the base's, user defaulting to root */
-        SpecImageConfig none = { 0 };
-        base.user = NULL;
-        tool_image_config(&base, &none, &r);
-        ck_assert_str_eq(r.user, "0:0");
-        ck_assert_uint_eq(strv_length(r.env), 3);
-        ck_assert_str_eq(r.env[0], "PATH=/usr/bin");
-        ck_assert_str_eq(r.entrypoint[0], "/bin/base");
-        ck_assert_str_eq(r.cmd[0], "base-cmd");
-        ck_assert_ptr_null(r.volumes);
-        spec_image_config_clear(&r);
-
-        /* nothing at all */
-        tool_image_config(&none, &none, &r);
-        ck_assert_str_eq(r.user, "0:0");
-        ck_assert_ptr_null(r.env);
-        ck_assert_ptr_null(r.workdir);
-        ck_assert_ptr_null(r.entrypoint);
-        ck_assert_ptr_null(r.cmd);
-        spec_image_config_clear(&r);
-}
-END_TEST
-
-/* ---- tool_data_plan ---------------------------------------------------- */
-
-/* A private TMPDIR for one test, so what tool_data_plan leaves behind can
- * be counted; restored by restore_tmpdir(). */
-static char *saved_tmpdir;
-
-static char *private_tmpdir(const char *name)
-{
-        const char *old = getenv("TMPDIR");
-        saved_tmpdir = old ? xstrdup(old) : NULL;
-        char *d = xasprintf("%s/%s", tmp_dir, name);
-        ck_assert_int_eq(mkdir(d, 0755), 0);
-        ck_assert_int_eq(setenv("TMPDIR", d, 1), 0);
-        return d;
-}
-
-static void restore_tmpdir(void)
-{
-        if (saved_tmpdir)
-                setenv("TMPDIR", saved_tmpdir, 1);
-        else
-                unsetenv("TMPDIR");
-        free(saved_tmpdir);
-        saved_tmpdir = NULL;
-}
-
-static char *file_text(const char *path)
-{
-        char *text = NULL;
-        ObError e = { 0 };
-        ck_assert_msg(read_file(path, &text, NULL, &e) == 0, "%s", e.msg);
-        return text;
-}
-
-START_TEST(test_data_plan)
-{
-        _cleanup_free_ char *tmp = private_tmpdir("data-ok");
-        _cleanup_free_ char *cfg = write_config(
-                "data-ok", "name: d\nversion: \"1\"\ndescription: d\nbinaries: [/usr/bin/d]\n"
-                           "data:\n"
-                           "  path: /var/lib/d/data\n"
-                           "  owner: \"1000:1001\"\n"
-                           "  mode: \"0750\"\n"
-                           "  password: s3cret\n"
-                           "  command: [/bin/sh, -c, \"echo x > {dir}/f && mkdir {dir}/sub && echo y > {dir}/sub/g "
-                           "&& cat {password_file} > {dir}/pw && pwd > {dir}/cwd\"]\n"
-                           "  append:\n"
-                           "    f: \"more\\n\"\n");
-        Spec *s = load_tool(cfg);
-        ck_assert_ptr_null(s->data.run_as);
-        ObError e = { 0 };
-        Plan p;
-        char *dir = NULL;
-        plan_init(&p);
-
-        ck_assert_msg(tool_data_plan(s, 77, &p, &dir, &e) == 0, "%s", e.msg);
-        ck_assert_ptr_nonnull(dir);
-        ck_assert(str_startswith(dir, tmp));
-        assert_sorted(&p);
-
-        const Entry *top = must_find(&p, "var/lib/d/data", ENTRY_DIR);
-        ck_assert_uint_eq(top->mode, 0750);
-        ck_assert_uint_eq(top->uid, 1000);
-        ck_assert_uint_eq(top->gid, 1001);
-        assert_why(top, "made at build time by data.command");
-        const Entry *f = must_find(&p, "var/lib/d/data/f", ENTRY_FILE);
-        ck_assert_uint_eq(f->uid, 1000);
-        ck_assert_uint_eq(f->gid, 1001);
-        ck_assert_uint_eq(f->size, 7);
-        _cleanup_free_ char *ftext = file_text(f->source);
-        ck_assert_str_eq(ftext, "x\nmore\n");
-        const Entry *sub = must_find(&p, "var/lib/d/data/sub", ENTRY_DIR);
-        ck_assert_uint_eq(sub->uid, 1000);
-        ck_assert_uint_eq(must_find(&p, "var/lib/d/data/sub/g", ENTRY_FILE)->gid, 1001);
-        _cleanup_free_ char *pw = file_text(must_find(&p, "var/lib/d/data/pw", ENTRY_FILE)->source);
-        ck_assert_str_eq(pw, "s3cret");
-        /* the command ran inside the data directory */
-        _cleanup_free_ char *cwd = file_text(must_find(&p, "var/lib/d/data/cwd", ENTRY_FILE)->source);
-        _cleanup_free_ char *want_cwd = xasprintf("%s/data\n", dir);
-        ck_assert_str_eq(cwd, want_cwd);
-        /* parents belong to root; nothing but the data directory is planned */
-        const Entry *parent = must_find(&p, "var/lib/d", ENTRY_DIR);
-        assert_why(parent, "parent directory");
-        ck_assert_uint_eq(parent->uid, 0);
-        ck_assert_int_eq(parent->mtime, 77);
-        ck_assert_uint_eq(p.n, 9);     /* var, var/lib, var/lib/d, data, cwd, f, pw, sub, sub/g */
-
-        /* the password file and the log are gone before the layer is written */
-        _cleanup_free_ char *pwfile = xasprintf("%s/password", dir);
-        _cleanup_free_ char *log = xasprintf("%s/log", dir);
-        ck_assert_int_ne(access(pwfile, F_OK), 0);
-        ck_assert_int_ne(access(log, F_OK), 0);
-
-        ck_assert_uint_eq(count_dir(tmp), 1);
-        tool_data_cleanup(dir);
-        ck_assert_uint_eq(count_dir(tmp), 0);
-        tool_data_cleanup(NULL);
-
-        plan_clear(&p);
-        spec_free(s);
-        restore_tmpdir();
-}
-END_TEST
-
-static void expect_data_failure(const char *name, const char *data_yaml, int code, const char *want_tail)
-{
-        _cleanup_free_ char *tmp = private_tmpdir(name);
-        _cleanup_free_ char *text = xasprintf("name: d\nversion: \"1\"\ndescription: d\nbinaries: [/usr/bin/d]\n"
-                                              "data:\n  path: /var/lib/d\n%s",
-                                              data_yaml);
-        _cleanup_free_ char *cfg = write_config(name, text);
-        Spec *s = load_tool(cfg);
-        ObError e = { 0 };
-        Plan p;
-        char *dir = NULL;
-        plan_init(&p);
-        int r = tool_data_plan(s, 0, &p, &dir, &e);
-        ck_assert_msg(r == -code, "%s: %d (%s)", name, r, e.msg);
-        ck_assert_ptr_null(dir);
-        ck_assert_uint_eq(p.n, 0);
-        _cleanup_free_ char *want = xasprintf("%s: %s", cfg, want_tail);
-        ck_assert_msg(strcmp(e.msg, want) == 0, "%s:\n  got:      %s\n  expected: %s", name, e.msg, want);
-        /* the temporary directory is removed on failure */
-        ck_assert_uint_eq(count_dir(tmp), 0);
-        spec_free(s);
-        restore_tmpdir();
-}
-
-START_TEST(test_data_plan_failures)
-{
-        /* the exit status and the tail of the output, on one line */
-        expect_data_failure("data-exit", "  command: [/bin/sh, -c, \"echo first; echo boom >&2; exit 3\"]\n", EIO,
-                            "data.command '/bin/sh' failed (exit status 3): first boom");
-        expect_data_failure("data-signal", "  command: [/bin/sh, -c, \"kill -9 $$\"]\n", EIO,
-                            "data.command '/bin/sh' failed (signal 9): ");
-        expect_data_failure("data-noexec", "  command: [/nonexistent/initdb]\n", EIO,
-                            "data.command '/nonexistent/initdb' failed (exit status 127): cannot run "
-                            "/nonexistent/initdb: No such file or directory");
-        expect_data_failure("data-user", "  command: [/bin/true]\n  run_as: no-such-user-here\n", ENOENT,
-                            "data.run_as: no host user 'no-such-user-here'");
-        expect_data_failure("data-append", "  command: [/bin/true]\n  append: {missing.conf: x}\n", ENOENT,
-                            "data.append: cannot append to 'missing.conf': No such file or directory");
-}
-END_TEST
-
-START_TEST(test_data_plan_long_output)
-{
-        /* Only the last 300 bytes of a long output are kept. */
-        _cleanup_free_ char *tmp = private_tmpdir("data-long");
-        _cleanup_free_ char *cfg = write_config(
-                "data-long", "name: d\nversion: \"1\"\ndescription: d\nbinaries: [/usr/bin/d]\n"
-                             "data:\n  path: /var/lib/d\n"
-                             "  command: [/bin/sh, -c, \"i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); "
-                             "done; exit 1\"]\n");
-        Spec *s = load_tool(cfg);
-        ObError e = { 0 };
-        Plan p;
-        char *dir = NULL;
-        plan_init(&p);
-        ck_assert_int_eq(tool_data_plan(s, 0, &p, &dir, &e), -EIO);
-        ck_assert_msg(str_endswith(e.msg, "line198 line199"), "%s", e.msg);
-        ck_assert_ptr_null(strstr(e.msg, "line0 "));
-        ck_assert_ptr_null(strchr(e.msg, '\n'));
-        ck_assert_uint_eq(count_dir(tmp), 0);
-        spec_free(s);
-        restore_tmpdir();
-}
-END_TEST
-
 static Suite *tool_suite(void)
 {
         Suite *s = suite_create("tool");
@@ -1057,8 +731,6 @@ static Suite *tool_suite(void)
         suite_add_tcase(s, tc);
 
         tc = tcase_create("version");
-        tcase_add_test(tc, test_package_version);
-        tcase_add_test(tc, test_package_version_no_database);
         tcase_add_test(tc, test_resolve_version);
         suite_add_tcase(s, tc);
 
@@ -1068,14 +740,6 @@ static Suite *tool_suite(void)
         tcase_add_test(tc, test_plan_missing_binary);
         tcase_add_test(tc, test_plan_elf);
         tcase_add_test(tc, test_plan_base_binary);
-        tcase_add_test(tc, test_image_config);
-        tcase_set_timeout(tc, 30);
-        suite_add_tcase(s, tc);
-
-        tc = tcase_create("data");
-        tcase_add_test(tc, test_data_plan);
-        tcase_add_test(tc, test_data_plan_failures);
-        tcase_add_test(tc, test_data_plan_long_output);
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* The data layer of a tool: what a host command (initdb) makes at build time
+ * in a temporary directory, planned as a layer of its own. */
+#include "tool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "fs.h"
+#include "log.h"
+#include "path.h"
+#include "process.h"
+#include "tmpfile.h"
+#include "util.h"
+
+void tool_data_cleanup(char *tmpdir)
+{
+        if (!tmpdir)
+                return;
+        tmpfile_forget(tmpdir);
+        (void) rm_rf_at(AT_FDCWD, tmpdir);
+        free(tmpdir);
+}
+DEFINE_CLEANUP_FUNC(char *, tool_data_cleanup);
+
+static int run_data_command(const Spec *tool, const char *dir, const char *pwfile, const char *log, ObError *err)
+{
+        const SpecData *d = &tool->data;
+        struct passwd *pw = NULL;
+        if (d->run_as) {
+                pw = getpwnam(d->run_as);
+                if (!pw)
+                        return ob_error_plain(err, ENOENT, "%s: data.run_as: no host user '%s'", tool->file, d->run_as);
+                if (chown(dir, pw->pw_uid, pw->pw_gid) < 0 || (pwfile && chown(pwfile, pw->pw_uid, pw->pw_gid) < 0))
+                        return ob_error_set(err, errno, "cannot hand '%s' to '%s'", dir, d->run_as);
+        }
+        size_t n = strv_length(d->command);
+        _cleanup_strv_ char **argv = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *a = str_replace_all(d->command[i], "{dir}", dir);
+                argv[i] = str_replace_all(a, "{password_file}", pwfile ? pwfile : "");
+        }
+
+        /* A fixed environment: the same command gives the same kind of
+         * result on every machine. */
+        _cleanup_free_ char *home = xasprintf("HOME=%s", pw ? pw->pw_dir : "/");
+        char *envp[] = { (char *) "PATH=/usr/bin:/bin", (char *) "LANG=C.UTF-8", (char *) "LC_ALL=C.UTF-8",
+                         (char *) "TZ=UTC", home, NULL };
+        RunOptions ro = { .workdir = dir, .log = log, .envp = envp, .uid = pw ? (long) pw->pw_uid : -1,
+                          .gid = pw ? (long) pw->pw_gid : -1 };
+        int status = 0;
+        int r = run_program(argv, &ro, &status, err);
+        if (r < 0)
+                return r;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                _cleanup_free_ char *tail = log_tail(log, 300);
+                return ob_error_plain(err, EIO, "%s: data.command '%s' failed (%s %d): %s", tool->file, argv[0],
+                                      WIFEXITED(status) ? "exit status" : "signal",
+                                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), tail);
+        }
+        return 0;
+}
+
+/* Adds "NAME=TEXT" entries of data.append to the files the command made. */
+static int append_data(const Spec *tool, const char *dir, ObError *err)
+{
+        for (size_t i = 0; tool->data.append && tool->data.append[i]; i++) {
+                const char *eq = strchr(tool->data.append[i], '=');
+                _cleanup_free_ char *name = xstrndup(tool->data.append[i], (size_t) (eq - tool->data.append[i]));
+                _cleanup_free_ char *file = path_join(dir, name);
+                /* The directory belongs to the data command's user: follow no link of theirs. */
+                _cleanup_close_ int fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || write_all(fd, eq + 1, strlen(eq + 1)) < 0)
+                        return ob_error_set(err, errno, "%s: data.append: cannot append to '%s'", tool->file, name);
+        }
+        return 0;
+}
+
+int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
+{
+        const char *tmp = getenv("TMPDIR");
+        _cleanup_free_ char *template = xasprintf("%s/oci-build-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(template))
+                return ob_error_set(err, errno, "cannot create a temporary directory");
+        /* Removed on failure; on success the caller removes it with
+         * tool_data_cleanup() once the layer is written. */
+        _cleanup_(tool_data_cleanupp) char *tmpdir = TAKE_PTR(template);
+        /* Interrupted, the data directory goes too. */
+        tmpfile_register_tree(tmpdir);
+        chmod(tmpdir, 0755);
+        _cleanup_free_ char *dir = path_join(tmpdir, "data");
+        _cleanup_free_ char *pwfile = NULL;
+        _cleanup_free_ char *log = path_join(tmpdir, "log");
+        int r;
+
+        if (mkdir(dir, 0700) < 0)
+                return ob_error_set(err, errno, "cannot create '%s'", dir);
+        if (tool->data.password) {
+                pwfile = path_join(tmpdir, "password");
+                r = write_file_atomic(pwfile, tool->data.password, strlen(tool->data.password), 0600, err);
+                if (r < 0)
+                        return r;
+        }
+        r = run_data_command(tool, dir, pwfile, log, err);
+        if (r < 0)
+                return r;
+        r = append_data(tool, dir, err);
+        if (r < 0)
+                return r;
+        if (pwfile)
+                unlink(pwfile);
+        unlink(log);
+
+        _cleanup_(sysroot_freep) Sysroot *host = NULL;
+        r = sysroot_open("/", &host, err);
+        if (r < 0)
+                return r;
+        _cleanup_(plan_clear) Plan p = { 0 };
+        PlanCopyOptions o = { .dst = tool->data.path, .src = dir, .uid = tool->data.uid, .gid = tool->data.gid,
+                              .why = "made at build time by data.command" };
+        r = plan_add_host(&p, host, &o, err);
+        if (r < 0)
+                return r;
+        /* Everything in it belongs to the image's user, not the host's. */
+        for (size_t i = 0; i < p.n; i++) {
+                p.entries[i].uid = tool->data.uid;
+                p.entries[i].gid = tool->data.gid;
+        }
+        Entry *top = (Entry *) plan_find(&p, tool->data.path);
+        if (top)
+                top->mode = tool->data.mode;
+        r = plan_finish(&p, mtime, err);
+        if (r < 0)
+                return r;
+
+        *ret = p;
+        plan_init(&p);
+        *ret_tmpdir = TAKE_PTR(tmpdir);
+        return 0;
+}

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/* The dpkg status reader: paragraphs, fields and continuation lines, what
+ * counts as installed, and the version of a package from a sysroot's
+ * database (tests/data/dpkg/root), without running anything. */
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dpkg.h"
+#include "sysroot.h"
+#include "testutil.h"
+#include "util.h"
+
+#define DPKG_ROOT TEST_DATA_DIR "/dpkg/root"
+
+static Sysroot *open_root(void)
+{
+        ObError err = { 0 };
+        Sysroot *s = NULL;
+        ck_assert_msg(sysroot_open(DPKG_ROOT, &s, &err) == 0, "%s", err.msg);
+        return s;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+START_TEST(test_parse_paragraphs)
+{
+        _cleanup_(dpkg_status_freep) DpkgStatus *s = dpkg_status_parse("Package: a\n"
+                                                                       "Status: install ok installed\n"
+                                                                       "Version: 1.0\n"
+                                                                       "\n"
+                                                                       "\n"
+                                                                       "Package: b\n"
+                                                                       "Version:2\n"
+                                                                       " \t\n"
+                                                                       "package:   c  \n");
+        ck_assert_uint_eq(s->n_paragraphs, 3);
+        ck_assert_uint_eq(s->paragraphs[0].n_fields, 3);
+        ck_assert_str_eq(s->paragraphs[0].fields[0].name, "Package");
+        ck_assert_str_eq(s->paragraphs[0].fields[0].value, "a");
+        ck_assert_str_eq(dpkg_paragraph_get(&s->paragraphs[0], "Version"), "1.0");
+        /* no blank after the colon; a line of blanks ends a paragraph too */
+        ck_assert_str_eq(dpkg_paragraph_get(&s->paragraphs[1], "Version"), "2");
+        ck_assert_ptr_null(dpkg_paragraph_get(&s->paragraphs[1], "Status"));
+        /* names compare without regard to case; the value loses its blanks */
+        ck_assert_str_eq(dpkg_paragraph_get(&s->paragraphs[2], "Package"), "c");
+}
+END_TEST
+
+START_TEST(test_parse_continuation)
+{
+        _cleanup_(dpkg_status_freep) DpkgStatus *s = dpkg_status_parse("Package: doc\n"
+                                                                       "Description: short\n"
+                                                                       " Package: not-a-field\n"
+                                                                       " .\n"
+                                                                       "\tlast line\n"
+                                                                       "Conffiles:\n"
+                                                                       " /etc/doc.conf 0123\n"
+                                                                       "Version: 3\n");
+        ck_assert_uint_eq(s->n_paragraphs, 1);
+        const DpkgParagraph *p = &s->paragraphs[0];
+        ck_assert_uint_eq(p->n_fields, 4);
+        ck_assert_str_eq(dpkg_paragraph_get(p, "Description"), "short\n Package: not-a-field\n .\n\tlast line");
+        ck_assert_str_eq(dpkg_paragraph_get(p, "Conffiles"), "\n /etc/doc.conf 0123");
+        ck_assert_str_eq(dpkg_paragraph_get(p, "Package"), "doc");
+        ck_assert_str_eq(dpkg_paragraph_get(p, "Version"), "3");
+}
+END_TEST
+
+START_TEST(test_parse_damaged)
+{
+        /* Lines that are neither fields nor continuations are passed over. */
+        _cleanup_(dpkg_status_freep) DpkgStatus *s = dpkg_status_parse(" orphan continuation\n"
+                                                                       "no colon here\n"
+                                                                       ": no name\n"
+                                                                       "Package: p\n"
+                                                                       "Version: 1");
+        ck_assert_uint_eq(s->n_paragraphs, 1);
+        ck_assert_uint_eq(s->paragraphs[0].n_fields, 2);
+        ck_assert_str_eq(dpkg_paragraph_get(&s->paragraphs[0], "Version"), "1");
+
+        _cleanup_(dpkg_status_freep) DpkgStatus *empty = dpkg_status_parse("");
+        ck_assert_uint_eq(empty->n_paragraphs, 0);
+        ck_assert_ptr_null(dpkg_status_find_installed(empty, "p"));
+}
+END_TEST
+
+START_TEST(test_installed)
+{
+        static const struct {
+                const char *status;
+                bool installed;
+        } cases[] = {
+                { "Status: install ok installed\n", true },
+                { "Status: hold ok installed\n", true },
+                { "Status: deinstall ok config-files\n", false },
+                { "Status: purge ok not-installed\n", false },
+                { "Status: install reinstreq half-installed\n", false },
+                { "Status: install ok unpacked\n", false },
+                { "", false },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *text = xasprintf("Package: p\n%s", cases[i].status);
+                _cleanup_(dpkg_status_freep) DpkgStatus *s = dpkg_status_parse(text);
+                ck_assert_uint_eq(s->n_paragraphs, 1);
+                ck_assert_msg(dpkg_paragraph_installed(&s->paragraphs[0]) == cases[i].installed, "%s",
+                              cases[i].status);
+        }
+}
+END_TEST
+
+START_TEST(test_find_installed)
+{
+        /* The removed copy that comes first is passed over. */
+        _cleanup_(dpkg_status_freep) DpkgStatus *s = dpkg_status_parse("Package: lib\n"
+                                                                       "Status: deinstall ok config-files\n"
+                                                                       "Version: 1\n"
+                                                                       "\n"
+                                                                       "Package: lib-dev\n"
+                                                                       "Status: install ok installed\n"
+                                                                       "Version: 2\n"
+                                                                       "\n"
+                                                                       "Package: lib\n"
+                                                                       "Status: install ok installed\n"
+                                                                       "Version: 3\n");
+        const DpkgParagraph *p = dpkg_status_find_installed(s, "lib");
+        ck_assert_ptr_eq(p, &s->paragraphs[2]);
+        ck_assert_str_eq(dpkg_paragraph_get(p, "Version"), "3");
+        ck_assert_ptr_null(dpkg_status_find_installed(s, "li"));
+        ck_assert_ptr_null(dpkg_status_find_installed(s, "nothing"));
+}
+END_TEST
+
+/* ---- a sysroot's database ---------------------------------------------- */
+
+START_TEST(test_load)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = open_root();
+        _cleanup_(dpkg_status_freep) DpkgStatus *s = NULL;
+        ObError e = { 0 };
+
+        ck_assert_msg(dpkg_status_load(root, &s, &e) == 0, "%s", e.msg);
+        ck_assert_uint_eq(s->n_paragraphs, 6);
+        ck_assert_str_eq(dpkg_paragraph_get(&s->paragraphs[5], "Description"),
+                         "the package a tool wants\n Package: not-a-field\n Version: 0.0");
+}
+END_TEST
+
+/* The database has several paragraphs; the wanted package is installed in
+ * the last one only, after a removed copy and a package whose name starts
+ * the same way. */
+START_TEST(test_package_version)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = open_root();
+        ObError e = { 0 };
+        char *v = NULL;
+
+        ck_assert_msg(dpkg_package_version(root, "wanted", &v, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "1:2.3+dfsg-1~deb12u1");
+        free(v);
+        v = NULL;
+        ck_assert_msg(dpkg_package_version(root, "wanted-dev", &v, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "5.0");
+        free(v);
+        v = NULL;
+        ck_assert_msg(dpkg_package_version(root, "other", &v, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "1.0");
+        free(v);
+        v = NULL;
+
+        /* listed, but not installed */
+        static const char *const absent[] = { "ghost", "halfway", "missing", "wanted-d", "not-a-field" };
+        for (size_t i = 0; i < ELEMENTSOF(absent); i++) {
+                int r = dpkg_package_version(root, absent[i], &v, &e);
+                ck_assert_msg(r == -ENOENT, "%s: %d", absent[i], r);
+                ck_assert_ptr_null(v);
+                _cleanup_free_ char *want = xasprintf("the Debian package '%s' is not installed (apt-get install %s)",
+                                                      absent[i], absent[i]);
+                ck_assert_str_eq(e.msg, want);
+        }
+}
+END_TEST
+
+START_TEST(test_package_version_no_database)
+{
+        char empty[256];
+        test_tmpdir(empty, sizeof(empty), "dpkg-empty");
+        ObError e = { 0 };
+        Sysroot *root = NULL;
+        ck_assert_msg(sysroot_open(empty, &root, &e) == 0, "%s", e.msg);
+        char *v = NULL;
+        ck_assert_int_eq(dpkg_package_version(root, "wanted", &v, &e), -ENOENT);
+        ck_assert_ptr_null(v);
+        ck_assert_ptr_nonnull(strstr(e.msg, "/var/lib/dpkg/status"));
+        sysroot_free(root);
+        test_rm_rf(empty);
+}
+END_TEST
+
+static Suite *dpkg_suite(void)
+{
+        Suite *s = suite_create("dpkg");
+        TCase *tc = tcase_create("parse");
+        tcase_add_test(tc, test_parse_paragraphs);
+        tcase_add_test(tc, test_parse_continuation);
+        tcase_add_test(tc, test_parse_damaged);
+        tcase_add_test(tc, test_installed);
+        tcase_add_test(tc, test_find_installed);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("sysroot");
+        tcase_add_test(tc, test_load);
+        tcase_add_test(tc, test_package_version);
+        tcase_add_test(tc, test_package_version_no_database);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        return test_run(dpkg_suite());
+}
