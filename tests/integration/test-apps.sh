@@ -429,7 +429,8 @@ artifacts:
 EOF
         before=$(tree_sum "$L")
         for sig in TERM KILL; do
-                build_in -q -o "$L" app dlslow >"$T/dlslow.out" 2>&1 &
+                # oci-build itself, not a subshell running it, gets the signal.
+                "$OCI_BUILD" -C "$SRC/configs" -q -o "$L" app dlslow >"$T/dlslow.out" 2>&1 &
                 pid=$!
                 if wait_for 60 find "$OCI_BUILD_CACHE/downloads" -name '.part-*' -size +1k; then
                         kill -$sig $pid
