@@ -24,11 +24,33 @@
  * manifests, and names the images in the layout's index. The caller commits
  * the index (layout_commit()) or rolls back. */
 
+/* What build_write() tells as it goes, for a progress display. */
+typedef enum BuildEvent {
+        BUILD_IMAGE_START,     /* name, n_layers, file_bytes (of the layers to write) */
+        BUILD_LAYER_START,     /* layer (1-based), entries, file_bytes */
+        BUILD_LAYER_DONE,      /* layer, compressed (0 when the layer was written before in this run) */
+        BUILD_IMAGE_DONE,      /* compressed (the whole image), seconds */
+} BuildEvent;
+
+typedef struct BuildProgress {
+        BuildEvent event;
+        const char *name;              /* the image */
+        size_t layer, n_layers;
+        size_t entries;
+        uint64_t file_bytes;
+        uint64_t compressed;
+        double seconds;                /* since the image started */
+} BuildProgress;
+
+typedef void (*BuildProgressFn)(void *userdata, const BuildProgress *p);
+
 typedef struct BuildOptions {
         const char *configs;           /* the configs directory */
         const char *sysroot;           /* where host files come from: "/" by default */
         int64_t source_date_epoch;     /* 'created', and the latest mtime in layers */
         LayerOptions layer;            /* compression */
+        BuildProgressFn progress;      /* may be NULL */
+        void *progress_data;
 } BuildOptions;
 
 typedef struct Build Build;
@@ -46,8 +68,16 @@ typedef enum BuildAddFlags {
 
 /* Plans the image of the config NAME of that tier: SPEC_TIER_BASE (NAME
  * is ignored: the base image itself), SPEC_TIER_TOOL or SPEC_TIER_APP. An
- * image asked for twice is planned once. */
+ * image asked for twice is planned once. ENOPKG when a tool (the one asked
+ * for, or one an app names) is not installed in the sysroot: the Build
+ * remembers its package, so that a caller can go on planning the others and
+ * then name every package to install at once with build_missing_error(). */
 int build_add(Build *b, SpecTier tier, const char *name, BuildAddFlags flags, ObError *err);
+
+/* ENOPKG, when build_add() met tools that are not installed: one of them
+ * gives its own message, several give one line that names them all and
+ * ends with the apt-get command that installs every package. 0 otherwise. */
+int build_missing_error(const Build *b, ObError *err);
 
 /* The plans, for `show --files`. */
 const Spec *build_base_spec(const Build *b);

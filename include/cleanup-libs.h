@@ -2,6 +2,7 @@
 #pragma once
 
 #include <archive.h>
+#include <archive_entry.h>
 #include <jansson.h>
 
 #include "util.h"
@@ -23,3 +24,10 @@ static inline void archive_write_freep(struct archive **a)
 }
 #define _cleanup_archive_read_ _cleanup_(archive_read_freep)
 #define _cleanup_archive_write_ _cleanup_(archive_write_freep)
+
+static inline void archive_entry_freep(struct archive_entry **e)
+{
+        if (*e)
+                archive_entry_free(*e);
+}
+#define _cleanup_archive_entry_ _cleanup_(archive_entry_freep)

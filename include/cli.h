@@ -53,6 +53,13 @@ extern const Command command_base, command_tool, command_app, command_compose, c
 BuildOptions context_build_options(const Context *ctx);
 /* The operands, or with all every config of the tier. */
 int context_names(const Context *ctx, SpecTier tier, bool all, char ***ret, ObError *err);
+/* --all, for the commands that build every config of a tier. */
+extern bool arg_tier_all;
+extern const CommandOption tier_options[];
+int tier_set_option(const char *name, const char *value, ObError *err);
+/* The run function of `tool` and `app`: the operands (or --all) built. */
+int context_build_tier(const Context *ctx, SpecTier tier, ObError *err);
+
 /* Builds the images of that tier named (the base image: names NULL) into
  * the layout, committing its index, and prints a line per image. */
 int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError *err);

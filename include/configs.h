@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "spec.h"
+#include "util.h"
 
 /* Config discovery: configs/base.yml, configs/tools/NAME.yml and
  * configs/apps/NAME.yml, found by listing the directory. */
@@ -25,4 +26,7 @@ void configs_free(ConfigRef *v, size_t n);
 
 /* The config of that name, in any tier. */
 int configs_find(const char *dir, const char *name, ConfigRef *ret, ObError *err);
+/* Frees the strings of c; accepts one already cleared. */
 void config_ref_clear(ConfigRef *c);
+/* For a ConfigRef variable initialised to {}. */
+#define _cleanup_config_ref_ _cleanup_(config_ref_clear)

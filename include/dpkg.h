@@ -47,6 +47,25 @@ bool dpkg_paragraph_installed(const DpkgParagraph *p);
 /* The first installed package of that name, or NULL. */
 const DpkgParagraph *dpkg_status_find_installed(const DpkgStatus *s, const char *package);
 
-/* The version of an installed Debian package in root's database; ENOENT with
+/* The version of an installed Debian package in root's database; ENOPKG with
  * the command that installs it when it is not installed. */
 int dpkg_package_version(Sysroot *root, const char *package, char **ret, ObError *err);
+
+/* The paths an installed package put on disk, directories included, as dpkg
+ * recorded them in var/lib/dpkg/info/PACKAGE.list (PACKAGE:ARCH.list for a
+ * Multi-Arch: same package). */
+int dpkg_paragraph_files(Sysroot *root, const DpkgParagraph *p, char ***ret, ObError *err);
+
+/* The longest tag Docker and the OCI distribution spec accept. */
+#define DPKG_TAG_MAX 128
+
+/* A Debian version in the form a Docker tag can hold
+ * ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}), starting with the upstream version:
+ *   - the epoch ("1:" in "1:2.39.5-0+deb12u3") is dropped;
+ *   - '~' becomes '-' ("1.0~rc1-1" -> "1.0-rc1-1");
+ *   - '+' becomes '_' ("7.88.1-10+deb12u15" -> "7.88.1-10_deb12u15"), and so
+ *     does any other character a tag cannot hold (a ':' after the epoch);
+ *   - a leading '.' or '-' becomes '_', and the tag is cut at 128 characters.
+ * The full version goes into the image's IMAGE_ANNOTATION_DEBIAN_VERSION.
+ * NULL when nothing is left after the epoch. */
+char *dpkg_version_tag(const char *version);

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* An error travels up the call chain in one of these; callers add context on
  * the way up with ob_error_wrap() and only main() prints it. */
 typedef struct ObError {
         int code;        /* a positive errno value, or EINVAL for "bad input" */
+        int usage;       /* the command line itself is wrong: main() exits with 2, not 1 */
         char msg[4096];
 } ObError;
 
@@ -31,4 +33,14 @@ int ob_error_wrap(ObError *err, const char *fmt, ...)
 int ob_error_wrap_subject(ObError *err, const char *subject, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* A wrong command line (missing operands, options that exclude each
+ * other): like ob_error_plain(), and main() exits with 2. */
+int ob_error_usage(ObError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 void ob_error_clear(ObError *err);
+
+/* s copied to buf (size bytes, cut to fit) with what a terminal would act on
+ * written as \xNN: control characters, DEL, the C1 controls and bytes that
+ * are not UTF-8. For messages that quote config text or paths: they stay one
+ * line and cannot drive the terminal they are printed on. Returns buf. */
+char *ob_escape(const char *s, char *buf, size_t size);

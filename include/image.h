@@ -8,10 +8,19 @@
 #include "oci.h"
 #include "spec.h"
 
+/* The Debian package a tool image is made of, and its full version
+ * ("1:2.39.5-0+deb12u3"), on the manifest and its index descriptor: the
+ * image's org.opencontainers.image.version (and so its tag) has the form a
+ * tag can hold ("2.39.5-0_deb12u3", see dpkg_version_tag()). */
+#define IMAGE_ANNOTATION_DEBIAN_PACKAGE "org.debian.package"
+#define IMAGE_ANNOTATION_DEBIAN_VERSION "org.debian.version"
+
 /* Everything an image is made of once its layers are written. */
 typedef struct ImageBuild {
         const char *name;
-        const char *version;
+        const char *version;              /* tag-safe: `save` tags the image with it */
+        const char *debian_package;       /* NULL unless the version is the package's */
+        const char *debian_version;
         const char *description;
         const SpecImageConfig *config;
         const OciLayerInfo *layers;

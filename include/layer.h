@@ -35,4 +35,5 @@ int layer_level(const Plan *p, const LayerOptions *o);
 
 /* The same tar stream, uncompressed, to a file descriptor (for tests and
  * for comparing with other tar writers). */
-int layer_write_tar(int fd, const Plan *p, const LayerOptions *o, char ret_diff_id[static 72], ObError *err);
+int layer_write_tar(int fd, const Plan *p, const LayerOptions *o, char ret_diff_id[static DIGEST_STRING_MAX],
+                    ObError *err);

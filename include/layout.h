@@ -27,7 +27,7 @@ typedef enum LayoutOpenFlags {
                                     * without it the lock is shared with other readers */
 } LayoutOpenFlags;
 
-int layout_open(const char *dir, int flags, Layout **ret, ObError *err);
+int layout_open(const char *dir, LayoutOpenFlags flags, Layout **ret, ObError *err);
 /* Releases the lock and frees; does not roll back. */
 void layout_close(Layout *l);
 DEFINE_CLEANUP_FUNC(Layout *, layout_close);
@@ -41,10 +41,16 @@ const char *layout_path(const Layout *l);
 typedef struct BlobWriter BlobWriter;
 int layout_blob_begin(Layout *l, BlobWriter **ret, ObError *err);
 int blob_writer_write(BlobWriter *w, const void *data, size_t size, ObError *err);
-/* Completes the blob: fsync, rename to blobs/sha256/<hex>. */
+/* Completes the blob: fsync, rename to blobs/sha256/<hex>. Consumes w,
+ * whether it succeeds or not. */
 int layout_blob_commit(Layout *l, BlobWriter *w, char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size,
                        ObError *err);
 /* Abandons the blob and removes its temporary file; accepts NULL. */
+void blob_writer_abort(BlobWriter *w);
+/* A writer variable is abandoned when it goes out of scope; hand it to
+ * layout_blob_commit() with TAKE_PTR(). */
+DEFINE_CLEANUP_FUNC(BlobWriter *, blob_writer_abort);
+/* The same as blob_writer_abort(); l is not needed. */
 void layout_blob_abort(Layout *l, BlobWriter *w);
 
 int layout_put_blob(Layout *l, const void *data, size_t size, char ret_digest[static DIGEST_STRING_MAX],
@@ -69,4 +75,7 @@ int layout_commit(Layout *l, ObError *err);
 
 /* Deletes every blob no image in the index references, and leftover
  * temporary files. Returns the count and bytes removed. */
+/* What layout_gc() reads first: fails, changing nothing, when an image of
+ * the index (as it is in memory) references a blob that cannot be read. */
+int layout_gc_check(Layout *l, ObError *err);
 int layout_gc(Layout *l, size_t *ret_count, uint64_t *ret_bytes, ObError *err);

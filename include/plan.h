@@ -25,11 +25,15 @@ typedef struct Entry {
         uint32_t uid, gid;
         int64_t mtime;       /* clamped to SOURCE_DATE_EPOCH when written */
         uint64_t size;       /* ENTRY_FILE */
-        char *source;        /* ENTRY_FILE from the host: the host path; else NULL */
+        char *source;        /* ENTRY_FILE from the host: the host path (shown to users); else NULL */
+        Sysroot *root;       /* ENTRY_FILE from a sysroot: a reference to it, which the layer writer reads
+                              * source_path through; NULL for a source opened by its host path */
+        char *source_path;   /* with root: the canonical path inside it */
         char *data;          /* ENTRY_FILE generated: the bytes (size of them) */
         char *target;        /* ENTRY_SYMLINK: content; ENTRY_HARDLINK: the linked entry's path */
         char *why;           /* why it is in the image, for `show --files` */
-        uint64_t dev, ino;   /* host identity, to keep hard links as hard links */
+        uint64_t dev, ino;   /* host identity, to keep hard links as hard links and to tell the file
+                              * the layer writer opens is the one planned */
         uint32_t nlink;
 } Entry;
 
@@ -41,7 +45,10 @@ typedef struct Plan {
 } Plan;
 
 void plan_init(Plan *p);
+/* Frees the entries and leaves p empty (as after plan_init()). */
 void plan_clear(Plan *p);
+/* For a Plan variable initialised to {}. */
+#define _cleanup_plan_ _cleanup_(plan_clear)
 
 /* Adds a copy of e (path in any form: "/etc/x" or "etc/x"; it is
  * normalised). Adding the same path twice is accepted when both describe the
@@ -60,7 +67,16 @@ uint64_t plan_content_size(const Plan *p);
 
 /* Adds a host tree or file from the sysroot: src is resolved (symlinks on
  * the way followed; escaping the sysroot is an error), a directory is copied
- * whole with its inner symlinks kept as symlinks, excluded paths skipped. */
+ * whole with its inner symlinks kept as symlinks, excluded paths skipped.
+ * Directories are read through descriptors opened inside the sysroot, and
+ * each is checked to be the one that was looked at.
+ *
+ * A private file - not world-readable (unless normalize_modes: a checkout's
+ * modes follow its cloner's umask and say nothing), under /etc/ssl/private,
+ * /root or /home (unless src itself is there), or /etc/shadow and
+ * /etc/gshadow - is copied only when src names it
+ * exactly; reached through a directory, a symlink on the way or a link
+ * target, it is an error naming it and origin. */
 typedef struct PlanCopyOptions {
         const char *dst;               /* image path ("/usr/share/zoneinfo") */
         const char *src;               /* path inside the sysroot */
@@ -71,7 +87,10 @@ typedef struct PlanCopyOptions {
         bool normalize_modes;          /* files 0644/0755, dirs 0755: for trees from a checkout */
         bool keep_links;               /* src == dst: symlinks on the way stay symlinks, and the
                                         * content lands at its real path */
+        bool via_link;                 /* src is the target of a symlink, not a path a config named */
+        bool allow_private;            /* copy private files too: a tree this program made itself */
         const char *why;
+        const char *origin;            /* the config line behind this copy, for errors; why when NULL */
 } PlanCopyOptions;
 
 int plan_add_host(Plan *p, Sysroot *root, const PlanCopyOptions *o, ObError *err);

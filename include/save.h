@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "imageref.h"
 #include "util.h"
 #include "layout.h"
 
@@ -21,24 +22,12 @@
  * org.opencontainers.image.ref.name = "distroless-base:0.1.0"; manifest.json
  * has one entry per image with every tag, fully qualified. */
 
-/* A Docker image reference split and spelled the two ways consumers want. */
-typedef struct SaveRef {
-        char *familiar;     /* "distroless-base:0.1.0", as Docker prints it */
-        char *full;         /* "docker.io/library/distroless-base:0.1.0" */
-        char *tag;          /* "0.1.0" */
-} SaveRef;
-
-/* Parses "REPO:TAG" (REPO may start with a registry host[:port]); a tag is
- * required and a digest is refused, since Docker can only load tags. */
-int save_ref_parse(const char *ref, SaveRef *ret, ObError *err);
-void save_ref_clear(SaveRef *r);
-
 typedef struct SaveImage {
         char *name;          /* the image's name in the layout */
         char *manifest;      /* digest */
         char *config;        /* digest */
         char **layers;       /* digests, in manifest order */
-        SaveRef *refs;       /* its tags: --tag values, else the defaults */
+        ImageRef *refs;      /* its tags: --tag values, else the defaults */
         size_t n_refs;
         json_t *descriptor;  /* its manifest descriptor, without annotations */
 } SaveImage;

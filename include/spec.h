@@ -188,7 +188,3 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err);
 
 /* Loads and validates an app config (configs/apps/NAME.yml). */
 int spec_load_app(const char *file, Spec **ret, ObError *err);
-
-/* /etc/passwd and /etc/group contents generated from users and groups. */
-char *spec_render_passwd(const Spec *s);
-char *spec_render_group(const Spec *s);

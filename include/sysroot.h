@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/stat.h>
 
 #include "error.h"
@@ -13,9 +14,14 @@
 typedef struct Sysroot {
         char *path;     /* as given, without a trailing '/' ("" for "/") */
         int fd;         /* O_PATH|O_DIRECTORY descriptor of the root */
+        unsigned n_ref; /* the opener's, plus one per plan entry that reads from it */
 } Sysroot;
 
 int sysroot_open(const char *path, Sysroot **ret, ObError *err);
+/* Another reference: a plan's entries keep their sysroot open until the
+ * layer is written, whoever opened it. */
+Sysroot *sysroot_ref(Sysroot *s);
+/* Drops a reference; the last one frees. Accepts NULL. */
 void sysroot_free(Sysroot *s);
 DEFINE_CLEANUP_FUNC(Sysroot *, sysroot_free);
 
@@ -33,7 +39,18 @@ int sysroot_resolve(Sysroot *s, const char *path, SysrootLinkFn fn, void *userda
 /* The host path of an image path: "<sysroot>/<path>". */
 char *sysroot_host_path(const Sysroot *s, const char *path);
 
-/* lstat() and open() of a canonical path, relative to the root fd. */
+/* Opens a canonical path (no symlink in it, as sysroot_resolve() returns)
+ * so that nothing outside the root can be reached, even when a directory on
+ * the way is swapped for a symlink meanwhile: openat2() with RESOLVE_IN_ROOT,
+ * or a walk of O_NOFOLLOW opens where the kernel lacks it. A symlink on the
+ * way is an error (ELOOP). flags as for open(); O_NOFOLLOW and O_CLOEXEC are
+ * added. Returns the descriptor or -errno. */
+int sysroot_openat(const Sysroot *s, const char *path, int flags, ObError *err);
+/* For tests: take the walk even where openat2() works. */
+extern bool sysroot_force_walk;
+
+/* lstat() of a canonical path: its parent is opened as above, so the answer
+ * is about a file inside the root. */
 int sysroot_lstat(const Sysroot *s, const char *path, struct stat *ret_st, ObError *err);
 int sysroot_open_file(const Sysroot *s, const char *path, ObError *err);   /* returns fd or -errno */
 

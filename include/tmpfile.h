@@ -6,6 +6,14 @@
  * directory of a tool. The storage is fixed, since a signal handler may not
  * allocate. */
 
+/* mkostemps() and tmpfile_register() with the signals that would remove
+ * temporary files blocked in between, so that no signal leaves a file
+ * behind that was made but not yet registered. Returns the descriptor or
+ * -errno; *ret_slot is the slot (-1 when none was free). */
+int tmpfile_create(char *template, int suffix_len, int flags, int *ret_slot);
+/* mkdtemp() and tmpfile_register_tree() likewise. Returns 0 or -errno. */
+int tmpfile_create_dir(char *template, int *ret_slot);
+
 /* Registers a file; returns a slot for tmpfile_unregister(), or -1 when
  * every slot is taken (the file then stays behind if a signal comes). */
 int tmpfile_register(const char *path);

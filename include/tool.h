@@ -12,14 +12,20 @@
  * its ELF files), and the files its config names, as one layer on top of the
  * base layer. */
 
-/* Fills spec->version from its package (in the sysroot's dpkg database) when
- * the config gives none. */
-int tool_resolve_version(const Spec *spec, Sysroot *root, char **ret, ObError *err);
+/* The version of a tool's image: the config's 'version' as written, else that
+ * of its package in the sysroot's dpkg database in the form a tag can hold
+ * (dpkg_version_tag()); ENOPKG when the package is not installed.
+ * ret_debian_version (may be NULL) gets the package's full Debian version,
+ * or NULL when the config gives the version. */
+int tool_resolve_version(const Spec *spec, Sysroot *root, char **ret, char **ret_debian_version, ObError *err);
 
 /* The tool layer: binaries with their library closure, files (with the
  * libraries of every ELF file among them and the targets of symlinks that
  * would dangle), directories and symlinks. base is the plan of the layer
- * below, so what it already holds is not repeated. */
+ * below, so what it already holds is not repeated. A binary that the
+ * sysroot lacks is ENOPKG when the config's package is not installed, and
+ * otherwise an error that says the package does not have that path (with the
+ * programs it does have). */
 int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, Plan *ret, ObError *err);
 
 /* The data layer of a tool with 'data:' (src/tool-data.c): runs the host

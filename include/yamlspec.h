@@ -15,13 +15,23 @@ typedef struct YamlDoc {
         yaml_document_t doc;
 } YamlDoc;
 
+/* What a config may cost, whoever wrote it: a larger file, deeper nesting, or
+ * more nodes or scalar bytes (YDOC_MAX_SIZE) reached through aliases is
+ * refused as soon as it is seen, before time or memory go to it. */
+#define YDOC_MAX_SIZE (1024 * 1024)
+#define YDOC_MAX_DEPTH 64
+#define YDOC_MAX_ALIAS_NODES 10000
+
+/* One document of UTF-8 text without NUL; a file must be a regular file. */
 int ydoc_load(const char *file, YamlDoc **ret, ObError *err);
+int ydoc_load_data(const char *name, const char *data, size_t size, YamlDoc **ret, ObError *err);
 int ydoc_load_string(const char *name, const char *text, YamlDoc **ret, ObError *err);
 void ydoc_free(YamlDoc *d);
 DEFINE_CLEANUP_FUNC(YamlDoc *, ydoc_free);
 yaml_node_t *ydoc_root(YamlDoc *d);
 
-/* "file:line:col: message" */
+/* "file:line:col: message", or "file: message" without a node; control
+ * characters of the file name and the quoted values come out escaped. */
 int y_error(YamlDoc *d, const yaml_node_t *node, ObError *err, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
@@ -49,8 +59,15 @@ int y_str(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *e
 int y_nonempty_str(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *err);
 int y_uint(YamlDoc *d, yaml_node_t *node, const char *key, uint64_t max, uint64_t *ret, ObError *err);
 int y_bool(YamlDoc *d, yaml_node_t *node, const char *key, bool *ret, ObError *err);
-/* An octal mode as a string ("0755", "1777"); at most 07777. */
-int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret, ObError *err);
+typedef enum YamlModeFlags {
+        /* setgid on a directory only passes its group on to new files, which
+         * grants nothing (initdb's socket directory is 2775) */
+        Y_MODE_DIRECTORY = 1 << 0,
+} YamlModeFlags;
+
+/* An octal mode as a string ("0755", "1777"); at most 07777, never setuid,
+ * and setgid only on a directory. */
+int y_mode(YamlDoc *d, yaml_node_t *node, const char *key, YamlModeFlags flags, uint32_t *ret, ObError *err);
 /* An absolute image path, normalised; ".." is refused. */
 int y_abs_path(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObError *err);
 /* "UID:GID" or "UID" (gid = uid). */

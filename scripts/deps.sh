@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, with apt, the Debian 12 packages that are missing.
 #   deps.sh build   what building oci-build and `oci-build base` need
-#   deps.sh test    that, plus the real tools the tests use as judges
+#   deps.sh tools   the host programs the tool images are made of (`oci-build tool --all`)
+#   deps.sh test    what building needs, the tools, and the real tools the tests use as judges
 set -euo pipefail
 
 build_pkgs=(gcc meson ninja-build pkg-config libarchive-dev libssl-dev libjansson-dev libyaml-dev
@@ -9,11 +10,24 @@ build_pkgs=(gcc meson ninja-build pkg-config libarchive-dev libssl-dev libjansso
 test_pkgs=(skopeo umoci oci-image-tool python3 python3-jsonschema jq util-linux
            docker.io docker-compose docker-registry podman runc curl tar libc6-dev python3-yaml openssl
            clang libclang-rt-14-dev)
-# The host programs that the tool images are made of (configs/tools/*.yml).
-tool_pkgs=(curl jq git golang-go postgresql)
+# The host programs that the tool images are made of, one line per config
+# (configs/tools/*.yml; README's tool table says the same). node and npm
+# are asked for only when missing: see below.
+tool_pkgs=(curl            # curl
+           jq              # jq
+           git             # git
+           golang-go       # go
+           postgresql)     # postgres: postgresql-15 on Debian 12, and initdb
 
-want=("${build_pkgs[@]}")
-[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}" "${tool_pkgs[@]}")
+case "${1:-build}" in
+build) want=("${build_pkgs[@]}") ;;
+tools) want=("${tool_pkgs[@]}") ;;
+test) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${tool_pkgs[@]}") ;;
+*)
+        echo "usage: $0 [build|tools|test]" >&2
+        exit 2
+        ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
@@ -21,7 +35,7 @@ for p in "${want[@]}"; do
 done
 # node may come from Debian or from an official build that bundles npm: ask
 # apt only for what is not there at all, so an existing node is never replaced.
-if [ "${1:-build}" = test ]; then
+if [ "${1:-build}" != build ]; then
         command -v node >/dev/null || missing+=(nodejs)
         command -v npm >/dev/null || missing+=(npm)
 fi

@@ -53,8 +53,12 @@ count() {  # count LABEL BUILD_DIR -- add the checks of the last `meson test` th
 run_suite() {  # run_suite LABEL BUILD_DIR MESON_SETUP_ARGS...
         local label=$1 dir=$2
         shift 2
-        if [ ! -f "$dir/build.ninja" ]; then
-                meson setup "$dir" "$@" >/dev/null || { meson setup --wipe "$dir" "$@" || { fail "$label: meson setup"; return; }; }
+        # An existing directory gets the options too, so that a build set up
+        # by hand is checked with warnings as errors like a new one.
+        if [ -f "$dir/build.ninja" ]; then
+                meson configure "$dir" "$@" >/dev/null || { fail "$label: meson configure"; return; }
+        else
+                meson setup "$dir" "$@" >/dev/null || { fail "$label: meson setup"; return; }
         fi
         ninja -C "$dir" >/dev/null || { ninja -C "$dir"; fail "$label: the build"; return; }
         # A test log left from an earlier run must not be counted again.
@@ -63,9 +67,10 @@ run_suite() {  # run_suite LABEL BUILD_DIR MESON_SETUP_ARGS...
         count "$label" "$dir"
 }
 
-run_suite build build
+# Warnings are errors here (and in CI, which runs this), not in users' builds.
+run_suite build build -Dwerror=true
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_suite asan build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+run_suite asan build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # Each fuzz target's bounded run is one check.

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "config.h"
@@ -15,6 +16,7 @@
 typedef struct BuildTool {
         Spec *spec;
         char *version;
+        char *debian_version;  /* the package's full version, when the image has its (tag-safe) form */
         Plan plan;
         bool data_planned;   /* the data command ran and its layer is planned */
         Plan data;
@@ -43,6 +45,10 @@ typedef struct WrittenLayer {
 
 struct Build {
         BuildOptions o;
+        /* The image being written, for progress. */
+        const char *current;
+        size_t current_layer, current_layers;
+        double current_start;
         Spec *base;
         Plan base_plan;
         Sysroot *root;
@@ -55,12 +61,16 @@ struct Build {
         BuildResult *results;
         WrittenLayer *written;
         size_t n_written;
+        char **missing_packages;  /* of tools that build_add() could not plan for want of them */
+        char **missing_tools;     /* "NAME (PACKAGE)", for the message */
+        char *missing_msg;        /* the first such failure's own message */
 };
 
 static void build_tool_clear(BuildTool *t)
 {
         spec_free(t->spec);
         free(t->version);
+        free(t->debian_version);
         plan_clear(&t->plan);
         plan_clear(&t->data);
         tool_data_cleanup(t->data_tmp);
@@ -88,6 +98,9 @@ void build_free(Build *b)
                 free(b->written[i].created_by);
         }
         free(b->written);
+        strv_free(b->missing_packages);
+        strv_free(b->missing_tools);
+        free(b->missing_msg);
         free(b->images);
         free(b->results);
         plan_clear(&b->base_plan);
@@ -148,7 +161,7 @@ int build_load_config(const char *configs, const char *name, int expect_tier, Sp
 int build_image_version(const Spec *spec, Sysroot *root, char **ret, ObError *err)
 {
         if (spec->tier == SPEC_TIER_TOOL)
-                return tool_resolve_version(spec, root, ret, err);
+                return tool_resolve_version(spec, root, ret, /* ret_debian_version= */ NULL, err);
         *ret = xstrdup(spec->version);
         return 0;
 }
@@ -226,6 +239,17 @@ static void queue_image(Build *b, SpecTier tier, size_t index)
         b->images[b->n_images++] = (BuildImage){ .tier = tier, .index = index };
 }
 
+/* A tool whose Debian package is not installed: remembered, so that one
+ * message can name every package to install. */
+static void note_missing(Build *b, const Spec *spec)
+{
+        _cleanup_free_ char *tool = xasprintf("%s (%s)", spec->name, spec->package);
+        if (!strv_contains(b->missing_tools, tool))
+                strv_push(&b->missing_tools, tool);
+        if (!strv_contains(b->missing_packages, spec->package))
+                strv_push(&b->missing_packages, spec->package);
+}
+
 /* Loads and plans the tool NAME once per run; with_data also runs its data
  * command (once). Returns its index. */
 static int plan_tool(Build *b, const char *name, bool with_data, size_t *ret_index, ObError *err)
@@ -235,20 +259,22 @@ static int plan_tool(Build *b, const char *name, bool with_data, size_t *ret_ind
 
         if (!t) {
                 _cleanup_(spec_freep) Spec *spec = NULL;
-                _cleanup_free_ char *version = NULL;
+                _cleanup_free_ char *version = NULL, *debian_version = NULL;
                 _cleanup_(plan_clear) Plan plan = { 0 };
                 r = build_load_config(b->o.configs, name, SPEC_TIER_TOOL, &spec, err);
                 if (r < 0)
                         return r;
-                r = tool_resolve_version(spec, b->root, &version, err);
-                if (r < 0)
-                        return r;
-                r = tool_plan(spec, b->root, &b->base_plan, b->o.source_date_epoch, &plan, err);
+                r = tool_resolve_version(spec, b->root, &version, &debian_version, err);
+                if (r == 0)
+                        r = tool_plan(spec, b->root, &b->base_plan, b->o.source_date_epoch, &plan, err);
+                if (r == -ENOPKG)
+                        note_missing(b, spec);
                 if (r < 0)
                         return r;
                 b->tools = xrealloc(b->tools, (b->n_tools + 1) * sizeof(BuildTool));
                 t = &b->tools[b->n_tools++];
-                *t = (BuildTool){ .spec = TAKE_PTR(spec), .version = TAKE_PTR(version), .plan = plan };
+                *t = (BuildTool){ .spec = TAKE_PTR(spec), .version = TAKE_PTR(version),
+                                  .debian_version = TAKE_PTR(debian_version), .plan = plan };
                 plan = (Plan){ 0 };
         }
         if (with_data && t->spec->has_data && !t->data_planned) {
@@ -327,8 +353,9 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
                         return r;
         }
         _cleanup_(plan_clear) Plan plan = { 0 };
-        r = app_plan(spec, b->root, oci_arch(), b->o.source_date_epoch, /* fetch= */ !(flags & BUILD_PLAN_ONLY),
-                     &plan, err);
+        /* What the base and tool layers hold is not repeated in the app's. */
+        r = app_plan_over(spec, b->root, layers, n_layers, oci_arch(), b->o.source_date_epoch,
+                          /* fetch= */ !(flags & BUILD_PLAN_ONLY), &plan, err);
         if (r < 0)
                 return r;
         if (!(flags & BUILD_PLAN_ONLY)) {
@@ -361,26 +388,73 @@ int build_add(Build *b, SpecTier tier, const char *name, BuildAddFlags flags, Ob
                 r = plan_app(b, name, flags, &index, err);
                 break;
         }
+        if (r == -ENOPKG && !b->missing_msg)
+                b->missing_msg = xstrdup(err->msg);
         if (r < 0)
                 return r;
         queue_image(b, tier, index);
         return 0;
 }
 
+int build_missing_error(const Build *b, ObError *err)
+{
+        size_t n = strv_length(b->missing_tools);
+        if (n == 0)
+                return 0;
+        if (n == 1)
+                return ob_error_plain(err, ENOPKG, "%s", b->missing_msg);
+        _cleanup_free_ char *tools = strv_join(b->missing_tools, ", ");
+        _cleanup_free_ char *packages = strv_join(b->missing_packages, " ");
+        return ob_error_plain(err, ENOPKG, "%zu tools are not installed in the sysroot: %s: apt-get install %s", n,
+                              tools, packages);
+}
+
 /* Writes the layer KEY unless this run wrote it already. */
+static double now_seconds(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void tell(Build *b, BuildProgress p)
+{
+        if (!b->o.progress)
+                return;
+        p.name = b->current;
+        p.n_layers = b->current_layers;
+        if (p.event != BUILD_IMAGE_START)
+                p.layer = b->current_layer;
+        p.seconds = now_seconds() - b->current_start;
+        b->o.progress(b->o.progress_data, &p);
+}
+
+static const OciLayerInfo *written_before(const Build *b, const char *key)
+{
+        for (size_t i = 0; i < b->n_written; i++)
+                if (strcmp(b->written[i].key, key) == 0)
+                        return &b->written[i].info;
+        return NULL;
+}
+
 static int write_layer(Build *b, Layout *l, const char *key, const Plan *plan, char *created_by,
                        const char *comment, OciLayerInfo *ret, ObError *err)
 {
         _cleanup_free_ char *by = created_by;
-        for (size_t i = 0; i < b->n_written; i++)
-                if (strcmp(b->written[i].key, key) == 0) {
-                        *ret = b->written[i].info;
-                        return 0;
-                }
+        b->current_layer++;
+        const OciLayerInfo *before = written_before(b, key);
+        if (before) {
+                *ret = *before;
+                tell(b, (BuildProgress){ .event = BUILD_LAYER_DONE });
+                return 0;
+        }
+        tell(b, (BuildProgress){ .event = BUILD_LAYER_START, .entries = plan->n,
+                                 .file_bytes = plan_content_size(plan) });
         OciLayerInfo info = { .created_by = by, .comment = comment };
         int r = layer_write(l, plan, &b->o.layer, &info, err);
         if (r < 0)
                 return r;
+        tell(b, (BuildProgress){ .event = BUILD_LAYER_DONE, .compressed = info.size });
         b->written = xrealloc(b->written, (b->n_written + 1) * sizeof(WrittenLayer));
         WrittenLayer *w = &b->written[b->n_written++];
         *w = (WrittenLayer){ .key = xstrdup(key), .created_by = TAKE_PTR(by), .info = info };
@@ -448,8 +522,8 @@ static int write_tool_image(Build *b, Layout *l, BuildTool *t, BuildResult *ret,
         }
         _cleanup_(spec_image_config_clear) SpecImageConfig cfg = { 0 };
         image_config_merge(&b->base->config, &t->spec->config, &cfg);
-        ImageBuild ib = { .name = t->spec->name, .version = t->version, .description = t->spec->description,
-                          .config = &cfg, .layers = layers, .n_layers = n, .created = b->o.source_date_epoch };
+        ImageBuild ib = { .name = t->spec->name, .version = t->version, .debian_package = t->spec->package,
+                          .debian_version = t->debian_version, .description = t->spec->description, .config = &cfg, .layers = layers, .n_layers = n, .created = b->o.source_date_epoch };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
         if (r < 0)
@@ -503,6 +577,52 @@ static int write_app_image(Build *b, Layout *l, BuildApp *a, BuildResult *ret, O
         return 0;
 }
 
+/* Announces an image: its layers and the bytes of files of those this run
+ * has not written yet. */
+static void start_image(Build *b, const BuildImage *im)
+{
+        const Plan *plans[64];
+        const char *keys[64];
+        size_t n = 0;
+        _cleanup_free_ char *k1 = NULL, *k2 = NULL;
+        plans[n] = &b->base_plan;
+        keys[n++] = "base";
+        if (im->tier == SPEC_TIER_BASE) {
+                b->current = b->base->name;
+        } else if (im->tier == SPEC_TIER_TOOL) {
+                const BuildTool *t = &b->tools[im->index];
+                b->current = t->spec->name;
+                plans[n] = &t->plan;
+                keys[n++] = k1 = xasprintf("tool:%s", t->spec->name);
+                if (t->data_planned) {
+                        plans[n] = &t->data;
+                        keys[n++] = k2 = xasprintf("data:%s", t->spec->name);
+                }
+        } else {
+                const BuildApp *a = &b->apps[im->index];
+                b->current = a->spec->name;
+                for (size_t k = 0; k < a->n_tools && n < 62; k++) {
+                        plans[n] = &b->tools[a->tools[k]].plan;
+                        keys[n++] = b->tools[a->tools[k]].spec->name;   /* only counted, see below */
+                }
+                plans[n] = &a->plan;
+                keys[n++] = NULL;
+        }
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *key = NULL;
+                if (im->tier == SPEC_TIER_APP && i > 0 && keys[i])
+                        key = xasprintf("tool:%s", keys[i]);
+                const char *k = key ? key : keys[i];
+                if (!k || !written_before(b, k))
+                        bytes += plan_content_size(plans[i]);
+        }
+        b->current_layer = 0;
+        b->current_layers = n;
+        b->current_start = now_seconds();
+        tell(b, (BuildProgress){ .event = BUILD_IMAGE_START, .file_bytes = bytes });
+}
+
 int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *ret_n, ObError *err)
 {
         free(b->results);
@@ -510,6 +630,7 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
         for (size_t i = 0; i < b->n_images; i++) {
                 const BuildImage *im = &b->images[i];
                 int r = 0;
+                start_image(b, im);
                 switch (im->tier) {
                 case SPEC_TIER_BASE:
                         r = write_base_image(b, l, &b->results[i], err);
@@ -521,6 +642,19 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                         r = write_app_image(b, l, &b->apps[im->index], &b->results[i], err);
                         break;
                 }
+                if (r < 0)
+                        return r;
+                tell(b, (BuildProgress){ .event = BUILD_IMAGE_DONE, .compressed = b->results[i].total_size });
+        }
+        b->current = NULL;
+        b->o.progress = NULL;   /* the base image named below is not one the caller asked for */
+        /* Every image stands on the base layer: name the base image too, so
+         * that it is in the index whatever was built (`skopeo inspect
+         * oci:oci:base` works after `tool --all` into an empty layout, or
+         * after the base image was removed). Its layer is written already. */
+        if (b->n_images > 0 && !image_queued(b, SPEC_TIER_BASE, 0)) {
+                BuildResult base;
+                int r = write_base_image(b, l, &base, err);
                 if (r < 0)
                         return r;
         }

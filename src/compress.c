@@ -42,7 +42,8 @@ struct Compressor {
         unsigned long long emit_seq;   /* the next chunk to hand to the sink */
 
         struct libdeflate_compressor *z;   /* the caller's own, for one thread */
-        unsigned n_workers;
+        unsigned n_threads;                     /* size of workers and worker_z; 0 for one thread */
+        unsigned n_workers;                     /* workers running */
         pthread_t *workers;
         struct libdeflate_compressor **worker_z;
         pthread_mutex_t lock;
@@ -123,16 +124,14 @@ int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink 
         if (threads > 64)
                 threads = 64;
 
-        Compressor *c = xcalloc(1, sizeof(*c));
+        _cleanup_(compressor_freep) Compressor *c = xcalloc(1, sizeof(*c));
         c->level = level;
         c->chunk = chunk_size ? chunk_size : COMPRESS_CHUNK_DEFAULT;
         c->sink = sink;
         c->userdata = userdata;
         c->z = libdeflate_alloc_compressor(level);
-        if (!c->z) {
-                free(c);
+        if (!c->z)
                 return ob_error_plain(err, ENOMEM, "cannot allocate a gzip compressor");
-        }
         /* One thread: compress in place. More: workers, and twice as many
          * slots so the caller fills one while the others are compressed. */
         c->n_slots = threads == 1 ? 1 : threads * 2;
@@ -145,25 +144,24 @@ int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink 
         }
 
         if (threads > 1) {
-                pthread_mutex_init(&c->lock, NULL);
-                pthread_cond_init(&c->work, NULL);
-                pthread_cond_init(&c->done, NULL);
+                pthread_mutex_init(&c->lock, /* attr= */ NULL);
+                pthread_cond_init(&c->work, /* attr= */ NULL);
+                pthread_cond_init(&c->done, /* attr= */ NULL);
+                c->n_threads = threads;
                 c->workers = xcalloc(threads, sizeof(pthread_t));
                 c->worker_z = xcalloc(threads, sizeof(*c->worker_z));
                 c->threads_ok = true;
                 for (unsigned i = 0; i < threads; i++) {
                         c->worker_z[i] = libdeflate_alloc_compressor(level);
-                        WorkerArg *wa = xmalloc(sizeof(*wa));
+                        _cleanup_free_ WorkerArg *wa = xmalloc(sizeof(*wa));
                         *wa = (WorkerArg){ .c = c, .index = i };
-                        if (!c->worker_z[i] || pthread_create(&c->workers[i], NULL, worker_main, wa) != 0) {
-                                free(wa);
-                                compressor_free(c);
+                        if (!c->worker_z[i] || pthread_create(&c->workers[i], /* attr= */ NULL, worker_main, wa) != 0)
                                 return ob_error_plain(err, EAGAIN, "cannot start compression threads");
-                        }
+                        TAKE_PTR(wa);   /* the worker frees it */
                         c->n_workers++;
                 }
         }
-        *ret = c;
+        *ret = TAKE_PTR(c);
         return 0;
 }
 
@@ -243,11 +241,10 @@ int compressor_write(Compressor *c, const void *data, size_t size, ObError *err)
 int compressor_finish(Compressor *c, ObError *err)
 {
         Slot *s = &c->slots[c->fill_seq % c->n_slots];
-        int r;
         /* A partly filled chunk, or an empty stream: either way one more
          * member, so that even empty input gives a valid gzip file. */
         if (s->in_len > 0 || c->fill_seq == 0) {
-                r = submit(c, err);
+                int r = submit(c, err);
                 if (r < 0)
                         return r;
         }
@@ -260,16 +257,14 @@ void compressor_free(Compressor *c)
 {
         if (!c)
                 return;
-        bool had_threads = c->workers != NULL;
         stop_workers(c);
-        if (had_threads) {
+        if (c->n_threads > 0) {
                 pthread_mutex_destroy(&c->lock);
                 pthread_cond_destroy(&c->work);
                 pthread_cond_destroy(&c->done);
         }
-        for (unsigned i = 0; c->worker_z && i < (had_threads ? c->n_slots / 2 : 0); i++)
-                if (c->worker_z[i])
-                        libdeflate_free_compressor(c->worker_z[i]);
+        for (unsigned i = 0; i < c->n_threads; i++)
+                libdeflate_free_compressor(c->worker_z[i]);
         free(c->worker_z);
         free(c->workers);
         for (unsigned i = 0; i < c->n_slots; i++) {

@@ -35,17 +35,28 @@ static int cmp_ref(const void *a, const void *b)
         return strcmp(x->name, y->name);
 }
 
-static void push(ConfigRef **v, size_t *n, SpecTier tier, const char *name, const char *file)
+/* The configs found so far. */
+typedef struct ConfigRefList {
+        ConfigRef *v;
+        size_t n;
+} ConfigRefList;
+
+static void config_ref_list_done(ConfigRefList *list)
 {
-        *v = xrealloc(*v, (*n + 1) * sizeof(ConfigRef));
-        (*v)[*n] = (ConfigRef){ .tier = tier, .name = xstrdup(name), .file = xstrdup(file) };
-        (*n)++;
+        configs_free(list->v, list->n);
+        *list = (ConfigRefList){};
 }
 
-static int scan_tier(const char *dir, const char *sub, SpecTier tier, ConfigRef **v, size_t *n, ObError *err)
+static void push(ConfigRefList *list, SpecTier tier, const char *name, const char *file)
+{
+        list->v = xrealloc(list->v, (list->n + 1) * sizeof(ConfigRef));
+        list->v[list->n++] = (ConfigRef){ .tier = tier, .name = xstrdup(name), .file = xstrdup(file) };
+}
+
+static int scan_tier(const char *dir, const char *sub, SpecTier tier, ConfigRefList *list, ObError *err)
 {
         _cleanup_free_ char *path = path_join(dir, sub);
-        DIR *d = opendir(path);
+        _cleanup_dir_ DIR *d = opendir(path);
         if (!d) {
                 if (errno == ENOENT)
                         return 0;
@@ -57,17 +68,15 @@ static int scan_tier(const char *dir, const char *sub, SpecTier tier, ConfigRef 
                         continue;
                 _cleanup_free_ char *name = xstrndup(de->d_name, strlen(de->d_name) - 4);
                 _cleanup_free_ char *file = path_join(path, de->d_name);
-                push(v, n, tier, name, file);
+                push(list, tier, name, file);
         }
-        closedir(d);
         return 0;
 }
 
-int configs_list(const char *dir, ConfigRef **ret, size_t *ret_n, ObError *err)
+static int list_configs(const char *dir, ConfigRefList *ret, ObError *err)
 {
+        _cleanup_(config_ref_list_done) ConfigRefList list = {};
         struct stat st;
-        ConfigRef *v = NULL;
-        size_t n = 0;
         int r;
 
         if (stat(dir, &st) < 0)
@@ -79,15 +88,27 @@ int configs_list(const char *dir, ConfigRef **ret, size_t *ret_n, ObError *err)
 
         _cleanup_free_ char *base = path_join(dir, "base.yml");
         if (access(base, F_OK) == 0)
-                push(&v, &n, SPEC_TIER_BASE, "base", base);
-        if ((r = scan_tier(dir, "tools", SPEC_TIER_TOOL, &v, &n, err)) < 0 ||
-            (r = scan_tier(dir, "apps", SPEC_TIER_APP, &v, &n, err)) < 0) {
-                configs_free(v, n);
+                push(&list, SPEC_TIER_BASE, "base", base);
+        r = scan_tier(dir, "tools", SPEC_TIER_TOOL, &list, err);
+        if (r < 0)
                 return r;
-        }
-        qsort_safe(v, n, sizeof(ConfigRef), cmp_ref);
-        *ret = v;
-        *ret_n = n;
+        r = scan_tier(dir, "apps", SPEC_TIER_APP, &list, err);
+        if (r < 0)
+                return r;
+        qsort_safe(list.v, list.n, sizeof(ConfigRef), cmp_ref);
+        *ret = list;
+        list = (ConfigRefList){};
+        return 0;
+}
+
+int configs_list(const char *dir, ConfigRef **ret, size_t *ret_n, ObError *err)
+{
+        ConfigRefList list;
+        int r = list_configs(dir, &list, err);
+        if (r < 0)
+                return r;
+        *ret = list.v;
+        *ret_n = list.n;
         return 0;
 }
 
@@ -107,25 +128,19 @@ void configs_free(ConfigRef *v, size_t n)
 
 int configs_find(const char *dir, const char *name, ConfigRef *ret, ObError *err)
 {
-        ConfigRef *v = NULL;
-        size_t n = 0;
-        int r = configs_list(dir, &v, &n, err);
+        _cleanup_(config_ref_list_done) ConfigRefList list = {};
+        int r = list_configs(dir, &list, err);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(v[i].name, name) == 0) {
-                        *ret = v[i];
-                        v[i].name = v[i].file = NULL;
-                        configs_free(v, n);
+        for (size_t i = 0; i < list.n; i++)
+                if (strcmp(list.v[i].name, name) == 0) {
+                        *ret = list.v[i];
+                        list.v[i] = (ConfigRef){};
                         return 0;
                 }
-        _cleanup_free_ char *names = xstrdup("");
-        for (size_t i = 0; i < n; i++) {
-                char *s = xasprintf("%s%s%s", names, i ? ", " : "", v[i].name);
-                free(names);
-                names = s;
-        }
-        configs_free(v, n);
-        return ob_error_plain(err, ENOENT, "no config named '%s' in '%s' (known: %s)", name, dir,
-                              *names ? names : "none");
+        _cleanup_strv_ char **names = NULL;
+        for (size_t i = 0; i < list.n; i++)
+                strv_push(&names, list.v[i].name);
+        _cleanup_free_ char *known = names ? strv_join(names, ", ") : xstrdup("none");
+        return ob_error_plain(err, ENOENT, "no config named '%s' in '%s' (known: %s)", name, dir, known);
 }

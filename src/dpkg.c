@@ -153,8 +153,66 @@ int dpkg_package_version(Sysroot *root, const char *package, char **ret, ObError
         const DpkgParagraph *p = dpkg_status_find_installed(status, package);
         const char *version = p ? dpkg_paragraph_get(p, "Version") : NULL;
         if (!version)
-                return ob_error_plain(err, ENOENT, "the Debian package '%s' is not installed (apt-get install %s)",
+                return ob_error_plain(err, ENOPKG, "the Debian package '%s' is not installed (apt-get install %s)",
                                       package, package);
         *ret = xstrdup(version);
         return 0;
+}
+
+int dpkg_paragraph_files(Sysroot *root, const DpkgParagraph *p, char ***ret, ObError *err)
+{
+        const char *package = dpkg_paragraph_get(p, "Package");
+        const char *arch = dpkg_paragraph_get(p, "Architecture");
+        if (!package)
+                return ob_error_plain(err, EINVAL, "a dpkg status paragraph without 'Package'");
+
+        /* A Multi-Arch: same package may be installed once per architecture,
+         * so dpkg names its list after both; every other package's list has
+         * the package name alone. */
+        _cleanup_free_ char *plain = xasprintf("/var/lib/dpkg/info/%s.list", package);
+        _cleanup_free_ char *path = sysroot_host_path(root, plain);
+        _cleanup_free_ char *text = NULL;
+        int r = read_file(path, &text, NULL, err);
+        if (r == -ENOENT && arch) {
+                _cleanup_free_ char *qualified = xasprintf("/var/lib/dpkg/info/%s:%s.list", package, arch);
+                free(path);
+                path = sysroot_host_path(root, qualified);
+                r = read_file(path, &text, NULL, err);
+        }
+        if (r < 0)
+                return r;
+
+        _cleanup_strv_ char **files = xcalloc(1, sizeof(char *));
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                if (line[0] == '/')
+                        strv_push(&files, line);
+        *ret = TAKE_PTR(files);
+        return 0;
+}
+
+char *dpkg_version_tag(const char *version)
+{
+        /* The epoch only orders versions whose upstream numbering changed;
+         * a tag has no order, and readers look for the upstream version
+         * first. A colon with no digits before it is no epoch. */
+        const char *colon = strchr(version, ':');
+        size_t digits = strspn(version, "0123456789");
+        if (colon && digits > 0 && version + digits == colon)
+                version = colon + 1;
+
+        size_t n = strnlen(version, DPKG_TAG_MAX);
+        if (n == 0)
+                return NULL;
+        char *tag = xstrndup(version, n);
+        for (char *c = tag; *c; c++) {
+                if (*c == '~')
+                        *c = '-';       /* "before": semver's pre-release separator */
+                else if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
+                         *c != '.' && *c != '-' && *c != '_')
+                        *c = '_';       /* '+' (and any other): what Helm writes for semver's '+' in a tag */
+        }
+        if (tag[0] == '.' || tag[0] == '-')
+                tag[0] = '_';
+        return tag;
 }

@@ -436,10 +436,43 @@ static char *glob_escape(const char *s)
         return b.s;
 }
 
+/* An absolute path with "." and ".." taken out, a ".." at the root staying
+ * there: what the kernel does inside a chroot, so that a glob built from it
+ * cannot climb out of the sysroot. */
+static char *clamp_at_root(const char *path)
+{
+        char *out = xmalloc(strlen(path) + 2);
+        size_t n = 0;
+        for (const char *p = path; *p;) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                const char *e = strchrnul(p, '/');
+                size_t len = (size_t) (e - p);
+                if (len == 2 && p[0] == '.' && p[1] == '.') {
+                        while (n > 0 && out[n - 1] != '/')
+                                n--;
+                        if (n > 0)
+                                n--;
+                } else if (!(len == 1 && p[0] == '.')) {
+                        out[n++] = '/';
+                        memcpy(out + n, p, len);
+                        n += len;
+                }
+                p = e;
+        }
+        if (n == 0)
+                out[n++] = '/';
+        out[n] = '\0';
+        return out;
+}
+
 static int conf_include(ElfClosure *c, const char *including, const char *pattern, unsigned depth, ObError *err)
 {
         _cleanup_free_ char *dir = parent_dir(including);
-        _cleanup_free_ char *abs = pattern[0] == '/' ? xstrdup(pattern) : path_join(dir, pattern);
+        _cleanup_free_ char *joined = pattern[0] == '/' ? xstrdup(pattern) : path_join(dir, pattern);
+        _cleanup_free_ char *abs = clamp_at_root(joined);
         _cleanup_free_ char *prefix = glob_escape(c->sysroot->path);
         _cleanup_free_ char *host_pattern = xasprintf("%s%s", prefix, abs);
         size_t strip = strlen(c->sysroot->path);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -27,14 +28,29 @@ int write_all(int fd, const void *data, size_t size)
         return 0;
 }
 
+/* More than any file read whole needs (a dpkg status file, a manifest):
+ * a link to /dev/zero or a huge file must not exhaust memory. */
+#define READ_FILE_MAX (256u << 20)
+
 int read_file(const char *path, char **ret_data, size_t *ret_size, ObError *err)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* Non-blocking, so that a FIFO planted under the name cannot hang us
+         * before fstat() says what it is. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
                 return ob_error_set(err, errno, "cannot open '%s'", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", path);
+        if (!S_ISREG(st.st_mode))
+                return ob_error_plain(err, EINVAL, "'%s' is not a regular file", path);
+        if ((uint64_t) st.st_size > READ_FILE_MAX)
+                return ob_error_plain(err, EFBIG, "'%s' is larger than %u MiB", path, READ_FILE_MAX >> 20);
         size_t cap = 4096, n = 0;
         _cleanup_free_ char *buf = xmalloc(cap);
         for (;;) {
+                if (n >= READ_FILE_MAX)
+                        return ob_error_plain(err, EFBIG, "'%s' is larger than %u MiB", path, READ_FILE_MAX >> 20);
                 if (n + 1 >= cap)
                         buf = xrealloc(buf, cap *= 2);
                 ssize_t r = read(fd, buf + n, cap - n - 1);

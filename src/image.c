@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cleanup-libs.h"
 #include "util.h"
 
 static void merge_kv(char ***dst, char *const *src)
@@ -54,14 +55,24 @@ char *image_default_tag(const char *name, const char *version)
         return xasprintf("distroless-%s:%s", name, version);
 }
 
+/* On the index descriptor too, so that a reader of index.json alone (`show`,
+ * a registry's listing) sees which package build the image is. */
+static void add_debian_annotations(json_t *ann, const ImageBuild *b)
+{
+        if (!b->debian_version)
+                return;
+        if (b->debian_package)
+                json_object_set_new(ann, IMAGE_ANNOTATION_DEBIAN_PACKAGE, json_string(b->debian_package));
+        json_object_set_new(ann, IMAGE_ANNOTATION_DEBIAN_VERSION, json_string(b->debian_version));
+}
+
 int image_write(Layout *l, const ImageBuild *b, ImageResult *ret, ObError *err)
 {
         ImageResult res = { 0 };
         int r;
 
-        json_t *cfg = oci_image_config(b->config, b->layers, b->n_layers, b->created);
+        _cleanup_json_ json_t *cfg = oci_image_config(b->config, b->layers, b->n_layers, b->created);
         _cleanup_free_ char *cfg_text = oci_json_dump(cfg);
-        json_decref(cfg);
         r = layout_put_blob(l, cfg_text, strlen(cfg_text), res.config_digest, err);
         if (r < 0)
                 return r;
@@ -71,9 +82,9 @@ int image_write(Layout *l, const ImageBuild *b, ImageResult *ret, ObError *err)
                                 "org.opencontainers.image.description", b->description,
                                 "org.opencontainers.image.version", b->version, "org.opencontainers.image.created",
                                 created);
-        json_t *m = oci_manifest(res.config_digest, strlen(cfg_text), b->layers, b->n_layers, ann);
+        add_debian_annotations(ann, b);
+        _cleanup_json_ json_t *m = oci_manifest(res.config_digest, strlen(cfg_text), b->layers, b->n_layers, ann);
         _cleanup_free_ char *m_text = oci_json_dump(m);
-        json_decref(m);
         r = layout_put_blob(l, m_text, strlen(m_text), res.manifest_digest, err);
         if (r < 0)
                 return r;
@@ -85,8 +96,9 @@ int image_write(Layout *l, const ImageBuild *b, ImageResult *ret, ObError *err)
         _cleanup_free_ char *tag = image_default_tag(b->name, b->version);
         _cleanup_free_ char *full = xasprintf("docker.io/library/%s", tag);
         json_t *desc = oci_descriptor(OCI_MT_MANIFEST, res.manifest_digest, res.manifest_size);
-        json_object_set_new(desc, "annotations",
-                            json_pack("{s:s, s:s}", OCI_REF_NAME, b->name, CONTAINERD_IMAGE_NAME, full));
+        json_t *desc_ann = json_pack("{s:s, s:s}", OCI_REF_NAME, b->name, CONTAINERD_IMAGE_NAME, full);
+        add_debian_annotations(desc_ann, b);
+        json_object_set_new(desc, "annotations", desc_ann);
         json_object_set_new(desc, "platform", json_pack("{s:s, s:s}", "architecture", oci_arch(), "os", "linux"));
         if (oci_variant())
                 json_object_set_new(json_object_get(desc, "platform"), "variant", json_string(oci_variant()));

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cleanup-libs.h"
 #include "compress.h"
 #include "digest.h"
 #include "fs.h"
@@ -26,6 +27,17 @@ typedef struct TarSink {
         ObError *err;
         int failed;           /* negative errno once a write failed */
 } TarSink;
+
+/* Releases what a TarSink holds, abandoning a blob not yet committed. The
+ * compressor goes first: it writes into the blob. */
+static void tar_sink_done(TarSink *s)
+{
+        sha256_free(&s->tar_hash);
+        compressor_free(s->gz);
+        s->gz = NULL;
+        blob_writer_abort(s->blob);
+        s->blob = NULL;
+}
 
 static ssize_t tar_sink_write(struct archive *a, void *userdata, const void *buf, size_t n)
 {
@@ -61,6 +73,36 @@ static int archive_fail(struct archive *a, TarSink *s, ObError *err, const char 
         return ob_error_plain(err, EIO, "%s '%s': %s", what, path, archive_error_string(a));
 }
 
+static int changed(const Entry *e, ObError *err)
+{
+        return ob_error_plain(err, EIO, "'%s' changed while the image was being built", e->source);
+}
+
+/* Opens the file an entry was planned from and checks it is that file. A
+ * file of a sysroot is opened inside it (sysroot_openat()), so a directory
+ * swapped for a symlink since planning cannot bring in a file from outside. */
+static int open_source(const Entry *e, ObError *err)
+{
+        ObError local;
+        _cleanup_close_ int fd = -1;
+        if (e->root) {
+                fd = sysroot_openat(e->root, e->source_path, O_RDONLY | O_NOCTTY | O_NONBLOCK, &local);
+                if (fd == -ELOOP || fd == -ENOTDIR || fd == -EXDEV)
+                        return changed(e, err);
+        } else if ((fd = open(e->source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK)) < 0)
+                fd = -errno;
+        if (fd < 0)
+                return ob_error_set(err, -fd, "cannot open '%s'", e->source);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", e->source);
+        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != e->size)
+                return changed(e, err);
+        if (e->root && (st.st_dev != e->dev || st.st_ino != e->ino))
+                return changed(e, err);
+        return TAKE_FD(fd);
+}
+
 static int write_file_data(struct archive *a, TarSink *s, const Entry *e, char *buf, ObError *err)
 {
         if (e->data) {
@@ -70,14 +112,9 @@ static int write_file_data(struct archive *a, TarSink *s, const Entry *e, char *
                 return 0;
         }
 
-        _cleanup_close_ int fd = open(e->source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        _cleanup_close_ int fd = open_source(e, err);
         if (fd < 0)
-                return ob_error_set(err, errno, "cannot open '%s'", e->source);
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return ob_error_set(err, errno, "cannot stat '%s'", e->source);
-        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != e->size)
-                return ob_error_plain(err, EIO, "'%s' changed while the image was being built", e->source);
+                return fd;
         (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
         uint64_t left = e->size;
@@ -101,10 +138,10 @@ static int write_file_data(struct archive *a, TarSink *s, const Entry *e, char *
 static int write_entries(struct archive *a, TarSink *s, const Plan *p, const LayerOptions *o, ObError *err)
 {
         _cleanup_free_ char *buf = xmalloc(READ_CHUNK);
-        struct archive_entry *ae = archive_entry_new();
-        int r = 0;
+        _cleanup_archive_entry_ struct archive_entry *ae = archive_entry_new();
+        int r;
 
-        for (size_t i = 0; i < p->n && r == 0; i++) {
+        for (size_t i = 0; i < p->n; i++) {
                 const Entry *e = &p->entries[i];
                 archive_entry_clear(ae);
                 archive_entry_copy_pathname(ae, e->path);
@@ -138,20 +175,20 @@ static int write_entries(struct archive *a, TarSink *s, const Plan *p, const Lay
                         archive_entry_set_size(ae, 0);
                         break;
                 }
-                if (archive_write_header(a, ae) < ARCHIVE_OK) {
-                        r = archive_fail(a, s, err, "cannot write tar header for", e->path);
-                        break;
-                }
-                if (e->type == ENTRY_FILE)
+                if (archive_write_header(a, ae) < ARCHIVE_OK)
+                        return archive_fail(a, s, err, "cannot write tar header for", e->path);
+                if (e->type == ENTRY_FILE) {
                         r = write_file_data(a, s, e, buf, err);
+                        if (r < 0)
+                                return r;
+                }
         }
-        archive_entry_free(ae);
-        return r;
+        return 0;
 }
 
 static int write_tar(TarSink *s, const Plan *p, const LayerOptions *o, ObError *err)
 {
-        struct archive *a = archive_write_new();
+        _cleanup_archive_write_ struct archive *a = archive_write_new();
         int r;
 
         if (!a)
@@ -160,17 +197,17 @@ static int write_tar(TarSink *s, const Plan *p, const LayerOptions *o, ObError *
          * hold a value (long names, large sizes). */
         if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
             archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
-            archive_write_open2(a, s, NULL, tar_sink_write, NULL, NULL) != ARCHIVE_OK) {
-                r = ob_error_plain(err, EIO, "cannot set up the tar writer: %s", archive_error_string(a));
-                archive_write_free(a);
-                return r;
-        }
+            archive_write_open2(a, s, /* opener= */ NULL, tar_sink_write, /* closer= */ NULL, /* freer= */ NULL) !=
+                    ARCHIVE_OK)
+                return ob_error_plain(err, EIO, "cannot set up the tar writer: %s", archive_error_string(a));
         r = write_entries(a, s, p, o, err);
-        if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
-                r = s->failed ? ob_error_wrap(err, "cannot finish the tar stream")
-                              : ob_error_plain(err, EIO, "cannot finish the tar stream: %s", archive_error_string(a));
-        archive_write_free(a);
-        return r;
+        if (r < 0)
+                return r;
+        if (archive_write_close(a) != ARCHIVE_OK)
+                return s->failed ? ob_error_wrap(err, "cannot finish the tar stream")
+                                 : ob_error_plain(err, EIO, "cannot finish the tar stream: %s",
+                                                  archive_error_string(a));
+        return 0;
 }
 
 int layer_level(const Plan *p, const LayerOptions *o)
@@ -182,41 +219,47 @@ int layer_level(const Plan *p, const LayerOptions *o)
 
 int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
 {
-        TarSink s = { .err = err, .raw_fd = -1 };
+        _cleanup_(tar_sink_done) TarSink s = { .err = err, .raw_fd = -1 };
+        char diff_id[DIGEST_STRING_MAX], digest[DIGEST_STRING_MAX];
+        uint64_t size;
         int r;
 
         r = layout_blob_begin(l, &s.blob, err);
         if (r < 0)
                 return r;
         r = compressor_new(layer_level(p, o), o->chunk, o->threads, gz_to_blob, s.blob, &s.gz, err);
-        if (r < 0) {
-                layout_blob_abort(l, s.blob);
+        if (r < 0)
                 return r;
-        }
         sha256_init(&s.tar_hash);
         r = write_tar(&s, p, o, err);
-        if (r == 0)
-                r = compressor_finish(s.gz, err);
-        compressor_free(s.gz);
-        if (r < 0) {
-                sha256_free(&s.tar_hash);
-                layout_blob_abort(l, s.blob);
+        if (r < 0)
                 return r;
-        }
-        sha256_final(&s.tar_hash, ret->diff_id);
+        r = compressor_finish(s.gz, err);
+        if (r < 0)
+                return r;
+        compressor_free(TAKE_PTR(s.gz));
+        sha256_final(&s.tar_hash, diff_id);
+        r = layout_blob_commit(l, TAKE_PTR(s.blob), digest, &size, err);
+        if (r < 0)
+                return r;
+
+        memcpy(ret->digest, digest, sizeof(digest));
+        memcpy(ret->diff_id, diff_id, sizeof(diff_id));
+        ret->size = size;
         ret->tar_size = s.tar_size;
-        return layout_blob_commit(l, s.blob, ret->digest, &ret->size, err);
+        return 0;
 }
 
-int layer_write_tar(int fd, const Plan *p, const LayerOptions *o, char ret_diff_id[static 72], ObError *err)
+int layer_write_tar(int fd, const Plan *p, const LayerOptions *o, char ret_diff_id[static DIGEST_STRING_MAX],
+                    ObError *err)
 {
-        TarSink s = { .err = err, .raw_fd = fd };
+        _cleanup_(tar_sink_done) TarSink s = { .err = err, .raw_fd = fd };
+        int r;
+
         sha256_init(&s.tar_hash);
-        int r = write_tar(&s, p, o, err);
-        if (r < 0) {
-                sha256_free(&s.tar_hash);
+        r = write_tar(&s, p, o, err);
+        if (r < 0)
                 return r;
-        }
         sha256_final(&s.tar_hash, ret_diff_id);
         return 0;
 }

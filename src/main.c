@@ -60,6 +60,7 @@ static void print_global_help(FILE *f)
                 "                        (seconds since 1970, default 0): same inputs, same bytes\n"
                 "  OCI_BUILD_CACHE       where app downloads are kept (default ~/.cache/oci-build)\n"
                 "\n"
+                "Exit status: 0 on success, 1 when the work failed, 2 when the command line is wrong.\n"
                 "Run 'oci-build COMMAND --help' for more about a command.\n",
                 COMPRESS_LEVEL_MAX, LAYER_AUTO_SMALL_LEVEL, LAYER_AUTO_SMALL >> 20, LAYER_AUTO_LARGE_LEVEL);
 }
@@ -79,7 +80,12 @@ static void on_signal(int sig)
         /* A host program we run (initdb, npm, curl) goes with us. */
         pid_t child = ob_child_pid;
         if (child > 0) {
-                kill(child, SIGTERM);
+                /* A build step runs in a process group of its own: stop all
+                 * of it, not only the process we started. */
+                if (getpgid(child) == child)
+                        kill(-child, SIGTERM);
+                else
+                        kill(child, SIGTERM);
                 while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
                         ;
         }
@@ -330,5 +336,6 @@ int main(int argc, char **argv)
         if (r < 0)
                 fprintf(stderr, "oci-build: %s\n", err.msg[0] ? err.msg : strerror(-r));
         free(ctx.configs);
-        return r < 0 ? 1 : 0;
+        /* 2: the command line was wrong; 1: the work failed. */
+        return r < 0 ? (err.usage ? 2 : 1) : 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "passwd.h"
 #include "path.h"
 #include "util.h"
 
@@ -21,6 +22,8 @@ static void entry_clear(Entry *e)
 {
         free(e->path);
         free(e->source);
+        sysroot_free(e->root);
+        free(e->source_path);
         free(e->data);
         free(e->target);
         free(e->why);
@@ -168,6 +171,8 @@ int plan_add(Plan *p, const Entry *e, ObError *err)
         *n = *e;
         n->path = xstrdup(rel);
         n->source = e->source ? xstrdup(e->source) : NULL;
+        n->root = sysroot_ref(e->root);
+        n->source_path = e->source_path ? xstrdup(e->source_path) : NULL;
         n->target = e->target ? xstrdup(e->target) : NULL;
         n->why = e->why ? xstrdup(e->why) : NULL;
         if (e->data) {
@@ -273,13 +278,76 @@ static uint32_t entry_mode(const PlanCopyOptions *o, const struct stat *st)
         return st->st_mode & 01777;
 }
 
-static int add_one(Plan *p, Sysroot *root, const PlanCopyOptions *o, const char *src, const char *dst,
-                   const struct stat *st, ObError *err)
+static bool is_under(const char *path, const char *dir)
+{
+        size_t n = strlen(dir);
+        return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* Why a file may not be copied unless a config names it exactly, or NULL.
+ * named is the canonical path the copy started from. */
+static const char *private_reason(const PlanCopyOptions *o, const char *named, const char *src,
+                                  const struct stat *st)
+{
+        /* Keys, password hashes and home directories: a tree that merely
+         * holds them, or links to them, must not carry them along. */
+        static const char *const files[] = { "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-" };
+        static const char *const dirs[] = { "/etc/ssl/private", "/root", "/home" };
+
+        if (o->allow_private || !S_ISREG(st->st_mode))
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (strcmp(src, files[i]) == 0)
+                        return "a password file";
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (is_under(src, dirs[i]) && !is_under(named, dirs[i]))
+                        return "a key or credential location";
+        if (!o->normalize_modes && !(st->st_mode & S_IROTH))
+                return "not world-readable";
+        return NULL;
+}
+
+/* A file of the plan, opened the way the layer writer will open it: it must
+ * be readable now, so a build never fails half-way through a layer, and be
+ * the file that was looked at. */
+static int check_file(Sysroot *root, const char *src, const char *host, const struct stat *st, ObError *err)
+{
+        ObError local;
+        _cleanup_close_ int fd = sysroot_openat(root, src, O_RDONLY | O_NOCTTY | O_NONBLOCK, &local);
+        if (fd < 0) {
+                if (fd == -ELOOP || fd == -ENOTDIR || fd == -EXDEV)
+                        return ob_error_plain(err, EIO, "'%s' changed while the image was being built", host);
+                return ob_error_set(err, -fd, "cannot read '%s'", host);
+        }
+        struct stat now;
+        if (fstat(fd, &now) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", host);
+        if (!S_ISREG(now.st_mode) || now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+                return ob_error_plain(err, EIO, "'%s' changed while the image was being built", host);
+        return 0;
+}
+
+/* exact: src is the path a config named (not reached through a directory
+ * or a link); named: where this copy started. */
+static int add_one(Plan *p, Sysroot *root, const PlanCopyOptions *o, const char *named, bool exact, const char *src,
+                   const char *dst, const struct stat *st, ObError *err)
 {
         Entry e = { .path = (char *) dst, .uid = o->uid, .gid = o->gid, .mtime = st->st_mtim.tv_sec,
                     .why = (char *) o->why, .dev = st->st_dev, .ino = st->st_ino, .nlink = (uint32_t) st->st_nlink };
         _cleanup_free_ char *host = NULL, *target = NULL;
         int r;
+
+        const char *reason = exact ? NULL : private_reason(o, named, src, st);
+        if (reason) {
+                const char *origin = o->origin ? o->origin : (o->why ? o->why : "copied");
+                const char *via = o->via_link                ? "the link target"
+                                  : strcmp(src, named) == 0 ? "symlinks on the way to"
+                                                            : "the directory";
+                return ob_error_plain(err, EACCES,
+                                      "'%s' is private (%s): reached through %s '%s' (%s), not named exactly; "
+                                      "a config must name that exact path to ship it",
+                                      src, reason, via, named, origin);
+        }
 
         if (S_ISDIR(st->st_mode)) {
                 e.type = ENTRY_DIR;
@@ -290,10 +358,12 @@ static int add_one(Plan *p, Sysroot *root, const PlanCopyOptions *o, const char 
                 e.mode = entry_mode(o, st);
                 e.size = (uint64_t) st->st_size;
                 host = sysroot_host_path(root, src);
-                /* Checked now so a build never fails half-way through a layer. */
-                if (access(host, R_OK) < 0)
-                        return ob_error_set(err, errno, "cannot read '%s'", host);
+                r = check_file(root, src, host, st, err);
+                if (r < 0)
+                        return r;
                 e.source = host;
+                e.root = root;
+                e.source_path = (char *) src;
         } else if (S_ISLNK(st->st_mode)) {
                 r = sysroot_readlink(root, src, &target, err);
                 if (r < 0)
@@ -309,46 +379,77 @@ static int add_one(Plan *p, Sysroot *root, const PlanCopyOptions *o, const char 
         return plan_add(p, &e, err);
 }
 
-static int copy_tree(Plan *p, Sysroot *root, const PlanCopyOptions *o, const char *src, const char *dst,
-                     ObError *err)
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino && (a->st_mode & S_IFMT) == (b->st_mode & S_IFMT);
+}
+
+/* Copies the directory src, which was seen as dir_st: it is read through a
+ * descriptor opened inside the root and checked to be that directory, and
+ * what is in it is looked at relative to that descriptor, so swapping a
+ * directory on the way for a symlink cannot bring in anything else. */
+static int copy_tree(Plan *p, Sysroot *root, const PlanCopyOptions *o, const char *named, const char *src,
+                     const char *dst, const struct stat *dir_st, ObError *err)
 {
         _cleanup_free_ char *host = sysroot_host_path(root, src);
-        DIR *dir = opendir(host);
-        if (!dir)
+        _cleanup_strv_ char **names = NULL;
+        ObError local;
+        struct stat st;
+        int r;
+
+        _cleanup_close_ int dfd = sysroot_openat(root, src, O_RDONLY | O_DIRECTORY, &local);
+        if (dfd < 0) {
+                if (dfd == -ELOOP || dfd == -ENOTDIR || dfd == -EXDEV)
+                        return ob_error_plain(err, EIO, "'%s' changed while the image was being built", host);
+                return ob_error_set(err, -dfd, "cannot open directory '%s'", host);
+        }
+        if (fstat(dfd, &st) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", host);
+        if (!same_file(&st, dir_st))
+                return ob_error_plain(err, EIO, "'%s' changed while the image was being built", host);
+
+        int lfd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        if (lfd < 0)
                 return ob_error_set(err, errno, "cannot open directory '%s'", host);
-        char **names = NULL;
-        struct dirent *de;
-        errno = 0;
-        while ((de = readdir(dir))) {
+        _cleanup_dir_ DIR *dir = fdopendir(lfd);
+        if (!dir) {
+                close(lfd);
+                return ob_error_set(err, errno, "cannot open directory '%s'", host);
+        }
+        for (;;) {
+                errno = 0;
+                struct dirent *de = readdir(dir);
+                if (!de) {
+                        if (errno != 0)
+                                return ob_error_set(err, errno, "cannot read directory '%s'", host);
+                        break;
+                }
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
                 strv_push(&names, de->d_name);
         }
-        int saved = errno;
-        closedir(dir);
-        if (saved) {
-                strv_free(names);
-                return ob_error_set(err, saved, "cannot read directory '%s'", host);
-        }
         /* readdir() order differs between file systems; nothing may depend on it. */
         qsort_safe(names, strv_length(names), sizeof(char *), strv_compare);
 
-        int r = 0;
-        for (size_t i = 0; names && names[i] && r >= 0; i++) {
+        for (size_t i = 0; names && names[i]; i++) {
                 _cleanup_free_ char *s = path_join(src, names[i]);
                 _cleanup_free_ char *d = path_join(dst, names[i]);
                 if (excluded(o->exclude, d))
                         continue;
-                struct stat st;
-                r = sysroot_lstat(root, s, &st, err);
+                if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        _cleanup_free_ char *h = sysroot_host_path(root, s);
+                        return ob_error_set(err, errno, "cannot stat '%s'", h);
+                }
+                r = add_one(p, root, o, named, /* exact= */ false, s, d, &st, err);
                 if (r < 0)
-                        break;
-                r = add_one(p, root, o, s, d, &st, err);
-                if (r >= 0 && S_ISDIR(st.st_mode))
-                        r = copy_tree(p, root, o, s, d, err);
+                        return r;
+                if (S_ISDIR(st.st_mode)) {
+                        r = copy_tree(p, root, o, named, s, d, &st, err);
+                        if (r < 0)
+                                return r;
+                }
         }
-        strv_free(names);
-        return r;
+        return 0;
 }
 
 typedef struct KeepLinks {
@@ -375,14 +476,17 @@ int plan_add_host(Plan *p, Sysroot *root, const PlanCopyOptions *o, ObError *err
         r = sysroot_lstat(root, real, &st, err);
         if (r < 0)
                 return r;
+        /* Named exactly: the path as written, with no symlink on the way. */
+        _cleanup_free_ char *written = path_normalize_abs(o->src, /* err= */ NULL);
+        bool exact = !o->via_link && written && strcmp(written, real) == 0;
         const char *dst = o->keep_links ? real : o->dst;
         if (strcmp(dst, "/") != 0) {
-                r = add_one(p, root, o, real, dst, &st, err);
+                r = add_one(p, root, o, real, exact, real, dst, &st, err);
                 if (r < 0)
                         return r;
         }
         if (S_ISDIR(st.st_mode))
-                return copy_tree(p, root, o, real, dst, err);
+                return copy_tree(p, root, o, real, real, dst, &st, err);
         return 0;
 }
 
@@ -399,7 +503,7 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
         int r;
 
         if (s->rootfs) {
-                Sysroot *tree = NULL;
+                _cleanup_(sysroot_freep) Sysroot *tree = NULL;
                 r = sysroot_open(s->rootfs, &tree, err);
                 if (r < 0)
                         return r;
@@ -407,7 +511,6 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
                  * normalise them so every clone builds the same bytes. */
                 PlanCopyOptions o = { .dst = "/", .src = "/", .normalize_modes = true, .why = "static file from rootfs/" };
                 r = plan_add_host(p, tree, &o, err);
-                sysroot_free(tree);
                 if (r < 0)
                         return ob_error_wrap(err, "%s: rootfs", s->file);
         }
@@ -442,13 +545,13 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
         }
 
         if (s->n_users > 0) {
-                _cleanup_free_ char *passwd = spec_render_passwd(s);
+                _cleanup_free_ char *passwd = passwd_render(s->users, s->n_users);
                 r = add_data(p, "/etc/passwd", passwd, 0644, mtime, "generated from 'users'", err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", s->file);
         }
         if (s->n_groups > 0) {
-                _cleanup_free_ char *group = spec_render_group(s);
+                _cleanup_free_ char *group = group_render(s->groups, s->n_groups);
                 r = add_data(p, "/etc/group", group, 0644, mtime, "generated from 'groups'", err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", s->file);

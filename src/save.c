@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cleanup-libs.h"
 #include "digest.h"
 #include "fs.h"
 #include "image.h"
@@ -15,176 +16,8 @@
 #include "util.h"
 
 #define COPY_CHUNK (256u * 1024u)
-#define DOCKER_DOMAIN "docker.io"
 #define DOCKER_MT_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define ANNOTATION_VERSION "org.opencontainers.image.version"
-
-/* --- references ---------------------------------------------------------- */
-
-static bool is_lower_alnum(char c)
-{
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-static bool is_alnum(char c)
-{
-        return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
-}
-
-/* A repository path component: lowercase alphanumerics joined by '.', '_',
- * '__' or runs of '-'. */
-static bool path_component_valid(const char *s, size_t n)
-{
-        size_t i = 0;
-
-        if (n == 0 || !is_lower_alnum(s[0]))
-                return false;
-        while (i < n) {
-                if (is_lower_alnum(s[i])) {
-                        i++;
-                        continue;
-                }
-                size_t j = i + 1;
-                if (s[i] == '_' && j < n && s[j] == '_')
-                        j++;
-                else if (s[i] == '-')
-                        while (j < n && s[j] == '-')
-                                j++;
-                else if (s[i] != '.' && s[i] != '_')
-                        return false;
-                if (j >= n || !is_lower_alnum(s[j]))
-                        return false;
-                i = j;
-        }
-        return true;
-}
-
-/* host[:port], the host made of dot-separated labels that start and end
- * with an alphanumeric. */
-static bool domain_valid(const char *s, size_t n)
-{
-        const char *colon = memchr(s, ':', n);
-        size_t host = colon ? (size_t) (colon - s) : n;
-
-        if (colon) {
-                size_t digits = n - host - 1;
-                if (digits == 0 || digits > 5)
-                        return false;
-                for (size_t i = host + 1; i < n; i++)
-                        if (s[i] < '0' || s[i] > '9')
-                                return false;
-        }
-        size_t start = 0;
-        for (size_t i = 0; i <= host; i++) {
-                if (i < host && s[i] != '.')
-                        continue;
-                if (i == start || !is_alnum(s[start]) || !is_alnum(s[i - 1]))
-                        return false;
-                for (size_t k = start; k < i; k++)
-                        if (!is_alnum(s[k]) && s[k] != '-')
-                                return false;
-                start = i + 1;
-        }
-        return true;
-}
-
-static bool tag_valid(const char *s)
-{
-        size_t n = strlen(s);
-        if (n == 0 || n > 128 || !(is_alnum(s[0]) || s[0] == '_'))
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
-                        return false;
-        return true;
-}
-
-void save_ref_clear(SaveRef *r)
-{
-        if (!r)
-                return;
-        free(r->familiar);
-        free(r->full);
-        free(r->tag);
-        *r = (SaveRef) { 0 };
-}
-
-int save_ref_parse(const char *ref, SaveRef *ret, ObError *err)
-{
-        if (strchr(ref, '@'))
-                return ob_error_plain(err, EINVAL, "'%s' is a digest reference; images are saved under tags (REPO:TAG)",
-                                      ref);
-        const char *slash = strrchr(ref, '/');
-        const char *colon = strrchr(ref, ':');
-        if (!colon || (slash && colon < slash))
-                return ob_error_plain(err, EINVAL, "'%s' has no tag (write REPO:TAG, e.g. '%s:latest')", ref, ref);
-        _cleanup_free_ char *repo = xstrndup(ref, (size_t) (colon - ref));
-        const char *tag = colon + 1;
-        if (!tag_valid(tag))
-                return ob_error_plain(err, EINVAL,
-                                      "'%s' has an invalid tag '%s' (letters, digits, '_', '.' and '-', at most 128, "
-                                      "not starting with '.' or '-')",
-                                      ref, tag);
-
-        /* As Docker decides it: a first component that looks like a host
-         * (a dot, a port, "localhost", capitals) is the registry. */
-        const char *domain = DOCKER_DOMAIN, *path = repo;
-        size_t domain_n = strlen(DOCKER_DOMAIN);
-        const char *first_slash = strchr(repo, '/');
-        if (first_slash) {
-                size_t n = (size_t) (first_slash - repo);
-                bool upper = false;
-                for (size_t i = 0; i < n; i++)
-                        upper |= repo[i] >= 'A' && repo[i] <= 'Z';
-                if (memchr(repo, '.', n) || memchr(repo, ':', n) || upper ||
-                    (n == strlen("localhost") && strncmp(repo, "localhost", n) == 0)) {
-                        if (!domain_valid(repo, n))
-                                return ob_error_plain(err, EINVAL, "'%s' has an invalid registry '%.*s'", ref, (int) n,
-                                                      repo);
-                        domain = repo;
-                        domain_n = n;
-                        path = first_slash + 1;
-                }
-        }
-        if (domain_n == strlen("index.docker.io") && strncmp(domain, "index.docker.io", domain_n) == 0) {
-                domain = DOCKER_DOMAIN;
-                domain_n = strlen(DOCKER_DOMAIN);
-        }
-        if (!*path)
-                return ob_error_plain(err, EINVAL, "'%s' has no repository name", ref);
-        for (const char *p = path;;) {
-                const char *e = strchr(p, '/');
-                size_t n = e ? (size_t) (e - p) : strlen(p);
-                if (!path_component_valid(p, n))
-                        return ob_error_plain(err, EINVAL,
-                                              "'%s' has an invalid repository name '%s' (lowercase letters and digits, "
-                                              "separated by '/', '.', '_' or '-')",
-                                              ref, path);
-                if (!e)
-                        break;
-                p = e + 1;
-        }
-
-        bool docker_hub = domain_n == strlen(DOCKER_DOMAIN) && strncmp(domain, DOCKER_DOMAIN, domain_n) == 0;
-        _cleanup_free_ char *name = NULL;
-        if (docker_hub && !strchr(path, '/'))
-                name = xasprintf(DOCKER_DOMAIN "/library/%s", path);
-        else
-                name = xasprintf("%.*s/%s", (int) domain_n, domain, path);
-        if (strlen(name) > 255)
-                return ob_error_plain(err, EINVAL, "'%s': a repository name is at most 255 characters", ref);
-
-        const char *familiar = name;
-        if (docker_hub) {
-                familiar = name + strlen(DOCKER_DOMAIN "/");
-                if (str_startswith(familiar, "library/") && !strchr(familiar + strlen("library/"), '/'))
-                        familiar += strlen("library/");
-        }
-        ret->familiar = xasprintf("%s:%s", familiar, tag);
-        ret->full = xasprintf("%s:%s", name, tag);
-        ret->tag = xstrdup(tag);
-        return 0;
-}
 
 /* --- the plan ------------------------------------------------------------ */
 
@@ -195,7 +28,7 @@ static void save_image_clear(SaveImage *im)
         free(im->config);
         strv_free(im->layers);
         for (size_t i = 0; i < im->n_refs; i++)
-                save_ref_clear(&im->refs[i]);
+                image_ref_clear(&im->refs[i]);
         free(im->refs);
         json_decref(im->descriptor);
 }
@@ -215,17 +48,16 @@ void save_plan_free(SavePlan *p)
 
 static int add_ref(SaveImage *im, const char *ref, ObError *err)
 {
-        SaveRef r = { 0 };
-        int k = save_ref_parse(ref, &r, err);
+        _cleanup_(image_ref_clear) ImageRef r = { 0 };
+        int k = image_ref_parse(ref, &r, err);
         if (k < 0)
                 return k;
         for (size_t i = 0; i < im->n_refs; i++)
-                if (strcmp(im->refs[i].full, r.full) == 0) {
-                        save_ref_clear(&r);
+                if (strcmp(im->refs[i].full, r.full) == 0)
                         return 0;
-                }
-        im->refs = xrealloc(im->refs, (im->n_refs + 1) * sizeof(SaveRef));
+        im->refs = xrealloc(im->refs, (im->n_refs + 1) * sizeof(ImageRef));
         im->refs[im->n_refs++] = r;
+        r = (ImageRef) { 0 };   /* owned by im now */
         return 0;
 }
 
@@ -360,19 +192,15 @@ static int unknown_image(Layout *l, const char *name, ObError *err)
 
 int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, ObError *err)
 {
-        SavePlan *p = xcalloc(1, sizeof(*p));
-        int r = 0;
+        _cleanup_(save_plan_freep) SavePlan *p = xcalloc(1, sizeof(*p));
+        int r;
 
         p->layout = l;
-        if (!names || !names[0]) {
-                r = ob_error_plain(err, EINVAL, "no image to save");
-                goto fail;
-        }
+        if (!names || !names[0])
+                return ob_error_plain(err, EINVAL, "no image to save");
         for (size_t i = 0; names[i]; i++) {
-                if (!layout_index_find(l, names[i])) {
-                        r = unknown_image(l, names[i], err);
-                        goto fail;
-                }
+                if (!layout_index_find(l, names[i]))
+                        return unknown_image(l, names[i], err);
                 bool seen = false;
                 for (size_t k = 0; k < p->n_images; k++)
                         seen |= strcmp(p->images[k].name, names[i]) == 0;
@@ -385,31 +213,27 @@ int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, 
 
         for (size_t i = 0; tags && tags[i]; i++) {
                 const char *eq = strchr(tags[i], '=');
-                if (!eq || eq == tags[i]) {
-                        r = ob_error_plain(err, EINVAL, "--tag '%s' is not NAME=REPO:TAG", tags[i]);
-                        goto fail;
-                }
+                if (!eq || eq == tags[i])
+                        return ob_error_plain(err, EINVAL, "--tag '%s' is not NAME=REPO:TAG", tags[i]);
                 _cleanup_free_ char *name = xstrndup(tags[i], (size_t) (eq - tags[i]));
                 SaveImage *im = NULL;
                 for (size_t k = 0; k < p->n_images; k++)
                         if (strcmp(p->images[k].name, name) == 0)
                                 im = &p->images[k];
-                if (!im) {
-                        r = ob_error_plain(err, EINVAL, "--tag '%s' is for '%s', which is not being saved", tags[i],
-                                           name);
-                        goto fail;
-                }
+                if (!im)
+                        return ob_error_plain(err, EINVAL, "--tag '%s' is for '%s', which is not being saved", tags[i],
+                                              name);
                 r = add_ref(im, eq + 1, err);
                 if (r < 0) {
                         ob_error_wrap(err, "--tag '%s'", tags[i]);
-                        goto fail;
+                        return r;
                 }
         }
 
         for (size_t i = 0; i < p->n_images; i++) {
                 r = resolve_image(p, &p->images[i], err);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
 
         /* One tag on two images: the one loaded last would silently win. */
@@ -417,19 +241,15 @@ int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, 
                 for (size_t j = i + 1; j < p->n_images; j++)
                         for (size_t a = 0; a < p->images[i].n_refs; a++)
                                 for (size_t b = 0; b < p->images[j].n_refs; b++)
-                                        if (strcmp(p->images[i].refs[a].full, p->images[j].refs[b].full) == 0) {
-                                                r = ob_error_plain(err, EINVAL, "tag '%s' is given to both '%s' and '%s'",
-                                                                   p->images[i].refs[a].familiar, p->images[i].name,
-                                                                   p->images[j].name);
-                                                goto fail;
-                                        }
+                                        if (strcmp(p->images[i].refs[a].full, p->images[j].refs[b].full) == 0)
+                                                return ob_error_plain(err, EINVAL,
+                                                                      "tag '%s' is given to both '%s' and '%s'",
+                                                                      p->images[i].refs[a].familiar, p->images[i].name,
+                                                                      p->images[j].name);
 
         qsort_safe(p->blobs, p->n_blobs, sizeof(SaveBlob), blob_cmp);
-        *ret = p;
+        *ret = TAKE_PTR(p);
         return 0;
-fail:
-        save_plan_free(p);
-        return r;
 }
 
 /* --- the archive --------------------------------------------------------- */
@@ -513,7 +333,7 @@ static int put_blob(struct archive *a, const Sink *s, struct archive_entry *ae, 
         r = put_header(a, s, ae, name, false, b->size, mtime, err);
         if (r < 0)
                 return r;
-        Sha256 h;
+        _cleanup_(sha256_free) Sha256 h = { 0 };
         sha256_init(&h);
         uint64_t left = b->size;
         while (left > 0) {
@@ -521,17 +341,14 @@ static int put_blob(struct archive *a, const Sink *s, struct archive_entry *ae, 
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0) {
-                        sha256_free(&h);
                         if (n < 0)
                                 return ob_error_set(err, errno, "cannot read blob '%s'", src);
                         return ob_error_plain(err, EIO, "blob '%s' shrank while it was being saved", src);
                 }
                 sha256_update(&h, buf, (size_t) n);
                 la_ssize_t w = archive_write_data(a, buf, (size_t) n);
-                if (w != n) {
-                        sha256_free(&h);
+                if (w != n)
                         return archive_fail(a, s, err, name);
-                }
                 left -= (uint64_t) n;
         }
         sha256_final(&h, actual);
@@ -589,46 +406,38 @@ static char *index_text(const SavePlan *p)
 int save_plan_write(const SavePlan *p, int64_t mtime, int fd, uint64_t *ret_bytes, ObError *err)
 {
         Sink s = { .fd = fd };
-        int r = 0;
+        int r;
 
         if (mtime < 0)
                 mtime = 0;
-        struct archive *a = archive_write_new();
+        _cleanup_archive_write_ struct archive *a = archive_write_new();
         if (!a)
                 return ob_error_plain(err, ENOMEM, "cannot create a tar writer");
         /* ustar headers (pax only for values ustar cannot hold) and no
          * user or group names: same layout, same bytes, on any machine. */
         if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
             archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
-            archive_write_open2(a, &s, NULL, sink_write, NULL, NULL) != ARCHIVE_OK) {
-                r = ob_error_plain(err, EIO, "cannot set up the tar writer: %s", archive_error_string(a));
-                archive_write_free(a);
-                return r;
-        }
+            archive_write_open2(a, &s, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
+                return ob_error_plain(err, EIO, "cannot set up the tar writer: %s", archive_error_string(a));
 
-        struct archive_entry *ae = archive_entry_new();
+        _cleanup_archive_entry_ struct archive_entry *ae = archive_entry_new();
         _cleanup_free_ char *buf = xmalloc(COPY_CHUNK);
         _cleanup_free_ char *index = index_text(p);
         _cleanup_free_ char *manifest = docker_manifest_text(p);
 
         /* In byte order of the names, the order a sorted listing shows. */
-        r = put_header(a, &s, ae, "blobs", true, 0, mtime, err);
-        if (r == 0)
-                r = put_header(a, &s, ae, "blobs/sha256", true, 0, mtime, err);
-        for (size_t i = 0; i < p->n_blobs && r == 0; i++)
-                r = put_blob(a, &s, ae, p, &p->blobs[i], mtime, buf, err);
-        if (r == 0)
-                r = put_text(a, &s, ae, "index.json", index, mtime, err);
-        if (r == 0)
-                r = put_text(a, &s, ae, "manifest.json", manifest, mtime, err);
-        if (r == 0)
-                r = put_text(a, &s, ae, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", mtime, err);
-        if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
-                r = archive_fail(a, &s, err, "the end of the archive");
-        archive_entry_free(ae);
-        archive_write_free(a);
-        if (r < 0)
+        if ((r = put_header(a, &s, ae, "blobs", true, 0, mtime, err)) < 0 ||
+            (r = put_header(a, &s, ae, "blobs/sha256", true, 0, mtime, err)) < 0)
                 return r;
+        for (size_t i = 0; i < p->n_blobs; i++)
+                if ((r = put_blob(a, &s, ae, p, &p->blobs[i], mtime, buf, err)) < 0)
+                        return r;
+        if ((r = put_text(a, &s, ae, "index.json", index, mtime, err)) < 0 ||
+            (r = put_text(a, &s, ae, "manifest.json", manifest, mtime, err)) < 0 ||
+            (r = put_text(a, &s, ae, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", mtime, err)) < 0)
+                return r;
+        if (archive_write_close(a) != ARCHIVE_OK)
+                return archive_fail(a, &s, err, "the end of the archive");
         if (ret_bytes)
                 *ret_bytes = s.bytes;
         return 0;
@@ -636,11 +445,9 @@ int save_plan_write(const SavePlan *p, int64_t mtime, int fd, uint64_t *ret_byte
 
 int save_write(Layout *l, char *const *names, char *const *tags, int64_t mtime, int fd, ObError *err)
 {
-        SavePlan *p = NULL;
+        _cleanup_(save_plan_freep) SavePlan *p = NULL;
         int r = save_plan(l, names, tags, &p, err);
         if (r < 0)
                 return r;
-        r = save_plan_write(p, mtime, fd, NULL, err);
-        save_plan_free(p);
-        return r;
+        return save_plan_write(p, mtime, fd, NULL, err);
 }

@@ -130,7 +130,7 @@ static int parse_artifact(YamlDoc *d, yaml_node_t *item, void *elem, void *userd
                         return r;
         }
         if ((v = y_get(d, item, "mode"))) {
-                if ((r = y_mode(d, v, "mode", &a->mode, err)) < 0)
+                if ((r = y_mode(d, v, "mode", /* flags= */ 0, &a->mode, err)) < 0)
                         return r;
                 a->has_mode = true;
         }

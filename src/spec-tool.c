@@ -84,7 +84,8 @@ static int parse_data(YamlDoc *d, yaml_node_t *node, SpecData *data, ObError *er
         if ((r = spec_get_path(d, node, "path", SPEC_KEY_REQUIRED, "'data'", &data->path, err)) < 0)
                 return r;
         data->mode = 0700;
-        if ((v = y_get(d, node, "mode")) && (r = y_mode(d, v, "mode", &data->mode, err)) < 0)
+        if ((v = y_get(d, node, "mode")) &&
+            (r = y_mode(d, v, "mode", Y_MODE_DIRECTORY, &data->mode, err)) < 0)
                 return r;
         if ((v = y_get(d, node, "owner")) && (r = y_owner(d, v, "owner", &data->uid, &data->gid, err)) < 0)
                 return r;

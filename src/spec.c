@@ -264,7 +264,7 @@ static int parse_file(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata,
             (r = y_str_list(d, v, "exclude", Y_LIST_ALLOW_SCALAR, &f->exclude, err)) < 0)
                 return r;
         if ((v = y_get(d, item, "mode"))) {
-                if ((r = y_mode(d, v, "mode", &f->mode, err)) < 0)
+                if ((r = y_mode(d, v, "mode", /* flags= */ 0, &f->mode, err)) < 0)
                         return r;
                 f->has_mode = true;
         }
@@ -294,7 +294,8 @@ static int parse_dir(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata, 
                 return r;
         if (strcmp(dir->path, "/") == 0)
                 return y_error(d, y_get(d, item, "path"), err, "'path' must not be the image root");
-        if ((v = y_get(d, item, "mode")) && (r = y_mode(d, v, "mode", &dir->mode, err)) < 0)
+        if ((v = y_get(d, item, "mode")) &&
+            (r = y_mode(d, v, "mode", Y_MODE_DIRECTORY, &dir->mode, err)) < 0)
                 return r;
         if ((v = y_get(d, item, "owner")) && (r = y_owner(d, v, "owner", &dir->uid, &dir->gid, err)) < 0)
                 return r;
@@ -608,36 +609,4 @@ int spec_load_base(const char *file, const char *default_version, Spec **ret, Ob
                 return r;
         *ret = TAKE_PTR(s);
         return 0;
-}
-
-char *spec_render_passwd(const Spec *s)
-{
-        char *out = xstrdup("");
-        for (size_t i = 0; i < s->n_users; i++) {
-                const SpecUser *u = &s->users[i];
-                char *line = xasprintf("%s%s:x:%u:%u:%s:%s:%s\n", out, u->name, u->uid, u->gid, u->gecos, u->home,
-                                       u->shell);
-                free(out);
-                out = line;
-        }
-        return out;
-}
-
-char *spec_render_group(const Spec *s)
-{
-        char *out = xstrdup("");
-        for (size_t i = 0; i < s->n_groups; i++) {
-                const SpecGroup *g = &s->groups[i];
-                char *members = xstrdup("");
-                for (size_t k = 0; g->members && g->members[k]; k++) {
-                        char *m = xasprintf("%s%s%s", members, k ? "," : "", g->members[k]);
-                        free(members);
-                        members = m;
-                }
-                char *line = xasprintf("%s%s:x:%u:%s\n", out, g->name, g->gid, members);
-                free(members);
-                free(out);
-                out = line;
-        }
-        return out;
 }

@@ -4,16 +4,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util.h"
 
 #define SYSROOT_MAX_LINKS 40
+/* openat2() with RESOLVE_IN_ROOT fails with EAGAIN when a rename raced
+ * with its walk; it is safe to try again. */
+#define OPENAT2_RETRIES 8
+
+bool sysroot_force_walk = false;
 
 int sysroot_open(const char *path, Sysroot **ret, ObError *err)
 {
-        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return ob_error_set(err, errno, "cannot open sysroot '%s'", path);
         Sysroot *s = xcalloc(1, sizeof(*s));
@@ -21,14 +28,22 @@ int sysroot_open(const char *path, Sysroot **ret, ObError *err)
         while (n > 0 && path[n - 1] == '/')
                 n--;
         s->path = xstrndup(path, n);
-        s->fd = fd;
+        s->fd = TAKE_FD(fd);
+        s->n_ref = 1;
         *ret = s;
         return 0;
 }
 
+Sysroot *sysroot_ref(Sysroot *s)
+{
+        if (s)
+                s->n_ref++;
+        return s;
+}
+
 void sysroot_free(Sysroot *s)
 {
-        if (!s)
+        if (!s || --s->n_ref > 0)
                 return;
         if (s->fd >= 0)
                 close(s->fd);
@@ -50,25 +65,113 @@ static const char *rel(const char *path)
         return *path ? path : ".";
 }
 
+/* One component after another, each opened with O_NOFOLLOW relative to the
+ * one before: what openat2() does in one call, for kernels before 5.6. */
+static int walk_open(const Sysroot *s, const char *path, int flags)
+{
+        _cleanup_close_ int cur = -1;
+        const char *p = rel(path);
+        if (strcmp(p, ".") == 0) {
+                int fd = openat(s->fd, ".", flags & ~O_NOFOLLOW);
+                return fd < 0 ? -errno : fd;
+        }
+        for (;;) {
+                const char *e = strchrnul(p, '/');
+                _cleanup_free_ char *comp = xstrndup(p, (size_t) (e - p));
+                if (strcmp(comp, "..") == 0)
+                        return -EXDEV;
+                const char *q = e;
+                while (*q == '/')
+                        q++;
+                int dir = cur >= 0 ? cur : s->fd;
+                if (!*q) {
+                        int fd = openat(dir, comp, flags);
+                        return fd < 0 ? -errno : fd;
+                }
+                int next = openat(dir, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        /* a symlink where a directory was: it was swapped */
+                        return errno == ENOTDIR ? -ELOOP : -errno;
+                closep(&cur);
+                cur = next;
+                p = q;
+        }
+}
+
+int sysroot_openat(const Sysroot *s, const char *path, int flags, ObError *err)
+{
+        static bool no_openat2 = false;
+        int fd = -ENOSYS;
+
+        flags |= O_NOFOLLOW | O_CLOEXEC;
+        if (!no_openat2 && !sysroot_force_walk) {
+                /* The path is canonical: a symlink in it means the tree
+                 * changed since it was resolved. */
+                struct open_how how = { .flags = (uint64_t) flags,
+                                        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS };
+                for (unsigned i = 0; i < OPENAT2_RETRIES; i++) {
+                        fd = (int) syscall(SYS_openat2, s->fd, rel(path), &how, sizeof(how));
+                        if (fd < 0)
+                                fd = -errno;
+                        if (fd != -EAGAIN)
+                                break;
+                }
+                if (fd == -ENOSYS)
+                        no_openat2 = true;
+        }
+        if (fd == -ENOSYS)
+                fd = walk_open(s, path, flags);
+        if (fd < 0)
+                return ob_error_set(err, -fd, "cannot open '%s'", path);
+        return fd;
+}
+
+/* The parent directory of a canonical path, opened inside the root, and the
+ * last component; for the root itself, the root and ".". */
+static int open_parent(const Sysroot *s, const char *path, char **ret_name, ObError *err)
+{
+        const char *p = rel(path);
+        const char *slash = strrchr(p, '/');
+        if (strcmp(p, ".") == 0 || !slash) {
+                int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return ob_error_set(err, errno, "cannot open '%s'", path);
+                *ret_name = xstrdup(p);
+                return fd;
+        }
+        _cleanup_free_ char *parent = xstrndup(p, (size_t) (slash - p));
+        int fd = sysroot_openat(s, parent, O_PATH | O_DIRECTORY, err);
+        if (fd < 0)
+                return fd;
+        *ret_name = xstrdup(slash + 1);
+        return fd;
+}
+
 int sysroot_lstat(const Sysroot *s, const char *path, struct stat *ret_st, ObError *err)
 {
-        if (fstatat(s->fd, rel(path), ret_st, AT_SYMLINK_NOFOLLOW) < 0)
+        _cleanup_free_ char *name = NULL;
+        ObError local;
+        _cleanup_close_ int dfd = open_parent(s, path, &name, &local);
+        if (dfd < 0)
+                return ob_error_set(err, -dfd, "%s", path);
+        if (fstatat(dfd, name, ret_st, AT_SYMLINK_NOFOLLOW) < 0)
                 return ob_error_set(err, errno, "%s", path);
         return 0;
 }
 
 int sysroot_open_file(const Sysroot *s, const char *path, ObError *err)
 {
-        int fd = openat(s->fd, rel(path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return ob_error_set(err, errno, "cannot open '%s'", path);
-        return fd;
+        return sysroot_openat(s, path, O_RDONLY | O_NOCTTY, err);
 }
 
 int sysroot_readlink(const Sysroot *s, const char *path, char **ret_target, ObError *err)
 {
         char buf[PATH_MAX];
-        ssize_t n = readlinkat(s->fd, rel(path), buf, sizeof(buf) - 1);
+        _cleanup_free_ char *name = NULL;
+        _cleanup_close_ int dfd = open_parent(s, path, &name, err);
+        if (dfd < 0)
+                return dfd;
+        ssize_t n = readlinkat(dfd, name, buf, sizeof(buf) - 1);
         if (n < 0)
                 return ob_error_set(err, errno, "cannot read symlink '%s'", path);
         buf[n] = '\0';
@@ -111,7 +214,10 @@ int sysroot_resolve(Sysroot *s, const char *path, SysrootLinkFn fn, void *userda
 
                 _cleanup_free_ char *candidate = xasprintf("%s/%s", resolved, comp);
                 struct stat st;
-                if (fstatat(s->fd, rel(candidate), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                ObError ignored;
+                r = sysroot_lstat(s, candidate, &st, &ignored);
+                if (r < 0) {
+                        errno = -r;
                         if (errno == ENOENT)
                                 return ob_error_plain(err, ENOENT, "'%s' does not exist in the sysroot%s%s%s",
                                                       candidate, strcmp(candidate, path) ? " (resolving '" : "",

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 #include "tmpfile.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fs.h"
 
-#define MAX_TMP 16
+/* A build registers every blob it adds until the index names them: tool --all
+ * with apps adds a few dozen. */
+#define MAX_TMP 256
 
 enum { SLOT_FREE, SLOT_FILE, SLOT_TREE };
 
@@ -59,4 +63,37 @@ void tmpfile_cleanup_all(void)
                 else if (tmp_used[i] == SLOT_TREE)
                         (void) rm_rf_at(AT_FDCWD, tmp_paths[i]);
         }
+}
+
+/* The signals whose handlers remove temporary files. */
+static void block_signals(sigset_t *ret_old)
+{
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        sigprocmask(SIG_BLOCK, &set, ret_old);
+}
+
+int tmpfile_create(char *template, int suffix_len, int flags, int *ret_slot)
+{
+        sigset_t old;
+        block_signals(&old);
+        int fd = mkostemps(template, suffix_len, flags);
+        int e = errno;
+        *ret_slot = fd >= 0 ? tmpfile_register(template) : -1;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return fd >= 0 ? fd : -e;
+}
+
+int tmpfile_create_dir(char *template, int *ret_slot)
+{
+        sigset_t old;
+        block_signals(&old);
+        char *d = mkdtemp(template);
+        int e = errno;
+        *ret_slot = d ? tmpfile_register_tree(template) : -1;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return d ? 0 : -e;
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "path.h"
 #include "process.h"
+#include "sandbox.h"
 #include "tmpfile.h"
 #include "util.h"
 
@@ -82,22 +83,34 @@ static int append_data(const Spec *tool, const char *dir, ObError *err)
         return 0;
 }
 
+/* Marks the directory as this process's, so that 'oci-build clean' takes it
+ * if the process is killed before removing it. The lock stays open for the
+ * life of the process: a build makes few such directories. */
+static int claim_data_dir(const char *tmpdir, ObError *err)
+{
+        int fd;
+        return sandbox_claim_dir(tmpdir, &fd, err);
+}
+
 int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
 {
         const char *tmp = getenv("TMPDIR");
         _cleanup_free_ char *template = xasprintf("%s/oci-build-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(template))
-                return ob_error_set(err, errno, "cannot create a temporary directory");
+        /* Interrupted, the data directory goes too. */
+        int slot;
+        int k = tmpfile_create_dir(template, &slot);
+        if (k < 0)
+                return ob_error_set(err, -k, "cannot create a temporary directory");
         /* Removed on failure; on success the caller removes it with
          * tool_data_cleanup() once the layer is written. */
         _cleanup_(tool_data_cleanupp) char *tmpdir = TAKE_PTR(template);
-        /* Interrupted, the data directory goes too. */
-        tmpfile_register_tree(tmpdir);
         chmod(tmpdir, 0755);
+        int r = claim_data_dir(tmpdir, err);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *dir = path_join(tmpdir, "data");
         _cleanup_free_ char *pwfile = NULL;
         _cleanup_free_ char *log = path_join(tmpdir, "log");
-        int r;
 
         if (mkdir(dir, 0700) < 0)
                 return ob_error_set(err, errno, "cannot create '%s'", dir);
@@ -122,8 +135,9 @@ int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir
         if (r < 0)
                 return r;
         _cleanup_(plan_clear) Plan p = { 0 };
+        /* Private by nature (a database's 0700 files) and made by us for this image. */
         PlanCopyOptions o = { .dst = tool->data.path, .src = dir, .uid = tool->data.uid, .gid = tool->data.gid,
-                              .why = "made at build time by data.command" };
+                              .allow_private = true, .why = "made at build time by data.command" };
         r = plan_add_host(&p, host, &o, err);
         if (r < 0)
                 return r;

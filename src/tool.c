@@ -7,27 +7,104 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "closure-plan.h"
 #include "dpkg.h"
 #include "elf.h"
 #include "log.h"
 #include "util.h"
 
-int tool_resolve_version(const Spec *spec, Sysroot *root, char **ret, ObError *err)
+int tool_resolve_version(const Spec *spec, Sysroot *root, char **ret, char **ret_debian_version, ObError *err)
 {
         if (spec->version) {
                 *ret = xstrdup(spec->version);
+                if (ret_debian_version)
+                        *ret_debian_version = NULL;
                 return 0;
         }
-        int r = dpkg_package_version(root, spec->package, ret, err);
+        _cleanup_free_ char *debian = NULL;
+        int r = dpkg_package_version(root, spec->package, &debian, err);
         if (r < 0)
                 return ob_error_wrap(err, "%s: cannot read the version of '%s'", spec->file, spec->name);
-        /* Tags allow [A-Za-z0-9_.-]: Debian's epoch ':' and '+' become '-'/'.'. */
-        for (char *p = *ret; *p; p++)
-                if (*p == ':' || *p == '~')
-                        *p = '-';
-                else if (*p == '+')
-                        *p = '.';
+        char *tag = dpkg_version_tag(debian);
+        if (!tag)
+                return ob_error_plain(err, EINVAL, "%s: the Debian package '%s' has the version '%s', which has no "
+                                      "upstream part", spec->file, spec->package, debian);
+        *ret = tag;
+        if (ret_debian_version)
+                *ret_debian_version = TAKE_PTR(debian);
         return 0;
+}
+
+/* The programs among a package's files, for a message: "/usr/bin/jq" or
+ * "/usr/bin/git, /usr/bin/git-shell, ... (and 3 more)". NULL when it has none. */
+static char *package_programs(char *const *files)
+{
+        enum { SHOWN = 8 };
+        _cleanup_strv_ char **programs = NULL;
+        size_t n = 0;
+        for (size_t i = 0; files && files[i]; i++) {
+                const char *slash = strrchr(files[i], '/');
+                size_t dir = (size_t) (slash - files[i]);
+                bool in_bin = (dir >= 4 && strncmp(slash - 4, "/bin", 4) == 0) ||
+                              (dir >= 5 && strncmp(slash - 5, "/sbin", 5) == 0);
+                if (in_bin && slash[1] && n++ < SHOWN)
+                        strv_push(&programs, files[i]);
+        }
+        if (!programs)
+                return NULL;
+        _cleanup_free_ char *list = strv_join(programs, ", ");
+        return n > SHOWN ? xasprintf("%s (and %zu more)", list, n - SHOWN) : TAKE_PTR(list);
+}
+
+/* Whether dpkg recorded path among a package's files, allowing for merged
+ * /usr ("/bin/ls" is recorded, "/usr/bin/ls" is named, or the other way). */
+static bool package_has(char *const *files, const char *path)
+{
+        if (strv_contains(files, path))
+                return true;
+        if (str_startswith(path, "/usr/"))
+                return strv_contains(files, path + 4);
+        _cleanup_free_ char *usr = xasprintf("/usr%s", path);
+        return strv_contains(files, usr);
+}
+
+/* A binary the sysroot lacks: the fix depends on whether its package is
+ * installed. If it is, installing it again changes nothing, and the path in
+ * the config is what is wrong. ENOPKG when the package is not installed. */
+static int missing_binary(const Spec *tool, Sysroot *root, const char *binary, ObError *err)
+{
+        _cleanup_(dpkg_status_freep) DpkgStatus *status = NULL;
+        ObError ignore;
+        const DpkgParagraph *p = NULL;
+        if (dpkg_status_load(root, &status, &ignore) == 0)
+                p = dpkg_status_find_installed(status, tool->package);
+        if (!p)
+                return ob_error_plain(err, ENOPKG,
+                                      "%s: binary '%s' is not installed: install the Debian package '%s' "
+                                      "(apt-get install %s)",
+                                      tool->file, binary, tool->package, tool->package);
+
+        _cleanup_strv_ char **files = NULL;
+        if (dpkg_paragraph_files(root, p, &files, &ignore) < 0)
+                return ob_error_plain(err, ENOENT,
+                                      "%s: binary '%s' does not exist, though the Debian package '%s' is installed: "
+                                      "check the path",
+                                      tool->file, binary, tool->package);
+        if (package_has(files, binary))
+                return ob_error_plain(err, ENOENT,
+                                      "%s: binary '%s' does not exist, though the installed Debian package '%s' "
+                                      "put it there: reinstall it (apt-get install --reinstall %s)",
+                                      tool->file, binary, tool->package, tool->package);
+        _cleanup_free_ char *programs = package_programs(files);
+        if (!programs)
+                return ob_error_plain(err, ENOENT,
+                                      "%s: binary '%s' does not exist, and the installed Debian package '%s' has no "
+                                      "program in a bin directory",
+                                      tool->file, binary, tool->package);
+        return ob_error_plain(err, ENOENT,
+                              "%s: binary '%s' does not exist, and the installed Debian package '%s' does not have "
+                              "it; its programs are %s",
+                              tool->file, binary, tool->package, programs);
 }
 
 /* "a/b/../c" -> "a/c"; NULL when ".." climbs above the root. */
@@ -116,27 +193,6 @@ static int link_adder(void *userdata, const char *link_path, const char *target,
         return add_symlink_entry(a->plan, a->base, link_path, target, a->why, err);
 }
 
-static int add_closure(Plan *p, const Plan *base, Sysroot *root, ElfClosure *c, size_t from, ObError *err)
-{
-        int r;
-        for (size_t i = from; i < elf_closure_count(c); i++) {
-                const ElfDep *d = elf_closure_get(c, i);
-                _cleanup_free_ char *why = d->needed_by ? xasprintf("needed by %s", d->needed_by)
-                                                        : xstrdup("binary named in config");
-                if (d->type == ELF_DEP_SYMLINK) {
-                        r = add_symlink_entry(p, base, d->path, d->target, why, err);
-                } else {
-                        if (base && plan_find(base, d->path))
-                                continue;
-                        PlanCopyOptions o = { .dst = d->path, .src = d->path, .why = why };
-                        r = plan_add_host(p, root, &o, err);
-                }
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static bool is_elf_file(const char *host)
 {
         unsigned char magic[4];
@@ -201,7 +257,9 @@ static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *cons
                             sysroot_lstat(root, real, &st, &ignore) < 0)
                                 continue;       /* dangling on the host too: keep it as it is */
                         _cleanup_free_ char *why = xasprintf("target of symlink %s", link);
-                        PlanCopyOptions o = { .dst = real, .src = real, .exclude = exclude, .why = why };
+                        _cleanup_free_ char *origin = xasprintf("target of symlink %s, %s", link, e->why ? e->why : "");
+                        PlanCopyOptions o = { .dst = real, .src = real, .exclude = exclude, .why = why,
+                                              .via_link = true, .origin = origin };
                         size_t before = p->n;
                         r = plan_add_host(p, root, &o, err);
                         if (r < 0)
@@ -225,20 +283,19 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
 
         for (size_t i = 0; tool->binaries[i]; i++) {
                 size_t from = elf_closure_count(c);
-                /* A missing binary means the tool is not installed; a missing
-                 * library is another package's business. */
+                /* A missing binary is the package's business (not installed,
+                 * or not the path it installs); a missing library is another
+                 * package's. */
                 _cleanup_free_ char *real = NULL;
                 ObError ignore;
                 if (tool->package && sysroot_resolve(root, tool->binaries[i], NULL, NULL, &real, &ignore) == -ENOENT)
-                        return ob_error_plain(err, ENOENT,
-                                              "%s: binary '%s' is not installed: install the Debian package '%s' "
-                                              "(apt-get install %s)",
-                                              tool->file, tool->binaries[i], tool->package, tool->package);
+                        return missing_binary(tool, root, tool->binaries[i], err);
                 r = elf_closure_add(c, tool->binaries[i], ELF_CLOSURE_MUST_BE_ELF, err);
                 if (r < 0)
                         return ob_error_wrap_subject(err, tool->binaries[i], "%s: binary '%s'", tool->file,
                                                      tool->binaries[i]);
-                r = add_closure(&p, base, root, c, from, err);
+                r = closure_plan_add(&p, &base, /* n_below= */ base ? 1 : 0, root, c, from, /* root_why= */ NULL,
+                                     err);
                 if (r < 0)
                         return r;
         }
@@ -284,7 +341,8 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                 r = elf_closure_add(c, path, /* flags= */ 0, err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", tool->file);
-                r = add_closure(&p, base, root, c, from, err);
+                r = closure_plan_add(&p, &base, /* n_below= */ base ? 1 : 0, root, c, from, /* root_why= */ NULL,
+                                     err);
                 if (r < 0)
                         return r;
         }

@@ -1,23 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* The app tier: loading app configs (and the exact message for each kind of
- * mistake), verified downloads with the cache and the lock file (file://
- * URLs fetched by the host's curl; skipped without it), the app layer, build
- * steps, the healthcheck program check, and compose files read back by an
- * independent YAML parser (libyaml always, PyYAML too when python3 has it). */
+ * mistake), the app layer (its download fetched from a file:// URL by the
+ * host's curl; skipped without it), build steps and the healthcheck program
+ * check. Downloads are tested in test-download.c, compose files in
+ * test-compose.c. */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
-#include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "app.h"
-#include "digest.h"
 #include "fs.h"
 #include "log.h"
 #include "plan.h"
@@ -69,41 +66,6 @@ static Spec *load_app(const char *path)
         ck_assert_msg(spec_load_app(path, &s, &err) == 0, "%s", err.msg);
         ck_assert_ptr_nonnull(s);
         return s;
-}
-
-/* Entries of a directory, "." and ".." aside; 0 when it does not exist. */
-static size_t count_dir(const char *path)
-{
-        DIR *d = opendir(path);
-        if (!d)
-                return 0;
-        size_t n = 0;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-                        n++;
-        closedir(d);
-        return n;
-}
-
-static bool dir_has_prefix(const char *path, const char *prefix)
-{
-        DIR *d = opendir(path);
-        if (!d)
-                return false;
-        bool found = false;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                found |= str_startswith(de->d_name, prefix);
-        closedir(d);
-        return found;
-}
-
-static char *hex_of(const char *text)
-{
-        char dg[DIGEST_STRING_MAX];
-        sha256_string(text, strlen(text), dg);
-        return xstrdup(digest_hex(dg));
 }
 
 /* The environment the cache depends on, as it was when the tests started;
@@ -299,56 +261,7 @@ START_TEST(test_every_fixture_is_listed)
 }
 END_TEST
 
-/* ---- cache directory and lock file ------------------------------------- */
-
-START_TEST(test_cache_dir)
-{
-        char *d;
-        setenv("OCI_BUILD_CACHE", "/c/ob", 1);
-        setenv("XDG_CACHE_HOME", "/c/xdg", 1);
-        setenv("HOME", "/c/home", 1);
-        d = app_cache_dir();
-        ck_assert_str_eq(d, "/c/ob");
-        free(d);
-        setenv("OCI_BUILD_CACHE", "", 1);     /* empty: as if unset */
-        d = app_cache_dir();
-        ck_assert_str_eq(d, "/c/xdg/oci-build");
-        free(d);
-        unsetenv("OCI_BUILD_CACHE");
-        unsetenv("XDG_CACHE_HOME");
-        d = app_cache_dir();
-        ck_assert_str_eq(d, "/c/home/.cache/oci-build");
-        free(d);
-        unsetenv("HOME");
-        d = app_cache_dir();
-        ck_assert_str_eq(d, "/tmp/.cache/oci-build");
-        free(d);
-        restore_env();
-}
-END_TEST
-
-START_TEST(test_lock_path)
-{
-        _cleanup_free_ char *dir = test_dir("lockpath");
-        static const char text[] = "name: l\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n";
-        _cleanup_free_ char *yml = xasprintf("%s/app.yml", dir);
-        _cleanup_free_ char *yaml = xasprintf("%s/other.yaml", dir);
-        put_file(yml, text, 0644);
-        put_file(yaml, text, 0644);
-        Spec *s = load_app(yml);
-        _cleanup_free_ char *lock = app_lock_path(s);
-        _cleanup_free_ char *want = xasprintf("%s/app.lock", dir);
-        ck_assert_str_eq(lock, want);
-        spec_free(s);
-        s = load_app(yaml);
-        _cleanup_free_ char *lock2 = app_lock_path(s);
-        _cleanup_free_ char *want2 = xasprintf("%s/other.yaml.lock", dir);
-        ck_assert_str_eq(lock2, want2);
-        spec_free(s);
-}
-END_TEST
-
-/* ---- app_fetch --------------------------------------------------------- */
+/* ---- app_plan ---------------------------------------------------------- */
 
 /* A directory with src/ (the "server"), cache/ ($OCI_BUILD_CACHE) and
  * app.yml whose single artifact downloads URL with the sha256 lines given. */
@@ -393,208 +306,6 @@ static void put_src(const FetchSetup *f, const char *name, const char *text)
         _cleanup_free_ char *p = xasprintf("%s/%s", f->src, name);
         put_file(p, text, 0644);
 }
-
-START_TEST(test_fetch_unpinned)
-{
-        NEED_CURL();
-        FetchSetup f;
-        fetch_setup(&f, "fetch-unpinned", "payload-{version}-{arch}.bin", NULL);
-        static const char amd[] = "payload for amd64\n", arm[] = "payload for arm64, longer\n";
-        put_src(&f, "payload-1.0-amd64.bin", amd);
-        put_src(&f, "payload-1.0-arm64.bin", arm);
-        _cleanup_free_ char *hex_amd = hex_of(amd), *hex_arm = hex_of(arm);
-        _cleanup_free_ char *url_amd = xasprintf("file://%s/payload-1.0-amd64.bin", f.src);
-        _cleanup_free_ char *url_arm = xasprintf("file://%s/payload-1.0-arm64.bin", f.src);
-
-        Spec *s = load_app(f.config);
-        _cleanup_free_ char *lock = app_lock_path(s);
-        ck_assert_str_eq(lock, f.lock);
-        ck_assert_int_ne(access(f.lock, F_OK), 0);
-
-        ObError e = { 0 };
-        char *path = NULL;
-        ck_assert_msg(app_fetch(s, &s->artifacts[0], "amd64", &path, &e) == 0, "%s", e.msg);
-        _cleanup_free_ char *want = xasprintf("%s/%s", f.downloads, hex_amd);
-        ck_assert_str_eq(path, want);
-        _cleanup_free_ char *got = file_text(path);
-        ck_assert_str_eq(got, amd);
-        free(path);
-        path = NULL;
-        /* only the verified file is in the cache */
-        ck_assert_uint_eq(count_dir(f.downloads), 1);
-
-        /* the digest is recorded beside the config */
-        _cleanup_free_ char *lock1 = file_text(f.lock);
-        ck_assert(str_startswith(lock1, "# "));
-        _cleanup_free_ char *line_amd = xasprintf("\n%s %s\n", url_amd, hex_amd);
-        ck_assert_msg(str_endswith(lock1, line_amd), "lock file:\n%s", lock1);
-
-        /* another architecture: another line, the first one kept */
-        ck_assert_msg(app_fetch(s, &s->artifacts[0], "arm64", &path, &e) == 0, "%s", e.msg);
-        free(path);
-        path = NULL;
-        _cleanup_free_ char *lock2 = file_text(f.lock);
-        _cleanup_free_ char *line_arm = xasprintf("\n%s %s\n", url_arm, hex_arm);
-        ck_assert_msg(strstr(lock2, line_amd) && strstr(lock2, line_arm), "lock file:\n%s", lock2);
-        ck_assert_uint_eq(strlen(lock2), strcspn(lock2, "\n") + strlen(line_amd) + strlen(line_arm) - 1);
-        ck_assert_uint_eq(count_dir(f.downloads), 2);
-
-        /* Served from the cache: the source is gone, a fresh load of the
-         * config finds the pin in the lock file. */
-        _cleanup_free_ char *src_amd = xasprintf("%s/payload-1.0-amd64.bin", f.src);
-        ck_assert_int_eq(unlink(src_amd), 0);
-        spec_free(s);
-        s = load_app(f.config);
-        ck_assert_msg(app_fetch(s, &s->artifacts[0], "amd64", &path, &e) == 0, "%s", e.msg);
-        ck_assert_str_eq(path, want);
-        free(path);
-        path = NULL;
-        _cleanup_free_ char *lock3 = file_text(f.lock);
-        ck_assert_str_eq(lock3, lock2);
-
-        /* without the cached copy, the pin in the lock file fails the fetch */
-        ck_assert_int_eq(unlink(want), 0);
-        ck_assert_int_eq(app_fetch(s, &s->artifacts[0], "amd64", &path, &e), -EIO);
-        ck_assert_ptr_null(path);
-        ck_assert_ptr_nonnull(strstr(e.msg, url_amd));
-        spec_free(s);
-        fetch_teardown(&f);
-}
-END_TEST
-
-START_TEST(test_fetch_pinned)
-{
-        NEED_CURL();
-        static const char payload[] = "pinned payload\n";
-        _cleanup_free_ char *hex = hex_of(payload);
-        _cleanup_free_ char *sha = xasprintf("    sha256: %s\n", hex);
-        FetchSetup f;
-        fetch_setup(&f, "fetch-pinned", "p.bin", sha);
-        put_src(&f, "p.bin", payload);
-        Spec *s = load_app(f.config);
-        ObError e = { 0 };
-        char *path = NULL;
-
-        ck_assert_msg(app_fetch(s, &s->artifacts[0], "riscv64", &path, &e) == 0, "%s", e.msg);
-        _cleanup_free_ char *want = xasprintf("%s/%s", f.downloads, hex);
-        ck_assert_str_eq(path, want);
-        free(path);
-        path = NULL;
-        /* pinned in the config: nothing to record */
-        ck_assert_int_ne(access(f.lock, F_OK), 0);
-        /* and the next fetch does not need the source */
-        _cleanup_free_ char *src = xasprintf("%s/p.bin", f.src);
-        ck_assert_int_eq(unlink(src), 0);
-        ck_assert_msg(app_fetch(s, &s->artifacts[0], "amd64", &path, &e) == 0, "%s", e.msg);
-        ck_assert_str_eq(path, want);
-        free(path);
-        spec_free(s);
-        fetch_teardown(&f);
-}
-END_TEST
-
-START_TEST(test_fetch_pinned_wrong)
-{
-        NEED_CURL();
-        static const char zeros[] = "0000000000000000000000000000000000000000000000000000000000000000";
-        _cleanup_free_ char *sha = xasprintf("    sha256:\n      arm64: %s\n      amd64: %s\n", zeros, zeros);
-        FetchSetup f;
-        fetch_setup(&f, "fetch-wrong", "w-{arch}.bin", sha);
-        static const char payload[] = "not what the pin says\n";
-        put_src(&f, "w-amd64.bin", payload);
-        _cleanup_free_ char *hex = hex_of(payload);
-        Spec *s = load_app(f.config);
-        ObError e = { 0 };
-        char *path = NULL;
-
-        int r = app_fetch(s, &s->artifacts[0], "amd64", &path, &e);
-        ck_assert_int_eq(r, -EIO);
-        ck_assert_ptr_null(path);
-        _cleanup_free_ char *want = xasprintf("%s:5: artifacts: 'file://%s/w-amd64.bin' has sha256 %s, but the config "
-                                              "pins %s",
-                                              f.config, f.src, hex, zeros);
-        ck_assert_str_eq(e.msg, want);
-        /* nothing entered the cache, no partial file is left, nothing recorded */
-        ck_assert_uint_eq(count_dir(f.downloads), 0);
-        ck_assert(!dir_has_prefix(f.downloads, ".part-"));
-        ck_assert_int_ne(access(f.lock, F_OK), 0);
-        spec_free(s);
-        fetch_teardown(&f);
-}
-END_TEST
-
-START_TEST(test_fetch_lock_mismatch)
-{
-        NEED_CURL();
-        static const char ones[] = "1111111111111111111111111111111111111111111111111111111111111111";
-        FetchSetup f;
-        fetch_setup(&f, "fetch-lock", "l.bin", NULL);
-        put_src(&f, "l.bin", "changed upstream\n");
-        _cleanup_free_ char *url = xasprintf("file://%s/l.bin", f.src);
-        _cleanup_free_ char *lock_text = xasprintf("# pins\nfile:///elsewhere/l.bin 2222\n%s %s\n", url, ones);
-        put_file(f.lock, lock_text, 0644);
-        Spec *s = load_app(f.config);
-        ObError e = { 0 };
-        char *path = NULL;
-
-        ck_assert_int_eq(app_fetch(s, &s->artifacts[0], "amd64", &path, &e), -EIO);
-        ck_assert_ptr_null(path);
-        _cleanup_free_ char *hex = hex_of("changed upstream\n");
-        _cleanup_free_ char *want = xasprintf("%s:5: artifacts: '%s' has sha256 %s, but the lock file pins %s",
-                                              f.config, url, hex, ones);
-        ck_assert_str_eq(e.msg, want);
-        ck_assert_uint_eq(count_dir(f.downloads), 0);
-        /* the lock file is left alone */
-        _cleanup_free_ char *after = file_text(f.lock);
-        ck_assert_str_eq(after, lock_text);
-        spec_free(s);
-        fetch_teardown(&f);
-}
-END_TEST
-
-START_TEST(test_fetch_other_arch)
-{
-        /* No download at all: the pin is checked first. */
-        static const char hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        _cleanup_free_ char *sha = xasprintf("    sha256: {arm64: %s}\n", hex);
-        FetchSetup f;
-        fetch_setup(&f, "fetch-arch", "a-{arch}.bin", sha);
-        Spec *s = load_app(f.config);
-        ObError e = { 0 };
-        char *path = NULL;
-        ck_assert_int_eq(app_fetch(s, &s->artifacts[0], "amd64", &path, &e), -EINVAL);
-        ck_assert_ptr_null(path);
-        _cleanup_free_ char *want = xasprintf("%s:5: artifacts: 'sha256' has no pin for architecture 'amd64'",
-                                              f.config);
-        ck_assert_str_eq(e.msg, want);
-        ck_assert_uint_eq(count_dir(f.cache), 0);
-        spec_free(s);
-        fetch_teardown(&f);
-}
-END_TEST
-
-START_TEST(test_fetch_missing)
-{
-        NEED_CURL();
-        FetchSetup f;
-        fetch_setup(&f, "fetch-missing", "nothing-here.bin", NULL);
-        Spec *s = load_app(f.config);
-        ObError e = { 0 };
-        char *path = NULL;
-        ck_assert_int_eq(app_fetch(s, &s->artifacts[0], "amd64", &path, &e), -EIO);
-        ck_assert_ptr_null(path);
-        _cleanup_free_ char *want = xasprintf("%s:5: artifacts: cannot download 'file://%s/nothing-here.bin': ",
-                                              f.config, f.src);
-        ck_assert_msg(str_startswith(e.msg, want), "got: %s\nexpected: %s...", e.msg, want);
-        ck_assert(!dir_has_prefix(f.downloads, ".part-"));
-        ck_assert_uint_eq(count_dir(f.downloads), 0);
-        ck_assert_int_ne(access(f.lock, F_OK), 0);
-        spec_free(s);
-        fetch_teardown(&f);
-}
-END_TEST
-
-/* ---- app_plan ---------------------------------------------------------- */
 
 START_TEST(test_plan)
 {
@@ -685,6 +396,76 @@ START_TEST(test_plan)
 }
 END_TEST
 
+/* An artifact compiled on the host, dynamically linked: its interpreter and
+ * libc come from the sysroot, "needed by" it, unless a layer below has them. */
+START_TEST(test_plan_elf_artifact)
+{
+        _cleanup_free_ char *dir = test_dir("elf");
+        _cleanup_free_ char *src = xasprintf("%s/hello.c", dir);
+        put_file(src, "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n", 0644);
+        _cleanup_free_ char *cc = xasprintf("cc -o %s/hello %s 2>/dev/null", dir, src);
+        if (system(cc) != 0)
+                test_skip("no C compiler (cc) to build the artifact");
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        put_file(cfg, "name: e\nversion: \"1\"\ndescription: d\nartifacts: [{path: /app/hello, source: hello}]\n",
+                 0644);
+        Spec *s = load_app(cfg);
+        Sysroot *host = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(sysroot_open("/", &host, &e) == 0, "%s", e.msg);
+        Plan p;
+        ck_assert_msg(app_plan(s, host, "amd64", 5, true, &p, &e) == 0, "%s", e.msg);
+        const Entry *libc = NULL;
+        size_t needed = 0;
+        for (size_t i = 0; i < p.n; i++) {
+                const Entry *en = &p.entries[i];
+                if (en->type == ENTRY_FILE && str_endswith(en->path, "/libc.so.6"))
+                        libc = en;
+                needed += en->why && strcmp(en->why, "needed by /app/hello") == 0;
+        }
+        ck_assert_msg(libc, "no libc.so.6 in the app layer");
+        ck_assert_str_eq(libc->why, "needed by /app/hello");
+        ck_assert_uint_ge(needed, 2);   /* libc and the program interpreter, at least */
+
+        /* a layer below that holds libc: left out */
+        _cleanup_free_ char *libc_path = xstrdup(libc->path);
+        Plan below;
+        plan_init(&below);
+        Entry held = { .path = libc_path, .type = ENTRY_FILE, .mode = 0644, .size = 1, .data = (char *) "x" };
+        ck_assert_msg(plan_add(&below, &held, &e) == 0, "%s", e.msg);
+        plan_clear(&p);
+        const Plan *layers[] = { &below };
+        ck_assert_msg(app_plan_over(s, host, layers, 1, "amd64", 5, true, &p, &e) == 0, "%s", e.msg);
+        ck_assert_ptr_null(plan_find(&p, libc_path));
+        ck_assert_ptr_nonnull(plan_find(&p, "app/hello"));
+        plan_clear(&p);
+        plan_clear(&below);
+
+        /* a sysroot without them: the artifact, its interpreter and what is missing */
+        _cleanup_free_ char *empty = xasprintf("%s/empty", dir);
+        ck_assert_int_eq(mkdir(empty, 0755), 0);
+        Sysroot *bare = NULL;
+        ck_assert_msg(sysroot_open(empty, &bare, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(app_plan(s, bare, "amd64", 5, true, &p, &e), -ENOENT);
+        ck_assert_msg(strstr(e.msg, "'/app/hello' needs the program interpreter /lib"), "%s", e.msg);
+        ck_assert_msg(strstr(e.msg, "which is not in the sysroot"), "%s", e.msg);
+        ck_assert_msg(str_startswith(e.msg, cfg), "%s", e.msg);
+        /* with the interpreter there, libc is what is missing */
+        const char *at = strstr(e.msg, "interpreter ") + strlen("interpreter ");
+        _cleanup_free_ char *interp = xstrndup(at, strcspn(at, ","));
+        _cleanup_free_ char *copy = xasprintf("mkdir -p %s$(dirname %s) && cp -L %s %s%s", empty, interp, interp, empty,
+                                              interp);
+        ck_assert_int_eq(system(copy), 0);
+        ck_assert_int_eq(app_plan(s, bare, "amd64", 5, true, &p, &e), -ENOENT);
+        _cleanup_free_ char *want = xasprintf("'/app/hello' (program interpreter %s) needs libc.so.6, which is not "
+                                              "in the sysroot", interp);
+        ck_assert_msg(strstr(e.msg, want), "%s", e.msg);
+        sysroot_free(bare);
+        sysroot_free(host);
+        spec_free(s);
+}
+END_TEST
+
 /* ---- app_run_build ----------------------------------------------------- */
 
 START_TEST(test_run_build)
@@ -718,11 +499,129 @@ START_TEST(test_run_build)
                  0644);
         s = load_app(cfg);
         ck_assert_int_eq(app_run_build(s, &e), -EIO);
-        _cleanup_free_ char *want_err = xasprintf("%s: build step 'sh' failed (exit 4): oops again", cfg);
+        _cleanup_free_ char *want_err = xasprintf("%s: build step 'sh' failed (exit 4), its last lines:\noops\nagain",
+                                                  cfg);
         ck_assert_str_eq(e.msg, want_err);
         _cleanup_free_ char *never = xasprintf("%s/never.txt", dir);
         ck_assert_int_ne(access(never, F_OK), 0);
         spec_free(s);
+}
+END_TEST
+
+/* Runs the build steps of cfg with stderr going to a file, at normal
+ * verbosity; returns what they printed. */
+static char *run_build_captured(const char *cfg, int *ret, ObError *e)
+{
+        _cleanup_free_ char *log = xasprintf("%s.stderr", cfg);
+        Spec *s = load_app(cfg);
+        fflush(stderr);
+        int saved = dup(2);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_ge(dup2(fd, 2), 0);
+        close(fd);
+        ob_verbosity = 0;
+        *ret = app_run_build(s, e);
+        ob_verbosity = -1;
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        spec_free(s);
+        return file_text(log);
+}
+
+START_TEST(test_build_output)
+{
+        _cleanup_free_ char *dir = test_dir("build-output");
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        put_file(cfg,
+                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                 "build:\n"
+                 "  - command: [sh, -c, \"echo one; echo two >&2; echo three; exit 3\"]\n",
+                 0644);
+        ObError e = { 0 };
+        int r;
+        /* each line as it comes, after the app and the step */
+        _cleanup_free_ char *printed = run_build_captured(cfg, &r, &e);
+        ck_assert_int_eq(r, -EIO);
+        ck_assert_msg(strstr(printed, "\nb: sh: one\nb: sh: two\nb: sh: three\n"), "printed: %s", printed);
+        /* one error, the lines kept whole */
+        _cleanup_free_ char *want = xasprintf("%s: build step 'sh' failed (exit 3), its last lines:\none\ntwo\nthree",
+                                              cfg);
+        ck_assert_str_eq(e.msg, want);
+
+        /* only the last 20 lines, and nothing printed when quiet */
+        put_file(cfg,
+                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                 "build:\n"
+                 "  - command: [sh, -c, \"i=1; while [ $i -le 25 ]; do echo line$i; i=$((i+1)); done; exit 1\"]\n",
+                 0644);
+        Spec *s = load_app(cfg);
+        ck_assert_int_eq(app_run_build(s, &e), -EIO);
+        spec_free(s);
+        ck_assert_msg(str_endswith(e.msg, "its last lines:\nline6\nline7\nline8\nline9\nline10\nline11\nline12\n"
+                                          "line13\nline14\nline15\nline16\nline17\nline18\nline19\nline20\n"
+                                          "line21\nline22\nline23\nline24\nline25"),
+                      "%s", e.msg);
+}
+END_TEST
+
+/* The processes whose environment holds marker. */
+static size_t processes_with(const char *marker, bool kill_them)
+{
+        _cleanup_dir_ DIR *d = opendir("/proc");
+        ck_assert_ptr_nonnull(d);
+        size_t n = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+                if (*end || pid <= 0 || pid == getpid())
+                        continue;
+                _cleanup_free_ char *path = xasprintf("/proc/%ld/environ", pid);
+                _cleanup_free_ char *env = NULL;
+                size_t size = 0;
+                ObError ignore;
+                if (read_file(path, &env, &size, &ignore) < 0)
+                        continue;
+                for (size_t off = 0; off < size; off += strlen(env + off) + 1)
+                        if (strcmp(env + off, marker) == 0) {
+                                n++;
+                                if (kill_them)
+                                        kill((pid_t) pid, SIGKILL);
+                                break;
+                        }
+        }
+        return n;
+}
+
+START_TEST(test_build_leaves_nothing_running)
+{
+        _cleanup_free_ char *dir = test_dir("build-leftovers");
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        /* in the background, in a session of its own, and one holding the
+         * output pipe open: none may outlive the step */
+        put_file(cfg,
+                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                 "build:\n"
+                 "  - command: [sh, -c, \"setsid nohup sleep 1000 >/dev/null 2>&1 & nohup sleep 1000 & "
+                 "(sh -c 'sleep 1000' &) ; echo started\"]\n",
+                 0644);
+        _cleanup_free_ char *marker = xasprintf("OCI_BUILD_TEST_LEFTOVER=%ld-%ld", (long) getpid(), (long) time(NULL));
+        char *eq = strchr(marker, '=');
+        *eq = '\0';
+        ck_assert_int_eq(setenv(marker, eq + 1, 1), 0);
+        *eq = '=';
+        Spec *s = load_app(cfg);
+        ObError e = { 0 };
+        time_t start = time(NULL);
+        int r = app_run_build(s, &e);
+        time_t took = time(NULL) - start;
+        size_t left = processes_with(marker, /* kill_them= */ true);
+        unsetenv("OCI_BUILD_TEST_LEFTOVER");
+        spec_free(s);
+        ck_assert_msg(r == 0, "%s", e.msg);
+        ck_assert_msg(left == 0, "%zu processes started by the build step are still running", left);
+        ck_assert_int_le(took, 10);
 }
 END_TEST
 
@@ -774,320 +673,6 @@ START_TEST(test_check_health)
 }
 END_TEST
 
-/* ---- app_compose, read back -------------------------------------------- */
-
-/* libyaml's document as JSON; every scalar a string. */
-static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n)
-{
-        switch (n->type) {
-        case YAML_SCALAR_NODE:
-                return json_stringn((const char *) n->data.scalar.value, n->data.scalar.length);
-        case YAML_SEQUENCE_NODE: {
-                json_t *a = json_array();
-                for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++)
-                        json_array_append_new(a, yaml_node_json(doc, yaml_document_get_node(doc, *it)));
-                return a;
-        }
-        case YAML_MAPPING_NODE: {
-                json_t *o = json_object();
-                for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-                        yaml_node_t *k = yaml_document_get_node(doc, p->key);
-                        ck_assert_int_eq(k->type, YAML_SCALAR_NODE);
-                        const char *key = (const char *) k->data.scalar.value;
-                        ck_assert_msg(!json_object_get(o, key), "duplicate key '%s'", key);
-                        json_object_set_new(o, key, yaml_node_json(doc, yaml_document_get_node(doc, p->value)));
-                }
-                return o;
-        }
-        default:
-                ck_abort_msg("empty YAML node");
-        }
-        return NULL;
-}
-
-static json_t *parse_libyaml(const char *text)
-{
-        yaml_parser_t parser;
-        yaml_document_t doc;
-        ck_assert(yaml_parser_initialize(&parser));
-        yaml_parser_set_input_string(&parser, (const unsigned char *) text, strlen(text));
-        int ok = yaml_parser_load(&parser, &doc);
-        ck_assert_msg(ok, "libyaml: %s at line %zu", parser.problem ? parser.problem : "?",
-                      parser.problem_mark.line + 1);
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        ck_assert_ptr_nonnull(root);
-        json_t *j = yaml_node_json(&doc, root);
-        yaml_document_delete(&doc);
-        /* exactly one document */
-        yaml_document_t next;
-        ck_assert(yaml_parser_load(&parser, &next));
-        ck_assert_ptr_null(yaml_document_get_root_node(&next));
-        yaml_document_delete(&next);
-        yaml_parser_delete(&parser);
-        return j;
-}
-
-/* A python3 that has PyYAML, found once: the system's first, then the one
- * on PATH (a version manager's wrapper can take a second to start; the
- * interpreter behind it does not, so that is what is kept). */
-static char *pyyaml_python;
-
-static bool try_pyyaml(const char *python)
-{
-        _cleanup_free_ char *cmd = xasprintf("%s -c 'import sys, yaml; print(sys.executable)' 2>/dev/null", python);
-        FILE *f = popen(cmd, "r");
-        if (!f)
-                return false;
-        char line[4096] = "";
-        bool got = fgets(line, sizeof(line), f) != NULL;
-        if (pclose(f) != 0 || !got)
-                return false;
-        line[strcspn(line, "\n")] = '\0';
-        if (line[0] != '/' || strchr(line, '\''))
-                return false;
-        pyyaml_python = xstrdup(line);
-        return true;
-}
-
-static void find_pyyaml(void)
-{
-        if (access("/usr/bin/python3", X_OK) == 0 && try_pyyaml("/usr/bin/python3"))
-                return;
-        try_pyyaml("python3");
-}
-
-static bool have_pyyaml(void)
-{
-        return pyyaml_python != NULL;
-}
-
-/* PyYAML's reading, through JSON. */
-static json_t *parse_pyyaml(const char *text, const char *name)
-{
-        _cleanup_free_ char *in = xasprintf("%s/%s.yml", tmp_dir, name);
-        _cleanup_free_ char *out = xasprintf("%s/%s.json", tmp_dir, name);
-        put_file(in, text, 0644);
-        _cleanup_free_ char *cmd = xasprintf("'%s' -c 'import json, sys, yaml; "
-                                             "json.dump(yaml.safe_load(open(sys.argv[1])), open(sys.argv[2], \"w\"))' "
-                                             "'%s' '%s'",
-                                             pyyaml_python, in, out);
-        ck_assert_msg(system(cmd) == 0, "PyYAML could not read the compose file");
-        json_error_t jerr;
-        json_t *j = json_load_file(out, 0, &jerr);
-        ck_assert_msg(j != NULL, "%s", jerr.text);
-        unlink(in);
-        unlink(out);
-        return j;
-}
-
-/* A scalar as text, whichever parser typed it. */
-static char *scalar_text(json_t *v)
-{
-        ck_assert_ptr_nonnull(v);
-        if (json_is_string(v))
-                return xstrdup(json_string_value(v));
-        if (json_is_integer(v))
-                return xasprintf("%lld", (long long) json_integer_value(v));
-        ck_abort_msg("not a scalar");
-        return NULL;
-}
-
-static json_t *at(json_t *o, const char *path)
-{
-        /* "services.db.image" */
-        _cleanup_free_ char *copy = xstrdup(path);
-        char *save = NULL;
-        json_t *cur = o;
-        for (char *t = strtok_r(copy, ".", &save); t; t = strtok_r(NULL, ".", &save)) {
-                ck_assert_msg(json_is_object(cur), "'%s': '%s' is not in a mapping", path, t);
-                cur = json_object_get(cur, t);
-                ck_assert_msg(cur != NULL, "'%s' is missing", path);
-        }
-        return cur;
-}
-
-static bool has(json_t *o, const char *path)
-{
-        _cleanup_free_ char *copy = xstrdup(path);
-        char *save = NULL;
-        json_t *cur = o;
-        for (char *t = strtok_r(copy, ".", &save); t; t = strtok_r(NULL, ".", &save)) {
-                if (!json_is_object(cur))
-                        return false;
-                cur = json_object_get(cur, t);
-                if (!cur)
-                        return false;
-        }
-        return true;
-}
-
-static void expect_str(json_t *o, const char *path, const char *want)
-{
-        _cleanup_free_ char *got = scalar_text(at(o, path));
-        ck_assert_msg(strcmp(got, want) == 0, "'%s' is '%s', expected '%s'", path, got, want);
-}
-
-/* A list of scalars, compared with want (NULL-terminated). */
-static void expect_list(json_t *o, const char *path, const char *const *want)
-{
-        json_t *a = at(o, path);
-        ck_assert_msg(json_is_array(a), "'%s' is not a list", path);
-        size_t n = 0;
-        while (want[n])
-                n++;
-        ck_assert_msg(json_array_size(a) == n, "'%s' has %zu items, expected %zu", path, json_array_size(a), n);
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *got = scalar_text(json_array_get(a, i));
-                ck_assert_msg(strcmp(got, want[i]) == 0, "'%s'[%zu] is '%s', expected '%s'", path, i, got, want[i]);
-        }
-}
-
-static void check_compose(json_t *doc, bool host)
-{
-        ck_assert(json_is_object(doc));
-        expect_str(doc, "version", "2.4");
-        json_t *svcs = at(doc, "services");
-        ck_assert_uint_eq(json_object_size(svcs), 3);
-
-        /* the app */
-        expect_str(doc, "services.testapp.image", "distroless-testapp:1.0.0");
-        if (host) {
-                expect_str(doc, "services.testapp.network_mode", "host");
-                expect_str(doc, "services.db.network_mode", "host");
-                expect_str(doc, "services.cache.network_mode", "host");
-                ck_assert(!has(doc, "services.testapp.ports"));
-        } else {
-                static const char *const ports[] = { "8080:8080", NULL };
-                expect_list(doc, "services.testapp.ports", ports);
-                ck_assert(!has(doc, "services.testapp.network_mode"));
-                ck_assert(!has(doc, "services.db.network_mode"));
-                ck_assert(!has(doc, "services.db.ports"));
-        }
-        /* the image's env, overridden by the compose settings, quotes and
-         * colons intact */
-        ck_assert_uint_eq(json_object_size(at(doc, "services.testapp.environment")), 3);
-        expect_str(doc, "services.testapp.environment.PORT", "8080");
-        expect_str(doc, "services.testapp.environment.DB", "postgres://u:p@${DB_HOST:-db}:5432/x");
-        expect_str(doc, "services.testapp.environment.QUOTED", "he said \"hi\": ok # not a comment");
-        static const char *const vols[] = { "testapp-data:/app/data", NULL };
-        expect_list(doc, "services.testapp.volumes", vols);
-        static const char *const test[] = { "CMD", "/app/bin/testapp", "health", "--quiet", NULL };
-        expect_list(doc, "services.testapp.healthcheck.test", test);
-        expect_str(doc, "services.testapp.healthcheck.interval", "10s");
-        expect_str(doc, "services.testapp.healthcheck.timeout", "1m30s");
-        expect_str(doc, "services.testapp.healthcheck.start_period", "500ms");
-        expect_str(doc, "services.testapp.healthcheck.retries", "5");
-        ck_assert_uint_eq(json_object_size(at(doc, "services.testapp.depends_on")), 2);
-        expect_str(doc, "services.testapp.depends_on.db.condition", "service_healthy");
-        expect_str(doc, "services.testapp.depends_on.cache.condition", "service_started");
-        expect_str(doc, "services.testapp.restart", "unless-stopped");
-
-        /* the services */
-        expect_str(doc, "services.db.image", "distroless-postgres:1.0");
-        static const char *const cmd[] = { "-p", "5432", NULL };
-        expect_list(doc, "services.db.command", cmd);
-        expect_str(doc, "services.db.environment.POSTGRES_PASSWORD", "pw");
-        static const char *const dbvols[] = { "testapp-db:/var/lib/postgresql/data", NULL };
-        expect_list(doc, "services.db.volumes", dbvols);
-        static const char *const dbtest[] = { "CMD", "/usr/bin/pg_isready", "-q", NULL };
-        expect_list(doc, "services.db.healthcheck.test", dbtest);
-        expect_str(doc, "services.db.healthcheck.interval", "2s");
-        expect_str(doc, "services.db.healthcheck.timeout", "5s");
-        expect_str(doc, "services.db.healthcheck.retries", "3");
-        ck_assert(!has(doc, "services.db.healthcheck.start_period"));
-        expect_str(doc, "services.cache.image", "docker.io/library/redis:7");
-        ck_assert(!has(doc, "services.cache.healthcheck"));
-        ck_assert(!has(doc, "services.cache.depends_on"));
-        ck_assert(!has(doc, "services.cache.environment"));
-
-        /* named volumes are declared */
-        json_t *v = at(doc, "volumes");
-        ck_assert_uint_eq(json_object_size(v), 2);
-        ck_assert(has(doc, "volumes.testapp-data"));
-        ck_assert(has(doc, "volumes.testapp-db"));
-}
-
-START_TEST(test_compose)
-{
-        Spec *s = load_app(APP_DIR "/good.yml");
-        char *images[] = { (char *) "distroless-postgres:1.0", (char *) "docker.io/library/redis:7" };
-        for (int host = 0; host <= 1; host++) {
-                ComposeOptions o = { .host_network = host, .app_tag = "distroless-testapp:1.0.0",
-                                     .service_images = images };
-                _cleanup_free_ char *text = app_compose(s, &o);
-                ck_assert_ptr_nonnull(text);
-                /* the comment names what to save: the app and its distroless services */
-                ck_assert_msg(strstr(text, "oci-build save testapp postgres -o images.tar") != NULL, "%s", text);
-
-                json_t *doc = parse_libyaml(text);
-                check_compose(doc, host);
-                json_decref(doc);
-                if (have_pyyaml()) {
-                        doc = parse_pyyaml(text, host ? "compose-host" : "compose");
-                        check_compose(doc, host);
-                        json_decref(doc);
-                }
-        }
-        spec_free(s);
-        if (!have_pyyaml())
-                test_skip("PyYAML (python3-yaml) missing: the compose files were read with libyaml only");
-}
-END_TEST
-
-START_TEST(test_compose_values)
-{
-        /* Values YAML would otherwise read as something else. */
-        _cleanup_free_ char *dir = test_dir("compose-values");
-        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
-        put_file(cfg,
-                 "name: v\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
-                 "config:\n"
-                 "  env:\n"
-                 "    TRICKY: \"a \\\"quoted\\\": 'b' \\\\ back\\nnew line\\ttab #c & *d {e: f} [g] \\u00e9\"\n"
-                 "    BOOL: \"yes\"\n"
-                 "    NUM: \"0755\"\n"
-                 "    NUL: \"null\"\n"
-                 "    EMPTY: \"\"\n"
-                 "    LEAD: \"- dash\"\n",
-                 0644);
-        Spec *s = load_app(cfg);
-        ComposeOptions o = { .app_tag = "reg.example:5000/v:1", .service_images = NULL };
-        _cleanup_free_ char *text = app_compose(s, &o);
-        static const struct {
-                const char *key, *value;
-        } want[] = {
-                { "TRICKY", "a \"quoted\": 'b' \\ back\nnew line\ttab #c & *d {e: f} [g] \xc3\xa9" },
-                { "BOOL", "yes" },
-                { "NUM", "0755" },
-                { "NUL", "null" },
-                { "EMPTY", "" },
-                { "LEAD", "- dash" },
-        };
-        json_t *docs[2] = { parse_libyaml(text), have_pyyaml() ? parse_pyyaml(text, "values") : NULL };
-        for (size_t k = 0; k < 2 && docs[k]; k++) {
-                json_t *env = at(docs[k], "services.v.environment");
-                ck_assert_uint_eq(json_object_size(env), ELEMENTSOF(want));
-                for (size_t i = 0; i < ELEMENTSOF(want); i++) {
-                        json_t *v = json_object_get(env, want[i].key);
-                        ck_assert_msg(json_is_string(v), "%s: not a string", want[i].key);
-                        ck_assert_msg(strcmp(json_string_value(v), want[i].value) == 0, "%s: '%s'", want[i].key,
-                                      json_string_value(v));
-                }
-                expect_str(docs[k], "services.v.image", "reg.example:5000/v:1");
-                /* nothing the app does not have */
-                ck_assert(!has(docs[k], "volumes"));
-                ck_assert(!has(docs[k], "services.v.ports"));
-                ck_assert(!has(docs[k], "services.v.healthcheck"));
-                ck_assert(!has(docs[k], "services.v.depends_on"));
-                ck_assert_uint_eq(json_object_size(at(docs[k], "services")), 1);
-                json_decref(docs[k]);
-        }
-        spec_free(s);
-        if (!have_pyyaml())
-                test_skip("PyYAML (python3-yaml) missing: the compose file was read with libyaml only");
-}
-END_TEST
-
 static Suite *app_suite(void)
 {
         Suite *s = suite_create("app");
@@ -1098,28 +683,13 @@ static Suite *app_suite(void)
         tcase_add_test(tc, test_every_fixture_is_listed);
         suite_add_tcase(s, tc);
 
-        tc = tcase_create("fetch");
-        tcase_add_test(tc, test_cache_dir);
-        tcase_add_test(tc, test_lock_path);
-        tcase_add_test(tc, test_fetch_unpinned);
-        tcase_add_test(tc, test_fetch_pinned);
-        tcase_add_test(tc, test_fetch_pinned_wrong);
-        tcase_add_test(tc, test_fetch_lock_mismatch);
-        tcase_add_test(tc, test_fetch_other_arch);
-        tcase_add_test(tc, test_fetch_missing);
-        tcase_set_timeout(tc, 60);
-        suite_add_tcase(s, tc);
-
         tc = tcase_create("layer");
         tcase_add_test(tc, test_plan);
+        tcase_add_test(tc, test_plan_elf_artifact);
         tcase_add_test(tc, test_run_build);
+        tcase_add_test(tc, test_build_output);
+        tcase_add_test(tc, test_build_leaves_nothing_running);
         tcase_add_test(tc, test_check_health);
-        tcase_set_timeout(tc, 60);
-        suite_add_tcase(s, tc);
-
-        tc = tcase_create("compose");
-        tcase_add_test(tc, test_compose);
-        tcase_add_test(tc, test_compose_values);
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);
         return s;
@@ -1136,7 +706,6 @@ int main(void)
         have_curl = system("curl --version >/dev/null 2>&1") == 0;
         ob_verbosity = -1;
         save_env();
-        find_pyyaml();
 
         int status = test_run(app_suite());
 
@@ -1144,6 +713,5 @@ int main(void)
         free(tmp_dir);
         for (size_t i = 0; i < 3; i++)
                 free(saved_env[i]);
-        free(pyyaml_python);
         return status;
 }

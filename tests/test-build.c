@@ -7,9 +7,12 @@
 
 #include "build.h"
 #include "cleanup-libs.h"
+#include "dpkg.h"
 #include "fs.h"
+#include "image.h"
 #include "layout.h"
 #include "path.h"
+#include "sysroot.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -152,8 +155,12 @@ START_TEST(test_tools_share_the_base_layer)
         _cleanup_json_ json_t *m2 = manifest_of(res[1].manifest_digest);
         ck_assert_str_eq(layer_digest(m1, 0), layer_digest(m2, 0));
         ck_assert_str_ne(layer_digest(m1, 1), layer_digest(m2, 1));
-        /* one base layer, two tool layers, two configs, two manifests */
-        ck_assert_uint_eq(count_blobs(), 7);
+        /* one base layer, two tool layers, three configs, three manifests:
+         * the base image is named too */
+        ck_assert_uint_eq(count_blobs(), 9);
+        _cleanup_(layout_closep) Layout *l = NULL;
+        ck_assert_int_eq(layout_open(layout, 0, &l, &e), 0);
+        ck_assert_ptr_nonnull(layout_index_find(l, "base"));
         ck_assert_ptr_nonnull(build_tool_plan(b, "t1"));
         ck_assert_ptr_null(build_tool_plan(b, "t3"));
         /* the tool layer holds the binary and libc, read from ELF */
@@ -177,8 +184,8 @@ START_TEST(test_app_reuses_the_tool_layer)
         _cleanup_json_ json_t *ma = manifest_of(res[1].manifest_digest);
         ck_assert_str_eq(layer_digest(mt, 0), layer_digest(ma, 0));
         ck_assert_str_eq(layer_digest(mt, 1), layer_digest(ma, 1));
-        /* base, t1 and app layers once; two configs, two manifests */
-        ck_assert_uint_eq(count_blobs(), 7);
+        /* base, t1 and app layers once; three configs, three manifests */
+        ck_assert_uint_eq(count_blobs(), 9);
 
         /* The app's config carries the base's, the tool's and its own environment. */
         _cleanup_(layout_closep) Layout *l = NULL;
@@ -256,6 +263,98 @@ START_TEST(test_image_version)
 }
 END_TEST
 
+/* A sysroot of its own with a dpkg database in which 'present' is installed
+ * and the packages of m1, m2 and m3 are not; m3 shares m1's package. */
+static char *missing_sysroot(void)
+{
+        char *sys = path_join(dir, "sys");
+        _cleanup_free_ char *dpkg = path_join(sys, "var/lib/dpkg");
+        ObError e;
+        ck_assert_int_eq(mkdir_p(dpkg, 0755, &e), 0);
+        _cleanup_free_ char *status = path_join(dpkg, "status");
+        static const char text[] = "Package: present\nStatus: install ok installed\nVersion: 1.0\n\n"
+                                   "Package: pkg-b\nStatus: deinstall ok config-files\nVersion: 2.0\n";
+        ck_assert_int_eq(write_file_atomic(status, text, strlen(text), 0644, &e), 0);
+        put("tools/m1.yml", "name: m1\npackage: pkg-a\ndescription: d\nbinaries: [/usr/bin/a]\n");
+        put("tools/m2.yml", "name: m2\npackage: pkg-b\ndescription: d\nbinaries: [/usr/bin/b]\n");
+        put("tools/m3.yml", "name: m3\nversion: \"3\"\npackage: pkg-a\ndescription: d\nbinaries: [/usr/bin/a3]\n");
+        /* installed, but the binary is not where the config says */
+        put("tools/p1.yml", "name: p1\npackage: present\ndescription: d\nbinaries: [/usr/bin/presnt]\n");
+        return sys;
+}
+
+/* Tools that are not installed are each ENOPKG and remembered, so that one
+ * message names every package; other failures are not counted. */
+START_TEST(test_missing_packages_named_at_once)
+{
+        _cleanup_free_ char *sys = missing_sysroot();
+        BuildOptions o = options();
+        o.sysroot = sys;
+        _cleanup_(build_freep) Build *b = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(build_new(&o, &b, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(build_missing_error(b, &e), 0);
+
+        ck_assert_int_eq(build_add(b, SPEC_TIER_TOOL, "m1", 0, &e), -ENOPKG);
+        _cleanup_free_ char *one = xasprintf("%s/tools/m1.yml: cannot read the version of 'm1': the Debian package "
+                                             "'pkg-a' is not installed (apt-get install pkg-a)",
+                                             configs);
+        ck_assert_str_eq(e.msg, one);
+        /* one tool: its own message */
+        ob_error_clear(&e);
+        ck_assert_int_eq(build_missing_error(b, &e), -ENOPKG);
+        ck_assert_str_eq(e.msg, one);
+
+        /* installed, wrong path: its own failure, not counted */
+        ck_assert_int_eq(build_add(b, SPEC_TIER_TOOL, "p1", 0, &e), -ENOENT);
+        ck_assert_msg(strstr(e.msg, "binary '/usr/bin/presnt' does not exist, though the Debian package 'present' is "
+                                    "installed"), "%s", e.msg);
+
+        /* m2's package was removed; m3 has a version of its own, and its
+         * binary is missing with pkg-a not installed */
+        ck_assert_int_eq(build_add(b, SPEC_TIER_TOOL, "m2", 0, &e), -ENOPKG);
+        ck_assert_int_eq(build_add(b, SPEC_TIER_TOOL, "m3", 0, &e), -ENOPKG);
+        ck_assert_msg(strstr(e.msg, "binary '/usr/bin/a3' is not installed: install the Debian package 'pkg-a'"), "%s",
+                      e.msg);
+        ck_assert_int_eq(build_add(b, SPEC_TIER_TOOL, "m1", 0, &e), -ENOPKG);     /* asked twice */
+        ck_assert_int_eq(build_missing_error(b, &e), -ENOPKG);
+        ck_assert_str_eq(e.msg, "3 tools are not installed in the sysroot: m1 (pkg-a), m2 (pkg-b), m3 (pkg-a): "
+                                "apt-get install pkg-a pkg-b");
+}
+END_TEST
+
+/* A tool whose version is its package's: the image version is the tag-safe
+ * form, and the full Debian version is on the manifest and in index.json.
+ * Built from the host's /usr/bin/true and the coreutils package that ships
+ * it, so it needs a Debian host. */
+START_TEST(test_debian_version_annotated)
+{
+        ObError e = { 0 };
+        _cleanup_(sysroot_freep) Sysroot *host = NULL;
+        _cleanup_free_ char *debian = NULL;
+        ck_assert_int_eq(sysroot_open("/", &host, &e), 0);
+        if (dpkg_package_version(host, "coreutils", &debian, &e) < 0)
+                test_skip("coreutils is not in this host's dpkg database: %s", e.msg);
+        _cleanup_free_ char *tag = dpkg_version_tag(debian);
+        put("tools/deb.yml", "name: deb\npackage: coreutils\ndescription: d\nbinaries: [/usr/bin/true]\n");
+        static const SpecTier tiers[] = { SPEC_TIER_TOOL };
+        static const char *const names[] = { "deb" };
+        _cleanup_(build_freep) Build *b = NULL;
+        const BuildResult *res;
+        size_t n;
+        ck_assert_msg(build(tiers, names, 1, &res, &n, &b, &e) == 0, "%s", e.msg);
+        _cleanup_json_ json_t *m = manifest_of(res[0].manifest_digest);
+        json_t *ann = json_object_get(m, "annotations");
+        ck_assert_str_eq(json_string_value(json_object_get(ann, "org.opencontainers.image.version")), tag);
+        ck_assert_str_eq(json_string_value(json_object_get(ann, IMAGE_ANNOTATION_DEBIAN_VERSION)), debian);
+        ck_assert_str_eq(json_string_value(json_object_get(ann, IMAGE_ANNOTATION_DEBIAN_PACKAGE)), "coreutils");
+        _cleanup_(layout_closep) Layout *l = NULL;
+        ck_assert_int_eq(layout_open(layout, 0, &l, &e), 0);
+        json_t *desc_ann = json_object_get(layout_index_find(l, "deb"), "annotations");
+        ck_assert_str_eq(json_string_value(json_object_get(desc_ann, IMAGE_ANNOTATION_DEBIAN_VERSION)), debian);
+}
+END_TEST
+
 static Suite *build_suite(void)
 {
         Suite *s = suite_create("build");
@@ -269,6 +368,8 @@ static Suite *build_suite(void)
         tcase_add_test(tc, test_app_with_unknown_tool);
         tcase_add_test(tc, test_plan_only_runs_nothing);
         tcase_add_test(tc, test_image_version);
+        tcase_add_test(tc, test_missing_packages_named_at_once);
+        tcase_add_test(tc, test_debian_version_annotated);
         suite_add_tcase(s, tc);
         return s;
 }

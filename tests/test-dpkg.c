@@ -4,6 +4,7 @@
  * database (tests/data/dpkg/root), without running anything. */
 #include <check.h>
 #include <errno.h>
+#include <regex.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -173,7 +174,7 @@ START_TEST(test_package_version)
         static const char *const absent[] = { "ghost", "halfway", "missing", "wanted-d", "not-a-field" };
         for (size_t i = 0; i < ELEMENTSOF(absent); i++) {
                 int r = dpkg_package_version(root, absent[i], &v, &e);
-                ck_assert_msg(r == -ENOENT, "%s: %d", absent[i], r);
+                ck_assert_msg(r == -ENOPKG, "%s: %d", absent[i], r);
                 ck_assert_ptr_null(v);
                 _cleanup_free_ char *want = xasprintf("the Debian package '%s' is not installed (apt-get install %s)",
                                                       absent[i], absent[i]);
@@ -190,11 +191,97 @@ START_TEST(test_package_version_no_database)
         Sysroot *root = NULL;
         ck_assert_msg(sysroot_open(empty, &root, &e) == 0, "%s", e.msg);
         char *v = NULL;
-        ck_assert_int_eq(dpkg_package_version(root, "wanted", &v, &e), -ENOENT);
+        ck_assert_int_eq(dpkg_package_version(root, "wanted", &v, &e), -ENOENT);   /* no database: not ENOPKG */
         ck_assert_ptr_null(v);
         ck_assert_ptr_nonnull(strstr(e.msg, "/var/lib/dpkg/status"));
         sysroot_free(root);
         test_rm_rf(empty);
+}
+END_TEST
+
+START_TEST(test_paragraph_files)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = open_root();
+        _cleanup_(dpkg_status_freep) DpkgStatus *s = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(dpkg_status_load(root, &s, &e) == 0, "%s", e.msg);
+
+        _cleanup_strv_ char **files = NULL;
+        ck_assert_msg(dpkg_paragraph_files(root, dpkg_status_find_installed(s, "wanted"), &files, &e) == 0, "%s",
+                      e.msg);
+        _cleanup_free_ char *joined = strv_join(files, " ");
+        ck_assert_str_eq(joined, "/. /usr /usr/bin /usr/bin/wanted /usr/lib/wanted /usr/lib/wanted/bin "
+                                 "/usr/lib/wanted/bin/helper /usr/sbin /usr/sbin/wantedd "
+                                 "/usr/share/doc/wanted/copyright");
+
+        /* Multi-Arch: same: the list is named after package and architecture */
+        _cleanup_strv_ char **dev = NULL;
+        ck_assert_msg(dpkg_paragraph_files(root, dpkg_status_find_installed(s, "wanted-dev"), &dev, &e) == 0, "%s",
+                      e.msg);
+        _cleanup_free_ char *dev_joined = strv_join(dev, " ");
+        ck_assert_str_eq(dev_joined, "/. /usr/include/wanted.h");
+
+        /* no list at all: ENOENT, ret untouched */
+        char **none = NULL;
+        ck_assert_int_eq(dpkg_paragraph_files(root, dpkg_status_find_installed(s, "other"), &none, &e), -ENOENT);
+        ck_assert_ptr_null(none);
+        ck_assert_ptr_nonnull(strstr(e.msg, "/var/lib/dpkg/info/other.list"));
+}
+END_TEST
+
+/* ---- versions as tags ---------------------------------------------------- */
+
+/* Versions of Debian 12 packages (and made-up ones for the corners): the
+ * epoch goes, '~' becomes '-', '+' becomes '_'. */
+static const struct {
+        const char *version;
+        const char *tag;
+} tag_cases[] = {
+        { "1:2.39.5-0+deb12u3", "2.39.5-0_deb12u3" },               /* git */
+        { "5:7.0.15-1~deb12u10", "7.0.15-1-deb12u10" },             /* redis-server */
+        { "7.88.1-10+deb12u15", "7.88.1-10_deb12u15" },             /* curl */
+        { "2:1.0~rc1-1", "1.0-rc1-1" },
+        { "1.6-2.1+b1", "1.6-2.1_b1" },                             /* a binNMU */
+        { "18.20.4+dfsg-1~deb12u1", "18.20.4_dfsg-1-deb12u1" },     /* nodejs */
+        { "2:1.19~1", "1.19-1" },                                   /* golang-go */
+        { "15+248+deb12u1", "15_248_deb12u1" },                     /* postgresql */
+        { "1:9.2p1-2+deb12u5", "9.2p1-2_deb12u5" },                 /* openssh-server */
+        { "20.20.2-1nodesource1+repack1", "20.20.2-1nodesource1_repack1" },
+        { "2.36-9+deb12u10", "2.36-9_deb12u10" },                   /* libc6 */
+        { "1.0", "1.0" },
+        { "0:1.0-1", "1.0-1" },                                     /* an explicit zero epoch */
+        { "1:2.0:beta-1", "2.0_beta-1" },                           /* a colon after the epoch stays no epoch */
+        { "a:1", "a_1" },                                           /* no digits: no epoch */
+        { "~rc1", "_rc1" },                                         /* a tag cannot start with '-' */
+        { ".5", "_5" },
+        { "1:", NULL },
+        { "", NULL },
+};
+
+START_TEST(test_version_tag)
+{
+        regex_t tag_re;
+        ck_assert_int_eq(regcomp(&tag_re, "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", REG_EXTENDED | REG_NOSUB), 0);
+        for (size_t i = 0; i < ELEMENTSOF(tag_cases); i++) {
+                _cleanup_free_ char *tag = dpkg_version_tag(tag_cases[i].version);
+                if (!tag_cases[i].tag) {
+                        ck_assert_msg(tag == NULL, "'%s' gave '%s', expected none", tag_cases[i].version, tag);
+                        continue;
+                }
+                ck_assert_msg(tag && strcmp(tag, tag_cases[i].tag) == 0, "'%s' gave '%s', expected '%s'",
+                              tag_cases[i].version, tag ? tag : "(null)", tag_cases[i].tag);
+                ck_assert_msg(regexec(&tag_re, tag, 0, NULL, 0) == 0, "'%s' is not a valid tag", tag);
+        }
+
+        /* cut at the longest tag a registry takes */
+        char long_version[300];
+        memset(long_version, '7', sizeof(long_version) - 1);
+        long_version[sizeof(long_version) - 1] = '\0';
+        long_version[1] = '+';
+        _cleanup_free_ char *cut = dpkg_version_tag(long_version);
+        ck_assert_uint_eq(strlen(cut), DPKG_TAG_MAX);
+        ck_assert_int_eq(regexec(&tag_re, cut, 0, NULL, 0), 0);
+        regfree(&tag_re);
 }
 END_TEST
 
@@ -213,6 +300,11 @@ static Suite *dpkg_suite(void)
         tcase_add_test(tc, test_load);
         tcase_add_test(tc, test_package_version);
         tcase_add_test(tc, test_package_version_no_database);
+        tcase_add_test(tc, test_paragraph_files);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("tag");
+        tcase_add_test(tc, test_version_tag);
         suite_add_tcase(s, tc);
         return s;
 }

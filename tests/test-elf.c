@@ -764,6 +764,37 @@ START_TEST(test_closure_search)
 }
 END_TEST
 
+/* An include with ".." climbs no higher than the sysroot's root, as ld.so
+ * in a chroot would: what it names is looked for inside. */
+START_TEST(test_conf_include_dotdot)
+{
+        NEED_FIXTURES();
+        ElfClosure *c;
+        Sysroot *s;
+        ObError err = { 0 };
+        const char *R = fix_root, *t = tmp_dir;
+        _cleanup_free_ char *ups = xstrdup("");
+        for (int i = 0; i < 24; i++) {
+                char *more = xasprintf("%s../", ups);
+                free(ups);
+                ups = more;
+        }
+        /* Outside: a conf that would point elsewhere. Inside, at the same
+         * path below the root: the one that finds libconf. */
+        ck_assert_int_eq(run("mkdir -p '%s/outconf' '%s%s/outconf' && printf '/opt/nowhere/\\n' >'%s/outconf/x.conf' && "
+                             "printf '/opt/conflib/\\n' >'%s%s/outconf/x.conf' && "
+                             "printf 'include %s%s/outconf/*.conf\\n' >'%s/etc/ld.so.conf'",
+                             t, R, t, t, R, t, ups, t + 1, R),
+                         0);
+        int r = closure_of("/usr/bin/useconf", ELF_CLOSURE_MUST_BE_ELF, &c, &s, &err);
+        ck_assert_int_eq(run("printf 'include ld.so.conf.d/*.conf\\n' >'%s/etc/ld.so.conf'", R), 0);
+        ck_assert_msg(r == 0, "%s", err.msg);
+        assert_file(c, "/opt/conflib/libconf.so.1", "/usr/bin/useconf");
+        elf_closure_free(c);
+        sysroot_free(s);
+}
+END_TEST
+
 START_TEST(test_closure_not_elf)
 {
         NEED_FIXTURES();
@@ -852,6 +883,7 @@ static Suite *elf_suite(void)
         tcase_add_test(tc, test_closure_missing);
         tcase_add_test(tc, test_closure_search);
         tcase_add_test(tc, test_closure_not_elf);
+        tcase_add_test(tc, test_conf_include_dotdot);
         tcase_add_test(tc, test_closure_host);
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);

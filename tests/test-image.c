@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* image_config_merge(): the config of a tier on top of the one below it
- * (a tool's on the base's, an app's on its tools'). */
+ * (a tool's on the base's, an app's on its tools'); image_write(): the
+ * annotations of the manifest and of its index descriptor. */
 #include <check.h>
+#include <string.h>
 
+#include "cleanup-libs.h"
 #include "image.h"
+#include "layout.h"
+#include "path.h"
 #include "spec.h"
 #include "testutil.h"
 #include "util.h"
@@ -129,6 +134,71 @@ START_TEST(test_image_config_env_by_key)
 }
 END_TEST
 
+static json_t *annotations_of(Layout *l, const char *name, json_t **ret_desc_annotations)
+{
+        json_t *desc = layout_index_find(l, name);
+        ck_assert_ptr_nonnull(desc);
+        *ret_desc_annotations = json_object_get(desc, "annotations");
+        _cleanup_free_ char *data = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(layout_read_blob(l, json_string_value(json_object_get(desc, "digest")), &data, NULL, &e) == 0,
+                      "%s", e.msg);
+        json_t *m = json_loads(data, 0, NULL);
+        ck_assert_ptr_nonnull(m);
+        return m;
+}
+
+static const char *ann(json_t *annotations, const char *key)
+{
+        return json_string_value(json_object_get(annotations, key));
+}
+
+/* A tool image whose version is its package's: the tag-safe form is the
+ * image version (what `save` tags it with), the full Debian version and the
+ * package sit beside it, in the manifest and in index.json. An image with a
+ * version of its own has no Debian annotation. */
+START_TEST(test_image_debian_annotations)
+{
+        char dir[256];
+        test_tmpdir(dir, sizeof(dir), "image");
+        _cleanup_free_ char *oci = path_join(dir, "oci");
+        _cleanup_(layout_closep) Layout *l = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(layout_open(oci, LAYOUT_CREATE, &l, &e) == 0, "%s", e.msg);
+
+        static const char layer_blob[] = "not really a layer";
+        OciLayerInfo layer = { .size = sizeof(layer_blob) - 1, .created_by = "test" };
+        ck_assert_msg(layout_put_blob(l, layer_blob, layer.size, layer.digest, &e) == 0, "%s", e.msg);
+        memcpy(layer.diff_id, layer.digest, sizeof(layer.digest));
+        SpecImageConfig cfg = { .user = (char *) "0:0" };
+        ImageResult res;
+
+        ImageBuild git = { .name = "git", .version = "2.39.5-0_deb12u3", .debian_package = "git",
+                           .debian_version = "1:2.39.5-0+deb12u3", .description = "git", .config = &cfg,
+                           .layers = &layer, .n_layers = 1 };
+        ck_assert_msg(image_write(l, &git, &res, &e) == 0, "%s", e.msg);
+        ImageBuild own = { .name = "own", .version = "1.0", .description = "own", .config = &cfg, .layers = &layer,
+                           .n_layers = 1 };
+        ck_assert_msg(image_write(l, &own, &res, &e) == 0, "%s", e.msg);
+
+        json_t *desc_ann = NULL;
+        _cleanup_json_ json_t *m = annotations_of(l, "git", &desc_ann);
+        json_t *m_ann = json_object_get(m, "annotations");
+        ck_assert_str_eq(ann(m_ann, "org.opencontainers.image.version"), "2.39.5-0_deb12u3");
+        ck_assert_str_eq(ann(m_ann, IMAGE_ANNOTATION_DEBIAN_VERSION), "1:2.39.5-0+deb12u3");
+        ck_assert_str_eq(ann(m_ann, IMAGE_ANNOTATION_DEBIAN_PACKAGE), "git");
+        ck_assert_str_eq(ann(desc_ann, IMAGE_ANNOTATION_DEBIAN_VERSION), "1:2.39.5-0+deb12u3");
+        ck_assert_str_eq(ann(desc_ann, IMAGE_ANNOTATION_DEBIAN_PACKAGE), "git");
+        ck_assert_str_eq(ann(desc_ann, "io.containerd.image.name"), "docker.io/library/distroless-git:2.39.5-0_deb12u3");
+
+        _cleanup_json_ json_t *m_own = annotations_of(l, "own", &desc_ann);
+        ck_assert_str_eq(ann(json_object_get(m_own, "annotations"), "org.opencontainers.image.version"), "1.0");
+        ck_assert_ptr_null(json_object_get(json_object_get(m_own, "annotations"), IMAGE_ANNOTATION_DEBIAN_VERSION));
+        ck_assert_ptr_null(json_object_get(desc_ann, IMAGE_ANNOTATION_DEBIAN_VERSION));
+        test_rm_rf(dir);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
         Suite *s = suite_create("image");
@@ -136,6 +206,10 @@ static Suite *image_suite(void)
         tcase_add_test(tc, test_image_config);
         tcase_add_test(tc, test_image_config_cmd_rules);
         tcase_add_test(tc, test_image_config_env_by_key);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("write");
+        tcase_add_test(tc, test_image_debian_annotations);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -144,10 +144,10 @@ static void fixture_init(Fixture *f, const char *name)
         /* A host file bigger than one read buffer, newer than SDE. */
         f->big = gen_data(BIG_SIZE, 42);
         f->big_host = xasprintf("%s/usr/lib/big.bin", f->root);
-        int fd = open(f->big_host, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int fd = open(f->big_host, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0604);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(write_all(fd, f->big, BIG_SIZE), 0);
-        ck_assert_int_eq(fchmod(fd, 0600), 0);
+        ck_assert_int_eq(fchmod(fd, 0604), 0);
         close(fd);
         set_mtime(f->big_host, NEWER);
         /* Two names of one file. */
@@ -222,7 +222,7 @@ static void fixture_init(Fixture *f, const char *name)
         want(f, "lib", 'l', 0777, 0, 0, 100, "usr/lib", NULL, 0);
         want(f, "usr", 'd', 0755, 0, 0, 300, NULL, NULL, 0);
         want(f, "usr/lib", 'd', 0750, 1000, 1000, 500, NULL, NULL, 0);
-        want(f, "usr/lib/big.bin", 'f', 0600, 1000, 1000, SDE, NULL, f->big, BIG_SIZE);
+        want(f, "usr/lib/big.bin", 'f', 0604, 1000, 1000, SDE, NULL, f->big, BIG_SIZE);
         want(f, "usr/lib/hl-a", 'f', 0644, 1000, 1000, 100, NULL, "linked\n", 7);
         want(f, "usr/lib/hl-b", 'h', 0644, 1000, 1000, 100, "usr/lib/hl-a", NULL, 0);
         want(f, "usr/share", 'd', 0755, 0, 0, 300, NULL, NULL, 0);
@@ -663,6 +663,43 @@ START_TEST(test_layer_source_changed)
         ck_assert_uint_eq(count_entries(ldir, ".oci-build-"), 0);
         ck_assert_uint_eq(count_entries(blobs, ""), 0);
 
+        /* Another file of the same size under its name: not the one planned. */
+        char *moved = xasprintf("%s.planned", f.big_host);
+        ck_assert_int_eq(rename(f.big_host, moved), 0);
+        char *same = xasprintf("cp -p '%s' '%s'", moved, f.big_host);
+        ck_assert_int_eq(system(same), 0);
+        ck_assert_int_eq(truncate(f.big_host, BIG_SIZE), 0);
+        r = layer_write(l, &f.plan, &o, &info, &e);
+        ck_assert_int_eq(r, -EIO);
+        ck_assert_msg(strstr(e.msg, want) != NULL, "%s", e.msg);
+
+        /* Its directory swapped for a symlink to a directory outside the
+         * sysroot holding a file of that name and size: never read. */
+        char *lib = xasprintf("%s/usr/lib", f.root);
+        char *lib_moved = xasprintf("%s/usr/lib.planned", f.root);
+        char *outside = xasprintf("%s/outside", f.dir);
+        ck_assert_int_eq(mkdir(outside, 0755), 0);
+        char *outside_big = xasprintf("%s/big.bin", outside);
+        fd = open(outside_big, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write_all(fd, f.big, BIG_SIZE), 0);
+        close(fd);
+        ck_assert_int_eq(rename(lib, lib_moved), 0);
+        ck_assert_int_eq(symlink(outside, lib), 0);
+        r = layer_write(l, &f.plan, &o, &info, &e);
+        ck_assert_int_eq(r, -EIO);
+        ck_assert_msg(strstr(e.msg, want) != NULL, "%s", e.msg);
+        ck_assert_uint_eq(count_entries(blobs, ""), 0);
+        /* The same through the walk that stands in for openat2(). */
+        sysroot_force_walk = true;
+        r = layer_write(l, &f.plan, &o, &info, &e);
+        sysroot_force_walk = false;
+        ck_assert_int_eq(r, -EIO);
+        ck_assert_msg(strstr(e.msg, want) != NULL, "%s", e.msg);
+        ck_assert_uint_eq(count_entries(blobs, ""), 0);
+        ck_assert_int_eq(unlink(lib), 0);
+        ck_assert_int_eq(rename(lib_moved, lib), 0);
+
         /* It disappears. */
         ck_assert_int_eq(unlink(f.big_host), 0);
         r = layer_write(l, &f.plan, &o, &info, &e);
@@ -680,6 +717,12 @@ START_TEST(test_layer_source_changed)
         layout_rollback(l);
         layout_close(l);
         ck_assert_int_ne(access(ldir, F_OK), 0);
+        free(outside_big);
+        free(outside);
+        free(lib_moved);
+        free(lib);
+        free(same);
+        free(moved);
         free(want);
         free(blobs);
         free(ldir);

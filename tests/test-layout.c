@@ -18,6 +18,7 @@
 #include "layout.h"
 #include "oci.h"
 #include "testutil.h"
+#include "tmpfile.h"
 #include "util.h"
 
 static char tmp_root[4096];
@@ -214,6 +215,18 @@ START_TEST(test_open_errors)
         ck_assert_ptr_nonnull(strstr(e.msg, "is not an OCI image index"));
         ck_assert_ptr_null(l);
 
+        /* A path longer than the message: its middle goes, the reason stays. */
+        char *longp = xmalloc(5001);
+        memset(longp, 'a', 5000);
+        longp[0] = '/';
+        longp[5000] = '\0';
+        ck_assert_int_eq(layout_open(longp, 0, &l, &e), -ENAMETOOLONG);
+        ck_assert_msg(str_endswith(e.msg, strerror(ENAMETOOLONG)), "%s", e.msg);
+        ck_assert(str_startswith(e.msg, "cannot use output directory '/aaa"));
+        ck_assert_ptr_nonnull(strstr(e.msg, "…"));
+        ck_assert_uint_lt(strlen(e.msg), sizeof(e.msg));
+
+        free(longp);
         free(bad);
         free(file);
         free(empty);
@@ -589,6 +602,184 @@ START_TEST(test_gc)
 }
 END_TEST
 
+/* ---- damaged layouts, damaged blobs, leftovers ---- */
+
+static char *read_all(const char *path)
+{
+        char *data = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(read_file(path, &data, NULL, &e) == 0, "%s", e.msg);
+        return data;
+}
+
+START_TEST(test_damaged_layout_refused)
+{
+        ObError e = { 0 };
+        Layout *l = NULL;
+        char *dir = tpath("damaged");
+        char d[72];
+        l = open_ok(dir, LAYOUT_CREATE);
+        put(l, "x", d);
+        ck_assert_int_eq(layout_index_set(l, "img", named_desc("img", d, 1), &e), 0);
+        ck_assert_int_eq(layout_commit(l, &e), 0);
+        layout_close(l);
+        l = NULL;
+        char *index = xasprintf("%s/index.json", dir);
+        char *blobs = xasprintf("%s/blobs", dir);
+        char *good_index = read_all(index);
+
+        /* blobs/ gone: not written into (nor made again). */
+        char *cmd = xasprintf("rm -rf '%s'", blobs);
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(layout_open(dir, LAYOUT_WRITE, &l, &e), -ENOENT);
+        ck_assert_msg(strstr(e.msg, "'blobs/sha256'") && strstr(e.msg, dir), "%s", e.msg);
+        ck_assert_int_eq(layout_open(dir, LAYOUT_CREATE, &l, &e), -ENOENT);
+        ck_assert(!exists(dir, "blobs"));
+        ck_assert_int_eq(mkdir(blobs, 0755), 0);
+        char *sha = xasprintf("%s/sha256", blobs);
+        ck_assert_int_eq(mkdir(sha, 0755), 0);
+
+        /* A malformed descriptor: readers may look, nothing may change. */
+        static const char *const bad[] = {
+                "{\"schemaVersion\":2,\"manifests\":[{\"digest\":\"sha256:00\",\"size\":1,\"mediaType\":\"x\"}]}",
+                "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"x\",\"size\":1}]}",
+                "{\"schemaVersion\":2,\"manifests\":[\"nope\"]}",
+                "{\"schemaVersion\":1,\"manifests\":[]}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                write_text(dir, "index.json", bad[i]);
+                ck_assert_int_eq(layout_open(dir, LAYOUT_WRITE, &l, &e), -EINVAL);
+                ck_assert_msg(strstr(e.msg, "index.json"), "%s", e.msg);
+                ck_assert_ptr_null(l);
+                char *now = read_all(index);
+                ck_assert_str_eq(now, bad[i]);
+                free(now);
+        }
+        Layout *r = open_ok(dir, 0);
+        layout_close(r);
+
+        /* gc refuses while any descriptor is malformed. */
+        write_text(dir, "index.json", good_index);
+        l = open_ok(dir, LAYOUT_WRITE);
+        put(l, "orphan", d);
+        json_array_append_new(json_object_get(layout_index(l), "manifests"), json_pack("{s:s}", "digest", "x"));
+        ck_assert_int_lt(layout_gc(l, NULL, NULL, &e), 0);
+        ck_assert_msg(strstr(e.msg, "not deleting anything") && strstr(e.msg, "manifests[1]"), "%s", e.msg);
+        ck_assert(layout_has_blob(l, d));
+        layout_close(l);
+
+        free(sha);
+        free(cmd);
+        free(good_index);
+        free(blobs);
+        free(index);
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_fifo_refused)
+{
+        ObError e = { 0 };
+        Layout *l = NULL;
+        char *dir = tpath("fifo");
+        layout_close(open_ok(dir, LAYOUT_CREATE));
+        static const char *const names[] = { "oci-layout", "index.json" };
+        /* A hang fails the test instead of blocking it. */
+        alarm(10);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char *p = xasprintf("%s/%s", dir, names[i]);
+                char *saved = read_all(p);
+                ck_assert_int_eq(unlink(p), 0);
+                ck_assert_int_eq(mkfifo(p, 0644), 0);
+                ck_assert_int_eq(layout_open(dir, 0, &l, &e), -EINVAL);
+                ck_assert_msg(strstr(e.msg, p) && strstr(e.msg, "is not a regular file"), "%s", e.msg);
+                ck_assert_int_eq(layout_open(dir, LAYOUT_WRITE, &l, &e), -EINVAL);
+                ck_assert_int_eq(unlink(p), 0);
+                write_text(dir, names[i], saved);
+                free(saved);
+                free(p);
+        }
+        alarm(0);
+        layout_close(open_ok(dir, LAYOUT_WRITE));
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_bad_blob_replaced)
+{
+        char *dir = tpath("badblob");
+        Layout *l = open_ok(dir, LAYOUT_CREATE);
+        char d[72], again[72];
+        static const char text[] = "the real content of a blob";
+        put(l, text, d);
+        char *path = layout_blob_path(l, d);
+
+        /* A flipped byte: the next write of the same bytes repairs it. */
+        FILE *f = fopen(path, "r+");
+        ck_assert_ptr_nonnull(f);
+        fputc('T', f);
+        fclose(f);
+        put(l, text, again);
+        ck_assert_str_eq(again, d);
+        char *now = read_all(path);
+        ck_assert_str_eq(now, text);
+        free(now);
+
+        /* A symlink planted under the name, to a file of the same size:
+         * replaced by the real file, its target left alone. */
+        char *planted = tpath("planted");
+        write_text(tmp_root, "planted", "THE REAL CONTENT OF A BLOB");
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(symlink(planted, path), 0);
+        put(l, text, again);
+        struct stat st;
+        ck_assert_int_eq(lstat(path, &st), 0);
+        ck_assert(S_ISREG(st.st_mode));
+        now = read_all(path);
+        ck_assert_str_eq(now, text);
+        free(now);
+        now = read_all(planted);
+        ck_assert_str_eq(now, "THE REAL CONTENT OF A BLOB");
+        free(now);
+
+        /* A short one (a truncated write) too. */
+        ck_assert_int_eq(truncate(path, 3), 0);
+        put(l, text, again);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_eq(st.st_size, (off_t) strlen(text));
+
+        layout_close(l);
+        free(planted);
+        free(path);
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_new_blobs_removed_on_signal)
+{
+        ObError e = { 0 };
+        char *dir = tpath("signal");
+        layout_close(open_ok(dir, LAYOUT_CREATE));
+        Layout *l = open_ok(dir, LAYOUT_WRITE);
+        char kept[72], orphan[72];
+        put(l, "referenced", kept);
+        ck_assert_int_eq(layout_index_set(l, "img", named_desc("img", kept, 10), &e), 0);
+        ck_assert_int_eq(layout_commit(l, &e), 0);
+        put(l, "not referenced yet", orphan);
+        ck_assert(layout_has_blob(l, orphan));
+        /* What the SIGTERM handler does. */
+        tmpfile_cleanup_all();
+        ck_assert(!layout_has_blob(l, orphan));
+        ck_assert(layout_has_blob(l, kept));
+        layout_close(l);
+        char *blobs = xasprintf("%s/blobs/sha256", dir);
+        ck_assert_uint_eq(count_entries(blobs, ""), 1);
+        ck_assert_uint_eq(count_entries(dir, ".oci-build-"), 0);
+        free(blobs);
+        free(dir);
+}
+END_TEST
+
 static Suite *layout_suite(void)
 {
         Suite *s = suite_create("layout");
@@ -607,6 +798,10 @@ static Suite *layout_suite(void)
         tcase_add_test(tc, test_blob_writer);
         tcase_add_test(tc, test_index);
         tcase_add_test(tc, test_gc);
+        tcase_add_test(tc, test_damaged_layout_refused);
+        tcase_add_test(tc, test_fifo_refused);
+        tcase_add_test(tc, test_bad_blob_replaced);
+        tcase_add_test(tc, test_new_blobs_removed_on_signal);
         suite_add_tcase(s, tc);
         return s;
 }

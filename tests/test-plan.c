@@ -344,7 +344,7 @@ START_TEST(test_add_host_tree)
         mk_file(root, "data/g", "g", 02755);
         mk_dir(root, "data/spool", 03777);
         mk_dir(root, "data/sub", 0755);
-        mk_file(root, "data/sub/keep.txt", "k", 0600);
+        mk_file(root, "data/sub/keep.txt", "k", 0604);
         mk_file(root, "data/sub/deep.log", "log", 0644);
         mk_link(root, "data/sub/link", "../a.txt");
         mk_link(root, "data/abs-link", "/data/a.txt");
@@ -398,7 +398,7 @@ START_TEST(test_add_host_tree)
         ck_assert_uint_eq(must_find(&p, "img/bin/tool")->mode, 0755);
         ck_assert_uint_eq(must_find(&p, "img/g")->mode, 0755);
         ck_assert_uint_eq(must_find(&p, "img/spool")->mode, 01777);
-        ck_assert_uint_eq(must_find(&p, "img/sub/keep.txt")->mode, 0600);
+        ck_assert_uint_eq(must_find(&p, "img/sub/keep.txt")->mode, 0604);
         ck_assert_uint_eq(plan_content_size(&p), 5 + 3 + 1 + 1);
 
         plan_clear(&p);
@@ -413,7 +413,7 @@ START_TEST(test_add_host_single_file_and_links)
 {
         char *dir = test_dir("single");
         mk_dir(dir, "etc", 0755);
-        mk_file(dir, "etc/real.conf", "conf", 0640);
+        mk_file(dir, "etc/real.conf", "conf", 0644);
         mk_link(dir, "etc/alias.conf", "real.conf");
         mk_link(dir, "abs", "/etc");      /* absolute: stays inside the sysroot */
         Sysroot *sr = open_root(dir);
@@ -617,9 +617,10 @@ START_TEST(test_add_host_normalize_modes)
         ck_assert_uint_eq(must_find(&p, "k")->mode, 0755);
         plan_clear(&p);
 
-        /* A fixed mode applies to files; directories keep their own. */
+        /* A fixed mode applies to files; directories keep their own. (Not
+         * normalised, files that are not world-readable need allowing.) */
         plan_init(&p);
-        PlanCopyOptions o2 = { .dst = "/m", .src = "/nm", .has_mode = true, .mode = 0444 };
+        PlanCopyOptions o2 = { .dst = "/m", .src = "/nm", .has_mode = true, .mode = 0444, .allow_private = true };
         ck_assert_msg(plan_add_host(&p, sr, &o2, &e) == 0, "%s", e.msg);
         ck_assert_uint_eq(must_find(&p, "m")->mode, 0700);
         ck_assert_uint_eq(must_find(&p, "m/d")->mode, 0700);
@@ -789,6 +790,66 @@ START_TEST(test_from_spec_conflict)
 }
 END_TEST
 
+/* Private files: copied only when named exactly. */
+START_TEST(test_add_host_private)
+{
+        char *dir = test_dir("private");
+        mk_dir(dir, "usr", 0755);
+        mk_dir(dir, "usr/lib", 0755);
+        mk_dir(dir, "usr/lib/ssl", 0755);
+        mk_file(dir, "usr/lib/ssl/openssl.cnf", "cnf", 0644);
+        mk_link(dir, "usr/lib/ssl/private", "/etc/ssl/private");
+        mk_dir(dir, "etc", 0755);
+        mk_dir(dir, "etc/ssl", 0755);
+        mk_dir(dir, "etc/ssl/private", 0755);
+        mk_file(dir, "etc/ssl/private/snakeoil.key", "KEY", 0600);
+        mk_dir(dir, "share", 0755);
+        mk_file(dir, "share/open", "o", 0644);
+        mk_file(dir, "share/secret", "s", 0640);
+        mk_dir(dir, "root", 0755);
+        mk_file(dir, "root/id_rsa", "readable but a key", 0644);
+        Sysroot *sr = open_root(dir);
+        ObError e = { 0 };
+        Plan p;
+        plan_init(&p);
+
+        /* Through a directory. */
+        PlanCopyOptions o = { .dst = "/share", .src = "/share", .why = "named in config (t.yml:3)" };
+        ck_assert_int_eq(plan_add_host(&p, sr, &o, &e), -EACCES);
+        ck_assert_msg(strstr(e.msg, "'/share/secret'") && strstr(e.msg, "t.yml:3"), "%s", e.msg);
+        /* Through a symlink on the way, and as a directory under a link. */
+        PlanCopyOptions ol = { .dst = "/usr/lib/ssl/private", .src = "/usr/lib/ssl/private", .keep_links = true };
+        ck_assert_int_eq(plan_add_host(&p, sr, &ol, &e), -EACCES);
+        ck_assert_msg(strstr(e.msg, "'/etc/ssl/private/snakeoil.key'"), "%s", e.msg);
+        PlanCopyOptions ok = { .dst = "/k", .src = "/usr/lib/ssl/private/snakeoil.key" };
+        ck_assert_int_eq(plan_add_host(&p, sr, &ok, &e), -EACCES);
+        /* As the target of a symlink: the config line that led there is named. */
+        PlanCopyOptions ot = { .dst = "/etc/ssl/private", .src = "/etc/ssl/private", .via_link = true,
+                               .why = "target of symlink /usr/lib/ssl/private", .origin = "from t.yml:7" };
+        ck_assert_int_eq(plan_add_host(&p, sr, &ot, &e), -EACCES);
+        ck_assert_msg(strstr(e.msg, "'/etc/ssl/private/snakeoil.key'") && strstr(e.msg, "from t.yml:7"), "%s", e.msg);
+        /* Under a credential location, even world-readable. */
+        PlanCopyOptions oall = { .dst = "/", .src = "/" };
+        ck_assert_int_eq(plan_add_host(&p, sr, &oall, &e), -EACCES);
+        plan_clear(&p);
+
+        /* Named exactly, it is copied. */
+        plan_init(&p);
+        PlanCopyOptions ox = { .dst = "/etc/ssl/private/snakeoil.key", .src = "/etc/ssl/private/snakeoil.key" };
+        ck_assert_msg(plan_add_host(&p, sr, &ox, &e) == 0, "%s", e.msg);
+        ck_assert_uint_eq(must_find(&p, "etc/ssl/private/snakeoil.key")->mode, 0600);
+        PlanCopyOptions oroot = { .dst = "/root", .src = "/root" };
+        ck_assert_msg(plan_add_host(&p, sr, &oroot, &e) == 0, "%s", e.msg);
+        /* and so is a tree this program made itself. */
+        PlanCopyOptions oa = { .dst = "/share", .src = "/share", .allow_private = true };
+        ck_assert_msg(plan_add_host(&p, sr, &oa, &e) == 0, "%s", e.msg);
+        ck_assert_ptr_nonnull(plan_find(&p, "share/secret"));
+        plan_clear(&p);
+        sysroot_free(sr);
+        free(dir);
+}
+END_TEST
+
 static Suite *plan_suite(void)
 {
         Suite *s = suite_create("plan");
@@ -813,6 +874,7 @@ static Suite *plan_suite(void)
         tcase_add_test(tc, test_add_host_fifo);
         tcase_add_test(tc, test_add_host_hardlinks);
         tcase_add_test(tc, test_add_host_normalize_modes);
+        tcase_add_test(tc, test_add_host_private);
         tcase_add_test(tc, test_from_spec);
         tcase_add_test(tc, test_from_spec_conflict);
         suite_add_tcase(s, tc);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "passwd.h"
 #include "spec.h"
 #include "src/spec-internal.h"
 #include "testutil.h"
@@ -140,12 +141,12 @@ START_TEST(test_good_config)
         ck_assert_uint_eq(strv_length(c->labels), 1);
         ck_assert_str_eq(c->labels[0], "org.example.team=infra=yes");
 
-        char *passwd = spec_render_passwd(s);
+        char *passwd = passwd_render(s->users, s->n_users);
         ck_assert_str_eq(passwd, "root:x:0:0:root:/root:/sbin/nologin\n"
                                  "nonroot:x:1000:1000:Non Root:/home/nonroot:/bin/false\n"
                                  "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n");
         free(passwd);
-        char *group = spec_render_group(s);
+        char *group = group_render(s->groups, s->n_groups);
         ck_assert_str_eq(group, "root:x:0:\nnonroot:x:1000:nonroot\nnogroup:x:65534:\n");
         free(group);
         spec_free(s);
@@ -180,7 +181,7 @@ START_TEST(test_minimal_config)
         ck_assert_ptr_null(s->config.user);
         ck_assert_ptr_null(s->config.env);
         ck_assert_ptr_null(s->config.ports);
-        char *passwd = spec_render_passwd(s);
+        char *passwd = passwd_render(s->users, s->n_users);
         ck_assert_str_eq(passwd, "");
         free(passwd);
         spec_free(s);
@@ -227,6 +228,56 @@ START_TEST(test_missing_file)
         char *want = xasprintf("cannot open '%s': %s", path, strerror(ENOENT));
         ck_assert_int_eq(spec_load_base(path, "1", &s, &e), -ENOENT);
         ck_assert_ptr_null(s);
+        ck_assert_str_eq(e.msg, want);
+        free(want);
+        free(path);
+}
+END_TEST
+
+/* A config that is not a regular file: a FIFO blocked for ever, /dev/zero
+ * filled memory. Each must fail at once with one line naming the file. */
+START_TEST(test_not_a_regular_file)
+{
+        static const struct {
+                const char *name;
+                const char *target;     /* of a symlink; NULL: a FIFO */
+                const char *is;
+        } cases[] = {
+                { "fifo.yml", NULL, "a FIFO" },
+                { "zero.yml", "/dev/zero", "a character device" },
+                { "dir.yml", "/", "a directory" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *path = xasprintf("%s/%s", tmp_root, cases[i].name);
+                if (cases[i].target)
+                        ck_assert_int_eq(symlink(cases[i].target, path), 0);
+                else
+                        ck_assert_int_eq(mkfifo(path, 0644), 0);
+                char *want = xasprintf("config '%s' is %s, not a regular file", path, cases[i].is);
+                ObError e = { 0 };
+                Spec *s = NULL;
+                ck_assert_int_eq(spec_load_base(path, "1", &s, &e), -EINVAL);
+                ck_assert_ptr_null(s);
+                ck_assert_str_eq(e.msg, want);
+                free(want);
+                free(path);
+        }
+}
+END_TEST
+
+START_TEST(test_too_large)
+{
+        char *path = xasprintf("%s/large.yml", tmp_root);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("name: base\ndescription: large\n", f);
+        while (ftell(f) <= YDOC_MAX_SIZE)
+                fputs("# a comment line to make the file larger than a config may be\n", f);
+        fclose(f);
+        char *want = xasprintf("config '%s' is larger than a config may be (1024 KiB)", path);
+        ObError e = { 0 };
+        Spec *s = NULL;
+        ck_assert_int_eq(spec_load_base(path, "1", &s, &e), -EFBIG);
         ck_assert_str_eq(e.msg, want);
         free(want);
         free(path);
@@ -287,6 +338,20 @@ static const BadCase bad_cases[] = {
         { "bad-rootfs-missing.yml",
           "3:9: 'rootfs' directory '@DIR@/does-not-exist' cannot be used: No such file or directory" },
         { "bad-rootfs-file.yml", "3:9: 'rootfs' must be a directory, '@DIR@/good.yml' is not" },
+        { "bad-mode-setuid-file.yml",
+          "5:11: 'mode' \"6755\" sets setuid/setgid bits, which are not allowed in a distroless image" },
+        { "bad-mode-setuid-dir.yml",
+          "5:25: 'mode' \"6777\" sets the setuid bit, which is not allowed in a distroless image" },
+        { "bad-nul-byte.yml", "2:18: a NUL byte is not allowed in a config" },
+        { "bad-nul-escape.yml", "2:14: a NUL character (\\0) is not allowed in a config" },
+        { "bad-second-document.yml", "3:1: a second YAML document starts here; a config is one document" },
+        { "bad-utf8.yml", "2:17: incomplete UTF-8 octet sequence" },
+        { "bad-tab-indent.yml", "4:1: tabs cannot indent YAML; indent with spaces" },
+        { "bad-deep.yml", "4:70: nested deeper than 64 levels, more than a config may be" },
+        { "bad-alias-bomb.yml",
+          "6:45: aliases expand to more than 10000 nodes or 1024 KiB, more than a config may have" },
+        { "bad-escape-name.yml",
+          "1:7: 'name' must be lowercase letters, digits, '_', '-' or '.', found '\\x1b]0;pwned\\x07base'" },
 };
 
 /* s with every "@DIR@" replaced by dir. */
@@ -420,6 +485,8 @@ static Suite *spec_suite(void)
         tcase_add_test(tc, test_minimal_config);
         tcase_add_test(tc, test_rootfs_resolution);
         tcase_add_test(tc, test_missing_file);
+        tcase_add_test(tc, test_not_a_regular_file);
+        tcase_add_test(tc, test_too_large);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("bad");

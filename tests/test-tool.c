@@ -111,7 +111,7 @@ static int put_static_elf(const char *rel)
  *   /usr/lib/tool-1.0/{bin/toolver, lib/x.txt}
  *   /usr/bin/toolver -> ../lib/tool-1.0/bin/toolver
  *   /etc/tool.conf.dist
- *   /var/lib/dpkg/status */
+ *   /var/lib/dpkg/status, /var/lib/dpkg/info/wanted.list */
 static int build_plain_fixtures(void)
 {
         if (run("mkdir -p '%s/usr/bin' '%s/opt/tool/bin' '%s/opt/tool/share' '%s/usr/share/tooldata/sub' "
@@ -138,7 +138,14 @@ static int build_plain_fixtures(void)
         ObError err = { 0 };
         if (read_file(TEST_DATA_DIR "/dpkg/root/var/lib/dpkg/status", &status, NULL, &err) < 0)
                 return -1;
-        return put_file("var/lib/dpkg/status", status, 0644);
+        /* What dpkg recorded for the installed package 'wanted' (directories
+         * too); /usr/bin/wanted-gone has been deleted since. */
+        if (put_file("var/lib/dpkg/status", status, 0644) < 0 || run("mkdir -p '%s/var/lib/dpkg/info'", fix_root) < 0)
+                return -1;
+        return put_file("var/lib/dpkg/info/wanted.list",
+                        "/.\n/usr\n/usr/bin\n/usr/bin/static-tool\n/usr/bin/wanted-gone\n/usr/lib/wanted/bin\n"
+                        "/usr/lib/wanted/bin/helper\n/usr/sbin/wantedd\n/usr/share/doc/wanted\n",
+                        0644);
 }
 
 /* The compiled parts:
@@ -433,12 +440,21 @@ START_TEST(test_resolve_version)
         ObError e = { 0 };
         char *v = NULL;
 
-        /* from the package: a valid tag */
+        /* from the package: a valid tag that starts with the upstream
+         * version, and the full Debian version beside it */
         _cleanup_free_ char *p1 = write_config("ver-pkg", "name: w\npackage: wanted\ndescription: d\n"
                                                           "binaries: [/usr/bin/w]\n");
         Spec *s = load_tool(p1);
-        ck_assert_msg(tool_resolve_version(s, root, &v, &e) == 0, "%s", e.msg);
-        ck_assert_str_eq(v, "1-2.3.dfsg-1-deb12u1");
+        char *debian = NULL;
+        ck_assert_msg(tool_resolve_version(s, root, &v, &debian, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "2.3_dfsg-1-deb12u1");
+        ck_assert_str_eq(debian, "1:2.3+dfsg-1~deb12u1");
+        free(v);
+        free(debian);
+        v = NULL;
+        /* the Debian version is optional */
+        ck_assert_msg(tool_resolve_version(s, root, &v, /* ret_debian_version= */ NULL, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "2.3_dfsg-1-deb12u1");
         free(v);
         v = NULL;
         spec_free(s);
@@ -447,8 +463,11 @@ START_TEST(test_resolve_version)
         _cleanup_free_ char *p2 = write_config("ver-both", "name: w\nversion: 7.0+x\npackage: wanted\n"
                                                            "description: d\nbinaries: [/usr/bin/w]\n");
         s = load_tool(p2);
-        ck_assert_msg(tool_resolve_version(s, root, &v, &e) == 0, "%s", e.msg);
+        char stale[] = "stale";
+        debian = stale;
+        ck_assert_msg(tool_resolve_version(s, root, &v, &debian, &e) == 0, "%s", e.msg);
         ck_assert_str_eq(v, "7.0+x");
+        ck_assert_ptr_null(debian);
         free(v);
         v = NULL;
         spec_free(s);
@@ -457,7 +476,7 @@ START_TEST(test_resolve_version)
         _cleanup_free_ char *p3 = write_config("ver-ghost", "name: g\npackage: ghost\ndescription: d\n"
                                                             "binaries: [/usr/bin/g]\n");
         s = load_tool(p3);
-        ck_assert_int_eq(tool_resolve_version(s, root, &v, &e), -ENOENT);
+        ck_assert_int_eq(tool_resolve_version(s, root, &v, NULL, &e), -ENOPKG);
         ck_assert_ptr_null(v);
         _cleanup_free_ char *want = xasprintf("%s: cannot read the version of 'g': the Debian package 'ghost' is not "
                                               "installed (apt-get install ghost)",
@@ -469,6 +488,48 @@ START_TEST(test_resolve_version)
 END_TEST
 
 /* ---- tool_plan --------------------------------------------------------- */
+
+/* A binary the sysroot lacks while its package is installed: a wrong path
+ * in the config, which installing the package would not mend. The fixture's
+ * package 'wanted' has /usr/bin/static-tool and two programs more; the
+ * dpkg database says it is installed. */
+START_TEST(test_plan_binary_not_in_package)
+{
+        static const struct {
+                const char *binary;
+                const char *tail;     /* of the message, after "CONFIG: binary 'BINARY' " */
+                int code;
+        } cases[] = {
+                { "/usr/bin/static-tol",
+                  "does not exist, and the installed Debian package 'wanted' does not have it; its programs are "
+                  "/usr/bin/static-tool, /usr/bin/wanted-gone, /usr/lib/wanted/bin/helper, /usr/sbin/wantedd",
+                  -ENOENT },
+                /* listed by dpkg, gone from the disk */
+                { "/usr/bin/wanted-gone",
+                  "does not exist, though the installed Debian package 'wanted' put it there: reinstall it "
+                  "(apt-get install --reinstall wanted)",
+                  -ENOENT },
+        };
+        Sysroot *root = open_root();
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *text = xasprintf("name: w\npackage: wanted\ndescription: d\n"
+                                                      "binaries: [/usr/bin/static-tool, %s]\n",
+                                                      cases[i].binary);
+                _cleanup_free_ char *cfg = write_config("typo", text);
+                Spec *s = load_tool(cfg);
+                ObError e = { 0 };
+                Plan p;
+                plan_init(&p);
+                ck_assert_int_eq(tool_plan(s, root, NULL, 0, &p, &e), cases[i].code);
+                _cleanup_free_ char *want = xasprintf("%s: binary '%s' %s", cfg, cases[i].binary, cases[i].tail);
+                ck_assert_msg(strcmp(e.msg, want) == 0, "got: %s\nexpected: %s", e.msg, want);
+                ck_assert_msg(!strstr(e.msg, "apt-get install wanted"), "%s", e.msg);
+                ck_assert_uint_eq(p.n, 0);
+                spec_free(s);
+        }
+        sysroot_free(root);
+}
+END_TEST
 
 static const char files_config[] =
         "name: ftool\n"                                      /* 1 */
@@ -600,7 +661,7 @@ START_TEST(test_plan_missing_binary)
         ObError e = { 0 };
         Plan p;
         plan_init(&p);
-        ck_assert_int_eq(tool_plan(s, root, NULL, 0, &p, &e), -ENOENT);
+        ck_assert_int_eq(tool_plan(s, root, NULL, 0, &p, &e), -ENOPKG);
         _cleanup_free_ char *want = xasprintf("%s: binary '/usr/bin/nope' is not installed: install the Debian "
                                               "package 'nopkg' (apt-get install nopkg)",
                                               cfg);
@@ -738,6 +799,7 @@ static Suite *tool_suite(void)
         tcase_add_test(tc, test_plan_files);
         tcase_add_test(tc, test_plan_missing_file);
         tcase_add_test(tc, test_plan_missing_binary);
+        tcase_add_test(tc, test_plan_binary_not_in_package);
         tcase_add_test(tc, test_plan_elf);
         tcase_add_test(tc, test_plan_base_binary);
         tcase_set_timeout(tc, 30);

@@ -1,27 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
-#include "util.h"
-
-static bool arg_all;
-
-static const CommandOption options[] = {
-        { "all", NULL, "every config of the tier" },
-        { NULL },
-};
-
-static int set_option(const char *name, const char *value, ObError *err)
-{
-        arg_all = true;
-        return 0;
-}
 
 static int run(Context *ctx, ObError *err)
 {
-        _cleanup_strv_ char **names = NULL;
-        int r = context_names(ctx, SPEC_TIER_APP, arg_all, &names, err);
-        if (r < 0)
-                return r;
-        return context_build(ctx, SPEC_TIER_APP, names, err);
+        return context_build_tier(ctx, SPEC_TIER_APP, err);
 }
 
 const Command command_app = {
@@ -32,7 +14,7 @@ const Command command_app = {
                 "it names, byte-identical to those of the base and tool images, plus one layer with the\n"
                 "app's artifacts (local files, or downloads verified against their sha256 pin and kept in\n"
                 "a cache), after running the config's build steps on the host.\n",
-        .options = options,
-        .set_option = set_option,
+        .options = tier_options,
+        .set_option = tier_set_option,
         .run = run,
 };

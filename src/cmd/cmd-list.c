@@ -18,7 +18,7 @@ static int tier_from_arg(const char *a, SpecTier *ret, ObError *err)
         else if (strcmp(a, "apps") == 0 || strcmp(a, "app") == 0)
                 *ret = SPEC_TIER_APP;
         else
-                return ob_error_plain(err, EINVAL, "unknown tier '%s' (expected base, tools or apps)", a);
+                return ob_error_usage(err, "unknown tier '%s' (expected base, tools or apps)", a);
         return 0;
 }
 
@@ -31,7 +31,7 @@ static int run(Context *ctx, ObError *err)
         int r;
 
         if (strv_length(ctx->args) > 1)
-                return ob_error_plain(err, EINVAL, "list takes at most one tier (base, tools or apps)");
+                return ob_error_usage(err, "list takes at most one tier (base, tools or apps)");
         if (ctx->args && ctx->args[0]) {
                 r = tier_from_arg(ctx->args[0], &only, err);
                 if (r < 0)

@@ -5,6 +5,7 @@
 
 #include "cleanup-libs.h"
 #include "cli.h"
+#include "image.h"
 #include "path.h"
 #include "util.h"
 
@@ -157,13 +158,24 @@ static void print_files(const Plan *p)
         printf("%zu entries, %s in files\n", p->n, format_size(plan_content_size(p), size));
 }
 
-static void print_layers(Layout *l, const char *manifest_digest)
+/* The version the image was built with, which for a tool may differ from
+ * what its package in the sysroot says now. */
+static void print_built_version(json_t *m)
 {
-        _cleanup_free_ char *data = NULL;
-        ObError err;
-        if (layout_read_blob(l, manifest_digest, &data, NULL, &err) < 0)
+        json_t *ann = json_object_get(m, "annotations");
+        const char *version = json_string_value(json_object_get(ann, "org.opencontainers.image.version"));
+        const char *debian = json_string_value(json_object_get(ann, IMAGE_ANNOTATION_DEBIAN_VERSION));
+        const char *package = json_string_value(json_object_get(ann, IMAGE_ANNOTATION_DEBIAN_PACKAGE));
+        if (!version)
                 return;
-        _cleanup_json_ json_t *m = json_loads(data, 0, NULL);
+        if (debian)
+                printf("  version: %s (Debian package '%s' %s)\n", version, package ? package : "?", debian);
+        else
+                printf("  version: %s\n", version);
+}
+
+static void print_layers(json_t *m)
+{
         size_t i;
         json_t *layer;
         char size[32];
@@ -194,7 +206,14 @@ static void print_built(const Context *ctx, const char *name)
         }
         const char *digest = json_string_value(json_object_get(desc, "digest"));
         printf("built: %s in %s\n", digest, ctx->layout);
-        print_layers(l, digest);
+        _cleanup_free_ char *data = NULL;
+        if (layout_read_blob(l, digest, &data, NULL, &err) < 0) {
+                printf("  (%s)\n", err.msg);
+                return;
+        }
+        _cleanup_json_ json_t *m = json_loads(data, 0, NULL);
+        print_built_version(m);
+        print_layers(m);
 }
 
 static bool arg_files;
@@ -247,7 +266,7 @@ static int run(Context *ctx, ObError *err)
         _cleanup_(spec_freep) Spec *spec = NULL;
 
         if (strv_length(ctx->args) != 1)
-                return ob_error_plain(err, EINVAL, "show takes exactly one NAME (see 'oci-build list')");
+                return ob_error_usage(err, "show takes exactly one NAME (see 'oci-build list')");
         int r = build_load_config(ctx->configs, ctx->args[0], /* expect_tier= */ -1, &spec, err);
         if (r < 0)
                 return r;

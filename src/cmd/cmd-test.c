@@ -10,7 +10,8 @@
 #include "configs.h"
 #include "log.h"
 #include "path.h"
-#include "runner.h"
+#include "sandbox.h"
+#include "unpack.h"
 #include "util.h"
 
 typedef struct TestTarget {
@@ -51,7 +52,7 @@ static int load_targets(Context *ctx, bool all, Layout *l, TestTarget **ret, siz
                 ConfigRef *refs = NULL;
                 size_t n_refs = 0;
                 if (ctx->args && ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "give image names or --all, not both");
+                        return ob_error_usage(err, "give image names or --all, not both");
                 r = configs_list(ctx->configs, &refs, &n_refs, err);
                 if (r < 0)
                         return r;
@@ -74,7 +75,7 @@ static int load_targets(Context *ctx, bool all, Layout *l, TestTarget **ret, siz
                                            ctx->layout);
         } else {
                 if (!ctx->args || !ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "test needs NAME... or --all (see 'oci-build list')");
+                        return ob_error_usage(err, "test needs NAME... or --all (see 'oci-build list')");
                 for (size_t i = 0; ctx->args[i] && r == 0; i++) {
                         ConfigRef ref = { 0 };
                         Spec *spec = NULL;
@@ -143,7 +144,7 @@ static char *format_argv(char *const *argv)
         return s;
 }
 
-static void print_output(const RunnerResult *res)
+static void print_output(const StepResult *res)
 {
         if (!res->output_size) {
                 printf("      (no output)\n");
@@ -172,7 +173,7 @@ static double now_seconds(void)
 static int run_steps(Context *ctx, const TestTarget *t, const char *root, double start, size_t *ret_failed,
                      ObError *err)
 {
-        _cleanup_(runner_image_clear) RunnerImage img = { 0 };
+        _cleanup_(unpacked_image_clear) UnpackedImage img = { 0 };
         const SpecTest *test = &t->spec->test;
         size_t failed = 0;
         char size[32];
@@ -183,7 +184,7 @@ static int run_steps(Context *ctx, const TestTarget *t, const char *root, double
                 r = layout_open(ctx->layout, /* flags= */ 0, &l, err);
                 if (r < 0)
                         return r;
-                r = runner_unpack(l, t->name, root, &img, err);
+                r = unpack_image(l, t->name, root, &img, err);
                 /* The layout's lock is released here, before the steps, which may be long. */
         }
         if (r < 0)
@@ -191,20 +192,20 @@ static int run_steps(Context *ctx, const TestTarget *t, const char *root, double
         if (ob_verbosity >= 0)
                 printf("%s: unpacked %zu layers (%s) in %.1f s; running as %s\n", t->name, img.n_layers,
                        format_size(img.tar_size, size), now_seconds() - start, img.user[0] ? img.user : "root");
-        r = runner_create_files(root, &img, test->files, err);
+        r = sandbox_create_files(root, &img, test->files, err);
         if (r < 0)
                 return ob_error_wrap(err, "%s", t->name);
 
         for (size_t i = 0; i < test->n_steps; i++) {
                 const SpecTestStep *step = &test->steps[i];
                 _cleanup_free_ char *cmd = format_argv(step->command);
-                _cleanup_(runner_result_clear) RunnerResult res = { 0 };
+                _cleanup_(step_result_clear) StepResult res = { 0 };
                 if (failed) {
                         if (ob_verbosity >= 0)
                                 printf("  skipped: %s\n", cmd);
                         continue;
                 }
-                r = runner_run_step(root, &img, step->command, test->env, step->expect, RUNNER_STEP_TIMEOUT_DEFAULT,
+                r = sandbox_run_step(root, &img, step->command, test->env, step->expect, SANDBOX_STEP_TIMEOUT_DEFAULT,
                                     &res, err);
                 if (r < 0)
                         return r;
@@ -244,14 +245,18 @@ static int test_one(Context *ctx, const TestTarget *t, size_t *ret_failed, ObErr
                 return ob_error_set(err, errno, "cannot create a temporary directory in '%s'",
                                     tmpdir && *tmpdir ? tmpdir : "/tmp");
         _cleanup_free_ char *root = path_join(dir, "rootfs");
-        if (mkdir(root, 0755) < 0 || chmod(root, 0755) < 0)
+        /* Held until the tree is gone: if this process is killed, 'oci-build
+         * clean' sees that the directory's owner is gone. */
+        _cleanup_close_ int owner_fd = -1;
+        r = sandbox_claim_dir(dir, &owner_fd, err);
+        if (r == 0 && (mkdir(root, 0755) < 0 || chmod(root, 0755) < 0))
                 r = ob_error_set(err, errno, "cannot create '%s'", root);
-        else
+        if (r == 0)
                 r = run_steps(ctx, t, root, start, ret_failed, err);
         fflush(stdout);
 
         ObError rm_err;
-        if (runner_remove_tree(dir, &rm_err) < 0) {
+        if (sandbox_remove_tree(dir, &rm_err) < 0) {
                 if (r == 0)
                         return ob_error_plain(err, rm_err.code, "%s", rm_err.msg);
                 fprintf(stderr, "oci-build: %s\n", rm_err.msg);
@@ -308,14 +313,14 @@ static int run(Context *ctx, ObError *err)
                         return r;
         }
 
-        r = runner_check_namespaces(err);
+        r = sandbox_check_namespaces(err);
         if (r < 0) {
                 r = no_namespaces(ctx, &targets[0], err);
                 targets_free(targets, n);
                 return r;
         }
 
-        runner_catch_signals();
+        sandbox_catch_signals();
         for (size_t i = 0; i < n; i++) {
                 size_t failed = 0;
                 r = test_one(ctx, &targets[i], &failed, err);
@@ -330,9 +335,9 @@ static int run(Context *ctx, ObError *err)
                         failed_names = s;
                 }
         }
-        if (runner_interrupted()) {
+        if (sandbox_interrupted()) {
                 /* The tree is gone: die of the signal, as the caller expects. */
-                int sig = runner_interrupted();
+                int sig = sandbox_interrupted();
                 fflush(stdout);
                 signal(sig, SIG_DFL);
                 raise(sig);
@@ -351,11 +356,14 @@ const Command command_test = {
         .summary = "run a config's test inside its built image, without a daemon",
         .help = "Unpacks the image NAME of the layout into a temporary directory (checking every blob's\n"
                 "digest) and runs the steps of the 'test' in its config there, in order: each in new\n"
-                "mount, pid, ipc, uts and network (loopback only) namespaces, with /dev and /proc\n"
-                "provided, as the image's user with the image's environment. A step passes when it\n"
-                "exits 0 within 300 s and its output contains 'expect'. Output is shown for failed\n"
-                "steps, and for every step with -v. Needs root; where this machine does not allow new\n"
-                "namespaces it says so and how to run the test under docker instead.\n",
+                "mount, pid, ipc, uts and network (loopback only) namespaces, with the /dev and /proc\n"
+                "of a container runtime, as the image's user with the image's environment, its own\n"
+                "session keyring and a seccomp filter like docker's default one. A step passes when\n"
+                "it exits 0 within 300 s and its output contains 'expect'. Output is shown for failed\n"
+                "steps, and for every step with -v. An ordinary user runs the steps in a user\n"
+                "namespace too, as the image's user. Where this machine does not allow new namespaces\n"
+                "it says which call failed and how to run the test under docker instead. Killed, it\n"
+                "takes its steps with it; 'oci-build clean' removes the directory it leaves.\n",
         .options = options,
         .set_option = set_option,
         .run = run,

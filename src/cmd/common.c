@@ -2,11 +2,25 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "configs.h"
 #include "log.h"
 #include "util.h"
+
+bool arg_tier_all;
+
+const CommandOption tier_options[] = {
+        { "all", NULL, "every config of the tier" },
+        { NULL },
+};
+
+int tier_set_option(const char *name, const char *value, ObError *err)
+{
+        arg_tier_all = true;
+        return 0;
+}
 
 BuildOptions context_build_options(const Context *ctx)
 {
@@ -24,7 +38,7 @@ int context_names(const Context *ctx, SpecTier tier, bool all, char ***ret, ObEr
         _cleanup_strv_ char **names = NULL;
         if (all) {
                 if (ctx->args && ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "give %s names or --all, not both", what);
+                        return ob_error_usage(err, "give %s names or --all, not both", what);
                 ConfigRef *refs = NULL;
                 size_t n = 0;
                 int r = configs_list(ctx->configs, &refs, &n, err);
@@ -38,7 +52,7 @@ int context_names(const Context *ctx, SpecTier tier, bool all, char ***ret, ObEr
                         return ob_error_plain(err, ENOENT, "no %s configs in '%s/%ss'", what, ctx->configs, what);
         } else {
                 if (!ctx->args || !ctx->args[0])
-                        return ob_error_plain(err, EINVAL, "%s needs NAME... or --all (see 'oci-build list %ss')", what,
+                        return ob_error_usage(err, "%s needs NAME... or --all (see 'oci-build list %ss')", what,
                                               what);
                 for (size_t i = 0; ctx->args[i]; i++)
                         if (!strv_contains(names, ctx->args[i]))
@@ -68,9 +82,47 @@ static void print_result(const Context *ctx, const BuildResult *res)
         }
 }
 
+/* Progress on stderr: on a terminal one line per image, updated as its
+ * layers are written; otherwise a line when an image starts and one when it
+ * is done. Nothing with -q. */
+static void show_progress(void *userdata, const BuildProgress *p)
+{
+        bool tty = *(const bool *) userdata;
+        char bytes[32], size[32];
+        format_size(p->file_bytes, bytes);
+        format_size(p->compressed, size);
+        switch (p->event) {
+        case BUILD_IMAGE_START:
+                if (!tty)
+                        fprintf(stderr, "%s: writing %zu layer%s (%s of files)\n", p->name, p->n_layers,
+                                p->n_layers == 1 ? "" : "s", bytes);
+                break;
+        case BUILD_LAYER_START:
+                if (tty)
+                        fprintf(stderr, "\r\033[K%s: layer %zu of %zu: %zu entries, %s of files, %.1f s", p->name,
+                                p->layer, p->n_layers, p->entries, bytes, p->seconds);
+                break;
+        case BUILD_LAYER_DONE:
+                if (tty)
+                        fprintf(stderr, "\r\033[K%s: layer %zu of %zu %s, %.1f s", p->name, p->layer, p->n_layers,
+                                p->compressed ? "written" : "shared", p->seconds);
+                break;
+        case BUILD_IMAGE_DONE:
+                fprintf(stderr, "%s%s: done, %s compressed, %.1f s\n", tty ? "\r\033[K" : "", p->name, size,
+                        p->seconds);
+                break;
+        }
+        fflush(stderr);
+}
+
 int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError *err)
 {
         BuildOptions o = context_build_options(ctx);
+        bool tty = isatty(STDERR_FILENO) == 1;
+        if (ob_verbosity >= 0) {
+                o.progress = show_progress;
+                o.progress_data = &tty;
+        }
         _cleanup_(build_freep) Build *b = NULL;
         _cleanup_(layout_closep) Layout *l = NULL;
         const BuildResult *results = NULL;
@@ -84,10 +136,18 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
                 return r;
         if (tier == SPEC_TIER_BASE)
                 r = build_add(b, tier, /* name= */ NULL, /* flags= */ 0, err);
-        for (size_t i = 0; r == 0 && names && names[i]; i++) {
+        if (r < 0)
+                return r;
+        /* A tool that is not installed does not stop the others from being
+         * planned, so that one message names every package to install; any
+         * other failure stops at once. */
+        for (size_t i = 0; names && names[i]; i++) {
                 ob_debug("planning %s", names[i]);
                 r = build_add(b, tier, names[i], /* flags= */ 0, err);
+                if (r < 0 && r != -ENOPKG)
+                        return r;
         }
+        r = build_missing_error(b, err);
         if (r < 0)
                 return r;
 
@@ -104,4 +164,13 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
         for (size_t i = 0; i < n && ob_verbosity >= 0; i++)
                 print_result(ctx, &results[i]);
         return 0;
+}
+
+int context_build_tier(const Context *ctx, SpecTier tier, ObError *err)
+{
+        _cleanup_strv_ char **names = NULL;
+        int r = context_names(ctx, tier, arg_tier_all, &names, err);
+        if (r < 0)
+                return r;
+        return context_build(ctx, tier, names, err);
 }

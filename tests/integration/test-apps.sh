@@ -55,16 +55,23 @@ NOTES=
 timed "$OCI_BUILD" -q -C "$CONFIGS" -o "$L" base && ok "build base" || not_ok "build base"
 timed "$OCI_BUILD" -q -C "$CONFIGS" -o "$L" tool node postgres && ok "build tools node and postgres" ||
         not_ok "build tools node and postgres"
+# The example builds offline: npm gets a registry nothing listens on and an
+# empty cache, so only the tarballs in examples/notes/vendor can serve it.
+DEAD_REGISTRY=http://127.0.0.1:$(free_port)
 t=$(now)
-out=$("$OCI_BUILD" -q -C "$CONFIGS" -o "$L" app notes 2>&1)
+out=$(env npm_config_registry="$DEAD_REGISTRY" npm_config_cache="$T/npm-cache" \
+        "$OCI_BUILD" -C "$CONFIGS" -o "$L" app notes 2>&1)
 rc=$?
 PIPELINE=$((PIPELINE + $(now) - t))
 if [ $rc -eq 0 ]; then
         NOTES=1
-        ok "build app notes (npm ci, then the app layer)"
+        ok "build app notes with the npm registry unreachable (npm ci --offline, then the app layer)"
 else
-        not_ok "build app notes (npm ci, then the app layer)" "$out"
+        not_ok "build app notes with the npm registry unreachable (npm ci --offline, then the app layer)" "$out"
 fi
+has_line "npm's output is shown as it comes, after 'notes: npm ci: '" '^notes: npm ci: added [0-9]+ packages' "$out"
+check "node_modules holds pg, from the vendored tarball" \
+        test -f "$SOURCE_ROOT/examples/notes/node_modules/pg/package.json"
 
 if [ -z "$NOTES" ]; then
         skip "the notes image and its stack" "the notes image did not build"
@@ -98,6 +105,7 @@ rm -rf "$T/L2" "$T/w2"
 timed "$OCI_BUILD" -q -C "$CONFIGS" compose notes --host-network -o "$T/stack.yml" &&
         ok "compose notes --host-network" || not_ok "compose notes --host-network"
 "$OCI_BUILD" -q -C "$CONFIGS" compose pocket-id -o "$T/pid.yml" && ok "compose pocket-id" || not_ok "compose pocket-id"
+"$OCI_BUILD" -q -C "$CONFIGS" compose notes -o "$T/bridge.yml" && ok "compose notes" || not_ok "compose notes"
 check "every service of the notes stack is on the host network" \
         test "$(grep -c '^    network_mode: host$' "$T/stack.yml")" -eq "$(grep -c '^    image: ' "$T/stack.yml")"
 COMPOSE_SKIP=
@@ -105,6 +113,22 @@ have docker-compose || COMPOSE_SKIP="docker-compose not installed"
 if [ -z "$COMPOSE_SKIP" ]; then
         check "docker-compose config accepts the notes stack" \
                 env -u NOTES_PORT -u POSTGRES_PORT -u DB_HOST docker-compose -f "$T/stack.yml" config -q
+        # On the host network "db" does not resolve: the file as written
+        # points the app at loopback, and binds it there.
+        out=$(env -u NOTES_PORT -u POSTGRES_PORT -u DB_HOST -u NOTES_HOST docker-compose -f "$T/stack.yml" config 2>&1)
+        if grep -q 'DATABASE_URL: postgres://postgres:postgres@127.0.0.1:5432/postgres$' <<<"$out" &&
+                grep -q 'HOST: 127.0.0.1$' <<<"$out" && ! grep -q '@db:' <<<"$out"; then
+                ok "the host-network stack reaches db and listens on 127.0.0.1 as written"
+        else
+                not_ok "the host-network stack reaches db and listens on 127.0.0.1 as written" "$out"
+        fi
+        out=$(env -u NOTES_PORT -u DB_HOST docker-compose -f "$T/bridge.yml" config 2>&1)
+        if grep -q -- '- 127.0.0.1:3000:3000/tcp$' <<<"$out" &&
+                grep -q 'DATABASE_URL: postgres://postgres:postgres@db:5432/postgres$' <<<"$out"; then
+                ok "docker-compose config accepts the notes stack with ports, published on 127.0.0.1"
+        else
+                not_ok "docker-compose config accepts the notes stack with ports, published on 127.0.0.1" "$out"
+        fi
         out=$(env -u POCKET_ID_ENCRYPTION_KEY docker-compose -f "$T/pid.yml" config -q 2>&1)
         rc=$?
         if [ $rc -ne 0 ] && grep -q POCKET_ID_ENCRYPTION_KEY <<<"$out"; then
@@ -156,8 +180,11 @@ else
         NOTES_PORT=$(free_port)
         POSTGRES_PORT=$(free_port)
         while [ "$POSTGRES_PORT" = "$NOTES_PORT" ]; do POSTGRES_PORT=$(free_port); done
-        # The stack runs on the host network: every service binds to loopback only.
-        export NOTES_PORT POSTGRES_PORT DB_HOST=127.0.0.1 NOTES_HOST=127.0.0.1 POSTGRES_LISTEN=127.0.0.1
+        # The stack runs on the host network as generated: the file points
+        # the app at db by 127.0.0.1 and binds it there. Postgres's config
+        # listens on every address unless told otherwise.
+        unset DB_HOST NOTES_HOST
+        export NOTES_PORT POSTGRES_PORT POSTGRES_LISTEN=127.0.0.1
         diag "notes on 127.0.0.1:$NOTES_PORT, postgres on 127.0.0.1:$POSTGRES_PORT"
 
         timed "$OCI_BUILD" -q -C "$CONFIGS" --layout "$L" save notes postgres -o "$T/images.tar" &&
@@ -482,7 +509,62 @@ EOF
         rm -f "$A/whoami.yml"
 fi
 
-# --- 7. numbers --------------------------------------------------------------
+# --- 7. build steps: their output, and nothing left running ----------------
+app_config steps <<'EOF'
+artifacts:
+  - { path: /app/x, source: payload.txt }
+build:
+  - command: [sh, -c, "echo one; echo two >&2; echo three; exit 5"]
+EOF
+out=$(build_in -o "$T/steps" app steps 2>&1)
+rc=$?
+check "a failing build step fails the build" test $rc -ne 0
+has_line "its output is shown, each line after the app and the step" '^steps: sh: two$' "$out"
+check "the error is one error whose last lines are the step's, newlines kept" \
+        grep -Eq 'apps/steps\.yml: build step .sh. failed \(exit 5\), its last lines:\|one\|two\|three\|$' \
+        <<<"$(tail -n 4 <<<"$out" | tr '\n' '|')"
+MARK=oci-build-leftover-$$-$RANDOM
+app_config leftover <<'EOF'
+artifacts:
+  - { path: /app/x, source: payload.txt }
+build:
+  - command: [sh, -c, "setsid nohup sleep 1000 >/dev/null 2>&1 & nohup sleep 1000 & echo started"]
+EOF
+check "a build step that starts background processes: the build succeeds" \
+        env OCI_BUILD_LEFTOVER_MARK="$MARK" "$OCI_BUILD" -q -C "$SRC/configs" -o "$T/steps" app leftover
+left=$(grep -lsz "^OCI_BUILD_LEFTOVER_MARK=$MARK\$" /proc/[0-9]*/environ | cut -d/ -f3)
+check "nothing the step started is still running (marker in the environment)" test -z "$left"
+[ -z "$left" ] || kill -9 $left 2>/dev/null
+
+# --- 8. an app artifact that is a dynamically linked program ---------------
+if ! have cc; then
+        skip "an app whose artifact is a dynamically linked program" "no C compiler"
+else
+        printf '#include <stdio.h>\nint main(void) { puts("hello from a dynamic program"); return 0; }\n' > "$A/hello.c"
+        cc -o "$A/hello" "$A/hello.c"
+        app_config hello <<'EOF'
+artifacts:
+  - { path: /app/hello, source: hello }
+config:
+  entrypoint: [/app/hello]
+EOF
+        check "the artifact is dynamically linked (it has a program interpreter)" \
+                bash -c "readelf -l '$A/hello' | grep -q 'program interpreter'"
+        check "build app hello (a dynamically linked artifact)" build_in -q -o "$T/hello" app hello
+        out=$(build_in show hello --files 2>&1)
+        has_line "show hello --files lists libc, needed by /app/hello" '/libc\.so\.6 .*needed by /app/hello' "$out"
+        if have umoci; then
+                rm -rf "$T/hello-bundle"
+                umoci unpack --image "$T/hello:hello" "$T/hello-bundle" >/dev/null 2>&1 && chmod 755 "$T/hello-bundle"
+                out=$(chroot --userspec=1000:1000 "$T/hello-bundle/rootfs" /app/hello 2>&1)
+                check "the image runs it (umoci unpack, chroot): '$out'" test "$out" = "hello from a dynamic program"
+        else
+                skip "the image runs it" "umoci missing"
+        fi
+fi
+
+# --- 9. numbers --------------------------------------------------------------
+
 m_size=$(stat -c %s "$M_NOTES")
 c_size=$(stat -c %s "$C_NOTES")
 layers=$(jq '[.layers[].size] | add' "$M_NOTES")

@@ -129,7 +129,7 @@ fi
 expect_fail "clean of an unknown name" "no image named 'nope'" "$OCI_BUILD" -o "$A" clean nope
 
 # --- CLI --------------------------------------------------------------------
-check "--help explains the commands" bash -c "'$OCI_BUILD' --help | grep -q 'clean \[NAME...\]'"
+check "--help explains the commands" bash -c "'$OCI_BUILD' --help | grep -q 'clean \[NAME... | --all\]'"
 check "base --help explains base" bash -c "'$OCI_BUILD' base --help | grep -q 'rootfs/'"
 ver=$("$OCI_BUILD" --version | awk '{print $2}')
 check "os-release VERSION_ID equals oci-build --version ($ver)" \
@@ -141,6 +141,21 @@ before=$(tree_sum "$T/good")
 expect_fail "unknown command" "unknown command 'frobnicate'" "$OCI_BUILD" -o "$T/good" frobnicate
 expect_fail "unknown option" "unknown option '--frob'" "$OCI_BUILD" -o "$T/good" base --frob
 expect_fail "option of another command" "base does not take --files" "$OCI_BUILD" -o "$T/good" base --files
+# Progress goes to stderr: a line when an image starts and when it is done,
+# with its compressed size; nothing with -q.
+check "progress says when base starts and is done" bash -c "'$OCI_BUILD' -o '$T/progress' base 2>&1 >/dev/null | \
+        grep -Eq '^base: writing 1 layer \(.* of files\)\$' && '$OCI_BUILD' -o '$T/progress' base 2>&1 >/dev/null | \
+        grep -Eq '^base: done, [0-9.]+ [kM]?B compressed, [0-9.]+ s\$'"
+check "-q prints nothing but errors" test -z "$("$OCI_BUILD" -q -o "$T/progress" base 2>&1)"
+# Exit status: 2 when the command line is wrong, 1 when the work failed.
+exit_status() { "$@" >/dev/null 2>&1; echo $?; }
+check "exit 2 for an unknown option" test "$(exit_status "$OCI_BUILD" -o "$T/good" base --frob)" = 2
+check "exit 2 for an option of another command" test "$(exit_status "$OCI_BUILD" -o "$T/good" base --files)" = 2
+check "exit 2 for a missing operand" test "$(exit_status "$OCI_BUILD" -o "$T/good" tool)" = 2
+check "exit 2 for operands and --all together" test "$(exit_status "$OCI_BUILD" -o "$T/good" tool --all curl)" = 2
+check "exit 2 for an unknown command" test "$(exit_status "$OCI_BUILD" frobnicate)" = 2
+check "exit 1 for an unknown config" test "$(exit_status "$OCI_BUILD" -o "$T/good" tool nope)" = 1
+check "exit 1 for an image not in the layout" test "$(exit_status "$OCI_BUILD" -o "$T/good" clean nope)" = 1
 expect_fail "missing configs dir" "configs directory '$T/none'" "$OCI_BUILD" -C "$T/none" -o "$T/good" base
 mkdir -p "$T/badcfg"
 printf 'name: base\ndescription: x\ndirectoires: []\n' > "$T/badcfg/base.yml"
@@ -224,7 +239,13 @@ for sig in TERM KILL; do
                 skip "SIG$sig: the layout is still valid" "oci-validate (shared/bin) or python3-jsonschema missing"
         fi
 done
+before=$(jq -cS . "$T/good/index.json")
 "$OCI_BUILD" -q -o "$T/good" clean
 check "clean removes what an interrupted build left" test -z "$(ls -A "$T/good" | grep '\.tmp')"
+check "clean without names removes no image" test "$(jq -cS . "$T/good/index.json")" = "$before"
+check "clean --all removes every image" bash -c "'$OCI_BUILD' -q -o '$T/good' clean --all && \
+        test \"\$(jq '.manifests | length' '$T/good/index.json')\" = 0 && test -z \"\$(ls -A '$T/good/blobs/sha256')\""
+expect_fail "clean takes names or --all, not both" "give image names or --all, not both" \
+        "$OCI_BUILD" -o "$T/good" clean --all base
 
 finish

@@ -130,17 +130,7 @@ expect_fail "test of an image that is not built" "image 'curl' is not in $T/smal
         "$OCI_BUILD" -o "$T/small" test curl
 expect_fail "test of a config without a test" "'base' has no test" "$OCI_BUILD" -o "$O" test base
 expect_fail "test of an unknown name" "no config named 'nope'" "$OCI_BUILD" -o "$O" test nope
-if have setpriv && [ "$(id -u)" -eq 0 ]; then
-        chmod 755 "$T"
-        no_ns="this machine does not allow new namespaces \(unshare: .*\); run the test under docker instead: "
-        expect_fail "test where namespaces are not allowed says so, and what to do" \
-                "$no_ns.*docker run --rm --network=none" \
-                setpriv --reuid=65534 --regid=65534 --clear-groups "$OCI_BUILD" -o "$O" test jq
-elif ! have setpriv; then
-        skip "test where namespaces are not allowed says so" "setpriv not found on PATH"
-else
-        skip "test where namespaces are not allowed says so" "needs root, to drop to a user without namespaces"
-fi
+# As an ordinary user, and where user namespaces are refused: test-sandbox.sh.
 # A wrong expectation fails, shows the output, and leaves no temporary tree.
 mkdir -p "$T/cfg-expect" "$T/tmp-expect"
 cp -r "$SOURCE_ROOT/configs" "$T/cfg-expect/"
@@ -310,5 +300,84 @@ else
         skip "a library that cannot be found" "no C compiler"
 fi
 check "the layout is exactly as it was after every bad config" test "$(tree_sum "$L")" = "$before"
+
+# --- versions and tags ----------------------------------------------------------------------
+# The rule of README's "Versions and tags", written again here as the
+# oracle: epoch dropped, '~' -> '-', '+' and anything else a tag cannot hold
+# -> '_'. git's Debian version has an epoch and a '+' ("1:2.39.5-0+deb12u3").
+deb_tag() {
+        sed -E 's/^[0-9]+://; s/~/-/g; s/[^A-Za-z0-9_.-]/_/g; s/^[.-]/_/; s/^(.{128}).*/\1/' <<<"$1"
+}
+git_deb=$(dpkg-query -W -f='${Version}' git 2>/dev/null)
+git_upstream=$(dpkg-query -W -f='${source:Upstream-Version}' git 2>/dev/null)
+if [ -n "$git_deb" ] && [ -n "$git_upstream" ]; then
+        git_tag=$(deb_tag "$git_deb")
+        echo "# git $git_deb is tagged $git_tag"
+        check "git: the tag $git_tag is a valid tag" grep -Eqx '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}' <<<"$git_tag"
+        check "git: the tag starts with the upstream version $git_upstream" \
+                test "${git_tag#"$(deb_tag "$git_upstream")"}" != "$git_tag"
+        git_m=$(manifest_of "$O" git)
+        check "git: the manifest's image version is the tag, its org.debian.version the Debian version" \
+                jq -e --arg t "$git_tag" --arg d "$git_deb" '.annotations["org.opencontainers.image.version"] == $t
+                        and .annotations["org.debian.version"] == $d and .annotations["org.debian.package"] == "git"' \
+                "$git_m"
+        check "git: its index.json descriptor has org.debian.version too" \
+                jq -e --arg d "$git_deb" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "git")
+                        | .annotations["org.debian.version"] == $d' "$O/index.json"
+        if "$OCI_BUILD" --layout "$O" save git -o "$T/git.tar" >/dev/null 2>"$T/save.err"; then
+                check "save git: manifest.json tags it distroless-git:$git_tag" \
+                        jq -e --arg t "docker.io/library/distroless-git:$git_tag" '.[0].RepoTags | index($t) != null' \
+                        <(tar -xOf "$T/git.tar" manifest.json)
+                check "save git: index.json names it distroless-git:$git_tag" \
+                        jq -e --arg t "distroless-git:$git_tag" \
+                        '[.manifests[].annotations["org.opencontainers.image.ref.name"]] | index($t) != null' \
+                        <(tar -xOf "$T/git.tar" index.json)
+        else
+                not_ok "save git" "$(cat "$T/save.err")"
+        fi
+        check "show git: the built image's version beside its Debian version" \
+                grep -qxF "  version: $git_tag (Debian package 'git' $git_deb)" <(LC_ALL=C "$OCI_BUILD" -o "$O" show git)
+else
+        skip "git's tag from its Debian version" "git is not in this machine's dpkg database"
+fi
+
+# --- what to install: every missing package in one line -----------------------------------
+# A copy of the configs whose jq, go, node and postgres name packages that
+# no machine has (jq also a binary that is not there, with a version of its
+# own, so its package is asked for by the binary); curl and git stay.
+M=$T/cfg-missing
+mkdir -p "$M"
+cp -r "$SOURCE_ROOT/configs" "$M/configs"
+cp -r "$SOURCE_ROOT/rootfs" "$M/rootfs"
+rm -rf "$M/configs/apps"
+for t in jq go node postgres; do
+        sed -i -E 's/^package: *([^ #]+).*/package: absent-\1/' "$M/configs/tools/$t.yml"
+done
+sed -i -E 's|^package: (.*)|version: "1"\npackage: \1|; s|^  - /usr/bin/jq$|  - /usr/bin/jq-absent|' "$M/configs/tools/jq.yml"
+expect_fail "tool --all names every tool that is not installed, and one apt-get line for all" \
+        "^oci-build: 4 tools are not installed in the sysroot: go \(absent-golang-go\), jq \(absent-jq\), node \(absent-nodejs\), postgres \(absent-postgresql-15\): apt-get install absent-golang-go absent-jq absent-nodejs absent-postgresql-15$" \
+        "$OCI_BUILD" -C "$M/configs" -o "$T/missing-oci" tool --all
+check "... and writes no layout" test ! -e "$T/missing-oci"
+# A tool that fails for another reason still fails at once, with its own message.
+printf 'name: zz-broken\nversion: "1"\ndescription: not ELF\nbinaries: [/usr/bin/ldd]\n' > "$M/configs/tools/zz-broken.yml"
+expect_fail "... but a tool that fails otherwise stops the build with its own message" \
+        "zz-broken\.yml: binary '/usr/bin/ldd'.*not an ELF file" \
+        "$OCI_BUILD" -C "$M/configs" -o "$T/missing-oci" tool --all
+
+# --- a misspelt binary of an installed package --------------------------------------------
+if dpkg-query -W -f='${Status}' jq 2>/dev/null | grep -q 'install ok installed'; then
+        J=$T/cfg-typo
+        mkdir -p "$J"
+        cp -r "$SOURCE_ROOT/configs" "$J/configs"
+        cp -r "$SOURCE_ROOT/rootfs" "$J/rootfs"
+        sed -i 's|^  - /usr/bin/jq$|  - /usr/bin/jqq|' "$J/configs/tools/jq.yml"
+        expect_fail "a misspelt binary says the installed package does not have it, and what it has" \
+                "jq\.yml: binary '/usr/bin/jqq' does not exist, and the installed Debian package 'jq' does not have it; its programs are .*/usr/bin/jq" \
+                "$OCI_BUILD" -C "$J/configs" -o "$T/typo-oci" tool jq
+        err=$("$OCI_BUILD" -C "$J/configs" -o "$T/typo-oci" tool jq 2>&1)
+        check "... and does not tell to install what is installed" test -z "$(grep -F 'apt-get install' <<<"$err")"
+else
+        skip "a misspelt binary of an installed package" "jq is not in this machine's dpkg database"
+fi
 
 finish
