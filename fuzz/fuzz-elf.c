@@ -10,6 +10,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* s, with its terminating NUL, occurs in the image. */
+static int in_image(const uint8_t *data, size_t size, const char *s)
+{
+        return memmem(data, size, s, strlen(s) + 1) != NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         ObError err = { 0 };
@@ -20,19 +26,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         abort();
                 return 0;
         }
-        /* Walk every string, so that a wrong length shows up under ASan. */
-        size_t total = 0;
-        if (info.interp)
-                total += strlen(info.interp);
+        /* Every string is copied out of the image, NUL included: it must be
+         * found there whole. This walks each one, so that a wrong length
+         * shows up under ASan. Strings may share bytes (two DT_NEEDED entries
+         * naming one string table offset, DT_SONAME a suffix of another), so
+         * their lengths are not summed. */
+        if (info.interp && !in_image(data, size, info.interp))
+                abort();
         for (char **n = info.needed; *n; n++)
-                total += strlen(*n);
-        if (info.runpath)
-                total += strlen(info.runpath);
-        if (info.rpath)
-                total += strlen(info.rpath);
-        if (info.soname)
-                total += strlen(info.soname);
-        if (total > size || !elf_machine_multiarch(info.machine))
+                if (!**n || !in_image(data, size, *n))
+                        abort();
+        if (info.runpath && !in_image(data, size, info.runpath))
+                abort();
+        if (info.rpath && !in_image(data, size, info.rpath))
+                abort();
+        if (info.soname && !in_image(data, size, info.soname))
+                abort();
+        if (!elf_machine_multiarch(info.machine))
                 abort();
         elf_info_clear(&info);
         return 0;

@@ -88,6 +88,9 @@ SEEDS = {
     "exe-aarch64": elf(EM_AARCH64, ET_EXEC, interp="/lib/ld-linux-aarch64.so.1", needed=["libbar.so.2"]),
     "static-x86_64": elf(EM_X86_64, ET_EXEC),
     "xnum-x86_64": elf(EM_X86_64, ET_DYN, interp="/lib/ld.so", needed=["liba.so"], xnum=True),
+    # A valid file whose DT_NEEDED entries all name one string: together
+    # they are longer than the file.
+    "needed-shared": elf(EM_X86_64, ET_DYN, needed=["libshared-" + "x" * 40 + ".so.1"] * 8),
     "elf32": ident(cls=1) + bytes(36),
     "big-endian": ident(data=2) + bytes(48),
 }

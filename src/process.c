@@ -22,8 +22,9 @@
 volatile pid_t ob_child_pid = 0;
 
 /* The child's side: stdin from /dev/null, the user switched, the working
- * directory entered, then the program. Never returns. */
-static _Noreturn void exec_child(char *const *argv, const RunOptions *o)
+ * directory entered, then the program. Never returns. parent is the PID of
+ * oci-build, taken before the fork. */
+static _Noreturn void exec_child(char *const *argv, const RunOptions *o, pid_t parent)
 {
         int null = open("/dev/null", O_RDONLY);
         if (null >= 0)
@@ -36,6 +37,10 @@ static _Noreturn void exec_child(char *const *argv, const RunOptions *o)
                 perror("cannot change user");
                 _exit(126);
         }
+        /* Killed with oci-build, even by SIGKILL, which leaves it no chance
+         * to stop us: set after the change of user, which clears it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(126);
         if (o->workdir && chdir(o->workdir) < 0) {
                 fprintf(stderr, "cannot enter %s: %s\n", o->workdir, strerror(errno));
                 _exit(126);
@@ -63,6 +68,7 @@ static int wait_child(pid_t pid, const char *name, int *ret_status, ObError *err
 
 int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError *err)
 {
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0)
                 return ob_error_set(err, errno, "cannot fork");
@@ -74,7 +80,7 @@ int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError
                                 dup2(fd, 2);
                         }
                 }
-                exec_child(argv, o);
+                exec_child(argv, o, parent);
         }
         ob_child_pid = pid;
         return wait_child(pid, argv[0], ret_status, err);
@@ -239,6 +245,7 @@ int run_step(char *const *argv, const RunOptions *o, const StepOutput *out, int 
         }
         _cleanup_close_ int rfd = fds[0], wfd = fds[1];
 
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0) {
                 r = ob_error_set(err, errno, "cannot fork");
@@ -250,7 +257,7 @@ int run_step(char *const *argv, const RunOptions *o, const StepOutput *out, int 
                 setpgid(0, 0);
                 dup2(wfd, 1);
                 dup2(wfd, 2);
-                exec_child(argv, o);
+                exec_child(argv, o, parent);
         }
         setpgid(pid, pid);      /* also here: the group must exist before we may kill it */
         ob_child_pid = pid;

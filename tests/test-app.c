@@ -32,10 +32,8 @@ static bool have_curl;
 
 #define NEED_CURL()                                                              \
         do {                                                                     \
-                if (!have_curl) {                                                \
-                        fprintf(stderr, "%s: skipped, no curl on the host\n", __func__); \
-                        return;                                                  \
-                }                                                                \
+                if (!have_curl)                                                  \
+                        test_skip("curl not found on PATH (the downloads run it)"); \
         } while (0)
 
 /* A fresh directory for one test. */
@@ -406,10 +404,8 @@ START_TEST(test_plan_elf_artifact)
         _cleanup_free_ char *src = xasprintf("%s/hello.c", dir);
         put_file(src, "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n", 0644);
         _cleanup_free_ char *cc = xasprintf("cc -o %s/hello %s 2>/dev/null", dir, src);
-        if (system(cc) != 0) {
-                fprintf(stderr, "%s: skipped, no C compiler on the host\n", __func__);
-                return;
-        }
+        if (system(cc) != 0)
+                test_skip("no C compiler (cc) to build the artifact");
         _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
         put_file(cfg, "name: e\nversion: \"1\"\ndescription: d\nartifacts: [{path: /app/hello, source: hello}]\n",
                  0644);
@@ -708,8 +704,6 @@ int main(void)
                 return EXIT_FAILURE;
         }
         have_curl = system("curl --version >/dev/null 2>&1") == 0;
-        if (!have_curl)
-                fprintf(stderr, "test-app: no curl; the download tests are skipped\n");
         ob_verbosity = -1;
         save_env();
 

@@ -333,10 +333,8 @@ START_TEST(test_debian_version_annotated)
         _cleanup_(sysroot_freep) Sysroot *host = NULL;
         _cleanup_free_ char *debian = NULL;
         ck_assert_int_eq(sysroot_open("/", &host, &e), 0);
-        if (dpkg_package_version(host, "coreutils", &debian, &e) < 0) {
-                fprintf(stderr, "%s: skipped, coreutils is not in this host's dpkg database: %s\n", __func__, e.msg);
-                return;
-        }
+        if (dpkg_package_version(host, "coreutils", &debian, &e) < 0)
+                test_skip("coreutils is not in this host's dpkg database: %s", e.msg);
         _cleanup_free_ char *tag = dpkg_version_tag(debian);
         put("tools/deb.yml", "name: deb\npackage: coreutils\ndescription: d\nbinaries: [/usr/bin/true]\n");
         static const SpecTier tiers[] = { SPEC_TIER_TOOL };

@@ -303,11 +303,11 @@ START_TEST(test_compose)
                         doc = parse_pyyaml(text, host ? "compose-host" : "compose");
                         check_compose(doc, host);
                         json_decref(doc);
-                } else if (!host) {
-                        fprintf(stderr, "test_compose: no PyYAML, checked with libyaml only\n");
                 }
         }
         spec_free(s);
+        if (!have_pyyaml())
+                test_skip("PyYAML (python3-yaml) missing: the compose files were read with libyaml only");
 }
 END_TEST
 
@@ -360,6 +360,8 @@ START_TEST(test_compose_values)
                 json_decref(docs[k]);
         }
         spec_free(s);
+        if (!have_pyyaml())
+                test_skip("PyYAML (python3-yaml) missing: the compose file was read with libyaml only");
 }
 END_TEST
 

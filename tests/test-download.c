@@ -25,10 +25,8 @@ static bool have_curl;
 
 #define NEED_CURL()                                                              \
         do {                                                                     \
-                if (!have_curl) {                                                \
-                        fprintf(stderr, "%s: skipped, no curl on the host\n", __func__); \
-                        return;                                                  \
-                }                                                                \
+                if (!have_curl)                                                  \
+                        test_skip("curl not found on PATH (the downloads run it)"); \
         } while (0)
 
 /* A fresh directory for one test. */
@@ -534,8 +532,6 @@ int main(void)
                 return EXIT_FAILURE;
         }
         have_curl = system("curl --version >/dev/null 2>&1") == 0;
-        if (!have_curl)
-                fprintf(stderr, "test-download: no curl; the download tests are skipped\n");
         ob_verbosity = -1;
         save_env();
 

@@ -275,10 +275,8 @@ static int build_fixtures(void)
 
 #define NEED_FIXTURES()                                                  \
         do {                                                             \
-                if (!have_fixtures) {                                    \
-                        fprintf(stderr, "%s: skipped, no fixtures\n", __func__); \
-                        return;                                          \
-                }                                                        \
+                if (!have_fixtures)                                      \
+                        test_skip("the ELF fixtures could not be compiled (cc)"); \
         } while (0)
 
 /* ---- closure helpers -------------------------------------------------- */
@@ -584,12 +582,18 @@ START_TEST(test_damaged_host)
         ObError err = { 0 };
         ElfInfo info;
 
-        if (HOST_MACHINE == 0 || load("/bin/true", &data, &size) < 0 || elf_parse(data, size, "t", &info, &err) < 0)
-                return;
+        if (HOST_MACHINE == 0)
+                test_skip("this machine's architecture is neither x86_64 nor aarch64");
+        if (load("/bin/true", &data, &size) < 0)
+                test_skip("/bin/true cannot be read");
+        ck_assert_msg(elf_parse(data, size, "t", &info, &err) == 0, "/bin/true: %s", err.msg);
         bool usable = info.interp && info.needed[0];
         elf_info_clear(&info);
-        if (usable)
-                damage_image(data, size);
+        if (!usable) {
+                free(TAKE_PTR(data));
+                test_skip("/bin/true is static: it has no interpreter or library to damage");
+        }
+        damage_image(data, size);
 }
 END_TEST
 
@@ -819,10 +823,10 @@ START_TEST(test_closure_host)
         for (size_t i = 0; i < ELEMENTSOF(bins) && !bin; i++)
                 if (access(bins[i], R_OK) == 0)
                         bin = bins[i];
-        if (!bin || HOST_MACHINE == 0) {
-                fprintf(stderr, "test_closure_host: skipped\n");
-                return;
-        }
+        if (!bin)
+                test_skip("neither /usr/bin/curl nor /bin/ls is here");
+        if (HOST_MACHINE == 0)
+                test_skip("this machine's architecture is neither x86_64 nor aarch64");
 
         ElfClosure *c = NULL;
         Sysroot *s;
@@ -889,13 +893,8 @@ static Suite *elf_suite(void)
 int main(void)
 {
         have_fixtures = build_fixtures() == 0;
-        if (!have_fixtures)
-                fprintf(stderr, "test-elf: could not build the fixtures; the tests that need them are skipped\n");
 
-        SRunner *sr = srunner_create(elf_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
+        int status = test_run(elf_suite());
 
         if (tmp_dir && !getenv("TEST_ELF_KEEP"))
                 test_rm_rf(tmp_dir);
@@ -903,5 +902,5 @@ int main(void)
         free(fix_root);
         free(lib_cmd);
         free(exe_cmd);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return status;
 }

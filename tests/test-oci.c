@@ -35,18 +35,26 @@ static void tmp_teardown(void)
         test_rm_rf(tmp_root);
 }
 
-/* The architecture in OCI spelling, worked out here from uname(2); NULL
- * for machines this test does not know. */
+/* The architecture in OCI spelling, from what the compiler built this test
+ * for -- not from uname(2), which is what oci_arch() reads, so that the test
+ * does not repeat the code's own mapping. NULL for targets not listed. */
 static const char *expected_arch(void)
 {
-        static struct utsname u;
-        if (uname(&u) < 0)
-                return NULL;
-        if (strcmp(u.machine, "x86_64") == 0)
-                return "amd64";
-        if (strcmp(u.machine, "aarch64") == 0)
-                return "arm64";
+#if defined(__x86_64__)
+        return "amd64";
+#elif defined(__aarch64__)
+        return "arm64";
+#elif defined(__i386__)
+        return "386";
+#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+        return "ppc64le";
+#elif defined(__s390x__)
+        return "s390x";
+#elif defined(__riscv) && __riscv_xlen == 64
+        return "riscv64";
+#else
         return NULL;
+#endif
 }
 
 static void dump_eq(json_t *j, const char *want)
@@ -98,13 +106,12 @@ END_TEST
 START_TEST(test_arch)
 {
         const char *want = expected_arch();
-        if (want)
-                ck_assert_str_eq(oci_arch(), want);
-        else
-                ck_assert_ptr_nonnull(oci_arch());
-        if (want && strcmp(want, "arm64") == 0)
+        if (!want)
+                test_skip("this test does not know the OCI name of the architecture it was compiled for");
+        ck_assert_str_eq(oci_arch(), want);
+        if (strcmp(want, "arm64") == 0)
                 ck_assert_str_eq(oci_variant(), "v8");
-        else if (want)
+        else
                 ck_assert_ptr_null(oci_variant());
 }
 END_TEST
@@ -131,7 +138,7 @@ START_TEST(test_image_config_full)
 {
         const char *arch = expected_arch();
         if (!arch)
-                return;
+                test_skip("this test does not know the OCI name of the architecture it was compiled for");
         OciLayerInfo layers[2] = {
                 { .diff_id = D1, .created_by = "base layer" },
                 { .diff_id = D2, .comment = "app" },

@@ -184,10 +184,8 @@ static int build_elf_fixtures(void)
 
 #define NEED_ELF()                                                               \
         do {                                                                     \
-                if (!have_elf) {                                                 \
-                        fprintf(stderr, "%s: skipped, no compiled fixtures\n", __func__); \
-                        return;                                                  \
-                }                                                                \
+                if (!have_elf)                                                   \
+                        test_skip("the ELF fixtures could not be compiled (cc -shared)"); \
         } while (0)
 
 /* A config written for one test; returns its path. */
@@ -824,8 +822,6 @@ int main(void)
                 return EXIT_FAILURE;
         }
         have_elf = build_elf_fixtures() == 0;
-        if (!have_elf)
-                fprintf(stderr, "test-tool: no compiled fixtures; the tests that need them are skipped\n");
 
         int status = test_run(tool_suite());
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -42,17 +43,184 @@ void test_rm_rf(const char *path)
 #endif
 #endif
 
+bool test_strict(void)
+{
+        const char *v = getenv("OB_TEST_STRICT");
+        return v && *v && strcmp(v, "0") != 0;
+}
+
+/* The message of a skipped case starts with this; nothing else writes it. */
+#define SKIP_TAG "\001skip\001 "
+
+void test_skip_at(const char *file, int line, const char *fmt, ...)
+{
+        /* Not on the heap: in an unforked run the case ends with a longjmp,
+         * and what it allocated would be reported as a leak. */
+        char why[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        /* One line: check's log keeps it on the case's line. */
+        for (char *p = why; *p; p++)
+                if (*p == '\n')
+                        *p = ' ';
+        if (test_strict())
+                _ck_assert_failed(file, line, "skip",
+                                  "missing prerequisite (OB_TEST_STRICT=1 makes it a failure): %s", why);
+        _ck_assert_failed(file, line, "skip", SKIP_TAG "%s", why);
+}
+
+/* One line of check's TAP log: "ok N - FILE:TCASE:TEST: MESSAGE" or
+ * "not ok N - ...", the message possibly running over several lines. */
+typedef struct CaseResult {
+        char *name;      /* TCASE:TEST */
+        char *msg;       /* as check gave it, lines joined with \n */
+        int failed;
+} CaseResult;
+
+static size_t read_tap_log(FILE *f, CaseResult **ret)
+{
+        CaseResult *r = NULL;
+        size_t n = 0;
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, f)) >= 0) {
+                if (len > 0 && line[len - 1] == '\n')
+                        line[--len] = '\0';
+                int failed = -1, off = 0;
+                unsigned num;
+                if (sscanf(line, "ok %u - %n", &num, &off) == 1 && off > 0)
+                        failed = 0;
+                else if (sscanf(line, "not ok %u - %n", &num, &off) == 1 && off > 0)
+                        failed = 1;
+                if (failed < 0) {
+                        if (n > 0 && !str_startswith(line, "1..")) {
+                                char *m = xasprintf("%s\n%s", r[n - 1].msg, line);
+                                free(r[n - 1].msg);
+                                r[n - 1].msg = m;
+                        }
+                        continue;
+                }
+                /* FILE:TCASE:TEST: MESSAGE -- the file name has no ": ". */
+                char *rest = line + off;
+                char *colon = strchr(rest, ':');
+                char *name = colon ? colon + 1 : rest;
+                char *end = strstr(name, ": ");
+                r = xrealloc(r, (n + 1) * sizeof(*r));
+                r[n].name = end ? xstrndup(name, (size_t) (end - name)) : xstrdup(name);
+                r[n].msg = xstrdup(end ? end + 2 : "");
+                r[n].failed = failed;
+                n++;
+        }
+        free(line);
+        *ret = r;
+        return n;
+}
+
+static void print_diag(FILE *out, const char *prefix, const char *msg)
+{
+        const char *p = msg;
+        while (*p) {
+                size_t l = strcspn(p, "\n");
+                fprintf(out, "%s%.*s\n", prefix, (int) l, p);
+                p += l;
+                if (*p)
+                        p++;
+        }
+}
+
 int test_run(Suite *s)
 {
+        const char *tmp = getenv("TMPDIR");
+        _cleanup_free_ char *log = xasprintf("%s/ob-test-tap-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        int fd = mkstemp(log);
+        if (fd < 0) {
+                perror("mkstemp");
+                return EXIT_FAILURE;
+        }
+        close(fd);
+
         SRunner *sr = srunner_create(s);
 #ifdef UNDER_ASAN
         if (!getenv("CK_FORK"))
                 srunner_set_fork_status(sr, CK_NOFORK);
 #endif
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
+        srunner_set_tap(sr, log);
+        srunner_run_all(sr, CK_SILENT);
+        int n_run = srunner_ntests_run(sr);
+        /* Where each case ended, in the order they ran (as in the log). */
+        TestResult **tr = srunner_results(sr);
+        char **where = xcalloc((size_t) n_run + 1, sizeof(char *));
+        for (int i = 0; i < n_run; i++)
+                where[i] = xasprintf("%s:%d", tr_lfile(tr[i]), tr_lno(tr[i]));
+        free(tr);
         srunner_free(sr);
-        return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        FILE *f = fopen(log, "re");
+        unlink(log);
+        if (!f) {
+                perror("reading check's TAP log");
+                return EXIT_FAILURE;
+        }
+        CaseResult *r = NULL;
+        size_t n = read_tap_log(f, &r);
+        fclose(f);
+
+        const char *prog = program_invocation_short_name;
+        bool tap = getenv("OB_TEST_TAP") && strcmp(getenv("OB_TEST_TAP"), "1") == 0;
+        unsigned passed = 0, failed = 0, skipped = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool skip = r[i].failed && str_startswith(r[i].msg, SKIP_TAG);
+                if (skip) {
+                        skipped++;
+                        const char *why = r[i].msg + strlen(SKIP_TAG);
+                        if (tap)
+                                printf("ok %zu - %s # SKIP %s\n", i + 1, r[i].name, why);
+                        else
+                                printf("%s: SKIP %s: %s\n", prog, r[i].name, why);
+                } else if (r[i].failed) {
+                        failed++;
+                        const char *at = (int) i < n_run ? where[i] : "?";
+                        if (tap) {
+                                printf("not ok %zu - %s\n", i + 1, r[i].name);
+                                printf("# %s:\n", at);
+                                print_diag(stdout, "# ", r[i].msg);
+                        } else {
+                                printf("%s: FAIL %s (%s):\n", prog, r[i].name, at);
+                                print_diag(stdout, "    ", r[i].msg);
+                        }
+                } else {
+                        passed++;
+                        if (tap)
+                                printf("ok %zu - %s\n", i + 1, r[i].name);
+                }
+                free(r[i].name);
+                free(r[i].msg);
+        }
+        free(r);
+        strv_free(where);
+        /* A case that ended the process (a crash in an unforked run) never
+         * reaches the log; neither do cases after it. */
+        if ((int) n != n_run) {
+                failed++;
+                if (tap)
+                        printf("not ok %zu - %d test cases ran, %zu reported\n", n + 1, n_run, n);
+                else
+                        printf("%s: FAIL %d test cases ran, %zu reported\n", prog, n_run, n);
+                n++;
+        }
+        if (tap)
+                printf("1..%zu\n", n);
+        else
+                printf("%s: %u passed, %u failed, %u skipped\n", prog, passed, failed, skipped);
+        fflush(stdout);
+        if (failed)
+                return EXIT_FAILURE;
+        if (skipped && !tap)
+                return TEST_EXIT_SKIP;
+        return EXIT_SUCCESS;
 }
 
 void test_check_bad_config(SpecLoader load, const char *dir, const BadCase *c)

@@ -11,14 +11,36 @@ void test_tmpdir(char *buf, size_t size, const char *name);
 void test_rm_rf(const char *path);
 
 #include <check.h>
+#include <stdbool.h>
 
 #include "error.h"
 #include "spec.h"
 
-/* Runs a suite and returns the exit status. Under AddressSanitizer a forked
- * child per test is slow (each runs the leak check on exit), so the tests
- * share one process there unless CK_FORK says otherwise; leaks are still
- * reported when it exits. */
+/* The exit status of a test program that could not run (automake, meson). */
+#define TEST_EXIT_SKIP 77
+
+/* OB_TEST_STRICT=1: a missing prerequisite is a failure, not a skip. */
+bool test_strict(void);
+
+/* Ends the running test case as skipped because a prerequisite is missing
+ * ("no C compiler for the ELF fixtures"). It is reported as a skip, never
+ * as a pass; under OB_TEST_STRICT=1 it is a failure naming what was
+ * missing. Works in forked and unforked cases alike (it ends the case the
+ * way a failed assertion does, with a message test_run() recognises). */
+#define test_skip(...) test_skip_at(__FILE__, __LINE__, __VA_ARGS__)
+_Noreturn void test_skip_at(const char *file, int line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Runs a suite, prints one result per test case and a closing count
+ * ("test-NAME: N passed, N failed, N skipped"), and returns the exit status:
+ * failure when any case failed, TEST_EXIT_SKIP when any was skipped, else
+ * success. With OB_TEST_TAP=1 (set by meson) the output is TAP instead, one
+ * line per case with "# SKIP reason" for a skip, and a skip exits 0 (TAP
+ * carries it).
+ *
+ * Under AddressSanitizer a forked child per test is slow (each runs the leak
+ * check on exit), so the tests share one process there unless CK_FORK says
+ * otherwise; leaks are still reported when it exits. */
 int test_run(Suite *s);
 
 /* A config that must be refused, and the message after "FILE:". */

@@ -25,10 +25,13 @@ unmount_all() {
 # DOCKER_SKIP.
 start_dockerd() {
         local w=$T/d i
-        if ! have dockerd || ! have docker; then
-                DOCKER_SKIP="dockerd or docker not installed"
-                return 1
-        fi
+        local t
+        for t in docker dockerd; do
+                if ! have $t; then
+                        DOCKER_SKIP="$t not found on PATH"
+                        return 1
+                fi
+        done
         if [ "$(id -u)" != 0 ]; then
                 DOCKER_SKIP="dockerd needs root"
                 return 1

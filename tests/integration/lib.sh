@@ -37,9 +37,36 @@ not_ok() {  # not_ok DESCRIPTION [DETAIL...]
         return 0
 }
 
-skip() {    # skip DESCRIPTION REASON
+strict() { [ -n "${OB_TEST_STRICT:-}" ] && [ "$OB_TEST_STRICT" != 0 ]; }
+
+# skip DESCRIPTION REASON -- a check that cannot run: a TAP SKIP, or under
+# OB_TEST_STRICT=1 a failure that names what was missing.
+skip() {
+        if strict; then
+                not_ok "$1" "missing prerequisite (OB_TEST_STRICT=1 makes it a failure): $2"
+                return 0
+        fi
         TAP_N=$((TAP_N + 1))
         echo "ok $TAP_N - $1 # SKIP $2"
+}
+
+# skip_all REASON -- the whole test cannot start (no engine, no tool): a
+# skipped test (TAP plan 1..0), or under OB_TEST_STRICT=1 a failure. Exits.
+skip_all() {
+        if [ "$TAP_N" -eq 0 ] && ! strict; then
+                echo "1..0 # SKIP $1"
+                exit 0
+        fi
+        skip "the rest of this test" "$1"
+        finish
+}
+
+# need TOOL... -- every tool is on PATH, or the whole test is skipped.
+need() {
+        local t
+        for t in "$@"; do
+                have "$t" || skip_all "$t not found on PATH"
+        done
 }
 
 check() {   # check DESCRIPTION COMMAND... -- passes when the command succeeds
@@ -83,6 +110,9 @@ tree_sum() {
 }
 
 finish() {
+        if [ "$TAP_N" -eq 0 ]; then   # no check ran: that is no pass
+                not_ok "at least one check ran"
+        fi
         echo "1..$TAP_N"
         [ "$TAP_FAILED" -eq 0 ]
         exit $?
@@ -94,6 +124,28 @@ free_port() {
         for _ in $(seq 50); do
                 p=$((20000 + RANDOM % 40000))
                 (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+        done
+        return 1
+}
+
+# survivors DIR -- the PIDs of processes that have a file under DIR open or
+# DIR as their working directory (what an interrupted command left running).
+survivors() {
+        local p
+        for p in /proc/[0-9]*; do
+                [ "${p#/proc/}" = $$ ] && continue
+                ls -l "$p/cwd" "$p/fd" 2>/dev/null | grep -qF -- "$1" && echo "${p#/proc/}"
+        done
+}
+
+# wait_for SECONDS COMMAND... -- until the command succeeds, at most SECONDS.
+wait_for() {
+        local n=$(($1 * 10))
+        shift
+        while [ "$n" -gt 0 ]; do
+                "$@" >/dev/null 2>&1 && return 0
+                sleep 0.1
+                n=$((n - 1))
         done
         return 1
 }

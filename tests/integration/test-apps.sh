@@ -90,6 +90,17 @@ C_NOTES=$(blob "$L" "$(jq -r .config.digest "$M_NOTES")")
 check "notes' config: user 1000:1000, node runs /app/server.js" \
         jq -e '.config.User == "1000:1000" and .config.Entrypoint == ["/usr/bin/node", "/app/server.js"]' "$C_NOTES"
 
+# Reproducible: the same image from another directory, umask 077 and -j 1
+# (the first build used the default, one thread per CPU).
+mkdir -p "$T/w2"
+if (cd "$T/w2" && umask 077 && "$OCI_BUILD" -q -j 1 -C "$CONFIGS" -o ../L2 app notes); then
+        check "reproducible: notes has the same manifest digest (other dir, umask 077, -j 1)" \
+                test "$(manifest_of "$T/L2" notes)" = "$(manifest_of "$L" notes)"
+else
+        not_ok "second build of notes (other dir, umask 077, -j 1)"
+fi
+rm -rf "$T/L2" "$T/w2"
+
 # --- 2. compose files --------------------------------------------------------
 timed "$OCI_BUILD" -q -C "$CONFIGS" compose notes --host-network -o "$T/stack.yml" &&
         ok "compose notes --host-network" || not_ok "compose notes --host-network"
@@ -418,6 +429,85 @@ bad_app "a healthcheck that runs a program the image lacks" \
 bad_app "a healthcheck in shell form" \
         "apps/bad-health-shell\.yml:[0-9]+:[0-9]+: 'test' must be a list \(exec form.*no shell" bad-health-shell
 check "the layout is unchanged by every bad config" test "$(tree_sum "$L")" = "$START"
+
+# --- 6b. a download interrupted, a build step run as root ----------------------
+# A server that sends a large file slowly, so that the download is caught in
+# the middle: SIGTERM must leave no partial file in the cache, neither
+# signal any process (curl), and the layout must stay as it was.
+SLOW_PORT=$(free_port)
+python3 - "$SLOW_PORT" >"$T/slow.log" 2>&1 <<'PYEOF' &
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(64 << 20))
+        self.end_headers()
+        for _ in range(64 << 10):
+            self.wfile.write(b"x" * 1024)
+            self.wfile.flush()
+            time.sleep(0.01)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PYEOF
+CLEANUP_PIDS+=($!)
+if wait_port "$SLOW_PORT" 10; then
+        app_config dlslow <<EOF
+artifacts:
+  - { path: /app/big, url: "http://127.0.0.1:$SLOW_PORT/big" }
+EOF
+        before=$(tree_sum "$L")
+        for sig in TERM KILL; do
+                # oci-build itself, not a subshell running it, gets the signal.
+                "$OCI_BUILD" -C "$SRC/configs" -q -o "$L" app dlslow >"$T/dlslow.out" 2>&1 &
+                pid=$!
+                if wait_for 60 find "$OCI_BUILD_CACHE/downloads" -name '.part-*' -size +1k; then
+                        kill -$sig $pid
+                        wait $pid
+                        rc=$?
+                        check "download: SIG$sig in the middle ends the build (exit $rc)" \
+                                test "$rc" -eq $((128 + $(kill -l $sig)))
+                else
+                        kill -KILL $pid 2>/dev/null
+                        wait $pid
+                        not_ok "download: SIG$sig in the middle" "no partial download within 60 s" "$(cat "$T/dlslow.out")"
+                fi
+                sleep 0.5
+                left=$(survivors "$OCI_BUILD_CACHE")
+                check "download, SIG$sig: no process (curl) is left ($(echo $left))" test -z "$left"
+                for p in $left; do kill -KILL "$p" 2>/dev/null; done
+                [ $sig = TERM ] && check "download, SIGTERM: no partial file in the cache" cache_clean
+                check "download, SIG$sig: the layout is unchanged" test "$(tree_sum "$L")" = "$before"
+                find "$OCI_BUILD_CACHE" -name '.part-*' -delete 2>/dev/null
+        done
+        rm -f "$A/dlslow.yml"
+else
+        not_ok "a slow web server on 127.0.0.1 for the interrupted download" "$(tail -n 3 "$T/slow.log")"
+fi
+
+# As root, a build step runs as the owner of its directory, with that user's
+# HOME, and what it writes belongs to that user.
+if [ "$(id -u)" -ne 0 ]; then
+        skip "a build step run by root runs as the directory's owner" "needs root"
+else
+        chmod 755 "$T" "$SRC"
+        mkdir -p "$SRC/work"
+        chown 65534:65534 "$SRC/work"
+        app_config whoami <<'EOF'
+build:
+  - command: [sh, -c, 'echo "$(id -u):$(id -g) $HOME" > who']
+    workdir: ../../work
+artifacts:
+  - { path: /app/who, source: ../../work/who }
+EOF
+        if build_in -q -o "$T/who-oci" app whoami 2>"$T/who.err"; then
+                home=$(getent passwd 65534 | cut -d: -f6)
+                check "a build step run by root runs as the directory's owner, with its HOME ($(cat "$SRC/work/who"))" \
+                        test "$(cat "$SRC/work/who")" = "65534:65534 $home"
+                check "... and what it wrote is the owner's" test "$(stat -c %u:%g "$SRC/work/who")" = 65534:65534
+        else
+                not_ok "an app with a build step, built by root" "$(cat "$T/who.err")"
+        fi
+        rm -f "$A/whoami.yml"
+fi
 
 # --- 7. build steps: their output, and nothing left running ----------------
 app_config steps <<'EOF'

@@ -123,6 +123,8 @@ check "clean deletes every unreferenced blob" test -z "$(ls -A "$A/blobs/sha256"
 check "the cleaned layout still takes a build" "$OCI_BUILD" -q -o "$A" base
 if have_validator; then
         check "... which oci-validate accepts" "$OCI_VALIDATE" "$A" base --quiet
+else
+        skip "... which oci-validate accepts" "oci-validate (shared/bin) or python3-jsonschema missing"
 fi
 expect_fail "clean of an unknown name" "no image named 'nope'" "$OCI_BUILD" -o "$A" clean nope
 
@@ -212,15 +214,29 @@ for sig in TERM KILL; do
         before=$(jq -cS . "$T/good/index.json")
         "$OCI_BUILD" -q --sysroot "$T/sys" -o "$T/good" -j 1 --level 12 base &
         pid=$!
-        sleep 1
-        kill -$sig $pid 2>/dev/null
-        wait $pid 2>/dev/null
+        # In the middle: its temporary blob exists (and it has not finished).
+        if wait_for 60 compgen -G "$T/good/.oci-build-*.tmp"; then
+                kill -$sig $pid
+                wait $pid
+                rc=$?
+                want=$((128 + $(kill -l $sig)))
+                check "SIG$sig in the middle of writing a blob ends the build (exit $rc)" test "$rc" -eq "$want"
+        else
+                kill -KILL $pid 2>/dev/null
+                wait $pid
+                not_ok "SIG$sig: the build was caught in the middle" "no temporary blob appeared within 60 s"
+        fi
         check "SIG$sig: index.json is unchanged" test "$(jq -cS . "$T/good/index.json")" = "$before"
         if [ $sig = TERM ]; then
                 check "SIGTERM: no temporary file is left behind" test -z "$(ls -A "$T/good" | grep '\.tmp')"
+        else
+                check "SIGKILL: the temporary blob is left (nothing could remove it)" \
+                        test -n "$(ls -A "$T/good" | grep '\.tmp')"
         fi
         if have_validator; then
                 check "SIG$sig: the layout is still valid" "$OCI_VALIDATE" "$T/good" --quiet
+        else
+                skip "SIG$sig: the layout is still valid" "oci-validate (shared/bin) or python3-jsonschema missing"
         fi
 done
 before=$(jq -cS . "$T/good/index.json")

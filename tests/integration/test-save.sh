@@ -189,6 +189,8 @@ fi
 if have oci-image-tool; then
         check "oci-image-tool validates the unpacked archive" \
                 oci-image-tool validate --type image --ref "name=distroless-base:$VERSION" "$T/x"
+else
+        skip "oci-image-tool validates the unpacked archive" "oci-image-tool not found on PATH"
 fi
 
 # Same layout, same bytes: from another directory and umask, to stdout, with
@@ -263,6 +265,8 @@ if have skopeo; then
                             <(jq -S . "$(blob "$T/from-docker-archive" "$(config_of "$T/from-docker-archive" base)")")
                 if have_validator; then
                         check "... and a valid layout" "$OCI_VALIDATE" "$T/from-docker-archive" base --quiet
+                else
+                        skip "... and a valid layout" "oci-validate (shared/bin) or python3-jsonschema missing"
                 fi
         else
                 not_ok "skopeo copy docker-archive:base.tar:distroless-base:$VERSION oci:"
@@ -346,8 +350,11 @@ if "$OCI_BUILD" -q --sysroot "$T/bigroot" --level 0 -o "$T/big" base; then
         "$OCI_BUILD" -q --layout "$T/big" save base -o "$T/sig/big.tar" &
         pid=$!
         # (kill -0 cannot tell a finished save: it stays a zombie until waited for)
-        until compgen -G "$T/sig/.big.tar.*.tmp" >/dev/null || [ -e "$T/sig/big.tar" ]; do sleep 0.005; done
-        if [ ! -e "$T/sig/big.tar" ] && kill -STOP $pid 2>/dev/null; then
+        for _ in $(seq 6000); do   # at most 30 s
+                compgen -G "$T/sig/.big.tar.*.tmp" >/dev/null || [ -e "$T/sig/big.tar" ] && break
+                sleep 0.005
+        done
+        if compgen -G "$T/sig/.big.tar.*.tmp" >/dev/null && [ ! -e "$T/sig/big.tar" ] && kill -STOP $pid 2>/dev/null; then
                 partial=$(ls -A "$T/sig")
                 kill -TERM $pid
                 kill -CONT $pid
