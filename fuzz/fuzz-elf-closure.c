@@ -52,8 +52,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
         const char *tmp = getenv("TMPDIR");
         const char *dirs[] = {
-                "usr", "usr/bin", "usr/lib", "usr/lib/x86_64-linux-gnu", "usr/lib/aarch64-linux-gnu",
-                "etc", "etc/ld.so.conf.d", "opt", "opt/x86_64",
+                "usr",
+                "usr/bin",
+                "usr/lib",
+                "usr/lib/x86_64-linux-gnu",
+                "usr/lib/aarch64-linux-gnu",
+                "etc",
+                "etc/ld.so.conf.d",
+                "opt",
+                "opt/x86_64",
         };
         ObError err = { 0 };
 

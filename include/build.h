@@ -26,30 +26,30 @@
 
 /* What build_write() tells as it goes, for a progress display. */
 typedef enum BuildEvent {
-        BUILD_IMAGE_START,     /* name, n_layers, file_bytes (of the layers to write) */
-        BUILD_LAYER_START,     /* layer (1-based), entries, file_bytes */
-        BUILD_LAYER_DONE,      /* layer, compressed (0 when the layer was written before in this run) */
-        BUILD_IMAGE_DONE,      /* compressed (the whole image), seconds */
+        BUILD_IMAGE_START, /* name, n_layers, file_bytes (of the layers to write) */
+        BUILD_LAYER_START, /* layer (1-based), entries, file_bytes */
+        BUILD_LAYER_DONE,  /* layer, compressed (0 when the layer was written before in this run) */
+        BUILD_IMAGE_DONE,  /* compressed (the whole image), seconds */
 } BuildEvent;
 
 typedef struct BuildProgress {
         BuildEvent event;
-        const char *name;              /* the image */
+        const char *name; /* the image */
         size_t layer, n_layers;
         size_t entries;
         uint64_t file_bytes;
         uint64_t compressed;
-        double seconds;                /* since the image started */
+        double seconds; /* since the image started */
 } BuildProgress;
 
 typedef void (*BuildProgressFn)(void *userdata, const BuildProgress *p);
 
 typedef struct BuildOptions {
-        const char *configs;           /* the configs directory */
-        const char *sysroot;           /* where host files come from: "/" by default */
-        int64_t source_date_epoch;     /* 'created', and the latest mtime in layers */
-        LayerOptions layer;            /* compression */
-        BuildProgressFn progress;      /* may be NULL */
+        const char *configs;       /* the configs directory */
+        const char *sysroot;       /* where host files come from: "/" by default */
+        int64_t source_date_epoch; /* 'created', and the latest mtime in layers */
+        LayerOptions layer;        /* compression */
+        BuildProgressFn progress;  /* may be NULL */
         void *progress_data;
 } BuildOptions;
 
@@ -62,7 +62,7 @@ DEFINE_CLEANUP_FUNC(Build *, build_free);
 
 /* What build_add() does besides planning the image's layers. */
 typedef enum BuildAddFlags {
-        BUILD_PLAN_ONLY = 1 << 0,      /* run nothing on the host (no data command, no build
+        BUILD_PLAN_ONLY = 1 << 0, /* run nothing on the host (no data command, no build
                                         * step) and download nothing: for `show --files` */
 } BuildAddFlags;
 
@@ -89,13 +89,13 @@ const Plan *build_app_plan(const Build *b, const char *name);
 
 /* An image as written. */
 typedef struct BuildResult {
-        const char *name;              /* borrowed from the Build */
+        const char *name; /* borrowed from the Build */
         SpecTier tier;
         char manifest_digest[DIGEST_STRING_MAX];
-        uint64_t total_size;           /* manifest + config + layers, compressed */
+        uint64_t total_size; /* manifest + config + layers, compressed */
         size_t n_layers;
-        uint64_t own_layer_size;       /* compressed size of the image's own layer (a tool's or an app's) */
-        size_t own_layer_entries;      /* entries of that layer */
+        uint64_t own_layer_size;  /* compressed size of the image's own layer (a tool's or an app's) */
+        size_t own_layer_entries; /* entries of that layer */
 } BuildResult;
 
 /* Writes every image planned, in the order asked for, into l (index in

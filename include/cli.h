@@ -13,35 +13,35 @@
 
 /* What the global options said, shared by every command. */
 typedef struct Context {
-        const char *layout;        /* the OCI layout directory: -o for commands that
+        const char *layout;  /* the OCI layout directory: -o for commands that
                                     * build into it, --layout for those that read it */
-        const char *output;        /* -o for commands whose output is a file (save, compose) */
-        char *configs;             /* -C: the configs directory */
-        const char *sysroot;       /* --sysroot */
+        const char *output;  /* -o for commands whose output is a file (save, compose) */
+        char *configs;       /* -C: the configs directory */
+        const char *sysroot; /* --sysroot */
         int64_t source_date_epoch;
-        int level;                 /* --level: gzip effort */
-        unsigned jobs;             /* -j */
-        char **args;               /* operands after the command name */
+        int level;     /* --level: gzip effort */
+        unsigned jobs; /* -j */
+        char **args;   /* operands after the command name */
 } Context;
 
 /* An option of one command. main.c knows every command's options, so that
  * one meant for another command gets a message that says so. */
 typedef struct CommandOption {
-        const char *name;          /* the long name, without "--" */
-        const char *arg;           /* the value's name in --help, or NULL for a flag */
-        const char *help;          /* one line for --help */
+        const char *name; /* the long name, without "--" */
+        const char *arg;  /* the value's name in --help, or NULL for a flag */
+        const char *help; /* one line for --help */
 } CommandOption;
 
 typedef struct Command {
         const char *name;
-        const char *synopsis;      /* "NAME..." */
-        const char *summary;       /* one line for the global help */
-        const char *help;          /* the rest of `oci-build CMD --help` */
-        const CommandOption *options;   /* ends with { NULL } */
+        const char *synopsis;         /* "NAME..." */
+        const char *summary;          /* one line for the global help */
+        const char *help;             /* the rest of `oci-build CMD --help` */
+        const CommandOption *options; /* ends with { NULL } */
         /* Called for each of options[] given; value is NULL for a flag. */
         int (*set_option)(const char *name, const char *value, ObError *err);
         int (*run)(Context *ctx, ObError *err);
-        bool output_is_file;       /* -o names a file; the layout comes from --layout */
+        bool output_is_file; /* -o names a file; the layout comes from --layout */
 } Command;
 
 extern const Command command_base, command_tool, command_app, command_compose, command_list, command_show,

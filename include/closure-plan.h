@@ -16,8 +16,8 @@
  * explained by root_why (NULL: "binary named in config"). What a layer below
  * already holds (below[0..n_below)) is left out, a symlink only when it
  * points to the same target there. */
-int closure_plan_add(Plan *p, const Plan *const *below, size_t n_below, Sysroot *root, const ElfClosure *c,
-                     size_t from, const char *root_why, ObError *err);
+int closure_plan_add(Plan *p, const Plan *const *below, size_t n_below, Sysroot *root, const ElfClosure *c, size_t from,
+                     const char *root_why, ObError *err);
 
 /* For a file that is not in the sysroot (an app's artifact, host_path, at
  * image_path in the image): when it is a dynamically linked ELF object, adds

@@ -21,8 +21,8 @@ typedef struct Compressor Compressor;
 #define COMPRESS_LEVEL_MAX 12
 #define COMPRESS_CHUNK_DEFAULT (1u << 20)
 
-int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink sink, void *userdata,
-                   Compressor **ret, ObError *err);
+int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink sink, void *userdata, Compressor **ret,
+                   ObError *err);
 int compressor_write(Compressor *c, const void *data, size_t size, ObError *err);
 /* Flushes the last chunk; the output is complete after this. */
 int compressor_finish(Compressor *c, ObError *err);

@@ -12,8 +12,8 @@
 
 typedef struct ConfigRef {
         SpecTier tier;
-        char *name;     /* file name without .yml */
-        char *file;     /* path of the config file */
+        char *name; /* file name without .yml */
+        char *file; /* path of the config file */
 } ConfigRef;
 
 /* The configs directory used when -C is not given: the source tree's when

@@ -10,7 +10,7 @@
 #define DIGEST_STRING_MAX 72
 
 typedef struct Sha256 {
-        void *ctx;      /* EVP_MD_CTX; NULL before init and after final */
+        void *ctx; /* EVP_MD_CTX; NULL before init and after final */
 } Sha256;
 
 void sha256_init(Sha256 *h);

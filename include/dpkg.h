@@ -15,7 +15,7 @@
 
 typedef struct DpkgField {
         char *name;
-        char *value;       /* first line without the blanks around it, then "\n" and each continuation line */
+        char *value; /* first line without the blanks around it, then "\n" and each continuation line */
 } DpkgField;
 
 typedef struct DpkgParagraph {

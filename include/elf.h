@@ -12,15 +12,15 @@
  * the sysroot, default and multiarch directories). Nothing is executed. */
 
 typedef enum ElfDepType {
-        ELF_DEP_FILE,      /* a regular file (an ELF object or a root given by the caller) */
-        ELF_DEP_SYMLINK,   /* a symlink met on the way (libz.so.1, /lib -> usr/lib) */
+        ELF_DEP_FILE,    /* a regular file (an ELF object or a root given by the caller) */
+        ELF_DEP_SYMLINK, /* a symlink met on the way (libz.so.1, /lib -> usr/lib) */
 } ElfDepType;
 
 typedef struct ElfDep {
-        char *path;        /* canonical path inside the sysroot, absolute ("/usr/lib/x86_64-linux-gnu/libz.so.1.2.13") */
+        char *path; /* canonical path inside the sysroot, absolute ("/usr/lib/x86_64-linux-gnu/libz.so.1.2.13") */
         ElfDepType type;
-        char *target;      /* ELF_DEP_SYMLINK: the link's content as stored; else NULL */
-        char *needed_by;   /* the path that made it necessary ("/usr/bin/curl"); NULL for a root */
+        char *target;    /* ELF_DEP_SYMLINK: the link's content as stored; else NULL */
+        char *needed_by; /* the path that made it necessary ("/usr/bin/curl"); NULL for a root */
 } ElfDep;
 
 typedef struct ElfClosure ElfClosure;
@@ -48,18 +48,18 @@ const ElfDep *elf_closure_get(const ElfClosure *c, size_t i);
 /* e_machine values, spelled out here because this header shadows the
  * system's <elf.h> for everything built with the project's include path. */
 enum {
-        ELF_MACHINE_X86_64 = 62,    /* EM_X86_64 */
-        ELF_MACHINE_AARCH64 = 183,  /* EM_AARCH64 */
+        ELF_MACHINE_X86_64 = 62,   /* EM_X86_64 */
+        ELF_MACHINE_AARCH64 = 183, /* EM_AARCH64 */
 };
 
 /* Low level, for tests and the fuzz target: parses an ELF image in memory. */
 typedef struct ElfInfo {
-        int machine;       /* EM_X86_64 or EM_AARCH64 */
-        char *interp;      /* PT_INTERP or NULL */
-        char **needed;     /* NULL-terminated DT_NEEDED list */
-        char *runpath;     /* DT_RUNPATH or NULL */
-        char *rpath;       /* DT_RPATH or NULL */
-        char *soname;      /* DT_SONAME or NULL (ld.so matches DT_NEEDED against it) */
+        int machine;   /* EM_X86_64 or EM_AARCH64 */
+        char *interp;  /* PT_INTERP or NULL */
+        char **needed; /* NULL-terminated DT_NEEDED list */
+        char *runpath; /* DT_RUNPATH or NULL */
+        char *rpath;   /* DT_RPATH or NULL */
+        char *soname;  /* DT_SONAME or NULL (ld.so matches DT_NEEDED against it) */
 } ElfInfo;
 
 /* Fails with EINVAL and a message naming name for anything but a

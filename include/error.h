@@ -7,24 +7,21 @@
 /* An error travels up the call chain in one of these; callers add context on
  * the way up with ob_error_wrap() and only main() prints it. */
 typedef struct ObError {
-        int code;        /* a positive errno value, or EINVAL for "bad input" */
-        int usage;       /* the command line itself is wrong: main() exits with 2, not 1 */
+        int code;  /* a positive errno value, or EINVAL for "bad input" */
+        int usage; /* the command line itself is wrong: main() exits with 2, not 1 */
         char msg[4096];
 } ObError;
 
 /* Fills err (which may be NULL) and returns -code (or -EINVAL when code is 0).
  * When code is a real errno value (not 0), ": strerror(code)" is appended. */
-int ob_error_set(ObError *err, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+int ob_error_set(ObError *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Like ob_error_set() but never appends strerror: for messages that already
  * say everything (config errors with file:line:col). */
-int ob_error_plain(ObError *err, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+int ob_error_plain(ObError *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prepends "context: " to the message already in err; returns -err->code. */
-int ob_error_wrap(ObError *err, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+int ob_error_wrap(ObError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Like ob_error_wrap(), for a context that names subject (a path, as in
  * "binary '/usr/bin/ldd'"): when the message starts by naming the same

@@ -18,21 +18,21 @@
 /* Everything an image is made of once its layers are written. */
 typedef struct ImageBuild {
         const char *name;
-        const char *version;              /* tag-safe: `save` tags the image with it */
-        const char *debian_package;       /* NULL unless the version is the package's */
+        const char *version;        /* tag-safe: `save` tags the image with it */
+        const char *debian_package; /* NULL unless the version is the package's */
         const char *debian_version;
         const char *description;
         const SpecImageConfig *config;
         const OciLayerInfo *layers;
         size_t n_layers;
-        int64_t created;          /* SOURCE_DATE_EPOCH */
+        int64_t created; /* SOURCE_DATE_EPOCH */
 } ImageBuild;
 
 typedef struct ImageResult {
         char manifest_digest[72];
         uint64_t manifest_size;
         char config_digest[72];
-        uint64_t total_size;      /* manifest + config + layers, compressed */
+        uint64_t total_size; /* manifest + config + layers, compressed */
 } ImageResult;
 
 /* Writes the config and manifest blobs and names the image in the index

@@ -7,9 +7,9 @@
  * grammar of the distribution project's reference package and spelled the
  * two ways consumers want. */
 typedef struct ImageRef {
-        char *familiar;     /* "distroless-base:0.1.0", as Docker prints it */
-        char *full;         /* "docker.io/library/distroless-base:0.1.0" */
-        char *tag;          /* "0.1.0" */
+        char *familiar; /* "distroless-base:0.1.0", as Docker prints it */
+        char *full;     /* "docker.io/library/distroless-base:0.1.0" */
+        char *tag;      /* "0.1.0" */
 } ImageRef;
 
 /* A tag is required and a digest is refused, since Docker can only load

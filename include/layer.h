@@ -18,10 +18,10 @@
 #define LAYER_AUTO_LARGE_LEVEL 6
 
 typedef struct LayerOptions {
-        int64_t source_date_epoch;   /* mtimes are clamped to this */
-        int level;                   /* gzip effort, 0-12, or LAYER_LEVEL_AUTO */
-        unsigned threads;            /* compression threads */
-        size_t chunk;                /* bytes of tar per gzip member; 0 for the default */
+        int64_t source_date_epoch; /* mtimes are clamped to this */
+        int level;                 /* gzip effort, 0-12, or LAYER_LEVEL_AUTO */
+        unsigned threads;          /* compression threads */
+        size_t chunk;              /* bytes of tar per gzip member; 0 for the default */
 } LayerOptions;
 
 /* Writes the plan as one layer blob in a single streaming pass:

@@ -22,8 +22,8 @@
 typedef struct Layout Layout;
 
 typedef enum LayoutOpenFlags {
-        LAYOUT_CREATE = 1 << 0,    /* create the directory or initialise an empty one */
-        LAYOUT_WRITE = 1 << 1,     /* change an existing layout (implied by LAYOUT_CREATE);
+        LAYOUT_CREATE = 1 << 0, /* create the directory or initialise an empty one */
+        LAYOUT_WRITE = 1 << 1,  /* change an existing layout (implied by LAYOUT_CREATE);
                                     * without it the lock is shared with other readers */
 } LayoutOpenFlags;
 
@@ -53,8 +53,7 @@ DEFINE_CLEANUP_FUNC(BlobWriter *, blob_writer_abort);
 /* The same as blob_writer_abort(); l is not needed. */
 void layout_blob_abort(Layout *l, BlobWriter *w);
 
-int layout_put_blob(Layout *l, const void *data, size_t size, char ret_digest[static DIGEST_STRING_MAX],
-                    ObError *err);
+int layout_put_blob(Layout *l, const void *data, size_t size, char ret_digest[static DIGEST_STRING_MAX], ObError *err);
 /* Reads a blob and verifies its digest. */
 int layout_read_blob(Layout *l, const char *digest, char **ret_data, size_t *ret_size, ObError *err);
 bool layout_has_blob(Layout *l, const char *digest);
@@ -62,7 +61,7 @@ char *layout_blob_path(const Layout *l, const char *digest);
 
 /* index.json, as loaded at open and changed in memory until commit. The
  * images are named by the org.opencontainers.image.ref.name annotation. */
-json_t *layout_index(Layout *l);                   /* borrowed */
+json_t *layout_index(Layout *l); /* borrowed */
 /* The manifest descriptor of the image named name, or NULL. Borrowed. */
 json_t *layout_index_find(Layout *l, const char *name);
 /* Replaces (or adds) the entry of that name; steals desc. */

@@ -28,14 +28,14 @@ char *oci_time(int64_t epoch);
 
 /* The host's platform in OCI spelling ("amd64", "arm64"; "linux"). */
 const char *oci_arch(void);
-const char *oci_variant(void);   /* "v8" on arm64, else NULL */
+const char *oci_variant(void); /* "v8" on arm64, else NULL */
 
 typedef struct OciLayerInfo {
         char digest[72];
         char diff_id[72];
-        uint64_t size;           /* compressed blob */
-        uint64_t tar_size;       /* uncompressed tar */
-        const char *created_by;  /* history */
+        uint64_t size;          /* compressed blob */
+        uint64_t tar_size;      /* uncompressed tar */
+        const char *created_by; /* history */
         const char *comment;
 } OciLayerInfo;
 

@@ -20,9 +20,9 @@ char *group_render(const SpecGroup *groups, size_t n_groups);
 typedef struct ImageAccount {
         uid_t uid;
         gid_t gid;
-        gid_t *groups;       /* supplementary: the groups of /etc/group that list the user */
+        gid_t *groups; /* supplementary: the groups of /etc/group that list the user */
         size_t n_groups;
-        char *home;          /* the user's home in /etc/passwd, "/" when it has none */
+        char *home; /* the user's home in /etc/passwd, "/" when it has none */
 } ImageAccount;
 
 void image_account_clear(ImageAccount *a);

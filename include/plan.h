@@ -19,20 +19,20 @@ typedef enum EntryType {
 } EntryType;
 
 typedef struct Entry {
-        char *path;          /* relative to the image root, no leading '/': "etc/passwd" */
+        char *path; /* relative to the image root, no leading '/': "etc/passwd" */
         EntryType type;
-        uint32_t mode;       /* permission bits, 07777 */
+        uint32_t mode; /* permission bits, 07777 */
         uint32_t uid, gid;
-        int64_t mtime;       /* clamped to SOURCE_DATE_EPOCH when written */
-        uint64_t size;       /* ENTRY_FILE */
-        char *source;        /* ENTRY_FILE from the host: the host path (shown to users); else NULL */
-        Sysroot *root;       /* ENTRY_FILE from a sysroot: a reference to it, which the layer writer reads
+        int64_t mtime;     /* clamped to SOURCE_DATE_EPOCH when written */
+        uint64_t size;     /* ENTRY_FILE */
+        char *source;      /* ENTRY_FILE from the host: the host path (shown to users); else NULL */
+        Sysroot *root;     /* ENTRY_FILE from a sysroot: a reference to it, which the layer writer reads
                               * source_path through; NULL for a source opened by its host path */
-        char *source_path;   /* with root: the canonical path inside it */
-        char *data;          /* ENTRY_FILE generated: the bytes (size of them) */
-        char *target;        /* ENTRY_SYMLINK: content; ENTRY_HARDLINK: the linked entry's path */
-        char *why;           /* why it is in the image, for `show --files` */
-        uint64_t dev, ino;   /* host identity, to keep hard links as hard links and to tell the file
+        char *source_path; /* with root: the canonical path inside it */
+        char *data;        /* ENTRY_FILE generated: the bytes (size of them) */
+        char *target;      /* ENTRY_SYMLINK: content; ENTRY_HARDLINK: the linked entry's path */
+        char *why;         /* why it is in the image, for `show --files` */
+        uint64_t dev, ino; /* host identity, to keep hard links as hard links and to tell the file
                               * the layer writer opens is the one planned */
         uint32_t nlink;
 } Entry;
@@ -40,7 +40,7 @@ typedef struct Entry {
 typedef struct Plan {
         Entry *entries;
         size_t n, cap;
-        size_t *index;       /* open-addressing hash of paths: entry number + 1, 0 = empty */
+        size_t *index; /* open-addressing hash of paths: entry number + 1, 0 = empty */
         size_t index_cap;
 } Plan;
 
@@ -78,19 +78,19 @@ uint64_t plan_content_size(const Plan *p);
  * exactly; reached through a directory, a symlink on the way or a link
  * target, it is an error naming it and origin. */
 typedef struct PlanCopyOptions {
-        const char *dst;               /* image path ("/usr/share/zoneinfo") */
-        const char *src;               /* path inside the sysroot */
-        char *const *exclude;          /* fnmatch globs against image paths */
+        const char *dst;      /* image path ("/usr/share/zoneinfo") */
+        const char *src;      /* path inside the sysroot */
+        char *const *exclude; /* fnmatch globs against image paths */
         bool has_mode;
         uint32_t mode;
         uint32_t uid, gid;
-        bool normalize_modes;          /* files 0644/0755, dirs 0755: for trees from a checkout */
-        bool keep_links;               /* src == dst: symlinks on the way stay symlinks, and the
+        bool normalize_modes; /* files 0644/0755, dirs 0755: for trees from a checkout */
+        bool keep_links;      /* src == dst: symlinks on the way stay symlinks, and the
                                         * content lands at its real path */
-        bool via_link;                 /* src is the target of a symlink, not a path a config named */
-        bool allow_private;            /* copy private files too: a tree this program made itself */
+        bool via_link;        /* src is the target of a symlink, not a path a config named */
+        bool allow_private;   /* copy private files too: a tree this program made itself */
         const char *why;
-        const char *origin;            /* the config line behind this copy, for errors; why when NULL */
+        const char *origin; /* the config line behind this copy, for errors; why when NULL */
 } PlanCopyOptions;
 
 int plan_add_host(Plan *p, Sysroot *root, const PlanCopyOptions *o, ObError *err);

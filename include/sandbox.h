@@ -23,7 +23,7 @@
  * runtime without subordinate ids. sandbox_check_namespaces() says whether
  * this machine allows it. */
 
-#define SANDBOX_STEP_TIMEOUT_DEFAULT 300    /* seconds per command */
+#define SANDBOX_STEP_TIMEOUT_DEFAULT 300 /* seconds per command */
 
 /* Fails with "this machine does not allow new namespaces (CALL: ERROR [ERRNO])"
  * when the namespaces a step needs cannot be made here; for an ordinary
@@ -36,10 +36,10 @@ int sandbox_create_files(const char *root, const UnpackedImage *img, char *const
 
 typedef struct StepResult {
         bool passed;
-        char *why;           /* why it failed ("exit status 1"), NULL when it passed */
-        char *output;        /* stdout and stderr, interleaved as written */
+        char *why;    /* why it failed ("exit status 1"), NULL when it passed */
+        char *output; /* stdout and stderr, interleaved as written */
         size_t output_size;
-        bool truncated;      /* output beyond the limit was dropped */
+        bool truncated; /* output beyond the limit was dropped */
         double seconds;
 } StepResult;
 

@@ -23,13 +23,13 @@
  * has one entry per image with every tag, fully qualified. */
 
 typedef struct SaveImage {
-        char *name;          /* the image's name in the layout */
-        char *manifest;      /* digest */
-        char *config;        /* digest */
-        char **layers;       /* digests, in manifest order */
-        ImageRef *refs;      /* its tags: --tag values, else the defaults */
+        char *name;     /* the image's name in the layout */
+        char *manifest; /* digest */
+        char *config;   /* digest */
+        char **layers;  /* digests, in manifest order */
+        ImageRef *refs; /* its tags: --tag values, else the defaults */
         size_t n_refs;
-        json_t *descriptor;  /* its manifest descriptor, without annotations */
+        json_t *descriptor; /* its manifest descriptor, without annotations */
 } SaveImage;
 
 typedef struct SaveBlob {
@@ -40,10 +40,10 @@ typedef struct SaveBlob {
 /* What goes into the archive, resolved and checked before any byte is
  * written, so that bad input never leaves a partial file. */
 typedef struct SavePlan {
-        Layout *layout;      /* borrowed */
-        SaveImage *images;   /* sorted by name, each once */
+        Layout *layout;    /* borrowed */
+        SaveImage *images; /* sorted by name, each once */
         size_t n_images;
-        SaveBlob *blobs;     /* sorted by digest, each once */
+        SaveBlob *blobs; /* sorted by digest, each once */
         size_t n_blobs;
         uint64_t blob_bytes;
 } SavePlan;

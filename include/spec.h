@@ -22,14 +22,14 @@ const char *spec_tier_name(SpecTier tier);
 /* Something copied from the sysroot: a file, or a directory copied whole
  * (symlinks inside it stay symlinks). */
 typedef struct SpecFile {
-        char *path;         /* destination in the image */
-        char *source;       /* path inside the sysroot; defaults to path */
-        char **exclude;     /* fnmatch globs against image paths */
+        char *path;     /* destination in the image */
+        char *source;   /* path inside the sysroot; defaults to path */
+        char **exclude; /* fnmatch globs against image paths */
         bool has_mode;
         uint32_t mode;
         uint32_t uid, gid;
-        bool optional;      /* a missing source is skipped, not an error */
-        size_t line;        /* for messages */
+        bool optional; /* a missing source is skipped, not an error */
+        size_t line;   /* for messages */
 } SpecFile;
 
 typedef struct SpecDir {
@@ -60,47 +60,47 @@ typedef struct SpecGroup {
 /* What goes into the OCI image config. */
 typedef struct SpecImageConfig {
         char *user;
-        char **env;         /* "KEY=VALUE" */
+        char **env; /* "KEY=VALUE" */
         char *workdir;
         char **entrypoint;
         char **cmd;
-        char **ports;       /* "5432/tcp" */
+        char **ports; /* "5432/tcp" */
         char **volumes;
-        char **labels;      /* "KEY=VALUE" */
+        char **labels; /* "KEY=VALUE" */
 } SpecImageConfig;
 
 /* Commands run inside the built image to prove it works, in order, in
  * the same container filesystem. */
 typedef struct SpecTestStep {
-        char **command;      /* argv */
-        char *expect;        /* a substring the output must contain, or NULL */
+        char **command; /* argv */
+        char *expect;   /* a substring the output must contain, or NULL */
 } SpecTestStep;
 
 typedef struct SpecTest {
         SpecTestStep *steps; /* NULL when the config has no test */
         size_t n_steps;
-        char **env;          /* extra "KEY=VALUE" */
-        char **files;        /* "PATH=CONTENT": files created under /tmp first */
+        char **env;   /* extra "KEY=VALUE" */
+        char **files; /* "PATH=CONTENT": files created under /tmp first */
 } SpecTest;
 
 /* A layer made at build time by a host command (a database's data
  * directory): its own layer, since such output is rarely reproducible. */
 typedef struct SpecData {
-        char *path;          /* where it lands in the image */
+        char *path; /* where it lands in the image */
         uint32_t uid, gid;
         uint32_t mode;
-        char **command;      /* argv; "{dir}" and "{password_file}" are replaced */
-        char *run_as;        /* host user the command runs as */
-        char *password;      /* written to {password_file} */
-        char **append;       /* "FILE=TEXT": text appended to files of the result */
+        char **command; /* argv; "{dir}" and "{password_file}" are replaced */
+        char *run_as;   /* host user the command runs as */
+        char *password; /* written to {password_file} */
+        char **append;  /* "FILE=TEXT": text appended to files of the result */
 } SpecData;
 
 /* An application file: local (relative to the config) or downloaded. */
 typedef struct SpecArtifact {
-        char *path;          /* destination in the image */
-        char *source;        /* local file or directory, absolute after loading */
-        char *url;           /* or a download; "{arch}" is replaced by the OCI arch */
-        char **sha256;       /* "ARCH=HEX" pins ("*" for any arch); NULL: unpinned */
+        char *path;    /* destination in the image */
+        char *source;  /* local file or directory, absolute after loading */
+        char *url;     /* or a download; "{arch}" is replaced by the OCI arch */
+        char **sha256; /* "ARCH=HEX" pins ("*" for any arch); NULL: unpinned */
         bool has_mode;
         uint32_t mode;
         uint32_t uid, gid;
@@ -108,23 +108,23 @@ typedef struct SpecArtifact {
 } SpecArtifact;
 
 typedef struct SpecBuildStep {
-        char **command;      /* run on the host before packaging */
-        char *workdir;       /* absolute, from a path relative to the config */
+        char **command; /* run on the host before packaging */
+        char *workdir;  /* absolute, from a path relative to the config */
 } SpecBuildStep;
 
 typedef struct SpecHealth {
-        char **test;         /* exec form: argv */
+        char **test; /* exec form: argv */
         char *interval, *timeout, *start_period;
         uint64_t retries;
-        size_t line;         /* of 'test', for messages */
+        size_t line; /* of 'test', for messages */
 } SpecHealth;
 
 /* A service of the generated compose file besides the app itself. */
 typedef struct SpecService {
         char *name;
-        char *image;         /* a config name (its save tag) or an image reference */
-        char **environment;  /* "KEY=VALUE" */
-        char **volumes;      /* "NAME:/path" */
+        char *image;        /* a config name (its save tag) or an image reference */
+        char **environment; /* "KEY=VALUE" */
+        char **volumes;     /* "NAME:/path" */
         char **command;
         bool has_health;
         SpecHealth health;
@@ -132,11 +132,11 @@ typedef struct SpecService {
 
 typedef struct Spec {
         SpecTier tier;
-        char *file;          /* the config file, as found */
+        char *file; /* the config file, as found */
         char *name;
         char *version;
         char *description;
-        char *rootfs;        /* host directory copied as is, or NULL */
+        char *rootfs; /* host directory copied as is, or NULL */
 
         SpecFile *files;
         size_t n_files;
@@ -152,26 +152,26 @@ typedef struct Spec {
         SpecImageConfig config;
 
         /* tools */
-        char *package;       /* the Debian package that provides it */
+        char *package; /* the Debian package that provides it */
         char *category;
-        char **binaries;     /* image paths whose ELF closure is added */
+        char **binaries; /* image paths whose ELF closure is added */
         SpecTest test;
         bool has_data;
         SpecData data;
 
         /* apps */
-        char **tools;        /* tool configs whose layers the app reuses */
+        char **tools; /* tool configs whose layers the app reuses */
         SpecArtifact *artifacts;
         size_t n_artifacts;
         SpecBuildStep *build;
         size_t n_build;
         bool has_health;
         SpecHealth health;
-        uint64_t default_port;   /* 0: none */
+        uint64_t default_port; /* 0: none */
         char *data_dir;
         SpecService *services;
         size_t n_services;
-        char **compose_env;  /* the app service's extra environment in compose files */
+        char **compose_env; /* the app service's extra environment in compose files */
         char **compose_volumes;
 } Spec;
 

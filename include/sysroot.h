@@ -33,8 +33,7 @@ typedef int (*SysrootLinkFn)(void *userdata, const char *link_path, const char *
  * ".."), reporting each symlink passed through to fn (which may be NULL).
  * Errors: ENOENT naming the missing path, ELOOP after 40 links, EXDEV with
  * "escapes the sysroot" when a ".." would climb above the root. */
-int sysroot_resolve(Sysroot *s, const char *path, SysrootLinkFn fn, void *userdata, char **ret_path,
-                    ObError *err);
+int sysroot_resolve(Sysroot *s, const char *path, SysrootLinkFn fn, void *userdata, char **ret_path, ObError *err);
 
 /* The host path of an image path: "<sysroot>/<path>". */
 char *sysroot_host_path(const Sysroot *s, const char *path);
@@ -52,7 +51,7 @@ extern bool sysroot_force_walk;
 /* lstat() of a canonical path: its parent is opened as above, so the answer
  * is about a file inside the root. */
 int sysroot_lstat(const Sysroot *s, const char *path, struct stat *ret_st, ObError *err);
-int sysroot_open_file(const Sysroot *s, const char *path, ObError *err);   /* returns fd or -errno */
+int sysroot_open_file(const Sysroot *s, const char *path, ObError *err); /* returns fd or -errno */
 
 /* Reads a symlink's target (relative to the root fd). */
 int sysroot_readlink(const Sysroot *s, const char *path, char **ret_target, ObError *err);

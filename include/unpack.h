@@ -15,13 +15,13 @@
  * /etc/passwd and /etc/group make of its user. */
 typedef struct UnpackedImage {
         char *name;
-        char *version;       /* the manifest's org.opencontainers.image.version, or NULL */
-        char *user;          /* User as written in the config ("" when unset: root) */
-        ImageAccount account;/* whom that is, in the unpacked tree */
-        char **env;          /* Env, "KEY=VALUE" */
-        char *workdir;       /* WorkingDir, "/" when unset */
+        char *version;        /* the manifest's org.opencontainers.image.version, or NULL */
+        char *user;           /* User as written in the config ("" when unset: root) */
+        ImageAccount account; /* whom that is, in the unpacked tree */
+        char **env;           /* Env, "KEY=VALUE" */
+        char *workdir;        /* WorkingDir, "/" when unset */
         size_t n_layers;
-        uint64_t tar_size;   /* bytes of uncompressed tar unpacked */
+        uint64_t tar_size; /* bytes of uncompressed tar unpacked */
 } UnpackedImage;
 
 void unpacked_image_clear(UnpackedImage *img);

@@ -14,27 +14,33 @@
 
 /* Scope-bound cleanup, as in systemd: the variable is released when it goes
  * out of scope, and TAKE_PTR() hands ownership out. */
-static inline void freep(void *p) { free(*(void **) p); }
+static inline void freep(void *p)
+{
+        free(*(void **) p);
+}
 static inline void closep(int *fd)
 {
         if (*fd >= 0)
                 close(*fd);
 }
 void strv_free(char **v);
-static inline void strv_freep(char ***v) { strv_free(*v); }
+static inline void strv_freep(char ***v)
+{
+        strv_free(*v);
+}
 
 /* Declares FUNCp(TYPE *p), which calls FUNC(*p) (FUNC accepts NULL): the
  * cleanup function of a variable holding a TYPE. */
-#define DEFINE_CLEANUP_FUNC(type, func)                 \
-        static inline void func##p(type *p)             \
-        {                                               \
-                func(*p);                               \
+#define DEFINE_CLEANUP_FUNC(type, func)     \
+        static inline void func##p(type *p) \
+        {                                   \
+                func(*p);                   \
         }
 
-#define _cleanup_(f)      __attribute__((cleanup(f)))
-#define _cleanup_free_    _cleanup_(freep)
-#define _cleanup_close_   _cleanup_(closep)
-#define _cleanup_strv_    _cleanup_(strv_freep)
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_strv_ _cleanup_(strv_freep)
 
 static inline void closedirp(DIR **d)
 {
@@ -46,20 +52,20 @@ static inline void fclosep(FILE **f)
         if (*f)
                 fclose(*f);
 }
-#define _cleanup_dir_     _cleanup_(closedirp)
-#define _cleanup_fclose_  _cleanup_(fclosep)
+#define _cleanup_dir_ _cleanup_(closedirp)
+#define _cleanup_fclose_ _cleanup_(fclosep)
 
-#define TAKE_PTR(p)                         \
-        ({                                  \
-                __typeof__(p) _tp_ = (p);   \
-                (p) = NULL;                 \
-                _tp_;                       \
+#define TAKE_PTR(p)                       \
+        ({                                \
+                __typeof__(p) _tp_ = (p); \
+                (p) = NULL;               \
+                _tp_;                     \
         })
-#define TAKE_FD(fd)                         \
-        ({                                  \
-                int _tf_ = (fd);            \
-                (fd) = -1;                  \
-                _tf_;                       \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _tf_ = (fd); \
+                (fd) = -1;       \
+                _tf_;            \
         })
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -81,7 +87,7 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* NULL-terminated string vectors. */
 size_t strv_length(char *const *v);
-void strv_push(char ***v, const char *s);   /* copies s */
+void strv_push(char ***v, const char *s); /* copies s */
 bool strv_contains(char *const *v, const char *s);
 char *strv_join(char *const *v, const char *sep);
 /* For qsort() of a string vector. */

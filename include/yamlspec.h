@@ -11,7 +11,7 @@
 /* Strict, typed reading of a YAML document. Every error names
  * "file:line:col" (libyaml's marks, 1-based) and what was expected. */
 typedef struct YamlDoc {
-        char *file;             /* as given, used in messages */
+        char *file; /* as given, used in messages */
         yaml_document_t doc;
 } YamlDoc;
 
@@ -35,7 +35,7 @@ yaml_node_t *ydoc_root(YamlDoc *d);
 int y_error(YamlDoc *d, const yaml_node_t *node, ObError *err, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
-const char *y_kind(const yaml_node_t *node);  /* "a string", "a list", "a mapping" */
+const char *y_kind(const yaml_node_t *node); /* "a string", "a list", "a mapping" */
 
 /* A key that an older config format used, and what to write instead. */
 typedef struct YamlRename {
@@ -46,8 +46,8 @@ typedef struct YamlRename {
 /* Checks that node is a mapping whose keys are all scalars, unique, and
  * listed in allowed (NULL-terminated); renames may be NULL. what names the
  * thing for messages ("the image config"). */
-int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *const *allowed,
-                const YamlRename *renames, ObError *err);
+int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *const *allowed, const YamlRename *renames,
+                ObError *err);
 
 yaml_node_t *y_get(YamlDoc *d, yaml_node_t *map, const char *key);
 /* The key node of a mapping entry, for error positions. */
@@ -73,7 +73,7 @@ int y_abs_path(YamlDoc *d, yaml_node_t *node, const char *key, char **ret, ObErr
 /* "UID:GID" or "UID" (gid = uid). */
 int y_owner(YamlDoc *d, yaml_node_t *node, const char *key, uint32_t *ret_uid, uint32_t *ret_gid, ObError *err);
 typedef enum YamlListFlags {
-        Y_LIST_ALLOW_SCALAR = 1 << 0,  /* a single string is a one-element list */
+        Y_LIST_ALLOW_SCALAR = 1 << 0, /* a single string is a one-element list */
 } YamlListFlags;
 
 /* A list of strings. */
@@ -82,8 +82,8 @@ int y_str_list(YamlDoc *d, yaml_node_t *node, const char *key, YamlListFlags fla
 int y_str_map(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObError *err);
 
 /* Iteration helpers. */
-#define Y_SEQ_FOREACH(ydoc_, seq_, item_)                                                       \
-        for (yaml_node_item_t *_it_ = (seq_)->data.sequence.items.start;                        \
-             _it_ < (seq_)->data.sequence.items.top &&                                          \
-             ((item_) = yaml_document_get_node(&(ydoc_)->doc, *_it_)) != NULL;                  \
+#define Y_SEQ_FOREACH(ydoc_, seq_, item_)                                      \
+        for (yaml_node_item_t *_it_ = (seq_)->data.sequence.items.start;       \
+             _it_ < (seq_)->data.sequence.items.top &&                         \
+             ((item_) = yaml_document_get_node(&(ydoc_)->doc, *_it_)) != NULL; \
              _it_++)

@@ -53,7 +53,7 @@ static char *step_name(char *const *command)
 
 /* The lines of a failed step's output that its error message shows. */
 #define BUILD_ERROR_LINES 20
-#define BUILD_ERROR_BYTES 3000          /* of an ObError's 4096, leaving room for the rest */
+#define BUILD_ERROR_BYTES 3000 /* of an ObError's 4096, leaving room for the rest */
 
 int app_run_build(const Spec *app, ObError *err)
 {
@@ -123,8 +123,14 @@ static int add_local_artifact(Plan *p, const Spec *app, const SpecArtifact *a, c
         int r = sysroot_open(dir, &host, err);
         if (r < 0)
                 return ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
-        PlanCopyOptions o = { .dst = a->path, .src = src, .has_mode = a->has_mode, .mode = a->mode,
-                              .uid = a->uid, .gid = a->gid, .normalize_modes = !a->has_mode, .why = why };
+        PlanCopyOptions o = { .dst = a->path,
+                              .src = src,
+                              .has_mode = a->has_mode,
+                              .mode = a->mode,
+                              .uid = a->uid,
+                              .gid = a->gid,
+                              .normalize_modes = !a->has_mode,
+                              .why = why };
         r = plan_add_host(p, host, &o, err);
         if (r < 0)
                 return ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
@@ -149,8 +155,13 @@ static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, const c
         if (r == -ENOENT && !fetch) {
                 /* Listed, not fetched: an empty stand-in says so. */
                 _cleanup_free_ char *note = xasprintf("%s; %s", why, err->msg);
-                Entry e = { .path = a->path, .type = ENTRY_FILE, .mode = a->has_mode ? a->mode : 0644,
-                            .uid = a->uid, .gid = a->gid, .mtime = mtime, .data = (char *) "",
+                Entry e = { .path = a->path,
+                            .type = ENTRY_FILE,
+                            .mode = a->has_mode ? a->mode : 0644,
+                            .uid = a->uid,
+                            .gid = a->gid,
+                            .mtime = mtime,
+                            .data = (char *) "",
                             .why = note };
                 return plan_add(p, &e, err);
         }
@@ -159,9 +170,15 @@ static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, const c
         struct stat st;
         if (stat(cached, &st) < 0)
                 return ob_error_set(err, errno, "cannot stat '%s'", cached);
-        Entry e = { .path = a->path, .type = ENTRY_FILE, .mode = a->has_mode ? a->mode : 0644,
-                    .uid = a->uid, .gid = a->gid, .mtime = mtime, .size = (uint64_t) st.st_size,
-                    .source = cached, .why = why };
+        Entry e = { .path = a->path,
+                    .type = ENTRY_FILE,
+                    .mode = a->has_mode ? a->mode : 0644,
+                    .uid = a->uid,
+                    .gid = a->gid,
+                    .mtime = mtime,
+                    .size = (uint64_t) st.st_size,
+                    .source = cached,
+                    .why = why };
         return plan_add(p, &e, err);
 }
 
@@ -204,8 +221,14 @@ static int add_entries(Plan *p, const Spec *app, Sysroot *root, const Plan *cons
         for (size_t i = 0; i < app->n_files; i++) {
                 const SpecFile *f = &app->files[i];
                 _cleanup_free_ char *why = xasprintf("named in config (%s:%zu)", app->file, f->line);
-                PlanCopyOptions o = { .dst = f->path, .src = f->source, .exclude = f->exclude, .has_mode = f->has_mode,
-                                      .mode = f->mode, .uid = f->uid, .gid = f->gid, .why = why };
+                PlanCopyOptions o = { .dst = f->path,
+                                      .src = f->source,
+                                      .exclude = f->exclude,
+                                      .has_mode = f->has_mode,
+                                      .mode = f->mode,
+                                      .uid = f->uid,
+                                      .gid = f->gid,
+                                      .why = why };
                 if ((r = plan_add_host(p, root, &o, err)) < 0) {
                         ob_error_wrap(err, "%s:%zu: files entry '%s'", app->file, f->line, f->path);
                         return r;
@@ -213,14 +236,23 @@ static int add_entries(Plan *p, const Spec *app, Sysroot *root, const Plan *cons
         }
         for (size_t i = 0; i < app->n_dirs; i++) {
                 const SpecDir *d = &app->dirs[i];
-                Entry e = { .path = d->path, .type = ENTRY_DIR, .mode = d->mode, .uid = d->uid, .gid = d->gid,
-                            .mtime = mtime, .why = (char *) "directory named in config" };
+                Entry e = { .path = d->path,
+                            .type = ENTRY_DIR,
+                            .mode = d->mode,
+                            .uid = d->uid,
+                            .gid = d->gid,
+                            .mtime = mtime,
+                            .why = (char *) "directory named in config" };
                 if ((r = plan_add(p, &e, err)) < 0)
                         return r;
         }
         for (size_t i = 0; i < app->n_links; i++) {
-                Entry e = { .path = app->links[i].path, .type = ENTRY_SYMLINK, .mode = 0777, .mtime = mtime,
-                            .target = app->links[i].target, .why = (char *) "symlink named in config" };
+                Entry e = { .path = app->links[i].path,
+                            .type = ENTRY_SYMLINK,
+                            .mode = 0777,
+                            .mtime = mtime,
+                            .target = app->links[i].target,
+                            .why = (char *) "symlink named in config" };
                 if ((r = plan_add(p, &e, err)) < 0)
                         return r;
         }
@@ -229,8 +261,13 @@ static int add_entries(Plan *p, const Spec *app, Sysroot *root, const Plan *cons
                 uint32_t uid = 1000, gid = 1000;
                 if (app->config.user)
                         sscanf(app->config.user, "%u:%u", &uid, &gid);
-                Entry e = { .path = app->data_dir, .type = ENTRY_DIR, .mode = 0750, .uid = uid, .gid = gid,
-                            .mtime = mtime, .why = (char *) "defaults.data_dir" };
+                Entry e = { .path = app->data_dir,
+                            .type = ENTRY_DIR,
+                            .mode = 0750,
+                            .uid = uid,
+                            .gid = gid,
+                            .mtime = mtime,
+                            .why = (char *) "defaults.data_dir" };
                 if ((r = plan_add(p, &e, err)) < 0)
                         return r;
         }

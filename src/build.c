@@ -16,16 +16,16 @@
 typedef struct BuildTool {
         Spec *spec;
         char *version;
-        char *debian_version;  /* the package's full version, when the image has its (tag-safe) form */
+        char *debian_version; /* the package's full version, when the image has its (tag-safe) form */
         Plan plan;
-        bool data_planned;   /* the data command ran and its layer is planned */
+        bool data_planned; /* the data command ran and its layer is planned */
         Plan data;
-        char *data_tmp;      /* the data command's output, removed with the Build */
+        char *data_tmp; /* the data command's output, removed with the Build */
 } BuildTool;
 
 typedef struct BuildApp {
         Spec *spec;
-        size_t *tools;       /* indices into Build.tools, in the config's order */
+        size_t *tools; /* indices into Build.tools, in the config's order */
         size_t n_tools;
         Plan plan;
 } BuildApp;
@@ -38,9 +38,9 @@ typedef struct BuildImage {
 
 /* A layer written in this run, so that images sharing it write it once. */
 typedef struct WrittenLayer {
-        char *key;           /* "base", "tool:NAME", "data:NAME", "app:NAME" */
+        char *key; /* "base", "tool:NAME", "data:NAME", "app:NAME" */
         char *created_by;
-        OciLayerInfo info;   /* created_by points at the string above */
+        OciLayerInfo info; /* created_by points at the string above */
 } WrittenLayer;
 
 struct Build {
@@ -61,9 +61,9 @@ struct Build {
         BuildResult *results;
         WrittenLayer *written;
         size_t n_written;
-        char **missing_packages;  /* of tools that build_add() could not plan for want of them */
-        char **missing_tools;     /* "NAME (PACKAGE)", for the message */
-        char *missing_msg;        /* the first such failure's own message */
+        char **missing_packages; /* of tools that build_add() could not plan for want of them */
+        char **missing_tools;    /* "NAME (PACKAGE)", for the message */
+        char *missing_msg;       /* the first such failure's own message */
 };
 
 static void build_tool_clear(BuildTool *t)
@@ -273,8 +273,10 @@ static int plan_tool(Build *b, const char *name, bool with_data, size_t *ret_ind
                         return r;
                 b->tools = xrealloc(b->tools, (b->n_tools + 1) * sizeof(BuildTool));
                 t = &b->tools[b->n_tools++];
-                *t = (BuildTool){ .spec = TAKE_PTR(spec), .version = TAKE_PTR(version),
-                                  .debian_version = TAKE_PTR(debian_version), .plan = plan };
+                *t = (BuildTool){ .spec = TAKE_PTR(spec),
+                                  .version = TAKE_PTR(version),
+                                  .debian_version = TAKE_PTR(debian_version),
+                                  .plan = plan };
                 plan = (Plan){ 0 };
         }
         if (with_data && t->spec->has_data && !t->data_planned) {
@@ -366,8 +368,8 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
         }
 
         b->apps = xrealloc(b->apps, (b->n_apps + 1) * sizeof(BuildApp));
-        b->apps[b->n_apps] = (BuildApp){ .spec = TAKE_PTR(spec), .tools = TAKE_PTR(tools), .n_tools = n_tools,
-                                         .plan = plan };
+        b->apps[b->n_apps] =
+                (BuildApp){ .spec = TAKE_PTR(spec), .tools = TAKE_PTR(tools), .n_tools = n_tools, .plan = plan };
         plan = (Plan){ 0 };
         *ret_index = b->n_apps++;
         return 0;
@@ -437,8 +439,8 @@ static const OciLayerInfo *written_before(const Build *b, const char *key)
         return NULL;
 }
 
-static int write_layer(Build *b, Layout *l, const char *key, const Plan *plan, char *created_by,
-                       const char *comment, OciLayerInfo *ret, ObError *err)
+static int write_layer(Build *b, Layout *l, const char *key, const Plan *plan, char *created_by, const char *comment,
+                       OciLayerInfo *ret, ObError *err)
 {
         _cleanup_free_ char *by = created_by;
         b->current_layer++;
@@ -448,8 +450,8 @@ static int write_layer(Build *b, Layout *l, const char *key, const Plan *plan, c
                 tell(b, (BuildProgress){ .event = BUILD_LAYER_DONE });
                 return 0;
         }
-        tell(b, (BuildProgress){ .event = BUILD_LAYER_START, .entries = plan->n,
-                                 .file_bytes = plan_content_size(plan) });
+        tell(b,
+             (BuildProgress){ .event = BUILD_LAYER_START, .entries = plan->n, .file_bytes = plan_content_size(plan) });
         OciLayerInfo info = { .created_by = by, .comment = comment };
         int r = layer_write(l, plan, &b->o.layer, &info, err);
         if (r < 0)
@@ -479,8 +481,12 @@ static int tool_layer(Build *b, Layout *l, const BuildTool *t, OciLayerInfo *ret
 static void set_result(BuildResult *res, const char *name, SpecTier tier, const ImageResult *img, size_t n_layers,
                        const OciLayerInfo *own, size_t own_entries)
 {
-        *res = (BuildResult){ .name = name, .tier = tier, .total_size = img->total_size, .n_layers = n_layers,
-                              .own_layer_size = own ? own->size : 0, .own_layer_entries = own_entries };
+        *res = (BuildResult){ .name = name,
+                              .tier = tier,
+                              .total_size = img->total_size,
+                              .n_layers = n_layers,
+                              .own_layer_size = own ? own->size : 0,
+                              .own_layer_entries = own_entries };
         memcpy(res->manifest_digest, img->manifest_digest, sizeof(res->manifest_digest));
 }
 
@@ -490,8 +496,12 @@ static int write_base_image(Build *b, Layout *l, BuildResult *ret, ObError *err)
         int r = base_layer(b, l, &layer, err);
         if (r < 0)
                 return r;
-        ImageBuild ib = { .name = b->base->name, .version = b->base->version, .description = b->base->description,
-                          .config = &b->base->config, .layers = &layer, .n_layers = 1,
+        ImageBuild ib = { .name = b->base->name,
+                          .version = b->base->version,
+                          .description = b->base->description,
+                          .config = &b->base->config,
+                          .layers = &layer,
+                          .n_layers = 1,
                           .created = b->o.source_date_epoch };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
@@ -522,8 +532,15 @@ static int write_tool_image(Build *b, Layout *l, BuildTool *t, BuildResult *ret,
         }
         _cleanup_(spec_image_config_clear) SpecImageConfig cfg = { 0 };
         image_config_merge(&b->base->config, &t->spec->config, &cfg);
-        ImageBuild ib = { .name = t->spec->name, .version = t->version, .debian_package = t->spec->package,
-                          .debian_version = t->debian_version, .description = t->spec->description, .config = &cfg, .layers = layers, .n_layers = n, .created = b->o.source_date_epoch };
+        ImageBuild ib = { .name = t->spec->name,
+                          .version = t->version,
+                          .debian_package = t->spec->package,
+                          .debian_version = t->debian_version,
+                          .description = t->spec->description,
+                          .config = &cfg,
+                          .layers = layers,
+                          .n_layers = n,
+                          .created = b->o.source_date_epoch };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
         if (r < 0)
@@ -567,8 +584,13 @@ static int write_app_image(Build *b, Layout *l, BuildApp *a, BuildResult *ret, O
                 return r;
         _cleanup_(spec_image_config_clear) SpecImageConfig cfg = { 0 };
         app_config(b, a, &cfg);
-        ImageBuild ib = { .name = a->spec->name, .version = a->spec->version, .description = a->spec->description,
-                          .config = &cfg, .layers = layers, .n_layers = n, .created = b->o.source_date_epoch };
+        ImageBuild ib = { .name = a->spec->name,
+                          .version = a->spec->version,
+                          .description = a->spec->description,
+                          .config = &cfg,
+                          .layers = layers,
+                          .n_layers = n,
+                          .created = b->o.source_date_epoch };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
         if (r < 0)
@@ -603,7 +625,7 @@ static void start_image(Build *b, const BuildImage *im)
                 b->current = a->spec->name;
                 for (size_t k = 0; k < a->n_tools && n < 62; k++) {
                         plans[n] = &b->tools[a->tools[k]].plan;
-                        keys[n++] = b->tools[a->tools[k]].spec->name;   /* only counted, see below */
+                        keys[n++] = b->tools[a->tools[k]].spec->name; /* only counted, see below */
                 }
                 plans[n] = &a->plan;
                 keys[n++] = NULL;
@@ -647,7 +669,7 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                 tell(b, (BuildProgress){ .event = BUILD_IMAGE_DONE, .compressed = b->results[i].total_size });
         }
         b->current = NULL;
-        b->o.progress = NULL;   /* the base image named below is not one the caller asked for */
+        b->o.progress = NULL; /* the base image named below is not one the caller asked for */
         /* Every image stands on the base layer: name the base image too, so
          * that it is in the index whatever was built (`skopeo inspect
          * oci:oci:base` works after `tool --all` into an empty layout, or

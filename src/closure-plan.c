@@ -20,8 +20,8 @@ static const Entry *find_below(const Plan *const *below, size_t n_below, const c
         return NULL;
 }
 
-int closure_plan_add(Plan *p, const Plan *const *below, size_t n_below, Sysroot *root, const ElfClosure *c,
-                     size_t from, const char *root_why, ObError *err)
+int closure_plan_add(Plan *p, const Plan *const *below, size_t n_below, Sysroot *root, const ElfClosure *c, size_t from,
+                     const char *root_why, ObError *err)
 {
         int r;
         for (size_t i = from; i < elf_closure_count(c); i++) {
@@ -34,7 +34,10 @@ int closure_plan_add(Plan *p, const Plan *const *below, size_t n_below, Sysroot 
                          * image too (/lib -> usr/lib, libz.so.1 -> libz.so.1.2.13). */
                         if (b && b->type == ENTRY_SYMLINK && strcmp(b->target, d->target) == 0)
                                 continue;
-                        Entry e = { .path = d->path, .type = ENTRY_SYMLINK, .mode = 0777, .target = d->target,
+                        Entry e = { .path = d->path,
+                                    .type = ENTRY_SYMLINK,
+                                    .mode = 0777,
+                                    .target = d->target,
                                     .why = why };
                         r = plan_add(p, &e, err);
                 } else {
@@ -189,8 +192,14 @@ int closure_plan_add_foreign(Plan *p, const Plan *const *below, size_t n_below, 
         if (r <= 0)
                 return r;
         _cleanup_free_ char *why = xasprintf("needed by %s", image_path);
-        Foreign f = { .plan = p, .below = below, .n_below = n_below, .closure = c, .root = root,
-                      .image_path = image_path, .interp = info.interp, .why = why };
+        Foreign f = { .plan = p,
+                      .below = below,
+                      .n_below = n_below,
+                      .closure = c,
+                      .root = root,
+                      .image_path = image_path,
+                      .interp = info.interp,
+                      .why = why };
         if (info.interp && !find_below(below, n_below, info.interp)) {
                 if (!sysroot_has_object(root, info.interp, info.machine))
                         r = ob_error_plain(err, ENOENT,

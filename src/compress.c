@@ -38,17 +38,17 @@ struct Compressor {
 
         Slot *slots;
         unsigned n_slots;
-        unsigned long long fill_seq;   /* the chunk being filled */
-        unsigned long long emit_seq;   /* the next chunk to hand to the sink */
+        unsigned long long fill_seq; /* the chunk being filled */
+        unsigned long long emit_seq; /* the next chunk to hand to the sink */
 
-        struct libdeflate_compressor *z;   /* the caller's own, for one thread */
-        unsigned n_threads;                     /* size of workers and worker_z; 0 for one thread */
-        unsigned n_workers;                     /* workers running */
+        struct libdeflate_compressor *z; /* the caller's own, for one thread */
+        unsigned n_threads;              /* size of workers and worker_z; 0 for one thread */
+        unsigned n_workers;              /* workers running */
         pthread_t *workers;
         struct libdeflate_compressor **worker_z;
         pthread_mutex_t lock;
-        pthread_cond_t work;        /* a slot was queued, or stopping */
-        pthread_cond_t done;        /* a slot was compressed */
+        pthread_cond_t work; /* a slot was queued, or stopping */
+        pthread_cond_t done; /* a slot was compressed */
         bool stopping;
         bool threads_ok;
 };
@@ -113,8 +113,8 @@ static void stop_workers(Compressor *c)
         c->n_workers = 0;
 }
 
-int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink sink, void *userdata,
-                   Compressor **ret, ObError *err)
+int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink sink, void *userdata, Compressor **ret,
+                   ObError *err)
 {
         if (level < 0 || level > COMPRESS_LEVEL_MAX)
                 return ob_error_plain(err, EINVAL, "compression level %d is out of range (0-%d)", level,
@@ -157,7 +157,7 @@ int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink 
                         *wa = (WorkerArg){ .c = c, .index = i };
                         if (!c->worker_z[i] || pthread_create(&c->workers[i], /* attr= */ NULL, worker_main, wa) != 0)
                                 return ob_error_plain(err, EAGAIN, "cannot start compression threads");
-                        TAKE_PTR(wa);   /* the worker frees it */
+                        TAKE_PTR(wa); /* the worker frees it */
                         c->n_workers++;
                 }
         }

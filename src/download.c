@@ -65,13 +65,14 @@ static int lock_lookup(const char *lock, const char *url, char **ret_pin, ObErro
                 _cleanup_free_ char *dg = sp ? xasprintf("sha256:%s", sp + 1) : NULL;
                 /* A pin is a digest and nothing else: it becomes a file name. */
                 if (!sp || sp == line || !digest_is_valid(dg) || strchr(line, '\t') || strchr(line, '\r'))
-                        return ob_error_plain(err, EINVAL, "%s:%zu: not a pin: expected 'URL SHA256HEX'", lock,
-                                              lineno);
+                        return ob_error_plain(err, EINVAL, "%s:%zu: not a pin: expected 'URL SHA256HEX'", lock, lineno);
                 *sp = '\0';
                 for (size_t i = 0; i < n_urls; i++)
                         if (strcmp(urls[i], line) == 0)
-                                return ob_error_plain(err, EINVAL, "%s:%zu: a second pin for '%s' (the first is on "
-                                                      "line %zu)", lock, lineno, line, lines[i]);
+                                return ob_error_plain(err, EINVAL,
+                                                      "%s:%zu: a second pin for '%s' (the first is on "
+                                                      "line %zu)",
+                                                      lock, lineno, line, lines[i]);
                 strv_push(&urls, line);
                 lines = xrealloc(lines, (n_urls + 1) * sizeof(size_t));
                 lines[n_urls++] = lineno;
@@ -249,12 +250,25 @@ static char *cache_lookup(const DownloadRequest *req, const char *dir, const cha
 static int curl_fetch(const DownloadRequest *req, const char *url, const char *path, const char *log, ObError *err)
 {
         /* -q: no ~/.curlrc; only web and file URLs, also after redirects. */
-        char *argv[] = { (char *) "curl", (char *) "-q", (char *) "--fail", (char *) "--silent",
-                         (char *) "--show-error", (char *) "--location",
-                         (char *) "--proto", (char *) "=https,http,file",
-                         (char *) "--proto-redir", (char *) "=https,http",
-                         (char *) "--retry", (char *) "2", (char *) "--connect-timeout", (char *) "20",
-                         (char *) "--output", (char *) path, (char *) "--", (char *) url, NULL };
+        char *argv[] = { (char *) "curl",
+                         (char *) "-q",
+                         (char *) "--fail",
+                         (char *) "--silent",
+                         (char *) "--show-error",
+                         (char *) "--location",
+                         (char *) "--proto",
+                         (char *) "=https,http,file",
+                         (char *) "--proto-redir",
+                         (char *) "=https,http",
+                         (char *) "--retry",
+                         (char *) "2",
+                         (char *) "--connect-timeout",
+                         (char *) "20",
+                         (char *) "--output",
+                         (char *) path,
+                         (char *) "--",
+                         (char *) url,
+                         NULL };
         ob_info("%s: downloading %s", req->owner, url);
         int status = 0;
         RunOptions ro = { .log = log, .uid = -1, .gid = -1 };

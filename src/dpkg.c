@@ -28,14 +28,14 @@ static char *strip_dup(const char *s, size_t n)
 static DpkgParagraph *status_new_paragraph(DpkgStatus *s)
 {
         s->paragraphs = xrealloc(s->paragraphs, (s->n_paragraphs + 1) * sizeof(DpkgParagraph));
-        s->paragraphs[s->n_paragraphs] = (DpkgParagraph) { 0 };
+        s->paragraphs[s->n_paragraphs] = (DpkgParagraph){ 0 };
         return &s->paragraphs[s->n_paragraphs++];
 }
 
 static DpkgField *paragraph_add(DpkgParagraph *p, const char *line, const char *colon, const char *end)
 {
         p->fields = xrealloc(p->fields, (p->n_fields + 1) * sizeof(DpkgField));
-        p->fields[p->n_fields] = (DpkgField) {
+        p->fields[p->n_fields] = (DpkgField){
                 .name = strip_dup(line, (size_t) (colon - line)),
                 .value = strip_dup(colon + 1, (size_t) (end - colon - 1)),
         };
@@ -207,10 +207,10 @@ char *dpkg_version_tag(const char *version)
         char *tag = xstrndup(version, n);
         for (char *c = tag; *c; c++) {
                 if (*c == '~')
-                        *c = '-';       /* "before": semver's pre-release separator */
+                        *c = '-'; /* "before": semver's pre-release separator */
                 else if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
                          *c != '.' && *c != '-' && *c != '_')
-                        *c = '_';       /* '+' (and any other): what Helm writes for semver's '+' in a tag */
+                        *c = '_'; /* '+' (and any other): what Helm writes for semver's '+' in a tag */
         }
         if (tag[0] == '.' || tag[0] == '-')
                 tag[0] = '_';

@@ -31,7 +31,7 @@ static const char *machine_platform(int machine)
 typedef struct StrMap {
         char **keys;
         size_t *vals;
-        size_t cap;     /* 0 or a power of two */
+        size_t cap; /* 0 or a power of two */
         size_t n;
 } StrMap;
 
@@ -100,12 +100,12 @@ static void strmap_done(StrMap *m)
                 free(m->keys[i]);
         free(m->keys);
         free(m->vals);
-        *m = (StrMap) { 0 };
+        *m = (StrMap){ 0 };
 }
 
 /* A search path: directories in order, each once. */
 typedef struct DirList {
-        char **v;          /* NULL-terminated once anything is in it */
+        char **v; /* NULL-terminated once anything is in it */
         size_t n;
         StrMap seen;
 } DirList;
@@ -114,7 +114,7 @@ static void dir_list_done(DirList *d)
 {
         strv_free(d->v);
         strmap_done(&d->seen);
-        *d = (DirList) { 0 };
+        *d = (DirList){ 0 };
 }
 
 static void push_dir(DirList *d, const char *dir)
@@ -133,8 +133,8 @@ static void push_dir(DirList *d, const char *dir)
 typedef struct ElfObject {
         char *path;
         bool regular;
-        bool elf;          /* a supported ELF executable or shared object */
-        char *why_not;     /* !elf: why not */
+        bool elf;      /* a supported ELF executable or shared object */
+        char *why_not; /* !elf: why not */
         ElfInfo info;
 } ElfObject;
 
@@ -196,8 +196,7 @@ const ElfDep *elf_closure_get(const ElfClosure *c, size_t i)
         return &c->deps[i];
 }
 
-static void closure_add_dep(ElfClosure *c, const char *path, ElfDepType type, const char *target,
-                            const char *needed_by)
+static void closure_add_dep(ElfClosure *c, const char *path, ElfDepType type, const char *target, const char *needed_by)
 {
         if (strmap_get(&c->dep_index, path, NULL))
                 return;
@@ -205,7 +204,7 @@ static void closure_add_dep(ElfClosure *c, const char *path, ElfDepType type, co
                 c->cap_deps = c->cap_deps ? c->cap_deps * 2 : 32;
                 c->deps = xrealloc(c->deps, c->cap_deps * sizeof(ElfDep));
         }
-        c->deps[c->n_deps] = (ElfDep) {
+        c->deps[c->n_deps] = (ElfDep){
                 .path = xstrdup(path),
                 .type = type,
                 .target = target ? xstrdup(target) : NULL,
@@ -301,7 +300,7 @@ static int closure_object(ElfClosure *c, const char *canonical, ElfObject **ret,
         }
 
         ElfObject *ob = xcalloc(1, sizeof(*ob));
-        *ob = (ElfObject) {
+        *ob = (ElfObject){
                 .path = xstrdup(canonical),
                 .regular = regular,
                 .elf = elf,
@@ -561,15 +560,15 @@ static int closure_conf_dirs(ElfClosure *c, ObError *err)
 /* One object of the process being modelled, as ld.so has it in its list. */
 typedef struct Loaded {
         ElfObject *object;
-        char *origin;      /* what $ORIGIN expands to for it */
-        size_t loader;     /* index of the object whose DT_NEEDED brought it; SIZE_MAX for the root */
+        char *origin;  /* what $ORIGIN expands to for it */
+        size_t loader; /* index of the object whose DT_NEEDED brought it; SIZE_MAX for the root */
 } Loaded;
 
 typedef struct LoadState {
         Loaded *items;
         size_t n;
-        StrMap by_name;    /* names ld.so matches a DT_NEEDED against, to an item */
-        StrMap by_path;    /* canonical path, to an item */
+        StrMap by_name; /* names ld.so matches a DT_NEEDED against, to an item */
+        StrMap by_path; /* canonical path, to an item */
 } LoadState;
 
 static void load_state_done(LoadState *st)
@@ -590,7 +589,7 @@ static size_t load_state_add(LoadState *st, ElfObject *ob, const char *reached, 
         size_t idx;
         if (!strmap_get(&st->by_path, ob->path, &idx)) {
                 st->items = xrealloc(st->items, (st->n + 1) * sizeof(Loaded));
-                st->items[st->n] = (Loaded) {
+                st->items[st->n] = (Loaded){
                         .object = ob,
                         .origin = parent_dir(reached),
                         .loader = loader,
@@ -630,8 +629,7 @@ static int try_candidate(ElfClosure *c, const char *path, int machine, const cha
                 return 0;
         }
         if (ob->info.machine != machine) {
-                ob_error_plain(err, ENOEXEC, "'%s' is for machine %d, not %d", canonical, ob->info.machine,
-                               machine);
+                ob_error_plain(err, ENOEXEC, "'%s' is for machine %d, not %d", canonical, ob->info.machine, machine);
                 return 0;
         }
         closure_commit(c, &links, canonical, needed_by);

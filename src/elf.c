@@ -151,8 +151,8 @@ static void read_phdr(const Image *im, uint64_t i, RawPhdr *ph)
 
 /* Copies the NUL-terminated string at [base + off, limit), limit being the
  * end of the table it lives in (an absolute file offset, within the image). */
-static int image_string(const Image *im, uint64_t base, uint64_t limit, uint64_t off, uint64_t max,
-                        const char *what, char **ret, ObError *err)
+static int image_string(const Image *im, uint64_t base, uint64_t limit, uint64_t off, uint64_t max, const char *what,
+                        char **ret, ObError *err)
 {
         uint64_t table = limit - base;
         if (off >= table)
@@ -185,9 +185,10 @@ static int image_vaddr_to_offset(const Image *im, uint64_t addr, const char *wha
                         continue;
                 if (!image_has(im, ph.p_offset, ph.p_filesz))
                         return image_error(err, im,
-                                           "PT_LOAD segment holding %s (offset %llu, %llu bytes) runs past the end of the file (%llu bytes)",
-                                           what, (unsigned long long) ph.p_offset,
-                                           (unsigned long long) ph.p_filesz, (unsigned long long) im->size);
+                                           "PT_LOAD segment holding %s (offset %llu, %llu bytes) runs past the end of "
+                                           "the file (%llu bytes)",
+                                           what, (unsigned long long) ph.p_offset, (unsigned long long) ph.p_filesz,
+                                           (unsigned long long) im->size);
                 *ret_off = ph.p_offset + (addr - ph.p_vaddr);
                 *ret_limit = ph.p_offset + ph.p_filesz;
                 return 0;
@@ -258,10 +259,10 @@ static int parse_image(Image *im, ElfInfo *ret, ObError *err)
                                    (unsigned long long) im->phentsize);
         /* Both factors are below 2^32, so the product cannot overflow. */
         if (!image_has(im, im->phoff, im->phnum * im->phentsize))
-                return image_error(err, im,
-                                   "program header table (offset %llu, %llu entries) runs past the end of the file (%llu bytes)",
-                                   (unsigned long long) im->phoff, (unsigned long long) im->phnum,
-                                   (unsigned long long) im->size);
+                return image_error(
+                        err, im,
+                        "program header table (offset %llu, %llu entries) runs past the end of the file (%llu bytes)",
+                        (unsigned long long) im->phoff, (unsigned long long) im->phnum, (unsigned long long) im->size);
 
         bool have_dynamic = false;
         RawPhdr dyn_ph = { 0 };
@@ -273,9 +274,10 @@ static int parse_image(Image *im, ElfInfo *ret, ObError *err)
                                 return image_error(err, im, "more than one PT_INTERP");
                         if (!image_has(im, ph.p_offset, ph.p_filesz))
                                 return image_error(err, im,
-                                                   "PT_INTERP (offset %llu, %llu bytes) runs past the end of the file (%llu bytes)",
-                                                   (unsigned long long) ph.p_offset,
-                                                   (unsigned long long) ph.p_filesz, (unsigned long long) im->size);
+                                                   "PT_INTERP (offset %llu, %llu bytes) runs past the end of the file "
+                                                   "(%llu bytes)",
+                                                   (unsigned long long) ph.p_offset, (unsigned long long) ph.p_filesz,
+                                                   (unsigned long long) im->size);
                         r = image_string(im, ph.p_offset, ph.p_offset + ph.p_filesz, 0, ELF_NAME_MAX, "PT_INTERP",
                                          &interp, err);
                         if (r < 0)
@@ -287,9 +289,10 @@ static int parse_image(Image *im, ElfInfo *ret, ObError *err)
                                 return image_error(err, im, "more than one PT_DYNAMIC");
                         if (!image_has(im, ph.p_offset, ph.p_filesz))
                                 return image_error(err, im,
-                                                   "PT_DYNAMIC (offset %llu, %llu bytes) runs past the end of the file (%llu bytes)",
-                                                   (unsigned long long) ph.p_offset,
-                                                   (unsigned long long) ph.p_filesz, (unsigned long long) im->size);
+                                                   "PT_DYNAMIC (offset %llu, %llu bytes) runs past the end of the file "
+                                                   "(%llu bytes)",
+                                                   (unsigned long long) ph.p_offset, (unsigned long long) ph.p_filesz,
+                                                   (unsigned long long) im->size);
                         have_dynamic = true;
                         dyn_ph = ph;
                 }
@@ -312,8 +315,7 @@ static int parse_image(Image *im, ElfInfo *ret, ObError *err)
                         switch (tag) {
                         case DT_NEEDED:
                                 if (n_needed >= ELF_NEEDED_MAX)
-                                        return image_error(err, im, "more than %d DT_NEEDED entries",
-                                                           ELF_NEEDED_MAX);
+                                        return image_error(err, im, "more than %d DT_NEEDED entries", ELF_NEEDED_MAX);
                                 if (!needed_off)
                                         needed_off = xmalloc(sizeof(uint64_t) *
                                                              (count < ELF_NEEDED_MAX ? count : ELF_NEEDED_MAX));
@@ -356,7 +358,8 @@ static int parse_image(Image *im, ElfInfo *ret, ObError *err)
                 if (have_strsz) {
                         if (strsz > limit - base)
                                 return image_error(err, im,
-                                                   "string table (DT_STRSZ %llu bytes at offset %llu) runs past its segment (%llu bytes left)",
+                                                   "string table (DT_STRSZ %llu bytes at offset %llu) runs past its "
+                                                   "segment (%llu bytes left)",
                                                    (unsigned long long) strsz, (unsigned long long) base,
                                                    (unsigned long long) (limit - base));
                         limit = base + strsz;
@@ -385,7 +388,7 @@ static int parse_image(Image *im, ElfInfo *ret, ObError *err)
                 }
         }
 
-        *ret = (ElfInfo) {
+        *ret = (ElfInfo){
                 .machine = machine,
                 .interp = TAKE_PTR(interp),
                 .needed = TAKE_PTR(needed),
@@ -431,5 +434,5 @@ void elf_info_clear(ElfInfo *info)
         free(info->runpath);
         free(info->rpath);
         free(info->soname);
-        *info = (ElfInfo) { 0 };
+        *info = (ElfInfo){ 0 };
 }

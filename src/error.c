@@ -29,8 +29,8 @@ static void fit(char *dst, size_t cap, const char *s)
         dst[head + sizeof(cut) - 1 + tail] = '\0';
 }
 
-__attribute__((format(printf, 4, 0)))
-static int error_vset(ObError *err, int code, bool with_errno, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int error_vset(ObError *err, int code, bool with_errno, const char *fmt,
+                                                            va_list ap)
 {
         int ret = code > 0 ? code : (code < 0 ? -code : EINVAL);
 

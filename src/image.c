@@ -78,10 +78,10 @@ int image_write(Layout *l, const ImageBuild *b, ImageResult *ret, ObError *err)
                 return r;
 
         _cleanup_free_ char *created = oci_time(b->created);
-        json_t *ann = json_pack("{s:s, s:s, s:s, s:s}", "org.opencontainers.image.title", b->name,
-                                "org.opencontainers.image.description", b->description,
-                                "org.opencontainers.image.version", b->version, "org.opencontainers.image.created",
-                                created);
+        json_t *ann =
+                json_pack("{s:s, s:s, s:s, s:s}", "org.opencontainers.image.title", b->name,
+                          "org.opencontainers.image.description", b->description, "org.opencontainers.image.version",
+                          b->version, "org.opencontainers.image.created", created);
         add_debian_annotations(ann, b);
         _cleanup_json_ json_t *m = oci_manifest(res.config_digest, strlen(cfg_text), b->layers, b->n_layers, ann);
         _cleanup_free_ char *m_text = oci_json_dump(m);

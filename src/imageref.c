@@ -94,7 +94,7 @@ void image_ref_clear(ImageRef *r)
         free(r->familiar);
         free(r->full);
         free(r->tag);
-        *r = (ImageRef) { 0 };
+        *r = (ImageRef){ 0 };
 }
 
 int image_ref_parse(const char *ref, ImageRef *ret, ObError *err)

@@ -21,11 +21,11 @@
 typedef struct TarSink {
         Sha256 tar_hash;
         uint64_t tar_size;
-        Compressor *gz;       /* NULL: raw mode */
+        Compressor *gz; /* NULL: raw mode */
         BlobWriter *blob;
         int raw_fd;
         ObError *err;
-        int failed;           /* negative errno once a write failed */
+        int failed; /* negative errno once a write failed */
 } TarSink;
 
 /* Releases what a TarSink holds, abandoning a blob not yet committed. The
@@ -204,9 +204,9 @@ static int write_tar(TarSink *s, const Plan *p, const LayerOptions *o, ObError *
         if (r < 0)
                 return r;
         if (archive_write_close(a) != ARCHIVE_OK)
-                return s->failed ? ob_error_wrap(err, "cannot finish the tar stream")
-                                 : ob_error_plain(err, EIO, "cannot finish the tar stream: %s",
-                                                  archive_error_string(a));
+                return s->failed
+                               ? ob_error_wrap(err, "cannot finish the tar stream")
+                               : ob_error_plain(err, EIO, "cannot finish the tar stream: %s", archive_error_string(a));
         return 0;
 }
 

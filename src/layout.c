@@ -24,11 +24,11 @@
 struct Layout {
         char *dir;
         int fd;
-        bool created_dir;      /* we made the directory */
-        bool created_files;    /* we initialised an empty directory */
+        bool created_dir;   /* we made the directory */
+        bool created_files; /* we initialised an empty directory */
         json_t *index;
-        char **new_blobs;      /* blob paths this Layout created */
-        int *new_slots;        /* their slots in the signal-safe registry (tmpfile.h), until commit */
+        char **new_blobs; /* blob paths this Layout created */
+        int *new_slots;   /* their slots in the signal-safe registry (tmpfile.h), until commit */
         size_t n_new_slots;
 };
 
@@ -129,8 +129,7 @@ static int check_descriptors(Layout *l, ObError *err)
 {
         size_t i;
         json_t *desc;
-        json_array_foreach(json_object_get(l->index, "manifests"), i, desc)
-        {
+        json_array_foreach(json_object_get(l->index, "manifests"), i, desc) {
                 const char *why = desc_problem(desc);
                 if (why)
                         return ob_error_plain(err, EINVAL, "'%s/index.json': manifests[%zu] %s", l->dir, i, why);
@@ -152,15 +151,16 @@ static int check_existing(Layout *l, LayoutOpenFlags flags, ObError *err)
         _cleanup_json_ json_t *j = json_loads(text, 0, &jerr);
         const char *v = j ? json_string_value(json_object_get(j, "imageLayoutVersion")) : NULL;
         if (!v || strncmp(v, "1.", 2) != 0)
-                return ob_error_plain(err, EINVAL, "'%s' is not a valid oci-layout file (expected imageLayoutVersion 1.x)",
-                                      p_layout);
+                return ob_error_plain(
+                        err, EINVAL, "'%s' is not a valid oci-layout file (expected imageLayoutVersion 1.x)", p_layout);
 
         r = read_layout_file(l, "index.json", &index_text, err);
         if (r < 0)
                 return r;
         l->index = json_loads(index_text, 0, &jerr);
         if (!l->index)
-                return ob_error_plain(err, EINVAL, "'%s' is not valid JSON: line %d: %s", p_index, jerr.line, jerr.text);
+                return ob_error_plain(err, EINVAL, "'%s' is not valid JSON: line %d: %s", p_index, jerr.line,
+                                      jerr.text);
         if (!json_is_object(l->index) || !json_is_array(json_object_get(l->index, "manifests")))
                 return ob_error_plain(err, EINVAL, "'%s' is not an OCI image index (no 'manifests' list)", p_index);
         if (!(flags & (LAYOUT_CREATE | LAYOUT_WRITE)))
@@ -179,8 +179,8 @@ static int check_existing(Layout *l, LayoutOpenFlags flags, ObError *err)
         if (fstatat(l->fd, "blobs/sha256", &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return ob_error_set(err, errno, "'%s' is not a valid OCI image layout: 'blobs/sha256'", l->dir);
         if (!S_ISDIR(st.st_mode))
-                return ob_error_plain(err, EINVAL, "'%s' is not a valid OCI image layout: 'blobs/sha256' is not a directory",
-                                      l->dir);
+                return ob_error_plain(
+                        err, EINVAL, "'%s' is not a valid OCI image layout: 'blobs/sha256' is not a directory", l->dir);
         return 0;
 }
 
@@ -461,8 +461,7 @@ int layout_blob_commit(Layout *l, BlobWriter *writer, char ret_digest[static DIG
         return 0;
 }
 
-int layout_put_blob(Layout *l, const void *data, size_t size, char ret_digest[static DIGEST_STRING_MAX],
-                    ObError *err)
+int layout_put_blob(Layout *l, const void *data, size_t size, char ret_digest[static DIGEST_STRING_MAX], ObError *err)
 {
         _cleanup_(blob_writer_abortp) BlobWriter *w = NULL;
         int r;
@@ -519,8 +518,7 @@ json_t *layout_index_find(Layout *l, const char *name)
         json_t *m = json_object_get(l->index, "manifests");
         size_t i;
         json_t *desc;
-        json_array_foreach(m, i, desc)
-        {
+        json_array_foreach(m, i, desc) {
                 const char *n = desc_name(desc);
                 if (n && strcmp(n, name) == 0)
                         return desc;
@@ -571,8 +569,7 @@ char **layout_index_names(Layout *l)
         json_t *m = json_object_get(l->index, "manifests");
         size_t i;
         json_t *desc;
-        json_array_foreach(m, i, desc)
-        {
+        json_array_foreach(m, i, desc) {
                 const char *n = desc_name(desc);
                 if (n && !strv_contains(v, n))
                         strv_push(&v, n);
@@ -631,8 +628,7 @@ static int mark(Layout *l, json_t *desc, char ***live, ObError *err)
         for (size_t k = 0; k < ELEMENTSOF(lists); k++) {
                 size_t i;
                 json_t *d;
-                json_array_foreach(json_object_get(j, lists[k]), i, d)
-                {
+                json_array_foreach(json_object_get(j, lists[k]), i, d) {
                         r = mark(l, d, live, err);
                         if (r < 0)
                                 return r;
@@ -652,8 +648,7 @@ static int mark_live(Layout *l, char ***ret_live, ObError *err)
         int k = check_descriptors(l, err);
         if (k < 0)
                 return ob_error_wrap(err, "not deleting anything");
-        json_array_foreach(json_object_get(l->index, "manifests"), i, desc)
-        {
+        json_array_foreach(json_object_get(l->index, "manifests"), i, desc) {
                 int r = mark(l, desc, &live, err);
                 if (r < 0)
                         return ob_error_wrap(err, "not deleting anything: cannot read what '%s' references", l->dir);

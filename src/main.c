@@ -24,13 +24,12 @@ static const Command *const commands[] = {
 
 static void print_global_help(FILE *f)
 {
-        fprintf(f,
-                "Usage: oci-build [OPTIONS] COMMAND [ARGS...]\n"
-                "\n"
-                "Builds minimal, distroless OCI images without a container daemon, straight into an\n"
-                "OCI image layout directory (push it with 'skopeo copy oci:DIR:NAME docker://...').\n"
-                "\n"
-                "Commands:\n");
+        fprintf(f, "Usage: oci-build [OPTIONS] COMMAND [ARGS...]\n"
+                   "\n"
+                   "Builds minimal, distroless OCI images without a container daemon, straight into an\n"
+                   "OCI image layout directory (push it with 'skopeo copy oci:DIR:NAME docker://...').\n"
+                   "\n"
+                   "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
                 _cleanup_free_ char *s = xasprintf("%s %s", commands[i]->name, commands[i]->synopsis);
                 if (strlen(s) > 28)
@@ -98,7 +97,7 @@ enum {
         OPT_SYSROOT = 0x100,
         OPT_LEVEL,
         OPT_LAYOUT,
-        OPT_COMMAND,    /* an option of some command: long_index says which */
+        OPT_COMMAND, /* an option of some command: long_index says which */
 };
 
 static const struct option global_options[] = {
@@ -130,8 +129,8 @@ static struct option *all_options(void)
                         if (known)
                                 continue;
                         v = xrealloc(v, (n + 2) * sizeof(*v));
-                        v[n++] = (struct option){ o->name, o->arg ? required_argument : no_argument, NULL,
-                                                  OPT_COMMAND };
+                        v[n++] =
+                                (struct option){ o->name, o->arg ? required_argument : no_argument, NULL, OPT_COMMAND };
                         v[n] = (struct option){ 0 };
                 }
         return v;
@@ -231,7 +230,8 @@ int main(int argc, char **argv)
                         break;
                 case 'j':
                         if (parse_uint(optarg, 64, &v) < 0 || v == 0) {
-                                fprintf(stderr, "oci-build: -j/--jobs needs a number from 1 to 64, found '%s'\n", optarg);
+                                fprintf(stderr, "oci-build: -j/--jobs needs a number from 1 to 64, found '%s'\n",
+                                        optarg);
                                 return 2;
                         }
                         ctx.jobs = (unsigned) v;

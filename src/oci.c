@@ -44,8 +44,8 @@ const char *oci_arch(void)
         static const struct {
                 const char *uname, *oci;
         } map[] = {
-                { "x86_64", "amd64" },   { "aarch64", "arm64" }, { "armv7l", "arm" },   { "i686", "386" },
-                { "i386", "386" },       { "ppc64le", "ppc64le" }, { "s390x", "s390x" }, { "riscv64", "riscv64" },
+                { "x86_64", "amd64" }, { "aarch64", "arm64" },   { "armv7l", "arm" },  { "i686", "386" },
+                { "i386", "386" },     { "ppc64le", "ppc64le" }, { "s390x", "s390x" }, { "riscv64", "riscv64" },
         };
         static char fallback[65];
         struct utsname u;
@@ -119,9 +119,9 @@ json_t *oci_image_config(const SpecImageConfig *c, const OciLayerInfo *layers, s
                 json_array_append_new(history, h);
         }
 
-        json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:o}, s:o}", "created", when, "architecture", oci_arch(),
-                              "os", "linux", "config", cfg, "rootfs", "type", "layers", "diff_ids", diff_ids,
-                              "history", history);
+        json_t *j =
+                json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:o}, s:o}", "created", when, "architecture", oci_arch(), "os",
+                          "linux", "config", cfg, "rootfs", "type", "layers", "diff_ids", diff_ids, "history", history);
         if (oci_variant())
                 json_object_set_new(j, "variant", json_string(oci_variant()));
         return j;

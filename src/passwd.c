@@ -19,8 +19,8 @@ char *passwd_render(const SpecUser *users, size_t n_users)
         char *out = xstrdup("");
         for (size_t i = 0; i < n_users; i++) {
                 const SpecUser *u = &users[i];
-                char *line = xasprintf("%s%s:x:%u:%u:%s:%s:%s\n", out, u->name, u->uid, u->gid, u->gecos, u->home,
-                                       u->shell);
+                char *line =
+                        xasprintf("%s%s:x:%u:%u:%s:%s:%s\n", out, u->name, u->uid, u->gid, u->gecos, u->home, u->shell);
                 free(out);
                 out = line;
         }
@@ -131,10 +131,10 @@ static bool field_id(const char *line, size_t len, unsigned i, uint32_t *ret)
 
 typedef struct DbEntry {
         char *name;
-        uint32_t id;          /* uid or gid */
-        uint32_t gid;         /* passwd: primary group */
-        char *home;           /* passwd */
-        char *members;        /* group: "a,b,c" */
+        uint32_t id;   /* uid or gid */
+        uint32_t gid;  /* passwd: primary group */
+        char *home;    /* passwd */
+        char *members; /* group: "a,b,c" */
 } DbEntry;
 
 static void db_entry_clear(DbEntry *e)
@@ -227,8 +227,8 @@ int passwd_lookup(const char *root_dir, const char *image_name, const char *user
         } else {
                 have_pw = db_find(passwd, true, u, 0, &pw);
                 if (!have_pw)
-                        return ob_error_plain(err, ENOENT, "the user '%s' of image '%s' is not in its /etc/passwd",
-                                              u, image_name);
+                        return ob_error_plain(err, ENOENT, "the user '%s' of image '%s' is not in its /etc/passwd", u,
+                                              image_name);
                 a.uid = pw.id;
         }
 
@@ -238,8 +238,8 @@ int passwd_lookup(const char *root_dir, const char *image_name, const char *user
                 else if (db_find(group, false, g, 0, &gr))
                         a.gid = gr.id;
                 else
-                        return ob_error_plain(err, ENOENT, "the group '%s' of image '%s' is not in its /etc/group",
-                                              g, image_name);
+                        return ob_error_plain(err, ENOENT, "the group '%s' of image '%s' is not in its /etc/group", g,
+                                              image_name);
         } else
                 a.gid = have_pw ? pw.gid : 0;
         a.home = xstrdup(have_pw && pw.home && pw.home[0] == '/' ? pw.home : "/");

@@ -157,8 +157,8 @@ int plan_add(Plan *p, const Entry *e, ObError *err)
                                 return 0;
                         }
                 }
-                return ob_error_plain(err, EEXIST,
-                                      "two different sources for '/%s': %s (%s) and %s (%s)", rel, type_name(old->type),
+                return ob_error_plain(err, EEXIST, "two different sources for '/%s': %s (%s) and %s (%s)", rel,
+                                      type_name(old->type),
                                       old->source ? old->source : (old->why ? old->why : "generated"),
                                       type_name(e->type), e->source ? e->source : (e->why ? e->why : "generated"));
         }
@@ -208,12 +208,16 @@ int plan_finish(Plan *p, int64_t mtime, ObError *err)
                         const Entry *parent = find_mut(p, path);
                         if (parent) {
                                 if (parent->type != ENTRY_DIR)
-                                        return ob_error_plain(err, ENOTDIR,
-                                                              "'/%s' is a %s in the image, but '/%s' needs it to be a directory",
-                                                              path, type_name(parent->type), p->entries[i].path);
+                                        return ob_error_plain(
+                                                err, ENOTDIR,
+                                                "'/%s' is a %s in the image, but '/%s' needs it to be a directory",
+                                                path, type_name(parent->type), p->entries[i].path);
                                 break;
                         }
-                        Entry d = { .path = path, .type = ENTRY_DIR, .mode = 0755, .mtime = mtime,
+                        Entry d = { .path = path,
+                                    .type = ENTRY_DIR,
+                                    .mode = 0755,
+                                    .mtime = mtime,
                                     .why = (char *) "parent directory" };
                         r = plan_add(p, &d, err);
                         if (r < 0)
@@ -286,8 +290,7 @@ static bool is_under(const char *path, const char *dir)
 
 /* Why a file may not be copied unless a config names it exactly, or NULL.
  * named is the canonical path the copy started from. */
-static const char *private_reason(const PlanCopyOptions *o, const char *named, const char *src,
-                                  const struct stat *st)
+static const char *private_reason(const PlanCopyOptions *o, const char *named, const char *src, const struct stat *st)
 {
         /* Keys, password hashes and home directories: a tree that merely
          * holds them, or links to them, must not carry them along. */
@@ -332,15 +335,21 @@ static int check_file(Sysroot *root, const char *src, const char *host, const st
 static int add_one(Plan *p, Sysroot *root, const PlanCopyOptions *o, const char *named, bool exact, const char *src,
                    const char *dst, const struct stat *st, ObError *err)
 {
-        Entry e = { .path = (char *) dst, .uid = o->uid, .gid = o->gid, .mtime = st->st_mtim.tv_sec,
-                    .why = (char *) o->why, .dev = st->st_dev, .ino = st->st_ino, .nlink = (uint32_t) st->st_nlink };
+        Entry e = { .path = (char *) dst,
+                    .uid = o->uid,
+                    .gid = o->gid,
+                    .mtime = st->st_mtim.tv_sec,
+                    .why = (char *) o->why,
+                    .dev = st->st_dev,
+                    .ino = st->st_ino,
+                    .nlink = (uint32_t) st->st_nlink };
         _cleanup_free_ char *host = NULL, *target = NULL;
         int r;
 
         const char *reason = exact ? NULL : private_reason(o, named, src, st);
         if (reason) {
                 const char *origin = o->origin ? o->origin : (o->why ? o->why : "copied");
-                const char *via = o->via_link                ? "the link target"
+                const char *via = o->via_link               ? "the link target"
                                   : strcmp(src, named) == 0 ? "symlinks on the way to"
                                                             : "the directory";
                 return ob_error_plain(err, EACCES,
@@ -460,7 +469,10 @@ typedef struct KeepLinks {
 static int keep_link(void *userdata, const char *link_path, const char *target, ObError *err)
 {
         KeepLinks *k = userdata;
-        Entry e = { .path = (char *) link_path, .type = ENTRY_SYMLINK, .mode = 0777, .target = (char *) target,
+        Entry e = { .path = (char *) link_path,
+                    .type = ENTRY_SYMLINK,
+                    .mode = 0777,
+                    .target = (char *) target,
                     .why = (char *) k->why };
         return plan_add(k->plan, &e, err);
 }
@@ -493,8 +505,13 @@ int plan_add_host(Plan *p, Sysroot *root, const PlanCopyOptions *o, ObError *err
 static int add_data(Plan *p, const char *path, const char *data, uint32_t mode, int64_t mtime, const char *why,
                     ObError *err)
 {
-        Entry e = { .path = (char *) path, .type = ENTRY_FILE, .mode = mode, .mtime = mtime,
-                    .size = strlen(data), .data = (char *) data, .why = (char *) why };
+        Entry e = { .path = (char *) path,
+                    .type = ENTRY_FILE,
+                    .mode = mode,
+                    .mtime = mtime,
+                    .size = strlen(data),
+                    .data = (char *) data,
+                    .why = (char *) why };
         return plan_add(p, &e, err);
 }
 
@@ -509,7 +526,10 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
                         return r;
                 /* A checkout's modes follow the umask of whoever cloned it;
                  * normalise them so every clone builds the same bytes. */
-                PlanCopyOptions o = { .dst = "/", .src = "/", .normalize_modes = true, .why = "static file from rootfs/" };
+                PlanCopyOptions o = { .dst = "/",
+                                      .src = "/",
+                                      .normalize_modes = true,
+                                      .why = "static file from rootfs/" };
                 r = plan_add_host(p, tree, &o, err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s: rootfs", s->file);
@@ -518,8 +538,13 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
         for (size_t i = 0; i < s->n_files; i++) {
                 const SpecFile *f = &s->files[i];
                 _cleanup_free_ char *why = xasprintf("named in config (%s:%zu)", s->file, f->line);
-                PlanCopyOptions o = { .dst = f->path, .src = f->source, .exclude = f->exclude,
-                                      .has_mode = f->has_mode, .mode = f->mode, .uid = f->uid, .gid = f->gid,
+                PlanCopyOptions o = { .dst = f->path,
+                                      .src = f->source,
+                                      .exclude = f->exclude,
+                                      .has_mode = f->has_mode,
+                                      .mode = f->mode,
+                                      .uid = f->uid,
+                                      .gid = f->gid,
                                       .why = why };
                 r = plan_add_host(p, root, &o, err);
                 if (r < 0)
@@ -528,8 +553,13 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
 
         for (size_t i = 0; i < s->n_dirs; i++) {
                 const SpecDir *d = &s->dirs[i];
-                Entry e = { .path = d->path, .type = ENTRY_DIR, .mode = d->mode, .uid = d->uid, .gid = d->gid,
-                            .mtime = mtime, .why = (char *) "directory named in config" };
+                Entry e = { .path = d->path,
+                            .type = ENTRY_DIR,
+                            .mode = d->mode,
+                            .uid = d->uid,
+                            .gid = d->gid,
+                            .mtime = mtime,
+                            .why = (char *) "directory named in config" };
                 r = plan_add(p, &e, err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", s->file);
@@ -537,8 +567,12 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
 
         for (size_t i = 0; i < s->n_links; i++) {
                 const SpecLink *l = &s->links[i];
-                Entry e = { .path = l->path, .type = ENTRY_SYMLINK, .mode = 0777, .mtime = mtime,
-                            .target = l->target, .why = (char *) "symlink named in config" };
+                Entry e = { .path = l->path,
+                            .type = ENTRY_SYMLINK,
+                            .mode = 0777,
+                            .mtime = mtime,
+                            .target = l->target,
+                            .why = (char *) "symlink named in config" };
                 r = plan_add(p, &e, err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", s->file);

@@ -112,7 +112,7 @@ typedef struct LineSink {
         const char *prefix;
         char buf[STEP_LINE_MAX];
         size_t len;
-        char **tail;            /* a ring of the last n_tail lines */
+        char **tail; /* a ring of the last n_tail lines */
         size_t n_tail, next, seen;
 } LineSink;
 
@@ -218,8 +218,10 @@ static int reap_leftovers(pid_t group, const char *name, ObError *err)
                 if (r < 0 && errno == ECHILD)
                         return 0;
                 if (now_usec() > deadline)
-                        return ob_error_plain(err, EBUSY, "processes started by %s are still running after "
-                                                          "being killed", name);
+                        return ob_error_plain(err, EBUSY,
+                                              "processes started by %s are still running after "
+                                              "being killed",
+                                              name);
                 usleep(10 * 1000);
         }
 }
@@ -259,7 +261,7 @@ int run_step(char *const *argv, const RunOptions *o, const StepOutput *out, int 
                 dup2(wfd, 2);
                 exec_child(argv, o, parent);
         }
-        setpgid(pid, pid);      /* also here: the group must exist before we may kill it */
+        setpgid(pid, pid); /* also here: the group must exist before we may kill it */
         ob_child_pid = pid;
         close(TAKE_FD(wfd));
         (void) fcntl(rfd, F_SETFL, O_NONBLOCK);
@@ -276,7 +278,7 @@ int run_step(char *const *argv, const RunOptions *o, const StepOutput *out, int 
                 /* Without a pidfd (before Linux 5.3), look at the child now and then. */
                 int timeout = pidfd >= 0 ? -1 : 100;
                 if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
-                        eof = true;     /* cannot watch the pipe: wait for the step alone */
+                        eof = true; /* cannot watch the pipe: wait for the step alone */
                 if (pfd[0].revents) {
                         char buf[8192];
                         ssize_t n = read(rfd, buf, sizeof(buf));

@@ -139,7 +139,9 @@ static bool use_userns(void)
 /* The sysctl that forbids an ordinary user a user namespace here, or NULL. */
 static const char *userns_sysctl(void)
 {
-        static const struct { const char *path, *name, *blocks; } knobs[] = {
+        static const struct {
+                const char *path, *name, *blocks;
+        } knobs[] = {
                 { "/proc/sys/kernel/unprivileged_userns_clone", "kernel.unprivileged_userns_clone", "0" },
                 { "/proc/sys/user/max_user_namespaces", "user.max_user_namespaces", "0" },
                 { "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
@@ -167,11 +169,11 @@ static int namespaces_error(ObError *err, const char *call, int e)
                 return ob_error_plain(err, e, "this machine does not allow new namespaces (%s: %s [%s])", call,
                                       strerror(e), strerrorname_np(e) ?: "?");
         const char *knob = userns_sysctl();
-        return ob_error_plain(err, e,
-                              "this machine does not allow an ordinary user new namespaces (%s: %s [%s]; %s%s)", call,
-                              strerror(e), strerrorname_np(e) ?: "?", knob ? "the sysctl " : "",
-                              knob ? knob : "the sysctls kernel.unprivileged_userns_clone and "
-                                            "user.max_user_namespaces control it");
+        return ob_error_plain(err, e, "this machine does not allow an ordinary user new namespaces (%s: %s [%s]; %s%s)",
+                              call, strerror(e), strerrorname_np(e) ?: "?", knob ? "the sysctl " : "",
+                              knob ? knob
+                                   : "the sysctls kernel.unprivileged_userns_clone and "
+                                     "user.max_user_namespaces control it");
 }
 
 /* Maps inside_uid:inside_gid of the calling process's new user namespace to
@@ -264,8 +266,10 @@ int sandbox_check_namespaces(ObError *err)
                 if (r < 0)
                         helper_fail(pfd[1], 0, "write %s\t%d", file, -r);
                 if (unshare(STEP_NAMESPACES) < 0)
-                        helper_fail(pfd[1], 0, "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS|"
-                                               "CLONE_NEWNET)\t%d", errno);
+                        helper_fail(pfd[1], 0,
+                                    "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS|"
+                                    "CLONE_NEWNET)\t%d",
+                                    errno);
                 _exit(0);
         }
         close(pfd[1]);
@@ -331,8 +335,7 @@ int sandbox_create_files(const char *root, const UnpackedImage *img, char *const
                         helper_fail(pfd[1], errno, "cannot enter '%s'", root);
                 if ((!use_userns() && setgroups(a->n_groups, a->groups) < 0) || setgid(a->gid) < 0 ||
                     setuid(a->uid) < 0)
-                        helper_fail(pfd[1], errno, "cannot become user %u:%u", (unsigned) a->uid,
-                                    (unsigned) a->gid);
+                        helper_fail(pfd[1], errno, "cannot become user %u:%u", (unsigned) a->uid, (unsigned) a->gid);
                 umask(022);
                 for (size_t i = 0; paths[i]; i++) {
                         for (char *s = strchr(paths[i] + 1, '/'); s; s = strchr(s + 1, '/')) {
@@ -403,13 +406,13 @@ typedef struct StepChild {
         const char *hostname;
         char *const *argv;
         char *const *envp;
-        const char *path;      /* PATH, for a command without a '/' */
+        const char *path; /* PATH, for a command without a '/' */
         const char *workdir;
         uid_t uid;
         gid_t gid;
         const gid_t *groups;
         size_t n_groups;
-        bool userns;           /* in a user namespace of its own, uid and gid mapped to outside_* */
+        bool userns; /* in a user namespace of its own, uid and gid mapped to outside_* */
         uid_t outside_uid;
         gid_t outside_gid;
         int out_fd;            /* becomes stdout and stderr */
@@ -426,11 +429,10 @@ typedef struct StepChild {
  * less CAP_MKNOD: there is no devices cgroup here to stop a node for the
  * host's disk; the rest would let a test reach beyond its namespaces. */
 #define CAP_BIT(cap) (UINT64_C(1) << (cap))
-static const uint64_t caps_kept = CAP_BIT(CAP_CHOWN) | CAP_BIT(CAP_DAC_OVERRIDE) | CAP_BIT(CAP_FSETID) |
-                                  CAP_BIT(CAP_FOWNER) | CAP_BIT(CAP_NET_RAW) | CAP_BIT(CAP_SETGID) |
-                                  CAP_BIT(CAP_SETUID) | CAP_BIT(CAP_SETFCAP) | CAP_BIT(CAP_SETPCAP) |
-                                  CAP_BIT(CAP_NET_BIND_SERVICE) | CAP_BIT(CAP_SYS_CHROOT) | CAP_BIT(CAP_KILL) |
-                                  CAP_BIT(CAP_AUDIT_WRITE);
+static const uint64_t caps_kept =
+        CAP_BIT(CAP_CHOWN) | CAP_BIT(CAP_DAC_OVERRIDE) | CAP_BIT(CAP_FSETID) | CAP_BIT(CAP_FOWNER) |
+        CAP_BIT(CAP_NET_RAW) | CAP_BIT(CAP_SETGID) | CAP_BIT(CAP_SETUID) | CAP_BIT(CAP_SETFCAP) | CAP_BIT(CAP_SETPCAP) |
+        CAP_BIT(CAP_NET_BIND_SERVICE) | CAP_BIT(CAP_SYS_CHROOT) | CAP_BIT(CAP_KILL) | CAP_BIT(CAP_AUDIT_WRITE);
 
 static void child_dir(const StepChild *c, const char *path)
 {
@@ -445,8 +447,8 @@ static void child_dir(const StepChild *c, const char *path)
 }
 
 /* A mount child_fail()s on; flags and data as for mount(2). */
-static void child_mount(const StepChild *c, const char *src, const char *dst, const char *type,
-                        unsigned long flags, const char *data)
+static void child_mount(const StepChild *c, const char *src, const char *dst, const char *type, unsigned long flags,
+                        const char *data)
 {
         if (mount(src, dst, type, flags, data) < 0)
                 child_fail(c, "S", errno, "cannot mount %s on %s", type ? type : src, dst + strlen(c->root));
@@ -458,10 +460,13 @@ static void child_dev(const StepChild *c)
 {
         static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty" };
         static const char *const links[][2] = {
-                { "fd", "/proc/self/fd" },        { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
-                { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },          { "core", "/proc/kcore" },
+                { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
+                { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },         { "core", "/proc/kcore" },
         };
-        static const struct { const char *name, *type, *data; unsigned long flags; } fs[] = {
+        static const struct {
+                const char *name, *type, *data;
+                unsigned long flags;
+        } fs[] = {
                 { "pts", "devpts", "newinstance,ptmxmode=0666,mode=0620", MS_NOSUID | MS_NOEXEC },
                 { "shm", "tmpfs", "mode=1777,size=65536k", MS_NOSUID | MS_NODEV | MS_NOEXEC },
                 { "mqueue", "mqueue", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC },
@@ -502,23 +507,63 @@ static void child_dev(const StepChild *c)
 #define SECCOMP_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-#define CLONE_NEW_ANY (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
-                       CLONE_NEWCGROUP)
+#define CLONE_NEW_ANY \
+        (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP)
 
 /* What docker's default profile refuses a container: calls that reach the
  * host's kernel state (keys, modules, BPF, clocks, swap, reboot), other
  * processes' memory, and new mounts or namespaces (ours are made by now). */
 static const int denied_syscalls[] = {
-        __NR_keyctl, __NR_add_key, __NR_request_key, __NR_bpf, __NR_kexec_load, __NR_kexec_file_load,
-        __NR_init_module, __NR_finit_module, __NR_delete_module, __NR_ptrace, __NR_mount, __NR_umount2,
-        __NR_pivot_root, __NR_move_mount, __NR_fsopen, __NR_fsmount, __NR_fsconfig, __NR_fspick, __NR_open_tree,
-        __NR_mount_setattr, __NR_unshare, __NR_setns, __NR_perf_event_open, __NR_swapon, __NR_swapoff, __NR_reboot,
-        __NR_acct, __NR_settimeofday, __NR_clock_settime, __NR_clock_adjtime, __NR_adjtimex, __NR_quotactl,
-        __NR_lookup_dcookie, __NR_process_vm_readv, __NR_process_vm_writev, __NR_kcmp, __NR_userfaultfd,
-        __NR_open_by_handle_at, __NR_name_to_handle_at, __NR_fanotify_init, __NR_syslog, __NR_vhangup,
+        __NR_keyctl,
+        __NR_add_key,
+        __NR_request_key,
+        __NR_bpf,
+        __NR_kexec_load,
+        __NR_kexec_file_load,
+        __NR_init_module,
+        __NR_finit_module,
+        __NR_delete_module,
+        __NR_ptrace,
+        __NR_mount,
+        __NR_umount2,
+        __NR_pivot_root,
+        __NR_move_mount,
+        __NR_fsopen,
+        __NR_fsmount,
+        __NR_fsconfig,
+        __NR_fspick,
+        __NR_open_tree,
+        __NR_mount_setattr,
+        __NR_unshare,
+        __NR_setns,
+        __NR_perf_event_open,
+        __NR_swapon,
+        __NR_swapoff,
+        __NR_reboot,
+        __NR_acct,
+        __NR_settimeofday,
+        __NR_clock_settime,
+        __NR_clock_adjtime,
+        __NR_adjtimex,
+        __NR_quotactl,
+        __NR_lookup_dcookie,
+        __NR_process_vm_readv,
+        __NR_process_vm_writev,
+        __NR_kcmp,
+        __NR_userfaultfd,
+        __NR_open_by_handle_at,
+        __NR_name_to_handle_at,
+        __NR_fanotify_init,
+        __NR_syslog,
+        __NR_vhangup,
         __NR_nfsservctl,
 #ifdef __x86_64__
-        __NR_iopl, __NR_ioperm, __NR_uselib, __NR__sysctl, __NR_create_module, __NR_get_kernel_syms,
+        __NR_iopl,
+        __NR_ioperm,
+        __NR_uselib,
+        __NR__sysctl,
+        __NR_create_module,
+        __NR_get_kernel_syms,
         __NR_query_module,
 #endif
 };
@@ -870,8 +915,8 @@ int sandbox_run_step(const char *root, const UnpackedImage *img, char *const *ar
         /* clone() rather than fork() and unshare(): the child is pid 1 of
          * its pid namespace at once, so a single SIGKILL from here ends it
          * and everything it started. */
-        pid_t pid = clone(child_main, stack + CHILD_STACK, STEP_NAMESPACES | (c.userns ? CLONE_NEWUSER : 0) | SIGCHLD,
-                          &c);
+        pid_t pid =
+                clone(child_main, stack + CHILD_STACK, STEP_NAMESPACES | (c.userns ? CLONE_NEWUSER : 0) | SIGCHLD, &c);
         if (pid < 0) {
                 int e = errno;
                 if (e == EPERM || e == EINVAL || e == ENOSPC || e == EUSERS)

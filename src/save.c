@@ -57,7 +57,7 @@ static int add_ref(SaveImage *im, const char *ref, ObError *err)
                         return 0;
         im->refs = xrealloc(im->refs, (im->n_refs + 1) * sizeof(ImageRef));
         im->refs[im->n_refs++] = r;
-        r = (ImageRef) { 0 };   /* owned by im now */
+        r = (ImageRef){ 0 }; /* owned by im now */
         return 0;
 }
 
@@ -85,7 +85,7 @@ static int add_blob(SavePlan *p, const char *digest, json_t *size_json, const ch
                                       (unsigned long long) st.st_size, (unsigned long long) size);
 
         p->blobs = xrealloc(p->blobs, (p->n_blobs + 1) * sizeof(SaveBlob));
-        p->blobs[p->n_blobs++] = (SaveBlob) { .digest = xstrdup(digest), .size = size };
+        p->blobs[p->n_blobs++] = (SaveBlob){ .digest = xstrdup(digest), .size = size };
         p->blob_bytes += size;
         return 0;
 }
@@ -132,8 +132,7 @@ static int resolve_image(SavePlan *p, SaveImage *im, ObError *err)
         im->layers = xcalloc(1, sizeof(char *));
         size_t i;
         json_t *ld;
-        json_array_foreach(layers, i, ld)
-        {
+        json_array_foreach(layers, i, ld) {
                 _cleanup_free_ char *what_layer = xasprintf("layer %zu of '%s'", i + 1, im->name);
                 const char *ldigest = json_string_value(json_object_get(ld, "digest"));
                 r = add_blob(p, ldigest, json_object_get(ld, "size"), what_layer, err);
@@ -143,8 +142,8 @@ static int resolve_image(SavePlan *p, SaveImage *im, ObError *err)
         }
 
         if (im->n_refs == 0) {
-                const char *version = json_string_value(
-                        json_object_get(json_object_get(m, "annotations"), ANNOTATION_VERSION));
+                const char *version =
+                        json_string_value(json_object_get(json_object_get(m, "annotations"), ANNOTATION_VERSION));
                 _cleanup_free_ char *t1 = version ? image_default_tag(im->name, version) : NULL;
                 _cleanup_free_ char *t2 = image_default_tag(im->name, "latest");
                 r = t1 ? add_ref(im, t1, err) : 0;
@@ -207,7 +206,7 @@ int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, 
                 if (seen)
                         continue;
                 p->images = xrealloc(p->images, (p->n_images + 1) * sizeof(SaveImage));
-                p->images[p->n_images++] = (SaveImage) { .name = xstrdup(names[i]) };
+                p->images[p->n_images++] = (SaveImage){ .name = xstrdup(names[i]) };
         }
         qsort_safe(p->images, p->n_images, sizeof(SaveImage), image_cmp);
 
@@ -257,7 +256,7 @@ int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, 
 typedef struct Sink {
         int fd;
         uint64_t bytes;
-        int failed;          /* negative errno of the first failed write */
+        int failed; /* negative errno of the first failed write */
 } Sink;
 
 static ssize_t sink_write(struct archive *a, void *userdata, const void *buf, size_t n)

@@ -49,7 +49,8 @@ static int parse_health(YamlDoc *d, yaml_node_t *node, SpecHealth *h, ObError *e
         if ((r = y_str_list(d, v, "test", /* flags= */ 0, &h->test, err)) < 0)
                 return r;
         if (!h->test[0] || h->test[0][0] != '/')
-                return y_error(d, v, err, "the first word of 'test' must be the absolute path of a program in the image");
+                return y_error(d, v, err,
+                               "the first word of 'test' must be the absolute path of a program in the image");
         const char *durations[] = { "interval", "timeout", "start_period" };
         char **dst[] = { &h->interval, &h->timeout, &h->start_period };
         for (size_t i = 0; i < ELEMENTSOF(durations); i++) {
@@ -142,7 +143,7 @@ static int parse_artifact(YamlDoc *d, yaml_node_t *item, void *elem, void *userd
 static const SpecEntryKind artifact_kind = {
         .key = "artifacts",
         .what = "an 'artifacts' entry",
-        .keys = (const char *const[]) { "path", "source", "url", "sha256", "mode", "owner", NULL },
+        .keys = (const char *const[]){ "path", "source", "url", "sha256", "mode", "owner", NULL },
         .parse = parse_artifact,
 };
 
@@ -170,7 +171,7 @@ static int parse_build_step(YamlDoc *d, yaml_node_t *item, void *elem, void *use
 static const SpecEntryKind build_step_kind = {
         .key = "build",
         .what = "a 'build' step",
-        .keys = (const char *const[]) { "command", "workdir", NULL },
+        .keys = (const char *const[]){ "command", "workdir", NULL },
         .parse = parse_build_step,
 };
 
@@ -204,12 +205,14 @@ static int parse_service(YamlDoc *d, yaml_node_t *node, void *elem, void *userda
 static const SpecEntryKind service_kind = {
         .key = "services",
         .what = "a service",
-        .keys = (const char *const[]) { "image", "environment", "volumes", "command", "healthcheck", NULL },
-        .renames = (const YamlRename[]) {
-                { "ports", "services run with the app's network; set the port in 'environment' or 'command'" },
-                { "depends_on", "the app depends on every service here, healthy first when it has a healthcheck" },
-                { NULL, NULL },
-        },
+        .keys = (const char *const[]){ "image", "environment", "volumes", "command", "healthcheck", NULL },
+        .renames =
+                (const YamlRename[]){
+                        { "ports", "services run with the app's network; set the port in 'environment' or 'command'" },
+                        { "depends_on",
+                          "the app depends on every service here, healthy first when it has a healthcheck" },
+                        { NULL, NULL },
+                },
         .parse = parse_service,
 };
 
@@ -237,8 +240,8 @@ static int parse_compose(YamlDoc *d, yaml_node_t *node, Spec *s, ObError *err)
                 yaml_node_t *sv = yaml_document_get_node(&d->doc, p->value);
                 if (k->type != YAML_SCALAR_NODE || !spec_valid_name((const char *) k->data.scalar.value, 63))
                         return y_error(d, k, err, "service names must be lowercase letters, digits, '_', '-' or '.'");
-                if ((r = spec_parse_entry(d, sv, &service_kind, &s->services, &s->n_services, /* userdata= */ k,
-                                          err)) < 0)
+                if ((r = spec_parse_entry(d, sv, &service_kind, &s->services, &s->n_services, /* userdata= */ k, err)) <
+                    0)
                         return r;
         }
         return 0;
@@ -256,20 +259,20 @@ static int parse_defaults(YamlDoc *d, yaml_node_t *node, Spec *s, ObError *err)
                 ObError ignore;
                 if (y_uint(d, v, "port", 65535, &s->default_port, &ignore) < 0 || s->default_port == 0)
                         return y_error(d, v, err, "'port' must be a port number from 1 to 65535, found '%s'",
-                                       v->type == YAML_SCALAR_NODE ? (const char *) v->data.scalar.value
-                                                                   : y_kind(v));
+                                       v->type == YAML_SCALAR_NODE ? (const char *) v->data.scalar.value : y_kind(v));
         }
         return spec_get_path(d, node, "data_dir", SPEC_KEY_OPTIONAL, "'defaults'", &s->data_dir, err);
 }
 
 int spec_load_app(const char *file, Spec **ret, ObError *err)
 {
-        static const char *const keys[] = { "name", "version", "description", "tools", "artifacts", "build",
-                                            "files", "directories", "symlinks", "config", "healthcheck",
-                                            "defaults", "compose", NULL };
+        static const char *const keys[] = { "name",        "version",  "description", "tools",    "artifacts",
+                                            "build",       "files",    "directories", "symlinks", "config",
+                                            "healthcheck", "defaults", "compose",     NULL };
         static const YamlRename renames[] = {
                 { "image", "an app image is built from 'tools' and 'artifacts', not from another image" },
-                { "dockerfile", "there is no Dockerfile: name files under 'artifacts' and host commands under 'build'" },
+                { "dockerfile",
+                  "there is no Dockerfile: name files under 'artifacts' and host commands under 'build'" },
                 { "binaries", "apps list their files under 'artifacts'; tools under 'tools'" },
                 { "env", "put it under 'config: {env: ...}'" },
                 { "ports", "put it under 'config: {ports: [...]}' or 'defaults: {port: N}'" },

@@ -19,10 +19,10 @@ typedef enum SpecKeyPresence {
 /* A non-empty string, or an absolute image path, under key of map. An
  * optional key that is absent leaves *ret as it is; what names map in the
  * message about a missing required key. */
-int spec_get_str(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence presence, const char *what,
-                 char **ret, ObError *err);
-int spec_get_path(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence presence, const char *what,
-                  char **ret, ObError *err);
+int spec_get_str(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence presence, const char *what, char **ret,
+                 ObError *err);
+int spec_get_path(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence presence, const char *what, char **ret,
+                  ObError *err);
 
 /* Names of images, users, groups and services: what both a tag and
  * /etc/passwd accept. */
@@ -33,11 +33,11 @@ char *spec_config_dir(const char *file);
 
 /* One kind of entry of a list in a config (or of a mapping of names). */
 typedef struct SpecEntryKind {
-        const char *key;               /* the list's key, for messages: "files" */
-        const char *what;              /* one entry, for messages: "a 'files' entry" */
-        const char *const *keys;       /* the keys an entry may have */
-        const YamlRename *renames;     /* may be NULL */
-        bool scalar_ok;                /* an entry may also be a plain string, which parse reads */
+        const char *key;           /* the list's key, for messages: "files" */
+        const char *what;          /* one entry, for messages: "a 'files' entry" */
+        const char *const *keys;   /* the keys an entry may have */
+        const YamlRename *renames; /* may be NULL */
+        bool scalar_ok;            /* an entry may also be a plain string, which parse reads */
         /* Fills elem from node. elem is zeroed and already counted, so that
          * spec_free() releases what it holds even when parse fails. */
         int (*parse)(YamlDoc *d, yaml_node_t *node, void *elem, void *userdata, ObError *err);
@@ -47,13 +47,13 @@ typedef struct SpecEntryKind {
  * elem_size bytes. */
 int spec_parse_entry_sized(YamlDoc *d, yaml_node_t *node, const SpecEntryKind *kind, size_t elem_size, void **array,
                            size_t *n, void *userdata, ObError *err);
-#define spec_parse_entry(d, node, kind, array, n, userdata, err)                                            \
+#define spec_parse_entry(d, node, kind, array, n, userdata, err) \
         spec_parse_entry_sized(d, node, kind, sizeof(**(array)), (void **) (array), n, userdata, err)
 
 /* Checks that list is a list and appends each of its entries. */
 int spec_parse_list_sized(YamlDoc *d, yaml_node_t *list, const SpecEntryKind *kind, size_t elem_size, void **array,
                           size_t *n, void *userdata, ObError *err);
-#define spec_parse_list(d, list, kind, array, n, userdata, err)                                             \
+#define spec_parse_list(d, list, kind, array, n, userdata, err) \
         spec_parse_list_sized(d, list, kind, sizeof(**(array)), (void **) (array), n, userdata, err)
 
 /* The start all tiers share: the file, its keys, name, version and

@@ -31,7 +31,7 @@ static int parse_test_step(YamlDoc *d, yaml_node_t *node, void *elem, void *user
 static const SpecEntryKind test_step_kind = {
         .key = "steps",
         .what = "a 'test' step",
-        .keys = (const char *const[]) { "command", "expect", NULL },
+        .keys = (const char *const[]){ "command", "expect", NULL },
         .parse = parse_test_step,
 };
 
@@ -49,8 +49,7 @@ static int parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err)
                         return y_error(d, v, err, "'test' takes 'steps' or 'command', not both");
                 if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
                         return y_error(d, v, err, "'steps' must be a non-empty list of {command, expect}");
-                if ((r = spec_parse_list(d, v, &test_step_kind, &t->steps, &t->n_steps, /* userdata= */ NULL,
-                                         err)) < 0)
+                if ((r = spec_parse_list(d, v, &test_step_kind, &t->steps, &t->n_steps, /* userdata= */ NULL, err)) < 0)
                         return r;
         } else {
                 static const char *const step_keys[] = { "command", "expect", "env", "files", NULL };
@@ -84,8 +83,7 @@ static int parse_data(YamlDoc *d, yaml_node_t *node, SpecData *data, ObError *er
         if ((r = spec_get_path(d, node, "path", SPEC_KEY_REQUIRED, "'data'", &data->path, err)) < 0)
                 return r;
         data->mode = 0700;
-        if ((v = y_get(d, node, "mode")) &&
-            (r = y_mode(d, v, "mode", Y_MODE_DIRECTORY, &data->mode, err)) < 0)
+        if ((v = y_get(d, node, "mode")) && (r = y_mode(d, v, "mode", Y_MODE_DIRECTORY, &data->mode, err)) < 0)
                 return r;
         if ((v = y_get(d, node, "owner")) && (r = y_owner(d, v, "owner", &data->uid, &data->gid, err)) < 0)
                 return r;
@@ -106,9 +104,10 @@ static int parse_data(YamlDoc *d, yaml_node_t *node, SpecData *data, ObError *er
                         size_t klen = strcspn(data->append[i], "=");
                         if (memchr(data->append[i], '/', klen) || strncmp(data->append[i], "..=", 3) == 0 ||
                             strncmp(data->append[i], ".=", 2) == 0)
-                                return y_error(d, v, err,
-                                               "'append' keys must be file names inside the data directory, found '%.*s'",
-                                               (int) klen, data->append[i]);
+                                return y_error(
+                                        d, v, err,
+                                        "'append' keys must be file names inside the data directory, found '%.*s'",
+                                        (int) klen, data->append[i]);
                 }
         }
         return 0;
@@ -139,8 +138,9 @@ static int parse_binaries(YamlDoc *d, yaml_node_t *v, char ***ret, ObError *err)
 
 int spec_load_tool(const char *file, Spec **ret, ObError *err)
 {
-        static const char *const keys[] = { "name", "version", "package", "description", "category", "binaries",
-                                            "files", "directories", "symlinks", "config", "test", "data", NULL };
+        static const char *const keys[] = { "name",     "version", "package",     "description", "category",
+                                            "binaries", "files",   "directories", "symlinks",    "config",
+                                            "test",     "data",    NULL };
         static const YamlRename renames[] = {
                 { "build", "'build.binary_path' is now 'binaries' (a list of image paths) and "
                            "'build.runtime_libraries' is not needed: libraries are found by reading the ELF files; "

@@ -147,8 +147,8 @@ static bool valid_passwd_field(const char *s)
         return !strpbrk(s, ":\n");
 }
 
-int spec_get_str(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence presence, const char *what,
-                 char **ret, ObError *err)
+int spec_get_str(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence presence, const char *what, char **ret,
+                 ObError *err)
 {
         yaml_node_t *v = y_get(d, map, key);
         if (!v) {
@@ -159,8 +159,8 @@ int spec_get_str(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence 
         return y_nonempty_str(d, v, key, ret, err);
 }
 
-int spec_get_path(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence presence, const char *what,
-                  char **ret, ObError *err)
+int spec_get_path(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence presence, const char *what, char **ret,
+                  ObError *err)
 {
         yaml_node_t *v = y_get(d, map, key);
         if (!v) {
@@ -206,8 +206,7 @@ int spec_parse_list_sized(YamlDoc *d, yaml_node_t *list, const SpecEntryKind *ki
         if (list->type != YAML_SEQUENCE_NODE)
                 return y_error(d, list, err, "'%s' must be a list, found %s", kind->key, y_kind(list));
         yaml_node_t *item;
-        Y_SEQ_FOREACH(d, list, item)
-        {
+        Y_SEQ_FOREACH(d, list, item) {
                 int r = spec_parse_entry_sized(d, item, kind, elem_size, array, n, userdata, err);
                 if (r < 0)
                         return r;
@@ -231,8 +230,8 @@ static int get_file_path(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyP
                 const char *s = (const char *) v->data.scalar.value;
                 const char *close = strchr(s, '}');
                 if (!close || s[10] != '/' || (close[1] && close[1] != '/'))
-                        return y_error(d, v, err,
-                                       "'%s' must look like ${resolve:/ABSOLUTE/PATH}/REST, found '%s'", key, s);
+                        return y_error(d, v, err, "'%s' must look like ${resolve:/ABSOLUTE/PATH}/REST, found '%s'", key,
+                                       s);
                 *ret = xstrdup(s);
                 return 0;
         }
@@ -278,7 +277,7 @@ static int parse_file(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata,
 static const SpecEntryKind file_kind = {
         .key = "files",
         .what = "a 'files' entry",
-        .keys = (const char *const[]) { "path", "source", "exclude", "mode", "owner", "optional", NULL },
+        .keys = (const char *const[]){ "path", "source", "exclude", "mode", "owner", "optional", NULL },
         .scalar_ok = true,
         .parse = parse_file,
 };
@@ -294,8 +293,7 @@ static int parse_dir(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata, 
                 return r;
         if (strcmp(dir->path, "/") == 0)
                 return y_error(d, y_get(d, item, "path"), err, "'path' must not be the image root");
-        if ((v = y_get(d, item, "mode")) &&
-            (r = y_mode(d, v, "mode", Y_MODE_DIRECTORY, &dir->mode, err)) < 0)
+        if ((v = y_get(d, item, "mode")) && (r = y_mode(d, v, "mode", Y_MODE_DIRECTORY, &dir->mode, err)) < 0)
                 return r;
         if ((v = y_get(d, item, "owner")) && (r = y_owner(d, v, "owner", &dir->uid, &dir->gid, err)) < 0)
                 return r;
@@ -305,7 +303,7 @@ static int parse_dir(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata, 
 static const SpecEntryKind dir_kind = {
         .key = "directories",
         .what = "a 'directories' entry",
-        .keys = (const char *const[]) { "path", "mode", "owner", NULL },
+        .keys = (const char *const[]){ "path", "mode", "owner", NULL },
         .parse = parse_dir,
 };
 
@@ -321,7 +319,7 @@ static int parse_link(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata,
 static const SpecEntryKind link_kind = {
         .key = "symlinks",
         .what = "a 'symlinks' entry",
-        .keys = (const char *const[]) { "path", "target", NULL },
+        .keys = (const char *const[]){ "path", "target", NULL },
         .parse = parse_link,
 };
 
@@ -355,7 +353,7 @@ static int parse_group(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata
 static const SpecEntryKind group_kind = {
         .key = "groups",
         .what = "a 'groups' entry",
-        .keys = (const char *const[]) { "name", "gid", "members", NULL },
+        .keys = (const char *const[]){ "name", "gid", "members", NULL },
         .parse = parse_group,
 };
 
@@ -391,8 +389,8 @@ static int parse_user(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata,
                 if (strcmp(s->users[i].name, u->name) == 0)
                         return y_error(d, item, err, "user '%s' is defined twice", u->name);
                 if (s->users[i].uid == u->uid)
-                        return y_error(d, item, err, "uid %u is used by users '%s' and '%s'", u->uid,
-                                       s->users[i].name, u->name);
+                        return y_error(d, item, err, "uid %u is used by users '%s' and '%s'", u->uid, s->users[i].name,
+                                       u->name);
         }
         return 0;
 }
@@ -400,7 +398,7 @@ static int parse_user(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata,
 static const SpecEntryKind user_kind = {
         .key = "users",
         .what = "a 'users' entry",
-        .keys = (const char *const[]) { "name", "uid", "gid", "home", "shell", "gecos", NULL },
+        .keys = (const char *const[]){ "name", "uid", "gid", "home", "shell", "gecos", NULL },
         .parse = parse_user,
 };
 
@@ -419,8 +417,8 @@ static bool valid_port(const char *p)
 
 static int parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c, ObError *err)
 {
-        static const char *const keys[] = { "user", "env", "workdir", "entrypoint", "cmd",
-                                            "ports", "volumes", "labels", NULL };
+        static const char *const keys[] = { "user",  "env",     "workdir", "entrypoint", "cmd",
+                                            "ports", "volumes", "labels",  NULL };
         static const YamlRename renames[] = {
                 { "working_dir", "use 'workdir'" },
                 { "environment", "use 'env'" },
@@ -470,9 +468,8 @@ static int parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c,
                         return r;
                 for (size_t i = 0; c->volumes[i]; i++)
                         if (c->volumes[i][0] != '/')
-                                return y_error(d, yaml_document_get_node(&d->doc, v->data.sequence.items.start[i]),
-                                               err, "'volumes' entries must be absolute paths, found '%s'",
-                                               c->volumes[i]);
+                                return y_error(d, yaml_document_get_node(&d->doc, v->data.sequence.items.start[i]), err,
+                                               "'volumes' entries must be absolute paths, found '%s'", c->volumes[i]);
         }
         if ((v = y_get(d, node, "labels")) && (r = y_str_map(d, v, "labels", &c->labels, err)) < 0)
                 return r;
@@ -578,8 +575,8 @@ int spec_parse_layer_keys(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err)
 
 int spec_load_base(const char *file, const char *default_version, Spec **ret, ObError *err)
 {
-        static const char *const keys[] = { "name", "version", "description", "rootfs", "files", "directories",
-                                            "symlinks", "users", "groups", "config", NULL };
+        static const char *const keys[] = { "name",     "version", "description", "rootfs", "files", "directories",
+                                            "symlinks", "users",   "groups",      "config", NULL };
         static const YamlRename renames[] = {
                 { "install_path", "a base image has no install path; list host files under 'files'" },
                 { "dirs", "use 'directories'" },

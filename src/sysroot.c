@@ -179,8 +179,7 @@ int sysroot_readlink(const Sysroot *s, const char *path, char **ret_target, ObEr
         return 0;
 }
 
-int sysroot_resolve(Sysroot *s, const char *path, SysrootLinkFn fn, void *userdata, char **ret_path,
-                    ObError *err)
+int sysroot_resolve(Sysroot *s, const char *path, SysrootLinkFn fn, void *userdata, char **ret_path, ObError *err)
 {
         /* resolved: canonical prefix so far ("" is the root); rest: what is
          * still to walk. Symlink targets are spliced in front of rest. */

@@ -50,9 +50,16 @@ static int run_data_command(const Spec *tool, const char *dir, const char *pwfil
         /* A fixed environment: the same command gives the same kind of
          * result on every machine. */
         _cleanup_free_ char *home = xasprintf("HOME=%s", pw ? pw->pw_dir : "/");
-        char *envp[] = { (char *) "PATH=/usr/bin:/bin", (char *) "LANG=C.UTF-8", (char *) "LC_ALL=C.UTF-8",
-                         (char *) "TZ=UTC", home, NULL };
-        RunOptions ro = { .workdir = dir, .log = log, .envp = envp, .uid = pw ? (long) pw->pw_uid : -1,
+        char *envp[] = { (char *) "PATH=/usr/bin:/bin",
+                         (char *) "LANG=C.UTF-8",
+                         (char *) "LC_ALL=C.UTF-8",
+                         (char *) "TZ=UTC",
+                         home,
+                         NULL };
+        RunOptions ro = { .workdir = dir,
+                          .log = log,
+                          .envp = envp,
+                          .uid = pw ? (long) pw->pw_uid : -1,
                           .gid = pw ? (long) pw->pw_gid : -1 };
         int status = 0;
         int r = run_program(argv, &ro, &status, err);
@@ -136,8 +143,12 @@ int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir
                 return r;
         _cleanup_(plan_clear) Plan p = { 0 };
         /* Private by nature (a database's 0700 files) and made by us for this image. */
-        PlanCopyOptions o = { .dst = tool->data.path, .src = dir, .uid = tool->data.uid, .gid = tool->data.gid,
-                              .allow_private = true, .why = "made at build time by data.command" };
+        PlanCopyOptions o = { .dst = tool->data.path,
+                              .src = dir,
+                              .uid = tool->data.uid,
+                              .gid = tool->data.gid,
+                              .allow_private = true,
+                              .why = "made at build time by data.command" };
         r = plan_add_host(&p, host, &o, err);
         if (r < 0)
                 return r;

@@ -27,8 +27,10 @@ int tool_resolve_version(const Spec *spec, Sysroot *root, char **ret, char **ret
                 return ob_error_wrap(err, "%s: cannot read the version of '%s'", spec->file, spec->name);
         char *tag = dpkg_version_tag(debian);
         if (!tag)
-                return ob_error_plain(err, EINVAL, "%s: the Debian package '%s' has the version '%s', which has no "
-                                      "upstream part", spec->file, spec->package, debian);
+                return ob_error_plain(err, EINVAL,
+                                      "%s: the Debian package '%s' has the version '%s', which has no "
+                                      "upstream part",
+                                      spec->file, spec->package, debian);
         *ret = tag;
         if (ret_debian_version)
                 *ret_debian_version = TAKE_PTR(debian);
@@ -182,7 +184,10 @@ static int add_symlink_entry(Plan *p, const Plan *base, const char *path, const 
         const Entry *b = base ? plan_find(base, path) : NULL;
         if (b && b->type == ENTRY_SYMLINK && strcmp(b->target, target) == 0)
                 return 0;
-        Entry e = { .path = (char *) path, .type = ENTRY_SYMLINK, .mode = 0777, .target = (char *) target,
+        Entry e = { .path = (char *) path,
+                    .type = ENTRY_SYMLINK,
+                    .mode = 0777,
+                    .target = (char *) target,
                     .why = (char *) why };
         return plan_add(p, &e, err);
 }
@@ -238,8 +243,8 @@ static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *cons
                         _cleanup_free_ char *link = xasprintf("/%s", e->path);
                         _cleanup_free_ char *dir = xstrdup(link);
                         *strrchr(dir, '/') = '\0';
-                        _cleanup_free_ char *joined = e->target[0] == '/' ? xstrdup(e->target)
-                                                                          : xasprintf("%s/%s", dir, e->target);
+                        _cleanup_free_ char *joined =
+                                e->target[0] == '/' ? xstrdup(e->target) : xasprintf("%s/%s", dir, e->target);
                         _cleanup_free_ char *target = normalize_lexical(joined);
                         if (!target || plan_find(p, target) || (base && plan_find(base, target)))
                                 continue;
@@ -255,11 +260,15 @@ static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *cons
                         LinkAdder a = { .plan = p, .base = base, .why = "symlink on the way to a link target" };
                         if (sysroot_resolve(root, target, link_adder, &a, &real, &ignore) < 0 ||
                             sysroot_lstat(root, real, &st, &ignore) < 0)
-                                continue;       /* dangling on the host too: keep it as it is */
+                                continue; /* dangling on the host too: keep it as it is */
                         _cleanup_free_ char *why = xasprintf("target of symlink %s", link);
                         _cleanup_free_ char *origin = xasprintf("target of symlink %s, %s", link, e->why ? e->why : "");
-                        PlanCopyOptions o = { .dst = real, .src = real, .exclude = exclude, .why = why,
-                                              .via_link = true, .origin = origin };
+                        PlanCopyOptions o = { .dst = real,
+                                              .src = real,
+                                              .exclude = exclude,
+                                              .why = why,
+                                              .via_link = true,
+                                              .origin = origin };
                         size_t before = p->n;
                         r = plan_add_host(p, root, &o, err);
                         if (r < 0)
@@ -294,8 +303,7 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                 if (r < 0)
                         return ob_error_wrap_subject(err, tool->binaries[i], "%s: binary '%s'", tool->file,
                                                      tool->binaries[i]);
-                r = closure_plan_add(&p, &base, /* n_below= */ base ? 1 : 0, root, c, from, /* root_why= */ NULL,
-                                     err);
+                r = closure_plan_add(&p, &base, /* n_below= */ base ? 1 : 0, root, c, from, /* root_why= */ NULL, err);
                 if (r < 0)
                         return r;
         }
@@ -310,8 +318,14 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                 if (r == 0) {
                         /* Named at its own path, a symlink stays a symlink and
                          * what it points to comes along. */
-                        PlanCopyOptions o = { .dst = dst, .src = src, .exclude = f->exclude, .has_mode = f->has_mode,
-                                              .mode = f->mode, .uid = f->uid, .gid = f->gid, .why = why,
+                        PlanCopyOptions o = { .dst = dst,
+                                              .src = src,
+                                              .exclude = f->exclude,
+                                              .has_mode = f->has_mode,
+                                              .mode = f->mode,
+                                              .uid = f->uid,
+                                              .gid = f->gid,
+                                              .why = why,
                                               .keep_links = strcmp(dst, src) == 0 };
                         r = plan_add_host(&p, root, &o, err);
                 }
@@ -341,16 +355,20 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                 r = elf_closure_add(c, path, /* flags= */ 0, err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", tool->file);
-                r = closure_plan_add(&p, &base, /* n_below= */ base ? 1 : 0, root, c, from, /* root_why= */ NULL,
-                                     err);
+                r = closure_plan_add(&p, &base, /* n_below= */ base ? 1 : 0, root, c, from, /* root_why= */ NULL, err);
                 if (r < 0)
                         return r;
         }
 
         for (size_t i = 0; i < tool->n_dirs; i++) {
                 const SpecDir *d = &tool->dirs[i];
-                Entry e = { .path = d->path, .type = ENTRY_DIR, .mode = d->mode, .uid = d->uid, .gid = d->gid,
-                            .mtime = mtime, .why = (char *) "directory named in config" };
+                Entry e = { .path = d->path,
+                            .type = ENTRY_DIR,
+                            .mode = d->mode,
+                            .uid = d->uid,
+                            .gid = d->gid,
+                            .mtime = mtime,
+                            .why = (char *) "directory named in config" };
                 r = plan_add(&p, &e, err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s", tool->file);

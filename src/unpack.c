@@ -65,13 +65,13 @@ typedef struct LayerStream {
         bool gzip;
         z_stream z;
         bool z_ready;
-        bool started;          /* a gzip member was seen */
-        bool in_member;        /* a gzip member started and has not ended */
-        bool eof;              /* the blob is read to its end */
+        bool started;   /* a gzip member was seen */
+        bool in_member; /* a gzip member started and has not ended */
+        bool eof;       /* the blob is read to its end */
         unsigned char *in, *out;
         Sha256 blob_hash, tar_hash;
         uint64_t blob_size, tar_size;
-        char msg[512];         /* why reading failed */
+        char msg[512]; /* why reading failed */
 } LayerStream;
 
 static ssize_t stream_read_blob(LayerStream *s, unsigned char *buf)
@@ -174,7 +174,7 @@ static void stream_hash_rest(LayerStream *s)
  * hold, never what their own layer holds. */
 typedef struct Unpack {
         int rootfd;
-        int cwdfd;             /* the caller's working directory: a relative layout path is relative to it */
+        int cwdfd; /* the caller's working directory: a relative layout path is relative to it */
         dev_t dev;
         const char *digest;
         char **made;
@@ -309,7 +309,7 @@ static int prepare_replace(Unpack *u, const char *path, mode_t type, ObError *er
         const char *name = slash ? slash + 1 : path;
         _cleanup_close_ int fd = open_dir_nofollow(u->rootfd, dir);
         if (fd < 0)
-                return 0;   /* missing parents are made by libarchive, symlinks refused by it */
+                return 0; /* missing parents are made by libarchive, symlinks refused by it */
         struct stat st;
         if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return 0;
@@ -486,7 +486,8 @@ static int unpack_tar(Unpack *u, LayerStream *s, ObError *err)
                                                   ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                                   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
         if (archive_read_open(a, s, NULL, archive_read_cb, NULL) < ARCHIVE_OK)
-                return ob_error_plain(err, EIO, "layer %s: %s", u->digest, s->msg[0] ? s->msg : archive_error_string(a));
+                return ob_error_plain(err, EIO, "layer %s: %s", u->digest,
+                                      s->msg[0] ? s->msg : archive_error_string(a));
         int r = unpack_entries(u, s, a, w, err);
         made_clear(u);
         if (r == 0 && archive_write_close(w) < ARCHIVE_WARN)
@@ -575,8 +576,8 @@ static int read_json_blob(Layout *l, const char *digest, const char *what, json_
         json_t *j = json_loadb(data, size, 0, &jerr);
         if (!json_is_object(j)) {
                 json_decref(j);
-                return ob_error_plain(err, EINVAL, "the %s %s is not a JSON object%s%s", what, digest,
-                                      j ? "" : ": ", j ? "" : jerr.text);
+                return ob_error_plain(err, EINVAL, "the %s %s is not a JSON object%s%s", what, digest, j ? "" : ": ",
+                                      j ? "" : jerr.text);
         }
         *ret = j;
         return 0;
@@ -587,8 +588,8 @@ static void image_from_config(UnpackedImage *img, const char *name, json_t *mani
 {
         json_t *c = json_object_get(config, "config");
         img->name = xstrdup(name);
-        const char *v = json_string_value(json_object_get(json_object_get(manifest, "annotations"),
-                                                          "org.opencontainers.image.version"));
+        const char *v = json_string_value(
+                json_object_get(json_object_get(manifest, "annotations"), "org.opencontainers.image.version"));
         img->version = v ? xstrdup(v) : NULL;
         v = json_string_value(json_object_get(c, "User"));
         img->user = xstrdup(v ? v : "");
@@ -596,8 +597,7 @@ static void image_from_config(UnpackedImage *img, const char *name, json_t *mani
         img->workdir = xstrdup(v && *v ? v : "/");
         size_t i;
         json_t *e;
-        json_array_foreach(json_object_get(c, "Env"), i, e)
-        {
+        json_array_foreach(json_object_get(c, "Env"), i, e) {
                 if (json_string_value(e) && strchr(json_string_value(e), '='))
                         strv_push(&img->env, json_string_value(e));
         }

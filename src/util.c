@@ -162,4 +162,3 @@ const char *format_size(uint64_t bytes, char buf[static 32])
                 snprintf(buf, 32, "%.2f GB", (double) bytes / 1e9);
         return buf;
 }
-

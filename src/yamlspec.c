@@ -17,13 +17,13 @@
 /* Open addressing, keyed by strings it owns: what keeps duplicate keys and
  * anchors linear in the size of a config. */
 typedef struct StrSlot {
-        char *key;          /* NULL: empty */
+        char *key; /* NULL: empty */
         size_t value[3];
 } StrSlot;
 
 typedef struct StrTable {
         StrSlot *slots;
-        size_t cap, n;      /* cap: 0 or a power of two */
+        size_t cap, n; /* cap: 0 or a power of two */
 } StrTable;
 
 static void str_table_clear(StrTable *t)
@@ -90,8 +90,8 @@ static StrSlot *str_table_add(StrTable *t, const char *key, bool *ret_added)
 
 /* ---- messages ---- */
 
-__attribute__((format(printf, 5, 0)))
-static int y_verror_at(YamlDoc *d, size_t line, size_t column, ObError *err, const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static int y_verror_at(YamlDoc *d, size_t line, size_t column, ObError *err,
+                                                             const char *fmt, va_list ap)
 {
         char msg[2048], full[3072], escaped[sizeof(((ObError *) NULL)->msg)];
 
@@ -106,8 +106,8 @@ static int y_verror_at(YamlDoc *d, size_t line, size_t column, ObError *err, con
 }
 
 /* "file:line:col: message", line and column counted from 1; line 0: "file: message". */
-__attribute__((format(printf, 5, 6)))
-static int y_error_at(YamlDoc *d, size_t line, size_t column, ObError *err, const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static int y_error_at(YamlDoc *d, size_t line, size_t column, ObError *err,
+                                                            const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -188,8 +188,12 @@ static char text_at(const char *text, size_t size, const yaml_mark_t *m)
 
 static const char *file_type_name(mode_t mode)
 {
-        return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) ? "a character device"
-               : S_ISBLK(mode) ? "a block device" : S_ISSOCK(mode) ? "a socket" : "a special file";
+        return S_ISDIR(mode)    ? "a directory"
+               : S_ISFIFO(mode) ? "a FIFO"
+               : S_ISCHR(mode)  ? "a character device"
+               : S_ISBLK(mode)  ? "a block device"
+               : S_ISSOCK(mode) ? "a socket"
+                                : "a special file";
 }
 
 /* The bytes of a config. Only a regular file is read, and no more of it
@@ -223,8 +227,8 @@ static int read_config(const char *file, char **ret_data, size_t *ret_size, ObEr
                         break;
                 n += (size_t) r;
                 if (n > YDOC_MAX_SIZE)
-                        return ob_error_plain(err, EFBIG, "config '%s' is larger than a config may be (%d KiB)",
-                                              name, YDOC_MAX_SIZE / 1024);
+                        return ob_error_plain(err, EFBIG, "config '%s' is larger than a config may be (%d KiB)", name,
+                                              YDOC_MAX_SIZE / 1024);
         }
         buf[n] = '\0';
         *ret_data = TAKE_PTR(buf);
@@ -245,15 +249,15 @@ int ydoc_load(const char *file, YamlDoc **ret, ObError *err)
 /* What a node holds, aliases expanded. */
 typedef struct YamlCost {
         size_t nodes;
-        size_t bytes;        /* of scalars */
+        size_t bytes; /* of scalars */
 } YamlCost;
 
 /* A collection that is being read. */
 typedef struct LoadFrame {
         int node;
-        int key;             /* of a mapping: the key that waits for its value; 0: none */
-        char *anchor;        /* recorded when the collection ends: no alias points into its own node */
-        YamlCost cost;       /* so far, aliases expanded */
+        int key;       /* of a mapping: the key that waits for its value; 0: none */
+        char *anchor;  /* recorded when the collection ends: no alias points into its own node */
+        YamlCost cost; /* so far, aliases expanded */
 } LoadFrame;
 
 typedef struct Loader {
@@ -262,8 +266,8 @@ typedef struct Loader {
         size_t size;
         LoadFrame stack[YDOC_MAX_DEPTH];
         size_t depth;
-        StrTable anchors;    /* name: node id, nodes, bytes */
-        YamlCost aliased;    /* reached through aliases */
+        StrTable anchors; /* name: node id, nodes, bytes */
+        YamlCost aliased; /* reached through aliases */
         bool have_document;
 } Loader;
 
@@ -274,8 +278,8 @@ static void loader_clear(Loader *l)
         str_table_clear(&l->anchors);
 }
 
-__attribute__((format(printf, 4, 5)))
-static int loader_error(Loader *l, const yaml_mark_t *m, ObError *err, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int loader_error(Loader *l, const yaml_mark_t *m, ObError *err,
+                                                              const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -293,7 +297,7 @@ static int parse_error(Loader *l, const yaml_parser_t *p, ObError *err)
                  * character) a byte offset, not a mark */
                 size_t line, column;
                 text_position(l->text, l->size, p->problem_offset, &line, &column);
-                if (p->problem_value < 0)       /* the input ended inside a character */
+                if (p->problem_value < 0) /* the input ended inside a character */
                         return y_error_at(l->d, line, column, err, "%s", p->problem);
                 return y_error_at(l->d, line, column, err, "%s (0x%02x)", p->problem, (unsigned) p->problem_value);
         }
@@ -323,7 +327,7 @@ static int loader_anchor(Loader *l, const char *anchor, const yaml_mark_t *m, in
 static int loader_add(Loader *l, int node, YamlCost cost, ObError *err)
 {
         if (l->depth == 0)
-                return 0;       /* the root: the document's first node */
+                return 0; /* the root: the document's first node */
         LoadFrame *f = &l->stack[l->depth - 1];
         yaml_node_t *parent = yaml_document_get_node(&l->d->doc, f->node);
         int ok = 1;
@@ -403,8 +407,7 @@ static int load_collection_start(Loader *l, const yaml_event_t *ev, ObError *err
                                                   ev->data.sequence_start.style);
                 anchor = (const char *) ev->data.sequence_start.anchor;
         } else {
-                node = yaml_document_add_mapping(&l->d->doc, ev->data.mapping_start.tag,
-                                                 ev->data.mapping_start.style);
+                node = yaml_document_add_mapping(&l->d->doc, ev->data.mapping_start.tag, ev->data.mapping_start.style);
                 anchor = (const char *) ev->data.mapping_start.anchor;
         }
         if (!node)
@@ -427,7 +430,10 @@ static int load_collection_end(Loader *l, const yaml_event_t *ev, ObError *err)
         return loader_add(l, f.node, f.cost, err);
 }
 
-static void yaml_event_deletep(yaml_event_t *ev) { yaml_event_delete(ev); }
+static void yaml_event_deletep(yaml_event_t *ev)
+{
+        yaml_event_delete(ev);
+}
 
 /* libyaml's own loader builds the whole document before anything can be
  * checked, and libyaml takes quadratic time over deep nesting: events let
@@ -470,7 +476,10 @@ static int load_events(Loader *l, yaml_parser_t *p, ObError *err)
         }
 }
 
-static void yaml_parser_deletep(yaml_parser_t *p) { yaml_parser_delete(p); }
+static void yaml_parser_deletep(yaml_parser_t *p)
+{
+        yaml_parser_delete(p);
+}
 
 int ydoc_load_data(const char *name, const char *data, size_t size, YamlDoc **ret, ObError *err)
 {
@@ -547,8 +556,7 @@ static bool is_null(const yaml_node_t *node)
         if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
                 return false;
         const char *s = scalar(node);
-        return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-               strcmp(s, "NULL") == 0;
+        return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
 }
 
 /* Levenshtein distance, for "did you mean" hints on misspelt keys. */
@@ -592,8 +600,8 @@ static char *allowed_list(const char *const *allowed)
         return s;
 }
 
-int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *const *allowed,
-                const YamlRename *renames, ObError *err)
+int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *const *allowed, const YamlRename *renames,
+                ObError *err)
 {
         if (node->type != YAML_MAPPING_NODE)
                 return y_error(d, node, err, "%s must be a mapping, found %s", what, y_kind(node));
@@ -850,8 +858,7 @@ int y_str_list(YamlDoc *d, yaml_node_t *node, const char *key, YamlListFlags fla
         size_t n = 0;
         v = xcalloc((size_t) (node->data.sequence.items.top - node->data.sequence.items.start) + 1, sizeof(char *));
         yaml_node_t *item;
-        Y_SEQ_FOREACH(d, node, item)
-        {
+        Y_SEQ_FOREACH(d, node, item) {
                 if (item->type != YAML_SCALAR_NODE)
                         return y_error(d, item, err, "items of '%s' must be strings, found %s", key, y_kind(item));
                 v[n++] = xstrdup(scalar(item));
@@ -863,11 +870,10 @@ int y_str_list(YamlDoc *d, yaml_node_t *node, const char *key, YamlListFlags fla
 int y_str_map(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObError *err)
 {
         if (node->type != YAML_MAPPING_NODE)
-                return y_error(d, node, err, "'%s' must be a mapping of names to strings, found %s", key,
-                               y_kind(node));
+                return y_error(d, node, err, "'%s' must be a mapping of names to strings, found %s", key, y_kind(node));
         size_t n = 0;
-        _cleanup_strv_ char **v = xcalloc(
-                (size_t) (node->data.mapping.pairs.top - node->data.mapping.pairs.start) + 1, sizeof(char *));
+        _cleanup_strv_ char **v =
+                xcalloc((size_t) (node->data.mapping.pairs.top - node->data.mapping.pairs.start) + 1, sizeof(char *));
         _cleanup_(str_table_clear) StrTable seen = { 0 };
         for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
                 yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
@@ -877,8 +883,7 @@ int y_str_map(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObErr
                 if (strchr(scalar(k), '='))
                         return y_error(d, k, err, "keys of '%s' must not contain '=', found '%s'", key, scalar(k));
                 if (val->type != YAML_SCALAR_NODE)
-                        return y_error(d, val, err, "'%s.%s' must be a string, found %s", key, scalar(k),
-                                       y_kind(val));
+                        return y_error(d, val, err, "'%s.%s' must be a string, found %s", key, scalar(k), y_kind(val));
                 bool added;
                 StrSlot *first = str_table_add(&seen, scalar(k), &added);
                 if (!added)

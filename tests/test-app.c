@@ -25,14 +25,14 @@
 
 #define APP_DIR TEST_DATA_DIR "/app"
 
-static char *tmp_dir;          /* everything the tests write */
+static char *tmp_dir; /* everything the tests write */
 static bool have_curl;
 
 /* ---- helpers ---------------------------------------------------------- */
 
-#define NEED_CURL()                                                              \
-        do {                                                                     \
-                if (!have_curl)                                                  \
+#define NEED_CURL()                                                                 \
+        do {                                                                        \
+                if (!have_curl)                                                     \
                         test_skip("curl not found on PATH (the downloads run it)"); \
         } while (0)
 
@@ -187,7 +187,7 @@ START_TEST(test_good_config)
         ck_assert_str_eq(db->health.test[0], "/usr/bin/pg_isready");
         ck_assert_str_eq(db->health.interval, "2s");
         ck_assert_ptr_null(db->health.timeout);
-        ck_assert_uint_eq(db->health.retries, 3);     /* the default */
+        ck_assert_uint_eq(db->health.retries, 3); /* the default */
         const SpecService *cache = &s->services[1];
         ck_assert_str_eq(cache->name, "cache");
         ck_assert_str_eq(cache->image, "docker.io/library/redis:7");
@@ -226,9 +226,8 @@ static const BadCase bad_cases[] = {
         { "bad-artifact-neither.yml", "7:5: an 'artifacts' entry needs either 'source' (a local path) or 'url'" },
         { "bad-url-ftp.yml", "6:10: 'url' must start with https://, http:// or file://, found 'ftp://example.com/x'" },
         { "bad-sha256-short.yml", "7:13: 'sha256' must be 64 lowercase hex digits, found 'abc123'" },
-        { "bad-sha256-upper.yml",
-          "8:7: 'sha256' must be 64 lowercase hex digits, found "
-          "'0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF'" },
+        { "bad-sha256-upper.yml", "8:7: 'sha256' must be 64 lowercase hex digits, found "
+                                  "'0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF'" },
         { "bad-sha256-no-url.yml", "7:13: 'sha256' pins a download: it needs 'url'" },
         { "bad-port-name.yml", "6:9: 'port' must be a port number from 1 to 65535, found 'http'" },
         { "bad-port-zero.yml", "5:18: 'port' must be a port number from 1 to 65535, found '0'" },
@@ -279,12 +278,12 @@ static void fetch_setup(FetchSetup *f, const char *name, const char *url_tail, c
         f->lock = xasprintf("%s/app.lock", f->dir);
         ck_assert_int_eq(mkdir(f->src, 0755), 0);
         ck_assert_int_eq(setenv("OCI_BUILD_CACHE", f->cache, 1), 0);
-        _cleanup_free_ char *text = xasprintf("name: f\n"                              /* 1 */
-                                              "version: \"1.0\"\n"                      /* 2 */
-                                              "description: a download\n"               /* 3 */
-                                              "artifacts:\n"                            /* 4 */
-                                              "  - path: /app/payload\n"                /* 5 */
-                                              "    url: file://%s/%s\n"                 /* 6 */
+        _cleanup_free_ char *text = xasprintf("name: f\n"                 /* 1 */
+                                              "version: \"1.0\"\n"        /* 2 */
+                                              "description: a download\n" /* 3 */
+                                              "artifacts:\n"              /* 4 */
+                                              "  - path: /app/payload\n"  /* 5 */
+                                              "    url: file://%s/%s\n"   /* 6 */
                                               "%s",
                                               f->src, url_tail, sha_yaml ? sha_yaml : "");
         put_file(f->config, text, 0644);
@@ -425,7 +424,7 @@ START_TEST(test_plan_elf_artifact)
         }
         ck_assert_msg(libc, "no libc.so.6 in the app layer");
         ck_assert_str_eq(libc->why, "needed by /app/hello");
-        ck_assert_uint_ge(needed, 2);   /* libc and the program interpreter, at least */
+        ck_assert_uint_ge(needed, 2); /* libc and the program interpreter, at least */
 
         /* a layer below that holds libc: left out */
         _cleanup_free_ char *libc_path = xstrdup(libc->path);
@@ -453,12 +452,13 @@ START_TEST(test_plan_elf_artifact)
         /* with the interpreter there, libc is what is missing */
         const char *at = strstr(e.msg, "interpreter ") + strlen("interpreter ");
         _cleanup_free_ char *interp = xstrndup(at, strcspn(at, ","));
-        _cleanup_free_ char *copy = xasprintf("mkdir -p %s$(dirname %s) && cp -L %s %s%s", empty, interp, interp, empty,
-                                              interp);
+        _cleanup_free_ char *copy =
+                xasprintf("mkdir -p %s$(dirname %s) && cp -L %s %s%s", empty, interp, interp, empty, interp);
         ck_assert_int_eq(system(copy), 0);
         ck_assert_int_eq(app_plan(s, bare, "amd64", 5, true, &p, &e), -ENOENT);
         _cleanup_free_ char *want = xasprintf("'/app/hello' (program interpreter %s) needs libc.so.6, which is not "
-                                              "in the sysroot", interp);
+                                              "in the sysroot",
+                                              interp);
         ck_assert_msg(strstr(e.msg, want), "%s", e.msg);
         sysroot_free(bare);
         sysroot_free(host);
@@ -499,8 +499,8 @@ START_TEST(test_run_build)
                  0644);
         s = load_app(cfg);
         ck_assert_int_eq(app_run_build(s, &e), -EIO);
-        _cleanup_free_ char *want_err = xasprintf("%s: build step 'sh' failed (exit 4), its last lines:\noops\nagain",
-                                                  cfg);
+        _cleanup_free_ char *want_err =
+                xasprintf("%s: build step 'sh' failed (exit 4), its last lines:\noops\nagain", cfg);
         ck_assert_str_eq(e.msg, want_err);
         _cleanup_free_ char *never = xasprintf("%s/never.txt", dir);
         ck_assert_int_ne(access(never, F_OK), 0);
@@ -546,8 +546,8 @@ START_TEST(test_build_output)
         ck_assert_int_eq(r, -EIO);
         ck_assert_msg(strstr(printed, "\nb: sh: one\nb: sh: two\nb: sh: three\n"), "printed: %s", printed);
         /* one error, the lines kept whole */
-        _cleanup_free_ char *want = xasprintf("%s: build step 'sh' failed (exit 3), its last lines:\none\ntwo\nthree",
-                                              cfg);
+        _cleanup_free_ char *want =
+                xasprintf("%s: build step 'sh' failed (exit 3), its last lines:\none\ntwo\nthree", cfg);
         ck_assert_str_eq(e.msg, want);
 
         /* only the last 20 lines, and nothing printed when quiet */

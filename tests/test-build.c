@@ -62,7 +62,9 @@ static void teardown(void)
 
 static BuildOptions options(void)
 {
-        return (BuildOptions){ .configs = configs, .sysroot = "/", .source_date_epoch = 0,
+        return (BuildOptions){ .configs = configs,
+                               .sysroot = "/",
+                               .source_date_epoch = 0,
                                .layer = { .level = 1, .threads = 1 } };
 }
 
@@ -80,8 +82,8 @@ static size_t count_blobs(void)
 }
 
 /* Builds the images named (tier by tier) and commits. */
-static int build(const SpecTier *tiers, const char *const *names, size_t n, const BuildResult **ret_res,
-                 size_t *ret_n, Build **ret_build, ObError *err)
+static int build(const SpecTier *tiers, const char *const *names, size_t n, const BuildResult **ret_res, size_t *ret_n,
+                 Build **ret_build, ObError *err)
 {
         BuildOptions o = options();
         _cleanup_(build_freep) Build *b = NULL;
@@ -308,7 +310,8 @@ START_TEST(test_missing_packages_named_at_once)
         /* installed, wrong path: its own failure, not counted */
         ck_assert_int_eq(build_add(b, SPEC_TIER_TOOL, "p1", 0, &e), -ENOENT);
         ck_assert_msg(strstr(e.msg, "binary '/usr/bin/presnt' does not exist, though the Debian package 'present' is "
-                                    "installed"), "%s", e.msg);
+                                    "installed"),
+                      "%s", e.msg);
 
         /* m2's package was removed; m3 has a version of its own, and its
          * binary is missing with pkg-a not installed */
@@ -316,7 +319,7 @@ START_TEST(test_missing_packages_named_at_once)
         ck_assert_int_eq(build_add(b, SPEC_TIER_TOOL, "m3", 0, &e), -ENOPKG);
         ck_assert_msg(strstr(e.msg, "binary '/usr/bin/a3' is not installed: install the Debian package 'pkg-a'"), "%s",
                       e.msg);
-        ck_assert_int_eq(build_add(b, SPEC_TIER_TOOL, "m1", 0, &e), -ENOPKG);     /* asked twice */
+        ck_assert_int_eq(build_add(b, SPEC_TIER_TOOL, "m1", 0, &e), -ENOPKG); /* asked twice */
         ck_assert_int_eq(build_missing_error(b, &e), -ENOPKG);
         ck_assert_str_eq(e.msg, "3 tools are not installed in the sysroot: m1 (pkg-a), m2 (pkg-b), m3 (pkg-a): "
                                 "apt-get install pkg-a pkg-b");

@@ -19,7 +19,7 @@
 
 #define APP_DIR TEST_DATA_DIR "/app"
 
-static char *tmp_dir;          /* everything the tests write */
+static char *tmp_dir; /* everything the tests write */
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -289,7 +289,8 @@ START_TEST(test_compose)
         Spec *s = load_app(APP_DIR "/good.yml");
         char *images[] = { (char *) "distroless-postgres:1.0", (char *) "docker.io/library/redis:7" };
         for (int host = 0; host <= 1; host++) {
-                ComposeOptions o = { .host_network = host, .app_tag = "distroless-testapp:1.0.0",
+                ComposeOptions o = { .host_network = host,
+                                     .app_tag = "distroless-testapp:1.0.0",
                                      .service_images = images };
                 _cleanup_free_ char *text = compose_render(s, &o);
                 ck_assert_ptr_nonnull(text);
@@ -414,19 +415,20 @@ START_TEST(test_compose_hostile)
         Spec *s = hostile_spec();
         char *images[] = { (char *) "distroless-postgres:1.0", (char *) "docker.io/library/redis:7" };
         for (int host = 0; host <= 1; host++) {
-                ComposeOptions o = { .host_network = host, .app_tag = "distroless-testapp:1.0.0",
+                ComposeOptions o = { .host_network = host,
+                                     .app_tag = "distroless-testapp:1.0.0",
                                      .service_images = images };
                 _cleanup_free_ char *text = compose_render(s, &o);
                 json_t *doc = parse_libyaml(text);
-                static const char *const app_keys_host[] = { "image", "network_mode", "environment", "volumes",
-                                                             "healthcheck", "depends_on", "restart", NULL };
-                static const char *const app_keys_ports[] = { "image", "ports", "environment", "volumes",
-                                                              "healthcheck", "depends_on", "restart", NULL };
+                static const char *const app_keys_host[] = { "image",       "network_mode", "environment", "volumes",
+                                                             "healthcheck", "depends_on",   "restart",     NULL };
+                static const char *const app_keys_ports[] = { "image",       "ports",      "environment", "volumes",
+                                                              "healthcheck", "depends_on", "restart",     NULL };
                 expect_keys(doc, "services.testapp", host ? app_keys_host : app_keys_ports);
-                static const char *const db_keys[] = { "image", "command", "environment", "volumes", "healthcheck",
-                                                       "restart", NULL };
-                static const char *const db_keys_host[] = { "image", "network_mode", "command", "environment",
-                                                            "volumes", "healthcheck", "restart", NULL };
+                static const char *const db_keys[] = { "image",       "command", "environment", "volumes",
+                                                       "healthcheck", "restart", NULL };
+                static const char *const db_keys_host[] = { "image",   "network_mode", "command", "environment",
+                                                            "volumes", "healthcheck",  "restart", NULL };
                 expect_keys(doc, "services.db", host ? db_keys_host : db_keys);
                 static const char *const svcs[] = { "testapp", "db", "cache", NULL };
                 expect_keys(doc, "services", svcs);
@@ -439,8 +441,8 @@ START_TEST(test_compose_hostile)
                 ck_assert_str_eq(json_string_value(json_object_get(env, hostile_key)), "1");
                 ck_assert_str_eq(json_string_value(json_object_get(env, "VALUE")), hostile_value);
                 ck_assert_str_eq(json_string_value(json_object_get(env, "COLON")), colon_value);
-                static const char *const dbvols[] = { "testapp-db:/var/lib/postgresql/data", hostile_volume,
-                                                      "/:/host", NULL };
+                static const char *const dbvols[] = { "testapp-db:/var/lib/postgresql/data", hostile_volume, "/:/host",
+                                                      NULL };
                 expect_list(doc, "services.db.volumes", dbvols);
                 json_t *vols = at(doc, "volumes");
                 ck_assert_uint_eq(json_object_size(vols), 3);
@@ -465,16 +467,46 @@ static void expect_refused(void (*change)(Spec *), const char *what)
         spec_free(s);
 }
 
-static void key_newline(Spec *s) { strv_push(&s->compose_env, "EVIL\n    privileged: true\n    X=1"); }
-static void key_space(Spec *s) { strv_push(&s->compose_env, "A B=1"); }
-static void key_digit(Spec *s) { strv_push(&s->services[0].environment, "1A=1"); }
-static void value_escape(Spec *s) { strv_push(&s->compose_env, "V=a\033[2Jb"); }
-static void volume_newline(Spec *s) { strv_push(&s->services[0].volumes, "x:/data\n    privileged: true"); }
-static void volume_host(Spec *s) { strv_push(&s->services[0].volumes, "/:/host"); }
-static void volume_relative(Spec *s) { strv_push(&s->services[0].volumes, "x:data"); }
-static void volume_mode(Spec *s) { strv_push(&s->services[0].volumes, "x:/data:z"); }
-static void named_volume(Spec *s) { strv_push(&s->compose_volumes, "v: {}\n  x"); }
-static void command_control(Spec *s) { strv_push(&s->services[0].command, "a\rb"); }
+static void key_newline(Spec *s)
+{
+        strv_push(&s->compose_env, "EVIL\n    privileged: true\n    X=1");
+}
+static void key_space(Spec *s)
+{
+        strv_push(&s->compose_env, "A B=1");
+}
+static void key_digit(Spec *s)
+{
+        strv_push(&s->services[0].environment, "1A=1");
+}
+static void value_escape(Spec *s)
+{
+        strv_push(&s->compose_env, "V=a\033[2Jb");
+}
+static void volume_newline(Spec *s)
+{
+        strv_push(&s->services[0].volumes, "x:/data\n    privileged: true");
+}
+static void volume_host(Spec *s)
+{
+        strv_push(&s->services[0].volumes, "/:/host");
+}
+static void volume_relative(Spec *s)
+{
+        strv_push(&s->services[0].volumes, "x:data");
+}
+static void volume_mode(Spec *s)
+{
+        strv_push(&s->services[0].volumes, "x:/data:z");
+}
+static void named_volume(Spec *s)
+{
+        strv_push(&s->compose_volumes, "v: {}\n  x");
+}
+static void command_control(Spec *s)
+{
+        strv_push(&s->services[0].command, "a\rb");
+}
 
 START_TEST(test_compose_check)
 {
@@ -487,7 +519,8 @@ START_TEST(test_compose_check)
         expect_refused(key_space, "environment key 'A B'");
         expect_refused(key_digit, "compose service 'db': environment key '1A'");
         expect_refused(value_escape, "environment 'V' has a control character");
-        expect_refused(volume_newline, "compose service 'db': volume 'x:/data\\n    privileged: true' is not NAME:/absolute/path");
+        expect_refused(volume_newline,
+                       "compose service 'db': volume 'x:/data\\n    privileged: true' is not NAME:/absolute/path");
         expect_refused(volume_host, "volume '/:/host' is not NAME:/absolute/path");
         expect_refused(volume_relative, "volume 'x:data'");
         expect_refused(volume_mode, "volume 'x:/data:z'");
@@ -506,7 +539,8 @@ START_TEST(test_rewrite_host)
                 { "cache", "127.0.0.1" },
                 { "db:5432", "127.0.0.1:5432" },
                 { "db:${PORT:-5432}", "127.0.0.1:${PORT:-5432}" },
-                { "postgres://postgres:postgres@db:5432/postgres", "postgres://postgres:postgres@127.0.0.1:5432/postgres" },
+                { "postgres://postgres:postgres@db:5432/postgres",
+                  "postgres://postgres:postgres@127.0.0.1:5432/postgres" },
                 { "postgres://db/x", "postgres://127.0.0.1/x" },
                 { "redis://cache", "redis://127.0.0.1" },
                 { "http://u@cache:6379?x=1", "http://u@127.0.0.1:6379?x=1" },

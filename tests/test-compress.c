@@ -20,7 +20,7 @@ typedef struct Buf {
         unsigned char *p;
         size_t n, cap;
         unsigned calls;
-        unsigned fail_at;       /* fail on this call (1-based); 0: never */
+        unsigned fail_at; /* fail on this call (1-based); 0: never */
 } Buf;
 
 static int buf_sink(void *userdata, const void *data, size_t size, ObError *err)
@@ -69,9 +69,9 @@ static void inflate_members(const unsigned char *in, size_t n, Inflated *out)
                 ck_assert_msg(n - pos >= 18, "trailing garbage at %zu", pos);
                 ck_assert_int_eq(in[pos], 0x1f);
                 ck_assert_int_eq(in[pos + 1], 0x8b);
-                ck_assert_int_eq(in[pos + 2], 8);       /* CM = deflate */
-                ck_assert_int_eq(in[pos + 3], 0);       /* FLG: no FNAME, FCOMMENT, FEXTRA, FHCRC */
-                ck_assert_int_eq(in[pos + 4] | in[pos + 5] | in[pos + 6] | in[pos + 7], 0);   /* MTIME */
+                ck_assert_int_eq(in[pos + 2], 8); /* CM = deflate */
+                ck_assert_int_eq(in[pos + 3], 0); /* FLG: no FNAME, FCOMMENT, FEXTRA, FHCRC */
+                ck_assert_int_eq(in[pos + 4] | in[pos + 5] | in[pos + 6] | in[pos + 7], 0); /* MTIME */
 
                 z_stream zs;
                 memset(&zs, 0, sizeof(zs));
@@ -89,8 +89,7 @@ static void inflate_members(const unsigned char *in, size_t n, Inflated *out)
                         zs.avail_out = (uInt) (cap - out->n);
                         r = inflate(&zs, Z_NO_FLUSH);
                         out->n = cap - zs.avail_out;
-                        ck_assert_msg(r == Z_OK || r == Z_STREAM_END, "inflate: %d (%s)", r,
-                                      zs.msg ? zs.msg : "");
+                        ck_assert_msg(r == Z_OK || r == Z_STREAM_END, "inflate: %d (%s)", r, zs.msg ? zs.msg : "");
                 } while (r != Z_STREAM_END);
                 pos = n - zs.avail_in;
                 inflateEnd(&zs);
@@ -99,8 +98,8 @@ static void inflate_members(const unsigned char *in, size_t n, Inflated *out)
         }
 }
 
-static void compress_buf(int level, size_t chunk, unsigned threads, const unsigned char *data, size_t n,
-                         size_t piece, Buf *out)
+static void compress_buf(int level, size_t chunk, unsigned threads, const unsigned char *data, size_t n, size_t piece,
+                         Buf *out)
 {
         ObError e = { 0 };
         Compressor *c = NULL;

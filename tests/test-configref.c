@@ -42,10 +42,10 @@
 typedef enum Tier { BASE, TOOL, APP } Tier;
 
 typedef struct Section {
-        const char *name;            /* as in "<!-- keys: NAME -->" */
+        const char *name; /* as in "<!-- keys: NAME -->" */
         Tier tier;
-        const char *tmpl;            /* the config; "%s" is the section's mapping content */
-        const char *minimal[6];      /* "key: value" pairs that make the config valid */
+        const char *tmpl;       /* the config; "%s" is the section's mapping content */
+        const char *minimal[6]; /* "key: value" pairs that make the config valid */
 } Section;
 
 /* Every config is one YAML flow mapping, so that an example fits on the
@@ -55,29 +55,34 @@ typedef struct Section {
 #define APP_MIN "name: a, version: \"1\", description: d, artifacts: [{path: /a, source: a}], "
 
 static const Section SECTIONS[] = {
-        { "base", BASE, "{%s}",
-          { "name: b", "description: d", "groups: [{name: nonroot, gid: 1000}]" } },
-        { "tool", TOOL, "{%s}",
-          { "name: t", "version: \"1\"", "description: d", "binaries: [/usr/bin/t]" } },
-        { "app", APP, "{%s}",
-          { "name: a", "version: \"1\"", "description: d", "artifacts: [{path: /a, source: a}]" } },
+        { "base", BASE, "{%s}", { "name: b", "description: d", "groups: [{name: nonroot, gid: 1000}]" } },
+        { "tool", TOOL, "{%s}", { "name: t", "version: \"1\"", "description: d", "binaries: [/usr/bin/t]" } },
+        { "app", APP, "{%s}", { "name: a", "version: \"1\"", "description: d", "artifacts: [{path: /a, source: a}]" } },
         { "files", TOOL, "{" TOOL_MIN "files: [{%s}]}", { "path: /x" } },
         { "directories", TOOL, "{" TOOL_MIN "directories: [{%s}]}", { "path: /x" } },
         { "symlinks", TOOL, "{" TOOL_MIN "symlinks: [{%s}]}", { "path: /x", "target: y" } },
-        { "users", BASE, "{" BASE_MIN "groups: [{name: g, gid: 1000}], users: [{%s}]}",
+        { "users",
+          BASE,
+          "{" BASE_MIN "groups: [{name: g, gid: 1000}], users: [{%s}]}",
           { "name: u", "uid: 1000", "gid: 1000", "home: /h" } },
-        { "groups", BASE, "{" BASE_MIN "users: [{name: nonroot, uid: 1000, gid: 1000, home: /h}], groups: [{%s}]}",
+        { "groups",
+          BASE,
+          "{" BASE_MIN "users: [{name: nonroot, uid: 1000, gid: 1000, home: /h}], groups: [{%s}]}",
           { "name: g", "gid: 1000" } },
         { "config", TOOL, "{" TOOL_MIN "config: {%s}}", { NULL } },
         { "test", TOOL, "{" TOOL_MIN "test: {%s}}", { "command: [/bin/t]" } },
         { "test-step", TOOL, "{" TOOL_MIN "test: {steps: [{%s}]}}", { "command: [/bin/t]" } },
         { "data", TOOL, "{" TOOL_MIN "data: {%s}}", { "path: /d", "command: [/bin/true]" } },
-        { "artifacts", APP, "{name: a, version: \"1\", description: d, artifacts: [{%s}]}",
+        { "artifacts",
+          APP,
+          "{name: a, version: \"1\", description: d, artifacts: [{%s}]}",
           { "path: /a", "url: https://example.com/a" } },
         { "build", APP, "{" APP_MIN "build: [{%s}]}", { "command: [true]" } },
         { "healthcheck", APP, "{" APP_MIN "healthcheck: {%s}}", { "test: [/bin/t]" } },
         /* a service's healthcheck has the same keys */
-        { "healthcheck", APP, "{" APP_MIN "compose: {services: {db: {image: db, healthcheck: {%s}}}}}",
+        { "healthcheck",
+          APP,
+          "{" APP_MIN "compose: {services: {db: {image: db, healthcheck: {%s}}}}}",
           { "test: [/bin/t]" } },
         { "defaults", APP, "{" APP_MIN "defaults: {%s}}", { NULL } },
         { "compose", APP, "{" APP_MIN "compose: {%s}}", { NULL } },
@@ -95,7 +100,7 @@ static const char *const EXCLUDES[][3] = {
 
 typedef struct DocRow {
         char *key;
-        char *value;    /* the example (keys) or the hint (refused) */
+        char *value; /* the example (keys) or the hint (refused) */
 } DocRow;
 
 typedef struct DocTable {
@@ -138,10 +143,11 @@ static void read_doc(void)
         bool in_rows = false;
         for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
                 char name[64];
-                if (sscanf(line, "<!-- keys: %63s -->", name) == 1 || sscanf(line, "<!-- refused: %63s -->", name) == 1) {
+                if (sscanf(line, "<!-- keys: %63s -->", name) == 1 ||
+                    sscanf(line, "<!-- refused: %63s -->", name) == 1) {
                         tables = xrealloc(tables, (n_tables + 1) * sizeof(*tables));
                         cur = &tables[n_tables++];
-                        *cur = (DocTable) { .section = xstrdup(name), .refused = strstr(line, "refused") != NULL };
+                        *cur = (DocTable){ .section = xstrdup(name), .refused = strstr(line, "refused") != NULL };
                         in_rows = false;
                         continue;
                 }
@@ -168,7 +174,7 @@ static void read_doc(void)
                         continue; /* the header and its rule */
                 const char *value = cur->refused ? cells[1] : nc > 4 ? unquote(cells[4]) : "";
                 cur->rows = xrealloc(cur->rows, (cur->n + 1) * sizeof(*cur->rows));
-                cur->rows[cur->n++] = (DocRow) { .key = xstrdup(unquote(cells[0])), .value = xstrdup(value) };
+                cur->rows[cur->n++] = (DocRow){ .key = xstrdup(unquote(cells[0])), .value = xstrdup(value) };
         }
         ck_assert_msg(n_tables > 0, "%s has no '<!-- keys: SECTION -->' tables", DOC);
 }
@@ -321,8 +327,8 @@ START_TEST(test_allowed_keys)
         _cleanup_free_ char *ds = sorted_list(dv, t->n);
         free(pv);
         free(dv);
-        ck_assert_msg(strcmp(ps, ds) == 0,
-                      "section '%s': the parser accepts [%s] but docs/configs.md documents [%s]", s->name, ps, ds);
+        ck_assert_msg(strcmp(ps, ds) == 0, "section '%s': the parser accepts [%s] but docs/configs.md documents [%s]",
+                      s->name, ps, ds);
 }
 END_TEST
 

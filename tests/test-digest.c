@@ -41,8 +41,8 @@ START_TEST(test_streaming_million_a)
                 sha256_update(&h, piece, sizeof(piece));
         sha256_final(&h, out);
         ck_assert_str_eq(out, SHA_MILLION_A);
-        ck_assert_ptr_null(h.ctx);      /* final releases the context */
-        sha256_free(&h);                /* and a second release is harmless */
+        ck_assert_ptr_null(h.ctx); /* final releases the context */
+        sha256_free(&h);           /* and a second release is harmless */
 }
 END_TEST
 

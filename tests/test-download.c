@@ -18,14 +18,14 @@
 #include "testutil.h"
 #include "util.h"
 
-static char *tmp_dir;          /* everything the tests write */
+static char *tmp_dir; /* everything the tests write */
 static bool have_curl;
 
 /* ---- helpers ---------------------------------------------------------- */
 
-#define NEED_CURL()                                                              \
-        do {                                                                     \
-                if (!have_curl)                                                  \
+#define NEED_CURL()                                                                 \
+        do {                                                                        \
+                if (!have_curl)                                                     \
                         test_skip("curl not found on PATH (the downloads run it)"); \
         } while (0)
 
@@ -127,8 +127,14 @@ static int fetch(const Spec *s, const char *arch, char **ret_path, ObError *err)
 {
         const SpecArtifact *a = &s->artifacts[0];
         _cleanup_free_ char *lock = download_lock_path(s->file);
-        DownloadRequest req = { .url = a->url, .version = s->version, .arch = arch, .sha256 = a->sha256,
-                                .lock = lock, .owner = s->name, .file = s->file, .line = a->line,
+        DownloadRequest req = { .url = a->url,
+                                .version = s->version,
+                                .arch = arch,
+                                .sha256 = a->sha256,
+                                .lock = lock,
+                                .owner = s->name,
+                                .file = s->file,
+                                .line = a->line,
                                 .key = "artifacts" };
         return download_fetch(&req, /* flags= */ 0, ret_path, err);
 }
@@ -144,7 +150,7 @@ START_TEST(test_cache_dir)
         d = download_cache_dir();
         ck_assert_str_eq(d, "/c/ob");
         free(d);
-        setenv("OCI_BUILD_CACHE", "", 1);     /* empty: as if unset */
+        setenv("OCI_BUILD_CACHE", "", 1); /* empty: as if unset */
         d = download_cache_dir();
         ck_assert_str_eq(d, "/c/xdg/oci-build");
         free(d);
@@ -218,12 +224,12 @@ static void fetch_setup(FetchSetup *f, const char *name, const char *url_tail, c
         f->lock = xasprintf("%s/app.lock", f->dir);
         ck_assert_int_eq(mkdir(f->src, 0755), 0);
         ck_assert_int_eq(setenv("OCI_BUILD_CACHE", f->cache, 1), 0);
-        _cleanup_free_ char *text = xasprintf("name: f\n"                              /* 1 */
-                                              "version: \"1.0\"\n"                      /* 2 */
-                                              "description: a download\n"               /* 3 */
-                                              "artifacts:\n"                            /* 4 */
-                                              "  - path: /app/payload\n"                /* 5 */
-                                              "    url: file://%s/%s\n"                 /* 6 */
+        _cleanup_free_ char *text = xasprintf("name: f\n"                 /* 1 */
+                                              "version: \"1.0\"\n"        /* 2 */
+                                              "description: a download\n" /* 3 */
+                                              "artifacts:\n"              /* 4 */
+                                              "  - path: /app/payload\n"  /* 5 */
+                                              "    url: file://%s/%s\n"   /* 6 */
                                               "%s",
                                               f->src, url_tail, sha_yaml ? sha_yaml : "");
         put_file(f->config, text, 0644);
@@ -404,8 +410,8 @@ START_TEST(test_fetch_lock_mismatch)
         ck_assert_int_eq(fetch(s, "amd64", &path, &e), -EIO);
         ck_assert_ptr_null(path);
         _cleanup_free_ char *hex = hex_of("changed upstream\n");
-        _cleanup_free_ char *want = xasprintf("%s:5: artifacts: '%s' has sha256 %s, but the lock file pins %s",
-                                              f.config, url, hex, ones);
+        _cleanup_free_ char *want =
+                xasprintf("%s:5: artifacts: '%s' has sha256 %s, but the lock file pins %s", f.config, url, hex, ones);
         ck_assert_str_eq(e.msg, want);
         ck_assert_uint_eq(count_dir(f.downloads), 0);
         /* the lock file is left alone */
@@ -428,8 +434,8 @@ START_TEST(test_fetch_other_arch)
         char *path = NULL;
         ck_assert_int_eq(fetch(s, "amd64", &path, &e), -EINVAL);
         ck_assert_ptr_null(path);
-        _cleanup_free_ char *want = xasprintf("%s:5: artifacts: 'sha256' has no pin for architecture 'amd64'",
-                                              f.config);
+        _cleanup_free_ char *want =
+                xasprintf("%s:5: artifacts: 'sha256' has no pin for architecture 'amd64'", f.config);
         ck_assert_str_eq(e.msg, want);
         ck_assert_uint_eq(count_dir(f.cache), 0);
         spec_free(s);
@@ -447,8 +453,8 @@ START_TEST(test_fetch_missing)
         char *path = NULL;
         ck_assert_int_eq(fetch(s, "amd64", &path, &e), -EIO);
         ck_assert_ptr_null(path);
-        _cleanup_free_ char *want = xasprintf("%s:5: artifacts: cannot download 'file://%s/nothing-here.bin': ",
-                                              f.config, f.src);
+        _cleanup_free_ char *want =
+                xasprintf("%s:5: artifacts: cannot download 'file://%s/nothing-here.bin': ", f.config, f.src);
         ck_assert_msg(str_startswith(e.msg, want), "got: %s\nexpected: %s...", e.msg, want);
         ck_assert(!dir_has_prefix(f.downloads, ".part-"));
         ck_assert_uint_eq(count_dir(f.downloads), 0);

@@ -105,8 +105,7 @@ START_TEST(test_installed)
                 _cleanup_free_ char *text = xasprintf("Package: p\n%s", cases[i].status);
                 _cleanup_(dpkg_status_freep) DpkgStatus *s = dpkg_status_parse(text);
                 ck_assert_uint_eq(s->n_paragraphs, 1);
-                ck_assert_msg(dpkg_paragraph_installed(&s->paragraphs[0]) == cases[i].installed, "%s",
-                              cases[i].status);
+                ck_assert_msg(dpkg_paragraph_installed(&s->paragraphs[0]) == cases[i].installed, "%s", cases[i].status);
         }
 }
 END_TEST
@@ -191,7 +190,7 @@ START_TEST(test_package_version_no_database)
         Sysroot *root = NULL;
         ck_assert_msg(sysroot_open(empty, &root, &e) == 0, "%s", e.msg);
         char *v = NULL;
-        ck_assert_int_eq(dpkg_package_version(root, "wanted", &v, &e), -ENOENT);   /* no database: not ENOPKG */
+        ck_assert_int_eq(dpkg_package_version(root, "wanted", &v, &e), -ENOENT); /* no database: not ENOPKG */
         ck_assert_ptr_null(v);
         ck_assert_ptr_nonnull(strstr(e.msg, "/var/lib/dpkg/status"));
         sysroot_free(root);
@@ -237,22 +236,22 @@ static const struct {
         const char *version;
         const char *tag;
 } tag_cases[] = {
-        { "1:2.39.5-0+deb12u3", "2.39.5-0_deb12u3" },               /* git */
-        { "5:7.0.15-1~deb12u10", "7.0.15-1-deb12u10" },             /* redis-server */
-        { "7.88.1-10+deb12u15", "7.88.1-10_deb12u15" },             /* curl */
+        { "1:2.39.5-0+deb12u3", "2.39.5-0_deb12u3" },   /* git */
+        { "5:7.0.15-1~deb12u10", "7.0.15-1-deb12u10" }, /* redis-server */
+        { "7.88.1-10+deb12u15", "7.88.1-10_deb12u15" }, /* curl */
         { "2:1.0~rc1-1", "1.0-rc1-1" },
-        { "1.6-2.1+b1", "1.6-2.1_b1" },                             /* a binNMU */
-        { "18.20.4+dfsg-1~deb12u1", "18.20.4_dfsg-1-deb12u1" },     /* nodejs */
-        { "2:1.19~1", "1.19-1" },                                   /* golang-go */
-        { "15+248+deb12u1", "15_248_deb12u1" },                     /* postgresql */
-        { "1:9.2p1-2+deb12u5", "9.2p1-2_deb12u5" },                 /* openssh-server */
+        { "1.6-2.1+b1", "1.6-2.1_b1" },                         /* a binNMU */
+        { "18.20.4+dfsg-1~deb12u1", "18.20.4_dfsg-1-deb12u1" }, /* nodejs */
+        { "2:1.19~1", "1.19-1" },                               /* golang-go */
+        { "15+248+deb12u1", "15_248_deb12u1" },                 /* postgresql */
+        { "1:9.2p1-2+deb12u5", "9.2p1-2_deb12u5" },             /* openssh-server */
         { "20.20.2-1nodesource1+repack1", "20.20.2-1nodesource1_repack1" },
-        { "2.36-9+deb12u10", "2.36-9_deb12u10" },                   /* libc6 */
+        { "2.36-9+deb12u10", "2.36-9_deb12u10" }, /* libc6 */
         { "1.0", "1.0" },
-        { "0:1.0-1", "1.0-1" },                                     /* an explicit zero epoch */
-        { "1:2.0:beta-1", "2.0_beta-1" },                           /* a colon after the epoch stays no epoch */
-        { "a:1", "a_1" },                                           /* no digits: no epoch */
-        { "~rc1", "_rc1" },                                         /* a tag cannot start with '-' */
+        { "0:1.0-1", "1.0-1" },           /* an explicit zero epoch */
+        { "1:2.0:beta-1", "2.0_beta-1" }, /* a colon after the epoch stays no epoch */
+        { "a:1", "a_1" },                 /* no digits: no epoch */
+        { "~rc1", "_rc1" },               /* a tag cannot start with '-' */
         { ".5", "_5" },
         { "1:", NULL },
         { "", NULL },

@@ -29,9 +29,9 @@
 #define OTHER_MACHINE 0
 #endif
 
-static char *tmp_dir;          /* everything the fixtures need */
-static char *fix_root;         /* <tmp>/root: the sysroot */
-static const char *ma;         /* multiarch triplet of the host */
+static char *tmp_dir;  /* everything the fixtures need */
+static char *fix_root; /* <tmp>/root: the sysroot */
+static const char *ma; /* multiarch triplet of the host */
 static bool have_fixtures;
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -237,34 +237,26 @@ static int build_fixtures(void)
         _cleanup_free_ char *q_l = xasprintf("'%s' -Wl,--enable-new-dtags -Wl,-rpath,'/opt/${LIB}/x'", libl);
         _cleanup_free_ char *q_app = xasprintf("%s -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'", q_fix);
         _cleanup_free_ char *q_noint = xasprintf("%s -Wl,-dynamic-linker,/lib/ld-nope.so.1", q_base);
-        _cleanup_free_ char *q_wrong = xasprintf("%s -Wl,--enable-new-dtags -Wl,-rpath,/opt/fifo:/opt/dir:/opt/wrong32:/opt/wrong",
-                                                 q_base);
+        _cleanup_free_ char *q_wrong =
+                xasprintf("%s -Wl,--enable-new-dtags -Wl,-rpath,/opt/fifo:/opt/dir:/opt/wrong32:/opt/wrong", q_base);
         _cleanup_free_ char *q_a = xasprintf("'%s/opt/bundle/lib/libB.so.1'", R);
         _cleanup_free_ char *q_b = xasprintf("'%s/opt/bundle/lib/libA.so.1' %s -Wl,--enable-new-dtags "
-                                             "-Wl,-rpath,'${ORIGIN}/../lib'", R, q_a);
+                                             "-Wl,-rpath,'${ORIGIN}/../lib'",
+                                             R, q_a);
         _cleanup_free_ char *wrong = xasprintf("%s/opt/wrong/libbase.so.1", R);
         _cleanup_free_ char *wrong32 = xasprintf("%s/opt/wrong32/libbase.so.1", R);
 
-        if (build_lib(ldso, "ld-fix.so.2", "") < 0 ||
-            build_lib(base, "libbase.so.1", "") < 0 ||
+        if (build_lib(ldso, "ld-fix.so.2", "") < 0 || build_lib(base, "libbase.so.1", "") < 0 ||
             build_lib("opt/app/lib/libfix.so.1.0", "libfix.so.1", q_base) < 0 ||
-            run("ln -s libfix.so.1.0 '%s/opt/app/lib/libfix.so.1'", R) < 0 ||
-            build_exe("opt/app/bin/app", q_app) < 0 ||
-            build_lib(missing, "libmissing.so.1", "") < 0 ||
-            build_exe("usr/bin/missing", q_missing) < 0 ||
-            build_exe("usr/bin/noint", q_noint) < 0 ||
-            build_lib("opt/conflib/libconf.so.1", "libconf.so.1", "") < 0 ||
-            build_exe("usr/bin/useconf", q_conf) < 0 ||
-            build_exe("usr/bin/skipwrong", q_wrong) < 0 ||
+            run("ln -s libfix.so.1.0 '%s/opt/app/lib/libfix.so.1'", R) < 0 || build_exe("opt/app/bin/app", q_app) < 0 ||
+            build_lib(missing, "libmissing.so.1", "") < 0 || build_exe("usr/bin/missing", q_missing) < 0 ||
+            build_exe("usr/bin/noint", q_noint) < 0 || build_lib("opt/conflib/libconf.so.1", "libconf.so.1", "") < 0 ||
+            build_exe("usr/bin/useconf", q_conf) < 0 || build_exe("usr/bin/skipwrong", q_wrong) < 0 ||
             build_lib("opt/rp/libonlyrp.so.1", "libonlyrp.so.1", "") < 0 ||
-            build_lib(chain, "libchain.so.1", q_onlyrp) < 0 ||
-            build_exe("usr/bin/userpath", q_chain) < 0 ||
-            build_exe("usr/bin/userunpath", q_chain_run) < 0 ||
-            build_lib(libl, "libl.so.1", "") < 0 ||
-            build_exe("usr/bin/uselib", q_l) < 0 ||
-            build_lib("opt/bundle/lib/libB.so.1", "libB.so.1", "") < 0 ||
-            build_lib("opt/bundle/lib/libA.so.1", "libA.so.1", q_a) < 0 ||
-            build_exe("opt/bundle/bin/b", q_b) < 0)
+            build_lib(chain, "libchain.so.1", q_onlyrp) < 0 || build_exe("usr/bin/userpath", q_chain) < 0 ||
+            build_exe("usr/bin/userunpath", q_chain_run) < 0 || build_lib(libl, "libl.so.1", "") < 0 ||
+            build_exe("usr/bin/uselib", q_l) < 0 || build_lib("opt/bundle/lib/libB.so.1", "libB.so.1", "") < 0 ||
+            build_lib("opt/bundle/lib/libA.so.1", "libA.so.1", q_a) < 0 || build_exe("opt/bundle/bin/b", q_b) < 0)
                 return -1;
 
         /* Same name, wrong machine and wrong class: ld.so passes over both. */
@@ -273,9 +265,9 @@ static int build_fixtures(void)
         return 0;
 }
 
-#define NEED_FIXTURES()                                                  \
-        do {                                                             \
-                if (!have_fixtures)                                      \
+#define NEED_FIXTURES()                                                           \
+        do {                                                                      \
+                if (!have_fixtures)                                               \
                         test_skip("the ELF fixtures could not be compiled (cc)"); \
         } while (0)
 
@@ -423,13 +415,13 @@ static void expect_error(const uint8_t *data, size_t size, const char *why)
 }
 
 /* Applies one damage to a fresh copy of the image and expects an error. */
-#define DAMAGE(why, ...)                                                         \
-        do {                                                                     \
-                uint8_t *img = xmalloc(size);                                    \
-                memcpy(img, orig, size);                                         \
-                __VA_ARGS__;                                                     \
-                expect_error(img, size, why);                                    \
-                free(img);                                                       \
+#define DAMAGE(why, ...)                      \
+        do {                                  \
+                uint8_t *img = xmalloc(size); \
+                memcpy(img, orig, size);      \
+                __VA_ARGS__;                  \
+                expect_error(img, size, why); \
+                free(img);                    \
         } while (0)
 
 static void damage_image(const uint8_t *orig, size_t size)
@@ -449,8 +441,8 @@ static void damage_image(const uint8_t *orig, size_t size)
         DAMAGE("e_phnum zero", put_le(img + EH_PHNUM, 2, 0));
         DAMAGE("e_phentsize small", put_le(img + EH_PHENTSIZE, 2, 8));
         DAMAGE("PN_XNUM without sections", put_le(img + EH_PHNUM, 2, 0xffff); put_le(img + EH_SHOFF, 8, 0));
-        DAMAGE("PN_XNUM sections out of range",
-               put_le(img + EH_PHNUM, 2, 0xffff); put_le(img + EH_SHOFF, 8, size - 10));
+        DAMAGE("PN_XNUM sections out of range", put_le(img + EH_PHNUM, 2, 0xffff);
+               put_le(img + EH_SHOFF, 8, size - 10));
         DAMAGE("PT_DYNAMIC p_offset near the end", put_le(img + dyn + PH_OFFSET, 8, size - 8));
         DAMAGE("PT_DYNAMIC p_offset huge", put_le(img + dyn + PH_OFFSET, 8, UINT64_MAX - 4));
         DAMAGE("PT_DYNAMIC p_filesz huge", put_le(img + dyn + PH_FILESZ, 8, UINT64_MAX));
@@ -703,7 +695,8 @@ START_TEST(test_closure_missing)
 
         ck_assert_int_eq(closure_of("/usr/bin/missing", ELF_CLOSURE_MUST_BE_ELF, &c, &s, &err), -ENOENT);
         ck_assert_msg(strstr(err.msg, "libmissing.so.1") && strstr(err.msg, "/usr/bin/missing") &&
-                      strstr(err.msg, "not found"), "%s", err.msg);
+                              strstr(err.msg, "not found"),
+                      "%s", err.msg);
         /* Without an error to fill, only the code comes back. */
         ck_assert_int_eq(elf_closure_add(c, "/usr/bin/missing", ELF_CLOSURE_MUST_BE_ELF, NULL), -ENOENT);
         ck_assert_int_lt(elf_closure_add(c, "/usr/bin/noint", ELF_CLOSURE_MUST_BE_ELF, NULL), 0);
@@ -781,11 +774,12 @@ START_TEST(test_conf_include_dotdot)
         }
         /* Outside: a conf that would point elsewhere. Inside, at the same
          * path below the root: the one that finds libconf. */
-        ck_assert_int_eq(run("mkdir -p '%s/outconf' '%s%s/outconf' && printf '/opt/nowhere/\\n' >'%s/outconf/x.conf' && "
-                             "printf '/opt/conflib/\\n' >'%s%s/outconf/x.conf' && "
-                             "printf 'include %s%s/outconf/*.conf\\n' >'%s/etc/ld.so.conf'",
-                             t, R, t, t, R, t, ups, t + 1, R),
-                         0);
+        ck_assert_int_eq(
+                run("mkdir -p '%s/outconf' '%s%s/outconf' && printf '/opt/nowhere/\\n' >'%s/outconf/x.conf' && "
+                    "printf '/opt/conflib/\\n' >'%s%s/outconf/x.conf' && "
+                    "printf 'include %s%s/outconf/*.conf\\n' >'%s/etc/ld.so.conf'",
+                    t, R, t, t, R, t, ups, t + 1, R),
+                0);
         int r = closure_of("/usr/bin/useconf", ELF_CLOSURE_MUST_BE_ELF, &c, &s, &err);
         ck_assert_int_eq(run("printf 'include ld.so.conf.d/*.conf\\n' >'%s/etc/ld.so.conf'", R), 0);
         ck_assert_msg(r == 0, "%s", err.msg);

@@ -177,20 +177,14 @@ START_TEST(test_path_join)
         static const struct {
                 const char *a, *b, *want;
         } cases[] = {
-                { "/", "etc", "/etc" },
-                { "/", "/etc", "/etc" },
-                { "/a", "b", "/a/b" },
-                { "/a/", "/b", "/a/b" },
-                { "/a//", "//b/c", "/a/b/c" },
-                { "a", "b", "a/b" },
-                { "a", "", "a" },
-                { "/a/", "", "/a" },
-                { "/", "", "/" },
+                { "/", "etc", "/etc" },  { "/", "/etc", "/etc" },       { "/a", "b", "/a/b" },
+                { "/a/", "/b", "/a/b" }, { "/a//", "//b/c", "/a/b/c" }, { "a", "b", "a/b" },
+                { "a", "", "a" },        { "/a/", "", "/a" },           { "/", "", "/" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 char *p = path_join(cases[i].a, cases[i].b);
-                ck_assert_msg(strcmp(p, cases[i].want) == 0, "path_join('%s', '%s') = '%s', expected '%s'",
-                              cases[i].a, cases[i].b, p, cases[i].want);
+                ck_assert_msg(strcmp(p, cases[i].want) == 0, "path_join('%s', '%s') = '%s', expected '%s'", cases[i].a,
+                              cases[i].b, p, cases[i].want);
                 free(p);
         }
 }
@@ -214,8 +208,7 @@ START_TEST(test_path_normalize_abs)
                 ObError e = { 0 };
                 char *p = path_normalize_abs(good[i].in, &e);
                 ck_assert_msg(p != NULL, "'%s' rejected: %s", good[i].in, e.msg);
-                ck_assert_msg(strcmp(p, good[i].want) == 0, "'%s' -> '%s', expected '%s'", good[i].in, p,
-                              good[i].want);
+                ck_assert_msg(strcmp(p, good[i].want) == 0, "'%s' -> '%s', expected '%s'", good[i].in, p, good[i].want);
                 free(p);
         }
 
@@ -256,8 +249,8 @@ START_TEST(test_path_compare_pairs)
                 { "a", "a", 0 },
                 { "", "", 0 },
                 { "", "a", -1 },
-                { "a", "a/b", -1 },       /* a directory before its contents */
-                { "a/b", "a-b", -1 },     /* strcmp says the opposite: '-' < '/' */
+                { "a", "a/b", -1 },   /* a directory before its contents */
+                { "a/b", "a-b", -1 }, /* strcmp says the opposite: '-' < '/' */
                 { "a/z", "a.txt", -1 },
                 { "a/zzz", "a0", -1 },
                 { "a/b/c", "a/bc", -1 },
@@ -269,8 +262,8 @@ START_TEST(test_path_compare_pairs)
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 int r1 = sign(path_compare(cases[i].a, cases[i].b));
                 int r2 = sign(path_compare(cases[i].b, cases[i].a));
-                ck_assert_msg(r1 == cases[i].want, "path_compare('%s', '%s') = %d, expected %d", cases[i].a,
-                              cases[i].b, r1, cases[i].want);
+                ck_assert_msg(r1 == cases[i].want, "path_compare('%s', '%s') = %d, expected %d", cases[i].a, cases[i].b,
+                              r1, cases[i].want);
                 ck_assert_msg(r2 == -cases[i].want, "path_compare is not antisymmetric for '%s', '%s'", cases[i].a,
                               cases[i].b);
         }
@@ -286,8 +279,8 @@ START_TEST(test_path_compare_sort)
 {
         /* Shuffled input; the expected order keeps every subtree contiguous. */
         const char *in[] = { "b", "a.txt", "a/b/c", "a-b", "a", "a/b", "a/z", "ab", "a0", "a/b-c", "a/b.d", "a/b/c/d" };
-        static const char *const want[] = { "a", "a/b", "a/b/c", "a/b/c/d", "a/b-c", "a/b.d", "a/z",
-                                            "a-b", "a.txt", "a0", "ab", "b" };
+        static const char *const want[] = { "a",   "a/b", "a/b/c", "a/b/c/d", "a/b-c", "a/b.d",
+                                            "a/z", "a-b", "a.txt", "a0",      "ab",    "b" };
         ck_assert_uint_eq(ELEMENTSOF(in), ELEMENTSOF(want));
         qsort(in, ELEMENTSOF(in), sizeof(in[0]), cmp_paths);
         for (size_t i = 0; i < ELEMENTSOF(want); i++)
@@ -324,7 +317,7 @@ START_TEST(test_strv)
 
         snprintf(buf, sizeof(buf), "first");
         strv_push(&v, buf);
-        snprintf(buf, sizeof(buf), "second");     /* strv_push copied */
+        snprintf(buf, sizeof(buf), "second"); /* strv_push copied */
         strv_push(&v, buf);
         strv_push(&v, "");
         ck_assert_uint_eq(strv_length(v), 3);
@@ -397,7 +390,7 @@ START_TEST(test_write_read_roundtrip)
         ck_assert_msg(r == 0, "%s", e.msg);
         ck_assert_uint_eq(size, sizeof(data));
         ck_assert_mem_eq(got, data, sizeof(data));
-        ck_assert_int_eq(got[size], '\0');       /* always terminated */
+        ck_assert_int_eq(got[size], '\0'); /* always terminated */
         free(got);
 
         /* Replacing keeps one file and no temporary beside it. */

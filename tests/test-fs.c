@@ -73,8 +73,8 @@ static void make_tree(const char *name)
         _cleanup_free_ char *outside_file = tmp_path("outside/keep");
         const struct {
                 const char *rel;
-                char type;          /* 'd' directory, 'f' file, 'l' symlink */
-                const char *arg;    /* content or target */
+                char type;       /* 'd' directory, 'f' file, 'l' symlink */
+                const char *arg; /* content or target */
         } entries[] = {
                 { "", 'd', NULL },
                 { "a", 'd', NULL },
@@ -178,7 +178,7 @@ START_TEST(test_tmpfile_cleanup_all)
         _cleanup_free_ char *missing = tmp_path("never-made");
 
         int slots[5] = {
-                tmpfile_register_tree(tree), tmpfile_register(file),      tmpfile_register(unregistered),
+                tmpfile_register_tree(tree), tmpfile_register(file),         tmpfile_register(unregistered),
                 tmpfile_register(forgotten), tmpfile_register_tree(missing),
         };
         for (size_t i = 0; i < ELEMENTSOF(slots); i++)

@@ -20,15 +20,24 @@ START_TEST(test_image_config)
         char *base_ep[] = { (char *) "/bin/base", NULL };
         char *base_cmd[] = { (char *) "base-cmd", NULL };
         char *base_ports[] = { (char *) "80/tcp", NULL };
-        SpecImageConfig base = { .user = (char *) "65532:65532", .env = base_env, .workdir = (char *) "/home",
-                                 .entrypoint = base_ep, .cmd = base_cmd, .ports = base_ports, .labels = base_labels };
+        SpecImageConfig base = { .user = (char *) "65532:65532",
+                                 .env = base_env,
+                                 .workdir = (char *) "/home",
+                                 .entrypoint = base_ep,
+                                 .cmd = base_cmd,
+                                 .ports = base_ports,
+                                 .labels = base_labels };
         char *tool_env[] = { (char *) "PATH=/opt/bin:/usr/bin", (char *) "NEW=1=2", NULL };
         char *tool_labels[] = { (char *) "b=3", NULL };
         char *tool_ep[] = { (char *) "/usr/bin/tool", (char *) "--serve", NULL };
-        char *tool_cmd[] = { NULL };       /* given and empty */
+        char *tool_cmd[] = { NULL }; /* given and empty */
         char *tool_vol[] = { (char *) "/data", NULL };
-        SpecImageConfig tool = { .user = (char *) "1000:1000", .env = tool_env, .entrypoint = tool_ep,
-                                 .cmd = tool_cmd, .volumes = tool_vol, .labels = tool_labels };
+        SpecImageConfig tool = { .user = (char *) "1000:1000",
+                                 .env = tool_env,
+                                 .entrypoint = tool_ep,
+                                 .cmd = tool_cmd,
+                                 .volumes = tool_vol,
+                                 .labels = tool_labels };
         SpecImageConfig r;
 
         image_config_merge(&base, &tool, &r);
@@ -114,7 +123,9 @@ START_TEST(test_image_config_env_by_key)
         char *over_env[] = { (char *) "B=3", (char *) "C=4", (char *) "B=5", NULL };
         char *base_labels[] = { (char *) "org.example.a=1", NULL };
         char *over_labels[] = { (char *) "org.example.a=2", (char *) "org.example.b=3", NULL };
-        SpecImageConfig base = { .user = (char *) "1:1", .workdir = (char *) "/base", .env = base_env,
+        SpecImageConfig base = { .user = (char *) "1:1",
+                                 .workdir = (char *) "/base",
+                                 .env = base_env,
                                  .labels = base_labels };
         SpecImageConfig over = { .workdir = (char *) "/over", .env = over_env, .labels = over_labels };
         SpecImageConfig r;
@@ -173,11 +184,20 @@ START_TEST(test_image_debian_annotations)
         SpecImageConfig cfg = { .user = (char *) "0:0" };
         ImageResult res;
 
-        ImageBuild git = { .name = "git", .version = "2.39.5-0_deb12u3", .debian_package = "git",
-                           .debian_version = "1:2.39.5-0+deb12u3", .description = "git", .config = &cfg,
-                           .layers = &layer, .n_layers = 1 };
+        ImageBuild git = { .name = "git",
+                           .version = "2.39.5-0_deb12u3",
+                           .debian_package = "git",
+                           .debian_version = "1:2.39.5-0+deb12u3",
+                           .description = "git",
+                           .config = &cfg,
+                           .layers = &layer,
+                           .n_layers = 1 };
         ck_assert_msg(image_write(l, &git, &res, &e) == 0, "%s", e.msg);
-        ImageBuild own = { .name = "own", .version = "1.0", .description = "own", .config = &cfg, .layers = &layer,
+        ImageBuild own = { .name = "own",
+                           .version = "1.0",
+                           .description = "own",
+                           .config = &cfg,
+                           .layers = &layer,
                            .n_layers = 1 };
         ck_assert_msg(image_write(l, &own, &res, &e) == 0, "%s", e.msg);
 
@@ -189,7 +209,8 @@ START_TEST(test_image_debian_annotations)
         ck_assert_str_eq(ann(m_ann, IMAGE_ANNOTATION_DEBIAN_PACKAGE), "git");
         ck_assert_str_eq(ann(desc_ann, IMAGE_ANNOTATION_DEBIAN_VERSION), "1:2.39.5-0+deb12u3");
         ck_assert_str_eq(ann(desc_ann, IMAGE_ANNOTATION_DEBIAN_PACKAGE), "git");
-        ck_assert_str_eq(ann(desc_ann, "io.containerd.image.name"), "docker.io/library/distroless-git:2.39.5-0_deb12u3");
+        ck_assert_str_eq(ann(desc_ann, "io.containerd.image.name"),
+                         "docker.io/library/distroless-git:2.39.5-0_deb12u3");
 
         _cleanup_json_ json_t *m_own = annotations_of(l, "own", &desc_ann);
         ck_assert_str_eq(ann(json_object_get(m_own, "annotations"), "org.opencontainers.image.version"), "1.0");

@@ -45,8 +45,14 @@ typedef struct RefCase {
         const char *error;
 } RefCase;
 
-#define OK(r, fam, ful, t) { .ref = (r), .familiar = (fam), .full = (ful), .tag = (t) }
-#define BAD(r, msg) { .ref = (r), .error = (msg) }
+#define OK(r, fam, ful, t)                                               \
+        {                                                                \
+                .ref = (r), .familiar = (fam), .full = (ful), .tag = (t) \
+        }
+#define BAD(r, msg)                        \
+        {                                  \
+                .ref = (r), .error = (msg) \
+        }
 
 static const RefCase cases[] = {
         /* Docker Hub: official images live in library/ */

@@ -87,18 +87,18 @@ static unsigned char *gen_data(size_t n, uint32_t seed)
 
 typedef struct Expect {
         char path[400];
-        char type;              /* 'd', 'f', 'l' (symlink), 'h' (hard link) */
+        char type; /* 'd', 'f', 'l' (symlink), 'h' (hard link) */
         uint32_t mode;
         uint32_t uid, gid;
         int64_t mtime;
-        const char *link;       /* symlink or hard link target */
-        const void *content;    /* 'f' */
+        const char *link;    /* symlink or hard link target */
+        const void *content; /* 'f' */
         size_t size;
 } Expect;
 
 typedef struct Fixture {
         char *dir;
-        char *root;             /* the sysroot */
+        char *root; /* the sysroot */
         char *big_host;
         unsigned char *big;
         char *long1, *long2;
@@ -172,14 +172,29 @@ static void fixture_init(Fixture *f, const char *name)
 
         Plan *p = &f->plan;
         add(p, &(Entry){ .path = (char *) "/etc", .type = ENTRY_DIR, .mode = 0755, .mtime = 50 });
-        add(p, &(Entry){ .path = (char *) "/etc/group", .type = ENTRY_FILE, .mode = 0644, .mtime = 100, .size = 10,
+        add(p, &(Entry){ .path = (char *) "/etc/group",
+                         .type = ENTRY_FILE,
+                         .mode = 0644,
+                         .mtime = 100,
+                         .size = 10,
                          .data = (char *) "root:x:0:\n" });
-        add(p, &(Entry){ .path = (char *) "/etc/passwd", .type = ENTRY_FILE, .mode = 0644, .mtime = 100,
-                         .size = 36, .data = (char *) "root:x:0:0:root:/root:/sbin/nologin\n" });
+        add(p, &(Entry){ .path = (char *) "/etc/passwd",
+                         .type = ENTRY_FILE,
+                         .mode = 0644,
+                         .mtime = 100,
+                         .size = 36,
+                         .data = (char *) "root:x:0:0:root:/root:/sbin/nologin\n" });
         add(p, &(Entry){ .path = (char *) "/etc/ssl", .type = ENTRY_DIR, .mode = 0700, .mtime = 100 });
-        add(p, &(Entry){ .path = (char *) "/etc-new", .type = ENTRY_FILE, .mode = 0640, .mtime = NEWER, .size = 4,
+        add(p, &(Entry){ .path = (char *) "/etc-new",
+                         .type = ENTRY_FILE,
+                         .mode = 0640,
+                         .mtime = NEWER,
+                         .size = 4,
                          .data = (char *) "new\n" });
-        add(p, &(Entry){ .path = (char *) "/lib", .type = ENTRY_SYMLINK, .mode = 0777, .mtime = 100,
+        add(p, &(Entry){ .path = (char *) "/lib",
+                         .type = ENTRY_SYMLINK,
+                         .mode = 0777,
+                         .mtime = 100,
                          .target = (char *) "usr/lib" });
 
         /* A name over 100 bytes (ustar's name field) and one over 255
@@ -193,23 +208,50 @@ static void fixture_init(Fixture *f, const char *name)
                 memset(comp[i], 'a' + i, 60);
                 comp[i][60] = '\0';
         }
-        f->long2 = xasprintf("usr/share/deep/%s/%s/%s/%s/file-with-a-long-name", comp[0], comp[1], comp[2],
-                             comp[3]);
+        f->long2 = xasprintf("usr/share/deep/%s/%s/%s/%s/file-with-a-long-name", comp[0], comp[1], comp[2], comp[3]);
         ck_assert_uint_gt(strlen(f->long1), 100);
         ck_assert_uint_gt(strlen(f->long2), 255);
-        add(p, &(Entry){ .path = f->long1, .type = ENTRY_FILE, .mode = 0644, .mtime = 100, .size = 5,
+        add(p, &(Entry){ .path = f->long1,
+                         .type = ENTRY_FILE,
+                         .mode = 0644,
+                         .mtime = 100,
+                         .size = 5,
                          .data = (char *) "long1" });
-        add(p, &(Entry){ .path = f->long2, .type = ENTRY_FILE, .mode = 0644, .mtime = 100, .size = 5,
+        add(p, &(Entry){ .path = f->long2,
+                         .type = ENTRY_FILE,
+                         .mode = 0644,
+                         .mtime = 100,
+                         .size = 5,
                          .data = (char *) "long2" });
 
-        add(p, &(Entry){ .path = (char *) "/var/bigid", .type = ENTRY_FILE, .mode = 0644, .mtime = 100,
-                         .uid = 3000000, .gid = 3000001, .size = 1, .data = (char *) "b" });
-        add(p, &(Entry){ .path = (char *) "/var/empty", .type = ENTRY_FILE, .mode = 0644, .mtime = 100, .size = 0,
+        add(p, &(Entry){ .path = (char *) "/var/bigid",
+                         .type = ENTRY_FILE,
+                         .mode = 0644,
+                         .mtime = 100,
+                         .uid = 3000000,
+                         .gid = 3000001,
+                         .size = 1,
+                         .data = (char *) "b" });
+        add(p, &(Entry){ .path = (char *) "/var/empty",
+                         .type = ENTRY_FILE,
+                         .mode = 0644,
+                         .mtime = 100,
+                         .size = 0,
                          .data = (char *) "" });
-        add(p, &(Entry){ .path = (char *) "/var/neg", .type = ENTRY_FILE, .mode = 0644, .mtime = -5, .size = 1,
+        add(p, &(Entry){ .path = (char *) "/var/neg",
+                         .type = ENTRY_FILE,
+                         .mode = 0644,
+                         .mtime = -5,
+                         .size = 1,
                          .data = (char *) "n" });
-        add(p, &(Entry){ .path = (char *) "/var/nobody", .type = ENTRY_FILE, .mode = 0444, .mtime = 100,
-                         .uid = 65534, .gid = 65534, .size = 1, .data = (char *) "x" });
+        add(p, &(Entry){ .path = (char *) "/var/nobody",
+                         .type = ENTRY_FILE,
+                         .mode = 0444,
+                         .mtime = 100,
+                         .uid = 65534,
+                         .gid = 65534,
+                         .size = 1,
+                         .data = (char *) "x" });
         ck_assert_msg(plan_finish(p, 300, &e) == 0, "%s", e.msg);
 
         /* What a reader must find, in this order. */
@@ -218,7 +260,7 @@ static void fixture_init(Fixture *f, const char *name)
         want(f, "etc/group", 'f', 0644, 0, 0, 100, NULL, "root:x:0:\n", 10);
         want(f, "etc/passwd", 'f', 0644, 0, 0, 100, NULL, "root:x:0:0:root:/root:/sbin/nologin\n", 36);
         want(f, "etc/ssl", 'd', 0700, 0, 0, 100, NULL, NULL, 0);
-        want(f, "etc-new", 'f', 0640, 0, 0, SDE, NULL, "new\n", 4);      /* clamped */
+        want(f, "etc-new", 'f', 0640, 0, 0, SDE, NULL, "new\n", 4); /* clamped */
         want(f, "lib", 'l', 0777, 0, 0, 100, "usr/lib", NULL, 0);
         want(f, "usr", 'd', 0755, 0, 0, 300, NULL, NULL, 0);
         want(f, "usr/lib", 'd', 0750, 1000, 1000, 500, NULL, NULL, 0);
@@ -240,7 +282,7 @@ static void fixture_init(Fixture *f, const char *name)
         want(f, "var", 'd', 0755, 0, 0, 300, NULL, NULL, 0);
         want(f, "var/bigid", 'f', 0644, 3000000, 3000001, 100, NULL, "b", 1);
         want(f, "var/empty", 'f', 0644, 0, 0, 100, NULL, "", 0);
-        want(f, "var/neg", 'f', 0644, 0, 0, 0, NULL, "n", 1);            /* never before 1970 */
+        want(f, "var/neg", 'f', 0644, 0, 0, 0, NULL, "n", 1); /* never before 1970 */
         want(f, "var/nobody", 'f', 0444, 65534, 65534, 100, NULL, "x", 1);
 
         free(hla);
@@ -420,8 +462,7 @@ START_TEST(test_tar_python_reader)
                 /* Nothing that varies from build to build. */
                 size_t k;
                 json_t *key;
-                json_array_foreach(json_object_get(j, "pax"), k, key)
-                {
+                json_array_foreach(json_object_get(j, "pax"), k, key) {
                         const char *s = json_string_value(key);
                         ck_assert_msg(strcmp(s, "atime") && strcmp(s, "ctime") && !str_startswith(s, "SCHILY.") &&
                                               !str_startswith(s, "LIBARCHIVE."),

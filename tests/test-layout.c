@@ -135,7 +135,7 @@ START_TEST(test_create_missing_dir)
         ck_assert(S_ISDIR(st.st_mode));
         ck_assert_uint_eq(count_entries(p, ""), 0);
         free(p);
-        ck_assert_uint_eq(count_entries(dir, ""), 3);      /* oci-layout, index.json, blobs */
+        ck_assert_uint_eq(count_entries(dir, ""), 3); /* oci-layout, index.json, blobs */
 
         /* Once created, it opens without LAYOUT_CREATE. */
         l = open_ok(dir, 0);
@@ -278,7 +278,7 @@ START_TEST(test_rollback_existing)
 
         l = open_ok(dir, LAYOUT_CREATE);
         put(l, "blob B", b);
-        put(l, "blob A", c);     /* already there: not ours to remove */
+        put(l, "blob A", c); /* already there: not ours to remove */
         ck_assert_str_eq(a, c);
         ck_assert(layout_has_blob(l, b));
         layout_rollback(l);
@@ -543,10 +543,10 @@ START_TEST(test_gc)
         put(l, layer_text, layer);
         put(l, orphan_text, orphan);
 
-        json_t *mj = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2,
-                               "mediaType", OCI_MT_MANIFEST, "config", "mediaType", OCI_MT_CONFIG, "digest", cfg,
-                               "size", (json_int_t) strlen(cfg_text), "layers", "mediaType", OCI_MT_LAYER_GZIP,
-                               "digest", layer, "size", (json_int_t) strlen(layer_text));
+        json_t *mj = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2, "mediaType",
+                               OCI_MT_MANIFEST, "config", "mediaType", OCI_MT_CONFIG, "digest", cfg, "size",
+                               (json_int_t) strlen(cfg_text), "layers", "mediaType", OCI_MT_LAYER_GZIP, "digest", layer,
+                               "size", (json_int_t) strlen(layer_text));
         char *mtext = json_dumps(mj, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(mj);
         put(l, mtext, manifest);

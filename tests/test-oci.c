@@ -274,15 +274,20 @@ START_TEST(test_image_write)
         Layout *l = NULL;
         ck_assert_msg(layout_open(dir, LAYOUT_CREATE, &l, &e) == 0, "%s", e.msg);
         OciLayerInfo layer = { .digest = L1, .diff_id = D1, .size = 100, .created_by = "oci-build base" };
-        ImageBuild b = { .name = "base", .version = "1.2", .description = "Distroless base", .config = &full_config,
-                         .layers = &layer, .n_layers = 1, .created = 0 };
+        ImageBuild b = { .name = "base",
+                         .version = "1.2",
+                         .description = "Distroless base",
+                         .config = &full_config,
+                         .layers = &layer,
+                         .n_layers = 1,
+                         .created = 0 };
         ImageResult res;
         ck_assert_msg(image_write(l, &b, &res, &e) == 0, "%s", e.msg);
 
         size_t cfg_size, man_size;
         json_t *cfg = read_json_blob(l, res.config_digest, &cfg_size);
-        ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(cfg, "rootfs"), "diff_ids"), 0)),
-                         D1);
+        ck_assert_str_eq(
+                json_string_value(json_array_get(json_object_get(json_object_get(cfg, "rootfs"), "diff_ids"), 0)), D1);
         ck_assert_str_eq(json_string_value(json_object_get(json_object_get(cfg, "config"), "User")), "1000:1000");
         json_decref(cfg);
 

@@ -30,12 +30,24 @@ static void tmp_teardown(void)
 START_TEST(test_render_passwd)
 {
         SpecUser users[] = {
-                { .name = (char *) "root", .uid = 0, .gid = 0, .home = (char *) "/root", .shell = (char *) "/sbin/nologin",
+                { .name = (char *) "root",
+                  .uid = 0,
+                  .gid = 0,
+                  .home = (char *) "/root",
+                  .shell = (char *) "/sbin/nologin",
                   .gecos = (char *) "root" },
-                { .name = (char *) "nonroot", .uid = 1000, .gid = 1000, .home = (char *) "/home/nonroot",
-                  .shell = (char *) "/bin/false", .gecos = (char *) "Non Root" },
-                { .name = (char *) "nobody", .uid = 65534, .gid = 65534, .home = (char *) "/nonexistent",
-                  .shell = (char *) "/sbin/nologin", .gecos = (char *) "" },
+                { .name = (char *) "nonroot",
+                  .uid = 1000,
+                  .gid = 1000,
+                  .home = (char *) "/home/nonroot",
+                  .shell = (char *) "/bin/false",
+                  .gecos = (char *) "Non Root" },
+                { .name = (char *) "nobody",
+                  .uid = 65534,
+                  .gid = 65534,
+                  .home = (char *) "/nonexistent",
+                  .shell = (char *) "/sbin/nologin",
+                  .gecos = (char *) "" },
         };
         char *s = passwd_render(users, ELEMENTSOF(users));
         ck_assert_str_eq(s, "root:x:0:0:root:/root:/sbin/nologin\n"

@@ -74,7 +74,10 @@ static Sysroot *open_root(const char *path)
 static void add_data(Plan *p, const char *path, const char *data, uint32_t mode)
 {
         ObError e = { 0 };
-        Entry en = { .path = (char *) path, .type = ENTRY_FILE, .mode = mode, .size = strlen(data),
+        Entry en = { .path = (char *) path,
+                     .type = ENTRY_FILE,
+                     .mode = mode,
+                     .size = strlen(data),
                      .data = (char *) data };
         ck_assert_msg(plan_add(p, &en, &e) == 0, "%s", e.msg);
 }
@@ -142,16 +145,22 @@ START_TEST(test_implied_parents)
         Plan p;
         plan_init(&p);
         ObError e = { 0 };
-        Entry f = { .path = (char *) "/usr/share/doc/x", .type = ENTRY_FILE, .mode = 0600, .uid = 5, .gid = 6,
-                    .size = 1, .data = (char *) "x", .mtime = 7 };
+        Entry f = { .path = (char *) "/usr/share/doc/x",
+                    .type = ENTRY_FILE,
+                    .mode = 0600,
+                    .uid = 5,
+                    .gid = 6,
+                    .size = 1,
+                    .data = (char *) "x",
+                    .mtime = 7 };
         ck_assert_int_eq(plan_add(&p, &f, &e), 0);
         /* An explicit directory given after its child was added. */
         add_dir(&p, "/opt", 0700, 1000);
         add_data(&p, "/opt/app/conf", "c", 0644);
         finish(&p, 1234);
 
-        static const char *const want[] = { "opt", "opt/app", "opt/app/conf", "usr", "usr/share", "usr/share/doc",
-                                            "usr/share/doc/x" };
+        static const char *const want[] = { "opt",       "opt/app",       "opt/app/conf",   "usr",
+                                            "usr/share", "usr/share/doc", "usr/share/doc/x" };
         assert_paths(&p, want, ELEMENTSOF(want));
         static const char *const implied[] = { "opt/app", "usr", "usr/share", "usr/share/doc" };
         for (size_t i = 0; i < ELEMENTSOF(implied); i++) {
@@ -204,16 +213,20 @@ END_TEST
 
 START_TEST(test_same_path_conflicts)
 {
-        static const Entry base = { .path = (char *) "/etc/x", .type = ENTRY_FILE, .mode = 0644, .size = 5,
-                                    .data = (char *) "hello", .why = (char *) "first" };
+        static const Entry base = { .path = (char *) "/etc/x",
+                                    .type = ENTRY_FILE,
+                                    .mode = 0644,
+                                    .size = 5,
+                                    .data = (char *) "hello",
+                                    .why = (char *) "first" };
         Entry variants[6];
         for (size_t i = 0; i < ELEMENTSOF(variants); i++) {
                 variants[i] = base;
                 variants[i].why = (char *) "second";
         }
-        variants[0].data = (char *) "HELLO";                      /* content */
-        variants[1].mode = 0600;                                  /* mode */
-        variants[2].uid = 1;                                      /* owner */
+        variants[0].data = (char *) "HELLO";                        /* content */
+        variants[1].mode = 0600;                                    /* mode */
+        variants[2].uid = 1;                                        /* owner */
         variants[3].data = (char *) "hello!", variants[3].size = 6; /* size */
         variants[4].type = ENTRY_DIR, variants[4].data = NULL, variants[4].size = 0;
         variants[5].type = ENTRY_SYMLINK, variants[5].data = NULL, variants[5].target = (char *) "y";
@@ -357,7 +370,11 @@ START_TEST(test_add_host_tree)
 
         Sysroot *sr = open_root(root);
         char *const exclude[] = { (char *) "*.log", (char *) "/img/cache", NULL };
-        PlanCopyOptions o = { .dst = "/img", .src = "/data", .exclude = exclude, .uid = 7, .gid = 8,
+        PlanCopyOptions o = { .dst = "/img",
+                              .src = "/data",
+                              .exclude = exclude,
+                              .uid = 7,
+                              .gid = 8,
                               .why = "test tree" };
         Plan p;
         ObError e = { 0 };
@@ -365,9 +382,8 @@ START_TEST(test_add_host_tree)
         ck_assert_msg(plan_add_host(&p, sr, &o, &e) == 0, "%s", e.msg);
         finish(&p, 500);
 
-        static const char *const want[] = { "img",     "img/a.txt", "img/abs-link",     "img/bin",     "img/bin/tool",
-                                            "img/g",   "img/spool", "img/sub",          "img/sub/keep.txt",
-                                            "img/sub/link" };
+        static const char *const want[] = { "img",   "img/a.txt", "img/abs-link", "img/bin",          "img/bin/tool",
+                                            "img/g", "img/spool", "img/sub",      "img/sub/keep.txt", "img/sub/link" };
         assert_paths(&p, want, ELEMENTSOF(want));
 
         const Entry *en = must_find(&p, "img");
@@ -415,7 +431,7 @@ START_TEST(test_add_host_single_file_and_links)
         mk_dir(dir, "etc", 0755);
         mk_file(dir, "etc/real.conf", "conf", 0644);
         mk_link(dir, "etc/alias.conf", "real.conf");
-        mk_link(dir, "abs", "/etc");      /* absolute: stays inside the sysroot */
+        mk_link(dir, "abs", "/etc"); /* absolute: stays inside the sysroot */
         Sysroot *sr = open_root(dir);
         Plan p;
         ObError e = { 0 };
@@ -694,10 +710,23 @@ START_TEST(test_from_spec)
         ck_assert_msg(plan_from_spec(&p, s, sr, 12345, &e) == 0, "%s", e.msg);
 
         static const char *const want[] = {
-                "etc",      "etc/group",          "etc/os-release", "etc/passwd",    "etc/ssl",
-                "etc/ssl/certs", "etc/ssl/certs/ca-certificates.crt", "home", "home/nonroot", "tmp",
-                "usr",      "usr/share",          "usr/share/zoneinfo", "usr/share/zoneinfo/UTC",
-                "usr/share/zoneinfo/localtime", "var", "var/run",
+                "etc",
+                "etc/group",
+                "etc/os-release",
+                "etc/passwd",
+                "etc/ssl",
+                "etc/ssl/certs",
+                "etc/ssl/certs/ca-certificates.crt",
+                "home",
+                "home/nonroot",
+                "tmp",
+                "usr",
+                "usr/share",
+                "usr/share/zoneinfo",
+                "usr/share/zoneinfo/UTC",
+                "usr/share/zoneinfo/localtime",
+                "var",
+                "var/run",
         };
         assert_paths(&p, want, ELEMENTSOF(want));
 
@@ -824,8 +853,11 @@ START_TEST(test_add_host_private)
         PlanCopyOptions ok = { .dst = "/k", .src = "/usr/lib/ssl/private/snakeoil.key" };
         ck_assert_int_eq(plan_add_host(&p, sr, &ok, &e), -EACCES);
         /* As the target of a symlink: the config line that led there is named. */
-        PlanCopyOptions ot = { .dst = "/etc/ssl/private", .src = "/etc/ssl/private", .via_link = true,
-                               .why = "target of symlink /usr/lib/ssl/private", .origin = "from t.yml:7" };
+        PlanCopyOptions ot = { .dst = "/etc/ssl/private",
+                               .src = "/etc/ssl/private",
+                               .via_link = true,
+                               .why = "target of symlink /usr/lib/ssl/private",
+                               .origin = "from t.yml:7" };
         ck_assert_int_eq(plan_add_host(&p, sr, &ot, &e), -EACCES);
         ck_assert_msg(strstr(e.msg, "'/etc/ssl/private/snakeoil.key'") && strstr(e.msg, "from t.yml:7"), "%s", e.msg);
         /* Under a credential location, even world-readable. */

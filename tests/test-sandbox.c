@@ -51,14 +51,16 @@ static void add_host_programs(Plan *p, const char *const *programs)
         for (size_t i = 0; i < elf_closure_count(c); i++) {
                 const ElfDep *d = elf_closure_get(c, i);
                 if (d->type == ELF_DEP_SYMLINK) {
-                        add(p, &(Entry){ .path = d->path, .type = ENTRY_SYMLINK, .mode = 0777,
-                                         .target = d->target });
+                        add(p, &(Entry){ .path = d->path, .type = ENTRY_SYMLINK, .mode = 0777, .target = d->target });
                         continue;
                 }
                 struct stat st;
                 ck_assert_int_eq(stat(d->path, &st), 0);
-                add(p, &(Entry){ .path = d->path, .type = ENTRY_FILE, .mode = st.st_mode & 0755,
-                                 .size = (uint64_t) st.st_size, .source = d->path });
+                add(p, &(Entry){ .path = d->path,
+                                 .type = ENTRY_FILE,
+                                 .mode = st.st_mode & 0755,
+                                 .size = (uint64_t) st.st_size,
+                                 .source = d->path });
         }
         elf_closure_free(c);
         sysroot_free(sr);
@@ -95,8 +97,9 @@ static const char probe_source[] =
         "        return 0;\n"
         "}\n";
 
-#define PROBE_DENIED "keyctl=EPERM\nadd_key=EPERM\nptrace=EPERM\nmount=EPERM\nunshare=EPERM\nbpf=EPERM\n" \
-                     "clone(CLONE_NEWUSER)=EPERM\n"
+#define PROBE_DENIED                                                                         \
+        "keyctl=EPERM\nadd_key=EPERM\nptrace=EPERM\nmount=EPERM\nunshare=EPERM\nbpf=EPERM\n" \
+        "clone(CLONE_NEWUSER)=EPERM\n"
 
 /* Compiles the probe into the image's /usr/bin/probe; false (and says why)
  * where there is no compiler or static C library. */
@@ -111,8 +114,11 @@ static bool add_probe(Plan *p)
         if (built) {
                 struct stat st;
                 ck_assert_int_eq(stat(bin, &st), 0);
-                add(p, &(Entry){ .path = (char *) "/usr/bin/probe", .type = ENTRY_FILE, .mode = 0755,
-                                 .size = (uint64_t) st.st_size, .source = bin });
+                add(p, &(Entry){ .path = (char *) "/usr/bin/probe",
+                                 .type = ENTRY_FILE,
+                                 .mode = 0755,
+                                 .size = (uint64_t) st.st_size,
+                                 .source = bin });
         } else
                 fprintf(stderr, "# SKIP the seccomp and /dev/stdout checks: 'cc -static' failed\n");
         free(cmd);
@@ -125,14 +131,14 @@ typedef struct StepImage {
         Layout *l;
         char *root;
         UnpackedImage img;
-        bool probe;          /* /usr/bin/probe is in the image */
-        char *root_as_root;  /* the same layer, as an image whose User is root */
+        bool probe;         /* /usr/bin/probe is in the image */
+        char *root_as_root; /* the same layer, as an image whose User is root */
         UnpackedImage img_as_root;
 } StepImage;
 
 static void step_image(StepImage *s)
 {
-        static const char *const programs[] = { "/usr/bin/id",   "/usr/bin/env",   "/usr/bin/ls", "/usr/bin/cat",
+        static const char *const programs[] = { "/usr/bin/id",    "/usr/bin/env",   "/usr/bin/ls",  "/usr/bin/cat",
                                                 "/usr/bin/sleep", "/usr/bin/false", "/usr/bin/pwd", NULL };
         ObError err = { 0 };
         if (geteuid() != 0)
@@ -173,8 +179,8 @@ static void step_image_free(StepImage *s)
         free(s->root_as_root);
 }
 
-static void run(StepImage *s, const char *const *argv, const char *const *env, const char *expect,
-                unsigned timeout, StepResult *res)
+static void run(StepImage *s, const char *const *argv, const char *const *env, const char *expect, unsigned timeout,
+                StepResult *res)
 {
         ObError err = { 0 };
         ck_assert_msg(sandbox_run_step(s->root, &s->img, (char *const *) argv, (char *const *) env, expect, timeout,
@@ -190,8 +196,7 @@ static void expect_pass(StepImage *s, const char *const *argv, const char *const
         step_result_clear(&res);
 }
 
-static void expect_failure(StepImage *s, const char *const *argv, const char *expect, unsigned timeout,
-                           const char *why)
+static void expect_failure(StepImage *s, const char *const *argv, const char *expect, unsigned timeout, const char *why)
 {
         StepResult res = { 0 };
         run(s, argv, NULL, expect, timeout, &res);
@@ -213,7 +218,8 @@ START_TEST(test_run_steps)
         /* The environment: the image's, the test's over it, HOME added; a
          * command without a '/' is found on the image's PATH. */
         const char *const env[] = { "A=2", "B=3", NULL };
-        expect_pass(&s, (const char *const[]){ "env", NULL }, env, "PATH=/usr/bin:/bin\nA=2\nB=3\nHOME=/home/nonroot\n");
+        expect_pass(&s, (const char *const[]){ "env", NULL }, env,
+                    "PATH=/usr/bin:/bin\nA=2\nB=3\nHOME=/home/nonroot\n");
         /* /dev, /proc of its own pid namespace, its own host name, and
          * nothing but a loopback interface. */
         expect_pass(&s, (const char *const[]){ "/usr/bin/ls", "/dev", NULL }, NULL, "urandom");
@@ -272,8 +278,8 @@ START_TEST(test_container_rules)
         StepResult res = { 0 };
         run(&s, (const char *const[]){ "/usr/bin/ls", "-1", "/dev", NULL }, NULL, NULL, 30, &res);
         ck_assert_msg(res.passed, "%s", res.why);
-        static const char *const dev[] = { "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random",
-                                           "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero" };
+        static const char *const dev[] = { "core", "fd",     "full",  "mqueue", "null", "ptmx",    "pts", "random",
+                                           "shm",  "stderr", "stdin", "stdout", "tty",  "urandom", "zero" };
         for (size_t i = 0; i < ELEMENTSOF(dev); i++) {
                 char *line = xasprintf("\n%s\n", dev[i]);
                 char *out = xasprintf("\n%s", res.output);
@@ -433,8 +439,7 @@ START_TEST(test_ordinary_user)
                         dprintf(pfd[1], "error: %s", err.msg);
                         _exit(1);
                 }
-                dprintf(pfd[1], "%s%s%s", a.output ? a.output : "", b.output ? b.output : "",
-                        c.output ? c.output : "");
+                dprintf(pfd[1], "%s%s%s", a.output ? a.output : "", b.output ? b.output : "", c.output ? c.output : "");
                 _exit(0);
         }
         close(pfd[1]);

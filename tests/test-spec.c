@@ -93,7 +93,7 @@ START_TEST(test_good_config)
         ck_assert_uint_eq(s->dirs[2].uid, 1000);
         ck_assert_uint_eq(s->dirs[2].gid, 1000);
         ck_assert_str_eq(s->dirs[3].path, "/var/empty");
-        ck_assert_uint_eq(s->dirs[3].mode, 0755);   /* the default */
+        ck_assert_uint_eq(s->dirs[3].mode, 0755); /* the default */
 
         /* symlinks */
         ck_assert_uint_eq(s->n_links, 1);
@@ -112,8 +112,8 @@ START_TEST(test_good_config)
         ck_assert_str_eq(s->users[0].name, "root");
         ck_assert_uint_eq(s->users[0].uid, 0);
         ck_assert_str_eq(s->users[0].home, "/root");
-        ck_assert_str_eq(s->users[0].shell, "/sbin/nologin");     /* default */
-        ck_assert_str_eq(s->users[0].gecos, "root");              /* default: the name */
+        ck_assert_str_eq(s->users[0].shell, "/sbin/nologin"); /* default */
+        ck_assert_str_eq(s->users[0].gecos, "root");          /* default: the name */
         ck_assert_str_eq(s->users[1].shell, "/bin/false");
         ck_assert_str_eq(s->users[1].gecos, "Non Root");
         ck_assert_uint_eq(s->users[2].uid, 65534);
@@ -130,7 +130,7 @@ START_TEST(test_good_config)
         ck_assert_uint_eq(strv_length(c->entrypoint), 2);
         ck_assert_str_eq(c->entrypoint[0], "/usr/bin/app");
         ck_assert_str_eq(c->entrypoint[1], "--serve");
-        ck_assert_ptr_nonnull(c->cmd);              /* given, and empty */
+        ck_assert_ptr_nonnull(c->cmd); /* given, and empty */
         ck_assert_uint_eq(strv_length(c->cmd), 0);
         ck_assert_uint_eq(strv_length(c->ports), 3);
         ck_assert_str_eq(c->ports[0], "8080/tcp");
@@ -240,7 +240,7 @@ START_TEST(test_not_a_regular_file)
 {
         static const struct {
                 const char *name;
-                const char *target;     /* of a symlink; NULL: a FIFO */
+                const char *target; /* of a symlink; NULL: a FIFO */
                 const char *is;
         } cases[] = {
                 { "fifo.yml", NULL, "a FIFO" },
@@ -429,14 +429,17 @@ static void pairs_free(Pair *pairs, size_t n)
 START_TEST(test_parse_list)
 {
         static const char *const keys[] = { "a", "b", NULL };
-        const SpecEntryKind kind = { .key = "x", .what = "an 'x' entry", .keys = keys, .scalar_ok = true,
+        const SpecEntryKind kind = { .key = "x",
+                                     .what = "an 'x' entry",
+                                     .keys = keys,
+                                     .scalar_ok = true,
                                      .parse = parse_pair };
         const SpecEntryKind strict = { .key = "x", .what = "an 'x' entry", .keys = keys, .parse = parse_pair };
         static const struct {
                 const char *text;
                 bool strict;
-                size_t n, calls;   /* entries counted, parser calls */
-                const char *msg;   /* NULL: success */
+                size_t n, calls; /* entries counted, parser calls */
+                const char *msg; /* NULL: success */
         } cases[] = {
                 { "x: [s, {a: 1, b: 2}]\n", false, 2, 2, NULL },
                 { "x: []\n", false, 0, 0, NULL },
@@ -453,8 +456,8 @@ START_TEST(test_parse_list)
                 ck_assert_int_eq(ydoc_load_string("t.yml", cases[i].text, &d, &e), 0);
                 Pair *pairs = NULL;
                 size_t n = 0, calls = 0;
-                int r = spec_parse_list(d, y_get(d, ydoc_root(d), "x"), cases[i].strict ? &strict : &kind, &pairs,
-                                        &n, &calls, &e);
+                int r = spec_parse_list(d, y_get(d, ydoc_root(d), "x"), cases[i].strict ? &strict : &kind, &pairs, &n,
+                                        &calls, &e);
                 if (!cases[i].msg)
                         ck_assert_msg(r == 0, "%s", e.msg);
                 else {

@@ -18,7 +18,7 @@
 #include "tool.h"
 #include "util.h"
 
-static char *tmp_dir;          /* everything the tests write */
+static char *tmp_dir; /* everything the tests write */
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -159,7 +159,7 @@ START_TEST(test_data_plan)
         assert_why(parent, "parent directory");
         ck_assert_uint_eq(parent->uid, 0);
         ck_assert_int_eq(parent->mtime, 77);
-        ck_assert_uint_eq(p.n, 9);     /* var, var/lib, var/lib/d, data, cwd, f, pw, sub, sub/g */
+        ck_assert_uint_eq(p.n, 9); /* var, var/lib, var/lib/d, data, cwd, f, pw, sub, sub/g */
 
         /* the password file and the log are gone before the layer is written */
         _cleanup_free_ char *pwfile = xasprintf("%s/password", dir);

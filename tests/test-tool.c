@@ -37,10 +37,10 @@
 #define HOST_MACHINE 0
 #endif
 
-static char *tmp_dir;          /* everything the tests write */
-static char *fix_root;         /* <tmp>/root: the sysroot */
-static const char *ma;         /* multiarch triplet of the host */
-static bool have_elf;          /* the compiler-built fixtures exist */
+static char *tmp_dir;  /* everything the tests write */
+static char *fix_root; /* <tmp>/root: the sysroot */
+static const char *ma; /* multiarch triplet of the host */
+static bool have_elf;  /* the compiler-built fixtures exist */
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -87,15 +87,15 @@ static void put_le(uint8_t *p, size_t n, uint64_t v)
 static int put_static_elf(const char *rel)
 {
         uint8_t img[64 + 56] = { 0x7f, 'E', 'L', 'F', 2, 1, 1 };
-        put_le(img + 16, 2, 2);                                           /* ET_EXEC */
+        put_le(img + 16, 2, 2); /* ET_EXEC */
         put_le(img + 18, 2, HOST_MACHINE ? HOST_MACHINE : ELF_MACHINE_X86_64);
-        put_le(img + 20, 4, 1);                                           /* EV_CURRENT */
-        put_le(img + 32, 8, 64);                                          /* e_phoff */
-        put_le(img + 52, 2, 64);                                          /* e_ehsize */
-        put_le(img + 54, 2, 56);                                          /* e_phentsize */
-        put_le(img + 56, 2, 1);                                           /* e_phnum */
-        put_le(img + 64, 4, 1);                                           /* PT_LOAD */
-        put_le(img + 64 + 32, 8, sizeof(img));                            /* p_filesz */
+        put_le(img + 20, 4, 1);                /* EV_CURRENT */
+        put_le(img + 32, 8, 64);               /* e_phoff */
+        put_le(img + 52, 2, 64);               /* e_ehsize */
+        put_le(img + 54, 2, 56);               /* e_phentsize */
+        put_le(img + 56, 2, 1);                /* e_phnum */
+        put_le(img + 64, 4, 1);                /* PT_LOAD */
+        put_le(img + 64 + 32, 8, sizeof(img)); /* p_filesz */
         _cleanup_free_ char *p = xasprintf("%s/%s", fix_root, rel);
         ObError err = { 0 };
         return write_file_atomic(p, img, sizeof(img), 0755, &err);
@@ -118,12 +118,10 @@ static int build_plain_fixtures(void)
                 "'%s/usr/lib/tool-1.0/bin' '%s/usr/lib/tool-1.0/lib' '%s/etc' '%s/var/lib/dpkg' '%s/src'",
                 fix_root, fix_root, fix_root, fix_root, fix_root, fix_root, fix_root, fix_root, tmp_dir) < 0)
                 return -1;
-        if (put_static_elf("usr/bin/static-tool") < 0 ||
-            put_file("opt/tool/bin/run", "#!/bin/false\n", 0755) < 0 ||
+        if (put_static_elf("usr/bin/static-tool") < 0 || put_file("opt/tool/bin/run", "#!/bin/false\n", 0755) < 0 ||
             put_file("opt/tool/share/readme.txt", "read me\n", 0644) < 0 ||
             put_file("opt/tool/share/debug.log", "noise\n", 0644) < 0 ||
-            put_link("opt/tool/data", "../../usr/share/tooldata") < 0 ||
-            put_link("opt/tool/self", "bin/run") < 0 ||
+            put_link("opt/tool/data", "../../usr/share/tooldata") < 0 || put_link("opt/tool/self", "bin/run") < 0 ||
             put_link("opt/tool/broken", "/does/not/exist") < 0 ||
             put_file("usr/share/tooldata/a.txt", "a\n", 0644) < 0 ||
             put_file("usr/share/tooldata/b.log", "b\n", 0644) < 0 ||
@@ -176,15 +174,15 @@ static int build_elf_fixtures(void)
             run("cc -nostdlib -Wl,--no-as-needed '%s/src/start.c' -Wl,-dynamic-linker,/lib/%s/ld-t.so.2 "
                 "'%s/libt.so.1.0.0' -o '%s/usr/bin/t'",
                 T, ma, L, R) < 0 ||
-            run("%s -Wl,-soname,plugin.so '%s/libu.so.1' '%s/libt.so.1.0.0' -o '%s/opt/plug/plugin.so'", lib, L, L,
-                R) < 0)
+            run("%s -Wl,-soname,plugin.so '%s/libu.so.1' '%s/libt.so.1.0.0' -o '%s/opt/plug/plugin.so'", lib, L, L, R) <
+                    0)
                 return -1;
         return 0;
 }
 
-#define NEED_ELF()                                                               \
-        do {                                                                     \
-                if (!have_elf)                                                   \
+#define NEED_ELF()                                                                        \
+        do {                                                                              \
+                if (!have_elf)                                                            \
                         test_skip("the ELF fixtures could not be compiled (cc -shared)"); \
         } while (0)
 
@@ -338,7 +336,7 @@ START_TEST(test_command_form)
 {
         Spec *s = load_tool(TOOL_DIR "/good-command.yml");
         ck_assert_str_eq(s->name, "minitool");
-        ck_assert_ptr_null(s->version);          /* read from the package later */
+        ck_assert_ptr_null(s->version); /* read from the package later */
         ck_assert_str_eq(s->package, "minitool");
         ck_assert_ptr_null(s->category);
         ck_assert_uint_eq(strv_length(s->binaries), 1);
@@ -387,8 +385,7 @@ static const BadCase bad_cases[] = {
         { "bad-no-binaries.yml", "2:1: missing required key 'binaries' in a tool config" },
         { "bad-binaries-empty.yml", "4:11: 'binaries' must name at least one program" },
         { "bad-binaries-scalar.yml", "4:11: 'binaries' must be a list of strings, found a scalar" },
-        { "bad-binary-relative.yml",
-          "6:5: 'binaries' entries must be absolute paths without '..', found 'usr/bin/u'" },
+        { "bad-binary-relative.yml", "6:5: 'binaries' entries must be absolute paths without '..', found 'usr/bin/u'" },
         { "bad-binary-dotdot.yml",
           "5:5: 'binaries' entries must be absolute paths without '..', found '/usr/bin/../../etc/shadow'" },
         { "bad-no-version.yml", "1:1: a tool config needs 'version', or 'package' to read the version from" },
@@ -397,8 +394,7 @@ static const BadCase bad_cases[] = {
         { "bad-test-step-key.yml", "8:7: unknown key 'expects' in a 'test' step (did you mean 'expect'?)" },
         { "bad-test-files-outside.yml", "8:5: 'test.files' paths must be under /tmp/, found '/etc/passwd'" },
         { "bad-test-files-dotdot.yml", "7:10: 'test.files' paths must be under /tmp/, found '/tmp/../etc/x'" },
-        { "bad-data-relative.yml",
-          "7:12: the first word of 'command' must be an absolute path of a host program" },
+        { "bad-data-relative.yml", "7:12: the first word of 'command' must be an absolute path of a host program" },
         { "bad-data-append-slash.yml",
           "9:5: 'append' keys must be file names inside the data directory, found 'conf/x.conf'" },
         { "bad-data-append-dotdot.yml",
@@ -497,7 +493,7 @@ START_TEST(test_plan_binary_not_in_package)
 {
         static const struct {
                 const char *binary;
-                const char *tail;     /* of the message, after "CONFIG: binary 'BINARY' " */
+                const char *tail; /* of the message, after "CONFIG: binary 'BINARY' " */
                 int code;
         } cases[] = {
                 { "/usr/bin/static-tol",
@@ -531,25 +527,24 @@ START_TEST(test_plan_binary_not_in_package)
 }
 END_TEST
 
-static const char files_config[] =
-        "name: ftool\n"                                      /* 1 */
-        "version: \"1\"\n"                                   /* 2 */
-        "description: files and links\n"                     /* 3 */
-        "binaries: [/usr/bin/static-tool]\n"                 /* 4 */
-        "files:\n"                                           /* 5 */
-        "  - path: /opt/tool\n"                              /* 6 */
-        "    exclude: [\"*.log\"]\n"                         /* 7 */
-        "  - path: /opt/nothing\n"                           /* 8 */
-        "    optional: true\n"                               /* 9 */
-        "  - path: ${resolve:/usr/bin/toolver}/../..\n"      /* 10 */
-        "  - path: /etc/tool.conf\n"                         /* 11 */
-        "    source: /etc/tool.conf.dist\n"
-        "    mode: \"0600\"\n"
-        "    owner: \"1000:1000\"\n"
-        "directories:\n"
-        "  - { path: /var/lib/ftool, mode: \"0700\", owner: \"1000:1000\" }\n"
-        "symlinks:\n"
-        "  - { path: /usr/bin/ft, target: static-tool }\n";
+static const char files_config[] = "name: ftool\n"                                 /* 1 */
+                                   "version: \"1\"\n"                              /* 2 */
+                                   "description: files and links\n"                /* 3 */
+                                   "binaries: [/usr/bin/static-tool]\n"            /* 4 */
+                                   "files:\n"                                      /* 5 */
+                                   "  - path: /opt/tool\n"                         /* 6 */
+                                   "    exclude: [\"*.log\"]\n"                    /* 7 */
+                                   "  - path: /opt/nothing\n"                      /* 8 */
+                                   "    optional: true\n"                          /* 9 */
+                                   "  - path: ${resolve:/usr/bin/toolver}/../..\n" /* 10 */
+                                   "  - path: /etc/tool.conf\n"                    /* 11 */
+                                   "    source: /etc/tool.conf.dist\n"
+                                   "    mode: \"0600\"\n"
+                                   "    owner: \"1000:1000\"\n"
+                                   "directories:\n"
+                                   "  - { path: /var/lib/ftool, mode: \"0700\", owner: \"1000:1000\" }\n"
+                                   "symlinks:\n"
+                                   "  - { path: /usr/bin/ft, target: static-tool }\n";
 
 START_TEST(test_plan_files)
 {
@@ -600,7 +595,7 @@ START_TEST(test_plan_files)
         assert_why(must_find(&p, "usr/lib/tool-1.0", ENTRY_DIR), why10);
         must_find(&p, "usr/lib/tool-1.0/bin/toolver", ENTRY_FILE);
         must_find(&p, "usr/lib/tool-1.0/lib/x.txt", ENTRY_FILE);
-        must_lack(&p, "usr/bin/toolver");   /* not named */
+        must_lack(&p, "usr/bin/toolver"); /* not named */
 
         /* source, mode and owner */
         const Entry *c = must_find(&p, "etc/tool.conf", ENTRY_FILE);
@@ -646,7 +641,7 @@ START_TEST(test_plan_missing_file)
         _cleanup_free_ char *want = xasprintf("%s:7: files entry '/opt/missing/file': ", cfg);
         ck_assert_msg(str_startswith(e.msg, want), "got: %s\nexpected: %s...", e.msg, want);
         ck_assert_ptr_nonnull(strstr(e.msg + strlen(want), "/opt/missing"));
-        ck_assert_uint_eq(p.n, 0);    /* ret untouched */
+        ck_assert_uint_eq(p.n, 0); /* ret untouched */
         sysroot_free(root);
         spec_free(s);
 }

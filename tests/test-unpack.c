@@ -39,11 +39,16 @@ START_TEST(test_unpack_tree)
         add_base(&p);
         add_dir(&p, "/data", 0755, 0, 0);
         add_data(&p, "/data/hello", "hello\n", 0640, 0, 1000);
-        add(&p, &(Entry){ .path = (char *) "/data/hello-link", .type = ENTRY_HARDLINK, .mode = 0640, .gid = 1000,
+        add(&p, &(Entry){ .path = (char *) "/data/hello-link",
+                          .type = ENTRY_HARDLINK,
+                          .mode = 0640,
+                          .gid = 1000,
                           .target = (char *) "data/hello" });
-        add(&p, &(Entry){ .path = (char *) "/data/sym", .type = ENTRY_SYMLINK, .mode = 0777,
-                          .target = (char *) "hello" });
-        add(&p, &(Entry){ .path = (char *) "/data/abs", .type = ENTRY_SYMLINK, .mode = 0777,
+        add(&p,
+            &(Entry){ .path = (char *) "/data/sym", .type = ENTRY_SYMLINK, .mode = 0777, .target = (char *) "hello" });
+        add(&p, &(Entry){ .path = (char *) "/data/abs",
+                          .type = ENTRY_SYMLINK,
+                          .mode = 0777,
                           .target = (char *) "/etc/passwd" });
         add_dir(&p, "/secret", 0700, 1000, 1000);
         add_data(&p, "/secret/old", "old\n", 0600, 1000, 1000);

@@ -47,7 +47,7 @@ START_TEST(test_y_uint)
         ck_assert_int_eq(y_uint(d, y_get(d, root, "e"), "e", 10, &v, &e), -EINVAL);
         ck_assert_str_eq(e.msg, "t.yml:5:4: 'e' must be a number, found a list");
         ck_assert_int_eq(y_uint(d, y_get(d, root, "f"), "f", 10, &v, &e), 0);
-        ck_assert_uint_eq(v, 7);        /* decimal, leading zeros ignored */
+        ck_assert_uint_eq(v, 7); /* decimal, leading zeros ignored */
         ck_assert_int_eq(y_uint(d, y_get(d, root, "a"), "a", 4294967293u, &v, &e), -EINVAL);
         ydoc_free(d);
 }
@@ -101,7 +101,7 @@ START_TEST(test_y_null_and_require)
         ck_assert_ptr_null(y_get(d, root, "zzz"));
         ck_assert_ptr_nonnull(y_get_key(d, root, "b"));
         ck_assert_ptr_null(y_get_key(d, root, "zzz"));
-        ck_assert_ptr_null(y_get(d, y_get(d, root, "e"), "x"));   /* not a mapping */
+        ck_assert_ptr_null(y_get(d, y_get(d, root, "e"), "x")); /* not a mapping */
 
         ck_assert_int_eq(y_require(d, root, "c", "the thing", &v, &e), -EINVAL);
         ck_assert_str_eq(e.msg, "t.yml:3:1: 'c' in the thing must have a value");
@@ -122,11 +122,11 @@ START_TEST(test_y_mode)
 {
         static const struct {
                 const char *text;
-                int64_t want;   /* -1: rejected */
+                int64_t want; /* -1: rejected */
         } cases[] = {
-                { "\"0755\"", 0755 }, { "\"755\"", 0755 }, { "\"1777\"", 01777 }, { "\"01777\"", 01777 },
-                { "\"0000\"", 0 },    { "0644", 0644 },    { "\"75\"", -1 },      { "\"0999\"", -1 },
-                { "\"10000\"", -1 },  { "\"007777\"", -1 }, { "\"0x1ff\"", -1 },  { "\"-755\"", -1 },
+                { "\"0755\"", 0755 }, { "\"755\"", 0755 },  { "\"1777\"", 01777 }, { "\"01777\"", 01777 },
+                { "\"0000\"", 0 },    { "0644", 0644 },     { "\"75\"", -1 },      { "\"0999\"", -1 },
+                { "\"10000\"", -1 },  { "\"007777\"", -1 }, { "\"0x1ff\"", -1 },   { "\"-755\"", -1 },
                 { "[1]", -1 },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -152,22 +152,15 @@ START_TEST(test_y_owner)
 {
         static const struct {
                 const char *text;
-                int64_t uid, gid;       /* uid -1: rejected */
+                int64_t uid, gid; /* uid -1: rejected */
         } cases[] = {
-                { "\"1000\"", 1000, 1000 },
-                { "\"1:2\"", 1, 2 },
-                { "\"0:0\"", 0, 0 },
-                { "\"4294967294:4294967294\"", 4294967294, 4294967294 },
-                { "\"4294967295\"", -1, 0 },
-                { "\"1:4294967295\"", -1, 0 },
-                { "\"root:root\"", -1, 0 },
-                { "\"root\"", -1, 0 },
-                { "\":1\"", -1, 0 },
-                { "\"1:\"", -1, 0 },
-                { "\"1:2:3\"", -1, 0 },
-                { "\" 1\"", -1, 0 },
-                { "\"-1\"", -1, 0 },
-                { "\"\"", -1, 0 },
+                { "\"1000\"", 1000, 1000 },   { "\"1:2\"", 1, 2 },
+                { "\"0:0\"", 0, 0 },          { "\"4294967294:4294967294\"", 4294967294, 4294967294 },
+                { "\"4294967295\"", -1, 0 },  { "\"1:4294967295\"", -1, 0 },
+                { "\"root:root\"", -1, 0 },   { "\"root\"", -1, 0 },
+                { "\":1\"", -1, 0 },          { "\"1:\"", -1, 0 },
+                { "\"1:2:3\"", -1, 0 },       { "\" 1\"", -1, 0 },
+                { "\"-1\"", -1, 0 },          { "\"\"", -1, 0 },
                 { "\"12345678901\"", -1, 0 },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -251,7 +244,7 @@ START_TEST(test_y_str_map)
         char **v = NULL;
         ck_assert_int_eq(y_str_map(d, y_get(d, root, "ok"), "ok", &v, &e), 0);
         ck_assert_uint_eq(strv_length(v), 3);
-        ck_assert_str_eq(v[0], "B=2");        /* document order, not sorted */
+        ck_assert_str_eq(v[0], "B=2"); /* document order, not sorted */
         ck_assert_str_eq(v[1], "A=x=y");
         ck_assert_str_eq(v[2], "N=1");
         strv_free(v);
@@ -421,7 +414,7 @@ START_TEST(test_ydoc_escapes_messages)
         char buf[16];
         ck_assert_str_eq(ob_escape("caf\xc3\xa9 \x7f\xff", buf, sizeof(buf)), "caf\xc3\xa9 \\x7f\\xff");
         ck_assert_str_eq(ob_escape("abcdefghijklmnopq", buf, 8), "abcdefg");
-        ck_assert_str_eq(ob_escape("abcde\x01", buf, 8), "abcde");  /* never half an escape */
+        ck_assert_str_eq(ob_escape("abcde\x01", buf, 8), "abcde"); /* never half an escape */
 }
 END_TEST
 

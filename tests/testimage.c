@@ -52,8 +52,13 @@ void add(Plan *p, const Entry *e)
 
 void add_data(Plan *p, const char *path, const char *data, uint32_t mode, uint32_t uid, uint32_t gid)
 {
-        add(p, &(Entry){ .path = (char *) path, .type = ENTRY_FILE, .mode = mode, .uid = uid, .gid = gid,
-                         .size = strlen(data), .data = (char *) data });
+        add(p, &(Entry){ .path = (char *) path,
+                         .type = ENTRY_FILE,
+                         .mode = mode,
+                         .uid = uid,
+                         .gid = gid,
+                         .size = strlen(data),
+                         .data = (char *) data });
 }
 
 void add_dir(Plan *p, const char *path, uint32_t mode, uint32_t uid, uint32_t gid)
@@ -146,8 +151,13 @@ void write_image(Layout *l, const char *name, const char *user, const OciLayerIn
 {
         char *env[] = { (char *) "PATH=/usr/bin:/bin", (char *) "A=1", NULL };
         SpecImageConfig cfg = { .user = (char *) user, .env = env, .workdir = (char *) "/home/nonroot" };
-        ImageBuild b = { .name = name, .version = "1.0", .description = "test image", .config = &cfg,
-                         .layers = layers, .n_layers = n, .created = 0 };
+        ImageBuild b = { .name = name,
+                         .version = "1.0",
+                         .description = "test image",
+                         .config = &cfg,
+                         .layers = layers,
+                         .n_layers = n,
+                         .created = 0 };
         ImageResult res;
         ObError err = { 0 };
         ck_assert_msg(image_write(l, &b, &res, &err) == 0, "%s", err.msg);
@@ -192,4 +202,3 @@ bool exists(const char *root, const char *path)
         struct stat st;
         return lstat(p, &st) == 0;
 }
-

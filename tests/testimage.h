@@ -42,7 +42,7 @@ void write_plan_layer(Layout *l, Plan *p, OciLayerInfo *ret);
 typedef struct TarEntry {
         const char *path;
         char type;
-        const char *data;    /* content, or link target */
+        const char *data; /* content, or link target */
         mode_t mode;
 } TarEntry;
 

@@ -66,16 +66,16 @@ void test_skip_at(const char *file, int line, const char *fmt, ...)
                 if (*p == '\n')
                         *p = ' ';
         if (test_strict())
-                _ck_assert_failed(file, line, "skip",
-                                  "missing prerequisite (OB_TEST_STRICT=1 makes it a failure): %s", why);
+                _ck_assert_failed(file, line, "skip", "missing prerequisite (OB_TEST_STRICT=1 makes it a failure): %s",
+                                  why);
         _ck_assert_failed(file, line, "skip", SKIP_TAG "%s", why);
 }
 
 /* One line of check's TAP log: "ok N - FILE:TCASE:TEST: MESSAGE" or
  * "not ok N - ...", the message possibly running over several lines. */
 typedef struct CaseResult {
-        char *name;      /* TCASE:TEST */
-        char *msg;       /* as check gave it, lines joined with \n */
+        char *name; /* TCASE:TEST */
+        char *msg;  /* as check gave it, lines joined with \n */
         int failed;
 } CaseResult;
 

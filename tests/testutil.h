@@ -28,8 +28,7 @@ bool test_strict(void);
  * missing. Works in forked and unforked cases alike (it ends the case the
  * way a failed assertion does, with a message test_run() recognises). */
 #define test_skip(...) test_skip_at(__FILE__, __LINE__, __VA_ARGS__)
-_Noreturn void test_skip_at(const char *file, int line, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+_Noreturn void test_skip_at(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Runs a suite, prints one result per test case and a closing count
  * ("test-NAME: N passed, N failed, N skipped"), and returns the exit status:

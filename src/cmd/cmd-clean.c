@@ -133,7 +133,8 @@ const Command command_clean = {
         .summary = "delete unused blobs; remove the named images, or all with --all",
         .help = "Deletes every blob that no image of the layout references, and temporary files left by\n"
                 "an interrupted build. With NAME..., first removes those images from index.json; with\n"
-                "--all, every image (base included). Without either, no image is removed. Also removes the directories in $TMPDIR (or /tmp) that a killed\n"
+                "--all, every image (base included). Without either, no image is removed. Also removes the directories "
+                "in $TMPDIR (or /tmp) that a killed\n"
                 "'oci-build test' or tool build left behind, and says how much that was.\n",
         .options = options,
         .set_option = set_option,

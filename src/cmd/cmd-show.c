@@ -45,8 +45,7 @@ static void print_spec(const Spec *s)
         if (s->n_dirs) {
                 printf("directories:\n");
                 for (size_t i = 0; i < s->n_dirs; i++)
-                        printf("  - %s %04o %u:%u\n", s->dirs[i].path, s->dirs[i].mode, s->dirs[i].uid,
-                               s->dirs[i].gid);
+                        printf("  - %s %04o %u:%u\n", s->dirs[i].path, s->dirs[i].mode, s->dirs[i].uid, s->dirs[i].gid);
         }
         if (s->n_links) {
                 printf("symlinks:\n");
@@ -56,8 +55,8 @@ static void print_spec(const Spec *s)
         if (s->n_users) {
                 printf("users:\n");
                 for (size_t i = 0; i < s->n_users; i++)
-                        printf("  - %s %u:%u home %s shell %s\n", s->users[i].name, s->users[i].uid,
-                               s->users[i].gid, s->users[i].home, s->users[i].shell);
+                        printf("  - %s %u:%u home %s shell %s\n", s->users[i].name, s->users[i].uid, s->users[i].gid,
+                               s->users[i].home, s->users[i].shell);
         }
         if (s->n_groups) {
                 printf("groups:\n");
@@ -179,8 +178,7 @@ static void print_layers(json_t *m)
         size_t i;
         json_t *layer;
         char size[32];
-        json_array_foreach(json_object_get(m, "layers"), i, layer)
-        {
+        json_array_foreach(json_object_get(m, "layers"), i, layer) {
                 printf("  layer %zu: %s %s\n", i + 1, json_string_value(json_object_get(layer, "digest")),
                        format_size((uint64_t) json_integer_value(json_object_get(layer, "size")), size));
         }

@@ -70,8 +70,9 @@ static int load_targets(Context *ctx, bool all, Layout *l, TestTarget **ret, siz
                 }
                 configs_free(refs, n_refs);
                 if (r == 0 && n == 0)
-                        r = ob_error_plain(err, ENOENT, "no image in %s has a config with a test (build them with "
-                                                        "'oci-build tool --all')",
+                        r = ob_error_plain(err, ENOENT,
+                                           "no image in %s has a config with a test (build them with "
+                                           "'oci-build tool --all')",
                                            ctx->layout);
         } else {
                 if (!ctx->args || !ctx->args[0])
@@ -86,8 +87,7 @@ static int load_targets(Context *ctx, bool all, Layout *l, TestTarget **ret, siz
                                 continue;
                         r = configs_find(ctx->configs, ctx->args[i], &ref, err);
                         if (r == 0)
-                                r = build_load_config(ctx->configs, ctx->args[i], /* expect_tier= */ -1, &spec,
-                                                      err);
+                                r = build_load_config(ctx->configs, ctx->args[i], /* expect_tier= */ -1, &spec, err);
                         if (r == 0 && !spec->test.n_steps)
                                 r = ob_error_plain(err, EINVAL, "'%s' has no test: its config %s has no 'test'",
                                                    ctx->args[i], ref.file);
@@ -206,7 +206,7 @@ static int run_steps(Context *ctx, const TestTarget *t, const char *root, double
                         continue;
                 }
                 r = sandbox_run_step(root, &img, step->command, test->env, step->expect, SANDBOX_STEP_TIMEOUT_DEFAULT,
-                                    &res, err);
+                                     &res, err);
                 if (r < 0)
                         return r;
                 if (res.passed) {

@@ -52,8 +52,7 @@ int context_names(const Context *ctx, SpecTier tier, bool all, char ***ret, ObEr
                         return ob_error_plain(err, ENOENT, "no %s configs in '%s/%ss'", what, ctx->configs, what);
         } else {
                 if (!ctx->args || !ctx->args[0])
-                        return ob_error_usage(err, "%s needs NAME... or --all (see 'oci-build list %ss')", what,
-                                              what);
+                        return ob_error_usage(err, "%s needs NAME... or --all (see 'oci-build list %ss')", what, what);
                 for (size_t i = 0; ctx->args[i]; i++)
                         if (!strv_contains(names, ctx->args[i]))
                                 strv_push(&names, ctx->args[i]);
