@@ -11,7 +11,6 @@
 
 #include "fs.h"
 #include "plan.h"
-#include "spec.h"
 #include "sysroot.h"
 #include "testutil.h"
 #include "util.h"
@@ -26,33 +25,6 @@ static void tmp_setup(void)
 static void tmp_teardown(void)
 {
         test_rm_rf(tmp_root);
-}
-
-/* Helpers that build a tree under a base directory; paths are relative. */
-static void mk_dir(const char *base, const char *rel, mode_t mode)
-{
-        char *p = xasprintf("%s/%s", base, rel);
-        ck_assert_msg(mkdir(p, 0700) == 0, "mkdir %s: %s", p, strerror(errno));
-        ck_assert_int_eq(chmod(p, mode), 0);
-        free(p);
-}
-
-static void mk_file(const char *base, const char *rel, const char *content, mode_t mode)
-{
-        char *p = xasprintf("%s/%s", base, rel);
-        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        ck_assert_msg(fd >= 0, "create %s: %s", p, strerror(errno));
-        ck_assert_int_eq(write_all(fd, content, strlen(content)), 0);
-        ck_assert_int_eq(fchmod(fd, mode), 0);
-        close(fd);
-        free(p);
-}
-
-static void mk_link(const char *base, const char *rel, const char *target)
-{
-        char *p = xasprintf("%s/%s", base, rel);
-        ck_assert_int_eq(symlink(target, p), 0);
-        free(p);
 }
 
 /* A fresh directory for one test. */
@@ -350,20 +322,20 @@ START_TEST(test_add_host_tree)
         char *dir = test_dir("tree");
         char *root = xasprintf("%s/root", dir);
         ck_assert_int_eq(mkdir(root, 0755), 0);
-        mk_dir(root, "data", 0750);
-        mk_file(root, "data/a.txt", "alpha", 0644);
-        mk_dir(root, "data/bin", 0755);
-        mk_file(root, "data/bin/tool", "#!x", 04755);
-        mk_file(root, "data/g", "g", 02755);
-        mk_dir(root, "data/spool", 03777);
-        mk_dir(root, "data/sub", 0755);
-        mk_file(root, "data/sub/keep.txt", "k", 0604);
-        mk_file(root, "data/sub/deep.log", "log", 0644);
-        mk_link(root, "data/sub/link", "../a.txt");
-        mk_link(root, "data/abs-link", "/data/a.txt");
-        mk_file(root, "data/skip.log", "log", 0644);
-        mk_dir(root, "data/cache", 0755);
-        mk_file(root, "data/cache/x", "x", 0644);
+        test_mk_dir(root, "data", 0750);
+        test_mk_file(root, "data/a.txt", "alpha", 0644);
+        test_mk_dir(root, "data/bin", 0755);
+        test_mk_file(root, "data/bin/tool", "#!x", 04755);
+        test_mk_file(root, "data/g", "g", 02755);
+        test_mk_dir(root, "data/spool", 03777);
+        test_mk_dir(root, "data/sub", 0755);
+        test_mk_file(root, "data/sub/keep.txt", "k", 0604);
+        test_mk_file(root, "data/sub/deep.log", "log", 0644);
+        test_mk_link(root, "data/sub/link", "../a.txt");
+        test_mk_link(root, "data/abs-link", "/data/a.txt");
+        test_mk_file(root, "data/skip.log", "log", 0644);
+        test_mk_dir(root, "data/cache", 0755);
+        test_mk_file(root, "data/cache/x", "x", 0644);
         char *a_host = xasprintf("%s/data/a.txt", root);
         struct timespec ts[2] = { { 1000000, 0 }, { 1000000, 0 } };
         ck_assert_int_eq(utimensat(AT_FDCWD, a_host, ts, AT_SYMLINK_NOFOLLOW), 0);
@@ -428,10 +400,10 @@ END_TEST
 START_TEST(test_add_host_single_file_and_links)
 {
         char *dir = test_dir("single");
-        mk_dir(dir, "etc", 0755);
-        mk_file(dir, "etc/real.conf", "conf", 0644);
-        mk_link(dir, "etc/alias.conf", "real.conf");
-        mk_link(dir, "abs", "/etc"); /* absolute: stays inside the sysroot */
+        test_mk_dir(dir, "etc", 0755);
+        test_mk_file(dir, "etc/real.conf", "conf", 0644);
+        test_mk_link(dir, "etc/alias.conf", "real.conf");
+        test_mk_link(dir, "abs", "/etc"); /* absolute: stays inside the sysroot */
         Sysroot *sr = open_root(dir);
         Plan p;
         ObError e = { 0 };
@@ -467,11 +439,11 @@ START_TEST(test_add_host_escape)
         char *dir = test_dir("escape");
         char *root = xasprintf("%s/root", dir);
         ck_assert_int_eq(mkdir(root, 0755), 0);
-        mk_dir(dir, "outside", 0755);
-        mk_file(dir, "outside/secret", "s", 0644);
-        mk_dir(root, "a", 0755);
-        mk_link(root, "a/up", "../../outside");
-        mk_link(root, "esc", "../outside");
+        test_mk_dir(dir, "outside", 0755);
+        test_mk_file(dir, "outside/secret", "s", 0644);
+        test_mk_dir(root, "a", 0755);
+        test_mk_link(root, "a/up", "../../outside");
+        test_mk_link(root, "esc", "../outside");
         Sysroot *sr = open_root(root);
         Plan p;
         ObError e = { 0 };
@@ -496,8 +468,8 @@ END_TEST
 START_TEST(test_add_host_missing)
 {
         char *dir = test_dir("missing");
-        mk_dir(dir, "data", 0755);
-        mk_link(dir, "dangling", "/data/nothing");
+        test_mk_dir(dir, "data", 0755);
+        test_mk_link(dir, "dangling", "/data/nothing");
         Sysroot *sr = open_root(dir);
         Plan p;
         ObError e = { 0 };
@@ -522,8 +494,8 @@ END_TEST
 START_TEST(test_add_host_fifo)
 {
         char *dir = test_dir("fifo");
-        mk_dir(dir, "t", 0755);
-        mk_file(dir, "t/ok", "ok", 0644);
+        test_mk_dir(dir, "t", 0755);
+        test_mk_file(dir, "t/ok", "ok", 0644);
         char *fifo = xasprintf("%s/t/pipe", dir);
         ck_assert_int_eq(mkfifo(fifo, 0644), 0);
         Sysroot *sr = open_root(dir);
@@ -552,9 +524,9 @@ END_TEST
 START_TEST(test_add_host_hardlinks)
 {
         char *dir = test_dir("hardlinks");
-        mk_dir(dir, "hl", 0755);
-        mk_file(dir, "hl/one", "same", 0644);
-        mk_file(dir, "hl/single", "solo", 0644);
+        test_mk_dir(dir, "hl", 0755);
+        test_mk_file(dir, "hl/one", "same", 0644);
+        test_mk_file(dir, "hl/single", "solo", 0644);
         char *one = xasprintf("%s/hl/one", dir);
         char *two = xasprintf("%s/hl/two", dir);
         char *three = xasprintf("%s/hl/a-three", dir);
@@ -609,13 +581,13 @@ END_TEST
 START_TEST(test_add_host_normalize_modes)
 {
         char *dir = test_dir("normalize");
-        mk_dir(dir, "nm", 0700);
-        mk_file(dir, "nm/f", "f", 0600);
-        mk_file(dir, "nm/x", "x", 0700);
-        mk_file(dir, "nm/s", "s", 04750);
-        mk_file(dir, "nm/o", "o", 0664);
-        mk_dir(dir, "nm/d", 0700);
-        mk_dir(dir, "nm/k", 01777);
+        test_mk_dir(dir, "nm", 0700);
+        test_mk_file(dir, "nm/f", "f", 0600);
+        test_mk_file(dir, "nm/x", "x", 0700);
+        test_mk_file(dir, "nm/s", "s", 04750);
+        test_mk_file(dir, "nm/o", "o", 0664);
+        test_mk_dir(dir, "nm/d", 0700);
+        test_mk_dir(dir, "nm/k", 01777);
         Sysroot *sr = open_root(dir);
         Plan p;
         ObError e = { 0 };
@@ -650,193 +622,23 @@ END_TEST
 
 /* ---- plan_from_spec ---- */
 
-static Spec *load_spec(const char *path)
-{
-        ObError e = { 0 };
-        Spec *s = NULL;
-        ck_assert_msg(spec_load_base(path, "1", &s, &e) == 0, "%s", e.msg);
-        return s;
-}
-
-static const char spec_text[] = "name: base\n"
-                                "description: d\n"
-                                "rootfs: rootfs\n"
-                                "files:\n"
-                                "  - path: /etc/ssl/certs/ca-certificates.crt\n"
-                                "    source: /etc/ssl/certs/ca.crt\n"
-                                "    mode: \"0644\"\n"
-                                "  - path: /usr/share/zoneinfo\n"
-                                "    exclude: \"*.tab\"\n"
-                                "directories:\n"
-                                "  - { path: /tmp, mode: \"1777\" }\n"
-                                "  - { path: /home/nonroot, mode: \"0700\", owner: \"1000:1000\" }\n"
-                                "symlinks:\n"
-                                "  - { path: /var/run, target: /run }\n"
-                                "groups:\n"
-                                "  - { name: root, gid: 0 }\n"
-                                "users:\n"
-                                "  - { name: root, uid: 0, gid: 0, home: /root }\n";
-
-static void make_spec_tree(const char *dir)
-{
-        mk_dir(dir, "rootfs", 0755);
-        mk_dir(dir, "rootfs/etc", 0700);
-        mk_file(dir, "rootfs/etc/os-release", "ID=test\n", 0600);
-        mk_dir(dir, "root", 0755);
-        mk_dir(dir, "root/etc", 0755);
-        mk_dir(dir, "root/etc/ssl", 0755);
-        mk_dir(dir, "root/etc/ssl/certs", 0755);
-        mk_file(dir, "root/etc/ssl/certs/ca.crt", "CERT", 0600);
-        mk_dir(dir, "root/usr", 0755);
-        mk_dir(dir, "root/usr/share", 0755);
-        mk_dir(dir, "root/usr/share/zoneinfo", 0755);
-        mk_file(dir, "root/usr/share/zoneinfo/UTC", "TZif", 0644);
-        mk_file(dir, "root/usr/share/zoneinfo/zone.tab", "tab", 0644);
-        mk_link(dir, "root/usr/share/zoneinfo/localtime", "UTC");
-        mk_file(dir, "base.yml", spec_text, 0644);
-}
-
-START_TEST(test_from_spec)
-{
-        char *dir = test_dir("spec");
-        make_spec_tree(dir);
-        char *cfg = xasprintf("%s/base.yml", dir);
-        char *rootdir = xasprintf("%s/root", dir);
-        Spec *s = load_spec(cfg);
-        Sysroot *sr = open_root(rootdir);
-        Plan p;
-        ObError e = { 0 };
-        plan_init(&p);
-        ck_assert_msg(plan_from_spec(&p, s, sr, 12345, &e) == 0, "%s", e.msg);
-
-        static const char *const want[] = {
-                "etc",
-                "etc/group",
-                "etc/os-release",
-                "etc/passwd",
-                "etc/ssl",
-                "etc/ssl/certs",
-                "etc/ssl/certs/ca-certificates.crt",
-                "home",
-                "home/nonroot",
-                "tmp",
-                "usr",
-                "usr/share",
-                "usr/share/zoneinfo",
-                "usr/share/zoneinfo/UTC",
-                "usr/share/zoneinfo/localtime",
-                "var",
-                "var/run",
-        };
-        assert_paths(&p, want, ELEMENTSOF(want));
-
-        const Entry *en = must_find(&p, "etc/passwd");
-        ck_assert_int_eq(en->type, ENTRY_FILE);
-        ck_assert_str_eq(en->data, "root:x:0:0:root:/root:/sbin/nologin\n");
-        ck_assert_uint_eq(en->size, strlen(en->data));
-        ck_assert_uint_eq(en->mode, 0644);
-        ck_assert_int_eq(en->mtime, 12345);
-        ck_assert_str_eq(must_find(&p, "etc/group")->data, "root:x:0:\n");
-
-        /* rootfs: modes normalised */
-        ck_assert_uint_eq(must_find(&p, "etc")->mode, 0755);
-        en = must_find(&p, "etc/os-release");
-        ck_assert_uint_eq(en->mode, 0644);
-        ck_assert_ptr_nonnull(en->source);
-        ck_assert(str_endswith(en->source, "/rootfs/etc/os-release"));
-
-        en = must_find(&p, "etc/ssl/certs/ca-certificates.crt");
-        ck_assert_uint_eq(en->mode, 0644);
-        char *ca = xasprintf("%s/etc/ssl/certs/ca.crt", rootdir);
-        ck_assert_str_eq(en->source, ca);
-        ck_assert_ptr_nonnull(strstr(en->why, "base.yml:5"));
-
-        ck_assert_uint_eq(must_find(&p, "tmp")->mode, 01777);
-        en = must_find(&p, "home");
-        ck_assert_uint_eq(en->mode, 0755);
-        ck_assert_uint_eq(en->uid, 0);
-        en = must_find(&p, "home/nonroot");
-        ck_assert_uint_eq(en->mode, 0700);
-        ck_assert_uint_eq(en->uid, 1000);
-        ck_assert_uint_eq(en->gid, 1000);
-        en = must_find(&p, "usr/share/zoneinfo/localtime");
-        ck_assert_int_eq(en->type, ENTRY_SYMLINK);
-        ck_assert_str_eq(en->target, "UTC");
-        en = must_find(&p, "var/run");
-        ck_assert_int_eq(en->type, ENTRY_SYMLINK);
-        ck_assert_str_eq(en->target, "/run");
-        ck_assert_ptr_null(plan_find(&p, "usr/share/zoneinfo/zone.tab"));
-
-        plan_clear(&p);
-        sysroot_free(sr);
-        spec_free(s);
-        free(ca);
-        free(rootdir);
-        free(cfg);
-        free(dir);
-}
-END_TEST
-
-START_TEST(test_from_spec_conflict)
-{
-        char *dir = test_dir("spec-conflict");
-        make_spec_tree(dir);
-        mk_file(dir, "rootfs/etc/passwd", "other\n", 0644);
-        char *cfg = xasprintf("%s/base.yml", dir);
-        char *rootdir = xasprintf("%s/root", dir);
-        Spec *s = load_spec(cfg);
-        Sysroot *sr = open_root(rootdir);
-        Plan p;
-        ObError e = { 0 };
-        plan_init(&p);
-        ck_assert_int_eq(plan_from_spec(&p, s, sr, 0, &e), -EEXIST);
-        char *want = xasprintf("%s: two different sources for '/etc/passwd': file (", cfg);
-        ck_assert_msg(str_startswith(e.msg, want), "%s", e.msg);
-        ck_assert_ptr_nonnull(strstr(e.msg, "generated from 'users'"));
-        plan_clear(&p);
-
-        /* A files entry whose source is missing names the config line. */
-        spec_free(s);
-        char *text = xasprintf("name: base\ndescription: d\nfiles:\n  - /etc/missing\n");
-        mk_file(dir, "missing.yml", text, 0644);
-        char *cfg2 = xasprintf("%s/missing.yml", dir);
-        s = load_spec(cfg2);
-        plan_init(&p);
-        ck_assert_int_eq(plan_from_spec(&p, s, sr, 0, &e), -ENOENT);
-        char *want2 = xasprintf("%s:4: files entry '/etc/missing': '/etc/missing' does not exist in the sysroot", cfg2);
-        ck_assert_str_eq(e.msg, want2);
-        plan_clear(&p);
-
-        sysroot_free(sr);
-        spec_free(s);
-        free(want2);
-        free(cfg2);
-        free(text);
-        free(want);
-        free(rootdir);
-        free(cfg);
-        free(dir);
-}
-END_TEST
-
-/* Private files: copied only when named exactly. */
 START_TEST(test_add_host_private)
 {
         char *dir = test_dir("private");
-        mk_dir(dir, "usr", 0755);
-        mk_dir(dir, "usr/lib", 0755);
-        mk_dir(dir, "usr/lib/ssl", 0755);
-        mk_file(dir, "usr/lib/ssl/openssl.cnf", "cnf", 0644);
-        mk_link(dir, "usr/lib/ssl/private", "/etc/ssl/private");
-        mk_dir(dir, "etc", 0755);
-        mk_dir(dir, "etc/ssl", 0755);
-        mk_dir(dir, "etc/ssl/private", 0755);
-        mk_file(dir, "etc/ssl/private/snakeoil.key", "KEY", 0600);
-        mk_dir(dir, "share", 0755);
-        mk_file(dir, "share/open", "o", 0644);
-        mk_file(dir, "share/secret", "s", 0640);
-        mk_dir(dir, "root", 0755);
-        mk_file(dir, "root/id_rsa", "readable but a key", 0644);
+        test_mk_dir(dir, "usr", 0755);
+        test_mk_dir(dir, "usr/lib", 0755);
+        test_mk_dir(dir, "usr/lib/ssl", 0755);
+        test_mk_file(dir, "usr/lib/ssl/openssl.cnf", "cnf", 0644);
+        test_mk_link(dir, "usr/lib/ssl/private", "/etc/ssl/private");
+        test_mk_dir(dir, "etc", 0755);
+        test_mk_dir(dir, "etc/ssl", 0755);
+        test_mk_dir(dir, "etc/ssl/private", 0755);
+        test_mk_file(dir, "etc/ssl/private/snakeoil.key", "KEY", 0600);
+        test_mk_dir(dir, "share", 0755);
+        test_mk_file(dir, "share/open", "o", 0644);
+        test_mk_file(dir, "share/secret", "s", 0640);
+        test_mk_dir(dir, "root", 0755);
+        test_mk_file(dir, "root/id_rsa", "readable but a key", 0644);
         Sysroot *sr = open_root(dir);
         ObError e = { 0 };
         Plan p;
@@ -907,8 +709,6 @@ static Suite *plan_suite(void)
         tcase_add_test(tc, test_add_host_hardlinks);
         tcase_add_test(tc, test_add_host_normalize_modes);
         tcase_add_test(tc, test_add_host_private);
-        tcase_add_test(tc, test_from_spec);
-        tcase_add_test(tc, test_from_spec_conflict);
         suite_add_tcase(s, tc);
         return s;
 }

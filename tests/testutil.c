@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "testutil.h"
 
+#include "fs.h"
 #include "util.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdbool.h>
@@ -255,4 +258,26 @@ void test_check_fixtures_listed(const char *dir, const BadCase *cases, size_t n)
         }
         closedir(d);
         ck_assert_uint_eq(n_bad, n);
+}
+
+void test_mk_dir(const char *base, const char *rel, mode_t mode)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", base, rel);
+        ck_assert_msg(mkdir(p, 0700) == 0, "mkdir %s: %s", p, strerror(errno));
+        ck_assert_int_eq(chmod(p, mode), 0);
+}
+
+void test_mk_file(const char *base, const char *rel, const char *content, mode_t mode)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", base, rel);
+        _cleanup_close_ int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_msg(fd >= 0, "create %s: %s", p, strerror(errno));
+        ck_assert_int_eq(write_all(fd, content, strlen(content)), 0);
+        ck_assert_int_eq(fchmod(fd, mode), 0);
+}
+
+void test_mk_link(const char *base, const char *rel, const char *target)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", base, rel);
+        ck_assert_int_eq(symlink(target, p), 0);
 }

@@ -2,10 +2,16 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* A fresh directory under $TMPDIR (or /tmp) named after the test; aborts
  * when it cannot be made, since no test can run without it. */
 void test_tmpdir(char *buf, size_t size, const char *name);
+
+/* Build a tree under base; rel is relative to it; failures fail the test. */
+void test_mk_dir(const char *base, const char *rel, mode_t mode);
+void test_mk_file(const char *base, const char *rel, const char *content, mode_t mode);
+void test_mk_link(const char *base, const char *rel, const char *target);
 
 /* Removes a tree, ignoring what is already gone. */
 void test_rm_rf(const char *path);
