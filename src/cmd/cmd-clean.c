@@ -118,7 +118,7 @@ static int run(Context *ctx, ObError *err)
 
 static const CommandOption options[] = {
         { "all", NULL, "remove every image of the layout (base included)" },
-        { NULL },
+        {},
 };
 
 static int set_option(const char *name, const char *value, ObError *err)

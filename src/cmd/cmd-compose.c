@@ -19,7 +19,7 @@ static const CommandOption options[] = {
         { "host-network", NULL, "run every service with network_mode: host instead of mapping ports" },
         { "listen", "ADDR", "publish ports on ADDR (default " COMPOSE_DEFAULT_LISTEN "; 0.0.0.0: every interface)" },
         { "publish-all", NULL, "the same as --listen 0.0.0.0: reachable from other hosts" },
-        { NULL },
+        {},
 };
 
 static int set_option(const char *name, const char *value, ObError *err)

@@ -36,7 +36,7 @@ static char **arg_tags;
 
 static const CommandOption options[] = {
         { "tag", "NAME=REPO:TAG", "tag image NAME as REPO:TAG instead of the defaults (repeatable)" },
-        { NULL },
+        {},
 };
 
 static int set_option(const char *name, const char *value, ObError *err)

@@ -218,7 +218,7 @@ static bool arg_files;
 
 static const CommandOption options[] = {
         { "files", NULL, "list every file of the image with its source and reason" },
-        { NULL },
+        {},
 };
 
 static int set_option(const char *name, const char *value, ObError *err)

@@ -282,7 +282,7 @@ static bool arg_all;
 
 static const CommandOption options[] = {
         { "all", NULL, "every config whose image is in the layout and which has a test" },
-        { NULL },
+        {},
 };
 
 static int set_option(const char *name, const char *value, ObError *err)

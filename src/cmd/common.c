@@ -13,7 +13,7 @@ bool arg_tier_all;
 
 const CommandOption tier_options[] = {
         { "all", NULL, "every config of the tier" },
-        { NULL },
+        {},
 };
 
 int tier_set_option(const char *name, const char *value, ObError *err)
