@@ -95,5 +95,11 @@ typedef struct PlanCopyOptions {
 
 int plan_add_host(Plan *p, Sysroot *root, const PlanCopyOptions *o, ObError *err);
 
+/* The 'files', 'directories' and 'symlinks' of a spec, which every tier
+ * names the same way. */
+int plan_add_spec_files(Plan *p, Sysroot *root, const Spec *s, ObError *err);
+int plan_add_spec_dirs(Plan *p, const Spec *s, int64_t mtime, ObError *err);
+int plan_add_spec_links(Plan *p, const Spec *s, int64_t mtime, ObError *err);
+
 /* The whole layer of a base-tier spec. */
 int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError *err);

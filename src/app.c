@@ -218,44 +218,9 @@ static int add_entries(Plan *p, const Spec *app, Sysroot *root, const Plan *cons
         if ((r = add_artifact_libraries(p, app, root, below, n_below, err)) < 0)
                 return r;
 
-        for (size_t i = 0; i < app->n_files; i++) {
-                const SpecFile *f = &app->files[i];
-                _cleanup_free_ char *why = xasprintf("named in config (%s:%zu)", app->file, f->line);
-                PlanCopyOptions o = { .dst = f->path,
-                                      .src = f->source,
-                                      .exclude = f->exclude,
-                                      .has_mode = f->has_mode,
-                                      .mode = f->mode,
-                                      .uid = f->uid,
-                                      .gid = f->gid,
-                                      .why = why };
-                if ((r = plan_add_host(p, root, &o, err)) < 0) {
-                        ob_error_wrap(err, "%s:%zu: files entry '%s'", app->file, f->line, f->path);
-                        return r;
-                }
-        }
-        for (size_t i = 0; i < app->n_dirs; i++) {
-                const SpecDir *d = &app->dirs[i];
-                Entry e = { .path = d->path,
-                            .type = ENTRY_DIR,
-                            .mode = d->mode,
-                            .uid = d->uid,
-                            .gid = d->gid,
-                            .mtime = mtime,
-                            .why = (char *) "directory named in config" };
-                if ((r = plan_add(p, &e, err)) < 0)
-                        return r;
-        }
-        for (size_t i = 0; i < app->n_links; i++) {
-                Entry e = { .path = app->links[i].path,
-                            .type = ENTRY_SYMLINK,
-                            .mode = 0777,
-                            .mtime = mtime,
-                            .target = app->links[i].target,
-                            .why = (char *) "symlink named in config" };
-                if ((r = plan_add(p, &e, err)) < 0)
-                        return r;
-        }
+        if ((r = plan_add_spec_files(p, root, app, err)) < 0 || (r = plan_add_spec_dirs(p, app, mtime, err)) < 0 ||
+            (r = plan_add_spec_links(p, app, mtime, err)) < 0)
+                return r;
         if (app->data_dir && !plan_find(p, app->data_dir)) {
                 /* The data directory belongs to the user the app runs as. */
                 uint32_t uid = 1000, gid = 1000;

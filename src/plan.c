@@ -515,6 +515,61 @@ static int add_data(Plan *p, const char *path, const char *data, uint32_t mode, 
         return plan_add(p, &e, err);
 }
 
+int plan_add_spec_files(Plan *p, Sysroot *root, const Spec *s, ObError *err)
+{
+        for (size_t i = 0; i < s->n_files; i++) {
+                const SpecFile *f = &s->files[i];
+                _cleanup_free_ char *why = xasprintf("named in config (%s:%zu)", s->file, f->line);
+                PlanCopyOptions o = { .dst = f->path,
+                                      .src = f->source,
+                                      .exclude = f->exclude,
+                                      .has_mode = f->has_mode,
+                                      .mode = f->mode,
+                                      .uid = f->uid,
+                                      .gid = f->gid,
+                                      .why = why };
+                int r = plan_add_host(p, root, &o, err);
+                if (r < 0)
+                        return ob_error_wrap(err, "%s:%zu: files entry '%s'", s->file, f->line, f->path);
+        }
+        return 0;
+}
+
+int plan_add_spec_dirs(Plan *p, const Spec *s, int64_t mtime, ObError *err)
+{
+        for (size_t i = 0; i < s->n_dirs; i++) {
+                const SpecDir *d = &s->dirs[i];
+                Entry e = { .path = d->path,
+                            .type = ENTRY_DIR,
+                            .mode = d->mode,
+                            .uid = d->uid,
+                            .gid = d->gid,
+                            .mtime = mtime,
+                            .why = (char *) "directory named in config" };
+                int r = plan_add(p, &e, err);
+                if (r < 0)
+                        return ob_error_wrap(err, "%s", s->file);
+        }
+        return 0;
+}
+
+int plan_add_spec_links(Plan *p, const Spec *s, int64_t mtime, ObError *err)
+{
+        for (size_t i = 0; i < s->n_links; i++) {
+                const SpecLink *l = &s->links[i];
+                Entry e = { .path = l->path,
+                            .type = ENTRY_SYMLINK,
+                            .mode = 0777,
+                            .mtime = mtime,
+                            .target = l->target,
+                            .why = (char *) "symlink named in config" };
+                int r = plan_add(p, &e, err);
+                if (r < 0)
+                        return ob_error_wrap(err, "%s", s->file);
+        }
+        return 0;
+}
+
 int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError *err)
 {
         int r;
@@ -535,48 +590,9 @@ int plan_from_spec(Plan *p, const Spec *s, Sysroot *root, int64_t mtime, ObError
                         return ob_error_wrap(err, "%s: rootfs", s->file);
         }
 
-        for (size_t i = 0; i < s->n_files; i++) {
-                const SpecFile *f = &s->files[i];
-                _cleanup_free_ char *why = xasprintf("named in config (%s:%zu)", s->file, f->line);
-                PlanCopyOptions o = { .dst = f->path,
-                                      .src = f->source,
-                                      .exclude = f->exclude,
-                                      .has_mode = f->has_mode,
-                                      .mode = f->mode,
-                                      .uid = f->uid,
-                                      .gid = f->gid,
-                                      .why = why };
-                r = plan_add_host(p, root, &o, err);
-                if (r < 0)
-                        return ob_error_wrap(err, "%s:%zu: files entry '%s'", s->file, f->line, f->path);
-        }
-
-        for (size_t i = 0; i < s->n_dirs; i++) {
-                const SpecDir *d = &s->dirs[i];
-                Entry e = { .path = d->path,
-                            .type = ENTRY_DIR,
-                            .mode = d->mode,
-                            .uid = d->uid,
-                            .gid = d->gid,
-                            .mtime = mtime,
-                            .why = (char *) "directory named in config" };
-                r = plan_add(p, &e, err);
-                if (r < 0)
-                        return ob_error_wrap(err, "%s", s->file);
-        }
-
-        for (size_t i = 0; i < s->n_links; i++) {
-                const SpecLink *l = &s->links[i];
-                Entry e = { .path = l->path,
-                            .type = ENTRY_SYMLINK,
-                            .mode = 0777,
-                            .mtime = mtime,
-                            .target = l->target,
-                            .why = (char *) "symlink named in config" };
-                r = plan_add(p, &e, err);
-                if (r < 0)
-                        return ob_error_wrap(err, "%s", s->file);
-        }
+        if ((r = plan_add_spec_files(p, root, s, err)) < 0 || (r = plan_add_spec_dirs(p, s, mtime, err)) < 0 ||
+            (r = plan_add_spec_links(p, s, mtime, err)) < 0)
+                return r;
 
         if (s->n_users > 0) {
                 _cleanup_free_ char *passwd = passwd_render(s->users, s->n_users);

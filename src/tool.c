@@ -360,19 +360,9 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
                         return r;
         }
 
-        for (size_t i = 0; i < tool->n_dirs; i++) {
-                const SpecDir *d = &tool->dirs[i];
-                Entry e = { .path = d->path,
-                            .type = ENTRY_DIR,
-                            .mode = d->mode,
-                            .uid = d->uid,
-                            .gid = d->gid,
-                            .mtime = mtime,
-                            .why = (char *) "directory named in config" };
-                r = plan_add(&p, &e, err);
-                if (r < 0)
-                        return ob_error_wrap(err, "%s", tool->file);
-        }
+        r = plan_add_spec_dirs(&p, tool, mtime, err);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < tool->n_links; i++) {
                 r = add_symlink_entry(&p, /* base= */ NULL, tool->links[i].path, tool->links[i].target,
                                       "symlink named in config", err);
