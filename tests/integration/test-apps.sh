@@ -489,20 +489,20 @@ if [ "$(id -u)" -ne 0 ]; then
         skip "a build step run by root runs as the directory's owner" "needs root"
 else
         chmod 755 "$T" "$SRC"
-        mkdir -p "$SRC/work"
-        chown 65534:65534 "$SRC/work"
+        mkdir -p "$SRC/stepdir"
+        chown 65534:65534 "$SRC/stepdir"
         app_config whoami <<'EOF'
 build:
   - command: [sh, -c, 'echo "$(id -u):$(id -g) $HOME" > who']
-    workdir: ../../work
+    workdir: ../../stepdir
 artifacts:
-  - { path: /app/who, source: ../../work/who }
+  - { path: /app/who, source: ../../stepdir/who }
 EOF
         if build_in -q -o "$T/who-oci" app whoami 2>"$T/who.err"; then
                 home=$(getent passwd 65534 | cut -d: -f6)
-                check "a build step run by root runs as the directory's owner, with its HOME ($(cat "$SRC/work/who"))" \
-                        test "$(cat "$SRC/work/who")" = "65534:65534 $home"
-                check "... and what it wrote is the owner's" test "$(stat -c %u:%g "$SRC/work/who")" = 65534:65534
+                check "a build step run by root runs as the directory's owner, with its HOME ($(cat "$SRC/stepdir/who"))" \
+                        test "$(cat "$SRC/stepdir/who")" = "65534:65534 $home"
+                check "... and what it wrote is the owner's" test "$(stat -c %u:%g "$SRC/stepdir/who")" = 65534:65534
         else
                 not_ok "an app with a build step, built by root" "$(cat "$T/who.err")"
         fi

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 OB=$OCI_BUILD
-W=$T/work               # the directory a user stands in: ./oci is here
+W=$T/home                 # the directory a user stands in: ./oci is here
 C=$T/src/configs        # the project's configs and two of this test's own
 mkdir -p "$W" "$C"
 cp -r "$SOURCE_ROOT/configs/." "$C/"
@@ -105,7 +105,7 @@ fi
 # The kernel refuses a user namespace to a process in a chroot, whatever the
 # sysctls say: a chroot holding oci-build and its libraries shows the message.
 R=$T/chroot
-mkdir -p "$R/bin" "$R/tmp" "$R/work"
+mkdir -p "$R/bin" "$R/tmp" "$R/home"
 chmod 1777 "$R/tmp"
 cp "$OB" "$R/bin/oci-build"
 for lib in $(ldd "$OB" | grep -o '/[^ ]*'); do
@@ -115,11 +115,11 @@ done
 mkdir -p "$R/src"
 cp -r "$C" "$R/src/configs"
 cp -r "$SOURCE_ROOT/rootfs" "$R/src/rootfs"
-cp -r "$W/oci" "$R/work/oci"
+cp -r "$W/oci" "$R/home/oci"
 chmod -R a+rX "$R"
 if ! have chroot; then
         skip "in a chroot as uid 65534: the error names the refused call" "chroot is not installed"
-elif out=$(chroot --userspec=65534:65534 "$R" /bin/oci-build -C /src/configs --layout /work/oci test jq 2>&1); then
+elif out=$(chroot --userspec=65534:65534 "$R" /bin/oci-build -C /src/configs --layout /home/oci test jq 2>&1); then
         not_ok "in a chroot as uid 65534: oci-build test succeeded" "$out"
 elif printf '%s\n' "$out" | grep -q 'does not allow an ordinary user new namespaces (unshare(CLONE_NEWUSER): Operation not permitted \[EPERM\]'; then
         ok "in a chroot as uid 65534: the error names unshare(CLONE_NEWUSER) and EPERM"
