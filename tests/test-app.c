@@ -44,30 +44,6 @@ static char *test_dir(const char *name)
         return p;
 }
 
-static void put_file(const char *path, const char *text, mode_t mode)
-{
-        ObError err = { 0 };
-        ck_assert_msg(write_file_atomic(path, text, strlen(text), mode, &err) == 0, "%s", err.msg);
-        ck_assert_int_eq(chmod(path, mode), 0);
-}
-
-static char *file_text(const char *path)
-{
-        char *text = NULL;
-        ObError e = { 0 };
-        ck_assert_msg(read_file(path, &text, NULL, &e) == 0, "%s", e.msg);
-        return text;
-}
-
-static Spec *load_app(const char *path)
-{
-        ObError err = { 0 };
-        Spec *s = NULL;
-        ck_assert_msg(spec_load_app(path, &s, &err) == 0, "%s", err.msg);
-        ck_assert_ptr_nonnull(s);
-        return s;
-}
-
 /* The environment the cache depends on, as it was when the tests started;
  * restored after every test that changes it (the tests may share one
  * process). */
@@ -96,7 +72,7 @@ static void restore_env(void)
 
 START_TEST(test_good_config)
 {
-        Spec *s = load_app(APP_DIR "/good.yml");
+        Spec *s = test_load_app(APP_DIR "/good.yml");
         ck_assert_int_eq(s->tier, SPEC_TIER_APP);
         ck_assert_str_eq(spec_tier_name(s->tier), "app");
         ck_assert_str_eq(s->file, APP_DIR "/good.yml");
@@ -204,7 +180,7 @@ END_TEST
 
 START_TEST(test_minimal_config)
 {
-        Spec *s = load_app(APP_DIR "/good-minimal.yml");
+        Spec *s = test_load_app(APP_DIR "/good-minimal.yml");
         ck_assert_str_eq(s->name, "mini");
         ck_assert_ptr_null(s->tools);
         ck_assert_uint_eq(s->n_artifacts, 1);
@@ -286,7 +262,7 @@ static void fetch_setup(FetchSetup *f, const char *name, const char *url_tail, c
                                               "    url: file://%s/%s\n"   /* 6 */
                                               "%s",
                                               f->src, url_tail, sha_yaml ? sha_yaml : "");
-        put_file(f->config, text, 0644);
+        test_put_file(f->config, text, 0644);
 }
 
 static void fetch_teardown(FetchSetup *f)
@@ -303,7 +279,7 @@ static void fetch_teardown(FetchSetup *f)
 static void put_src(const FetchSetup *f, const char *name, const char *text)
 {
         _cleanup_free_ char *p = xasprintf("%s/%s", f->src, name);
-        put_file(p, text, 0644);
+        test_put_file(p, text, 0644);
 }
 
 START_TEST(test_plan)
@@ -319,17 +295,17 @@ START_TEST(test_plan)
         _cleanup_free_ char *txt = xasprintf("%s/site/sub/index.html", f.dir);
         ck_assert_int_eq(mkdir(art, 0700), 0);
         ck_assert_int_eq(mkdir(sub, 0700), 0);
-        put_file(exe, "#!/bin/false\n", 0700);
-        put_file(txt, "<p>hi</p>\n", 0600);
+        test_put_file(exe, "#!/bin/false\n", 0700);
+        test_put_file(txt, "<p>hi</p>\n", 0600);
         /* a sysroot for 'files' */
         _cleanup_free_ char *root_dir = xasprintf("%s/root", f.dir);
         _cleanup_free_ char *etc = xasprintf("%s/root/etc", f.dir);
         _cleanup_free_ char *conf = xasprintf("%s/root/etc/app.conf", f.dir);
         ck_assert_int_eq(mkdir(root_dir, 0755), 0);
         ck_assert_int_eq(mkdir(etc, 0755), 0);
-        put_file(conf, "k = v\n", 0640);
+        test_put_file(conf, "k = v\n", 0640);
         /* append the rest of the config */
-        _cleanup_free_ char *head = file_text(f.config);
+        _cleanup_free_ char *head = test_file_text(f.config);
         _cleanup_free_ char *text = xasprintf("%s"
                                               "  - path: /srv/site\n"
                                               "    source: site\n"
@@ -338,8 +314,8 @@ START_TEST(test_plan)
                                               "config: {user: \"1000:1001\"}\n"
                                               "defaults: {data_dir: /var/lib/app}\n",
                                               head);
-        put_file(f.config, text, 0644);
-        Spec *s = load_app(f.config);
+        test_put_file(f.config, text, 0644);
+        Spec *s = test_load_app(f.config);
         Sysroot *root = NULL;
         ObError e = { 0 };
         ck_assert_msg(sysroot_open(root_dir, &root, &e) == 0, "%s", e.msg);
@@ -401,14 +377,14 @@ START_TEST(test_plan_elf_artifact)
 {
         _cleanup_free_ char *dir = test_dir("elf");
         _cleanup_free_ char *src = xasprintf("%s/hello.c", dir);
-        put_file(src, "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n", 0644);
+        test_put_file(src, "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n", 0644);
         _cleanup_free_ char *cc = xasprintf("cc -o %s/hello %s 2>/dev/null", dir, src);
         if (system(cc) != 0)
                 test_skip("no C compiler (cc) to build the artifact");
         _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
-        put_file(cfg, "name: e\nversion: \"1\"\ndescription: d\nartifacts: [{path: /app/hello, source: hello}]\n",
-                 0644);
-        Spec *s = load_app(cfg);
+        test_put_file(cfg, "name: e\nversion: \"1\"\ndescription: d\nartifacts: [{path: /app/hello, source: hello}]\n",
+                      0644);
+        Spec *s = test_load_app(cfg);
         Sysroot *host = NULL;
         ObError e = { 0 };
         ck_assert_msg(sysroot_open("/", &host, &e) == 0, "%s", e.msg);
@@ -474,30 +450,30 @@ START_TEST(test_run_build)
         _cleanup_free_ char *work = xasprintf("%s/work", dir);
         ck_assert_int_eq(mkdir(work, 0755), 0);
         _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
-        put_file(cfg,
-                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
-                 "build:\n"
-                 "  - command: [sh, -c, \"pwd > out.txt\"]\n"
-                 "    workdir: work\n"
-                 "  - command: [sh, -c, \"echo second >> work/out.txt\"]\n",
-                 0644);
-        Spec *s = load_app(cfg);
+        test_put_file(cfg,
+                      "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                      "build:\n"
+                      "  - command: [sh, -c, \"pwd > out.txt\"]\n"
+                      "    workdir: work\n"
+                      "  - command: [sh, -c, \"echo second >> work/out.txt\"]\n",
+                      0644);
+        Spec *s = test_load_app(cfg);
         ObError e = { 0 };
         ck_assert_msg(app_run_build(s, &e) == 0, "%s", e.msg);
         _cleanup_free_ char *out = xasprintf("%s/out.txt", work);
-        _cleanup_free_ char *text = file_text(out);
+        _cleanup_free_ char *text = test_file_text(out);
         _cleanup_free_ char *want = xasprintf("%s\nsecond\n", work);
         ck_assert_str_eq(text, want);
         spec_free(s);
 
         /* a failing step stops the build: exit status and output in the message */
-        put_file(cfg,
-                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
-                 "build:\n"
-                 "  - command: [sh, -c, \"echo oops; echo again >&2; exit 4\"]\n"
-                 "  - command: [sh, -c, \"echo never > never.txt\"]\n",
-                 0644);
-        s = load_app(cfg);
+        test_put_file(cfg,
+                      "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                      "build:\n"
+                      "  - command: [sh, -c, \"echo oops; echo again >&2; exit 4\"]\n"
+                      "  - command: [sh, -c, \"echo never > never.txt\"]\n",
+                      0644);
+        s = test_load_app(cfg);
         ck_assert_int_eq(app_run_build(s, &e), -EIO);
         _cleanup_free_ char *want_err =
                 xasprintf("%s: build step 'sh' failed (exit 4), its last lines:\noops\nagain", cfg);
@@ -513,7 +489,7 @@ END_TEST
 static char *run_build_captured(const char *cfg, int *ret, ObError *e)
 {
         _cleanup_free_ char *log = xasprintf("%s.stderr", cfg);
-        Spec *s = load_app(cfg);
+        Spec *s = test_load_app(cfg);
         fflush(stderr);
         int saved = dup(2);
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -527,18 +503,18 @@ static char *run_build_captured(const char *cfg, int *ret, ObError *e)
         dup2(saved, 2);
         close(saved);
         spec_free(s);
-        return file_text(log);
+        return test_file_text(log);
 }
 
 START_TEST(test_build_output)
 {
         _cleanup_free_ char *dir = test_dir("build-output");
         _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
-        put_file(cfg,
-                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
-                 "build:\n"
-                 "  - command: [sh, -c, \"echo one; echo two >&2; echo three; exit 3\"]\n",
-                 0644);
+        test_put_file(cfg,
+                      "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                      "build:\n"
+                      "  - command: [sh, -c, \"echo one; echo two >&2; echo three; exit 3\"]\n",
+                      0644);
         ObError e = { 0 };
         int r;
         /* each line as it comes, after the app and the step */
@@ -551,12 +527,12 @@ START_TEST(test_build_output)
         ck_assert_str_eq(e.msg, want);
 
         /* only the last 20 lines, and nothing printed when quiet */
-        put_file(cfg,
-                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
-                 "build:\n"
-                 "  - command: [sh, -c, \"i=1; while [ $i -le 25 ]; do echo line$i; i=$((i+1)); done; exit 1\"]\n",
-                 0644);
-        Spec *s = load_app(cfg);
+        test_put_file(cfg,
+                      "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                      "build:\n"
+                      "  - command: [sh, -c, \"i=1; while [ $i -le 25 ]; do echo line$i; i=$((i+1)); done; exit 1\"]\n",
+                      0644);
+        Spec *s = test_load_app(cfg);
         ck_assert_int_eq(app_run_build(s, &e), -EIO);
         spec_free(s);
         ck_assert_msg(str_endswith(e.msg, "its last lines:\nline6\nline7\nline8\nline9\nline10\nline11\nline12\n"
@@ -600,18 +576,18 @@ START_TEST(test_build_leaves_nothing_running)
         _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
         /* in the background, in a session of its own, and one holding the
          * output pipe open: none may outlive the step */
-        put_file(cfg,
-                 "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
-                 "build:\n"
-                 "  - command: [sh, -c, \"setsid nohup sleep 1000 >/dev/null 2>&1 & nohup sleep 1000 & "
-                 "(sh -c 'sleep 1000' &) ; echo started\"]\n",
-                 0644);
+        test_put_file(cfg,
+                      "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                      "build:\n"
+                      "  - command: [sh, -c, \"setsid nohup sleep 1000 >/dev/null 2>&1 & nohup sleep 1000 & "
+                      "(sh -c 'sleep 1000' &) ; echo started\"]\n",
+                      0644);
         _cleanup_free_ char *marker = xasprintf("OCI_BUILD_TEST_LEFTOVER=%ld-%ld", (long) getpid(), (long) time(NULL));
         char *eq = strchr(marker, '=');
         *eq = '\0';
         ck_assert_int_eq(setenv(marker, eq + 1, 1), 0);
         *eq = '=';
-        Spec *s = load_app(cfg);
+        Spec *s = test_load_app(cfg);
         ObError e = { 0 };
         time_t start = time(NULL);
         int r = app_run_build(s, &e);
@@ -636,7 +612,7 @@ static void add_file(Plan *p, const char *path)
 
 START_TEST(test_check_health)
 {
-        Spec *s = load_app(APP_DIR "/good.yml");
+        Spec *s = test_load_app(APP_DIR "/good.yml");
         Plan base, tool, app;
         plan_init(&base);
         plan_init(&tool);
@@ -664,7 +640,7 @@ START_TEST(test_check_health)
         spec_free(s);
 
         /* no healthcheck: nothing to check */
-        s = load_app(APP_DIR "/good-minimal.yml");
+        s = test_load_app(APP_DIR "/good-minimal.yml");
         ck_assert_int_eq(app_check_health(s, layers, 0, &e), 0);
         spec_free(s);
         plan_clear(&base);

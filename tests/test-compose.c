@@ -31,22 +31,6 @@ static char *test_dir(const char *name)
         return p;
 }
 
-static void put_file(const char *path, const char *text, mode_t mode)
-{
-        ObError err = { 0 };
-        ck_assert_msg(write_file_atomic(path, text, strlen(text), mode, &err) == 0, "%s", err.msg);
-        ck_assert_int_eq(chmod(path, mode), 0);
-}
-
-static Spec *load_app(const char *path)
-{
-        ObError err = { 0 };
-        Spec *s = NULL;
-        ck_assert_msg(spec_load_app(path, &s, &err) == 0, "%s", err.msg);
-        ck_assert_ptr_nonnull(s);
-        return s;
-}
-
 /* ---- compose_render, read back -------------------------------------------- */
 
 /* libyaml's document as JSON; every scalar a string. */
@@ -139,7 +123,7 @@ static json_t *parse_pyyaml(const char *text, const char *name)
 {
         _cleanup_free_ char *in = xasprintf("%s/%s.yml", tmp_dir, name);
         _cleanup_free_ char *out = xasprintf("%s/%s.json", tmp_dir, name);
-        put_file(in, text, 0644);
+        test_put_file(in, text, 0644);
         _cleanup_free_ char *cmd = xasprintf("'%s' -c 'import json, sys, yaml; "
                                              "json.dump(yaml.safe_load(open(sys.argv[1])), open(sys.argv[2], \"w\"))' "
                                              "'%s' '%s'",
@@ -286,7 +270,7 @@ static void check_compose(json_t *doc, bool host)
 
 START_TEST(test_compose)
 {
-        Spec *s = load_app(APP_DIR "/good.yml");
+        Spec *s = test_load_app(APP_DIR "/good.yml");
         char *images[] = { (char *) "distroless-postgres:1.0", (char *) "docker.io/library/redis:7" };
         for (int host = 0; host <= 1; host++) {
                 ComposeOptions o = { .host_network = host,
@@ -317,18 +301,18 @@ START_TEST(test_compose_values)
         /* Values YAML would otherwise read as something else. */
         _cleanup_free_ char *dir = test_dir("compose-values");
         _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
-        put_file(cfg,
-                 "name: v\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
-                 "config:\n"
-                 "  env:\n"
-                 "    TRICKY: \"a \\\"quoted\\\": 'b' \\\\ back\\nnew line\\ttab #c & *d {e: f} [g] \\u00e9\"\n"
-                 "    BOOL: \"yes\"\n"
-                 "    NUM: \"0755\"\n"
-                 "    NUL: \"null\"\n"
-                 "    EMPTY: \"\"\n"
-                 "    LEAD: \"- dash\"\n",
-                 0644);
-        Spec *s = load_app(cfg);
+        test_put_file(cfg,
+                      "name: v\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                      "config:\n"
+                      "  env:\n"
+                      "    TRICKY: \"a \\\"quoted\\\": 'b' \\\\ back\\nnew line\\ttab #c & *d {e: f} [g] \\u00e9\"\n"
+                      "    BOOL: \"yes\"\n"
+                      "    NUM: \"0755\"\n"
+                      "    NUL: \"null\"\n"
+                      "    EMPTY: \"\"\n"
+                      "    LEAD: \"- dash\"\n",
+                      0644);
+        Spec *s = test_load_app(cfg);
         ComposeOptions o = { .app_tag = "reg.example:5000/v:1", .service_images = NULL };
         _cleanup_free_ char *text = compose_render(s, &o);
         static const struct {
@@ -396,7 +380,7 @@ static const char *const hostile_named = "v: {}\n  x";
 
 static Spec *hostile_spec(void)
 {
-        Spec *s = load_app(APP_DIR "/good.yml");
+        Spec *s = test_load_app(APP_DIR "/good.yml");
         _cleanup_free_ char *k = xasprintf("%s=1", hostile_key);
         _cleanup_free_ char *v = xasprintf("VALUE=%s", hostile_value);
         _cleanup_free_ char *c = xasprintf("COLON=%s", colon_value);
@@ -457,7 +441,7 @@ END_TEST
 /* compose_check() on good.yml with one hostile change. */
 static void expect_refused(void (*change)(Spec *), const char *what)
 {
-        Spec *s = load_app(APP_DIR "/good.yml");
+        Spec *s = test_load_app(APP_DIR "/good.yml");
         change(s);
         ObError err = { 0 };
         ck_assert_int_eq(compose_check(s, &err), -EINVAL);
@@ -510,7 +494,7 @@ static void command_control(Spec *s)
 
 START_TEST(test_compose_check)
 {
-        Spec *s = load_app(APP_DIR "/good.yml");
+        Spec *s = test_load_app(APP_DIR "/good.yml");
         ObError err = { 0 };
         ck_assert_msg(compose_check(s, &err) == 0, "%s", err.msg);
         spec_free(s);
@@ -575,12 +559,12 @@ START_TEST(test_compose_listen)
          * host network a wildcard bind becomes the listen address. */
         _cleanup_free_ char *dir = test_dir("compose-listen");
         _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
-        put_file(cfg,
-                 "name: l\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
-                 "config:\n  ports: [\"8080/tcp\", \"9090\"]\n  env:\n    HOST: \"0.0.0.0\"\n"
-                 "compose:\n  environment:\n    BIND: ${BIND:-0.0.0.0}\n",
-                 0644);
-        Spec *s = load_app(cfg);
+        test_put_file(cfg,
+                      "name: l\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                      "config:\n  ports: [\"8080/tcp\", \"9090\"]\n  env:\n    HOST: \"0.0.0.0\"\n"
+                      "compose:\n  environment:\n    BIND: ${BIND:-0.0.0.0}\n",
+                      0644);
+        Spec *s = test_load_app(cfg);
         static const struct {
                 const char *listen;
                 bool host;

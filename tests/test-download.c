@@ -37,30 +37,6 @@ static char *test_dir(const char *name)
         return p;
 }
 
-static void put_file(const char *path, const char *text, mode_t mode)
-{
-        ObError err = { 0 };
-        ck_assert_msg(write_file_atomic(path, text, strlen(text), mode, &err) == 0, "%s", err.msg);
-        ck_assert_int_eq(chmod(path, mode), 0);
-}
-
-static char *file_text(const char *path)
-{
-        char *text = NULL;
-        ObError e = { 0 };
-        ck_assert_msg(read_file(path, &text, NULL, &e) == 0, "%s", e.msg);
-        return text;
-}
-
-static Spec *load_app(const char *path)
-{
-        ObError err = { 0 };
-        Spec *s = NULL;
-        ck_assert_msg(spec_load_app(path, &s, &err) == 0, "%s", err.msg);
-        ck_assert_ptr_nonnull(s);
-        return s;
-}
-
 /* Entries of a directory, hidden ones (the copies a fetch hands out, checked
  * apart) aside; 0 when it does not exist. */
 static size_t count_dir(const char *path)
@@ -173,14 +149,14 @@ START_TEST(test_lock_path)
         static const char text[] = "name: l\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n";
         _cleanup_free_ char *yml = xasprintf("%s/app.yml", dir);
         _cleanup_free_ char *yaml = xasprintf("%s/other.yaml", dir);
-        put_file(yml, text, 0644);
-        put_file(yaml, text, 0644);
-        Spec *s = load_app(yml);
+        test_put_file(yml, text, 0644);
+        test_put_file(yaml, text, 0644);
+        Spec *s = test_load_app(yml);
         _cleanup_free_ char *lock = download_lock_path(s->file);
         _cleanup_free_ char *want = xasprintf("%s/app.lock", dir);
         ck_assert_str_eq(lock, want);
         spec_free(s);
-        s = load_app(yaml);
+        s = test_load_app(yaml);
         _cleanup_free_ char *lock2 = download_lock_path(s->file);
         _cleanup_free_ char *want2 = xasprintf("%s/other.yaml.lock", dir);
         ck_assert_str_eq(lock2, want2);
@@ -194,9 +170,9 @@ END_TEST
 static void expect_verified(const char *path, const char *cache_entry, const char *text)
 {
         ck_assert_msg(strcmp(path, cache_entry) != 0, "'%s' is the cache entry itself", path);
-        _cleanup_free_ char *got = file_text(path);
+        _cleanup_free_ char *got = test_file_text(path);
         ck_assert_str_eq(got, text);
-        _cleanup_free_ char *cached = file_text(cache_entry);
+        _cleanup_free_ char *cached = test_file_text(cache_entry);
         ck_assert_str_eq(cached, text);
 }
 
@@ -204,7 +180,7 @@ static void expect_verified(const char *path, const char *cache_entry, const cha
 static void swap_cache_entry(const char *cache_entry, const char *text)
 {
         _cleanup_free_ char *other = xasprintf("%s.swap", cache_entry);
-        put_file(other, text, 0644);
+        test_put_file(other, text, 0644);
         ck_assert_int_eq(rename(other, cache_entry), 0);
 }
 
@@ -232,7 +208,7 @@ static void fetch_setup(FetchSetup *f, const char *name, const char *url_tail, c
                                               "    url: file://%s/%s\n"   /* 6 */
                                               "%s",
                                               f->src, url_tail, sha_yaml ? sha_yaml : "");
-        put_file(f->config, text, 0644);
+        test_put_file(f->config, text, 0644);
 }
 
 static void fetch_teardown(FetchSetup *f)
@@ -249,7 +225,7 @@ static void fetch_teardown(FetchSetup *f)
 static void put_src(const FetchSetup *f, const char *name, const char *text)
 {
         _cleanup_free_ char *p = xasprintf("%s/%s", f->src, name);
-        put_file(p, text, 0644);
+        test_put_file(p, text, 0644);
 }
 
 START_TEST(test_fetch_unpinned)
@@ -264,7 +240,7 @@ START_TEST(test_fetch_unpinned)
         _cleanup_free_ char *url_amd = xasprintf("file://%s/payload-1.0-amd64.bin", f.src);
         _cleanup_free_ char *url_arm = xasprintf("file://%s/payload-1.0-arm64.bin", f.src);
 
-        Spec *s = load_app(f.config);
+        Spec *s = test_load_app(f.config);
         _cleanup_free_ char *lock = download_lock_path(s->file);
         ck_assert_str_eq(lock, f.lock);
         ck_assert_int_ne(access(f.lock, F_OK), 0);
@@ -280,7 +256,7 @@ START_TEST(test_fetch_unpinned)
         ck_assert_uint_eq(count_dir(f.downloads), 1);
 
         /* the digest is recorded beside the config */
-        _cleanup_free_ char *lock1 = file_text(f.lock);
+        _cleanup_free_ char *lock1 = test_file_text(f.lock);
         ck_assert(str_startswith(lock1, "# "));
         _cleanup_free_ char *line_amd = xasprintf("\n%s %s\n", url_amd, hex_amd);
         ck_assert_msg(str_endswith(lock1, line_amd), "lock file:\n%s", lock1);
@@ -289,7 +265,7 @@ START_TEST(test_fetch_unpinned)
         ck_assert_msg(fetch(s, "arm64", &path, &e) == 0, "%s", e.msg);
         free(path);
         path = NULL;
-        _cleanup_free_ char *lock2 = file_text(f.lock);
+        _cleanup_free_ char *lock2 = test_file_text(f.lock);
         _cleanup_free_ char *line_arm = xasprintf("\n%s %s\n", url_arm, hex_arm);
         ck_assert_msg(strstr(lock2, line_amd) && strstr(lock2, line_arm), "lock file:\n%s", lock2);
         ck_assert_uint_eq(strlen(lock2), strcspn(lock2, "\n") + strlen(line_amd) + strlen(line_arm) - 1);
@@ -300,12 +276,12 @@ START_TEST(test_fetch_unpinned)
         _cleanup_free_ char *src_amd = xasprintf("%s/payload-1.0-amd64.bin", f.src);
         ck_assert_int_eq(unlink(src_amd), 0);
         spec_free(s);
-        s = load_app(f.config);
+        s = test_load_app(f.config);
         ck_assert_msg(fetch(s, "amd64", &path, &e) == 0, "%s", e.msg);
         expect_verified(path, want, amd);
         free(path);
         path = NULL;
-        _cleanup_free_ char *lock3 = file_text(f.lock);
+        _cleanup_free_ char *lock3 = test_file_text(f.lock);
         ck_assert_str_eq(lock3, lock2);
 
         /* without the cached copy, the pin in the lock file fails the fetch */
@@ -327,7 +303,7 @@ START_TEST(test_fetch_pinned)
         FetchSetup f;
         fetch_setup(&f, "fetch-pinned", "p.bin", sha);
         put_src(&f, "p.bin", payload);
-        Spec *s = load_app(f.config);
+        Spec *s = test_load_app(f.config);
         ObError e = { 0 };
         char *path = NULL;
 
@@ -336,11 +312,11 @@ START_TEST(test_fetch_pinned)
         expect_verified(path, want, payload);
         /* what was verified is what is used, whatever the cache holds since */
         swap_cache_entry(want, "swapped after verification\n");
-        _cleanup_free_ char *used = file_text(path);
+        _cleanup_free_ char *used = test_file_text(path);
         ck_assert_str_eq(used, payload);
         free(path);
         path = NULL;
-        put_file(want, payload, 0644);
+        test_put_file(want, payload, 0644);
         /* pinned in the config: nothing to record */
         ck_assert_int_ne(access(f.lock, F_OK), 0);
         /* and the next fetch does not need the source */
@@ -350,7 +326,7 @@ START_TEST(test_fetch_pinned)
         expect_verified(path, want, payload);
         /* served from the cache, the same */
         swap_cache_entry(want, "swapped after verification\n");
-        _cleanup_free_ char *used2 = file_text(path);
+        _cleanup_free_ char *used2 = test_file_text(path);
         ck_assert_str_eq(used2, payload);
         free(path);
         path = NULL;
@@ -373,7 +349,7 @@ START_TEST(test_fetch_pinned_wrong)
         static const char payload[] = "not what the pin says\n";
         put_src(&f, "w-amd64.bin", payload);
         _cleanup_free_ char *hex = hex_of(payload);
-        Spec *s = load_app(f.config);
+        Spec *s = test_load_app(f.config);
         ObError e = { 0 };
         char *path = NULL;
 
@@ -402,8 +378,8 @@ START_TEST(test_fetch_lock_mismatch)
         put_src(&f, "l.bin", "changed upstream\n");
         _cleanup_free_ char *url = xasprintf("file://%s/l.bin", f.src);
         _cleanup_free_ char *lock_text = xasprintf("# pins\nfile:///elsewhere/l.bin %s\n%s %s\n", ones, url, ones);
-        put_file(f.lock, lock_text, 0644);
-        Spec *s = load_app(f.config);
+        test_put_file(f.lock, lock_text, 0644);
+        Spec *s = test_load_app(f.config);
         ObError e = { 0 };
         char *path = NULL;
 
@@ -415,7 +391,7 @@ START_TEST(test_fetch_lock_mismatch)
         ck_assert_str_eq(e.msg, want);
         ck_assert_uint_eq(count_dir(f.downloads), 0);
         /* the lock file is left alone */
-        _cleanup_free_ char *after = file_text(f.lock);
+        _cleanup_free_ char *after = test_file_text(f.lock);
         ck_assert_str_eq(after, lock_text);
         spec_free(s);
         fetch_teardown(&f);
@@ -429,7 +405,7 @@ START_TEST(test_fetch_other_arch)
         _cleanup_free_ char *sha = xasprintf("    sha256: {arm64: %s}\n", hex);
         FetchSetup f;
         fetch_setup(&f, "fetch-arch", "a-{arch}.bin", sha);
-        Spec *s = load_app(f.config);
+        Spec *s = test_load_app(f.config);
         ObError e = { 0 };
         char *path = NULL;
         ck_assert_int_eq(fetch(s, "amd64", &path, &e), -EINVAL);
@@ -448,7 +424,7 @@ START_TEST(test_fetch_missing)
         NEED_CURL();
         FetchSetup f;
         fetch_setup(&f, "fetch-missing", "nothing-here.bin", NULL);
-        Spec *s = load_app(f.config);
+        Spec *s = test_load_app(f.config);
         ObError e = { 0 };
         char *path = NULL;
         ck_assert_int_eq(fetch(s, "amd64", &path, &e), -EIO);
@@ -476,7 +452,7 @@ START_TEST(test_fetch_lock_bad)
         fetch_setup(&f, "fetch-lock-bad", "b.bin", NULL);
         put_src(&f, "b.bin", "whatever the server sends\n");
         _cleanup_free_ char *url = xasprintf("file://%s/b.bin", f.src);
-        Spec *s = load_app(f.config);
+        Spec *s = test_load_app(f.config);
         struct {
                 char *text;
                 size_t line;
@@ -494,7 +470,7 @@ START_TEST(test_fetch_lock_bad)
                 { xasprintf("a %s\n\na %s\n", ones, ones), 3, "a second pin for 'a' (the first is on line 1)" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                put_file(f.lock, cases[i].text, 0644);
+                test_put_file(f.lock, cases[i].text, 0644);
                 ObError e = { 0 };
                 char *path = NULL;
                 ck_assert_int_eq(fetch(s, "amd64", &path, &e), -EINVAL);
@@ -502,7 +478,7 @@ START_TEST(test_fetch_lock_bad)
                 _cleanup_free_ char *where = xasprintf("%s:%zu: %s", f.lock, cases[i].line, cases[i].what);
                 ck_assert_msg(str_startswith(e.msg, where), "case %zu: '%s', expected '%s...'", i, e.msg, where);
                 ck_assert_uint_eq(count_dir(f.downloads), 0);
-                _cleanup_free_ char *after = file_text(f.lock);
+                _cleanup_free_ char *after = test_file_text(f.lock);
                 ck_assert_str_eq(after, cases[i].text);
                 free(cases[i].text);
         }

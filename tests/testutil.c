@@ -281,3 +281,27 @@ void test_mk_link(const char *base, const char *rel, const char *target)
         _cleanup_free_ char *p = xasprintf("%s/%s", base, rel);
         ck_assert_int_eq(symlink(target, p), 0);
 }
+
+void test_put_file(const char *path, const char *text, mode_t mode)
+{
+        ObError err = { 0 };
+        ck_assert_msg(write_file_atomic(path, text, strlen(text), mode, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+char *test_file_text(const char *path)
+{
+        char *text = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(read_file(path, &text, NULL, &e) == 0, "%s", e.msg);
+        return text;
+}
+
+Spec *test_load_app(const char *path)
+{
+        ObError err = { 0 };
+        Spec *s = NULL;
+        ck_assert_msg(spec_load_app(path, &s, &err) == 0, "%s", err.msg);
+        ck_assert_ptr_nonnull(s);
+        return s;
+}

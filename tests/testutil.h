@@ -60,3 +60,9 @@ typedef int (*SpecLoader)(const char *file, Spec **ret, ObError *err);
 void test_check_bad_config(SpecLoader load, const char *dir, const BadCase *c);
 /* Every bad-*.yml in dir has an entry in cases, and no entry is missing. */
 void test_check_fixtures_listed(const char *dir, const BadCase *cases, size_t n);
+
+/* A whole file written (mode applied), read back, and an app config loaded;
+ * failures fail the test. */
+void test_put_file(const char *path, const char *text, mode_t mode);
+char *test_file_text(const char *path);
+Spec *test_load_app(const char *path);
