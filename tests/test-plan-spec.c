@@ -34,29 +34,6 @@ static char *test_dir(const char *name)
         return p;
 }
 
-static Sysroot *open_root(const char *path)
-{
-        ObError e = { 0 };
-        Sysroot *s = NULL;
-        ck_assert_msg(sysroot_open(path, &s, &e) == 0, "%s", e.msg);
-        return s;
-}
-
-static void assert_paths(const Plan *p, const char *const *want, size_t n)
-{
-        for (size_t i = 0; i < p->n && i < n; i++)
-                ck_assert_msg(strcmp(p->entries[i].path, want[i]) == 0, "entry %zu is '%s', expected '%s'", i,
-                              p->entries[i].path, want[i]);
-        ck_assert_msg(p->n == n, "%zu entries, expected %zu", p->n, n);
-}
-
-static const Entry *must_find(const Plan *p, const char *path)
-{
-        const Entry *e = plan_find(p, path);
-        ck_assert_msg(e != NULL, "'%s' is not in the plan", path);
-        return e;
-}
-
 static Spec *load_spec(const char *path)
 {
         ObError e = { 0 };
@@ -110,7 +87,7 @@ START_TEST(test_from_spec)
         char *cfg = xasprintf("%s/base.yml", dir);
         char *rootdir = xasprintf("%s/root", dir);
         Spec *s = load_spec(cfg);
-        Sysroot *sr = open_root(rootdir);
+        Sysroot *sr = test_open_root(rootdir);
         Plan p;
         ObError e = { 0 };
         plan_init(&p);
@@ -135,41 +112,41 @@ START_TEST(test_from_spec)
                 "var",
                 "var/run",
         };
-        assert_paths(&p, want, ELEMENTSOF(want));
+        test_assert_paths(&p, want, ELEMENTSOF(want));
 
-        const Entry *en = must_find(&p, "etc/passwd");
+        const Entry *en = test_must_find(&p, "etc/passwd");
         ck_assert_int_eq(en->type, ENTRY_FILE);
         ck_assert_str_eq(en->data, "root:x:0:0:root:/root:/sbin/nologin\n");
         ck_assert_uint_eq(en->size, strlen(en->data));
         ck_assert_uint_eq(en->mode, 0644);
         ck_assert_int_eq(en->mtime, 12345);
-        ck_assert_str_eq(must_find(&p, "etc/group")->data, "root:x:0:\n");
+        ck_assert_str_eq(test_must_find(&p, "etc/group")->data, "root:x:0:\n");
 
         /* rootfs: modes normalised */
-        ck_assert_uint_eq(must_find(&p, "etc")->mode, 0755);
-        en = must_find(&p, "etc/os-release");
+        ck_assert_uint_eq(test_must_find(&p, "etc")->mode, 0755);
+        en = test_must_find(&p, "etc/os-release");
         ck_assert_uint_eq(en->mode, 0644);
         ck_assert_ptr_nonnull(en->source);
         ck_assert(str_endswith(en->source, "/rootfs/etc/os-release"));
 
-        en = must_find(&p, "etc/ssl/certs/ca-certificates.crt");
+        en = test_must_find(&p, "etc/ssl/certs/ca-certificates.crt");
         ck_assert_uint_eq(en->mode, 0644);
         char *ca = xasprintf("%s/etc/ssl/certs/ca.crt", rootdir);
         ck_assert_str_eq(en->source, ca);
         ck_assert_ptr_nonnull(strstr(en->why, "base.yml:5"));
 
-        ck_assert_uint_eq(must_find(&p, "tmp")->mode, 01777);
-        en = must_find(&p, "home");
+        ck_assert_uint_eq(test_must_find(&p, "tmp")->mode, 01777);
+        en = test_must_find(&p, "home");
         ck_assert_uint_eq(en->mode, 0755);
         ck_assert_uint_eq(en->uid, 0);
-        en = must_find(&p, "home/nonroot");
+        en = test_must_find(&p, "home/nonroot");
         ck_assert_uint_eq(en->mode, 0700);
         ck_assert_uint_eq(en->uid, 1000);
         ck_assert_uint_eq(en->gid, 1000);
-        en = must_find(&p, "usr/share/zoneinfo/localtime");
+        en = test_must_find(&p, "usr/share/zoneinfo/localtime");
         ck_assert_int_eq(en->type, ENTRY_SYMLINK);
         ck_assert_str_eq(en->target, "UTC");
-        en = must_find(&p, "var/run");
+        en = test_must_find(&p, "var/run");
         ck_assert_int_eq(en->type, ENTRY_SYMLINK);
         ck_assert_str_eq(en->target, "/run");
         ck_assert_ptr_null(plan_find(&p, "usr/share/zoneinfo/zone.tab"));
@@ -192,7 +169,7 @@ START_TEST(test_from_spec_conflict)
         char *cfg = xasprintf("%s/base.yml", dir);
         char *rootdir = xasprintf("%s/root", dir);
         Spec *s = load_spec(cfg);
-        Sysroot *sr = open_root(rootdir);
+        Sysroot *sr = test_open_root(rootdir);
         Plan p;
         ObError e = { 0 };
         plan_init(&p);

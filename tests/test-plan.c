@@ -35,14 +35,6 @@ static char *test_dir(const char *name)
         return p;
 }
 
-static Sysroot *open_root(const char *path)
-{
-        ObError e = { 0 };
-        Sysroot *s = NULL;
-        ck_assert_msg(sysroot_open(path, &s, &e) == 0, "%s", e.msg);
-        return s;
-}
-
 static void add_data(Plan *p, const char *path, const char *data, uint32_t mode)
 {
         ObError e = { 0 };
@@ -67,21 +59,6 @@ static void finish(Plan *p, int64_t mtime)
         ck_assert_msg(plan_finish(p, mtime, &e) == 0, "%s", e.msg);
 }
 
-static void assert_paths(const Plan *p, const char *const *want, size_t n)
-{
-        for (size_t i = 0; i < p->n && i < n; i++)
-                ck_assert_msg(strcmp(p->entries[i].path, want[i]) == 0, "entry %zu is '%s', expected '%s'", i,
-                              p->entries[i].path, want[i]);
-        ck_assert_msg(p->n == n, "%zu entries, expected %zu", p->n, n);
-}
-
-static const Entry *must_find(const Plan *p, const char *path)
-{
-        const Entry *e = plan_find(p, path);
-        ck_assert_msg(e != NULL, "'%s' is not in the plan", path);
-        return e;
-}
-
 /* ---- plan_add / plan_finish ---- */
 
 START_TEST(test_sort_component_wise)
@@ -100,10 +77,10 @@ START_TEST(test_sort_component_wise)
         add_data(&p, "/a/\xc3\xa9", "7", 0644);
         finish(&p, 0);
         static const char *const want[] = { "a", "a/b", "a/b/c", "a/z", "a/\xc3\xa9", "a-b", "a.txt", "a0", "ab" };
-        assert_paths(&p, want, ELEMENTSOF(want));
+        test_assert_paths(&p, want, ELEMENTSOF(want));
         /* The index still finds everything after the sort. */
-        ck_assert_str_eq(must_find(&p, "/a/b/c")->data, "5");
-        ck_assert_str_eq(must_find(&p, "a-b")->data, "4");
+        ck_assert_str_eq(test_must_find(&p, "/a/b/c")->data, "5");
+        ck_assert_str_eq(test_must_find(&p, "a-b")->data, "4");
         ck_assert_ptr_null(plan_find(&p, "a/b/c/d"));
         ck_assert_ptr_null(plan_find(&p, "missing"));
         plan_clear(&p);
@@ -133,10 +110,10 @@ START_TEST(test_implied_parents)
 
         static const char *const want[] = { "opt",       "opt/app",       "opt/app/conf",   "usr",
                                             "usr/share", "usr/share/doc", "usr/share/doc/x" };
-        assert_paths(&p, want, ELEMENTSOF(want));
+        test_assert_paths(&p, want, ELEMENTSOF(want));
         static const char *const implied[] = { "opt/app", "usr", "usr/share", "usr/share/doc" };
         for (size_t i = 0; i < ELEMENTSOF(implied); i++) {
-                const Entry *d = must_find(&p, implied[i]);
+                const Entry *d = test_must_find(&p, implied[i]);
                 ck_assert_int_eq(d->type, ENTRY_DIR);
                 ck_assert_uint_eq(d->mode, 0755);
                 ck_assert_uint_eq(d->uid, 0);
@@ -144,10 +121,10 @@ START_TEST(test_implied_parents)
                 ck_assert_int_eq(d->mtime, 1234);
                 ck_assert_str_eq(d->why, "parent directory");
         }
-        const Entry *opt = must_find(&p, "/opt");
+        const Entry *opt = test_must_find(&p, "/opt");
         ck_assert_uint_eq(opt->mode, 0700);
         ck_assert_uint_eq(opt->uid, 1000);
-        const Entry *x = must_find(&p, "usr/share/doc/x");
+        const Entry *x = test_must_find(&p, "usr/share/doc/x");
         ck_assert_uint_eq(x->mode, 0600);
         ck_assert_uint_eq(x->uid, 5);
         ck_assert_uint_eq(x->gid, 6);
@@ -155,7 +132,7 @@ START_TEST(test_implied_parents)
 
         /* An explicit directory replaces an implied one even after finish. */
         add_dir(&p, "/usr/share", 0750, 3);
-        const Entry *us = must_find(&p, "usr/share");
+        const Entry *us = test_must_find(&p, "usr/share");
         ck_assert_uint_eq(us->mode, 0750);
         ck_assert_uint_eq(us->uid, 3);
         ck_assert_uint_eq(p.n, ELEMENTSOF(want));
@@ -282,7 +259,7 @@ START_TEST(test_plan_copies_input)
         memset(path, 'X', sizeof(path) - 1);
         memset(data, 'Y', sizeof(data) - 1);
         memset(why, 'Z', sizeof(why) - 1);
-        const Entry *got = must_find(&p, "etc/data");
+        const Entry *got = test_must_find(&p, "etc/data");
         ck_assert_str_eq(got->path, "etc/data");
         ck_assert_mem_eq(got->data, "a\0b", 3);
         ck_assert_str_eq(got->why, "because");
@@ -309,7 +286,7 @@ START_TEST(test_many_entries)
                 snprintf(path, sizeof(path), "d/f%04d", i);
                 snprintf(data, sizeof(data), "%d", i);
                 ck_assert_str_eq(p.entries[i + 1].path, path);
-                ck_assert_str_eq(must_find(&p, path)->data, data);
+                ck_assert_str_eq(test_must_find(&p, path)->data, data);
         }
         plan_clear(&p);
 }
@@ -340,7 +317,7 @@ START_TEST(test_add_host_tree)
         struct timespec ts[2] = { { 1000000, 0 }, { 1000000, 0 } };
         ck_assert_int_eq(utimensat(AT_FDCWD, a_host, ts, AT_SYMLINK_NOFOLLOW), 0);
 
-        Sysroot *sr = open_root(root);
+        Sysroot *sr = test_open_root(root);
         char *const exclude[] = { (char *) "*.log", (char *) "/img/cache", NULL };
         PlanCopyOptions o = { .dst = "/img",
                               .src = "/data",
@@ -356,15 +333,15 @@ START_TEST(test_add_host_tree)
 
         static const char *const want[] = { "img",   "img/a.txt", "img/abs-link", "img/bin",          "img/bin/tool",
                                             "img/g", "img/spool", "img/sub",      "img/sub/keep.txt", "img/sub/link" };
-        assert_paths(&p, want, ELEMENTSOF(want));
+        test_assert_paths(&p, want, ELEMENTSOF(want));
 
-        const Entry *en = must_find(&p, "img");
+        const Entry *en = test_must_find(&p, "img");
         ck_assert_int_eq(en->type, ENTRY_DIR);
         ck_assert_uint_eq(en->mode, 0750);
         ck_assert_uint_eq(en->uid, 7);
         ck_assert_uint_eq(en->gid, 8);
 
-        en = must_find(&p, "img/a.txt");
+        en = test_must_find(&p, "img/a.txt");
         ck_assert_int_eq(en->type, ENTRY_FILE);
         ck_assert_uint_eq(en->mode, 0644);
         ck_assert_uint_eq(en->size, 5);
@@ -374,19 +351,19 @@ START_TEST(test_add_host_tree)
         ck_assert_str_eq(en->why, "test tree");
         ck_assert_uint_eq(en->uid, 7);
 
-        en = must_find(&p, "img/abs-link");
+        en = test_must_find(&p, "img/abs-link");
         ck_assert_int_eq(en->type, ENTRY_SYMLINK);
         ck_assert_str_eq(en->target, "/data/a.txt");
         ck_assert_uint_eq(en->mode, 0777);
-        en = must_find(&p, "img/sub/link");
+        en = test_must_find(&p, "img/sub/link");
         ck_assert_int_eq(en->type, ENTRY_SYMLINK);
         ck_assert_str_eq(en->target, "../a.txt");
 
         /* setuid and setgid never enter the image; the sticky bit may. */
-        ck_assert_uint_eq(must_find(&p, "img/bin/tool")->mode, 0755);
-        ck_assert_uint_eq(must_find(&p, "img/g")->mode, 0755);
-        ck_assert_uint_eq(must_find(&p, "img/spool")->mode, 01777);
-        ck_assert_uint_eq(must_find(&p, "img/sub/keep.txt")->mode, 0604);
+        ck_assert_uint_eq(test_must_find(&p, "img/bin/tool")->mode, 0755);
+        ck_assert_uint_eq(test_must_find(&p, "img/g")->mode, 0755);
+        ck_assert_uint_eq(test_must_find(&p, "img/spool")->mode, 01777);
+        ck_assert_uint_eq(test_must_find(&p, "img/sub/keep.txt")->mode, 0604);
         ck_assert_uint_eq(plan_content_size(&p), 5 + 3 + 1 + 1);
 
         plan_clear(&p);
@@ -404,7 +381,7 @@ START_TEST(test_add_host_single_file_and_links)
         test_mk_file(dir, "etc/real.conf", "conf", 0644);
         test_mk_link(dir, "etc/alias.conf", "real.conf");
         test_mk_link(dir, "abs", "/etc"); /* absolute: stays inside the sysroot */
-        Sysroot *sr = open_root(dir);
+        Sysroot *sr = test_open_root(dir);
         Plan p;
         ObError e = { 0 };
         plan_init(&p);
@@ -413,7 +390,7 @@ START_TEST(test_add_host_single_file_and_links)
         PlanCopyOptions o = { .dst = "/conf", .src = "/abs/alias.conf", .has_mode = true, .mode = 0444 };
         ck_assert_msg(plan_add_host(&p, sr, &o, &e) == 0, "%s", e.msg);
         char *host = xasprintf("%s/etc/real.conf", dir);
-        const Entry *en = must_find(&p, "conf");
+        const Entry *en = test_must_find(&p, "conf");
         ck_assert_int_eq(en->type, ENTRY_FILE);
         ck_assert_str_eq(en->source, host);
         ck_assert_uint_eq(en->mode, 0444);
@@ -444,7 +421,7 @@ START_TEST(test_add_host_escape)
         test_mk_dir(root, "a", 0755);
         test_mk_link(root, "a/up", "../../outside");
         test_mk_link(root, "esc", "../outside");
-        Sysroot *sr = open_root(root);
+        Sysroot *sr = test_open_root(root);
         Plan p;
         ObError e = { 0 };
         plan_init(&p);
@@ -470,7 +447,7 @@ START_TEST(test_add_host_missing)
         char *dir = test_dir("missing");
         test_mk_dir(dir, "data", 0755);
         test_mk_link(dir, "dangling", "/data/nothing");
-        Sysroot *sr = open_root(dir);
+        Sysroot *sr = test_open_root(dir);
         Plan p;
         ObError e = { 0 };
         plan_init(&p);
@@ -498,7 +475,7 @@ START_TEST(test_add_host_fifo)
         test_mk_file(dir, "t/ok", "ok", 0644);
         char *fifo = xasprintf("%s/t/pipe", dir);
         ck_assert_int_eq(mkfifo(fifo, 0644), 0);
-        Sysroot *sr = open_root(dir);
+        Sysroot *sr = test_open_root(dir);
         Plan p;
         ObError e = { 0 };
         plan_init(&p);
@@ -532,7 +509,7 @@ START_TEST(test_add_host_hardlinks)
         char *three = xasprintf("%s/hl/a-three", dir);
         ck_assert_int_eq(link(one, two), 0);
         ck_assert_int_eq(link(one, three), 0);
-        Sysroot *sr = open_root(dir);
+        Sysroot *sr = test_open_root(dir);
         Plan p;
         ObError e = { 0 };
         plan_init(&p);
@@ -540,22 +517,22 @@ START_TEST(test_add_host_hardlinks)
         ck_assert_msg(plan_add_host(&p, sr, &o, &e) == 0, "%s", e.msg);
 
         /* Before finish every name is a file of its own. */
-        ck_assert_int_eq(must_find(&p, "hl/two")->type, ENTRY_FILE);
+        ck_assert_int_eq(test_must_find(&p, "hl/two")->type, ENTRY_FILE);
         finish(&p, 0);
 
         static const char *const want[] = { "hl", "hl/a-three", "hl/one", "hl/single", "hl/two" };
-        assert_paths(&p, want, ELEMENTSOF(want));
+        test_assert_paths(&p, want, ELEMENTSOF(want));
         /* The first in sort order carries the data. */
-        const Entry *en = must_find(&p, "hl/a-three");
+        const Entry *en = test_must_find(&p, "hl/a-three");
         ck_assert_int_eq(en->type, ENTRY_FILE);
         ck_assert_uint_eq(en->size, 4);
-        en = must_find(&p, "hl/one");
+        en = test_must_find(&p, "hl/one");
         ck_assert_int_eq(en->type, ENTRY_HARDLINK);
         ck_assert_str_eq(en->target, "hl/a-three");
-        en = must_find(&p, "hl/two");
+        en = test_must_find(&p, "hl/two");
         ck_assert_int_eq(en->type, ENTRY_HARDLINK);
         ck_assert_str_eq(en->target, "hl/a-three");
-        ck_assert_int_eq(must_find(&p, "hl/single")->type, ENTRY_FILE);
+        ck_assert_int_eq(test_must_find(&p, "hl/single")->type, ENTRY_FILE);
         ck_assert_uint_eq(plan_content_size(&p), 8);
         plan_clear(&p);
 
@@ -588,7 +565,7 @@ START_TEST(test_add_host_normalize_modes)
         test_mk_file(dir, "nm/o", "o", 0664);
         test_mk_dir(dir, "nm/d", 0700);
         test_mk_dir(dir, "nm/k", 01777);
-        Sysroot *sr = open_root(dir);
+        Sysroot *sr = test_open_root(dir);
         Plan p;
         ObError e = { 0 };
         plan_init(&p);
@@ -596,13 +573,13 @@ START_TEST(test_add_host_normalize_modes)
         ck_assert_msg(plan_add_host(&p, sr, &o, &e) == 0, "%s", e.msg);
         finish(&p, 0);
         static const char *const want[] = { "d", "f", "k", "o", "s", "x" };
-        assert_paths(&p, want, ELEMENTSOF(want));
-        ck_assert_uint_eq(must_find(&p, "f")->mode, 0644);
-        ck_assert_uint_eq(must_find(&p, "o")->mode, 0644);
-        ck_assert_uint_eq(must_find(&p, "x")->mode, 0755);
-        ck_assert_uint_eq(must_find(&p, "s")->mode, 0755);
-        ck_assert_uint_eq(must_find(&p, "d")->mode, 0755);
-        ck_assert_uint_eq(must_find(&p, "k")->mode, 0755);
+        test_assert_paths(&p, want, ELEMENTSOF(want));
+        ck_assert_uint_eq(test_must_find(&p, "f")->mode, 0644);
+        ck_assert_uint_eq(test_must_find(&p, "o")->mode, 0644);
+        ck_assert_uint_eq(test_must_find(&p, "x")->mode, 0755);
+        ck_assert_uint_eq(test_must_find(&p, "s")->mode, 0755);
+        ck_assert_uint_eq(test_must_find(&p, "d")->mode, 0755);
+        ck_assert_uint_eq(test_must_find(&p, "k")->mode, 0755);
         plan_clear(&p);
 
         /* A fixed mode applies to files; directories keep their own. (Not
@@ -610,10 +587,10 @@ START_TEST(test_add_host_normalize_modes)
         plan_init(&p);
         PlanCopyOptions o2 = { .dst = "/m", .src = "/nm", .has_mode = true, .mode = 0444, .allow_private = true };
         ck_assert_msg(plan_add_host(&p, sr, &o2, &e) == 0, "%s", e.msg);
-        ck_assert_uint_eq(must_find(&p, "m")->mode, 0700);
-        ck_assert_uint_eq(must_find(&p, "m/d")->mode, 0700);
-        ck_assert_uint_eq(must_find(&p, "m/x")->mode, 0444);
-        ck_assert_uint_eq(must_find(&p, "m/s")->mode, 0444);
+        ck_assert_uint_eq(test_must_find(&p, "m")->mode, 0700);
+        ck_assert_uint_eq(test_must_find(&p, "m/d")->mode, 0700);
+        ck_assert_uint_eq(test_must_find(&p, "m/x")->mode, 0444);
+        ck_assert_uint_eq(test_must_find(&p, "m/s")->mode, 0444);
         plan_clear(&p);
         sysroot_free(sr);
         free(dir);
@@ -639,7 +616,7 @@ START_TEST(test_add_host_private)
         test_mk_file(dir, "share/secret", "s", 0640);
         test_mk_dir(dir, "root", 0755);
         test_mk_file(dir, "root/id_rsa", "readable but a key", 0644);
-        Sysroot *sr = open_root(dir);
+        Sysroot *sr = test_open_root(dir);
         ObError e = { 0 };
         Plan p;
         plan_init(&p);
@@ -671,7 +648,7 @@ START_TEST(test_add_host_private)
         plan_init(&p);
         PlanCopyOptions ox = { .dst = "/etc/ssl/private/snakeoil.key", .src = "/etc/ssl/private/snakeoil.key" };
         ck_assert_msg(plan_add_host(&p, sr, &ox, &e) == 0, "%s", e.msg);
-        ck_assert_uint_eq(must_find(&p, "etc/ssl/private/snakeoil.key")->mode, 0600);
+        ck_assert_uint_eq(test_must_find(&p, "etc/ssl/private/snakeoil.key")->mode, 0600);
         PlanCopyOptions oroot = { .dst = "/root", .src = "/root" };
         ck_assert_msg(plan_add_host(&p, sr, &oroot, &e) == 0, "%s", e.msg);
         /* and so is a tree this program made itself. */

@@ -305,3 +305,26 @@ Spec *test_load_app(const char *path)
         ck_assert_ptr_nonnull(s);
         return s;
 }
+
+Sysroot *test_open_root(const char *path)
+{
+        ObError e = { 0 };
+        Sysroot *s = NULL;
+        ck_assert_msg(sysroot_open(path, &s, &e) == 0, "%s", e.msg);
+        return s;
+}
+
+const Entry *test_must_find(const Plan *p, const char *path)
+{
+        const Entry *e = plan_find(p, path);
+        ck_assert_msg(e != NULL, "'%s' is not in the plan", path);
+        return e;
+}
+
+void test_assert_paths(const Plan *p, const char *const *want, size_t n)
+{
+        for (size_t i = 0; i < p->n && i < n; i++)
+                ck_assert_msg(strcmp(p->entries[i].path, want[i]) == 0, "entry %zu is '%s', expected '%s'", i,
+                              p->entries[i].path, want[i]);
+        ck_assert_msg(p->n == n, "%zu entries, expected %zu", p->n, n);
+}

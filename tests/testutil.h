@@ -20,7 +20,9 @@ void test_rm_rf(const char *path);
 #include <stdbool.h>
 
 #include "error.h"
+#include "plan.h"
 #include "spec.h"
+#include "sysroot.h"
 
 /* The exit status of a test program that could not run (automake, meson). */
 #define TEST_EXIT_SKIP 77
@@ -66,3 +68,9 @@ void test_check_fixtures_listed(const char *dir, const BadCase *cases, size_t n)
 void test_put_file(const char *path, const char *text, mode_t mode);
 char *test_file_text(const char *path);
 Spec *test_load_app(const char *path);
+
+/* A sysroot opened, an entry that must be in a plan, a plan's exact paths;
+ * failures fail the test. */
+Sysroot *test_open_root(const char *path);
+const Entry *test_must_find(const Plan *p, const char *path);
+void test_assert_paths(const Plan *p, const char *const *want, size_t n);
