@@ -42,13 +42,13 @@ row() {
 
 printf '%-44s %10s %12s %12s\n' "method (median of $RUNS)" "wall" "peak RSS" "bytes"
 row "oci-build base (default, -j$(nproc))" 'du -cb $W/out/blobs/sha256/* | tail -1 | cut -f1' \
-        "'$OCI_BUILD' -q -o '$W/out' base"
+        "'$OCI_BUILD' -q --layout '$W/out' base"
 row "oci-build base (default, -j1)" 'du -cb $W/out/blobs/sha256/* | tail -1 | cut -f1' \
-        "'$OCI_BUILD' -q -j1 -o '$W/out' base"
+        "'$OCI_BUILD' -q -j1 --layout '$W/out' base"
 row "oci-build base (--level 6)" 'du -cb $W/out/blobs/sha256/* | tail -1 | cut -f1' \
-        "'$OCI_BUILD' -q --level 6 -o '$W/out' base"
+        "'$OCI_BUILD' -q --level 6 --layout '$W/out' base"
 row "oci-build base (--level 12)" 'du -cb $W/out/blobs/sha256/* | tail -1 | cut -f1' \
-        "'$OCI_BUILD' -q --level 12 -o '$W/out' base"
+        "'$OCI_BUILD' -q --level 12 --layout '$W/out' base"
 row "tar --sort=name | gzip -n -6 | sha256sum" 'cat $W/size' \
         "mkdir -p '$W/out' && tar -C '$ROOT' --sort=name --mtime=@0 --numeric-owner --owner=0 --group=0 -cf - . | gzip -n -6 | tee >(wc -c > '$W/size') | sha256sum"
 if command -v umoci >/dev/null; then

@@ -43,9 +43,9 @@ row() {
 layer_size='jq -r ".layers[1].size" "$W/out/blobs/sha256/$(jq -r ".manifests[0].digest" "$W/out/index.json" | cut -d: -f2)"'
 echo "$NAME: $files paths, $bytes bytes on disk"
 printf '%-46s %10s %12s %12s\n' "method (median of $RUNS)" "wall" "peak RSS" "layer bytes"
-row "oci-build tool $NAME (default, -j$(nproc))" "$layer_size" "'$OCI_BUILD' -q -o '$W/out' tool $NAME"
-row "oci-build tool $NAME (default, -j1)" "$layer_size" "'$OCI_BUILD' -q -j1 -o '$W/out' tool $NAME"
-row "oci-build tool $NAME (--level 10, -j$(nproc))" "$layer_size" "'$OCI_BUILD' -q --level 10 -o '$W/out' tool $NAME"
+row "oci-build tool $NAME (default, -j$(nproc))" "$layer_size" "'$OCI_BUILD' -q --layout '$W/out' tool $NAME"
+row "oci-build tool $NAME (default, -j1)" "$layer_size" "'$OCI_BUILD' -q -j1 --layout '$W/out' tool $NAME"
+row "oci-build tool $NAME (--level 10, -j$(nproc))" "$layer_size" "'$OCI_BUILD' -q --level 10 --layout '$W/out' tool $NAME"
 row "tar --sort=name | gzip -n -6 | sha256sum" 'cat $W/size' \
         "mkdir -p '$W/out' && tar -C '$ROOT' --sort=name --mtime=@0 --numeric-owner --owner=0 --group=0 -cf - . | gzip -n -6 | tee >(wc -c > '$W/size') | sha256sum"
 if command -v umoci >/dev/null; then

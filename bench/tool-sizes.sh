@@ -11,7 +11,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
 start=$(date +%s.%N)
-"$OCI_BUILD" -q -o "$W/oci" tool --all
+"$OCI_BUILD" -q --layout "$W/oci" tool --all
 end=$(date +%s.%N)
 
 blob() { echo "$W/oci/blobs/sha256/${1#sha256:}"; }

@@ -13,8 +13,8 @@
 
 /* What the global options said, shared by every command. */
 typedef struct Context {
-        const char *layout;  /* the OCI layout directory: -o for commands that
-                                    * build into it, --layout for those that read it */
+        const char *layout;  /* the OCI layout directory (--layout/-L), written by
+                                    * builds and read by the other commands */
         const char *output;  /* -o for commands whose output is a file (save, compose) */
         char *configs;       /* -C: the configs directory */
         const char *sysroot; /* --sysroot */
@@ -41,7 +41,7 @@ typedef struct Command {
         /* Called for each of options[] given; value is NULL for a flag. */
         int (*set_option)(const char *name, const char *value, ObError *err);
         int (*run)(Context *ctx, ObError *err);
-        bool output_is_file; /* -o names a file; the layout comes from --layout */
+        bool output_is_file; /* takes -o FILE; every other command refuses -o */
 } Command;
 
 extern const Command command_base, command_tool, command_app, command_compose, command_list, command_show,

@@ -40,9 +40,9 @@ static void print_global_help(FILE *f)
         fprintf(f,
                 "\n"
                 "Options (for every command):\n"
-                "  -o, --output DIR      OCI layout directory to write (default: ./oci); for save\n"
-                "                        and compose, the file to write\n"
-                "      --layout DIR      OCI layout directory to read (save; default: ./oci)\n"
+                "  -L, --layout DIR      the OCI layout directory that builds write and the other\n"
+                "                        commands read (default: ./oci)\n"
+                "  -o, --output FILE     the file that save and compose write ('-' for standard output)\n"
                 "  -C, --configs DIR     configs directory (default: the source tree's configs/ when\n"
                 "                        run from a build tree, else the installed one)\n"
                 "      --sysroot DIR     read host files from DIR instead of /\n"
@@ -96,7 +96,6 @@ static void on_signal(int sig)
 enum {
         OPT_SYSROOT = 0x100,
         OPT_LEVEL,
-        OPT_LAYOUT,
         OPT_COMMAND, /* an option of some command: long_index says which */
 };
 
@@ -110,7 +109,7 @@ static const struct option global_options[] = {
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
-        { "layout", required_argument, NULL, OPT_LAYOUT },
+        { "layout", required_argument, NULL, 'L' },
 };
 
 /* The options getopt knows: the global ones, then every command's (each
@@ -211,12 +210,12 @@ int main(int argc, char **argv)
         ctx.jobs = cpus > 8 ? 8 : cpus > 0 ? (unsigned) cpus : 1;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":o:C:j:qvhV", options, &index)) >= 0) {
+        while ((c = getopt_long(argc, argv, ":o:L:C:j:qvhV", options, &index)) >= 0) {
                 switch (c) {
                 case 'o':
                         output = optarg;
                         break;
-                case OPT_LAYOUT:
+                case 'L':
                         layout = optarg;
                         break;
                 case OPT_COMMAND:
@@ -302,17 +301,15 @@ int main(int argc, char **argv)
                 fprintf(stderr, "oci-build: %s\n", err.msg);
                 return 2;
         }
-        if (cmd->output_is_file) {
-                ctx.output = output;
-                ctx.layout = layout ? layout : "oci";
-        } else {
-                if (output && layout && strcmp(output, layout) != 0) {
-                        fprintf(stderr, "oci-build: -o and --layout name different layouts ('%s', '%s')\n", output,
-                                layout);
-                        return 2;
-                }
-                ctx.layout = output ? output : layout ? layout : "oci";
+        if (output && !cmd->output_is_file) {
+                fprintf(stderr,
+                        "oci-build: %s writes no file, so it takes no -o; the layout directory is named with "
+                        "--layout DIR (or -L DIR)\n",
+                        cmd->name);
+                return 2;
         }
+        ctx.output = output;
+        ctx.layout = layout ? layout : "oci";
         if (strcmp(argv[optind], "help") != 0 && optind + 1 < argc)
                 ctx.args = argv + optind + 1;
 

@@ -68,6 +68,6 @@ const Command command_list = {
         .synopsis = "[base|tools|apps]",
         .summary = "list the configs found, and which are built",
         .help = "Lists every config under CONFIGS (base.yml, tools/*.yml, apps/*.yml), and whether an\n"
-                "image of that name is in the OUTPUT layout.\n",
+                "image of that name is in the layout (--layout, default ./oci).\n",
         .run = run,
 };

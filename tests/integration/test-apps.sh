@@ -52,15 +52,15 @@ timed() {  # timed COMMAND... -- runs it, adds its wall time to PIPELINE
 
 # --- 1. base, node, postgres and notes into one layout ---------------------
 NOTES=
-timed "$OCI_BUILD" -q -C "$CONFIGS" -o "$L" base && ok "build base" || not_ok "build base"
-timed "$OCI_BUILD" -q -C "$CONFIGS" -o "$L" tool node postgres && ok "build tools node and postgres" ||
+timed "$OCI_BUILD" -q -C "$CONFIGS" --layout "$L" base && ok "build base" || not_ok "build base"
+timed "$OCI_BUILD" -q -C "$CONFIGS" --layout "$L" tool node postgres && ok "build tools node and postgres" ||
         not_ok "build tools node and postgres"
 # The example builds offline: npm gets a registry nothing listens on and an
 # empty cache, so only the tarballs in examples/notes/vendor can serve it.
 DEAD_REGISTRY=http://127.0.0.1:$(free_port)
 t=$(now)
 out=$(env npm_config_registry="$DEAD_REGISTRY" npm_config_cache="$T/npm-cache" \
-        "$OCI_BUILD" -C "$CONFIGS" -o "$L" app notes 2>&1)
+        "$OCI_BUILD" -C "$CONFIGS" --layout "$L" app notes 2>&1)
 rc=$?
 PIPELINE=$((PIPELINE + $(now) - t))
 if [ $rc -eq 0 ]; then
@@ -93,7 +93,7 @@ check "notes' config: user 1000:1000, node runs /app/server.js" \
 # Reproducible: the same image from another directory, umask 077 and -j 1
 # (the first build used the default, one thread per CPU).
 mkdir -p "$T/w2"
-if (cd "$T/w2" && umask 077 && "$OCI_BUILD" -q -j 1 -C "$CONFIGS" -o ../L2 app notes); then
+if (cd "$T/w2" && umask 077 && "$OCI_BUILD" -q -j 1 -C "$CONFIGS" --layout ../L2 app notes); then
         check "reproducible: notes has the same manifest digest (other dir, umask 077, -j 1)" \
                 test "$(manifest_of "$T/L2" notes)" = "$(manifest_of "$L" notes)"
 else
@@ -264,7 +264,7 @@ expect_fail "pocket-id offline: one line naming the URL" \
         "pocket-id\.yml:[0-9]+: artifacts: cannot download 'https://github\.com/pocket-id/pocket-id/releases/download/v[0-9.]+/pocket-id-linux-[a-z0-9]+'" \
         env http_proxy="http://127.0.0.1:$DEAD" https_proxy="http://127.0.0.1:$DEAD" HTTPS_PROXY="http://127.0.0.1:$DEAD" \
         ALL_PROXY= all_proxy= NO_PROXY= no_proxy= OCI_BUILD_CACHE="$T/cache-offline" \
-        "$OCI_BUILD" -q -C "$CONFIGS" -o "$L" app pocket-id
+        "$OCI_BUILD" -q -C "$CONFIGS" --layout "$L" app pocket-id
 check "pocket-id offline: the layout is byte-for-byte unchanged" test "$(tree_sum "$L")" = "$before"
 check "pocket-id offline: no file appeared beside the configs" test "$(ls "$CONFIGS/apps")" = "$lock_before"
 out=$(env http_proxy="http://127.0.0.1:$DEAD" https_proxy="http://127.0.0.1:$DEAD" HTTPS_PROXY="http://127.0.0.1:$DEAD" \
@@ -323,7 +323,7 @@ else
 artifacts:
   - { path: /app/payload, url: "$U/payload" }
 EOF
-        out=$(build_in -o "$D" app dl 2>&1)
+        out=$(build_in --layout "$D" app dl 2>&1)
         rc=$?
         check "download without a pin: the build succeeds" test $rc -eq 0
         has_line "it says it recorded the pin" "no sha256 pin for $U/payload: recorded $H1 in .*/dl\.lock" "$out"
@@ -333,7 +333,7 @@ EOF
         check "the cache holds it under its digest" test -f "$OCI_BUILD_CACHE/downloads/$H1"
 
         mv "$T/www/payload" "$T/www/payload.away"
-        out=$(build_in -o "$D" app dl 2>&1)
+        out=$(build_in --layout "$D" app dl 2>&1)
         rc=$?
         check "second build (the payload gone from the server): succeeds from the cache" test $rc -eq 0
         check "the second build did not download" test "$(grep -c 'GET /payload ' "$T/www.log")" -eq 1
@@ -344,7 +344,7 @@ EOF
         before=$(tree_sum "$D")
         expect_fail "the payload changed on the server: refused against the lock file" \
                 "apps/dl\.yml:[0-9]+: artifacts: '$U/payload' has sha256 $H2, but the lock file pins $H1$" \
-                build_in -q -o "$D" app dl
+                build_in -q --layout "$D" app dl
         check "the layout is unchanged" test "$(tree_sum "$D")" = "$before"
         check "the lock file still pins the first payload" grep -qx "$U/payload $H1" "$A/dl.lock"
         check "no partial download is left in the cache" cache_clean
@@ -357,7 +357,7 @@ artifacts:
 EOF
         expect_fail "sha256 in the config that does not match: refused" \
                 "apps/dlpin\.yml:[0-9]+: artifacts: '$U/payload' has sha256 $H2, but the config pins $H1$" \
-                build_in -q -o "$D" app dlpin
+                build_in -q --layout "$D" app dlpin
         check "the layout is unchanged" test "$(tree_sum "$D")" = "$before"
         check "no lock file for a config that pins" test ! -e "$A/dlpin.lock"
         check "no partial download is left in the cache" cache_clean
@@ -365,7 +365,7 @@ EOF
 artifacts:
   - { path: /app/payload, url: "$U/payload", sha256: $H2 }
 EOF
-        check "sha256 in the config that matches: the build succeeds" build_in -q -o "$D" app dlpin2
+        check "sha256 in the config that matches: the build succeeds" build_in -q --layout "$D" app dlpin2
         check "no lock file for it either" test ! -e "$A/dlpin2.lock"
 
         app_config dl404 <<EOF
@@ -375,7 +375,7 @@ EOF
         before=$(tree_sum "$D")
         expect_fail "a download that fails (404): config, key and URL" \
                 "apps/dl404\.yml:[0-9]+: artifacts: cannot download '$U/missing'.*404" \
-                build_in -q -o "$D" app dl404
+                build_in -q --layout "$D" app dl404
         check "the layout is unchanged" test "$(tree_sum "$D")" = "$before"
         check "no lock file for it" test ! -e "$A/dl404.lock"
         check "no partial download is left in the cache" cache_clean
@@ -417,7 +417,7 @@ healthcheck:
 EOF
 START=$(tree_sum "$L")
 bad_app() {  # bad_app DESCRIPTION PATTERN NAME -- one line, layout unchanged
-        expect_fail "$1" "$2" build_in -q -o "$L" app "$3"
+        expect_fail "$1" "$2" build_in -q --layout "$L" app "$3"
         [ "$(tree_sum "$L")" = "$START" ] || not_ok "$1: the layout changed"
 }
 bad_app "a missing local artifact" "apps/bad-missing\.yml:[0-9]+: artifacts: '[^']*/nope\.txt': No such file" bad-missing
@@ -457,7 +457,7 @@ EOF
         before=$(tree_sum "$L")
         for sig in TERM KILL; do
                 # oci-build itself, not a subshell running it, gets the signal.
-                "$OCI_BUILD" -C "$SRC/configs" -q -o "$L" app dlslow >"$T/dlslow.out" 2>&1 &
+                "$OCI_BUILD" -C "$SRC/configs" -q --layout "$L" app dlslow >"$T/dlslow.out" 2>&1 &
                 pid=$!
                 if wait_for 60 find "$OCI_BUILD_CACHE/downloads" -name '.part-*' -size +1k; then
                         kill -$sig $pid
@@ -498,7 +498,7 @@ build:
 artifacts:
   - { path: /app/who, source: ../../stepdir/who }
 EOF
-        if build_in -q -o "$T/who-oci" app whoami 2>"$T/who.err"; then
+        if build_in -q --layout "$T/who-oci" app whoami 2>"$T/who.err"; then
                 home=$(getent passwd 65534 | cut -d: -f6)
                 check "a build step run by root runs as the directory's owner, with its HOME ($(cat "$SRC/stepdir/who"))" \
                         test "$(cat "$SRC/stepdir/who")" = "65534:65534 $home"
@@ -516,7 +516,7 @@ artifacts:
 build:
   - command: [sh, -c, "echo one; echo two >&2; echo three; exit 5"]
 EOF
-out=$(build_in -o "$T/steps" app steps 2>&1)
+out=$(build_in --layout "$T/steps" app steps 2>&1)
 rc=$?
 check "a failing build step fails the build" test $rc -ne 0
 has_line "its output is shown, each line after the app and the step" '^steps: sh: two$' "$out"
@@ -531,7 +531,7 @@ build:
   - command: [sh, -c, "setsid nohup sleep 1000 >/dev/null 2>&1 & nohup sleep 1000 & echo started"]
 EOF
 check "a build step that starts background processes: the build succeeds" \
-        env OCI_BUILD_LEFTOVER_MARK="$MARK" "$OCI_BUILD" -q -C "$SRC/configs" -o "$T/steps" app leftover
+        env OCI_BUILD_LEFTOVER_MARK="$MARK" "$OCI_BUILD" -q -C "$SRC/configs" --layout "$T/steps" app leftover
 left=$(grep -lsz "^OCI_BUILD_LEFTOVER_MARK=$MARK\$" /proc/[0-9]*/environ | cut -d/ -f3)
 check "nothing the step started is still running (marker in the environment)" test -z "$left"
 [ -z "$left" ] || kill -9 $left 2>/dev/null
@@ -550,7 +550,7 @@ config:
 EOF
         check "the artifact is dynamically linked (it has a program interpreter)" \
                 bash -c "readelf -l '$A/hello' | grep -q 'program interpreter'"
-        check "build app hello (a dynamically linked artifact)" build_in -q -o "$T/hello" app hello
+        check "build app hello (a dynamically linked artifact)" build_in -q --layout "$T/hello" app hello
         out=$(build_in show hello --files 2>&1)
         has_line "show hello --files lists libc, needed by /app/hello" '/libc\.so\.6 .*needed by /app/hello' "$out"
         if have umoci; then

@@ -5,7 +5,7 @@
 
 A=$T/a
 mkdir -p "$T/w1"
-(cd "$T/w1" && umask 022 && "$OCI_BUILD" -q base -o "$A") && ok "oci-build base into a new directory" \
+(cd "$T/w1" && umask 022 && "$OCI_BUILD" -q base --layout "$A") && ok "oci-build base into a new directory" \
         || not_ok "oci-build base into a new directory"
 
 # --- the real judges -------------------------------------------------------
@@ -85,16 +85,16 @@ sleep 1
 mkdir -p "$T/w2" "$T/src2"
 (umask 077 && cp -r --no-preserve=mode "$SOURCE_ROOT/configs" "$SOURCE_ROOT/rootfs" "$T/src2/" \
         && ln -sfn ../usr/lib/os-release "$T/src2/rootfs/etc/os-release")
-(cd "$T/w2" && umask 077 && TMPDIR=$T "$OCI_BUILD" -q -C "$T/src2/configs" -o ../b base) \
+(cd "$T/w2" && umask 077 && TMPDIR=$T "$OCI_BUILD" -q -C "$T/src2/configs" --layout ../b base) \
         && ok "second build from another directory, umask 077, a copy of the configs" \
         || not_ok "second build from another directory, umask 077, a copy of the configs"
-(cd "$T/w2" && "$OCI_BUILD" -q -o ../c -j 1 base) || not_ok "third build with one thread"
+(cd "$T/w2" && "$OCI_BUILD" -q --layout ../c -j 1 base) || not_ok "third build with one thread"
 if have_validator; then
         check "reproducible: same manifest digest in both layouts (oci-validate --same-as)" \
                 "$OCI_VALIDATE" "$A" base --same-as "$T/b" --quiet
         check "reproducible with one compression thread" "$OCI_VALIDATE" "$A" base --same-as "$T/c" --quiet
-        SOURCE_DATE_EPOCH=1700000000 "$OCI_BUILD" -q -o "$T/d1" base
-        (cd "$T/w1" && SOURCE_DATE_EPOCH=1700000000 "$OCI_BUILD" -q -o "$T/d2" base)
+        SOURCE_DATE_EPOCH=1700000000 "$OCI_BUILD" -q --layout "$T/d1" base
+        (cd "$T/w1" && SOURCE_DATE_EPOCH=1700000000 "$OCI_BUILD" -q --layout "$T/d2" base)
         check "reproducible with SOURCE_DATE_EPOCH=1700000000" "$OCI_VALIDATE" "$T/d1" base --same-as "$T/d2" --quiet
         if "$OCI_VALIDATE" "$A" base --same-as "$T/d1" --quiet >/dev/null 2>&1; then
                 not_ok "a different SOURCE_DATE_EPOCH gives a different manifest (the check can fail)"
@@ -107,26 +107,26 @@ fi
 check "reproducible: identical blob sets" diff <(ls "$A/blobs/sha256") <(ls "$T/b/blobs/sha256")
 
 # --- rebuild and clean -----------------------------------------------------
-"$OCI_BUILD" -q -o "$A" base
+"$OCI_BUILD" -q --layout "$A" base
 check "rebuilding replaces the entry of the same name" \
         test "$(jq '[.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "base")] | length' "$A/index.json")" = 1
-check "list shows base as built" bash -c "'$OCI_BUILD' -o '$A' list | grep -Eq '^base +base +yes'"
-check "show base prints the user" bash -c "'$OCI_BUILD' -o '$A' show base | grep -q 'user: 1000:1000'"
+check "list shows base as built" bash -c "'$OCI_BUILD' --layout '$A' list | grep -Eq '^base +base +yes'"
+check "show base prints the user" bash -c "'$OCI_BUILD' --layout '$A' show base | grep -q 'user: 1000:1000'"
 check "show base --files says why /etc/passwd is there" \
         bash -c "'$OCI_BUILD' show base --files | grep -E '/etc/passwd' | grep -q \"generated from 'users'\""
 check "show base --files lists zoneinfo symlinks with their targets" \
         bash -c "'$OCI_BUILD' show base --files | grep -E '^l .*/usr/share/zoneinfo/' | grep -q -- '-> '"
 touch "$A/blobs/sha256/0000000000000000000000000000000000000000000000000000000000000000"
-"$OCI_BUILD" -q -o "$A" clean base
+"$OCI_BUILD" -q --layout "$A" clean base
 check "clean base empties the index" test "$(jq '.manifests | length' "$A/index.json")" = 0
 check "clean deletes every unreferenced blob" test -z "$(ls -A "$A/blobs/sha256")"
-check "the cleaned layout still takes a build" "$OCI_BUILD" -q -o "$A" base
+check "the cleaned layout still takes a build" "$OCI_BUILD" -q --layout "$A" base
 if have_validator; then
         check "... which oci-validate accepts" "$OCI_VALIDATE" "$A" base --quiet
 else
         skip "... which oci-validate accepts" "oci-validate (shared/bin) or python3-jsonschema missing"
 fi
-expect_fail "clean of an unknown name" "no image named 'nope'" "$OCI_BUILD" -o "$A" clean nope
+expect_fail "clean of an unknown name" "no image named 'nope'" "$OCI_BUILD" --layout "$A" clean nope
 
 # --- CLI --------------------------------------------------------------------
 check "--help explains the commands" bash -c "'$OCI_BUILD' --help | grep -q 'clean \[NAME... | --all\]'"
@@ -136,32 +136,38 @@ check "os-release VERSION_ID equals oci-build --version ($ver)" \
         grep -qx "VERSION_ID=\"$ver\"" "$SOURCE_ROOT/rootfs/usr/lib/os-release"
 
 # --- bad input: one line, non-zero, layout untouched -------------------------
-"$OCI_BUILD" -q -o "$T/good" base
+"$OCI_BUILD" -q --layout "$T/good" base
 before=$(tree_sum "$T/good")
-expect_fail "unknown command" "unknown command 'frobnicate'" "$OCI_BUILD" -o "$T/good" frobnicate
-expect_fail "unknown option" "unknown option '--frob'" "$OCI_BUILD" -o "$T/good" base --frob
-expect_fail "option of another command" "base does not take --files" "$OCI_BUILD" -o "$T/good" base --files
+expect_fail "unknown command" "unknown command 'frobnicate'" "$OCI_BUILD" --layout "$T/good" frobnicate
+expect_fail "unknown option" "unknown option '--frob'" "$OCI_BUILD" --layout "$T/good" base --frob
+expect_fail "option of another command" "base does not take --files" "$OCI_BUILD" --layout "$T/good" base --files
 # Progress goes to stderr: a line when an image starts and when it is done,
 # with its compressed size; nothing with -q.
-check "progress says when base starts and is done" bash -c "'$OCI_BUILD' -o '$T/progress' base 2>&1 >/dev/null | \
-        grep -Eq '^base: writing 1 layer \(.* of files\)\$' && '$OCI_BUILD' -o '$T/progress' base 2>&1 >/dev/null | \
+check "progress says when base starts and is done" bash -c "'$OCI_BUILD' --layout '$T/progress' base 2>&1 >/dev/null | \
+        grep -Eq '^base: writing 1 layer \(.* of files\)\$' && '$OCI_BUILD' --layout '$T/progress' base 2>&1 >/dev/null | \
         grep -Eq '^base: done, [0-9.]+ [kM]?B compressed, [0-9.]+ s\$'"
-check "-q prints nothing but errors" test -z "$("$OCI_BUILD" -q -o "$T/progress" base 2>&1)"
+check "-q prints nothing but errors" test -z "$("$OCI_BUILD" -q --layout "$T/progress" base 2>&1)"
 # Exit status: 2 when the command line is wrong, 1 when the work failed.
 exit_status() { "$@" >/dev/null 2>&1; echo $?; }
-check "exit 2 for an unknown option" test "$(exit_status "$OCI_BUILD" -o "$T/good" base --frob)" = 2
-check "exit 2 for an option of another command" test "$(exit_status "$OCI_BUILD" -o "$T/good" base --files)" = 2
-check "exit 2 for a missing operand" test "$(exit_status "$OCI_BUILD" -o "$T/good" tool)" = 2
-check "exit 2 for operands and --all together" test "$(exit_status "$OCI_BUILD" -o "$T/good" tool --all curl)" = 2
+check "exit 2 for an unknown option" test "$(exit_status "$OCI_BUILD" --layout "$T/good" base --frob)" = 2
+check "exit 2 for an option of another command" test "$(exit_status "$OCI_BUILD" --layout "$T/good" base --files)" = 2
+check "exit 2 for a missing operand" test "$(exit_status "$OCI_BUILD" --layout "$T/good" tool)" = 2
+# One meaning per option: -o is a file (save, compose); a layout is --layout/-L.
+check "exit 2 for -o on a build, which writes no file" test "$(exit_status "$OCI_BUILD" -o "$T/good" base)" = 2
+expect_fail "-o on a build says to use --layout" "base writes no file, so it takes no -o; the layout directory is named with --layout DIR" \
+        "$OCI_BUILD" -o "$T/good" base
+check "-L names the layout as --layout does" bash -c "cd '$T' && '$OCI_BUILD' -q -L short-l base && test -f short-l/index.json && \
+        '$OCI_BUILD' -L short-l list base | grep -Eq '^base +base +yes'"
+check "exit 2 for operands and --all together" test "$(exit_status "$OCI_BUILD" --layout "$T/good" tool --all curl)" = 2
 check "exit 2 for an unknown command" test "$(exit_status "$OCI_BUILD" frobnicate)" = 2
-check "exit 1 for an unknown config" test "$(exit_status "$OCI_BUILD" -o "$T/good" tool nope)" = 1
-check "exit 1 for an image not in the layout" test "$(exit_status "$OCI_BUILD" -o "$T/good" clean nope)" = 1
-expect_fail "missing configs dir" "configs directory '$T/none'" "$OCI_BUILD" -C "$T/none" -o "$T/good" base
+check "exit 1 for an unknown config" test "$(exit_status "$OCI_BUILD" --layout "$T/good" tool nope)" = 1
+check "exit 1 for an image not in the layout" test "$(exit_status "$OCI_BUILD" --layout "$T/good" clean nope)" = 1
+expect_fail "missing configs dir" "configs directory '$T/none'" "$OCI_BUILD" -C "$T/none" --layout "$T/good" base
 mkdir -p "$T/badcfg"
 printf 'name: base\ndescription: x\ndirectoires: []\n' > "$T/badcfg/base.yml"
 expect_fail "unknown key in base.yml names file:line:col" "$T/badcfg/base.yml:3:1: unknown key 'directoires'.*did you mean 'directories'" \
-        "$OCI_BUILD" -C "$T/badcfg" -o "$T/good" base
-expect_fail "bad SOURCE_DATE_EPOCH" "SOURCE_DATE_EPOCH must be" env SOURCE_DATE_EPOCH=yesterday "$OCI_BUILD" -o "$T/good" base
+        "$OCI_BUILD" -C "$T/badcfg" --layout "$T/good" base
+expect_fail "bad SOURCE_DATE_EPOCH" "SOURCE_DATE_EPOCH must be" env SOURCE_DATE_EPOCH=yesterday "$OCI_BUILD" --layout "$T/good" base
 
 # A sysroot whose files are wrong in different ways.
 mk_sysroot() {
@@ -171,14 +177,14 @@ mk_sysroot() {
 }
 mk_sysroot
 expect_fail "missing source file" "'/etc/ssl/certs/ca-certificates.crt' does not exist" \
-        "$OCI_BUILD" --sysroot "$T/sys" -o "$T/good" base
+        "$OCI_BUILD" --sysroot "$T/sys" --layout "$T/good" base
 mkfifo "$T/sys/etc/ssl/certs/ca-certificates.crt"
 expect_fail "source that is not a regular file" "ca-certificates.crt' is not a regular file" \
-        "$OCI_BUILD" --sysroot "$T/sys" -o "$T/good" base
+        "$OCI_BUILD" --sysroot "$T/sys" --layout "$T/good" base
 mk_sysroot
 ln -s ../../../../../../../etc/ssl/certs/ca-certificates.crt "$T/sys/etc/ssl/certs/ca-certificates.crt"
 expect_fail "symlink source escaping the sysroot" "escapes the sysroot" \
-        "$OCI_BUILD" --sysroot "$T/sys" -o "$T/good" base
+        "$OCI_BUILD" --sysroot "$T/sys" --layout "$T/good" base
 if have setpriv; then
         mk_sysroot
         cp /etc/ssl/certs/ca-certificates.crt "$T/sys/etc/ssl/certs/"
@@ -186,22 +192,22 @@ if have setpriv; then
         chmod 755 "$T" "$T/sys"
         mkdir -m 777 "$T/open"
         expect_fail "unreadable source file" "cannot read '$T/sys/etc/ssl/certs/ca-certificates.crt'" \
-                setpriv --reuid=65534 --regid=65534 --clear-groups "$OCI_BUILD" --sysroot "$T/sys" -C "$SOURCE_ROOT/configs" -o "$T/open/out" base
+                setpriv --reuid=65534 --regid=65534 --clear-groups "$OCI_BUILD" --sysroot "$T/sys" -C "$SOURCE_ROOT/configs" --layout "$T/open/out" base
         check "nothing was created for the failed build" test ! -e "$T/open/out"
         expect_fail "output directory that cannot be created" "cannot create output directory '$T/good/sub'" \
-                setpriv --reuid=65534 --regid=65534 --clear-groups "$OCI_BUILD" -C "$SOURCE_ROOT/configs" -o "$T/good/sub" base
+                setpriv --reuid=65534 --regid=65534 --clear-groups "$OCI_BUILD" -C "$SOURCE_ROOT/configs" --layout "$T/good/sub" base
         expect_fail "existing layout that is not writable" "output directory '$T/good' is not writable" \
-                setpriv --reuid=65534 --regid=65534 --clear-groups "$OCI_BUILD" -C "$SOURCE_ROOT/configs" -o "$T/good" base
+                setpriv --reuid=65534 --regid=65534 --clear-groups "$OCI_BUILD" -C "$SOURCE_ROOT/configs" --layout "$T/good" base
 else
         skip "unreadable source and unwritable output" "setpriv missing"
 fi
 mkdir -p "$T/notlayout"
 echo precious > "$T/notlayout/data.txt"
 expect_fail "output that exists but is not an OCI layout" "is not an OCI image layout" \
-        "$OCI_BUILD" -o "$T/notlayout" base
+        "$OCI_BUILD" --layout "$T/notlayout" base
 check "the non-layout directory is untouched" test "$(ls -A "$T/notlayout")" = data.txt
 echo x > "$T/afile"
-expect_fail "output that is a file" "is not a directory" "$OCI_BUILD" -o "$T/afile" base
+expect_fail "output that is a file" "is not a directory" "$OCI_BUILD" --layout "$T/afile" base
 check "the layout is exactly as it was after every bad input" test "$(tree_sum "$T/good")" = "$before"
 
 # --- killed in the middle ----------------------------------------------------
@@ -212,7 +218,7 @@ cp /etc/ssl/certs/ca-certificates.crt "$T/sys/etc/ssl/certs/"
 head -c 400000000 /dev/urandom > "$T/sys/usr/share/zoneinfo/big" 2>/dev/null
 for sig in TERM KILL; do
         before=$(jq -cS . "$T/good/index.json")
-        "$OCI_BUILD" -q --sysroot "$T/sys" -o "$T/good" -j 1 --level 12 base &
+        "$OCI_BUILD" -q --sysroot "$T/sys" --layout "$T/good" -j 1 --level 12 base &
         pid=$!
         # In the middle: its temporary blob exists (and it has not finished).
         if wait_for 60 compgen -G "$T/good/.oci-build-*.tmp"; then
@@ -240,12 +246,12 @@ for sig in TERM KILL; do
         fi
 done
 before=$(jq -cS . "$T/good/index.json")
-"$OCI_BUILD" -q -o "$T/good" clean
+"$OCI_BUILD" -q --layout "$T/good" clean
 check "clean removes what an interrupted build left" test -z "$(ls -A "$T/good" | grep '\.tmp')"
 check "clean without names removes no image" test "$(jq -cS . "$T/good/index.json")" = "$before"
-check "clean --all removes every image" bash -c "'$OCI_BUILD' -q -o '$T/good' clean --all && \
+check "clean --all removes every image" bash -c "'$OCI_BUILD' -q --layout '$T/good' clean --all && \
         test \"\$(jq '.manifests | length' '$T/good/index.json')\" = 0 && test -z \"\$(ls -A '$T/good/blobs/sha256')\""
 expect_fail "clean takes names or --all, not both" "give image names or --all, not both" \
-        "$OCI_BUILD" -o "$T/good" clean --all base
+        "$OCI_BUILD" --layout "$T/good" clean --all base
 
 finish

@@ -18,7 +18,7 @@ run() {
 mkdir -p "$T/tmp"
 
 G=$T/good
-if run "$OCI_BUILD" -q -o "$G" base; then
+if run "$OCI_BUILD" -q --layout "$G" base; then
         ok "the shipped base (with /tmp 1777, the sticky bit) builds"
 else
         not_ok "the shipped base (with /tmp 1777, the sticky bit) builds"
@@ -50,42 +50,42 @@ mk_configs
 printf '%sfiles:\n  - path: /etc/ssl/certs/ca-certificates.crt\n    mode: "6755"\n' "$BASE" > "$C/base.yml"
 expect_fail "base: a 'files' mode 6755 is refused" \
         "^oci-build: $C/base.yml:6:11: 'mode' \"6755\" sets setuid/setgid bits, which are not allowed in a distroless image\$" \
-        run "$OCI_BUILD" -C "$C" -o "$G" base
+        run "$OCI_BUILD" -C "$C" --layout "$G" base
 printf '%sdirectories:\n  - { path: /tmp, mode: "1777" }\n  - { path: /srv, mode: "6777" }\n' "$BASE" > "$C/base.yml"
 expect_fail "base: a directory mode 6777 is refused, /tmp 1777 is not" \
-        "$C/base.yml:6:25: 'mode' \"6777\" sets the setuid bit, which is not allowed" run "$OCI_BUILD" -C "$C" -o "$G" base
+        "$C/base.yml:6:25: 'mode' \"6777\" sets the setuid bit, which is not allowed" run "$OCI_BUILD" -C "$C" --layout "$G" base
 mk_configs
 printf 'files:\n  - { path: /usr/local/bin/jq, source: /usr/bin/jq, mode: "4755" }\n' >> "$C/tools/jq.yml"
 expect_fail "tool: a 'files' mode 4755 is refused" "$C/tools/jq.yml:14:59: 'mode' \"4755\" sets setuid/setgid bits" \
-        run "$OCI_BUILD" -C "$C" -o "$G" tool jq
+        run "$OCI_BUILD" -C "$C" --layout "$G" tool jq
 mk_configs
 printf 'data:\n  path: /var/lib/jq\n  mode: "4700"\n  command: [/bin/true]\n' >> "$C/tools/jq.yml"
 expect_fail "tool: a 'data' mode 4700 is refused" "$C/tools/jq.yml:15:9: 'mode' \"4700\" sets the setuid bit" \
-        run "$OCI_BUILD" -C "$C" -o "$G" tool jq
+        run "$OCI_BUILD" -C "$C" --layout "$G" tool jq
 mk_configs
 printf '  - { path: /app/hello, source: hello.txt, mode: "6755" }\n' >> "$C/apps/hello.yml"
 expect_fail "app: an artifact mode 6755 is refused" "$C/apps/hello.yml:6:50: 'mode' \"6755\" sets setuid/setgid bits" \
-        run "$OCI_BUILD" -C "$C" -o "$G" app hello
+        run "$OCI_BUILD" -C "$C" --layout "$G" app hello
 
 # --- text that used to be ignored -----------------------------------------------
 mk_configs
 printf 'name: base\ndescription: test\0\nfiles:\n  - path: /etc/shadow\n' > "$C/base.yml"
 expect_fail "a NUL byte is an error where it is, not the end of the file" \
-        "$C/base.yml:2:18: a NUL byte is not allowed in a config" run "$OCI_BUILD" -C "$C" -o "$G" base
+        "$C/base.yml:2:18: a NUL byte is not allowed in a config" run "$OCI_BUILD" -C "$C" --layout "$G" base
 printf '%sconfig:\n  env:\n    A: "x\\0y"\n' "$BASE" > "$C/base.yml"
 expect_fail "a \\0 escape is an error, not the end of the value" \
-        "$C/base.yml:6:8: a NUL character \(\\\\0\) is not allowed in a config" run "$OCI_BUILD" -C "$C" -o "$G" base
+        "$C/base.yml:6:8: a NUL character \(\\\\0\) is not allowed in a config" run "$OCI_BUILD" -C "$C" --layout "$G" base
 printf '%s---\n{{{ [ not even YAML\n' "$BASE" > "$C/base.yml"
 expect_fail "a second document, even garbage, is an error" \
         "$C/base.yml:4:1: a second YAML document starts here; a config is one document" \
-        run "$OCI_BUILD" -C "$C" -o "$G" base
+        run "$OCI_BUILD" -C "$C" --layout "$G" base
 
 # --- small configs that cost minutes or gigabytes ---------------------------------
 # A million brackets in 1 MB: minutes in libyaml before anything was checked.
 { printf '%sx: ' "$BASE"; head -c 1000000 /dev/zero | tr '\0' '['; echo; } > "$C/base.yml"
 start=$SECONDS
 expect_fail "a million nested brackets are refused at level 64" \
-        "$C/base.yml:4:67: nested deeper than 64 levels, more than a config may be" run "$OCI_BUILD" -C "$C" -o "$G" base
+        "$C/base.yml:4:67: nested deeper than 64 levels, more than a config may be" run "$OCI_BUILD" -C "$C" --layout "$G" base
 check "... within 5 s" test $((SECONDS - start)) -le 5
 # 1 MB of aliases to a long value: a 210 MB image config from 1 GB of memory.
 python3 - "$C/base.yml" "$BASE" <<'EOF'
@@ -95,17 +95,17 @@ open(sys.argv[1], "w").write(head + "".join("    K%d: *s\n" % i for i in range(1
 EOF
 expect_fail "an alias bomb into env is refused" \
         "$C/base.yml:[0-9]+:[0-9]+: aliases expand to more than 10000 nodes or 1024 KiB, more than a config may have" \
-        run "$OCI_BUILD" -C "$C" -o "$G" base
+        run "$OCI_BUILD" -C "$C" --layout "$G" base
 { printf '%sl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n' "$BASE"
   for i in 1 2 3 4 5 6 7 8; do
         p=$((i - 1))
         printf 'l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n' $i $i $p $p $p $p $p $p $p $p $p $p
   done; } > "$C/base.yml"
 expect_fail "nested aliases (a billion laughs) are refused" "$C/base.yml:7:45: aliases expand to more than 10000 nodes" \
-        run "$OCI_BUILD" -C "$C" -o "$G" base
+        run "$OCI_BUILD" -C "$C" --layout "$G" base
 { printf '%s' "$BASE"; head -c 2000000 /dev/zero | tr '\0' '#'; echo; } > "$C/base.yml"
 expect_fail "a config over 1 MiB is refused" "config '$C/base.yml' is larger than a config may be \(1024 KiB\)" \
-        run "$OCI_BUILD" -C "$C" -o "$G" base
+        run "$OCI_BUILD" -C "$C" --layout "$G" base
 # An env of 80,000 keys is big but honest: it loads, in a moment (38 s before).
 { printf '%sconfig:\n env:\n' "$BASE"; seq 0 79999 | awk '{ printf "  k%x: v\n", $1 }'; } > "$C/base.yml"
 start=$SECONDS
@@ -117,34 +117,34 @@ mk_configs
 rm "$C/base.yml"
 mkfifo "$C/base.yml"
 expect_fail "a FIFO as a config is refused at once" "^oci-build: config '$C/base.yml' is a FIFO, not a regular file$" \
-        run "$OCI_BUILD" -C "$C" -o "$G" base
-err=$(run "$OCI_BUILD" -C "$C" -o "$G" base 2>&1)
+        run "$OCI_BUILD" -C "$C" --layout "$G" base
+err=$(run "$OCI_BUILD" -C "$C" --layout "$G" base 2>&1)
 check "... and the message names the file once" test "$(grep -o "base.yml" <<<"$err" | wc -l)" = 1
 rm "$C/base.yml"
 ln -s /dev/zero "$C/base.yml"
 expect_fail "a symlink to /dev/zero as a config is refused" \
-        "^oci-build: config '$C/base.yml' is a character device, not a regular file$" run "$OCI_BUILD" -C "$C" -o "$G" base
+        "^oci-build: config '$C/base.yml' is a character device, not a regular file$" run "$OCI_BUILD" -C "$C" --layout "$G" base
 mk_configs
 rm "$C/tools/jq.yml"
 mkfifo "$C/tools/jq.yml"
 expect_fail "a FIFO as a tool config is refused at once" "config '$C/tools/jq.yml' is a FIFO, not a regular file" \
-        run "$OCI_BUILD" -C "$C" -o "$G" tool jq
+        run "$OCI_BUILD" -C "$C" --layout "$G" tool jq
 
 # --- messages ----------------------------------------------------------------------
 mk_configs
 printf 'name: base\ndescription: caf\xe9\n' > "$C/base.yml"
 expect_fail "invalid UTF-8 is reported where it is" "$C/base.yml:2:17: incomplete UTF-8 octet sequence" \
-        run "$OCI_BUILD" -C "$C" -o "$G" base
+        run "$OCI_BUILD" -C "$C" --layout "$G" base
 printf '%sdirectories:\n\t- { path: /srv }\n' "$BASE" > "$C/base.yml"
 expect_fail "a tab used for indentation says so" "$C/base.yml:5:1: tabs cannot indent YAML; indent with spaces" \
-        run "$OCI_BUILD" -C "$C" -o "$G" base
+        run "$OCI_BUILD" -C "$C" --layout "$G" base
 E=$T/$(printf 'c\033[31m')
 mkdir -p "$E"
 printf 'name: "\\e]0;owned\\abase"\ndescription: test\n' > "$E/base.yml"
 expect_fail "control characters of a path and a value come out escaped" \
         "c\\\\x1b\[31m/base.yml:1:7: 'name' must be .*, found '\\\\x1b\]0;owned\\\\x07base'$" \
-        run "$OCI_BUILD" -C "$E" -o "$G" base
-err=$(run "$OCI_BUILD" -C "$E" -o "$G" base 2>&1)
+        run "$OCI_BUILD" -C "$E" --layout "$G" base
+err=$(run "$OCI_BUILD" -C "$E" --layout "$G" base 2>&1)
 check "... and no raw control character reaches the terminal" \
         test -z "$(printf '%s' "$err" | LC_ALL=C tr -d '\n' | LC_ALL=C tr -d '[:print:]')"
 

@@ -33,7 +33,7 @@ else
         CLEANUP_PIDS+=("$swapper")
         built=0 failed=0 bad_errors=()
         for i in $(seq 50); do
-                if err=$("$OCI_BUILD" -q -C "$C" --sysroot "$S" -o "$T/race/L$((i % 5))" base 2>&1 >/dev/null); then
+                if err=$("$OCI_BUILD" -q -C "$C" --sysroot "$S" --layout "$T/race/L$((i % 5))" base 2>&1 >/dev/null); then
                         built=$((built + 1))
                 else
                         failed=$((failed + 1))
@@ -59,7 +59,7 @@ cp -r "$SOURCE_ROOT/configs" "$CFG/configs"
 cp -r "$SOURCE_ROOT/rootfs" "$CFG/rootfs"
 CFG=$CFG/configs
 L=$T/base
-"$OCI_BUILD" -q -C "$CFG" -o "$L" base || not_ok "build base"
+"$OCI_BUILD" -q -C "$CFG" --layout "$L" base || not_ok "build base"
 blobs_ok() {    # every blob hashes to its name and is a regular file
         local b
         for b in "$1"/blobs/sha256/*; do
@@ -70,12 +70,12 @@ blobs_ok() {    # every blob hashes to its name and is a regular file
 layer=$(ls -S "$L"/blobs/sha256/* | head -n 1)
 printf '\377' | dd of="$layer" bs=1 seek=100 conv=notrunc status=none
 check "the flipped byte is there before the rebuild" bash -c "! sha256sum < '$layer' | grep -q $(basename "$layer")"
-"$OCI_BUILD" -q -C "$CFG" -o "$L" base
+"$OCI_BUILD" -q -C "$CFG" --layout "$L" base
 check "rebuilding base repairs a layer blob with a flipped byte" blobs_ok "$L"
 size=$(stat -c %s "$layer")
 head -c "$size" /dev/zero > "$T/planted"
 rm -f "$layer" && ln -s "$T/planted" "$layer"
-"$OCI_BUILD" -q -C "$CFG" -o "$L" base
+"$OCI_BUILD" -q -C "$CFG" --layout "$L" base
 check "a symlink planted under a blob's name is replaced by the real file" blobs_ok "$L"
 check "the planted symlink's target is left alone" cmp -s "$T/planted" <(head -c "$size" /dev/zero)
 if have_validator; then
@@ -90,9 +90,9 @@ cp -a "$L" "$D"
 rm -rf "$D/blobs"
 before=$(tree_sum "$D")
 expect_fail "a layout without blobs/ is not written into" "'$D'.*'blobs/sha256'" \
-        "$OCI_BUILD" -q -C "$CFG" -o "$D" base
+        "$OCI_BUILD" -q -C "$CFG" --layout "$D" base
 expect_fail "clean NAME on a layout without blobs/ changes nothing" "'$D'.*'blobs/sha256'" \
-        "$OCI_BUILD" -o "$D" clean base
+        "$OCI_BUILD" --layout "$D" clean base
 check "the layout without blobs/ is byte-identical afterwards" test "$before" = "$(tree_sum "$D")"
 
 D=$T/malformed
@@ -107,8 +107,8 @@ json.dump(j, open(p, "w"))
 PY
 before=$(tree_sum "$D")
 expect_fail "clean refuses a layout with a malformed descriptor" "index.json.*manifests\[[0-9]+\].*digest" \
-        "$OCI_BUILD" -o "$D" clean
-expect_fail "clean NAME refuses it too" "index.json.*manifests\[[0-9]+\].*digest" "$OCI_BUILD" -o "$D" clean base
+        "$OCI_BUILD" --layout "$D" clean
+expect_fail "clean NAME refuses it too" "index.json.*manifests\[[0-9]+\].*digest" "$OCI_BUILD" --layout "$D" clean base
 check "the layout with a malformed descriptor is byte-identical afterwards" test "$before" = "$(tree_sum "$D")"
 
 # A second image whose manifest blob is missing: clean NAME of the first must
@@ -127,7 +127,7 @@ json.dump(j, open(p, "w"))
 PY
 before=$(tree_sum "$D")
 expect_fail "clean NAME with another image's manifest missing changes nothing" "not deleting anything" \
-        "$OCI_BUILD" -o "$D" clean base
+        "$OCI_BUILD" --layout "$D" clean base
 check "the layout with a missing manifest is byte-identical afterwards" test "$before" = "$(tree_sum "$D")"
 
 # --- 4. a FIFO as oci-layout or index.json ------------------------------------
@@ -136,7 +136,7 @@ for f in oci-layout index.json; do
         cp -a "$L" "$D"
         rm "$D/$f" && mkfifo "$D/$f"
         expect_fail "a FIFO as $f is refused, not waited on" "'$D/$f' is not a regular file" \
-                timeout 20 "$OCI_BUILD" -q -C "$CFG" -o "$D" base
+                timeout 20 "$OCI_BUILD" -q -C "$CFG" --layout "$D" base
 done
 
 # --- 5. private files reached through a link are not copied -----------------
@@ -160,14 +160,14 @@ if have cc; then
         tool ssl-dir /usr/lib/ssl
         tool ssl-key /usr/lib/ssl /etc/ssl/private/ssl-cert-snakeoil.key
         PL=$T/priv-layout
-        "$OCI_BUILD" -q -C "$CFG" --sysroot "$P" -o "$PL" base
+        "$OCI_BUILD" -q -C "$CFG" --sysroot "$P" --layout "$PL" base
         before=$(tree_sum "$PL")
         expect_fail "a key reached through /usr/lib/ssl/private is refused, naming it and the config line" \
                 "'/etc/ssl/private/ssl-cert-snakeoil.key' is private.*ssl-dir\.yml:6" \
-                "$OCI_BUILD" -q -C "$CFG" --sysroot "$P" -o "$PL" tool ssl-dir
+                "$OCI_BUILD" -q -C "$CFG" --sysroot "$P" --layout "$PL" tool ssl-dir
         check "the layout is byte-identical after the refusal" test "$before" = "$(tree_sum "$PL")"
         check "named by its exact path, the key is shipped" \
-                "$OCI_BUILD" -q -C "$CFG" --sysroot "$P" -o "$PL" tool ssl-key
+                "$OCI_BUILD" -q -C "$CFG" --sysroot "$P" --layout "$PL" tool ssl-key
         check "and is in the layer" bash -c "$(declare -f blob_bytes); blob_bytes '$PL' | grep -aq '$MARKER private key'"
 else
         skip "private files reached through a link are refused" "no C compiler"

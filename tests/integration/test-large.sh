@@ -19,7 +19,7 @@ mk_sysroot "$T/sys"
 big=$T/sys/usr/share/zoneinfo/big
 truncate -s 8G "$big" && printf x >> "$big"
 size=$(stat -c %s "$big")
-if "$OCI_BUILD" -q --sysroot "$T/sys" -o "$L" --level 1 base 2>"$T/err"; then
+if "$OCI_BUILD" -q --sysroot "$T/sys" --layout "$L" --level 1 base 2>"$T/err"; then
         ok "base with a file of $size bytes builds"
         m=$(jq -r '.manifests[0].digest' "$L/index.json")
         layer=$(jq -r '.layers[0].digest' "$L/blobs/sha256/${m#sha256:}")
@@ -44,11 +44,11 @@ rm -f "$big"
 # --- a name that is not UTF-8: refused, naming it --------------------------------
 mk_sysroot "$T/sys2"
 printf x > "$T/sys2/usr/share/zoneinfo/bad"$'\xff'"name"
-"$OCI_BUILD" -q --sysroot "$T/sys2" -o "$L" --level 1 base
+"$OCI_BUILD" -q --sysroot "$T/sys2" --layout "$L" --level 1 base
 before=$(tree_sum "$L")
 expect_fail "a file name that is not UTF-8 is refused, naming the file" \
         "Can.t translate pathname .usr/share/zoneinfo/bad" \
-        "$OCI_BUILD" -q --sysroot "$T/sys2" -o "$L" --level 1 base
+        "$OCI_BUILD" -q --sysroot "$T/sys2" --layout "$L" --level 1 base
 check "... and the layout is as it was" test "$(tree_sum "$L")" = "$before"
 
 finish

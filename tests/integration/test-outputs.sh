@@ -9,7 +9,7 @@ CONFIGS=$SOURCE_ROOT/configs
 save() { "$OCI_BUILD" -q --layout "$L" save "$@"; }
 compose() { "$OCI_BUILD" -q -C "$CONFIGS" compose "$@"; }
 
-"$OCI_BUILD" -q -o "$L" base && ok "build base" || not_ok "build base"
+"$OCI_BUILD" -q --layout "$L" base && ok "build base" || not_ok "build base"
 save base -o "$T/base.tar" && ok "save base -o a new file" || not_ok "save base -o a new file"
 
 # /dev/null stays a character device (as root, replacing it broke the host).

@@ -31,18 +31,18 @@ valid() {  # valid LAYOUT -- the validator accepts it (or, without one, its inde
 have_validator || skip "the layouts are judged by oci-validate" "oci-validate (shared/bin) or python3-jsonschema missing"
 names() { jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$1/index.json" | LC_ALL=C sort; }
 leftovers() {  # temporary files of ours in the layout
-        find "$1" -maxdepth 3 \( -name '.oci-build-*' -o -name '*.tmp-*' -o -name '*.tmp' \) -print
+        find "$1" -maxdepth 3 \( -name '.oci-build-*' --layout -name '*.tmp-*' --layout -name '*.tmp' \) -print
 }
 
 # --- concurrent builds into one layout ----------------------------------------
-"$OCI_BUILD" -q -C "$C" -o "$L" --level 1 base || not_ok "build base"
+"$OCI_BUILD" -q -C "$C" --layout "$L" --level 1 base || not_ok "build base"
 for n in 2 4; do
         bad=()
         for round in $(seq 10); do
-                "$OCI_BUILD" -q -C "$C" -o "$L" clean c1 c2 c3 c4 2>/dev/null
+                "$OCI_BUILD" -q -C "$C" --layout "$L" clean c1 c2 c3 c4 2>/dev/null
                 pids=()
                 for i in $(seq "$n"); do
-                        "$OCI_BUILD" -q -C "$C" -o "$L" --level 1 -j 1 tool "c$i" 2>"$T/err-$i" &
+                        "$OCI_BUILD" -q -C "$C" --layout "$L" --level 1 -j 1 tool "c$i" 2>"$T/err-$i" &
                         pids+=($!)
                 done
                 for i in $(seq "$n"); do
@@ -90,7 +90,7 @@ for sig in TERM KILL; do
         rm -rf "$tmpd" && mkdir -p "$tmpd" && chmod 1777 "$tmpd"
         # The data step: initdb is writing the cluster into the data directory.
         interrupt "tool postgres, in initdb" $sig "$tmpd/oci-build-data-*/data/PG_VERSION" \
-                env TMPDIR="$tmpd" "$OCI_BUILD" -q -C "$C" -o "$L" --level 1 tool postgres
+                env TMPDIR="$tmpd" "$OCI_BUILD" -q -C "$C" --layout "$L" --level 1 tool postgres
         sleep 0.5
         left=$(survivors "$tmpd")
         check "tool postgres, SIG$sig: no process of the build is left ($(echo $left))" test -z "$left"
@@ -102,15 +102,15 @@ for sig in TERM KILL; do
         check "tool postgres, SIG$sig: index.json is unchanged" test "$(jq -cS . "$L/index.json")" = "$before"
         check "tool postgres, SIG$sig: the layout is valid" valid "$L"
 done
-"$OCI_BUILD" -q -C "$C" -o "$L" clean
+"$OCI_BUILD" -q -C "$C" --layout "$L" clean
 rm -rf "$tmpd"/*
 
 # `test`: the image unpacked into a temporary tree, its steps running there.
-if "$OCI_BUILD" -q -C "$C" -o "$L" --level 1 tool go; then
+if "$OCI_BUILD" -q -C "$C" --layout "$L" --level 1 tool go; then
         before=$(jq -cS . "$L/index.json")
         for sig in TERM KILL; do
                 rm -rf "$tmpd" && mkdir -p "$tmpd" && chmod 1777 "$tmpd"
-                interrupt "test go" $sig "$tmpd/oci-build-run.*/rootfs/usr/bin" env TMPDIR="$tmpd" "$OCI_BUILD" -q -C "$C" -o "$L" test go
+                interrupt "test go" $sig "$tmpd/oci-build-run.*/rootfs/usr/bin" env TMPDIR="$tmpd" "$OCI_BUILD" -q -C "$C" --layout "$L" test go
                 sleep 0.5
                 left=$(survivors "$tmpd")
                 check "test go, SIG$sig: no process of the test is left ($(echo $left))" test -z "$left"

@@ -162,7 +162,7 @@ else
         not_ok "the killed run left $left directories, expected 1"
 fi
 # A layout that does not exist: clean removes no image, only what was left.
-out=$(TMPDIR="$K" "$OB" -o "$T/no-layout" clean 2>&1)
+out=$(TMPDIR="$K" "$OB" --layout "$T/no-layout" clean 2>&1)
 said=$(printf '%s\n' "$out" | grep -E "^removed 1 directory left in $K by killed runs \([0-9.]+ [kMG]?B\)$")
 if [ -n "$said" ] && [ -z "$(find "$K" -mindepth 1 -maxdepth 1)" ]; then
         ok "oci-build clean removes the directory of the killed run and says so ($said)"
@@ -170,7 +170,7 @@ else
         not_ok "oci-build clean removes the directory of the killed run" "$out" "$(ls -la "$K")"
 fi
 # A live run's directory stays.
-out=$(TMPDIR="$W" "$OB" -o "$T/no-layout" clean 2>&1)
+out=$(TMPDIR="$W" "$OB" --layout "$T/no-layout" clean 2>&1)
 if ! printf '%s\n' "$out" | grep -q '^removed'; then
         ok "oci-build clean leaves directories it does not know to be abandoned"
 else

@@ -95,7 +95,7 @@ has_line() {
 }
 
 # --- images to save ----------------------------------------------------------
-"$OCI_BUILD" -q -o "$L" base && ok "build base" || not_ok "build base"
+"$OCI_BUILD" -q --layout "$L" base && ok "build base" || not_ok "build base"
 M_BASE=$(manifest_of "$L" base)
 C_BASE=$(config_of "$L" base)
 VERSION=$(jq -r '.annotations["org.opencontainers.image.version"]' "$(blob "$L" "$M_BASE")")
@@ -107,7 +107,7 @@ diag "base $M_BASE, version $VERSION, $N_LAYERS layer(s)"
 mkdir -p "$T/src-base2"
 cp -r "$SOURCE_ROOT/configs" "$SOURCE_ROOT/rootfs" "$T/src-base2/"
 sed -i -e 's/^name: base$/name: base2/' -e 's/^    SSL_CERT_FILE:.*/&\n    SAVE_TEST: "1"/' "$T/src-base2/configs/base.yml"
-"$OCI_BUILD" -q -C "$T/src-base2/configs" -o "$L" base && ok "build base2 (base's layer, another config)" \
+"$OCI_BUILD" -q -C "$T/src-base2/configs" --layout "$L" base && ok "build base2 (base's layer, another config)" \
         || not_ok "build base2 (base's layer, another config)"
 check "base2 shares base's layer blob" test "$(jq -c .layers "$(blob "$L" "$(manifest_of "$L" base2)")")" = \
         "$(jq -c .layers "$(blob "$L" "$M_BASE")")"
@@ -131,7 +131,7 @@ if cc -static -O2 -o "$T/hello-root/usr/bin/hello" "$T/hello.c" 2>/dev/null; the
         cp -r "$SOURCE_ROOT/configs" "$SOURCE_ROOT/rootfs" "$T/src-hello/"
         sed -i -e 's/^name: base$/name: hello/' -e 's|^files:$|&\n  - { path: /usr/bin/hello, mode: "0755" }|' \
                 -e 's|^config:$|&\n  entrypoint: ["/usr/bin/hello"]|' "$T/src-hello/configs/base.yml"
-        if "$OCI_BUILD" -q -C "$T/src-hello/configs" --sysroot "$T/hello-root" -o "$L" base; then
+        if "$OCI_BUILD" -q -C "$T/src-hello/configs" --sysroot "$T/hello-root" --layout "$L" base; then
                 HELLO=1
                 ok "build hello (a static program as entrypoint)"
         else
@@ -147,7 +147,7 @@ if ! "$OCI_BUILD" list tools 2>/dev/null | awk 'NR > 1 && $2 == "curl" { f = 1 }
         skip "build curl" "no curl tool config"
 elif ! "$OCI_BUILD" tool --help >/dev/null 2>&1; then
         skip "build curl" "this oci-build has no tool command"
-elif "$OCI_BUILD" -q -o "$L" tool curl; then
+elif "$OCI_BUILD" -q --layout "$L" tool curl; then
         CURL=1
         CURL_VERSION=$(jq -r '.annotations["org.opencontainers.image.version"]' "$(blob "$L" "$(manifest_of "$L" curl)")")
         ok "build curl"
@@ -346,7 +346,7 @@ check "no file and no temporary file was left by any bad input" test -z "$(ls -A
 mkdir -p "$T/bigroot/etc/ssl/certs" "$T/bigroot/usr/share/zoneinfo" "$T/sig"
 cp /etc/ssl/certs/ca-certificates.crt "$T/bigroot/etc/ssl/certs/"
 head -c 150000000 /dev/urandom > "$T/bigroot/usr/share/zoneinfo/big"
-if "$OCI_BUILD" -q --sysroot "$T/bigroot" --level 0 -o "$T/big" base; then
+if "$OCI_BUILD" -q --sysroot "$T/bigroot" --level 0 --layout "$T/big" base; then
         "$OCI_BUILD" -q --layout "$T/big" save base -o "$T/sig/big.tar" &
         pid=$!
         # (kill -0 cannot tell a finished save: it stays a zombie until waited for)

@@ -13,7 +13,7 @@ $PY -c 'import yaml' 2>/dev/null || skip_all "PyYAML (python3-yaml) missing: the
 L=$T/oci
 TOOLS="curl jq git go node postgres"
 
-if ! "$OCI_BUILD" -q -o "$L" tool --all; then
+if ! "$OCI_BUILD" -q --layout "$L" tool --all; then
         not_ok "oci-build tool --all"
         finish
 fi

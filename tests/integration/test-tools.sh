@@ -65,7 +65,7 @@ is_elf() {      # FILE: starts with the ELF magic (read by the shell: no process
 
 # --- build ---------------------------------------------------------------------
 start=$SECONDS
-if "$OCI_BUILD" -q -o "$O" base && "$OCI_BUILD" -q -o "$O" tool --all; then
+if "$OCI_BUILD" -q --layout "$O" base && "$OCI_BUILD" -q --layout "$O" tool --all; then
         ok "oci-build base and tool --all ($((SECONDS - start)) s)"
 else
         not_ok "oci-build base and tool --all"
@@ -79,7 +79,7 @@ fi
 mkdir -p "$T/w2" "$T/src2"
 (umask 077 && cp -r --no-preserve=mode "$SOURCE_ROOT/configs" "$SOURCE_ROOT/rootfs" "$T/src2/" &&
         ln -sfn ../usr/lib/os-release "$T/src2/rootfs/etc/os-release")
-if (cd "$T/w2" && umask 077 && "$OCI_BUILD" -q -j 1 -C "$T/src2/configs" -o ../O2 tool --all); then
+if (cd "$T/w2" && umask 077 && "$OCI_BUILD" -q -j 1 -C "$T/src2/configs" --layout ../O2 tool --all); then
         for t in $TOOLS; do
                 if [ "$t" = postgres ]; then
                         # Known: initdb writes a random system identifier, a
@@ -109,7 +109,7 @@ for t in $TOOLS; do
         fi
         check "$t: the first layer is the base image's layer" test "$(layers_of "$O" "$t" | head -n 1)" = "$base_layer"
         start=$SECONDS
-        out=$("$OCI_BUILD" -o "$O" test "$t" 2>&1)
+        out=$("$OCI_BUILD" --layout "$O" test "$t" 2>&1)
         rc=$?
         steps=$(grep -c '^  ok:' <<<"$out")
         if [ $rc -eq 0 ] && ! grep -q FAILED <<<"$out" && [ "$steps" -gt 0 ]; then
@@ -125,17 +125,17 @@ for t in $TOOLS; do
 done
 
 # --- oci-build test: how it fails ------------------------------------------------------
-"$OCI_BUILD" -q -o "$T/small" base
+"$OCI_BUILD" -q --layout "$T/small" base
 expect_fail "test of an image that is not built" "image 'curl' is not in $T/small: build it with 'oci-build tool curl'" \
-        "$OCI_BUILD" -o "$T/small" test curl
-expect_fail "test of a config without a test" "'base' has no test" "$OCI_BUILD" -o "$O" test base
-expect_fail "test of an unknown name" "no config named 'nope'" "$OCI_BUILD" -o "$O" test nope
+        "$OCI_BUILD" --layout "$T/small" test curl
+expect_fail "test of a config without a test" "'base' has no test" "$OCI_BUILD" --layout "$O" test base
+expect_fail "test of an unknown name" "no config named 'nope'" "$OCI_BUILD" --layout "$O" test nope
 # As an ordinary user, and where user namespaces are refused: test-sandbox.sh.
 # A wrong expectation fails, shows the output, and leaves no temporary tree.
 mkdir -p "$T/cfg-expect" "$T/tmp-expect"
 cp -r "$SOURCE_ROOT/configs" "$T/cfg-expect/"
 sed -i 's/expect: "42"/expect: "43"/' "$T/cfg-expect/configs/tools/jq.yml"
-out=$(TMPDIR=$T/tmp-expect "$OCI_BUILD" -C "$T/cfg-expect/configs" -o "$O" test jq 2>&1)
+out=$(TMPDIR=$T/tmp-expect "$OCI_BUILD" -C "$T/cfg-expect/configs" --layout "$O" test jq 2>&1)
 rc=$?
 check "a step whose output lacks 'expect' fails the test" \
         test $rc -ne 0 -a -n "$(grep -F 'FAILED: /usr/bin/jq' <<<"$out" | grep -F 'does not contain "43"')"
@@ -258,27 +258,27 @@ printf 'name: bad-absent\npackage: some-pkg\ndescription: bad input\nbinaries: [
 
 L=$T/small
 before=$(tree_sum "$L")
-expect_fail "unknown tool name" "no config named 'nope'" "$OCI_BUILD" -C "$C" -o "$L" tool nope
+expect_fail "unknown tool name" "no config named 'nope'" "$OCI_BUILD" -C "$C" --layout "$L" tool nope
 expect_fail "a binary that is not ELF" "$C/tools/bad-elf.yml.*'/usr/bin/ldd'.*not an ELF file" \
-        "$OCI_BUILD" -C "$C" -o "$L" tool bad-elf
+        "$OCI_BUILD" -C "$C" --layout "$L" tool bad-elf
 expect_fail "a files entry that does not exist" \
         "$C/tools/bad-missing.yml:[0-9]+.*'/usr/share/definitely-missing' does not exist" \
-        "$OCI_BUILD" -C "$C" -o "$L" tool bad-missing
+        "$OCI_BUILD" -C "$C" --layout "$L" tool bad-missing
 expect_fail "a path with '..'" "$C/tools/bad-dotdot.yml:[0-9]+:[0-9]+: .*'/usr/\.\./\.\./etc'" \
-        "$OCI_BUILD" -C "$C" -o "$L" tool bad-dotdot
+        "$OCI_BUILD" -C "$C" --layout "$L" tool bad-dotdot
 expect_fail "two sources for one image path" "$C/tools/bad-twice.yml:[0-9]+.*two different sources for '/opt/x'" \
-        "$OCI_BUILD" -C "$C" -o "$L" tool bad-twice
+        "$OCI_BUILD" -C "$C" --layout "$L" tool bad-twice
 expect_fail "the seed design's 'build:' names 'binaries' instead" \
         "$C/tools/bad-build.yml:[0-9]+:[0-9]+: key 'build' is not supported.*'binaries'" \
-        "$OCI_BUILD" -C "$C" -o "$L" tool bad-build
+        "$OCI_BUILD" -C "$C" --layout "$L" tool bad-build
 expect_fail "the seed design's 'install_path:' names 'files' instead" \
         "$C/tools/bad-install.yml:[0-9]+:[0-9]+: key 'install_path' is not supported.*'files'" \
-        "$OCI_BUILD" -C "$C" -o "$L" tool bad-install
+        "$OCI_BUILD" -C "$C" --layout "$L" tool bad-install
 expect_fail "the seed design's 'test_command:' names 'test' instead" \
         "$C/tools/bad-testcmd.yml:[0-9]+:[0-9]+: key 'test_command' is not supported.*'test: " \
-        "$OCI_BUILD" -C "$C" -o "$L" tool bad-testcmd
+        "$OCI_BUILD" -C "$C" --layout "$L" tool bad-testcmd
 expect_fail "a tool that is not installed names the package to install" \
-        "$C/tools/bad-absent.yml.*apt-get install some-pkg" "$OCI_BUILD" -C "$C" -o "$L" tool bad-absent
+        "$C/tools/bad-absent.yml.*apt-get install some-pkg" "$OCI_BUILD" -C "$C" --layout "$L" tool bad-absent
 
 # A library that cannot be found: a sysroot with the base image's files and
 # a shared object that needs libz, which that sysroot lacks.
@@ -292,7 +292,7 @@ if have cc; then
                 bad bad-lib <<<'binaries: [/usr/lib/needz.so]'
                 expect_fail "a library that cannot be found" \
                         "$C/tools/bad-lib.yml.*'/usr/lib/needz.so'.*libz\.so\.1 \(needed by /usr/lib/needz\.so\) not found" \
-                        "$OCI_BUILD" -C "$C" --sysroot "$S" -o "$L" tool bad-lib
+                        "$OCI_BUILD" -C "$C" --sysroot "$S" --layout "$L" tool bad-lib
         else
                 skip "a library that cannot be found" "cannot link against libz here (zlib1g-dev missing)"
         fi
@@ -336,7 +336,7 @@ if [ -n "$git_deb" ] && [ -n "$git_upstream" ]; then
                 not_ok "save git" "$(cat "$T/save.err")"
         fi
         check "show git: the built image's version beside its Debian version" \
-                grep -qxF "  version: $git_tag (Debian package 'git' $git_deb)" <(LC_ALL=C "$OCI_BUILD" -o "$O" show git)
+                grep -qxF "  version: $git_tag (Debian package 'git' $git_deb)" <(LC_ALL=C "$OCI_BUILD" --layout "$O" show git)
 else
         skip "git's tag from its Debian version" "git is not in this machine's dpkg database"
 fi
@@ -356,13 +356,13 @@ done
 sed -i -E 's|^package: (.*)|version: "1"\npackage: \1|; s|^  - /usr/bin/jq$|  - /usr/bin/jq-absent|' "$M/configs/tools/jq.yml"
 expect_fail "tool --all names every tool that is not installed, and one apt-get line for all" \
         "^oci-build: 4 tools are not installed in the sysroot: go \(absent-golang-go\), jq \(absent-jq\), node \(absent-nodejs\), postgres \(absent-postgresql-15\): apt-get install absent-golang-go absent-jq absent-nodejs absent-postgresql-15$" \
-        "$OCI_BUILD" -C "$M/configs" -o "$T/missing-oci" tool --all
+        "$OCI_BUILD" -C "$M/configs" --layout "$T/missing-oci" tool --all
 check "... and writes no layout" test ! -e "$T/missing-oci"
 # A tool that fails for another reason still fails at once, with its own message.
 printf 'name: zz-broken\nversion: "1"\ndescription: not ELF\nbinaries: [/usr/bin/ldd]\n' > "$M/configs/tools/zz-broken.yml"
 expect_fail "... but a tool that fails otherwise stops the build with its own message" \
         "zz-broken\.yml: binary '/usr/bin/ldd'.*not an ELF file" \
-        "$OCI_BUILD" -C "$M/configs" -o "$T/missing-oci" tool --all
+        "$OCI_BUILD" -C "$M/configs" --layout "$T/missing-oci" tool --all
 
 # --- a misspelt binary of an installed package --------------------------------------------
 if dpkg-query -W -f='${Status}' jq 2>/dev/null | grep -q 'install ok installed'; then
@@ -373,8 +373,8 @@ if dpkg-query -W -f='${Status}' jq 2>/dev/null | grep -q 'install ok installed';
         sed -i 's|^  - /usr/bin/jq$|  - /usr/bin/jqq|' "$J/configs/tools/jq.yml"
         expect_fail "a misspelt binary says the installed package does not have it, and what it has" \
                 "jq\.yml: binary '/usr/bin/jqq' does not exist, and the installed Debian package 'jq' does not have it; its programs are .*/usr/bin/jq" \
-                "$OCI_BUILD" -C "$J/configs" -o "$T/typo-oci" tool jq
-        err=$("$OCI_BUILD" -C "$J/configs" -o "$T/typo-oci" tool jq 2>&1)
+                "$OCI_BUILD" -C "$J/configs" --layout "$T/typo-oci" tool jq
+        err=$("$OCI_BUILD" -C "$J/configs" --layout "$T/typo-oci" tool jq 2>&1)
         check "... and does not tell to install what is installed" test -z "$(grep -F 'apt-get install' <<<"$err")"
 else
         skip "a misspelt binary of an installed package" "jq is not in this machine's dpkg database"
