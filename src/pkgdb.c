@@ -341,6 +341,44 @@ static int add_text(Plan *p, const char *path, const char *text, int64_t mtime, 
         return plan_add(p, &e, err);
 }
 
+/* Packages built from one source often carry the same copyright file
+ * (krb5's four libraries, 63 kB each): in a layer the later ones become hard
+ * links of the first, which tar stores without the bytes. */
+static int link_same_copyrights(Plan *p, ObError *err)
+{
+        typedef struct Seen {
+                const char *path;
+                uint64_t size;
+                char md5[33];
+        } Seen;
+        _cleanup_free_ Seen *seen = NULL;
+        size_t n_seen = 0;
+        for (size_t i = 0; i < p->n; i++) {
+                Entry *e = &p->entries[i];
+                if (e->type != ENTRY_FILE || !e->root || !str_startswith(e->path, "usr/share/doc/") ||
+                    !str_endswith(e->path, "/copyright"))
+                        continue;
+                Seen s = { .path = e->path, .size = e->size };
+                int r = entry_md5(p, e, s.md5, err);
+                if (r < 0)
+                        return r;
+                const Seen *same = NULL;
+                for (size_t k = 0; k < n_seen && !same; k++)
+                        if (seen[k].size == s.size && strcmp(seen[k].md5, s.md5) == 0)
+                                same = &seen[k];
+                const Entry *first = same ? plan_find(p, same->path) : NULL;
+                if (first && first->mode == e->mode && first->uid == e->uid && first->gid == e->gid) {
+                        e->type = ENTRY_HARDLINK;
+                        free(e->target);
+                        e->target = xstrdup(first->path);
+                        continue;
+                }
+                seen = xrealloc(seen, (n_seen + 1) * sizeof(Seen));
+                seen[n_seen++] = s;
+        }
+        return 0;
+}
+
 int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
 {
         if (!db)
@@ -367,8 +405,12 @@ int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
                 _cleanup_free_ char *why = xasprintf("copyright of the Debian package %s", db->packages[k].name);
                 PlanCopyOptions o = { .dst = path, .src = path, .why = why };
                 ObError local;
+                if (plan_find(p, path))
+                        continue; /* a config named it already */
                 r = plan_add_host(p, db->root, &o, &local);
-                if (r == -ENOENT)
+                /* Licence detection is worth a record without it: a package
+                 * without the file, or a layer where the path is taken. */
+                if (r == -ENOENT || r == -EEXIST || r == -ENOTDIR)
                         continue;
                 if (r < 0) {
                         *err = local;
@@ -376,6 +418,9 @@ int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
                 }
         }
         r = plan_finish(p, mtime, err);
+        if (r < 0)
+                return r;
+        r = link_same_copyrights(p, err);
         if (r < 0)
                 return r;
 
