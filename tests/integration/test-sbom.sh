@@ -136,7 +136,10 @@ EOF
 done
 
 # --- curl's files against the host's dpkg (the oracle) ------------------------
-files=$(run show curl --files 2>/dev/null | awk '$1 == "f" || $1 == "h" { print $6, ($NF ~ /^package:/ ? $NF : "-") }')
+# A file's size is two words ("21.7 kB"), a hard link's "-": the path is the
+# sixth or the fifth field.
+files=$(run show curl --files 2>/dev/null |
+        awk '$1 == "f" || $1 == "h" { print ($1 == "f" ? $6 : $5), ($NF ~ /^package:/ ? $NF : "-") }')
 check "show curl --files lists files" test -n "$files"
 wrong=""
 n=0
