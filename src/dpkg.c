@@ -224,11 +224,17 @@ int dpkg_paragraph_files(Sysroot *root, const DpkgParagraph *p, char ***ret, ObE
         if (r < 0)
                 return r;
 
-        _cleanup_strv_ char **files = xcalloc(1, sizeof(char *));
+        /* One pass, no strv_push(): a package may list tens of thousands
+         * of paths (a Go toolchain's sources). */
+        size_t lines = 1;
+        for (const char *c = text; *c; c++)
+                lines += *c == '\n';
+        _cleanup_strv_ char **files = xcalloc(lines + 1, sizeof(char *));
+        size_t n = 0;
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
                 if (line[0] == '/')
-                        strv_push(&files, line);
+                        files[n++] = xstrdup(line);
         *ret = TAKE_PTR(files);
         return 0;
 }
