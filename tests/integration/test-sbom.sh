@@ -208,6 +208,9 @@ for name in $IMAGES; do
         check "$name: the same SBOM bytes from the second build" cmp "$T/$name.spdx.json" "$T/other/$name.spdx.json"
 done
 
+expect_fail "sbom of an image the layout does not have: one line naming it" "no image 'nothing'" run sbom nothing
+expect_fail "show takes --files or --packages, not both" "not both" run show curl --files --packages
+
 # --- a sysroot without a dpkg database; a malformed one -------------------------
 S=$T/sysroot
 mkdir -p "$S/etc/ssl/certs" "$S/usr/share/zoneinfo"
