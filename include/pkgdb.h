@@ -46,6 +46,9 @@ typedef struct Pkgdb {
  * error naming its file and line. */
 int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err);
 void pkgdb_free(Pkgdb *db);
+/* The one line that says so, once images without records are written (not
+ * before: a build that fails says only why). */
+void pkgdb_note_no_database(const Sysroot *root);
 DEFINE_CLEANUP_FUNC(Pkgdb *, pkgdb_free);
 
 /* The package that owns an image path as a plan entry has it: through the

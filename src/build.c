@@ -688,6 +688,8 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                 tell(b, (BuildProgress){ .event = BUILD_IMAGE_DONE, .compressed = b->results[i].total_size });
         }
         b->current = NULL;
+        if (!b->pkgdb && b->n_images > 0)
+                pkgdb_note_no_database(b->root);
         b->o.progress = NULL; /* the base image named below is not one the caller asked for */
         /* Every image stands on the base layer: name the base image too, so
          * that it is in the index whatever was built (`skopeo inspect

@@ -147,8 +147,6 @@ int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err)
         db->root = sysroot_ref(root);
         r = read_sysroot_file(root, status_path, &text, err);
         if (r == -ENOENT) {
-                ob_info("note: the sysroot %s has no dpkg database (%s): no package records were written",
-                        root->path[0] ? root->path : "/", status_path);
                 *ret = NULL;
                 return 0;
         }
@@ -217,6 +215,12 @@ int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err)
         }
         *ret = TAKE_PTR(db);
         return 0;
+}
+
+void pkgdb_note_no_database(const Sysroot *root)
+{
+        ob_info("note: the sysroot %s has no dpkg database (/var/lib/dpkg/status): no package records were written",
+                root->path[0] ? root->path : "/");
 }
 
 const PkgdbPackage *pkgdb_path_owner(const Pkgdb *db, const char *path)
