@@ -30,6 +30,11 @@ bool spec_valid_name(const char *s, size_t max);
 
 /* The directory of the config file, for paths written relative to it. */
 char *spec_config_dir(const char *file);
+/* The same, absolute (canonical where it exists). */
+char *spec_config_dir_abs(const char *file);
+/* path, when relative, joined to dir; canonical where it exists, so
+ * messages show a clean path. */
+char *spec_resolve_relative(const char *dir, const char *path);
 
 /* One kind of entry of a list in a config (or of a mapping of names). */
 typedef struct SpecEntryKind {
@@ -60,6 +65,10 @@ int spec_parse_list_sized(YamlDoc *d, yaml_node_t *list, const SpecEntryKind *ki
  * description. The version may be absent; the caller decides. */
 int spec_begin(const char *file, SpecTier tier, const char *what, const char *const *keys, const YamlRename *renames,
                YamlDoc **ret_doc, Spec **ret_spec, ObError *err);
+
+/* The end every tier shares: 0, or every problem noted while loading
+ * (y_problems()). */
+int spec_finish(YamlDoc *d, ObError *err);
 
 /* What every tier's layer may name: files, directories, symlinks; and the
  * image config. */

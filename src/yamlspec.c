@@ -96,6 +96,8 @@ __attribute__((format(printf, 5, 0))) static int y_verror_at(YamlDoc *d, size_t 
         char msg[2048], full[3072], escaped[sizeof(((ObError *) NULL)->msg)];
 
         vsnprintf(msg, sizeof(msg), fmt, ap);
+        d->error_line = line;
+        d->error_column = column;
         if (line == 0)
                 snprintf(full, sizeof(full), "%s: %s", d->file, msg);
         else
@@ -124,6 +126,61 @@ int y_error(YamlDoc *d, const yaml_node_t *node, ObError *err, const char *fmt, 
                      : y_verror_at(d, 0, 0, err, fmt, ap);
         va_end(ap);
         return r;
+}
+
+/* ---- several problems at once ---- */
+
+static size_t kept_problems(const YamlDoc *d)
+{
+        return d->n_problems < YDOC_MAX_PROBLEMS ? d->n_problems : YDOC_MAX_PROBLEMS;
+}
+
+int y_note(YamlDoc *d, int r, ObError *err)
+{
+        if (r != -EINVAL)
+                return r;
+        /* one text found twice (a key checked on two paths) is said once */
+        for (size_t i = 0; i < kept_problems(d); i++)
+                if (d->problems[i].line == d->error_line && d->problems[i].column == d->error_column &&
+                    strcmp(d->problems[i].msg, err->msg) == 0)
+                        return 0;
+        if (d->n_problems < YDOC_MAX_PROBLEMS)
+                d->problems[d->n_problems] =
+                        (YamlProblem){ .line = d->error_line, .column = d->error_column, .msg = xstrdup(err->msg) };
+        d->n_problems++;
+        return 0;
+}
+
+bool y_has_problems(const YamlDoc *d)
+{
+        return d->n_problems > 0;
+}
+
+int y_problems(YamlDoc *d, ObError *err)
+{
+        if (d->n_problems == 0)
+                return 0;
+        /* Room is left for a caller's context in front (ob_error_wrap()
+         * takes up to 1 KiB), which must not cut lines out of the middle. */
+        char buf[sizeof(err->msg) - 1024];
+        size_t len = 0, said = 0;
+        size_t kept = kept_problems(d);
+        for (size_t i = 0; i < kept; i++) {
+                const char *m = d->problems[i].msg;
+                size_t n = strlen(m);
+                /* the first always; later ones while they fit beside the
+                 * closing count */
+                if (i > 0 && len + 1 + n + 64 >= sizeof(buf))
+                        break;
+                len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? "\n" : "", m);
+                if (len >= sizeof(buf))
+                        len = sizeof(buf) - 1;
+                said++;
+        }
+        if (said < d->n_problems)
+                snprintf(buf + len, sizeof(buf) - len, "\nand %zu more problem%s", d->n_problems - said,
+                         d->n_problems - said == 1 ? "" : "s");
+        return ob_error_plain(err, EINVAL, "%s", buf);
 }
 
 /* ---- positions in the text ---- */
@@ -523,6 +580,11 @@ void ydoc_free(YamlDoc *d)
                 return;
         yaml_document_delete(&d->doc);
         free(d->file);
+        for (size_t i = 0; i < kept_problems(d); i++)
+                free(d->problems[i].msg);
+        for (size_t i = 0; i < d->n_unknown_keys; i++)
+                free(d->unknown_keys[i].msg);
+        free(d->unknown_keys);
         free(d);
 }
 
@@ -585,6 +647,19 @@ static size_t edit_distance(const char *a, const char *b)
         return row[lb];
 }
 
+/* Whether key may be a misspelling of known, closer than *best_d (which
+ * it then lowers) or one a prefix of the other. */
+static bool similar_key(const char *key, const char *known, size_t *best_d)
+{
+        size_t dist = edit_distance(key, known);
+        if (dist < *best_d || (str_startswith(known, key) && strlen(key) >= 3) ||
+            (str_startswith(key, known) && strlen(known) >= 3)) {
+                *best_d = dist < *best_d ? dist : *best_d;
+                return true;
+        }
+        return false;
+}
+
 static char *allowed_list(const char *const *allowed)
 {
         size_t n = 1;
@@ -600,6 +675,43 @@ static char *allowed_list(const char *const *allowed)
         return s;
 }
 
+static int check_key(YamlDoc *d, yaml_node_t *k, const char *what, const char *const *allowed,
+                     const YamlRename *renames, StrTable *seen, ObError *err)
+{
+        if (k->type != YAML_SCALAR_NODE)
+                return y_error(d, k, err, "keys of %s must be strings, found %s", what, y_kind(k));
+        const char *key = scalar(k);
+
+        bool added;
+        StrSlot *first = str_table_add(seen, key, &added);
+        if (!added)
+                return y_error(d, k, err, "duplicate key '%s' in %s (first at line %zu)", key, what, first->value[0]);
+        first->value[0] = k->start_mark.line + 1;
+
+        for (size_t i = 0; allowed[i]; i++)
+                if (strcmp(allowed[i], key) == 0)
+                        return 0;
+        int r = 0;
+        for (size_t i = 0; !r && renames && renames[i].old_key; i++)
+                if (strcmp(renames[i].old_key, key) == 0)
+                        r = y_error(d, k, err, "key '%s' is not supported in %s: %s", key, what, renames[i].hint);
+        const char *best = NULL;
+        size_t best_d = 3;
+        for (size_t i = 0; !r && allowed[i]; i++)
+                if (similar_key(key, allowed[i], &best_d))
+                        best = allowed[i];
+        if (!r && best)
+                r = y_error(d, k, err, "unknown key '%s' in %s (did you mean '%s'?)", key, what, best);
+        if (!r) {
+                _cleanup_free_ char *list = allowed_list(allowed);
+                r = y_error(d, k, err, "unknown key '%s' in %s (expected one of: %s)", key, what, list);
+        }
+        /* a required key written otherwise is then not said missing too */
+        d->unknown_keys = xrealloc(d->unknown_keys, (d->n_unknown_keys + 1) * sizeof(*d->unknown_keys));
+        d->unknown_keys[d->n_unknown_keys++] = (YamlUnknownKey){ .node = k, .msg = xstrdup(err->msg) };
+        return r;
+}
+
 int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *const *allowed, const YamlRename *renames,
                 ObError *err)
 {
@@ -608,42 +720,12 @@ int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *con
 
         _cleanup_(str_table_clear) StrTable seen = { 0 };
         for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-                yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
-                if (k->type != YAML_SCALAR_NODE)
-                        return y_error(d, k, err, "keys of %s must be strings, found %s", what, y_kind(k));
-                const char *key = scalar(k);
-
-                bool added;
-                StrSlot *first = str_table_add(&seen, key, &added);
-                if (!added)
-                        return y_error(d, k, err, "duplicate key '%s' in %s (first at line %zu)", key, what,
-                                       first->value[0]);
-                first->value[0] = k->start_mark.line + 1;
-
-                bool ok = false;
-                for (size_t i = 0; allowed[i]; i++)
-                        if (strcmp(allowed[i], key) == 0)
-                                ok = true;
-                if (ok)
-                        continue;
-                for (size_t i = 0; renames && renames[i].old_key; i++)
-                        if (strcmp(renames[i].old_key, key) == 0)
-                                return y_error(d, k, err, "key '%s' is not supported in %s: %s", key, what,
-                                               renames[i].hint);
-                const char *best = NULL;
-                size_t best_d = 3;
-                for (size_t i = 0; allowed[i]; i++) {
-                        size_t dist = edit_distance(key, allowed[i]);
-                        if (dist < best_d || (str_startswith(allowed[i], key) && strlen(key) >= 3) ||
-                            (str_startswith(key, allowed[i]) && strlen(allowed[i]) >= 3)) {
-                                best_d = dist < best_d ? dist : best_d;
-                                best = allowed[i];
-                        }
-                }
-                if (best)
-                        return y_error(d, k, err, "unknown key '%s' in %s (did you mean '%s'?)", key, what, best);
-                _cleanup_free_ char *list = allowed_list(allowed);
-                return y_error(d, k, err, "unknown key '%s' in %s (expected one of: %s)", key, what, list);
+                /* each key is a problem of its own: the others stay usable */
+                int r = y_note(
+                        d, check_key(d, yaml_document_get_node(&d->doc, p->key), what, allowed, renames, &seen, err),
+                        err);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -674,6 +756,14 @@ yaml_node_t *y_get(YamlDoc *d, yaml_node_t *map, const char *key)
         return NULL;
 }
 
+static bool is_key_of(YamlDoc *d, yaml_node_t *map, const yaml_node_t *k)
+{
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
+                if (yaml_document_get_node(&d->doc, p->key) == k)
+                        return true;
+        return false;
+}
+
 int y_require(YamlDoc *d, yaml_node_t *map, const char *key, const char *what, yaml_node_t **ret, ObError *err)
 {
         yaml_node_t *v = y_get(d, map, key);
@@ -681,6 +771,20 @@ int y_require(YamlDoc *d, yaml_node_t *map, const char *key, const char *what, y
                 yaml_node_t *k = y_get_key(d, map, key);
                 if (k)
                         return y_error(d, k, err, "'%s' in %s must have a value", key, what);
+                /* An unknown key that is this one misspelt, or whose hint
+                 * names it ("'build.binary_path' is now 'binaries'"): its
+                 * message, which y_note() says once, is the one to read. */
+                _cleanup_free_ char *quoted = xasprintf("'%s'", key);
+                for (size_t i = 0; i < d->n_unknown_keys; i++) {
+                        const YamlUnknownKey *u = &d->unknown_keys[i];
+                        size_t best_d = 3;
+                        if (!is_key_of(d, map, u->node) ||
+                            !(similar_key(scalar(u->node), key, &best_d) || strstr(u->msg, quoted)))
+                                continue;
+                        d->error_line = u->node->start_mark.line + 1;
+                        d->error_column = u->node->start_mark.column + 1;
+                        return ob_error_plain(err, EINVAL, "%s", u->msg);
+                }
                 return y_error(d, map, err, "missing required key '%s' in %s", key, what);
         }
         *ret = v;

@@ -282,6 +282,9 @@ START_TEST(test_y_check_map)
                 YamlDoc *d = load(cases[i].text);
                 ObError e = { 0 };
                 int r = y_check_map(d, ydoc_root(d), "X", allowed, renames, &e);
+                /* a bad key is noted, and the others stay usable */
+                if (r == 0)
+                        r = y_problems(d, &e);
                 if (!cases[i].msg)
                         ck_assert_msg(r == 0, "%s", e.msg);
                 else {
@@ -290,6 +293,30 @@ START_TEST(test_y_check_map)
                 }
                 ydoc_free(d);
         }
+}
+END_TEST
+
+/* y_note() keeps config problems for y_problems() and passes anything
+ * else back; one text noted twice is said once. */
+START_TEST(test_y_note)
+{
+        YamlDoc *d = load("a: 1\nb: x\n");
+        ObError e = { 0 };
+        ck_assert_int_eq(y_problems(d, &e), 0);
+        ck_assert_int_eq(y_note(d, 0, &e), 0);
+        ck_assert_int_eq(y_note(d, -ENOMEM, &e), -ENOMEM);
+        ck_assert(!y_has_problems(d));
+        yaml_node_t *a = y_get(d, ydoc_root(d), "a"), *b = y_get(d, ydoc_root(d), "b");
+        uint64_t u;
+        ck_assert_int_eq(y_note(d, y_bool(d, a, "a", &(bool){ false }, &e), &e), 0);
+        ck_assert_int_eq(y_note(d, y_uint(d, b, "b", 10, &u, &e), &e), 0);
+        ck_assert_int_eq(y_note(d, y_bool(d, a, "a", &(bool){ false }, &e), &e), 0);
+        ck_assert(y_has_problems(d));
+        ck_assert_int_eq(y_problems(d, &e), -EINVAL);
+        ck_assert_int_eq(e.code, EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:1:4: 'a' must be true or false\n"
+                                "t.yml:2:4: 'b' must be a whole number from 0 to 10, found 'x'");
+        ydoc_free(d);
 }
 END_TEST
 
@@ -549,6 +576,7 @@ static Suite *yamlspec_suite(void)
         tcase_add_test(tc, test_y_str_list);
         tcase_add_test(tc, test_y_str_map);
         tcase_add_test(tc, test_y_check_map);
+        tcase_add_test(tc, test_y_note);
         tcase_add_test(tc, test_ydoc_load_string_errors);
         tcase_add_test(tc, test_y_mode_setuid);
         suite_add_tcase(s, tc);

@@ -148,6 +148,45 @@ err=$(run "$OCI_BUILD" -C "$E" --layout "$G" base 2>&1)
 check "... and no raw control character reaches the terminal" \
         test -z "$(printf '%s' "$err" | LC_ALL=C tr -d '\n' | LC_ALL=C tr -d '[:print:]')"
 
+# --- several independent problems, reported together ------------------------------
+# A tool config with three mistakes of different keys (an unknown key, a
+# value of the wrong type, a bad value): one run names all three, one a line
+# with its position, the first line as it would be alone; the misspelt
+# 'binaries' is not also said to be missing.
+mk_configs
+printf 'name: jq\npackage: jq\ndescription: jq\nbinaris: [/usr/bin/jq]\nconfig:\n  user: nobody\n  ports: [80000]\n' \
+        > "$C/tools/jq.yml"
+err=$(cd "$T" && run "$OCI_BUILD" -C cfg --layout "$G" tool jq 2>&1 >/dev/null)
+rc=$?
+want="oci-build: cfg/tools/jq.yml:4:1: unknown key 'binaris' in a tool config (did you mean 'binaries'?)
+cfg/tools/jq.yml:6:9: 'user' must be numeric \"UID:GID\" (e.g. \"1000:1000\"), found 'nobody'
+cfg/tools/jq.yml:7:11: 'ports' entries must be a port number 1-65535 with an optional /tcp or /udp, found '80000'"
+check "three problems of one config: exit status 1" test "$rc" = 1
+check "... each on its own line with file:line:col, in one run" test "$err" = "$want"
+printf 'name: jq\npackage: jq\ndescription: [jq]\nbinaries: [/usr/bin/jq]\ntest: {command: [jq], expect: ""}\nfiles: [relative]\n' \
+        > "$C/tools/jq.yml"
+err=$(cd "$T" && run "$OCI_BUILD" -C cfg --layout "$G" tool jq 2>&1 >/dev/null)
+want="oci-build: cfg/tools/jq.yml:3:14: 'description' must be a string, found a list
+cfg/tools/jq.yml:6:9: 'files' must be an absolute path (starting with '/'), found 'relative'
+cfg/tools/jq.yml:5:31: 'expect' must not be empty"
+check "... a wrong type, a bad value and a bad entry, all three" test "$err" = "$want"
+printf 'name: jq\ndescription: jq\nfiles: [/x]\nconfig: {workdir: w}\nbogus: 1\n' > "$C/tools/jq.yml"
+err=$(cd "$T" && run "$OCI_BUILD" -C cfg --layout "$G" tool jq 2>&1 >/dev/null)
+want="oci-build: cfg/tools/jq.yml:5:1: unknown key 'bogus' in a tool config (expected one of: name, version, package, description, category, binaries, files, directories, symlinks, config, test, data)
+cfg/tools/jq.yml:1:1: a tool config needs 'version', or 'package' to read the version from
+cfg/tools/jq.yml:1:1: missing required key 'binaries' in a tool config
+cfg/tools/jq.yml:4:19: 'workdir' must be an absolute path (starting with '/'), found 'w'"
+check "... missing required keys too" test "$err" = "$want"
+printf 'name: jq\ndescription: jq\n' > "$C/tools/jq.yml"
+for i in $(seq 1 25); do printf 'bad%d: x\n' "$i"; done >> "$C/tools/jq.yml"
+err=$(run "$OCI_BUILD" -C "$C" --layout "$G" tool jq 2>&1 >/dev/null)
+check "... at most 20 of them, then how many more" \
+        test "$(grep -c "^\(oci-build: \)\?$C/tools/jq.yml:[0-9]*:[0-9]*: " <<<"$err")" = 20 -a \
+        "$(tail -n 1 <<<"$err")" = "and 7 more problems"
+printf 'name: jq\nbogus: 1\ndescription: [jq\n' > "$C/tools/jq.yml"
+expect_fail "... but a YAML syntax error stops at once, alone" "^oci-build: $C/tools/jq.yml:4:1: invalid YAML: " \
+        run "$OCI_BUILD" -C "$C" --layout "$G" tool jq
+
 # --- nothing changed ---------------------------------------------------------------
 check "the layout is byte for byte as it was after every bad config" test "$(tree_sum "$G")" = "$before"
 check "no temporary file is left in the layout" test -z "$(find "$G" -name '*tmp*' -print -quit)"
