@@ -113,25 +113,14 @@ static int fetch_artifact(const Spec *app, const SpecArtifact *a, const char *ar
  * the artifact itself is followed, as before. */
 static int add_local_artifact(Plan *p, const Spec *app, const SpecArtifact *a, const char *why, ObError *err)
 {
-        _cleanup_free_ char *real = realpath(a->source, NULL);
-        if (!real)
-                return ob_error_set(err, errno, "%s:%zu: artifacts: '%s'", app->file, a->line, a->source);
-        char *slash = strrchr(real, '/');
-        _cleanup_free_ char *dir = slash == real ? xstrdup("/") : xstrndup(real, (size_t) (slash - real));
-        const char *src = slash[1] ? slash : "/";
-        _cleanup_(sysroot_freep) Sysroot *host = NULL;
-        int r = sysroot_open(dir, &host, err);
-        if (r < 0)
-                return ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
         PlanCopyOptions o = { .dst = a->path,
-                              .src = src,
                               .has_mode = a->has_mode,
                               .mode = a->mode,
                               .uid = a->uid,
                               .gid = a->gid,
                               .normalize_modes = !a->has_mode,
                               .why = why };
-        r = plan_add_host(p, host, &o, err);
+        int r = plan_add_local(p, a->source, &o, err);
         if (r < 0)
                 return ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
         return 0;
