@@ -111,6 +111,7 @@ typedef struct SpecArtifact {
 typedef struct SpecBuildStep {
         char **command; /* run on the host before packaging */
         char *workdir;  /* absolute, from a path relative to the config */
+        char **env;     /* "NAME=VALUE" set in its environment, or NULL */
 } SpecBuildStep;
 
 typedef struct SpecHealth {

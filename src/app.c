@@ -53,7 +53,7 @@ static char *step_name(char *const *command)
 
 /* The lines of a failed step's output that its error message shows. */
 #define BUILD_ERROR_LINES 20
-#define BUILD_ERROR_BYTES 3000 /* of an ObError's 4096, leaving room for the rest */
+#define BUILD_ERROR_BYTES 3000 /* of an ObError's message, leaving room for the rest */
 
 int app_run_build(const Spec *app, ObError *err)
 {
@@ -67,6 +67,12 @@ int app_run_build(const Spec *app, ObError *err)
                 _cleanup_free_ char *tail = NULL;
                 RunOptions ro = { .workdir = b->workdir };
                 build_user(b->workdir, &ro, &env);
+                if (b->env && !env)
+                        for (char **e = environ; e && *e; e++)
+                                strv_push(&env, *e);
+                /* the step's own 'env' over what it inherits */
+                for (size_t k = 0; b->env && b->env[k]; k++)
+                        strv_env_set(&env, b->env[k]);
                 ro.envp = env;
                 StepOutput out = { .prefix = prefix, .tail_lines = BUILD_ERROR_LINES };
                 int r = run_step(b->command, &ro, &out, &status, &tail, err);

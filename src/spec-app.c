@@ -156,13 +156,15 @@ static int parse_build_step(YamlDoc *d, yaml_node_t *item, void *elem, void *use
         if ((r = spec_get_str(d, item, "workdir", SPEC_KEY_OPTIONAL, "a 'build' step", &wd, err)) < 0)
                 return r;
         b->workdir = !wd ? xstrdup(dir) : spec_resolve_relative(dir, wd);
+        if ((v = y_get(d, item, "env")) && (r = spec_parse_env(d, v, "env", &b->env, err)) < 0)
+                return r;
         return 0;
 }
 
 static const SpecEntryKind build_step_kind = {
         .key = "build",
         .what = "a 'build' step",
-        .keys = (const char *const[]){ "command", "workdir", NULL },
+        .keys = (const char *const[]){ "command", "workdir", "env", NULL },
         .parse = parse_build_step,
 };
 

@@ -28,6 +28,10 @@ int spec_get_path(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence
  * /etc/passwd accept. */
 bool spec_valid_name(const char *s, size_t max);
 
+/* A map of environment variables (y_str_map()), as "NAME=VALUE"; names
+ * are letters, digits and '_', not starting with a digit. */
+int spec_parse_env(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObError *err);
+
 /* The directory of the config file, for paths written relative to it. */
 char *spec_config_dir(const char *file);
 /* The same, absolute (canonical where it exists). */

@@ -110,6 +110,7 @@ void spec_free(Spec *s)
         for (size_t i = 0; i < s->n_build; i++) {
                 strv_free(s->build[i].command);
                 free(s->build[i].workdir);
+                strv_free(s->build[i].env);
         }
         free(s->build);
         spec_health_clear(&s->health);
@@ -139,6 +140,39 @@ bool spec_valid_name(const char *s, size_t max)
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
                         return false;
         return true;
+}
+
+/* What a shell and env(1) accept as a variable's name. */
+static bool valid_env_name(const char *s, size_t len)
+{
+        if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                      s[i] == '_'))
+                        return false;
+        return true;
+}
+
+int spec_parse_env(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObError *err)
+{
+        _cleanup_strv_ char **env = NULL;
+        int r = y_str_map(d, node, key, &env, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; env[i]; i++) {
+                size_t n = strcspn(env[i], "=");
+                if (!valid_env_name(env[i], n)) {
+                        /* y_str_map() took a mapping: entry i is pair i */
+                        yaml_node_t *k = yaml_document_get_node(&d->doc, node->data.mapping.pairs.start[i].key);
+                        return y_error(d, k, err,
+                                       "names of '%s' must be letters, digits and '_', not starting with a digit, "
+                                       "found '%.*s'",
+                                       key, (int) n, env[i]);
+                }
+        }
+        *ret = TAKE_PTR(env);
+        return 0;
 }
 
 /* Text that ends up in a colon-separated line of /etc/passwd. */

@@ -536,6 +536,40 @@ left=$(grep -lsz "^OCI_BUILD_LEFTOVER_MARK=$MARK\$" /proc/[0-9]*/environ | cut -
 check "nothing the step started is still running (marker in the environment)" test -z "$left"
 [ -z "$left" ] || kill -9 $left 2>/dev/null
 
+# A step's 'env' is set in its environment (and only in its): a step writes
+# its variables into a file that the image then holds, read back with umoci.
+app_config stepenv <<'EOF'
+build:
+  - command: [sh, -c, 'printf "%s|%s\n" "$GREETING" "$APP_MODE" > env-out.txt']
+    env: { GREETING: "hello from env", APP_MODE: production }
+  - command: [sh, -c, 'printf "%s\n" "${GREETING-unset}" >> env-out.txt']
+artifacts:
+  - { path: /app/env-out.txt, source: env-out.txt }
+EOF
+if build_in -q --layout "$T/stepenv" app stepenv 2>"$T/stepenv.err"; then
+        if have umoci; then
+                rm -rf "$T/stepenv-bundle"
+                umoci --log error unpack --image "$T/stepenv:stepenv" "$T/stepenv-bundle" >/dev/null 2>&1
+                check "a build step's env reaches the step, and the file it wrote is in the image (umoci unpack)" \
+                        test "$(cat "$T/stepenv-bundle/rootfs/app/env-out.txt" 2>&1)" = "hello from env|production
+unset"
+        else
+                skip "a build step's env, in the image" "umoci missing"
+        fi
+else
+        not_ok "an app whose build step has env builds" "$(cat "$T/stepenv.err")"
+fi
+app_config badenv <<'EOF'
+build:
+  - { command: [make], env: { "BAD-NAME": x } }
+artifacts:
+  - { path: /app/x, source: payload.txt }
+EOF
+expect_fail "a build step env name no shell can use is refused where it is" \
+        "^oci-build: $A/badenv\.yml:5:31: names of 'env' must be letters, digits and '_', not starting with a digit, found 'BAD-NAME'$" \
+        build_in --layout "$T/stepenv" app badenv
+rm -f "$A/badenv.yml"
+
 # --- 8. an app artifact that is a dynamically linked program ---------------
 if ! have cc; then
         skip "an app whose artifact is a dynamically linked program" "no C compiler"
