@@ -263,7 +263,7 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
 {
         static const char *const keys[] = { "name",        "version",  "description", "tools",    "artifacts",
                                             "build",       "files",    "directories", "symlinks", "config",
-                                            "healthcheck", "defaults", "compose",     NULL };
+                                            "healthcheck", "defaults", "compose",     "test",     NULL };
         static const YamlRename renames[] = {
                 { "image", "an app image is built from 'tools' and 'artifacts', not from another image" },
                 { "dockerfile",
@@ -305,6 +305,8 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
                         return r;
                 s->has_health = true;
         }
+        if ((v = y_get(d, root, "test")) && (r = y_note(d, spec_parse_test(d, v, &s->test, err), err)) < 0)
+                return r;
         if ((v = y_get(d, root, "defaults")) && (r = y_note(d, parse_defaults(d, v, s, err), err)) < 0)
                 return r;
         if ((v = y_get(d, root, "compose")) && (r = y_note(d, parse_compose(d, v, s, err), err)) < 0)

@@ -70,6 +70,9 @@ int spec_parse_list_sized(YamlDoc *d, yaml_node_t *list, const SpecEntryKind *ki
 int spec_begin(const char *file, SpecTier tier, const char *what, const char *const *keys, const YamlRename *renames,
                YamlDoc **ret_doc, Spec **ret_spec, ObError *err);
 
+/* A 'test' (tools and apps): what `oci-build test NAME` runs in the image. */
+int spec_parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err);
+
 /* The end every tier shares: 0, or every problem noted while loading
  * (y_problems()). */
 int spec_finish(YamlDoc *d, ObError *err);

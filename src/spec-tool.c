@@ -36,8 +36,9 @@ static const SpecEntryKind test_step_kind = {
 };
 
 /* test: {command: [...], expect: TEXT} or {steps: [{command, expect}...]},
- * with optional env and files (created under /tmp before the first step). */
-static int parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err)
+ * with optional env and files (created under /tmp before the first step).
+ * Apps take the same. */
+int spec_parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err)
 {
         static const char *const keys[] = { "command", "expect", "steps", "env", "files", NULL };
         yaml_node_t *v;
@@ -183,7 +184,7 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
                 return r;
         if ((r = spec_parse_layer_keys(d, root, s, err)) < 0)
                 return r;
-        if ((v = y_get(d, root, "test")) && (r = y_note(d, parse_test(d, v, &s->test, err), err)) < 0)
+        if ((v = y_get(d, root, "test")) && (r = y_note(d, spec_parse_test(d, v, &s->test, err), err)) < 0)
                 return r;
         if ((v = y_get(d, root, "data"))) {
                 if ((r = y_note(d, parse_data(d, v, &s->data, err), err)) < 0)

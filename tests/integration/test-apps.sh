@@ -101,6 +101,32 @@ else
 fi
 rm -rf "$T/L2" "$T/w2"
 
+# An app's own test, as `oci-build test` runs a tool's: from the directory
+# that holds the default layout (./oci), as a user types it.
+out=$(cd "$T" && "$OCI_BUILD" -C "$CONFIGS" test notes 2>&1)
+rc=$?
+check "oci-build test notes, from the layout's directory: exit 0 (got $rc)" test $rc -eq 0
+has_line "... its three steps pass, the vendored driver loading at its locked version" \
+        '^notes: passed, 3 of 3 steps' "$out"
+has_line "... the last one said so" "^  ok: /usr/bin/node -e 'const pg = require" "$out"
+out=$(cd "$T" && "$OCI_BUILD" -C "$CONFIGS" test --all 2>&1)
+rc=$?
+check "oci-build test --all: exit 0 (got $rc)" test $rc -eq 0
+has_line "... runs the app's test (notes)" '^notes: passed, 3 of 3 steps' "$out"
+has_line "... beside the tools' (node)" '^node: passed, ' "$out"
+has_line "... every image with a test: base has none, node, postgres and notes do" '^all 3 images passed their tests' "$out"
+# The same image judged by a test that must fail: the config decides what runs.
+mkdir -p "$T/failcfg/apps"
+sed "s|^rootfs: .*|rootfs: $SOURCE_ROOT/rootfs|" "$CONFIGS/base.yml" > "$T/failcfg/base.yml"
+cp -r "$CONFIGS/tools" "$T/failcfg/"
+sed -e "s|\.\./\.\./examples|$SOURCE_ROOT/examples|g" -e 's|expect: pg 8.23.1 loads|expect: pg 0.0.0 loads|' \
+        "$CONFIGS/apps/notes.yml" > "$T/failcfg/apps/notes.yml"
+out=$(cd "$T" && "$OCI_BUILD" -C failcfg test notes 2>&1)
+rc=$?
+check "an app test whose output lacks 'expect' fails: exit 1 (got $rc)" test $rc -eq 1
+has_line "... at its third step" '^notes: FAILED at step 3 of 3' "$out"
+has_line "... with the output it got" '^      pg 8\.23\.1 loads$' "$out"
+
 # --- 2. compose files --------------------------------------------------------
 timed "$OCI_BUILD" -q -C "$CONFIGS" compose notes --host-network -o "$T/stack.yml" &&
         ok "compose notes --host-network" || not_ok "compose notes --host-network"
