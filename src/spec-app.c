@@ -311,7 +311,7 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
                 return r;
         if ((v = y_get(d, root, "compose")) && (r = y_note(d, parse_compose(d, v, s, err), err)) < 0)
                 return r;
-        if ((r = spec_finish(d, err)) < 0)
+        if ((r = y_problems(d, err)) < 0)
                 return r;
         *ret = TAKE_PTR(s);
         return 0;

@@ -66,16 +66,14 @@ int spec_parse_list_sized(YamlDoc *d, yaml_node_t *list, const SpecEntryKind *ki
         spec_parse_list_sized(d, list, kind, sizeof(**(array)), (void **) (array), n, userdata, err)
 
 /* The start all tiers share: the file, its keys, name, version and
- * description. The version may be absent; the caller decides. */
+ * description. The version may be absent; the caller decides. Problems of
+ * a key are noted on the document (y_note()), each loader going on with
+ * the other keys and ending with y_problems(), which reports them all. */
 int spec_begin(const char *file, SpecTier tier, const char *what, const char *const *keys, const YamlRename *renames,
                YamlDoc **ret_doc, Spec **ret_spec, ObError *err);
 
 /* A 'test' (tools and apps): what `oci-build test NAME` runs in the image. */
 int spec_parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err);
-
-/* The end every tier shares: 0, or every problem noted while loading
- * (y_problems()). */
-int spec_finish(YamlDoc *d, ObError *err);
 
 /* What every tier's layer may name: files, directories, symlinks; and the
  * image config. */

@@ -191,7 +191,7 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
                         return r;
                 s->has_data = true;
         }
-        if ((r = spec_finish(d, err)) < 0)
+        if ((r = y_problems(d, err)) < 0)
                 return r;
         *ret = TAKE_PTR(s);
         return 0;

@@ -617,11 +617,6 @@ static int get_name(YamlDoc *d, yaml_node_t *root, const char *what, char **ret,
         return 0;
 }
 
-int spec_finish(YamlDoc *d, ObError *err)
-{
-        return y_problems(d, err);
-}
-
 int spec_begin(const char *file, SpecTier tier, const char *what, const char *const *keys, const YamlRename *renames,
                YamlDoc **ret_doc, Spec **ret_spec, ObError *err)
 {
@@ -698,7 +693,7 @@ int spec_load_base(const char *file, const char *default_version, Spec **ret, Ob
         if ((v = y_get(d, root, "users")) &&
             (r = y_note(d, spec_parse_list(d, v, &user_kind, &s->users, &s->n_users, s, err), err)) < 0)
                 return r;
-        if ((r = spec_finish(d, err)) < 0)
+        if ((r = y_problems(d, err)) < 0)
                 return r;
         /* users and groups name one another: only once each is whole */
         if ((r = check_cross_refs(d, root, s, err)) < 0)
