@@ -148,6 +148,15 @@ err=$(run "$OCI_BUILD" -C "$E" --layout "$G" base 2>&1)
 check "... and no raw control character reaches the terminal" \
         test -z "$(printf '%s' "$err" | LC_ALL=C tr -d '\n' | LC_ALL=C tr -d '[:print:]')"
 
+# A config file whose name holds a control character, named by 'name' otherwise:
+# the message quotes the file as the terminal can show it.
+mk_configs
+cp "$C/tools/jq.yml" "$C/tools/j$(printf '\033')q.yml"
+expect_fail "a file name that does not match 'name' is quoted escaped" \
+        "^oci-build: $C/tools/j\\\\x1bq\\.yml: 'name' is 'jq' but the file is j\\\\x1bq\\.yml: they must be the same$" \
+        run "$OCI_BUILD" -C "$C" --layout "$G" tool "j$(printf '\033')q"
+rm -f "$C/tools/j$(printf '\033')q.yml"
+
 # --- several independent problems, reported together ------------------------------
 # A tool config with three mistakes of different keys (an unknown key, a
 # value of the wrong type, a bad value): one run names all three, one a line
