@@ -132,6 +132,8 @@ timed "$OCI_BUILD" -q -C "$CONFIGS" compose notes --host-network -o "$T/stack.ym
         ok "compose notes --host-network" || not_ok "compose notes --host-network"
 "$OCI_BUILD" -q -C "$CONFIGS" compose pocket-id -o "$T/pid.yml" && ok "compose pocket-id" || not_ok "compose pocket-id"
 "$OCI_BUILD" -q -C "$CONFIGS" compose notes -o "$T/bridge.yml" && ok "compose notes" || not_ok "compose notes"
+check "on the host network, postgres' wildcard listen_addresses becomes 127.0.0.1" \
+        grep -qF '"listen_addresses=${POSTGRES_LISTEN:-127.0.0.1}"' "$T/stack.yml"
 check "every service of the notes stack is on the host network" \
         test "$(grep -c '^    network_mode: host$' "$T/stack.yml")" -eq "$(grep -c '^    image: ' "$T/stack.yml")"
 COMPOSE_SKIP=
@@ -195,6 +197,10 @@ stack_state() {  # what to show when the stack is not healthy
         done
 }
 notes_get() { curl -fsS --max-time 10 "http://127.0.0.1:$NOTES_PORT/notes"; }
+listeners() {  # PORT: the addresses listening on it, as /proc/net/tcp{,6} write them
+        awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { print $2 }' \
+                /proc/net/tcp /proc/net/tcp6 | sort -u | tr '\n' ' '
+}
 
 if [ -n "$COMPOSE_SKIP" ]; then
         skip "the notes stack on a Docker engine" "$COMPOSE_SKIP"
@@ -206,11 +212,11 @@ else
         NOTES_PORT=$(free_port)
         POSTGRES_PORT=$(free_port)
         while [ "$POSTGRES_PORT" = "$NOTES_PORT" ]; do POSTGRES_PORT=$(free_port); done
-        # The stack runs on the host network as generated: the file points
-        # the app at db by 127.0.0.1 and binds it there. Postgres's config
-        # listens on every address unless told otherwise.
-        unset DB_HOST NOTES_HOST
-        export NOTES_PORT POSTGRES_PORT POSTGRES_LISTEN=127.0.0.1
+        # The stack runs on the host network as generated, with nothing set
+        # by hand but the ports: the file points the app at db by 127.0.0.1
+        # and binds both there (postgres' listen_addresses included).
+        unset DB_HOST NOTES_HOST POSTGRES_LISTEN
+        export NOTES_PORT POSTGRES_PORT
         diag "notes on 127.0.0.1:$NOTES_PORT, postgres on 127.0.0.1:$POSTGRES_PORT"
 
         timed "$OCI_BUILD" -q -C "$CONFIGS" --layout "$L" save notes postgres -o "$T/images.tar" &&
@@ -241,6 +247,10 @@ else
 
         if [ -n "$UP" ]; then
                 NID=$("${COMPOSE[@]}" ps -q notes)
+                for p in "$POSTGRES_PORT" "$NOTES_PORT"; do
+                        check "port $p listens on 127.0.0.1 only, with nothing set by hand ($(listeners "$p"))" \
+                                test "$(listeners "$p")" = "0100007F:$(printf '%04X' "$p") "
+                done
                 out=$(curl -fsS --max-time 10 -X POST --data 'hello distroless' "http://127.0.0.1:$NOTES_PORT/notes" 2>&1)
                 check "POST /notes stores the note ($out)" jq -e '.body == "hello distroless"' <<<"$out"
                 out=$(notes_get 2>&1)
