@@ -16,9 +16,11 @@ typedef struct YamlProblem {
         char *msg;           /* "file:line:col: what was expected" */
 } YamlProblem;
 
+/* A key y_check_map() reported as unknown, for y_require(). */
 typedef struct YamlUnknownKey {
         const yaml_node_t *node;
-        char *msg; /* as noted */
+        const char *hint; /* of a renamed key, or NULL */
+        size_t next;      /* 1 + the index of the next one of the same mapping; 0: none */
 } YamlUnknownKey;
 
 /* How many problems of one config are reported; the rest are counted. */
@@ -31,7 +33,8 @@ typedef struct YamlDoc {
         size_t n_problems;                       /* noted, kept or not */
         size_t error_line, error_column;         /* of the last y_error() */
         YamlUnknownKey *unknown_keys;            /* reported by y_check_map() */
-        size_t n_unknown_keys;
+        size_t n_unknown_keys, cap_unknown_keys;
+        size_t *unknown_by_map; /* per node: 1 + the index of its first unknown key; 0: none */
 } YamlDoc;
 
 /* What a config may cost, whoever wrote it: a larger file, deeper nesting, or
@@ -63,6 +66,10 @@ const char *y_kind(const yaml_node_t *node); /* "a string", "a list", "a mapping
  * comes back as it is, and r >= 0 too. A problem that the rest depends on
  * (the text is not YAML) still ends loading at once. */
 int y_note(YamlDoc *d, int r, ObError *err);
+/* What y_require() returns for a required key that an unknown key of the
+ * same mapping already stands for (misspelt, or renamed with a hint that
+ * names it): y_note() drops it, as said. err has a message all the same. */
+#define Y_ALREADY_SAID (-EALREADY)
 /* Whether a problem was noted: checks that relate several keys to one
  * another run only when each key on its own was fine. */
 bool y_has_problems(const YamlDoc *d);

@@ -137,6 +137,8 @@ static size_t kept_problems(const YamlDoc *d)
 
 int y_note(YamlDoc *d, int r, ObError *err)
 {
+        if (r == Y_ALREADY_SAID)
+                return 0;
         if (r != -EINVAL)
                 return r;
         /* one text found twice (a key checked on two paths) is said once */
@@ -582,9 +584,8 @@ void ydoc_free(YamlDoc *d)
         free(d->file);
         for (size_t i = 0; i < kept_problems(d); i++)
                 free(d->problems[i].msg);
-        for (size_t i = 0; i < d->n_unknown_keys; i++)
-                free(d->unknown_keys[i].msg);
         free(d->unknown_keys);
+        free(d->unknown_by_map);
         free(d);
 }
 
@@ -675,7 +676,27 @@ static char *allowed_list(const char *const *allowed)
         return s;
 }
 
-static int check_key(YamlDoc *d, yaml_node_t *k, const char *what, const char *const *allowed,
+static size_t node_index(YamlDoc *d, const yaml_node_t *node)
+{
+        return (size_t) (node - d->doc.nodes.start);
+}
+
+/* Remembers k, a key of map, as unknown: a required key it stands for is
+ * then not said missing too. */
+static void remember_unknown(YamlDoc *d, const yaml_node_t *map, const yaml_node_t *k, const char *hint)
+{
+        if (!d->unknown_by_map)
+                d->unknown_by_map = xcalloc((size_t) (d->doc.nodes.top - d->doc.nodes.start), sizeof(size_t));
+        if (d->n_unknown_keys == d->cap_unknown_keys) {
+                d->cap_unknown_keys = d->cap_unknown_keys ? 2 * d->cap_unknown_keys : 16;
+                d->unknown_keys = xrealloc(d->unknown_keys, d->cap_unknown_keys * sizeof(*d->unknown_keys));
+        }
+        size_t *head = &d->unknown_by_map[node_index(d, map)];
+        d->unknown_keys[d->n_unknown_keys++] = (YamlUnknownKey){ .node = k, .hint = hint, .next = *head };
+        *head = d->n_unknown_keys;
+}
+
+static int check_key(YamlDoc *d, const yaml_node_t *map, yaml_node_t *k, const char *what, const char *const *allowed,
                      const YamlRename *renames, StrTable *seen, ObError *err)
 {
         if (k->type != YAML_SCALAR_NODE)
@@ -691,25 +712,21 @@ static int check_key(YamlDoc *d, yaml_node_t *k, const char *what, const char *c
         for (size_t i = 0; allowed[i]; i++)
                 if (strcmp(allowed[i], key) == 0)
                         return 0;
-        int r = 0;
-        for (size_t i = 0; !r && renames && renames[i].old_key; i++)
-                if (strcmp(renames[i].old_key, key) == 0)
-                        r = y_error(d, k, err, "key '%s' is not supported in %s: %s", key, what, renames[i].hint);
+        for (size_t i = 0; renames && renames[i].old_key; i++)
+                if (strcmp(renames[i].old_key, key) == 0) {
+                        remember_unknown(d, map, k, renames[i].hint);
+                        return y_error(d, k, err, "key '%s' is not supported in %s: %s", key, what, renames[i].hint);
+                }
+        remember_unknown(d, map, k, /* hint= */ NULL);
         const char *best = NULL;
         size_t best_d = 3;
-        for (size_t i = 0; !r && allowed[i]; i++)
+        for (size_t i = 0; allowed[i]; i++)
                 if (similar_key(key, allowed[i], &best_d))
                         best = allowed[i];
-        if (!r && best)
-                r = y_error(d, k, err, "unknown key '%s' in %s (did you mean '%s'?)", key, what, best);
-        if (!r) {
-                _cleanup_free_ char *list = allowed_list(allowed);
-                r = y_error(d, k, err, "unknown key '%s' in %s (expected one of: %s)", key, what, list);
-        }
-        /* a required key written otherwise is then not said missing too */
-        d->unknown_keys = xrealloc(d->unknown_keys, (d->n_unknown_keys + 1) * sizeof(*d->unknown_keys));
-        d->unknown_keys[d->n_unknown_keys++] = (YamlUnknownKey){ .node = k, .msg = xstrdup(err->msg) };
-        return r;
+        if (best)
+                return y_error(d, k, err, "unknown key '%s' in %s (did you mean '%s'?)", key, what, best);
+        _cleanup_free_ char *list = allowed_list(allowed);
+        return y_error(d, k, err, "unknown key '%s' in %s (expected one of: %s)", key, what, list);
 }
 
 int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *const *allowed, const YamlRename *renames,
@@ -721,9 +738,8 @@ int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *con
         _cleanup_(str_table_clear) StrTable seen = { 0 };
         for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
                 /* each key is a problem of its own: the others stay usable */
-                int r = y_note(
-                        d, check_key(d, yaml_document_get_node(&d->doc, p->key), what, allowed, renames, &seen, err),
-                        err);
+                yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
+                int r = y_note(d, check_key(d, node, k, what, allowed, renames, &seen, err), err);
                 if (r < 0)
                         return r;
         }
@@ -756,14 +772,6 @@ yaml_node_t *y_get(YamlDoc *d, yaml_node_t *map, const char *key)
         return NULL;
 }
 
-static bool is_key_of(YamlDoc *d, yaml_node_t *map, const yaml_node_t *k)
-{
-        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
-                if (yaml_document_get_node(&d->doc, p->key) == k)
-                        return true;
-        return false;
-}
-
 int y_require(YamlDoc *d, yaml_node_t *map, const char *key, const char *what, yaml_node_t **ret, ObError *err)
 {
         yaml_node_t *v = y_get(d, map, key);
@@ -771,19 +779,19 @@ int y_require(YamlDoc *d, yaml_node_t *map, const char *key, const char *what, y
                 yaml_node_t *k = y_get_key(d, map, key);
                 if (k)
                         return y_error(d, k, err, "'%s' in %s must have a value", key, what);
-                /* An unknown key that is this one misspelt, or whose hint
-                 * names it ("'build.binary_path' is now 'binaries'"): its
-                 * message, which y_note() says once, is the one to read. */
+                /* An unknown key of this mapping that is this one misspelt,
+                 * or whose hint names it ("'build.binary_path' is now
+                 * 'binaries'"): its message is the one to read. */
                 _cleanup_free_ char *quoted = xasprintf("'%s'", key);
-                for (size_t i = 0; i < d->n_unknown_keys; i++) {
-                        const YamlUnknownKey *u = &d->unknown_keys[i];
+                size_t i = d->unknown_by_map && map ? d->unknown_by_map[node_index(d, map)] : 0;
+                for (; i; i = d->unknown_keys[i - 1].next) {
+                        const YamlUnknownKey *u = &d->unknown_keys[i - 1];
                         size_t best_d = 3;
-                        if (!is_key_of(d, map, u->node) ||
-                            !(similar_key(scalar(u->node), key, &best_d) || strstr(u->msg, quoted)))
-                                continue;
-                        d->error_line = u->node->start_mark.line + 1;
-                        d->error_column = u->node->start_mark.column + 1;
-                        return ob_error_plain(err, EINVAL, "%s", u->msg);
+                        if (similar_key(scalar(u->node), key, &best_d) || (u->hint && strstr(u->hint, quoted))) {
+                                y_error(d, map, err, "missing required key '%s' in %s (see the key '%s')", key, what,
+                                        scalar(u->node));
+                                return Y_ALREADY_SAID;
+                        }
                 }
                 return y_error(d, map, err, "missing required key '%s' in %s", key, what);
         }

@@ -320,6 +320,32 @@ START_TEST(test_y_note)
 }
 END_TEST
 
+/* A required key that an unknown key of the same mapping stands for is
+ * said once, as the unknown key; one another mapping has is not. */
+START_TEST(test_y_require_after_unknown)
+{
+        static const char *const allowed[] = { "name", "description", NULL };
+        static const YamlRename renames[] = { { "desc", "write 'description'" }, { NULL, NULL } };
+        YamlDoc *d = load("a: {nmae: x, desc: y}\nb: {zzz: 1}\n");
+        ObError e = { 0 };
+        yaml_node_t *a = y_get(d, ydoc_root(d), "a"), *b = y_get(d, ydoc_root(d), "b"), *v = NULL;
+        ck_assert_int_eq(y_check_map(d, a, "A", allowed, renames, &e), 0);
+        ck_assert_int_eq(y_check_map(d, b, "B", allowed, renames, &e), 0);
+        /* misspelt, and renamed with a hint that names it */
+        ck_assert_int_eq(y_require(d, a, "name", "A", &v, &e), Y_ALREADY_SAID);
+        ck_assert_int_eq(y_note(d, Y_ALREADY_SAID, &e), 0);
+        ck_assert_int_eq(y_require(d, a, "description", "A", &v, &e), Y_ALREADY_SAID);
+        /* 'zzz' is nothing like 'name': missing, and said so */
+        ck_assert_int_eq(y_note(d, y_require(d, b, "name", "B", &v, &e), &e), 0);
+        ck_assert_int_eq(y_problems(d, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:1:5: unknown key 'nmae' in A (did you mean 'name'?)\n"
+                                "t.yml:1:14: key 'desc' is not supported in A: write 'description'\n"
+                                "t.yml:2:5: unknown key 'zzz' in B (expected one of: name, description)\n"
+                                "t.yml:2:4: missing required key 'name' in B");
+        ydoc_free(d);
+}
+END_TEST
+
 START_TEST(test_ydoc_load_string_errors)
 {
         ObError e = { 0 };
@@ -577,6 +603,7 @@ static Suite *yamlspec_suite(void)
         tcase_add_test(tc, test_y_str_map);
         tcase_add_test(tc, test_y_check_map);
         tcase_add_test(tc, test_y_note);
+        tcase_add_test(tc, test_y_require_after_unknown);
         tcase_add_test(tc, test_ydoc_load_string_errors);
         tcase_add_test(tc, test_y_mode_setuid);
         suite_add_tcase(s, tc);
