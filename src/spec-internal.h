@@ -53,7 +53,8 @@ typedef struct SpecEntryKind {
 } SpecEntryKind;
 
 /* Appends one entry parsed from node to the array *array of *n elements of
- * elem_size bytes. */
+ * elem_size bytes, which only this function grows (its room is *n rounded
+ * up to a power of two). */
 int spec_parse_entry_sized(YamlDoc *d, yaml_node_t *node, const SpecEntryKind *kind, size_t elem_size, void **array,
                            size_t *n, void *userdata, ObError *err);
 #define spec_parse_entry(d, node, kind, array, n, userdata, err) \

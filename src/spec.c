@@ -227,7 +227,10 @@ int spec_parse_entry_sized(YamlDoc *d, yaml_node_t *node, const SpecEntryKind *k
                 if (r < 0)
                         return r;
         }
-        *array = xrealloc(*array, (*n + 1) * elem_size);
+        /* room doubles at each power of two: a list of 80,000 entries (bad
+         * ones too, which are all read now) is not copied 80,000 times */
+        if ((*n & (*n - 1)) == 0)
+                *array = xrealloc(*array, (*n ? 2 * *n : 1) * elem_size);
         void *elem = (char *) *array + *n * elem_size;
         memset(elem, 0, elem_size);
         (*n)++;

@@ -95,9 +95,14 @@ __attribute__((format(printf, 5, 0))) static int y_verror_at(YamlDoc *d, size_t 
 {
         char msg[2048], full[3072], escaped[sizeof(((ObError *) NULL)->msg)];
 
-        vsnprintf(msg, sizeof(msg), fmt, ap);
         d->error_line = line;
         d->error_column = column;
+        /* Past the problems a loader shows, the text is only counted
+         * (y_note()): a file of 80,000 bad entries is not spelt out. */
+        if (d->n_problems >= YDOC_MAX_PROBLEMS)
+                return ob_error_plain(err, EINVAL, "%s:%zu:%zu: one more problem", ob_escape(d->file, full, 1024), line,
+                                      column);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         if (line == 0)
                 snprintf(full, sizeof(full), "%s: %s", d->file, msg);
         else
