@@ -45,7 +45,7 @@ typedef struct Command {
 } Command;
 
 extern const Command command_base, command_tool, command_app, command_compose, command_list, command_show,
-        command_clean, command_save, command_test;
+        command_clean, command_save, command_test, command_sbom;
 
 /* Shared by the commands (src/cmd/common.c). */
 

@@ -19,7 +19,7 @@
 
 static const Command *const commands[] = {
         &command_base, &command_tool,  &command_app,  &command_compose, &command_list,
-        &command_show, &command_clean, &command_save, &command_test,
+        &command_show, &command_clean, &command_save, &command_test,    &command_sbom,
 };
 
 static void print_global_help(FILE *f)
