@@ -21,6 +21,7 @@ typedef struct Context {
         int64_t source_date_epoch;
         int level;     /* --level: gzip effort */
         unsigned jobs; /* -j */
+        bool no_cache; /* --no-cache */
         char **args;   /* operands after the command name */
 } Context;
 

@@ -22,12 +22,15 @@ typedef struct LayerOptions {
         int level;                 /* gzip effort, 0-12, or LAYER_LEVEL_AUTO */
         unsigned threads;          /* compression threads */
         size_t chunk;              /* bytes of tar per gzip member; 0 for the default */
+        struct LayerCache *cache;  /* layers written before; NULL: always write */
 } LayerOptions;
 
 /* Writes the plan as one layer blob in a single streaming pass:
  * entries -> tar (libarchive) -> sha256 (diff_id) -> gzip -> sha256 (digest)
  * -> blob under a temporary name -> renamed into blobs/sha256/. Fills
- * digest, diff_id, size and tar_size of ret. */
+ * digest, diff_id, size and tar_size of ret. With o->cache, a layer whose
+ * inputs are unchanged and whose blob is in the layout is not written again
+ * (layer-cache.h). */
 int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err);
 
 /* The level used for this plan. */

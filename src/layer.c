@@ -5,6 +5,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -12,6 +13,8 @@
 #include "compress.h"
 #include "digest.h"
 #include "fs.h"
+#include "layer-cache.h"
+#include "log.h"
 #include "util.h"
 
 #define READ_CHUNK (256u * 1024u)
@@ -217,7 +220,7 @@ int layer_level(const Plan *p, const LayerOptions *o)
         return plan_content_size(p) <= LAYER_AUTO_SMALL ? LAYER_AUTO_SMALL_LEVEL : LAYER_AUTO_LARGE_LEVEL;
 }
 
-int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
+static int layer_write_cold(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
 {
         _cleanup_(tar_sink_done) TarSink s = { .err = err, .raw_fd = -1 };
         char diff_id[DIGEST_STRING_MAX], digest[DIGEST_STRING_MAX];
@@ -247,6 +250,40 @@ int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *r
         memcpy(ret->diff_id, diff_id, sizeof(diff_id));
         ret->size = size;
         ret->tar_size = s.tar_size;
+        return 0;
+}
+
+/* What decides the compressed bytes besides the tar stream. */
+static char *layer_settings(const Plan *p, const LayerOptions *o)
+{
+        return xasprintf("gzip level %d, chunk %zu, libdeflate %s", layer_level(p, o),
+                         o->chunk ? o->chunk : (size_t) COMPRESS_CHUNK_DEFAULT, LIBDEFLATE_VERSION_STRING);
+}
+
+int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
+{
+        if (!layer_cache_usable(o->cache))
+                return layer_write_cold(l, p, o, ret, err);
+
+        _cleanup_free_ char *settings = layer_settings(p, o);
+        LayerKey key, after;
+        ObError ignore;
+        /* A source that cannot be looked at now fails the write below,
+         * with its own message. */
+        if (layer_cache_key(p, o->source_date_epoch, settings, &key, &ignore) < 0)
+                return layer_write_cold(l, p, o, ret, err);
+        if (layer_cache_lookup(o->cache, l, &key, OCI_MT_LAYER_GZIP, ret)) {
+                ob_debug("layer %s (%zu entries): from the cache", ret->digest, p->n);
+                return 0;
+        }
+        int r = layer_write_cold(l, p, o, ret, err);
+        if (r < 0)
+                return r;
+        ob_debug("layer %s (%zu entries): written", ret->digest, p->n);
+        /* Remembered only when no source changed while it was read: the
+         * key must describe the bytes that went in. */
+        if (layer_cache_key(p, o->source_date_epoch, settings, &after, &ignore) == 0 && strcmp(key.hex, after.hex) == 0)
+                layer_cache_store(o->cache, l, &after, OCI_MT_LAYER_GZIP, ret);
         return 0;
 }
 

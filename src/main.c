@@ -49,6 +49,7 @@ static void print_global_help(FILE *f)
                 "  -j, --jobs N          compress with N threads (default: the number of CPUs, at most 8)\n"
                 "      --level N         gzip effort 0-%d (12 is smallest and slowest); default: %d for\n"
                 "                        layers with up to %u MiB of files, %d for larger ones\n"
+                "      --no-cache        write every layer, even those the layer cache has\n"
                 "  -q, --quiet           print only errors\n"
                 "  -v, --verbose         print more about what happens\n"
                 "  -h, --help            show this help, or a command's with COMMAND --help\n"
@@ -57,7 +58,8 @@ static void print_global_help(FILE *f)
                 "Environment:\n"
                 "  SOURCE_DATE_EPOCH     the 'created' time of images and the latest mtime in layers\n"
                 "                        (seconds since 1970, default 0): same inputs, same bytes\n"
-                "  OCI_BUILD_CACHE       where app downloads are kept (default ~/.cache/oci-build)\n"
+                "  OCI_BUILD_CACHE       where app downloads and the layer cache are kept\n"
+                "                        (default $XDG_CACHE_HOME/oci-build or ~/.cache/oci-build)\n"
                 "\n"
                 "Exit status: 0 on success, 1 when the work failed, 2 when the command line is wrong.\n"
                 "Run 'oci-build COMMAND --help' for more about a command.\n",
@@ -96,6 +98,7 @@ static void on_signal(int sig)
 enum {
         OPT_SYSROOT = 0x100,
         OPT_LEVEL,
+        OPT_NO_CACHE,
         OPT_COMMAND, /* an option of some command: long_index says which */
 };
 
@@ -105,6 +108,7 @@ static const struct option global_options[] = {
         { "sysroot", required_argument, NULL, OPT_SYSROOT },
         { "jobs", required_argument, NULL, 'j' },
         { "level", required_argument, NULL, OPT_LEVEL },
+        { "no-cache", no_argument, NULL, OPT_NO_CACHE },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -242,6 +246,9 @@ int main(int argc, char **argv)
                                 return 2;
                         }
                         ctx.level = (int) v;
+                        break;
+                case OPT_NO_CACHE:
+                        ctx.no_cache = true;
                         break;
                 case 'q':
                         ob_verbosity = -1;
