@@ -262,16 +262,17 @@ static char *layer_settings(const Plan *p, const LayerOptions *o)
 
 int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
 {
-        if (!layer_cache_usable(o->cache))
-                return layer_write_cold(l, p, o, ret, err);
-
         _cleanup_free_ char *settings = layer_settings(p, o);
         LayerKey key, after;
         ObError ignore;
         /* A source that cannot be looked at now fails the write below,
          * with its own message. */
-        if (layer_cache_key(p, o->source_date_epoch, settings, &key, &ignore) < 0)
-                return layer_write_cold(l, p, o, ret, err);
+        if (!layer_cache_usable(o->cache) || layer_cache_key(p, o->source_date_epoch, settings, &key, &ignore) < 0) {
+                int r = layer_write_cold(l, p, o, ret, err);
+                if (r == 0)
+                        ob_debug("layer %s (%zu entries): written", ret->digest, p->n);
+                return r;
+        }
         if (layer_cache_lookup(o->cache, l, &key, OCI_MT_LAYER_GZIP, ret)) {
                 ob_debug("layer %s (%zu entries): from the cache", ret->digest, p->n);
                 return 0;
