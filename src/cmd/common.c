@@ -29,7 +29,10 @@ BuildOptions context_build_options(const Context *ctx)
                 .configs = ctx->configs,
                 .sysroot = ctx->sysroot,
                 .source_date_epoch = ctx->source_date_epoch,
-                .layer = { .source_date_epoch = ctx->source_date_epoch, .level = ctx->level, .threads = ctx->jobs },
+                .layer = { .source_date_epoch = ctx->source_date_epoch,
+                           .compression = ctx->compression,
+                           .level = ctx->level,
+                           .threads = ctx->jobs },
         };
 }
 
