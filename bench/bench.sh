@@ -111,6 +111,9 @@ for c in gzip zstd; do
         "$OCI_BUILD" -q --compression "$c" --layout "$W/o-$c" tool --all
         measure "noop/$c" "$(declare -f manifest image_bytes); image_bytes '$W/o-$c' $ALL_NAMES" ":" \
                 "$OB --compression $c --layout '$W/o-$c' tool --all"
+        # Without postgres, whose data layer is made by initdb at every build.
+        measure "noopcurl/$c" "$(declare -f manifest image_bytes); image_bytes '$W/o-$c' curl" ":" \
+                "$OB --compression $c --layout '$W/o-$c' tool curl"
         if "$OCI_BUILD" list apps 2>/dev/null | grep -qw notes; then
                 "$OCI_BUILD" -q --compression "$c" --layout "$W/o-$c" app notes
                 measure "app/$c" "$(declare -f manifest image_bytes); image_bytes '$W/o-$c' notes" ":" \
@@ -122,7 +125,7 @@ done
 cell() { [ -n "${WALL[$1]:-}" ] && printf '%7s s %6s MB %11s' "${WALL[$1]}" "${RSS[$1]}" "${SIZE[$1]}" || printf '%7s   %6s    %11s' - - -; }
 printf '\n%-22s | %-31s | %-31s | %-31s | %-31s\n' "median of $RUNS" "oci-build gzip" "oci-build zstd" "umoci" "tar | gzip -6 | sha256sum"
 printf '%-22s | %-31s | %-31s | %-31s | %-31s\n' "" "wall, peak RSS, bytes" "" "" ""
-for row in "base:cold base" "curl:cold tool curl" "all:cold tool --all" "noop:no-op tool --all" "app:app notes (tools built)"; do
+for row in "base:cold base" "curl:cold tool curl" "all:cold tool --all" "noop:no-op tool --all" "noopcurl:no-op tool curl" "app:app notes (tools built)"; do
         k=${row%%:*}
         printf '%-22s | %s | %s | %s | %s\n' "${row#*:}" "$(cell "$k/gzip")" "$(cell "$k/zstd")" "$(cell "$k/umoci")" "$(cell "$k/pipe")"
 done

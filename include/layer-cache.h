@@ -32,15 +32,16 @@
 
 typedef struct LayerCache LayerCache;
 
-/* The cache under dir (created 0700 as needed). It never fails: a
- * directory that cannot be used gives a cache that finds nothing and
- * stores nothing, and says so once on stderr. */
+/* The cache under dir (created 0700 when the first entry is stored). It
+ * never fails: a directory that cannot be used gives a cache that finds
+ * nothing and stores nothing, which it says once on stderr. */
 LayerCache *layer_cache_open(const char *dir);
 /* $OCI_BUILD_CACHE/layers, else $XDG_CACHE_HOME/oci-build/layers, else
  * ~/.cache/oci-build/layers. */
 LayerCache *layer_cache_open_default(void);
 void layer_cache_free(LayerCache *c);
 DEFINE_CLEANUP_FUNC(LayerCache *, layer_cache_free);
+/* False once the cache was found unusable (or for NULL). */
 bool layer_cache_usable(const LayerCache *c);
 
 typedef struct LayerKey {

@@ -27,6 +27,7 @@
 struct LayerCache {
         char *dir;
         bool usable;
+        bool prepared; /* the directory was made or checked */
         bool told_damaged;
 };
 
@@ -43,15 +44,26 @@ LayerCache *layer_cache_open(const char *dir)
         LayerCache *c = xcalloc(1, sizeof(*c));
         c->dir = xstrdup(dir);
         c->usable = true;
+        return c;
+}
+
+/* The directory is made when the first entry is stored, not before: a
+ * build that fails (or writes nothing) leaves no trace and says nothing
+ * about the cache. */
+static bool prepare(LayerCache *c)
+{
+        if (c->prepared)
+                return c->usable;
+        c->prepared = true;
         ObError err;
         struct stat st;
-        if (mkdir_p(dir, 0700, &err) < 0)
+        if (mkdir_p(c->dir, 0700, &err) < 0)
                 disable(c, err.msg);
-        else if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        else if (lstat(c->dir, &st) < 0 || !S_ISDIR(st.st_mode))
                 disable(c, "not a directory");
-        else if (access(dir, W_OK | X_OK) < 0)
+        else if (access(c->dir, W_OK | X_OK) < 0)
                 disable(c, strerror(errno));
-        return c;
+        return c->usable;
 }
 
 LayerCache *layer_cache_open_default(void)
@@ -255,7 +267,7 @@ bool layer_cache_lookup(LayerCache *c, Layout *l, const LayerKey *k, const char 
 
 void layer_cache_store(LayerCache *c, Layout *l, const LayerKey *k, const char *media_type, const OciLayerInfo *info)
 {
-        if (!layer_cache_usable(c) || k->racy)
+        if (!layer_cache_usable(c) || k->racy || !prepare(c))
                 return;
         _cleanup_free_ char *blob = layout_blob_path(l, info->digest);
         struct stat st;

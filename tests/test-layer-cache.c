@@ -142,9 +142,6 @@ START_TEST(test_lookup_needs_intact_blob)
         char *ldir = xasprintf("%s/oci", tmp_root);
         LayerCache *c = layer_cache_open(cdir);
         ck_assert(layer_cache_usable(c));
-        struct stat st;
-        ck_assert_int_eq(stat(cdir, &st), 0);
-        ck_assert_uint_eq(st.st_mode & 07777, 0700);
 
         Layout *l = open_layout(ldir);
         const char content[] = "pretend this is a gzip layer";
@@ -158,6 +155,14 @@ START_TEST(test_lookup_needs_intact_blob)
         OciLayerInfo got = { 0 };
         ck_assert(!layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
         layer_cache_store(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &info);
+        /* Private: the directory 0700, its entries 0600. */
+        struct stat st;
+        ck_assert_int_eq(stat(cdir, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 07777, 0700);
+        char *stored = xasprintf("%s/%s", cdir, k.hex);
+        ck_assert_int_eq(stat(stored, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 07777, 0600);
+        free(stored);
         ck_assert(layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
         ck_assert_str_eq(got.digest, info.digest);
         ck_assert_str_eq(got.diff_id, info.diff_id);
@@ -210,17 +215,47 @@ END_TEST
 
 START_TEST(test_unusable_dir)
 {
+        ObError e = { 0 };
         char *file = xasprintf("%s/a-file", tmp_root);
         test_put_file(file, "", 0644);
+        char *ldir = xasprintf("%s/oci-unusable", tmp_root);
+        Layout *l = open_layout(ldir);
+        const char content[] = "a layer";
+        OciLayerInfo info = { .size = sizeof(content) };
+        ck_assert_msg(layout_put_blob(l, content, sizeof(content), info.digest, &e) == 0, "%s", e.msg);
+        snprintf(info.diff_id, sizeof(info.diff_id), "sha256:%064d", 1);
+        Plan p;
+        make_plan(&p, "x", 0644, NULL);
+        LayerKey k = key_of(&p, "gzip 6");
+
+        /* Under a file, and a file itself: nothing made, nothing found, and
+         * unusable once the first store found out. */
         char *under = xasprintf("%s/layers", file);
-        LayerCache *c = layer_cache_open(under);
-        ck_assert(!layer_cache_usable(c));
-        layer_cache_free(c);
-        /* The directory itself a file. */
-        c = layer_cache_open(file);
-        ck_assert(!layer_cache_usable(c));
-        layer_cache_free(c);
+        const char *const dirs[] = { under, file };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                LayerCache *c = layer_cache_open(dirs[i]);
+                OciLayerInfo got;
+                ck_assert(!layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+                layer_cache_store(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &info);
+                ck_assert(!layer_cache_usable(c));
+                ck_assert(!layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+                layer_cache_free(c);
+        }
         ck_assert(!layer_cache_usable(NULL));
+
+        /* A directory not made yet is made on the first store only. */
+        char *later = xasprintf("%s/later/layers", tmp_root);
+        LayerCache *c = layer_cache_open(later);
+        ck_assert_int_ne(access(later, F_OK), 0);
+        layer_cache_store(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &info);
+        ck_assert(layer_cache_usable(c));
+        ck_assert_int_eq(access(later, F_OK), 0);
+        layer_cache_free(c);
+
+        layout_close(l);
+        plan_clear(&p);
+        free(later);
+        free(ldir);
         free(under);
         free(file);
 }
