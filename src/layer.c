@@ -6,11 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libdeflate.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <zstd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zstd.h>
 
 #include "cleanup-libs.h"
 #include "compress.h"
