@@ -19,9 +19,11 @@ typedef struct Context {
         char *configs;       /* -C: the configs directory */
         const char *sysroot; /* --sysroot */
         int64_t source_date_epoch;
-        int level;     /* --level: gzip effort */
-        unsigned jobs; /* -j */
-        char **args;   /* operands after the command name */
+        int level;                    /* --level, or the level of --compression */
+        LayerCompression compression; /* --compression */
+        unsigned jobs;                /* -j */
+        bool no_cache;                /* --no-cache */
+        char **args;                  /* operands after the command name */
 } Context;
 
 /* An option of one command. main.c knows every command's options, so that
