@@ -33,3 +33,5 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
  * tool_data_cleanup() once the layer is written. */
 int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err);
 void tool_data_cleanup(char *tmpdir);
+/* The data command's environment, besides HOME (the run_as user's). */
+extern const char *const tool_data_env[];

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "configs.h"
 #include "layer-cache.h"
+#include "step-cache.h"
 #include "log.h"
 #include "util.h"
 
@@ -128,6 +129,9 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
         }
         _cleanup_(layer_cache_freep) LayerCache *cache = ctx->no_cache ? NULL : layer_cache_open_default();
         o.layer.cache = cache;
+        _cleanup_(layer_cache_freep) LayerCache *steps = ctx->no_cache ? NULL : step_cache_open_default();
+        o.steps = steps;
+        o.layout_dir = ctx->layout;
         _cleanup_(build_freep) Build *b = NULL;
         _cleanup_(layout_closep) Layout *l = NULL;
         const BuildResult *results = NULL;
