@@ -11,6 +11,7 @@
 #include "image.h"
 #include "log.h"
 #include "oci.h"
+#include "platform.h"
 #include "tool.h"
 
 typedef struct BuildTool {
@@ -52,6 +53,7 @@ struct Build {
         Spec *base;
         Plan base_plan;
         Sysroot *root;
+        PlatformChoice platform; /* of every image of the run: they share the base layer */
         BuildTool *tools;
         size_t n_tools;
         BuildApp *apps;
@@ -106,6 +108,7 @@ void build_free(Build *b)
         plan_clear(&b->base_plan);
         spec_free(b->base);
         sysroot_free(b->root);
+        platform_choice_clear(&b->platform);
         free(b);
 }
 
@@ -176,6 +179,9 @@ int build_new(const BuildOptions *o, Build **ret, ObError *err)
         if (r < 0)
                 return r;
         r = sysroot_open(o->sysroot, &b->root, err);
+        if (r < 0)
+                return r;
+        r = platform_choice_init(&b->platform, b->root, o->platform, err);
         if (r < 0)
                 return r;
         r = plan_from_spec(&b->base_plan, b->base, b->root, o->source_date_epoch, err);
@@ -267,6 +273,8 @@ static int plan_tool(Build *b, const char *name, bool with_data, size_t *ret_ind
                 r = tool_resolve_version(spec, b->root, &version, &debian_version, err);
                 if (r == 0)
                         r = tool_plan(spec, b->root, &b->base_plan, b->o.source_date_epoch, &plan, err);
+                if (r == 0)
+                        r = platform_choice_add_plan(&b->platform, &plan, err);
                 if (r == -ENOPKG)
                         note_missing(b, spec);
                 if (r < 0)
@@ -356,8 +364,10 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
         }
         _cleanup_(plan_clear) Plan plan = { 0 };
         /* What the base and tool layers hold is not repeated in the app's. */
-        r = app_plan_over(spec, b->root, layers, n_layers, oci_arch(), b->o.source_date_epoch,
-                          /* fetch= */ !(flags & BUILD_PLAN_ONLY), &plan, err);
+        r = app_plan_over(spec, b->root, layers, n_layers, platform_choice_get(&b->platform)->arch,
+                          b->o.source_date_epoch, /* fetch= */ !(flags & BUILD_PLAN_ONLY), &plan, err);
+        if (r == 0)
+                r = platform_choice_add_plan(&b->platform, &plan, err);
         if (r < 0)
                 return r;
         if (!(flags & BUILD_PLAN_ONLY)) {
@@ -502,7 +512,8 @@ static int write_base_image(Build *b, Layout *l, BuildResult *ret, ObError *err)
                           .config = &b->base->config,
                           .layers = &layer,
                           .n_layers = 1,
-                          .created = b->o.source_date_epoch };
+                          .created = b->o.source_date_epoch,
+                          .platform = platform_choice_get(&b->platform) };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
         if (r < 0)
@@ -540,7 +551,8 @@ static int write_tool_image(Build *b, Layout *l, BuildTool *t, BuildResult *ret,
                           .config = &cfg,
                           .layers = layers,
                           .n_layers = n,
-                          .created = b->o.source_date_epoch };
+                          .created = b->o.source_date_epoch,
+                          .platform = platform_choice_get(&b->platform) };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
         if (r < 0)
@@ -590,7 +602,8 @@ static int write_app_image(Build *b, Layout *l, BuildApp *a, BuildResult *ret, O
                           .config = &cfg,
                           .layers = layers,
                           .n_layers = n,
-                          .created = b->o.source_date_epoch };
+                          .created = b->o.source_date_epoch,
+                          .platform = platform_choice_get(&b->platform) };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
         if (r < 0)
@@ -683,4 +696,9 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
         *ret_results = b->results;
         *ret_n = b->n_images;
         return 0;
+}
+
+const Platform *build_platform(const Build *b)
+{
+        return platform_choice_get(&b->platform);
 }
