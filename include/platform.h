@@ -117,3 +117,8 @@ void platform_choice_clear(PlatformChoice *c);
  * error says how to make it). */
 int platform_sysroot_for(const Platform *p, const char *sysroot, bool sysroot_given, bool several, char **ret,
                          ObError *err);
+
+/* 0 when programs of p run here: the native platform, or another one for
+ * which the kernel has an enabled binfmt_misc handler (qemu-user-static);
+ * otherwise ENOEXEC with a message saying what to install. */
+int platform_can_run(const Platform *p, ObError *err);

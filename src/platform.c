@@ -537,3 +537,22 @@ int platform_sysroot_for(const Platform *p, const char *sysroot, bool sysroot_gi
         *ret = TAKE_PTR(dir);
         return 0;
 }
+
+int platform_can_run(const Platform *p, ObError *err)
+{
+        Platform native;
+        platform_native(&native);
+        if (platform_equal(p, &native))
+                return 0;
+        const char *qemu = strcmp(p->arch, "arm64") == 0 ? "aarch64" : "x86_64";
+        _cleanup_free_ char *name = platform_string(p);
+        _cleanup_free_ char *entry = xasprintf("/proc/sys/fs/binfmt_misc/qemu-%s", qemu);
+        _cleanup_free_ char *text = NULL;
+        ObError ignore;
+        if (read_file(entry, &text, NULL, &ignore) == 0 && str_startswith(text, "enabled"))
+                return 0;
+        return ob_error_plain(err, ENOEXEC,
+                              "cannot run %s programs here: no binfmt_misc handler for %s (%s); install "
+                              "qemu-user-static and binfmt-support, then 'update-binfmts --enable qemu-%s'",
+                              name, qemu, entry, qemu);
+}
