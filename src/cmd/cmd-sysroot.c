@@ -11,20 +11,23 @@
 #include "util.h"
 
 static char **arg_packages_of;
+static char **arg_packages;
 
 static const CommandOption options[] = {
         { "packages-of", "NAME,...", "also the packages of these tool or app configs ('all': every tool)" },
+        { "packages", "PKG,...", "also these Debian packages (what a config's files need, e.g. npm)" },
         {},
 };
 
 static int set_option(const char *name, const char *value, ObError *err)
 {
+        char ***list = strcmp(name, "packages") == 0 ? &arg_packages : &arg_packages_of;
         const char *p = value;
         for (;;) {
                 size_t n = strcspn(p, ",");
                 _cleanup_free_ char *one = xstrndup(p, n);
-                if (*one && !strv_contains(arg_packages_of, one))
-                        strv_push(&arg_packages_of, one);
+                if (*one && !strv_contains(*list, one))
+                        strv_push(list, one);
                 if (!p[n])
                         return 0;
                 p += n + 1;
@@ -74,7 +77,9 @@ static int run(Context *ctx, ObError *err)
                         configs_free(refs, n);
                 } else if (!strv_contains(names, want[i]))
                         strv_push(&names, want[i]);
-        _cleanup_strv_ char **packages = xcalloc(1, sizeof(char *));
+        _cleanup_strv_ char **packages = TAKE_PTR(arg_packages);
+        if (!packages)
+                packages = xcalloc(1, sizeof(char *));
         for (size_t i = 0; names && names[i]; i++) {
                 r = packages_of(ctx, names[i], &packages, err);
                 if (r < 0)
@@ -95,7 +100,7 @@ static int run(Context *ctx, ObError *err)
 
 const Command command_sysroot = {
         .name = "sysroot",
-        .synopsis = "--platform OS/ARCH [--packages-of NAME,...] [DIR]",
+        .synopsis = "--platform OS/ARCH [--packages-of NAME,...] [--packages PKG,...] [DIR]",
         .summary = "make a Debian tree of another architecture for --platform builds",
         .help = "Makes (or replaces) DIR with mmdebstrap from the Debian mirror apt uses: base-files,\n"
                 "libc6, libc-bin, ca-certificates and tzdata, the Debian packages of the named tool\n"

@@ -179,6 +179,18 @@ else
         not_ok "two builds give identical image index and per-platform manifest digests" "$(diff <(digests "$A") <(digests "$A2"))"
 fi
 
+check "list shows curl built for amd64 and arm64" bash -c "'$OCI_BUILD' -L '$A2' list tools | grep -Eq '^tool +curl +yes +.* amd64,arm64\$'"
+check "show --platform linux/arm64 curl follows the index to the arm64 manifest" bash -c "
+        m=\$(jq -r '.manifests[] | select(.platform.architecture == \"arm64\") | .digest' '$A2'/blobs/sha256/\$(jq -r '.manifests[] | select(.annotations[\"org.opencontainers.image.ref.name\"] == \"curl\") | .digest' '$A2/index.json' | cut -d: -f2))
+        '$OCI_BUILD' -L '$A2' --platform linux/arm64 show curl | grep -q \"manifest: \$m\""
+# clean follows the indexes: what the remaining images use stays.
+"$OCI_BUILD" -q -L "$A2" clean jq >/dev/null 2>&1
+if have_validator; then
+        check "after clean jq, oci-validate still accepts the layout (curl's and base's blobs kept)" "$OCI_VALIDATE" "$A2" curl base --distroless
+fi
+check "after clean jq, skopeo copy --all of curl from the layout still reads every blob" \
+        skopeo copy -q --all "oci:$A2:curl" "oci:$T/copied:curl"
+
 # Sizes per platform, for the record.
 for p in amd64 arm64; do
         for n in base curl jq; do
