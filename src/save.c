@@ -145,8 +145,7 @@ static int resolve_image(SavePlan *p, SaveImage *im, ObError *err)
                 strv_push(&im->layers, ldigest);
         }
 
-        const char *version =
-                json_string_value(json_object_get(json_object_get(m, "annotations"), ANNOTATION_VERSION));
+        const char *version = json_string_value(json_object_get(json_object_get(m, "annotations"), ANNOTATION_VERSION));
         if (im->n_refs == 0 && (!im->multi || im->primary)) {
                 _cleanup_free_ char *t1 = version ? image_default_tag(im->name, version) : NULL;
                 _cleanup_free_ char *t2 = image_default_tag(im->name, "latest");
@@ -461,9 +460,8 @@ static char *index_text(const SavePlan *p)
         for (size_t i = 0; i < p->n_images; i++)
                 for (size_t k = 0; k < p->images[i].n_refs; k++) {
                         const SaveImage *im = &p->images[i];
-                        json_t *d = json_deep_copy(im->index_descriptor && k < im->n_plain_refs
-                                                           ? im->index_descriptor
-                                                           : im->descriptor);
+                        json_t *d = json_deep_copy(im->index_descriptor && k < im->n_plain_refs ? im->index_descriptor
+                                                                                                : im->descriptor);
                         json_object_set_new(d, "annotations",
                                             json_pack("{s:s, s:s}", CONTAINERD_IMAGE_NAME, p->images[i].refs[k].full,
                                                       OCI_REF_NAME, p->images[i].refs[k].familiar));
