@@ -43,27 +43,10 @@ static char *host_suite(void)
         return xstrdup("bookworm");
 }
 
-/* Runs a host program with its standard output into out. */
-static int run_to_file(char *const *argv, const char *out, ObError *err)
-{
-        int status = 0;
-        int r = run_program(argv, &(RunOptions){ .log = out, .uid = -1, .gid = -1 }, &status, err);
-        if (r < 0)
-                return r;
-        if (status != 0)
-                return ob_error_plain(err, EIO, "%s %s failed (exit status %d)", argv[0], argv[1], status);
-        return 0;
-}
-
 /* The paths of a data tarball, as dpkg lists them: "/." first, then
  * "/usr", "/usr/bin/curl"... without a trailing slash. */
-static int tar_paths(const char *tar, char **ret, ObError *err)
+static int tar_paths(struct archive *a, const char *what, char **ret, ObError *err)
 {
-        _cleanup_(archive_read_freep) struct archive *a = archive_read_new();
-        archive_read_support_format_tar(a);
-        archive_read_support_filter_all(a);
-        if (archive_read_open_filename(a, tar, 64 * 1024) != ARCHIVE_OK)
-                return ob_error_plain(err, EIO, "cannot read '%s': %s", tar, archive_error_string(a));
         size_t cap = 4096, n = 0;
         _cleanup_free_ char *out = xmalloc(cap);
         out[0] = '\0';
@@ -88,8 +71,82 @@ static int tar_paths(const char *tar, char **ret, ObError *err)
                 out[n] = '\0';
         }
         if (r != ARCHIVE_EOF)
-                return ob_error_plain(err, EIO, "cannot read '%s': %s", tar, archive_error_string(a));
+                return ob_error_plain(err, EIO, "cannot read '%s': %s", what, archive_error_string(a));
         *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* A member of the .deb read as a tar archive of its own, straight from the
+ * outer one: no temporary file, no program. */
+static ssize_t member_read(struct archive *inner, void *userdata, const void **buf)
+{
+        static char block[64 * 1024];
+        struct archive *outer = userdata;
+        la_ssize_t n = archive_read_data(outer, block, sizeof(block));
+        *buf = block;
+        if (n < 0)
+                archive_set_error(inner, EIO, "%s", archive_error_string(outer));
+        return n;
+}
+
+static struct archive *member_open(struct archive *outer)
+{
+        struct archive *a = archive_read_new();
+        archive_read_support_format_tar(a);
+        archive_read_support_filter_all(a);
+        if (archive_read_open(a, outer, NULL, member_read, NULL) != ARCHIVE_OK) {
+                archive_read_free(a);
+                return NULL;
+        }
+        return a;
+}
+
+/* The control file and the file list of a .deb. */
+static int read_deb(const char *deb, char **ret_control, char **ret_paths, ObError *err)
+{
+        _cleanup_(archive_read_freep) struct archive *outer = archive_read_new();
+        archive_read_support_format_ar(outer);
+        if (archive_read_open_filename(outer, deb, 64 * 1024) != ARCHIVE_OK)
+                return ob_error_plain(err, EIO, "cannot read '%s': %s", deb, archive_error_string(outer));
+        _cleanup_free_ char *control = NULL, *paths = NULL;
+        struct archive_entry *e;
+        int r;
+        while ((r = archive_read_next_header(outer, &e)) == ARCHIVE_OK) {
+                const char *name = archive_entry_pathname(e);
+                bool is_control = str_startswith(name, "control.tar"), is_data = str_startswith(name, "data.tar");
+                if (!is_control && !is_data)
+                        continue;
+                _cleanup_(archive_read_freep) struct archive *inner = member_open(outer);
+                if (!inner)
+                        return ob_error_plain(err, EIO, "'%s': cannot read its %s", deb, name);
+                if (is_data) {
+                        _cleanup_free_ char *what = xasprintf("%s: %s", deb, name);
+                        int k = tar_paths(inner, what, &paths, err);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
+                struct archive_entry *ie;
+                while (!control && archive_read_next_header(inner, &ie) == ARCHIVE_OK) {
+                        const char *in = archive_entry_pathname(ie);
+                        if (strcmp(in, "./control") != 0 && strcmp(in, "control") != 0)
+                                continue;
+                        la_int64_t size = archive_entry_size(ie);
+                        if (size < 0 || size > (1 << 20))
+                                return ob_error_plain(err, EINVAL, "'%s': its control file is too large", deb);
+                        control = xmalloc((size_t) size + 1);
+                        la_ssize_t got = archive_read_data(inner, control, (size_t) size);
+                        if (got != size)
+                                return ob_error_plain(err, EIO, "'%s': cannot read its control file", deb);
+                        control[size] = '\0';
+                }
+        }
+        if (r != ARCHIVE_EOF)
+                return ob_error_plain(err, EIO, "cannot read '%s': %s", deb, archive_error_string(outer));
+        if (!control || !paths)
+                return ob_error_plain(err, EINVAL, "'%s' is not a Debian package (no control or data member)", deb);
+        *ret_control = TAKE_PTR(control);
+        *ret_paths = TAKE_PTR(paths);
         return 0;
 }
 
@@ -106,20 +163,10 @@ static const char *field(const char *control, const char *name, char *buf, size_
         return NULL;
 }
 
-static int record_one(const char *deb, const char *info, const char *scratch, FILE *status, ObError *err)
+static int record_one(const char *deb, const char *info, FILE *status, ObError *err)
 {
-        _cleanup_free_ char *ctl_path = path_join(scratch, "control"), *tar_path = path_join(scratch, "data.tar");
-        int r = run_to_file((char *const[]){ (char *) "dpkg-deb", (char *) "--field", (char *) deb, NULL }, ctl_path,
-                            err);
-        if (r == 0)
-                r = run_to_file((char *const[]){ (char *) "dpkg-deb", (char *) "--fsys-tarfile", (char *) deb, NULL },
-                                tar_path, err);
-        if (r < 0)
-                return r;
         _cleanup_free_ char *control = NULL, *paths = NULL;
-        r = read_file(ctl_path, &control, NULL, err);
-        if (r == 0)
-                r = tar_paths(tar_path, &paths, err);
+        int r = read_deb(deb, &control, &paths, err);
         if (r < 0)
                 return r;
         char package[256], arch[64], multi[64];
@@ -168,16 +215,12 @@ int debroot_record_packages(const char *tree, const char *debs, const char *dpkg
 
         _cleanup_free_ char *status_path = path_join(dpkg, "status");
         _cleanup_free_ char *status_tmp = xasprintf("%s.new", status_path);
-        _cleanup_free_ char *scratch = path_join(dpkg, "tmp.ci");
-        r = mkdir_p(scratch, 0755, err);
-        if (r < 0)
-                return r;
         _cleanup_fclose_ FILE *status = fopen(status_tmp, "we");
         if (!status)
                 return ob_error_set(err, errno, "cannot create '%s'", status_tmp);
         for (size_t i = 0; files[i]; i++) {
                 _cleanup_free_ char *deb = path_join(debs, files[i]);
-                r = record_one(deb, info, scratch, status, err);
+                r = record_one(deb, info, status, err);
                 if (r < 0)
                         return r;
         }
@@ -185,7 +228,6 @@ int debroot_record_packages(const char *tree, const char *debs, const char *dpkg
                 return ob_error_set(err, errno, "cannot write '%s'", status_tmp);
         if (rename(status_tmp, status_path) < 0)
                 return ob_error_set(err, errno, "cannot rename '%s'", status_tmp);
-        rm_tree(scratch, err);
         _cleanup_free_ char *arch_path = path_join(dpkg, "arch");
         _cleanup_free_ char *arch_text = xasprintf("%s\n", dpkg_arch);
         return write_file_atomic(arch_path, arch_text, strlen(arch_text), 0644, err);
