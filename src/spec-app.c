@@ -67,15 +67,6 @@ static int parse_health(YamlDoc *d, yaml_node_t *node, SpecHealth *h, ObError *e
         return 0;
 }
 
-/* A path written relative to the config's directory, made absolute (and
- * canonical where it exists, so messages show a clean path). */
-static char *resolve_relative(const char *dir, const char *path)
-{
-        _cleanup_free_ char *joined = path[0] == '/' ? xstrdup(path) : path_join(dir, path);
-        char *real = realpath(joined, NULL);
-        return real ? real : TAKE_PTR(joined);
-}
-
 /* 'sha256' of an artifact: one digest for every arch, or a mapping of
  * arch to digest. */
 static int parse_sha256(YamlDoc *d, yaml_node_t *v, char ***ret, ObError *err)
@@ -119,7 +110,7 @@ static int parse_artifact(YamlDoc *d, yaml_node_t *item, void *elem, void *userd
         if (!src == !a->url)
                 return y_error(d, item, err, "an 'artifacts' entry needs either 'source' (a local path) or 'url'");
         if (src)
-                a->source = resolve_relative(dir, src);
+                a->source = spec_resolve_relative(dir, src);
         if (a->url && !str_startswith(a->url, "https://") && !str_startswith(a->url, "http://") &&
             !str_startswith(a->url, "file://"))
                 return y_error(d, y_get(d, item, "url"), err,
@@ -164,14 +155,16 @@ static int parse_build_step(YamlDoc *d, yaml_node_t *item, void *elem, void *use
         _cleanup_free_ char *wd = NULL;
         if ((r = spec_get_str(d, item, "workdir", SPEC_KEY_OPTIONAL, "a 'build' step", &wd, err)) < 0)
                 return r;
-        b->workdir = !wd ? xstrdup(dir) : resolve_relative(dir, wd);
+        b->workdir = !wd ? xstrdup(dir) : spec_resolve_relative(dir, wd);
+        if ((v = y_get(d, item, "env")) && (r = spec_parse_env(d, v, "env", &b->env, err)) < 0)
+                return r;
         return 0;
 }
 
 static const SpecEntryKind build_step_kind = {
         .key = "build",
         .what = "a 'build' step",
-        .keys = (const char *const[]){ "command", "workdir", NULL },
+        .keys = (const char *const[]){ "command", "workdir", "env", NULL },
         .parse = parse_build_step,
 };
 
@@ -239,9 +232,11 @@ static int parse_compose(YamlDoc *d, yaml_node_t *node, Spec *s, ObError *err)
                 yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
                 yaml_node_t *sv = yaml_document_get_node(&d->doc, p->value);
                 if (k->type != YAML_SCALAR_NODE || !spec_valid_name((const char *) k->data.scalar.value, 63))
-                        return y_error(d, k, err, "service names must be lowercase letters, digits, '_', '-' or '.'");
-                if ((r = spec_parse_entry(d, sv, &service_kind, &s->services, &s->n_services, /* userdata= */ k, err)) <
-                    0)
+                        r = y_error(d, k, err, "service names must be lowercase letters, digits, '_', '-' or '.'");
+                else
+                        r = spec_parse_entry(d, sv, &service_kind, &s->services, &s->n_services, /* userdata= */ k,
+                                             err);
+                if ((r = y_note(d, r, err)) < 0)
                         return r;
         }
         return 0;
@@ -268,7 +263,7 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
 {
         static const char *const keys[] = { "name",        "version",  "description", "tools",    "artifacts",
                                             "build",       "files",    "directories", "symlinks", "config",
-                                            "healthcheck", "defaults", "compose",     NULL };
+                                            "healthcheck", "defaults", "compose",     "test",     NULL };
         static const YamlRename renames[] = {
                 { "image", "an app image is built from 'tools' and 'artifacts', not from another image" },
                 { "dockerfile",
@@ -287,31 +282,36 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
         yaml_node_t *root = ydoc_root(d);
         /* Paths in an app config are relative to the config file, wherever
          * oci-build runs from. */
-        _cleanup_free_ char *rel_dir = spec_config_dir(file);
-        _cleanup_free_ char *dir = realpath(rel_dir, NULL);
-        if (!dir)
-                dir = xstrdup(rel_dir);
-        if (!s->version) /* absent or empty: y_require() says which */
-                return y_require(d, root, "version", "an app config", &v, err);
-        if ((v = y_get(d, root, "tools")) && (r = y_str_list(d, v, "tools", /* flags= */ 0, &s->tools, err)) < 0)
+        _cleanup_free_ char *dir = spec_config_dir_abs(file);
+        /* each key is checked on its own, and every problem reported */
+        if (!y_get(d, root, "version") && /* absent or empty: y_require() says which */
+            (r = y_note(d, y_require(d, root, "version", "an app config", &v, err), err)) < 0)
                 return r;
-        if ((r = y_require(d, root, "artifacts", "an app config", &v, err)) < 0)
+        if ((v = y_get(d, root, "tools")) &&
+            (r = y_note(d, y_str_list(d, v, "tools", /* flags= */ 0, &s->tools, err), err)) < 0)
                 return r;
-        if ((r = spec_parse_list(d, v, &artifact_kind, &s->artifacts, &s->n_artifacts, dir, err)) < 0)
+        if ((r = y_note(d, y_require(d, root, "artifacts", "an app config", &v, err), err)) < 0)
+                return r;
+        if (y_get(d, root, "artifacts") &&
+            (r = y_note(d, spec_parse_list(d, v, &artifact_kind, &s->artifacts, &s->n_artifacts, dir, err), err)) < 0)
                 return r;
         if ((v = y_get(d, root, "build")) &&
-            (r = spec_parse_list(d, v, &build_step_kind, &s->build, &s->n_build, dir, err)) < 0)
+            (r = y_note(d, spec_parse_list(d, v, &build_step_kind, &s->build, &s->n_build, dir, err), err)) < 0)
                 return r;
         if ((r = spec_parse_layer_keys(d, root, s, err)) < 0)
                 return r;
         if ((v = y_get(d, root, "healthcheck"))) {
-                if ((r = parse_health(d, v, &s->health, err)) < 0)
+                if ((r = y_note(d, parse_health(d, v, &s->health, err), err)) < 0)
                         return r;
                 s->has_health = true;
         }
-        if ((v = y_get(d, root, "defaults")) && (r = parse_defaults(d, v, s, err)) < 0)
+        if ((v = y_get(d, root, "test")) && (r = y_note(d, spec_parse_test(d, v, &s->test, err), err)) < 0)
                 return r;
-        if ((v = y_get(d, root, "compose")) && (r = parse_compose(d, v, s, err)) < 0)
+        if ((v = y_get(d, root, "defaults")) && (r = y_note(d, parse_defaults(d, v, s, err), err)) < 0)
+                return r;
+        if ((v = y_get(d, root, "compose")) && (r = y_note(d, parse_compose(d, v, s, err), err)) < 0)
+                return r;
+        if ((r = y_problems(d, err)) < 0)
                 return r;
         *ret = TAKE_PTR(s);
         return 0;
