@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "unpack.h"
 
+#include "platform.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -653,14 +655,24 @@ static int unpack_layers(Layout *l, const char *name, json_t *layers, json_t *di
 
 int unpack_image(Layout *l, const char *name, const char *dir, UnpackedImage *ret, ObError *err)
 {
+        return unpack_image_for(l, name, /* platform= */ NULL, dir, ret, err);
+}
+
+int unpack_image_for(Layout *l, const char *name, const Platform *platform, const char *dir, UnpackedImage *ret,
+                     ObError *err)
+{
         json_auto_t *manifest = NULL;
         json_auto_t *config = NULL;
         _cleanup_(unpacked_image_clear) UnpackedImage img = { 0 };
         int r;
 
-        json_t *desc = layout_index_find(l, name);
-        if (!desc)
+        if (!layout_index_find(l, name))
                 return ob_error_plain(err, ENOENT, "image '%s' is not in %s", name, layout_path(l));
+        /* An image index: the manifest of the platform asked for. */
+        json_auto_t *desc = NULL;
+        r = platform_resolve(l, name, platform, &desc, err);
+        if (r < 0)
+                return r;
         const char *mt = json_string_value(json_object_get(desc, "mediaType"));
         if (mt && strcmp(mt, OCI_MT_MANIFEST) != 0)
                 return ob_error_plain(err, ENOTSUP, "image '%s' of %s is a '%s', not an image manifest", name,
