@@ -204,9 +204,13 @@ static void key_step_env(KeyState *k, const SpecBuildStep *b)
         for (char **e = environ; e && *e; e++)
                 n++;
         _cleanup_free_ const char **env = xcalloc(n + 1, sizeof(char *));
+        size_t m = 0;
         for (size_t i = 0; i < n; i++)
-                env[i] = environ[i];
-        qsort(env, n, sizeof(char *), strv_compare);
+                /* The shell's "last command" changes with how oci-build was
+                 * started (directly, under time or env): no step reads it. */
+                if (!str_startswith(environ[i], "_="))
+                        env[m++] = environ[i];
+        qsort(env, m, sizeof(char *), strv_compare);
         key_strv(k, "environ", (char *const *) env);
         key_strv(k, "step env", b->env);
 }

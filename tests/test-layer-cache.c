@@ -389,6 +389,9 @@ START_TEST(test_app_key_covers_tree)
         ck_assert_str_ne(k3.hex, k4.hex);
         unsetenv("OB_TEST_STEP_VAR");
         ck_assert_str_eq(k3.hex, app_key(&app, &base, &p, &o).hex);
+        /* Except the shell's "last command", which says how we were started. */
+        setenv("_", "/usr/bin/time", 1);
+        ck_assert_str_eq(k3.hex, app_key(&app, &base, &p, &o).hex);
         char *env[] = { (char *) "NODE_ENV=production", NULL };
         step.env = env;
         ck_assert_str_ne(k3.hex, app_key(&app, &base, &p, &o).hex);
