@@ -114,7 +114,7 @@ START_TEST(test_image)
 
         _cleanup_json_ json_t *doc = NULL;
         ObError err = { 0 };
-        ck_assert_msg(sbom_image(l, "img", 86400, &doc, &err) == 0, "%s", err.msg);
+        ck_assert_msg(sbom_image(l, "img", NULL, 0, 86400, &doc, &err) == 0, "%s", err.msg);
         ck_assert_str_eq(json_string_value(json_object_get(doc, "spdxVersion")), "SPDX-2.3");
         ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "creationInfo"), "created")),
                          "1970-01-02T00:00:00Z");
@@ -154,12 +154,12 @@ START_TEST(test_image)
 
         /* Read again: the same bytes. */
         _cleanup_json_ json_t *again = NULL;
-        ck_assert(sbom_image(l, "img", 86400, &again, &err) == 0);
+        ck_assert(sbom_image(l, "img", NULL, 0, 86400, &again, &err) == 0);
         _cleanup_free_ char *a = json_dumps(doc, JSON_SORT_KEYS);
         _cleanup_free_ char *b = json_dumps(again, JSON_SORT_KEYS);
         ck_assert_str_eq(a, b);
 
-        ck_assert_int_lt(sbom_image(l, "nothing", 0, &again, &err), 0);
+        ck_assert_int_lt(sbom_image(l, "nothing", NULL, 0, 0, &again, &err), 0);
         ck_assert_ptr_nonnull(strstr(err.msg, "no image 'nothing'"));
         test_image_teardown();
 }
