@@ -385,6 +385,58 @@ EOF
         fi
 fi
 
+# --- an image index: one SBOM per platform -------------------------------------
+# The arm64 sysroot that test-arch.sh makes (and caches for the day).
+ARCH_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/oci-build-test
+SR=$ARCH_CACHE/sysroot-linux-arm64-$(printf '%s %s' curl,jq "$(date +%Y-%m-%d)" | sha256sum | cut -c1-12)
+if [ ! -f "$SR/var/lib/dpkg/status" ] && have mmdebstrap; then
+        mkdir -p "$ARCH_CACHE"
+        "$OCI_BUILD" --platform linux/arm64 sysroot --packages-of curl,jq "$SR" >/dev/null 2>&1 || rm -rf "$SR"
+fi
+if [ -f "$SR/var/lib/dpkg/status" ]; then
+        mkdir -p "$T/sysroots"
+        ln -s "$SR" "$T/sysroots/linux-arm64"
+        MA=$T/multi
+        if OCI_BUILD_SYSROOTS=$T/sysroots "$OCI_BUILD" -q -C "$T/src1/configs" -L "$MA" \
+                --platform linux/amd64,linux/arm64 tool curl >/dev/null 2>"$T/ma.err"; then
+                ok "tool curl for linux/amd64 and linux/arm64: an image index per image"
+                check "the index.json entries (image indexes) carry no SBOM annotation" \
+                        jq -e '[.manifests[] | select(.annotations["org.oci-build.sbom"])] | length == 0' "$MA/index.json"
+                out=$(python3 - "$MA" <<'EOF'
+import json, sys
+lay = sys.argv[1]
+def blob(d):
+    return open(lay + "/blobs/sha256/" + d.split(":")[1], "rb").read()
+n = 0
+for e in json.load(open(lay + "/index.json"))["manifests"]:
+    for m in json.loads(blob(e["digest"]))["manifests"]:
+        a = json.loads(blob(m["annotations"]["org.oci-build.sbom"]))
+        assert a["artifactType"] == "application/spdx+json" and a["subject"]["digest"] == m["digest"]
+        doc = json.loads(blob(a["layers"][0]["digest"]))
+        purl = [p for p in doc["packages"] if p["SPDXID"] == "SPDXRef-Image"][0]["externalRefs"][0]["referenceLocator"]
+        assert purl.endswith("arch=" + m["platform"]["architecture"]), purl
+        assert m["digest"].split(":")[1] in purl, purl
+        n += 1
+print(n)
+EOF
+)
+                check "each platform's manifest descriptor names its own SBOM, about that manifest and architecture (${out:-0} of 4)" \
+                        test "$out" = 4
+                if [ -x "$OCI_VALIDATE" ]; then
+                        check "oci-validate --distroless of the two-platform layout" "$OCI_VALIDATE" --distroless --quiet "$MA"
+                fi
+                n_before=$(ls "$MA/blobs/sha256" | wc -l)
+                "$OCI_BUILD" -q --layout "$MA" clean >/dev/null 2>&1
+                check "clean deletes none of the per-platform SBOMs ($n_before blobs)" \
+                        test "$(ls "$MA/blobs/sha256" | wc -l)" = "$n_before"
+                check "sbom curl reads one of them" bash -c "'$OCI_BUILD' --layout '$MA' sbom curl | jq -e '.spdxVersion == \"SPDX-2.3\"'"
+        else
+                not_ok "tool curl for linux/amd64 and linux/arm64" "$(cat "$T/ma.err")"
+        fi
+else
+        skip "SBOMs in an image index" "no arm64 sysroot (mmdebstrap is needed to make one)"
+fi
+
 expect_fail "sbom of an image the layout does not have: one line naming it" "no image 'nothing'" run sbom nothing
 expect_fail "show takes --files or --packages, not both" "not both" run show curl --files --packages
 
