@@ -60,7 +60,9 @@ const Command command_sbom = {
                 "Debian package the image records in /var/lib/dpkg/status.d/ (with its purl and the\n"
                 "files its md5sums name). Files no package owns are listed too. 'created' comes from\n"
                 "SOURCE_DATE_EPOCH and the document namespace from the manifest digest, so the same\n"
-                "image gives the same bytes.\n",
+                "image gives the same bytes. Every build stores this document in the layout beside the\n"
+                "image (an OCI artifact named by the annotation org.oci-build.sbom of its descriptor),\n"
+                "with the app's downloads as packages: that stored document is what is written.\n",
         .run = run,
         .output_is_file = true,
 };
