@@ -64,3 +64,13 @@ int spec_begin(const char *file, SpecTier tier, const char *what, const char *co
 /* What every tier's layer may name: files, directories, symlinks; and the
  * image config. */
 int spec_parse_layer_keys(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err);
+
+/* A path written relative to the config's directory, made absolute (and
+ * canonical where it exists, so messages show a clean path). */
+char *spec_resolve_relative(const char *dir, const char *path);
+
+/* 'artifacts' and 'build' (src/spec-artifact.c), which apps and tools share;
+ * dir is the config's directory. A tool's artifacts may also unpack an
+ * archive, and its build steps run in the unpacked sources. */
+int spec_parse_artifacts(YamlDoc *d, yaml_node_t *list, Spec *s, const char *dir, ObError *err);
+int spec_parse_build(YamlDoc *d, yaml_node_t *list, Spec *s, const char *dir, ObError *err);

@@ -136,15 +136,41 @@ static int parse_binaries(YamlDoc *d, yaml_node_t *v, char ***ret, ObError *err)
         return 0;
 }
 
+/* A release tool: 'artifacts' (downloads or local files, archives
+ * unpacked) instead of the sysroot's binaries, and 'build' steps that
+ * compile unpacked sources. */
+static int parse_release(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err)
+{
+        yaml_node_t *v = y_get(d, root, "build");
+        int r;
+        if (v && v->type == YAML_MAPPING_NODE)
+                return y_error(d, v, err,
+                               "'build.binary_path' is now 'binaries' (a list of image paths) and "
+                               "'build.runtime_libraries' is not needed: libraries are found by reading the ELF "
+                               "files; name data files and helpers under 'files' ('build' is now a list of steps "
+                               "that compile the 'artifacts')");
+        _cleanup_free_ char *rel_dir = spec_config_dir(s->file);
+        _cleanup_free_ char *dir = realpath(rel_dir, NULL);
+        if ((v = y_get(d, root, "artifacts")) && (r = spec_parse_artifacts(d, v, s, dir ? dir : rel_dir, err)) < 0)
+                return r;
+        if ((v = y_get(d, root, "build"))) {
+                if (!s->n_artifacts)
+                        return y_error(d, v, err, "'build' compiles the 'artifacts' of a tool: it needs 'artifacts'");
+                if ((r = spec_parse_build(d, v, s, /* dir= */ NULL, err)) < 0)
+                        return r;
+        }
+        if (s->n_artifacts && !s->version)
+                return y_error(d, root, err,
+                               "a tool config with 'artifacts' needs 'version': it is the release's version");
+        return 0;
+}
+
 int spec_load_tool(const char *file, Spec **ret, ObError *err)
 {
         static const char *const keys[] = { "name",     "version", "package",     "description", "category",
                                             "binaries", "files",   "directories", "symlinks",    "config",
-                                            "test",     "data",    NULL };
+                                            "test",     "data",    "artifacts",   "build",       NULL };
         static const YamlRename renames[] = {
-                { "build", "'build.binary_path' is now 'binaries' (a list of image paths) and "
-                           "'build.runtime_libraries' is not needed: libraries are found by reading the ELF files; "
-                           "name data files and helpers under 'files'" },
                 { "install_path", "binaries and files keep their host paths; use 'files' with 'path' and 'source' "
                                   "to place something elsewhere" },
                 { "test_command", "use 'test: {command: [...], expect: TEXT}'" },
@@ -176,6 +202,8 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
         if ((r = y_require(d, root, "binaries", "a tool config", &v, err)) < 0)
                 return r;
         if ((r = parse_binaries(d, v, &s->binaries, err)) < 0)
+                return r;
+        if ((r = parse_release(d, root, s, err)) < 0)
                 return r;
         if ((r = spec_parse_layer_keys(d, root, s, err)) < 0)
                 return r;
