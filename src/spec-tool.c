@@ -141,27 +141,18 @@ static int parse_binaries(YamlDoc *d, yaml_node_t *v, char ***ret, ObError *err)
  * compile unpacked sources. */
 static int parse_release(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err)
 {
-        yaml_node_t *v = y_get(d, root, "build");
+        yaml_node_t *v;
         int r;
-        if (v && v->type == YAML_MAPPING_NODE)
-                return y_error(d, v, err,
-                               "'build.binary_path' is now 'binaries' (a list of image paths) and "
-                               "'build.runtime_libraries' is not needed: libraries are found by reading the ELF "
-                               "files; name data files and helpers under 'files' ('build' is now a list of steps "
-                               "that compile the 'artifacts')");
         _cleanup_free_ char *rel_dir = spec_config_dir(s->file);
         _cleanup_free_ char *dir = realpath(rel_dir, NULL);
         if ((v = y_get(d, root, "artifacts")) && (r = spec_parse_artifacts(d, v, s, dir ? dir : rel_dir, err)) < 0)
                 return r;
-        if ((v = y_get(d, root, "build"))) {
-                if (!s->n_artifacts)
-                        return y_error(d, v, err, "'build' compiles the 'artifacts' of a tool: it needs 'artifacts'");
-                if ((r = spec_parse_build(d, v, s, /* dir= */ NULL, err)) < 0)
-                        return r;
-        }
-        if (s->n_artifacts && !s->version)
-                return y_error(d, root, err,
-                               "a tool config with 'artifacts' needs 'version': it is the release's version");
+        if ((v = y_get(d, root, "build")) && (r = spec_parse_build(d, v, s, /* dir= */ NULL, err)) < 0)
+                return r;
+        if ((s->n_artifacts || s->n_build) && !s->version)
+                return y_error(
+                        d, root, err,
+                        "a tool config with 'artifacts' or 'build' needs 'version': it is the release's version");
         return 0;
 }
 
@@ -199,6 +190,12 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
                 return y_error(d, root, err, "a tool config needs 'version', or 'package' to read the version from");
         if ((r = spec_get_str(d, root, "category", SPEC_KEY_OPTIONAL, "a tool config", &s->category, err)) < 0)
                 return r;
+        if ((v = y_get(d, root, "build")) && v->type == YAML_MAPPING_NODE)
+                return y_error(d, v, err,
+                               "'build' is a list of steps that compile a release's 'artifacts'; the seed format's "
+                               "'build.binary_path' is now 'binaries' (a list of image paths) and "
+                               "'build.runtime_libraries' is not needed: libraries are found by reading the ELF "
+                               "files; name data files and helpers under 'files'");
         if ((r = y_require(d, root, "binaries", "a tool config", &v, err)) < 0)
                 return r;
         if ((r = parse_binaries(d, v, &s->binaries, err)) < 0)

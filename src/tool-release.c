@@ -211,6 +211,8 @@ static int run_build(const Spec *tool, const char *src, const char *dest, ObErro
 /* Where a binary of a release tool comes from, for a message. */
 static const char *artifact_names(const Spec *tool)
 {
+        if (!tool->n_artifacts)
+                return "no artifacts";
         const SpecArtifact *a = &tool->artifacts[0];
         return a->url ? a->url : a->source;
 }

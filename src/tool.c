@@ -297,13 +297,13 @@ int tool_plan_with(const Spec *tool, Sysroot *root, const Plan *base, int64_t mt
         if (r < 0)
                 return r;
 
-        if (tool->n_artifacts) {
+        if (tool->n_artifacts || tool->n_build) {
                 r = tool_release_plan(tool, root, base, opts && opts->arch ? opts->arch : oci_arch(),
                                       !(opts && opts->no_fetch), &p, err);
                 if (r < 0)
                         return r;
         }
-        for (size_t i = 0; !tool->n_artifacts && tool->binaries[i]; i++) {
+        for (size_t i = 0; !tool->n_artifacts && !tool->n_build && tool->binaries[i]; i++) {
                 size_t from = elf_closure_count(c);
                 /* A missing binary is the package's business (not installed,
                  * or not the path it installs); a missing library is another

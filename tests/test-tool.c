@@ -373,9 +373,9 @@ END_TEST
 
 static const BadCase bad_cases[] = {
         { "bad-seed-build.yml",
-          "4:1: key 'build' is not supported in a tool config: 'build.binary_path' is now 'binaries' (a list of "
-          "image paths) and 'build.runtime_libraries' is not needed: libraries are found by reading the ELF files; "
-          "name data files and helpers under 'files'" },
+          "5:3: 'build' is a list of steps that compile a release's 'artifacts'; the seed format's "
+          "'build.binary_path' is now 'binaries' (a list of image paths) and 'build.runtime_libraries' is not "
+          "needed: libraries are found by reading the ELF files; name data files and helpers under 'files'" },
         { "bad-seed-install-path.yml",
           "5:1: key 'install_path' is not supported in a tool config: binaries and files keep their host paths; "
           "use 'files' with 'path' and 'source' to place something elsewhere" },
