@@ -158,7 +158,9 @@ static int stage_artifact(const Spec *tool, const SpecArtifact *a, const char *s
         *strrchr(parent, '/') = '\0';
         if ((r = mkdir_p(parent, 0755, err)) < 0)
                 return r;
-        if (access(dst, F_OK) == 0)
+        /* An empty directory (the top of the sources, for path '/') is
+         * free; anything else is another artifact's. */
+        if (rmdir(dst) < 0 && errno != ENOENT && access(dst, F_OK) == 0)
                 return ob_error_plain(err, EEXIST, "%s:%zu: artifacts: path '%s' is already taken by another artifact",
                                       tool->file, a->line, a->path);
         if (archive_unpack_is_archive(name)) {
@@ -240,6 +242,8 @@ int tool_release_plan(const Spec *tool, Sysroot *root, const Plan *base, const c
                  * build: the entries are not known yet. */
                 for (size_t i = 0; i < tool->n_artifacts; i++) {
                         const SpecArtifact *a = &tool->artifacts[i];
+                        if (strcmp(a->path, "/") == 0)
+                                continue;
                         _cleanup_free_ char *why = xasprintf("artifact (%s:%zu); not %s yet", tool->file, a->line,
                                                              missing ? "downloaded" : "built");
                         Entry e = { .path = a->path, .type = ENTRY_DIR, .mode = 0755, .why = why };
