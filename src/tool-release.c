@@ -250,6 +250,17 @@ int tool_release_plan(const Spec *tool, Sysroot *root, const Plan *base, const c
                         if ((r = plan_add(p, &e, err)) < 0)
                                 return r;
                 }
+                for (size_t i = 0; tool->binaries[i]; i++) {
+                        _cleanup_free_ char *why =
+                                xasprintf("binary named in config; not %s yet", missing ? "downloaded" : "built");
+                        Entry e = { .path = tool->binaries[i],
+                                    .type = ENTRY_FILE,
+                                    .mode = 0755,
+                                    .data = (char *) "",
+                                    .why = why };
+                        if ((r = plan_add(p, &e, err)) < 0)
+                                return r;
+                }
                 return 0;
         }
         if (tool->n_build) {
