@@ -372,6 +372,16 @@ END_TEST
 /* ---- spec_load_tool: bad configs --------------------------------------- */
 
 static const BadCase bad_cases[] = {
+        { "bad-release-no-version.yml",
+          "1:1: a tool config with 'artifacts' or 'build' needs 'version': it is the release's version" },
+        { "bad-release-max-unpacked.yml",
+          "5:71: 'max_unpacked' must be a size such as 500M, 2G or a number of bytes, found '12X'" },
+        { "bad-release-pin.yml", "5:65: 'sha256' must be 64 lowercase hex digits, found 'abc'" },
+        { "bad-release-strip.yml", "5:75: 'strip_components' must be a whole number from 0 to 64, found '-1'" },
+        { "bad-release-url.yml",
+          "5:25: 'url' must start with https://, http:// or file://, found 'ftp://example.com/r.tar.gz'" },
+        { "bad-release-workdir.yml",
+          "7:32: 'workdir' must be relative to the unpacked sources, without '..', found '../up'" },
         { "bad-seed-build.yml",
           "5:3: 'build' is a list of steps that compile a release's 'artifacts'; the seed format's "
           "'build.binary_path' is now 'binaries' (a list of image paths) and 'build.runtime_libraries' is not "
@@ -867,6 +877,29 @@ START_TEST(test_plan_release_bad)
 }
 END_TEST
 
+START_TEST(test_plan_release_bomb)
+{
+        NEED_ELF();
+        _cleanup_free_ char *archive = make_release();
+        _cleanup_free_ char *cfg =
+                write_config("rel-bomb", "name: rel-bomb\nversion: \"1\"\ndescription: d\n"
+                                         "artifacts: [{path: /opt/r, source: r-1.tar.gz, max_unpacked: 1K}]\n"
+                                         "binaries: [/opt/r/bin/t]\n");
+        Spec *s = load_tool(cfg);
+        ck_assert_uint_eq(s->artifacts[0].max_unpacked, 1024);
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        Plan p;
+        plan_init(&p);
+        ck_assert_int_eq(tool_plan(s, root, NULL, 0, &p, &e), -EFBIG);
+        ck_assert_msg(strstr(e.msg, cfg) && strstr(e.msg, ":4: artifacts: '") &&
+                              strstr(e.msg, "refused as an archive bomb"),
+                      "%s", e.msg);
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
 START_TEST(test_plan_source_build)
 {
         NEED_ELF();
@@ -971,6 +1004,7 @@ static Suite *tool_suite(void)
         tcase_add_test(tc, test_plan_release);
         tcase_add_test(tc, test_plan_release_missing_library);
         tcase_add_test(tc, test_plan_release_bad);
+        tcase_add_test(tc, test_plan_release_bomb);
         tcase_add_test(tc, test_plan_source_build);
         tcase_add_test(tc, test_version_matches);
         tcase_set_timeout(tc, 30);
