@@ -192,10 +192,11 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
                 return r;
         if ((v = y_get(d, root, "build")) && v->type == YAML_MAPPING_NODE)
                 return y_error(d, v, err,
-                               "'build' is a list of steps that compile a release's 'artifacts'; the seed format's "
-                               "'build.binary_path' is now 'binaries' (a list of image paths) and "
-                               "'build.runtime_libraries' is not needed: libraries are found by reading the ELF "
-                               "files; name data files and helpers under 'files'");
+                               "key 'build' is not supported in a tool config as a mapping: 'build.binary_path' "
+                               "is now 'binaries' (a list of image paths) and 'build.runtime_libraries' is not "
+                               "needed: libraries are found by reading the ELF files; name data files and helpers "
+                               "under 'files' ('build' is now a list of steps that compile a release's "
+                               "'artifacts')");
         if ((r = y_require(d, root, "binaries", "a tool config", &v, err)) < 0)
                 return r;
         if ((r = parse_binaries(d, v, &s->binaries, err)) < 0)

@@ -383,9 +383,10 @@ static const BadCase bad_cases[] = {
         { "bad-release-workdir.yml",
           "7:32: 'workdir' must be relative to the unpacked sources, without '..', found '../up'" },
         { "bad-seed-build.yml",
-          "5:3: 'build' is a list of steps that compile a release's 'artifacts'; the seed format's "
-          "'build.binary_path' is now 'binaries' (a list of image paths) and 'build.runtime_libraries' is not "
-          "needed: libraries are found by reading the ELF files; name data files and helpers under 'files'" },
+          "5:3: key 'build' is not supported in a tool config as a mapping: 'build.binary_path' is now "
+          "'binaries' (a list of image paths) and 'build.runtime_libraries' is not needed: libraries are found by "
+          "reading the ELF files; name data files and helpers under 'files' ('build' is now a list of steps that "
+          "compile a release's 'artifacts')" },
         { "bad-seed-install-path.yml",
           "5:1: key 'install_path' is not supported in a tool config: binaries and files keep their host paths; "
           "use 'files' with 'path' and 'source' to place something elsewhere" },
