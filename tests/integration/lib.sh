@@ -24,16 +24,20 @@ cleanup() {
 trap cleanup EXIT
 
 ok() {      # ok DESCRIPTION -- record a pass
+        local desc="$*"
         TAP_N=$((TAP_N + 1))
-        echo "ok $TAP_N - $*"
+        # A TAP line is one line: a description that quotes a command's
+        # output keeps its words, not its newlines.
+        echo "ok $TAP_N - ${desc//$'\n'/ }"
 }
 
 not_ok() {  # not_ok DESCRIPTION [DETAIL...]
         TAP_N=$((TAP_N + 1))
         TAP_FAILED=$((TAP_FAILED + 1))
-        echo "not ok $TAP_N - $1"
+        echo "not ok $TAP_N - ${1//$'\n'/ }"
         shift
-        [ $# -gt 0 ] && printf '#   %s\n' "$@"
+        # Every line of the details is a TAP comment, however many it has.
+        [ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /'
         return 0
 }
 

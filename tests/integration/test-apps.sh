@@ -20,7 +20,7 @@ export OCI_BUILD_CACHE=$T/cache
 
 now() { date +%s%N; }
 secs() { awk -v n="$1" 'BEGIN { printf "%.1f s", n / 1e9 }'; }
-diag() { printf '# %s\n' "$@"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 mb() { awk -v n="$1" 'BEGIN { printf "%.1f MB", n / 1e6 }'; }
 
 manifest_of() {

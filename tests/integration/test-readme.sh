@@ -42,7 +42,7 @@
 README=$SOURCE_ROOT/README.md
 COPY=$T/repo
 LAYOUT=$COPY/oci
-diag() { printf '# %s\n' "$@"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 
 # --- the copy ----------------------------------------------------------------
 mkdir -p "$COPY/build"

@@ -19,7 +19,7 @@ echo '{}' > "$DOCKER_CONFIG/config.json"
 now() { date +%s%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }'; }
 size_of() { stat -c %s "$1"; }
-diag() { printf '# %s\n' "$@"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 
 # The manifest digest of the image named $2 in layout $1, and a blob's path.
 manifest_of() {
