@@ -22,6 +22,7 @@ typedef struct ArchiveUnpackOptions {
         char *const *include; /* fnmatch globs against the stripped path (or a leading directory of it); NULL: all */
         char *const *exclude; /* the same; wins over include */
         uint64_t max_bytes;   /* of file data unpacked; 0: ARCHIVE_UNPACK_DEFAULT_MAX */
+        const char *name;     /* the archive in messages (its URL); NULL: its path */
 } ArchiveUnpackOptions;
 
 /* Whether a file or URL name ends like an archive this module unpacks:

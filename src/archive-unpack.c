@@ -242,15 +242,16 @@ static int add_entry(Unpack *u, struct archive *a, struct archive_entry *e)
         return write_file(u, a, name, dirfd, leaf, archive_entry_perm(e));
 }
 
-static int unpack_into(const char *archive, int top, const ArchiveUnpackOptions *o, ObError *err)
+static int unpack_into(const char *path, int top, const ArchiveUnpackOptions *o, ObError *err)
 {
+        const char *archive = o->name ? o->name : path;
         _cleanup_archive_read_ struct archive *a = archive_read_new();
         archive_read_support_filter_gzip(a);
         archive_read_support_filter_xz(a);
         archive_read_support_format_tar(a);
         archive_read_support_format_gnutar(a);
         archive_read_support_format_zip(a);
-        if (archive_read_open_filename(a, archive, 65536) < ARCHIVE_OK)
+        if (archive_read_open_filename(a, path, 65536) < ARCHIVE_OK)
                 return ob_error_plain(err, EINVAL, "'%s' is not a .tar.gz, .tar.xz or .zip archive: %s", archive,
                                       archive_error_string(a));
         Unpack u = { .archive = archive,

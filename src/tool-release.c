@@ -167,11 +167,12 @@ static int stage_artifact(const Spec *tool, const SpecArtifact *a, const char *s
                 ArchiveUnpackOptions o = { .strip_components = (unsigned) a->strip_components,
                                            .include = a->include,
                                            .exclude = a->exclude,
-                                           .max_bytes = a->max_unpacked };
+                                           .max_bytes = a->max_unpacked,
+                                           .name = name };
                 ob_info("%s: unpacking %s", tool->name, name);
                 r = archive_unpack(file, dst, &o, err);
                 if (r < 0)
-                        return ob_error_wrap(err, "%s:%zu: artifacts: '%s'", tool->file, a->line, name);
+                        return ob_error_wrap(err, "%s:%zu: artifacts", tool->file, a->line);
                 return 0;
         }
         if (a->strip_components || a->include || a->exclude)

@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/docker.sh"
 
-need python3 curl openssl tar xz
+need python3 curl openssl tar xz jq
 
 CONFIGS=$SOURCE_ROOT/configs
 NODE_VERSION=$(sed -n 's/^version: *"\{0,1\}\([0-9.]*\)"\{0,1\} *$/\1/p' "$CONFIGS/tools/node24.yml")
@@ -204,6 +204,29 @@ check "offline: the layout is byte-for-byte unchanged" test "$(tree_sum "$L")" =
 check "no unpacked release is left behind in TMPDIR" test -z "$(ls -A "$T/tmp" | grep oci-build-data)"
 mv "$T/real.tar.xz" "$T/www/dist/v$NODE_VERSION/$TARBALL"
 start_www || not_ok "the web server starts again"
+
+# A "release" that is not an archive (a server's error page) and one whose
+# binary is not in it: one line naming the config, the key and the value.
+printf '<html>moved</html>\n' >"$T/www/page.tar.xz"
+for bad in notarchive:page.tar.xz:/usr/local/bin/node nobinary:dist/v$NODE_VERSION/$TARBALL:/usr/local/bin/nodejs; do
+        IFS=: read -r name file bin <<<"$bad"
+        cat >"$SRC/configs/tools/$name.yml" <<EOF
+name: $name
+version: "$NODE_VERSION"
+description: a broken release
+artifacts: [{path: /usr/local, url: "$U/$file", strip_components: 1}]
+binaries: [$bin]
+EOF
+done
+before=$(tree_sum "$L")
+expect_fail "a release that is not an archive: one line naming the config, 'artifacts' and the URL" \
+        "tools/notarchive\.yml:4: artifacts: '$U/page\.tar\.xz' is not a \.tar\.gz, \.tar\.xz or \.zip archive" \
+        "$OCI_BUILD" -q -C "$SRC/configs" --layout "$L" tool notarchive
+expect_fail "a binary the release lacks: one line naming the config, 'binaries' and the path" \
+        "tools/nobinary\.yml: binaries: '/usr/local/bin/nodejs' is not a file of the release \($U/dist/" \
+        "$OCI_BUILD" -q -C "$SRC/configs" --layout "$L" tool nobinary
+check "the broken releases left the layout unchanged" test "$(tree_sum "$L")" = "$before"
+check "nothing half-unpacked is left in TMPDIR" test -z "$(ls -A "$T/tmp" | grep oci-build-data)"
 
 # --- 4. a source build --------------------------------------------------------
 if have cc && have make; then
