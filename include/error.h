@@ -7,9 +7,9 @@
 /* An error travels up the call chain in one of these; callers add context on
  * the way up with ob_error_wrap() and only main() prints it. */
 typedef struct ObError {
-        int code;  /* a positive errno value, or EINVAL for "bad input" */
-        int usage; /* the command line itself is wrong: main() exits with 2, not 1 */
-        char msg[4096];
+        int code;       /* a positive errno value, or EINVAL for "bad input" */
+        int usage;      /* the command line itself is wrong: main() exits with 2, not 1 */
+        char msg[8192]; /* room for a config's problems, one a line (yamlspec.h) */
 } ObError;
 
 /* Fills err (which may be NULL) and returns -code (or -EINVAL when code is 0).

@@ -95,6 +95,13 @@ typedef struct PlanCopyOptions {
 
 int plan_add_host(Plan *p, Sysroot *root, const PlanCopyOptions *o, ObError *err);
 
+/* Like plan_add_host() for a file or tree of the host named by path (o->src
+ * is not used): an app's local artifact, a 'files' source written relative
+ * to its config. It is read through a Sysroot opened on its directory, so the
+ * tree below it is held as any sysroot's; a symlink given as path itself is
+ * followed. */
+int plan_add_local(Plan *p, const char *path, const PlanCopyOptions *o, ObError *err);
+
 /* The 'files', 'directories' and 'symlinks' of a spec, which every tier
  * names the same way. */
 int plan_add_spec_files(Plan *p, Sysroot *root, const Spec *s, ObError *err);

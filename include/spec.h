@@ -23,7 +23,8 @@ const char *spec_tier_name(SpecTier tier);
  * (symlinks inside it stay symlinks). */
 typedef struct SpecFile {
         char *path;     /* destination in the image */
-        char *source;   /* path inside the sysroot; defaults to path */
+        char *source;   /* path inside the sysroot (defaults to path), or on the host when local */
+        bool local;     /* source was written relative to the config: a host path, absolute after loading */
         char **exclude; /* fnmatch globs against image paths */
         bool has_mode;
         uint32_t mode;
@@ -116,6 +117,7 @@ typedef struct SpecBuildStep {
         char **command; /* run on the host before packaging */
         char *workdir;  /* apps: absolute, from a path relative to the config; tools: relative
                          * to the unpacked sources, or NULL */
+        char **env;     /* "NAME=VALUE" set in its environment, or NULL */
 } SpecBuildStep;
 
 typedef struct SpecHealth {

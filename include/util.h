@@ -89,6 +89,10 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 size_t strv_length(char *const *v);
 void strv_push(char ***v, const char *s); /* copies s */
 bool strv_contains(char *const *v, const char *s);
+/* Environment lists of "KEY=VALUE": the value of key, or NULL; and kv set,
+ * replacing the entry of the same key. */
+const char *strv_env_get(char *const *env, const char *key);
+void strv_env_set(char ***env, const char *kv);
 char *strv_join(char *const *v, const char *sep);
 /* For qsort() of a string vector. */
 int strv_compare(const void *a, const void *b);

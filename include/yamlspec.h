@@ -10,9 +10,31 @@
 
 /* Strict, typed reading of a YAML document. Every error names
  * "file:line:col" (libyaml's marks, 1-based) and what was expected. */
+/* A problem of a config that loading went on past: see y_note(). */
+typedef struct YamlProblem {
+        size_t line, column; /* 1-based; 0: the whole file */
+        char *msg;           /* "file:line:col: what was expected" */
+} YamlProblem;
+
+/* A key y_check_map() reported as unknown, for y_require(). */
+typedef struct YamlUnknownKey {
+        const yaml_node_t *node;
+        const char *hint; /* of a renamed key, or NULL */
+        size_t next;      /* 1 + the index of the next one of the same mapping; 0: none */
+} YamlUnknownKey;
+
+/* How many problems of one config are reported; the rest are counted. */
+#define YDOC_MAX_PROBLEMS 20
+
 typedef struct YamlDoc {
         char *file; /* as given, used in messages */
         yaml_document_t doc;
+        YamlProblem problems[YDOC_MAX_PROBLEMS]; /* the first found */
+        size_t n_problems;                       /* noted, kept or not */
+        size_t error_line, error_column;         /* of the last y_error() */
+        YamlUnknownKey *unknown_keys;            /* reported by y_check_map() */
+        size_t n_unknown_keys, cap_unknown_keys;
+        size_t *unknown_by_map; /* per node: 1 + the index of its first unknown key; 0: none */
 } YamlDoc;
 
 /* What a config may cost, whoever wrote it: a larger file, deeper nesting, or
@@ -37,6 +59,27 @@ int y_error(YamlDoc *d, const yaml_node_t *node, ObError *err, const char *fmt, 
 
 const char *y_kind(const yaml_node_t *node); /* "a string", "a list", "a mapping" */
 
+/* Independent problems of one config are reported together. A loader that
+ * can go on past a problem (the next key, the next entry of a list) hands
+ * what a step returned to y_note(): a config problem (-EINVAL, err filled by
+ * y_error()) is recorded in d and 0 returned; anything else (out of memory)
+ * comes back as it is, and r >= 0 too. A problem that the rest depends on
+ * (the text is not YAML) still ends loading at once. */
+int y_note(YamlDoc *d, int r, ObError *err);
+/* What y_require() returns for a required key that an unknown key of the
+ * same mapping already stands for (misspelt, or renamed with a hint that
+ * names it): y_note() drops it, as said. err has a message all the same. */
+#define Y_ALREADY_SAID (-EALREADY)
+/* Whether a problem was noted: checks that relate several keys to one
+ * another run only when each key on its own was fine. */
+bool y_has_problems(const YamlDoc *d);
+/* The end of a loader: 0 when nothing was noted; else err holds every
+ * problem, one a line in the order found (the first line is the message
+ * loading used to stop at), at most
+ * YDOC_MAX_PROBLEMS of them and then "and N more problems", and -EINVAL
+ * is returned. */
+int y_problems(YamlDoc *d, ObError *err);
+
 /* A key that an older config format used, and what to write instead. */
 typedef struct YamlRename {
         const char *old_key;
@@ -45,7 +88,8 @@ typedef struct YamlRename {
 
 /* Checks that node is a mapping whose keys are all scalars, unique, and
  * listed in allowed (NULL-terminated); renames may be NULL. what names the
- * thing for messages ("the image config"). */
+ * thing for messages ("the image config"). A node that is not a mapping is
+ * an error; each bad key is noted (y_note()) and the others stay usable. */
 int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *const *allowed, const YamlRename *renames,
                 ObError *err);
 

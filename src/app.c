@@ -53,7 +53,7 @@ static char *step_name(char *const *command)
 
 /* The lines of a failed step's output that its error message shows. */
 #define BUILD_ERROR_LINES 20
-#define BUILD_ERROR_BYTES 3000 /* of an ObError's 4096, leaving room for the rest */
+#define BUILD_ERROR_BYTES 3000 /* of an ObError's message, leaving room for the rest */
 
 int app_run_build(const Spec *app, ObError *err)
 {
@@ -67,6 +67,12 @@ int app_run_build(const Spec *app, ObError *err)
                 _cleanup_free_ char *tail = NULL;
                 RunOptions ro = { .workdir = b->workdir };
                 build_user(b->workdir, &ro, &env);
+                if (b->env && !env)
+                        for (char **e = environ; e && *e; e++)
+                                strv_push(&env, *e);
+                /* the step's own 'env' over what it inherits */
+                for (size_t k = 0; b->env && b->env[k]; k++)
+                        strv_env_set(&env, b->env[k]);
                 ro.envp = env;
                 StepOutput out = { .prefix = prefix, .tail_lines = BUILD_ERROR_LINES };
                 int r = run_step(b->command, &ro, &out, &status, &tail, err);
@@ -113,25 +119,14 @@ static int fetch_artifact(const Spec *app, const SpecArtifact *a, const char *ar
  * the artifact itself is followed, as before. */
 static int add_local_artifact(Plan *p, const Spec *app, const SpecArtifact *a, const char *why, ObError *err)
 {
-        _cleanup_free_ char *real = realpath(a->source, NULL);
-        if (!real)
-                return ob_error_set(err, errno, "%s:%zu: artifacts: '%s'", app->file, a->line, a->source);
-        char *slash = strrchr(real, '/');
-        _cleanup_free_ char *dir = slash == real ? xstrdup("/") : xstrndup(real, (size_t) (slash - real));
-        const char *src = slash[1] ? slash : "/";
-        _cleanup_(sysroot_freep) Sysroot *host = NULL;
-        int r = sysroot_open(dir, &host, err);
-        if (r < 0)
-                return ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
         PlanCopyOptions o = { .dst = a->path,
-                              .src = src,
                               .has_mode = a->has_mode,
                               .mode = a->mode,
                               .uid = a->uid,
                               .gid = a->gid,
                               .normalize_modes = !a->has_mode,
                               .why = why };
-        r = plan_add_host(p, host, &o, err);
+        int r = plan_add_local(p, a->source, &o, err);
         if (r < 0)
                 return ob_error_wrap(err, "%s:%zu: artifacts", app->file, a->line);
         return 0;

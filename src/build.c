@@ -117,8 +117,11 @@ static int check_name(const ConfigRef *ref, const Spec *spec, ObError *err)
          * named otherwise (a variant of the base). */
         if (ref->tier == SPEC_TIER_BASE || strcmp(spec->name, ref->name) == 0)
                 return 0;
+        /* a file name may hold anything: it is quoted as the terminal can show it */
+        char file[1024], name[512];
         return ob_error_plain(err, EINVAL, "%s: 'name' is '%s' but the file is %s.yml: they must be the same",
-                              ref->file, spec->name, ref->name);
+                              ob_escape(ref->file, file, sizeof(file)), spec->name,
+                              ob_escape(ref->name, name, sizeof(name)));
 }
 
 static int load_ref(const ConfigRef *ref, Spec **ret, ObError *err)

@@ -219,10 +219,11 @@ char *compose_rewrite_host(const char *value, char *const *services, const char 
 }
 
 /* A value that is a wildcard address (or defaults to one), which on the host
- * network would put the app on every interface: listen instead. */
+ * network would put the app on every interface: listen instead. "*" is
+ * postgres' (listen_addresses). */
 static char *rewrite_wildcard(const char *value, const char *listen)
 {
-        char *const wildcards[] = { (char *) "0.0.0.0", (char *) "::", (char *) "[::]", NULL };
+        char *const wildcards[] = { (char *) "0.0.0.0", (char *) "::", (char *) "[::]", (char *) "*", NULL };
         size_t off, len;
         if (!names_one_of(value, strlen(value), wildcards, &off, &len))
                 return NULL;
@@ -377,6 +378,24 @@ static char **host_network_env(char *const *env, char *const *services, const ch
         return out;
 }
 
+/* A service's command on the host network: an argument, or the value of a
+ * NAME=VALUE one ("listen_addresses=${POSTGRES_LISTEN:-*}"), rewritten as
+ * the environment is, so that the stack stays on loopback as written. */
+static char **host_network_args(char *const *args, char *const *services, const char *listen)
+{
+        char **out = NULL;
+        for (size_t i = 0; args && args[i]; i++) {
+                const char *eq = strchr(args[i], '=');
+                size_t klen = eq ? (size_t) (eq - args[i]) + 1 : 0;
+                const char *value = args[i] + klen;
+                _cleanup_free_ char *h = compose_rewrite_host(value, services, "127.0.0.1");
+                _cleanup_free_ char *w = rewrite_wildcard(h ? h : value, listen);
+                _cleanup_free_ char *arg = xasprintf("%.*s%s", (int) klen, args[i], w ? w : h ? h : value);
+                strv_push(&out, arg);
+        }
+        return out;
+}
+
 /* The app's environment: the image's, overridden by the compose-only
  * settings (which may use ${VAR:-default}, expanded by compose). */
 static char **app_env(const Spec *app)
@@ -476,8 +495,9 @@ static void other_service(Emitter *em, const SpecService *s, const char *image, 
                 word(em, "network_mode");
                 word(em, "host");
         }
+        _cleanup_strv_ char **host_cmd = o->host_network ? host_network_args(s->command, services, listen) : NULL;
         if (s->command)
-                list(em, "command", NULL, s->command, /* flow= */ true);
+                list(em, "command", NULL, host_cmd ? host_cmd : s->command, /* flow= */ true);
         _cleanup_strv_ char **host_env = o->host_network ? host_network_env(s->environment, services, listen) : NULL;
         environment(em, host_env ? host_env : s->environment);
         if (s->volumes && s->volumes[0])

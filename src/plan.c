@@ -515,6 +515,22 @@ static int add_data(Plan *p, const char *path, const char *data, uint32_t mode, 
         return plan_add(p, &e, err);
 }
 
+int plan_add_local(Plan *p, const char *path, const PlanCopyOptions *o, ObError *err)
+{
+        _cleanup_free_ char *real = realpath(path, NULL);
+        if (!real)
+                return ob_error_set(err, errno, "'%s'", path);
+        char *slash = strrchr(real, '/');
+        _cleanup_free_ char *dir = slash == real ? xstrdup("/") : xstrndup(real, (size_t) (slash - real));
+        _cleanup_(sysroot_freep) Sysroot *host = NULL;
+        int r = sysroot_open(dir, &host, err);
+        if (r < 0)
+                return r;
+        PlanCopyOptions local = *o;
+        local.src = slash[1] ? slash : "/";
+        return plan_add_host(p, host, &local, err);
+}
+
 int plan_add_spec_files(Plan *p, Sysroot *root, const Spec *s, ObError *err)
 {
         for (size_t i = 0; i < s->n_files; i++) {
@@ -528,7 +544,7 @@ int plan_add_spec_files(Plan *p, Sysroot *root, const Spec *s, ObError *err)
                                       .uid = f->uid,
                                       .gid = f->gid,
                                       .why = why };
-                int r = plan_add_host(p, root, &o, err);
+                int r = f->local ? plan_add_local(p, f->source, &o, err) : plan_add_host(p, root, &o, err);
                 if (r < 0)
                         return ob_error_wrap(err, "%s:%zu: files entry '%s'", s->file, f->line, f->path);
         }

@@ -375,28 +375,6 @@ void step_result_clear(StepResult *r)
         *r = (StepResult){ 0 };
 }
 
-static const char *env_get(char *const *env, const char *key)
-{
-        size_t n = strlen(key);
-        for (size_t i = 0; env && env[i]; i++)
-                if (strncmp(env[i], key, n) == 0 && env[i][n] == '=')
-                        return env[i] + n + 1;
-        return NULL;
-}
-
-/* Sets "KEY=VALUE", replacing the entry of the same key. */
-static void env_set(char ***env, const char *kv)
-{
-        size_t n = strcspn(kv, "=");
-        for (size_t i = 0; *env && (*env)[i]; i++)
-                if (strncmp((*env)[i], kv, n) == 0 && (*env)[i][n] == '=') {
-                        free((*env)[i]);
-                        (*env)[i] = xstrdup(kv);
-                        return;
-                }
-        strv_push(env, kv);
-}
-
 /* What the child needs, prepared before it starts: between clone() and
  * execve() it only makes system calls. */
 typedef struct StepChild {
@@ -689,13 +667,13 @@ static char **step_env(const UnpackedImage *img, char *const *extra_env)
         for (size_t i = 0; img->env && img->env[i]; i++)
                 strv_push(&env, img->env[i]);
         for (size_t i = 0; extra_env && extra_env[i]; i++)
-                env_set(&env, extra_env[i]);
-        if (!env_get(env, "HOME")) {
+                strv_env_set(&env, extra_env[i]);
+        if (!strv_env_get(env, "HOME")) {
                 _cleanup_free_ char *home = xasprintf("HOME=%s", img->account.home ? img->account.home : "/");
-                env_set(&env, home);
+                strv_env_set(&env, home);
         }
-        if (!env_get(env, "PATH"))
-                env_set(&env, "PATH=" DEFAULT_PATH);
+        if (!strv_env_get(env, "PATH"))
+                strv_env_set(&env, "PATH=" DEFAULT_PATH);
         return env;
 }
 
@@ -788,7 +766,7 @@ int sandbox_run_step(const char *root, const UnpackedImage *img, char *const *ar
                 .hostname = img->name ? img->name : "oci-build",
                 .argv = argv,
                 .envp = env,
-                .path = env_get(env, "PATH"),
+                .path = strv_env_get(env, "PATH"),
                 .workdir = img->workdir ? img->workdir : "/",
                 .uid = img->account.uid,
                 .gid = img->account.gid,

@@ -131,9 +131,11 @@ static int parse_compose(YamlDoc *d, yaml_node_t *node, Spec *s, ObError *err)
                 yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
                 yaml_node_t *sv = yaml_document_get_node(&d->doc, p->value);
                 if (k->type != YAML_SCALAR_NODE || !spec_valid_name((const char *) k->data.scalar.value, 63))
-                        return y_error(d, k, err, "service names must be lowercase letters, digits, '_', '-' or '.'");
-                if ((r = spec_parse_entry(d, sv, &service_kind, &s->services, &s->n_services, /* userdata= */ k, err)) <
-                    0)
+                        r = y_error(d, k, err, "service names must be lowercase letters, digits, '_', '-' or '.'");
+                else
+                        r = spec_parse_entry(d, sv, &service_kind, &s->services, &s->n_services, /* userdata= */ k,
+                                             err);
+                if ((r = y_note(d, r, err)) < 0)
                         return r;
         }
         return 0;
@@ -179,7 +181,7 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
 {
         static const char *const keys[] = { "name",        "version",  "description", "tools",    "artifacts",
                                             "build",       "files",    "directories", "symlinks", "config",
-                                            "healthcheck", "defaults", "compose",     NULL };
+                                            "healthcheck", "defaults", "compose",     "test",     NULL };
         static const YamlRename renames[] = {
                 { "image", "an app image is built from 'tools' and 'artifacts', not from another image" },
                 { "dockerfile",
@@ -198,30 +200,33 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
         yaml_node_t *root = ydoc_root(d);
         /* Paths in an app config are relative to the config file, wherever
          * oci-build runs from. */
-        _cleanup_free_ char *rel_dir = spec_config_dir(file);
-        _cleanup_free_ char *dir = realpath(rel_dir, NULL);
-        if (!dir)
-                dir = xstrdup(rel_dir);
-        if (!s->version) /* absent or empty: y_require() says which */
-                return y_require(d, root, "version", "an app config", &v, err);
-        if ((v = y_get(d, root, "tools")) && (r = parse_tools(d, v, s, err)) < 0)
+        _cleanup_free_ char *dir = spec_config_dir_abs(file);
+        /* each key is checked on its own, and every problem reported */
+        if (!y_get(d, root, "version") && /* absent or empty: y_require() says which */
+            (r = y_note(d, y_require(d, root, "version", "an app config", &v, err), err)) < 0)
                 return r;
-        if ((r = y_require(d, root, "artifacts", "an app config", &v, err)) < 0)
+        if ((v = y_get(d, root, "tools")) && (r = y_note(d, parse_tools(d, v, s, err), err)) < 0)
                 return r;
-        if ((r = spec_parse_artifacts(d, v, s, dir, err)) < 0)
+        if ((r = y_note(d, y_require(d, root, "artifacts", "an app config", &v, err), err)) < 0)
                 return r;
-        if ((v = y_get(d, root, "build")) && (r = spec_parse_build(d, v, s, dir, err)) < 0)
+        if (y_get(d, root, "artifacts") && (r = y_note(d, spec_parse_artifacts(d, v, s, dir, err), err)) < 0)
+                return r;
+        if ((v = y_get(d, root, "build")) && (r = y_note(d, spec_parse_build(d, v, s, dir, err), err)) < 0)
                 return r;
         if ((r = spec_parse_layer_keys(d, root, s, err)) < 0)
                 return r;
         if ((v = y_get(d, root, "healthcheck"))) {
-                if ((r = parse_health(d, v, &s->health, err)) < 0)
+                if ((r = y_note(d, parse_health(d, v, &s->health, err), err)) < 0)
                         return r;
                 s->has_health = true;
         }
-        if ((v = y_get(d, root, "defaults")) && (r = parse_defaults(d, v, s, err)) < 0)
+        if ((v = y_get(d, root, "test")) && (r = y_note(d, spec_parse_test(d, v, &s->test, err), err)) < 0)
                 return r;
-        if ((v = y_get(d, root, "compose")) && (r = parse_compose(d, v, s, err)) < 0)
+        if ((v = y_get(d, root, "defaults")) && (r = y_note(d, parse_defaults(d, v, s, err), err)) < 0)
+                return r;
+        if ((v = y_get(d, root, "compose")) && (r = y_note(d, parse_compose(d, v, s, err), err)) < 0)
+                return r;
+        if ((r = y_problems(d, err)) < 0)
                 return r;
         *ret = TAKE_PTR(s);
         return 0;

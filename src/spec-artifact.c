@@ -12,13 +12,6 @@
 #include "util.h"
 #include "yamlspec.h"
 
-char *spec_resolve_relative(const char *dir, const char *path)
-{
-        _cleanup_free_ char *joined = path[0] == '/' ? xstrdup(path) : path_join(dir, path);
-        char *real = realpath(joined, NULL);
-        return real ? real : TAKE_PTR(joined);
-}
-
 /* 'sha256' of an artifact: one digest for every arch, or a mapping of
  * arch to digest. */
 static int parse_sha256(YamlDoc *d, yaml_node_t *v, char ***ret, ObError *err)
@@ -155,6 +148,8 @@ static int parse_build_step(YamlDoc *d, yaml_node_t *item, void *elem, void *use
         _cleanup_free_ char *wd = NULL;
         if ((r = spec_get_str(d, item, "workdir", SPEC_KEY_OPTIONAL, "a 'build' step", &wd, err)) < 0)
                 return r;
+        if ((v = y_get(d, item, "env")) && (r = spec_parse_env(d, v, "env", &b->env, err)) < 0)
+                return r;
         if (!dir) {
                 if (wd && (wd[0] == '/' || strstr(wd, "..")))
                         return y_error(d, y_get(d, item, "workdir"), err,
@@ -170,7 +165,7 @@ static int parse_build_step(YamlDoc *d, yaml_node_t *item, void *elem, void *use
 static const SpecEntryKind build_step_kind = {
         .key = "build",
         .what = "a 'build' step",
-        .keys = (const char *const[]){ "command", "workdir", NULL },
+        .keys = (const char *const[]){ "command", "workdir", "env", NULL },
         .parse = parse_build_step,
 };
 

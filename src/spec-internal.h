@@ -28,8 +28,17 @@ int spec_get_path(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyPresence
  * /etc/passwd accept. */
 bool spec_valid_name(const char *s, size_t max);
 
+/* A map of environment variables (y_str_map()), as "NAME=VALUE"; names
+ * are letters, digits and '_', not starting with a digit. */
+int spec_parse_env(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObError *err);
+
 /* The directory of the config file, for paths written relative to it. */
 char *spec_config_dir(const char *file);
+/* The same, absolute (canonical where it exists). */
+char *spec_config_dir_abs(const char *file);
+/* path, when relative, joined to dir; canonical where it exists, so
+ * messages show a clean path. */
+char *spec_resolve_relative(const char *dir, const char *path);
 
 /* One kind of entry of a list in a config (or of a mapping of names). */
 typedef struct SpecEntryKind {
@@ -44,7 +53,8 @@ typedef struct SpecEntryKind {
 } SpecEntryKind;
 
 /* Appends one entry parsed from node to the array *array of *n elements of
- * elem_size bytes. */
+ * elem_size bytes, which only this function grows (its room is *n rounded
+ * up to a power of two). */
 int spec_parse_entry_sized(YamlDoc *d, yaml_node_t *node, const SpecEntryKind *kind, size_t elem_size, void **array,
                            size_t *n, void *userdata, ObError *err);
 #define spec_parse_entry(d, node, kind, array, n, userdata, err) \
@@ -57,17 +67,18 @@ int spec_parse_list_sized(YamlDoc *d, yaml_node_t *list, const SpecEntryKind *ki
         spec_parse_list_sized(d, list, kind, sizeof(**(array)), (void **) (array), n, userdata, err)
 
 /* The start all tiers share: the file, its keys, name, version and
- * description. The version may be absent; the caller decides. */
+ * description. The version may be absent; the caller decides. Problems of
+ * a key are noted on the document (y_note()), each loader going on with
+ * the other keys and ending with y_problems(), which reports them all. */
 int spec_begin(const char *file, SpecTier tier, const char *what, const char *const *keys, const YamlRename *renames,
                YamlDoc **ret_doc, Spec **ret_spec, ObError *err);
+
+/* A 'test' (tools and apps): what `oci-build test NAME` runs in the image. */
+int spec_parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err);
 
 /* What every tier's layer may name: files, directories, symlinks; and the
  * image config. */
 int spec_parse_layer_keys(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err);
-
-/* A path written relative to the config's directory, made absolute (and
- * canonical where it exists, so messages show a clean path). */
-char *spec_resolve_relative(const char *dir, const char *path);
 
 /* 'artifacts' and 'build' (src/spec-artifact.c), which apps and tools share;
  * dir is the config's directory. A tool's artifacts may also unpack an

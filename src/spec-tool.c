@@ -36,8 +36,9 @@ static const SpecEntryKind test_step_kind = {
 };
 
 /* test: {command: [...], expect: TEXT} or {steps: [{command, expect}...]},
- * with optional env and files (created under /tmp before the first step). */
-static int parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err)
+ * with optional env and files (created under /tmp before the first step).
+ * Apps take the same. */
+int spec_parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err)
 {
         static const char *const keys[] = { "command", "expect", "steps", "env", "files", NULL };
         yaml_node_t *v;
@@ -52,11 +53,9 @@ static int parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err)
                 if ((r = spec_parse_list(d, v, &test_step_kind, &t->steps, &t->n_steps, /* userdata= */ NULL, err)) < 0)
                         return r;
         } else {
-                static const char *const step_keys[] = { "command", "expect", "env", "files", NULL };
+                /* the keys were checked above, 'steps' being absent */
                 t->steps = xcalloc(1, sizeof(*t->steps));
                 t->n_steps = 1;
-                if ((r = y_check_map(d, node, "'test'", step_keys, NULL, err)) < 0)
-                        return r;
                 if ((r = parse_test_step(d, node, &t->steps[0], /* userdata= */ NULL, err)) < 0)
                         return r;
         }
@@ -143,16 +142,20 @@ static int parse_release(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err)
 {
         yaml_node_t *v;
         int r;
-        _cleanup_free_ char *rel_dir = spec_config_dir(s->file);
-        _cleanup_free_ char *dir = realpath(rel_dir, NULL);
-        if ((v = y_get(d, root, "artifacts")) && (r = spec_parse_artifacts(d, v, s, dir ? dir : rel_dir, err)) < 0)
+        _cleanup_free_ char *dir = spec_config_dir_abs(s->file);
+        if ((v = y_get(d, root, "artifacts")) && (r = y_note(d, spec_parse_artifacts(d, v, s, dir, err), err)) < 0)
                 return r;
-        if ((v = y_get(d, root, "build")) && (r = spec_parse_build(d, v, s, /* dir= */ NULL, err)) < 0)
+        if ((v = y_get(d, root, "build")) && v->type != YAML_MAPPING_NODE &&
+            (r = y_note(d, spec_parse_build(d, v, s, /* dir= */ NULL, err), err)) < 0)
                 return r;
-        if ((s->n_artifacts || s->n_build) && !s->version)
-                return y_error(
-                        d, root, err,
-                        "a tool config with 'artifacts' or 'build' needs 'version': it is the release's version");
+        /* without 'package' either, that was said already */
+        if ((y_get(d, root, "artifacts") || y_get(d, root, "build")) && !y_get(d, root, "version") &&
+            y_get(d, root, "package"))
+                return y_note(d,
+                              y_error(d, root, err,
+                                      "a tool config with 'artifacts' or 'build' needs 'version': it is the release's "
+                                      "version"),
+                              err);
         return 0;
 }
 
@@ -184,34 +187,48 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
         if (r < 0)
                 return r;
         yaml_node_t *root = ydoc_root(d);
-        if ((r = spec_get_str(d, root, "package", SPEC_KEY_OPTIONAL, "a tool config", &s->package, err)) < 0)
+        /* each key is checked on its own, and every problem reported */
+        if ((r = y_note(d, spec_get_str(d, root, "package", SPEC_KEY_OPTIONAL, "a tool config", &s->package, err),
+                        err)) < 0)
                 return r;
-        if (!s->version && !s->package)
-                return y_error(d, root, err, "a tool config needs 'version', or 'package' to read the version from");
-        if ((r = spec_get_str(d, root, "category", SPEC_KEY_OPTIONAL, "a tool config", &s->category, err)) < 0)
+        if (!y_get(d, root, "version") && !y_get(d, root, "package") &&
+            (r = y_note(d,
+                        y_error(d, root, err, "a tool config needs 'version', or 'package' to read the version from"),
+                        err)) < 0)
                 return r;
-        if ((v = y_get(d, root, "build")) && v->type == YAML_MAPPING_NODE)
-                return y_error(d, v, err,
-                               "key 'build' is not supported in a tool config as a mapping: 'build.binary_path' "
-                               "is now 'binaries' (a list of image paths) and 'build.runtime_libraries' is not "
-                               "needed: libraries are found by reading the ELF files; name data files and helpers "
-                               "under 'files' ('build' is now a list of steps that compile a release's "
-                               "'artifacts')");
-        if ((r = y_require(d, root, "binaries", "a tool config", &v, err)) < 0)
+        if ((r = y_note(d, spec_get_str(d, root, "category", SPEC_KEY_OPTIONAL, "a tool config", &s->category, err),
+                        err)) < 0)
                 return r;
-        if ((r = parse_binaries(d, v, &s->binaries, err)) < 0)
+        /* The seed format's build mapping named the binary: its message
+         * says to write 'binaries', so a missing 'binaries' is not said again. */
+        bool seed_build = (v = y_get(d, root, "build")) && v->type == YAML_MAPPING_NODE;
+        if (seed_build &&
+            (r = y_note(d,
+                        y_error(d, v, err,
+                                "key 'build' is not supported in a tool config as a mapping: 'build.binary_path' "
+                                "is now 'binaries' (a list of image paths) and 'build.runtime_libraries' is not "
+                                "needed: libraries are found by reading the ELF files; name data files and helpers "
+                                "under 'files' ('build' is now a list of steps that compile a release's "
+                                "'artifacts')"),
+                        err)) < 0)
+                return r;
+        if (!seed_build && (r = y_note(d, y_require(d, root, "binaries", "a tool config", &v, err), err)) < 0)
+                return r;
+        if ((v = y_get(d, root, "binaries")) && (r = y_note(d, parse_binaries(d, v, &s->binaries, err), err)) < 0)
                 return r;
         if ((r = parse_release(d, root, s, err)) < 0)
                 return r;
         if ((r = spec_parse_layer_keys(d, root, s, err)) < 0)
                 return r;
-        if ((v = y_get(d, root, "test")) && (r = parse_test(d, v, &s->test, err)) < 0)
+        if ((v = y_get(d, root, "test")) && (r = y_note(d, spec_parse_test(d, v, &s->test, err), err)) < 0)
                 return r;
         if ((v = y_get(d, root, "data"))) {
-                if ((r = parse_data(d, v, &s->data, err)) < 0)
+                if ((r = y_note(d, parse_data(d, v, &s->data, err), err)) < 0)
                         return r;
                 s->has_data = true;
         }
+        if ((r = y_problems(d, err)) < 0)
+                return r;
         *ret = TAKE_PTR(s);
         return 0;
 }

@@ -114,6 +114,7 @@ void spec_free(Spec *s)
         for (size_t i = 0; i < s->n_build; i++) {
                 strv_free(s->build[i].command);
                 free(s->build[i].workdir);
+                strv_free(s->build[i].env);
         }
         free(s->build);
         spec_health_clear(&s->health);
@@ -143,6 +144,39 @@ bool spec_valid_name(const char *s, size_t max)
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
                         return false;
         return true;
+}
+
+/* What a shell and env(1) accept as a variable's name. */
+static bool valid_env_name(const char *s, size_t len)
+{
+        if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                      s[i] == '_'))
+                        return false;
+        return true;
+}
+
+int spec_parse_env(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObError *err)
+{
+        _cleanup_strv_ char **env = NULL;
+        int r = y_str_map(d, node, key, &env, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; env[i]; i++) {
+                size_t n = strcspn(env[i], "=");
+                if (!valid_env_name(env[i], n)) {
+                        /* y_str_map() took a mapping: entry i is pair i */
+                        yaml_node_t *k = yaml_document_get_node(&d->doc, node->data.mapping.pairs.start[i].key);
+                        return y_error(d, k, err,
+                                       "names of '%s' must be letters, digits and '_', not starting with a digit, "
+                                       "found '%.*s'",
+                                       key, (int) n, env[i]);
+                }
+        }
+        *ret = TAKE_PTR(env);
+        return 0;
 }
 
 /* Text that ends up in a colon-separated line of /etc/passwd. */
@@ -197,7 +231,10 @@ int spec_parse_entry_sized(YamlDoc *d, yaml_node_t *node, const SpecEntryKind *k
                 if (r < 0)
                         return r;
         }
-        *array = xrealloc(*array, (*n + 1) * elem_size);
+        /* room doubles at each power of two: a list of 80,000 entries (bad
+         * ones too, which are all read now) is not copied 80,000 times */
+        if ((*n & (*n - 1)) == 0)
+                *array = xrealloc(*array, (*n ? 2 * *n : 1) * elem_size);
         void *elem = (char *) *array + *n * elem_size;
         memset(elem, 0, elem_size);
         (*n)++;
@@ -211,7 +248,8 @@ int spec_parse_list_sized(YamlDoc *d, yaml_node_t *list, const SpecEntryKind *ki
                 return y_error(d, list, err, "'%s' must be a list, found %s", kind->key, y_kind(list));
         yaml_node_t *item;
         Y_SEQ_FOREACH(d, list, item) {
-                int r = spec_parse_entry_sized(d, item, kind, elem_size, array, n, userdata, err);
+                /* entries are independent: a bad one does not hide the next */
+                int r = y_note(d, spec_parse_entry_sized(d, item, kind, elem_size, array, n, userdata, err), err);
                 if (r < 0)
                         return r;
         }
@@ -242,8 +280,10 @@ static int get_file_path(YamlDoc *d, yaml_node_t *map, const char *key, SpecKeyP
         return y_abs_path(d, v, key, ret, err);
 }
 
+/* An entry of 'files'; userdata is the config's directory. */
 static int parse_file(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata, ObError *err)
 {
+        const char *dir = userdata;
         SpecFile *f = elem;
         yaml_node_t *v;
         int r;
@@ -259,7 +299,13 @@ static int parse_file(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata,
         }
         if ((r = get_file_path(d, item, "path", SPEC_KEY_REQUIRED, &f->path, err)) < 0)
                 return r;
-        if ((r = get_file_path(d, item, "source", SPEC_KEY_OPTIONAL, &f->source, err)) < 0)
+        v = y_get(d, item, "source");
+        const char *src = v && v->type == YAML_SCALAR_NODE ? (const char *) v->data.scalar.value : NULL;
+        if (src && *src && src[0] != '/' && !str_startswith(src, "${")) {
+                /* a file beside the config, not one of the sysroot */
+                f->source = spec_resolve_relative(dir, src);
+                f->local = true;
+        } else if ((r = get_file_path(d, item, "source", SPEC_KEY_OPTIONAL, &f->source, err)) < 0)
                 return r;
         if (!f->source)
                 f->source = xstrdup(f->path);
@@ -344,7 +390,8 @@ static int parse_group(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata
                 return r;
         if ((v = y_get(d, item, "members")) && (r = y_str_list(d, v, "members", /* flags= */ 0, &g->members, err)) < 0)
                 return r;
-        for (size_t i = 0; i + 1 < s->n_groups; i++) {
+        /* an earlier entry that had a problem may lack its name or gid */
+        for (size_t i = 0; !y_has_problems(d) && i + 1 < s->n_groups; i++) {
                 if (strcmp(s->groups[i].name, g->name) == 0)
                         return y_error(d, item, err, "group '%s' is defined twice", g->name);
                 if (s->groups[i].gid == g->gid)
@@ -389,7 +436,7 @@ static int parse_user(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata,
                 return y_error(d, y_get(d, item, "gecos"), err, "'gecos' must not contain ':' or a newline");
         if (!u->gecos)
                 u->gecos = xstrdup(u->name);
-        for (size_t i = 0; i + 1 < s->n_users; i++) {
+        for (size_t i = 0; !y_has_problems(d) && i + 1 < s->n_users; i++) {
                 if (strcmp(s->users[i].name, u->name) == 0)
                         return y_error(d, item, err, "user '%s' is defined twice", u->name);
                 if (s->users[i].uid == u->uid)
@@ -419,6 +466,44 @@ static bool valid_port(const char *p)
         return !*end || strcmp(end, "/tcp") == 0 || strcmp(end, "/udp") == 0 || strcmp(end, "/sctp") == 0;
 }
 
+static int parse_ports(YamlDoc *d, yaml_node_t *v, char ***ret, ObError *err)
+{
+        _cleanup_strv_ char **ports = NULL;
+        int r = y_str_list(d, v, "ports", /* flags= */ 0, &ports, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; ports[i]; i++) {
+                /* y_str_list() took a sequence: item i is ports[i] */
+                yaml_node_t *item = yaml_document_get_node(&d->doc, v->data.sequence.items.start[i]);
+                if (!valid_port(ports[i]))
+                        return y_error(d, item, err,
+                                       "'ports' entries must be a port number 1-65535 with an optional "
+                                       "/tcp or /udp, found '%s'",
+                                       ports[i]);
+                if (!strchr(ports[i], '/')) {
+                        char *p = xasprintf("%s/tcp", ports[i]);
+                        free(ports[i]);
+                        ports[i] = p;
+                }
+        }
+        *ret = TAKE_PTR(ports);
+        return 0;
+}
+
+static int parse_volumes(YamlDoc *d, yaml_node_t *v, char ***ret, ObError *err)
+{
+        _cleanup_strv_ char **volumes = NULL;
+        int r = y_str_list(d, v, "volumes", /* flags= */ 0, &volumes, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; volumes[i]; i++)
+                if (volumes[i][0] != '/')
+                        return y_error(d, yaml_document_get_node(&d->doc, v->data.sequence.items.start[i]), err,
+                                       "'volumes' entries must be absolute paths, found '%s'", volumes[i]);
+        *ret = TAKE_PTR(volumes);
+        return 0;
+}
+
 static int parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c, ObError *err)
 {
         static const char *const keys[] = { "user",  "env",     "workdir", "entrypoint", "cmd",
@@ -436,48 +521,42 @@ static int parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c,
                 return r;
         if ((v = y_get(d, node, "user"))) {
                 uint32_t uid, gid;
-                if ((r = y_owner(d, v, "user", &uid, &gid, err)) < 0)
+                if ((r = y_owner(d, v, "user", &uid, &gid, err)) == 0)
+                        c->user = xasprintf("%u:%u", uid, gid);
+                else if ((r = y_note(d, r, err)) < 0)
                         return r;
-                c->user = xasprintf("%u:%u", uid, gid);
         }
-        if ((v = y_get(d, node, "env")) && (r = y_str_map(d, v, "env", &c->env, err)) < 0)
+        if ((v = y_get(d, node, "env")) && (r = y_note(d, y_str_map(d, v, "env", &c->env, err), err)) < 0)
                 return r;
-        if ((v = y_get(d, node, "workdir")) && (r = y_abs_path(d, v, "workdir", &c->workdir, err)) < 0)
+        if ((v = y_get(d, node, "workdir")) && (r = y_note(d, y_abs_path(d, v, "workdir", &c->workdir, err), err)) < 0)
                 return r;
         if ((v = y_get(d, node, "entrypoint")) &&
-            (r = y_str_list(d, v, "entrypoint", /* flags= */ 0, &c->entrypoint, err)) < 0)
+            (r = y_note(d, y_str_list(d, v, "entrypoint", /* flags= */ 0, &c->entrypoint, err), err)) < 0)
                 return r;
-        if ((v = y_get(d, node, "cmd")) && (r = y_str_list(d, v, "cmd", /* flags= */ 0, &c->cmd, err)) < 0)
+        if ((v = y_get(d, node, "cmd")) &&
+            (r = y_note(d, y_str_list(d, v, "cmd", /* flags= */ 0, &c->cmd, err), err)) < 0)
                 return r;
-        if ((v = y_get(d, node, "ports"))) {
-                if ((r = y_str_list(d, v, "ports", /* flags= */ 0, &c->ports, err)) < 0)
-                        return r;
-                for (size_t i = 0; c->ports[i]; i++) {
-                        /* y_str_list() took a sequence: item i is c->ports[i] */
-                        yaml_node_t *item = yaml_document_get_node(&d->doc, v->data.sequence.items.start[i]);
-                        if (!valid_port(c->ports[i]))
-                                return y_error(d, item, err,
-                                               "'ports' entries must be a port number 1-65535 with an optional "
-                                               "/tcp or /udp, found '%s'",
-                                               c->ports[i]);
-                        if (!strchr(c->ports[i], '/')) {
-                                char *p = xasprintf("%s/tcp", c->ports[i]);
-                                free(c->ports[i]);
-                                c->ports[i] = p;
-                        }
-                }
-        }
-        if ((v = y_get(d, node, "volumes"))) {
-                if ((r = y_str_list(d, v, "volumes", /* flags= */ 0, &c->volumes, err)) < 0)
-                        return r;
-                for (size_t i = 0; c->volumes[i]; i++)
-                        if (c->volumes[i][0] != '/')
-                                return y_error(d, yaml_document_get_node(&d->doc, v->data.sequence.items.start[i]), err,
-                                               "'volumes' entries must be absolute paths, found '%s'", c->volumes[i]);
-        }
-        if ((v = y_get(d, node, "labels")) && (r = y_str_map(d, v, "labels", &c->labels, err)) < 0)
+        if ((v = y_get(d, node, "ports")) && (r = y_note(d, parse_ports(d, v, &c->ports, err), err)) < 0)
+                return r;
+        if ((v = y_get(d, node, "volumes")) && (r = y_note(d, parse_volumes(d, v, &c->volumes, err), err)) < 0)
+                return r;
+        if ((v = y_get(d, node, "labels")) && (r = y_note(d, y_str_map(d, v, "labels", &c->labels, err), err)) < 0)
                 return r;
         return 0;
+}
+
+char *spec_config_dir_abs(const char *file)
+{
+        _cleanup_free_ char *rel = spec_config_dir(file);
+        char *dir = realpath(rel, NULL);
+        return dir ? dir : TAKE_PTR(rel);
+}
+
+char *spec_resolve_relative(const char *dir, const char *path)
+{
+        _cleanup_free_ char *joined = path[0] == '/' ? xstrdup(path) : path_join(dir, path);
+        char *real = realpath(joined, NULL);
+        return real ? real : TAKE_PTR(joined);
 }
 
 char *spec_config_dir(const char *file)
@@ -532,6 +611,19 @@ static int check_cross_refs(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err
         return 0;
 }
 
+static int get_name(YamlDoc *d, yaml_node_t *root, const char *what, char **ret, ObError *err)
+{
+        _cleanup_free_ char *name = NULL;
+        int r = spec_get_str(d, root, "name", SPEC_KEY_REQUIRED, what, &name, err);
+        if (r < 0)
+                return r;
+        if (!spec_valid_name(name, 64))
+                return y_error(d, y_get(d, root, "name"), err,
+                               "'name' must be lowercase letters, digits, '_', '-' or '.', found '%s'", name);
+        *ret = TAKE_PTR(name);
+        return 0;
+}
+
 int spec_begin(const char *file, SpecTier tier, const char *what, const char *const *keys, const YamlRename *renames,
                YamlDoc **ret_doc, Spec **ret_spec, ObError *err)
 {
@@ -543,16 +635,15 @@ int spec_begin(const char *file, SpecTier tier, const char *what, const char *co
         s->tier = tier;
         s->file = xstrdup(file);
         yaml_node_t *root = ydoc_root(d);
+        /* a document that is not a mapping has nothing else to check */
         if ((r = y_check_map(d, root, what, keys, renames, err)) < 0)
                 return r;
-        if ((r = spec_get_str(d, root, "name", SPEC_KEY_REQUIRED, what, &s->name, err)) < 0)
+        if ((r = y_note(d, get_name(d, root, what, &s->name, err), err)) < 0)
                 return r;
-        if (!spec_valid_name(s->name, 64))
-                return y_error(d, y_get(d, root, "name"), err,
-                               "'name' must be lowercase letters, digits, '_', '-' or '.', found '%s'", s->name);
-        if ((r = spec_get_str(d, root, "version", SPEC_KEY_OPTIONAL, what, &s->version, err)) < 0)
+        if ((r = y_note(d, spec_get_str(d, root, "version", SPEC_KEY_OPTIONAL, what, &s->version, err), err)) < 0)
                 return r;
-        if ((r = spec_get_str(d, root, "description", SPEC_KEY_REQUIRED, what, &s->description, err)) < 0)
+        if ((r = y_note(d, spec_get_str(d, root, "description", SPEC_KEY_REQUIRED, what, &s->description, err), err)) <
+            0)
                 return r;
         *ret_doc = TAKE_PTR(d);
         *ret_spec = TAKE_PTR(s);
@@ -563,16 +654,19 @@ int spec_parse_layer_keys(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err)
 {
         yaml_node_t *v;
         int r;
+        /* for 'files' sources written relative to the config */
+        _cleanup_free_ char *userdata = spec_config_dir_abs(s->file);
         if ((v = y_get(d, root, "files")) &&
-            (r = spec_parse_list(d, v, &file_kind, &s->files, &s->n_files, /* userdata= */ NULL, err)) < 0)
+            (r = y_note(d, spec_parse_list(d, v, &file_kind, &s->files, &s->n_files, userdata, err), err)) < 0)
                 return r;
         if ((v = y_get(d, root, "directories")) &&
-            (r = spec_parse_list(d, v, &dir_kind, &s->dirs, &s->n_dirs, /* userdata= */ NULL, err)) < 0)
+            (r = y_note(d, spec_parse_list(d, v, &dir_kind, &s->dirs, &s->n_dirs, /* userdata= */ NULL, err), err)) < 0)
                 return r;
         if ((v = y_get(d, root, "symlinks")) &&
-            (r = spec_parse_list(d, v, &link_kind, &s->links, &s->n_links, /* userdata= */ NULL, err)) < 0)
+            (r = y_note(d, spec_parse_list(d, v, &link_kind, &s->links, &s->n_links, /* userdata= */ NULL, err), err)) <
+                    0)
                 return r;
-        if ((v = y_get(d, root, "config")) && (r = parse_image_config(d, v, &s->config, err)) < 0)
+        if ((v = y_get(d, root, "config")) && (r = y_note(d, parse_image_config(d, v, &s->config, err), err)) < 0)
                 return r;
         return 0;
 }
@@ -596,16 +690,19 @@ int spec_load_base(const char *file, const char *default_version, Spec **ret, Ob
         yaml_node_t *root = ydoc_root(d);
         if (!s->version)
                 s->version = xstrdup(default_version);
-        if ((v = y_get(d, root, "rootfs")) && (r = parse_rootfs(d, v, file, &s->rootfs, err)) < 0)
+        if ((v = y_get(d, root, "rootfs")) && (r = y_note(d, parse_rootfs(d, v, file, &s->rootfs, err), err)) < 0)
                 return r;
         if ((r = spec_parse_layer_keys(d, root, s, err)) < 0)
                 return r;
         if ((v = y_get(d, root, "groups")) &&
-            (r = spec_parse_list(d, v, &group_kind, &s->groups, &s->n_groups, s, err)) < 0)
+            (r = y_note(d, spec_parse_list(d, v, &group_kind, &s->groups, &s->n_groups, s, err), err)) < 0)
                 return r;
         if ((v = y_get(d, root, "users")) &&
-            (r = spec_parse_list(d, v, &user_kind, &s->users, &s->n_users, s, err)) < 0)
+            (r = y_note(d, spec_parse_list(d, v, &user_kind, &s->users, &s->n_users, s, err), err)) < 0)
                 return r;
+        if ((r = y_problems(d, err)) < 0)
+                return r;
+        /* users and groups name one another: only once each is whole */
         if ((r = check_cross_refs(d, root, s, err)) < 0)
                 return r;
         *ret = TAKE_PTR(s);

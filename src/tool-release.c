@@ -197,6 +197,7 @@ static int run_build(const Spec *tool, const char *src, const char *dest, ObErro
                         strv_push(&steps[i].command, b);
                 }
                 steps[i].workdir = tool->build[i].workdir ? path_join(src, tool->build[i].workdir) : xstrdup(src);
+                steps[i].env = tool->build[i].env;
         }
         Spec shim = { .tier = SPEC_TIER_TOOL,
                       .file = tool->file,

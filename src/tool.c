@@ -326,7 +326,7 @@ int tool_plan_with(const Spec *tool, Sysroot *root, const Plan *base, int64_t mt
                 _cleanup_free_ char *dst = NULL, *src = NULL;
                 _cleanup_free_ char *why = xasprintf("named in config (%s:%zu)", tool->file, f->line);
                 r = expand_path(root, f->path, &dst, err);
-                if (r == 0)
+                if (r == 0 && !f->local)
                         r = expand_path(root, f->source, &src, err);
                 if (r == 0) {
                         /* Named at its own path, a symlink stays a symlink and
@@ -339,8 +339,9 @@ int tool_plan_with(const Spec *tool, Sysroot *root, const Plan *base, int64_t mt
                                               .uid = f->uid,
                                               .gid = f->gid,
                                               .why = why,
-                                              .keep_links = strcmp(dst, src) == 0 };
-                        r = plan_add_host(&p, root, &o, err);
+                                              .keep_links = !f->local && strcmp(dst, src) == 0 };
+                        /* a source beside the config comes from the host */
+                        r = f->local ? plan_add_local(&p, f->source, &o, err) : plan_add_host(&p, root, &o, err);
                 }
                 if (r == -ENOENT && f->optional) {
                         ob_debug("%s:%zu: skipping optional '%s': %s", tool->file, f->line, f->path, err->msg);
@@ -358,13 +359,13 @@ int tool_plan_with(const Spec *tool, Sysroot *root, const Plan *base, int64_t mt
                 return r;
 
         /* Every ELF object among the files brings its libraries: helpers
-         * (git-remote-https) and plugins (postgres' .so files). */
+         * (git-remote-https) and plugins (postgres' .so files). A file
+         * beside the config is not of the sysroot: it brings none. */
         for (size_t i = 0; i < p.n; i++) {
                 const Entry *e = &p.entries[i];
-                /* A release's files are not the sysroot's: only its
-                 * binaries' closure is taken (src/tool-release.c). */
-                if (e->type != ENTRY_FILE || !e->source || e->size < 64 || (e->root && e->root != root) ||
-                    !is_elf_file(e->source))
+                /* nor are a release's (src/tool-release.c): only its binaries'
+                 * closure is taken */
+                if (e->type != ENTRY_FILE || !e->source || e->root != root || e->size < 64 || !is_elf_file(e->source))
                         continue;
                 _cleanup_free_ char *path = sysroot_relative(root, e->source);
                 size_t from = elf_closure_count(c);

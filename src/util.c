@@ -91,6 +91,27 @@ void strv_push(char ***v, const char *s)
         (*v)[n + 1] = NULL;
 }
 
+const char *strv_env_get(char *const *env, const char *key)
+{
+        size_t n = strlen(key);
+        for (size_t i = 0; env && env[i]; i++)
+                if (strncmp(env[i], key, n) == 0 && env[i][n] == '=')
+                        return env[i] + n + 1;
+        return NULL;
+}
+
+void strv_env_set(char ***env, const char *kv)
+{
+        size_t n = strcspn(kv, "=");
+        for (size_t i = 0; *env && (*env)[i]; i++)
+                if (strncmp((*env)[i], kv, n) == 0 && (*env)[i][n] == '=') {
+                        free((*env)[i]);
+                        (*env)[i] = xstrdup(kv);
+                        return;
+                }
+        strv_push(env, kv);
+}
+
 bool strv_contains(char *const *v, const char *s)
 {
         for (size_t i = 0; v && v[i]; i++)

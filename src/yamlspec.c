@@ -95,6 +95,13 @@ __attribute__((format(printf, 5, 0))) static int y_verror_at(YamlDoc *d, size_t 
 {
         char msg[2048], full[3072], escaped[sizeof(((ObError *) NULL)->msg)];
 
+        d->error_line = line;
+        d->error_column = column;
+        /* Past the problems a loader shows, the text is only counted
+         * (y_note()): a file of 80,000 bad entries is not spelt out. */
+        if (d->n_problems >= YDOC_MAX_PROBLEMS)
+                return ob_error_plain(err, EINVAL, "%s:%zu:%zu: one more problem", ob_escape(d->file, full, 1024), line,
+                                      column);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         if (line == 0)
                 snprintf(full, sizeof(full), "%s: %s", d->file, msg);
@@ -124,6 +131,63 @@ int y_error(YamlDoc *d, const yaml_node_t *node, ObError *err, const char *fmt, 
                      : y_verror_at(d, 0, 0, err, fmt, ap);
         va_end(ap);
         return r;
+}
+
+/* ---- several problems at once ---- */
+
+static size_t kept_problems(const YamlDoc *d)
+{
+        return d->n_problems < YDOC_MAX_PROBLEMS ? d->n_problems : YDOC_MAX_PROBLEMS;
+}
+
+int y_note(YamlDoc *d, int r, ObError *err)
+{
+        if (r == Y_ALREADY_SAID)
+                return 0;
+        if (r != -EINVAL)
+                return r;
+        /* one text found twice (a key checked on two paths) is said once */
+        for (size_t i = 0; i < kept_problems(d); i++)
+                if (d->problems[i].line == d->error_line && d->problems[i].column == d->error_column &&
+                    strcmp(d->problems[i].msg, err->msg) == 0)
+                        return 0;
+        if (d->n_problems < YDOC_MAX_PROBLEMS)
+                d->problems[d->n_problems] =
+                        (YamlProblem){ .line = d->error_line, .column = d->error_column, .msg = xstrdup(err->msg) };
+        d->n_problems++;
+        return 0;
+}
+
+bool y_has_problems(const YamlDoc *d)
+{
+        return d->n_problems > 0;
+}
+
+int y_problems(YamlDoc *d, ObError *err)
+{
+        if (d->n_problems == 0)
+                return 0;
+        /* Room is left for a caller's context in front (ob_error_wrap()
+         * takes up to 1 KiB), which must not cut lines out of the middle. */
+        char buf[sizeof(err->msg) - 1024];
+        size_t len = 0, said = 0;
+        size_t kept = kept_problems(d);
+        for (size_t i = 0; i < kept; i++) {
+                const char *m = d->problems[i].msg;
+                size_t n = strlen(m);
+                /* the first always; later ones while they fit beside the
+                 * closing count */
+                if (i > 0 && len + 1 + n + 64 >= sizeof(buf))
+                        break;
+                len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? "\n" : "", m);
+                if (len >= sizeof(buf))
+                        len = sizeof(buf) - 1;
+                said++;
+        }
+        if (said < d->n_problems)
+                snprintf(buf + len, sizeof(buf) - len, "\nand %zu more problem%s", d->n_problems - said,
+                         d->n_problems - said == 1 ? "" : "s");
+        return ob_error_plain(err, EINVAL, "%s", buf);
 }
 
 /* ---- positions in the text ---- */
@@ -523,6 +587,10 @@ void ydoc_free(YamlDoc *d)
                 return;
         yaml_document_delete(&d->doc);
         free(d->file);
+        for (size_t i = 0; i < kept_problems(d); i++)
+                free(d->problems[i].msg);
+        free(d->unknown_keys);
+        free(d->unknown_by_map);
         free(d);
 }
 
@@ -585,6 +653,19 @@ static size_t edit_distance(const char *a, const char *b)
         return row[lb];
 }
 
+/* Whether key may be a misspelling of known, closer than *best_d (which
+ * it then lowers) or one a prefix of the other. */
+static bool similar_key(const char *key, const char *known, size_t *best_d)
+{
+        size_t dist = edit_distance(key, known);
+        if (dist < *best_d || (str_startswith(known, key) && strlen(key) >= 3) ||
+            (str_startswith(key, known) && strlen(known) >= 3)) {
+                *best_d = dist < *best_d ? dist : *best_d;
+                return true;
+        }
+        return false;
+}
+
 static char *allowed_list(const char *const *allowed)
 {
         size_t n = 1;
@@ -600,6 +681,59 @@ static char *allowed_list(const char *const *allowed)
         return s;
 }
 
+static size_t node_index(YamlDoc *d, const yaml_node_t *node)
+{
+        return (size_t) (node - d->doc.nodes.start);
+}
+
+/* Remembers k, a key of map, as unknown: a required key it stands for is
+ * then not said missing too. */
+static void remember_unknown(YamlDoc *d, const yaml_node_t *map, const yaml_node_t *k, const char *hint)
+{
+        if (!d->unknown_by_map)
+                d->unknown_by_map = xcalloc((size_t) (d->doc.nodes.top - d->doc.nodes.start), sizeof(size_t));
+        if (d->n_unknown_keys == d->cap_unknown_keys) {
+                d->cap_unknown_keys = d->cap_unknown_keys ? 2 * d->cap_unknown_keys : 16;
+                d->unknown_keys = xrealloc(d->unknown_keys, d->cap_unknown_keys * sizeof(*d->unknown_keys));
+        }
+        size_t *head = &d->unknown_by_map[node_index(d, map)];
+        d->unknown_keys[d->n_unknown_keys++] = (YamlUnknownKey){ .node = k, .hint = hint, .next = *head };
+        *head = d->n_unknown_keys;
+}
+
+static int check_key(YamlDoc *d, const yaml_node_t *map, yaml_node_t *k, const char *what, const char *const *allowed,
+                     const YamlRename *renames, StrTable *seen, ObError *err)
+{
+        if (k->type != YAML_SCALAR_NODE)
+                return y_error(d, k, err, "keys of %s must be strings, found %s", what, y_kind(k));
+        const char *key = scalar(k);
+
+        bool added;
+        StrSlot *first = str_table_add(seen, key, &added);
+        if (!added)
+                return y_error(d, k, err, "duplicate key '%s' in %s (first at line %zu)", key, what, first->value[0]);
+        first->value[0] = k->start_mark.line + 1;
+
+        for (size_t i = 0; allowed[i]; i++)
+                if (strcmp(allowed[i], key) == 0)
+                        return 0;
+        for (size_t i = 0; renames && renames[i].old_key; i++)
+                if (strcmp(renames[i].old_key, key) == 0) {
+                        remember_unknown(d, map, k, renames[i].hint);
+                        return y_error(d, k, err, "key '%s' is not supported in %s: %s", key, what, renames[i].hint);
+                }
+        remember_unknown(d, map, k, /* hint= */ NULL);
+        const char *best = NULL;
+        size_t best_d = 3;
+        for (size_t i = 0; allowed[i]; i++)
+                if (similar_key(key, allowed[i], &best_d))
+                        best = allowed[i];
+        if (best)
+                return y_error(d, k, err, "unknown key '%s' in %s (did you mean '%s'?)", key, what, best);
+        _cleanup_free_ char *list = allowed_list(allowed);
+        return y_error(d, k, err, "unknown key '%s' in %s (expected one of: %s)", key, what, list);
+}
+
 int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *const *allowed, const YamlRename *renames,
                 ObError *err)
 {
@@ -608,42 +742,11 @@ int y_check_map(YamlDoc *d, yaml_node_t *node, const char *what, const char *con
 
         _cleanup_(str_table_clear) StrTable seen = { 0 };
         for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+                /* each key is a problem of its own: the others stay usable */
                 yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
-                if (k->type != YAML_SCALAR_NODE)
-                        return y_error(d, k, err, "keys of %s must be strings, found %s", what, y_kind(k));
-                const char *key = scalar(k);
-
-                bool added;
-                StrSlot *first = str_table_add(&seen, key, &added);
-                if (!added)
-                        return y_error(d, k, err, "duplicate key '%s' in %s (first at line %zu)", key, what,
-                                       first->value[0]);
-                first->value[0] = k->start_mark.line + 1;
-
-                bool ok = false;
-                for (size_t i = 0; allowed[i]; i++)
-                        if (strcmp(allowed[i], key) == 0)
-                                ok = true;
-                if (ok)
-                        continue;
-                for (size_t i = 0; renames && renames[i].old_key; i++)
-                        if (strcmp(renames[i].old_key, key) == 0)
-                                return y_error(d, k, err, "key '%s' is not supported in %s: %s", key, what,
-                                               renames[i].hint);
-                const char *best = NULL;
-                size_t best_d = 3;
-                for (size_t i = 0; allowed[i]; i++) {
-                        size_t dist = edit_distance(key, allowed[i]);
-                        if (dist < best_d || (str_startswith(allowed[i], key) && strlen(key) >= 3) ||
-                            (str_startswith(key, allowed[i]) && strlen(allowed[i]) >= 3)) {
-                                best_d = dist < best_d ? dist : best_d;
-                                best = allowed[i];
-                        }
-                }
-                if (best)
-                        return y_error(d, k, err, "unknown key '%s' in %s (did you mean '%s'?)", key, what, best);
-                _cleanup_free_ char *list = allowed_list(allowed);
-                return y_error(d, k, err, "unknown key '%s' in %s (expected one of: %s)", key, what, list);
+                int r = y_note(d, check_key(d, node, k, what, allowed, renames, &seen, err), err);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -681,6 +784,20 @@ int y_require(YamlDoc *d, yaml_node_t *map, const char *key, const char *what, y
                 yaml_node_t *k = y_get_key(d, map, key);
                 if (k)
                         return y_error(d, k, err, "'%s' in %s must have a value", key, what);
+                /* An unknown key of this mapping that is this one misspelt,
+                 * or whose hint names it ("'build.binary_path' is now
+                 * 'binaries'"): its message is the one to read. */
+                _cleanup_free_ char *quoted = xasprintf("'%s'", key);
+                size_t i = d->unknown_by_map && map ? d->unknown_by_map[node_index(d, map)] : 0;
+                for (; i; i = d->unknown_keys[i - 1].next) {
+                        const YamlUnknownKey *u = &d->unknown_keys[i - 1];
+                        size_t best_d = 3;
+                        if (similar_key(scalar(u->node), key, &best_d) || (u->hint && strstr(u->hint, quoted))) {
+                                y_error(d, map, err, "missing required key '%s' in %s (see the key '%s')", key, what,
+                                        scalar(u->node));
+                                return Y_ALREADY_SAID;
+                        }
+                }
                 return y_error(d, map, err, "missing required key '%s' in %s", key, what);
         }
         *ret = v;

@@ -222,6 +222,8 @@ static const BadCase bad_cases[] = {
         { "bad-missing-version.yml", "2:1: missing required key 'version' in an app config" },
         { "bad-missing-artifacts.yml", "1:1: missing required key 'artifacts' in an app config" },
         { "bad-build-empty.yml", "6:14: 'command' must name a program" },
+        { "bad-build-env-name.yml",
+          "7:22: names of 'env' must be letters, digits and '_', not starting with a digit, found '1BAD'" },
 };
 
 START_TEST(test_bad_config)
@@ -464,6 +466,26 @@ START_TEST(test_run_build)
         _cleanup_free_ char *text = test_file_text(out);
         _cleanup_free_ char *want = xasprintf("%s\nsecond\n", work);
         ck_assert_str_eq(text, want);
+        spec_free(s);
+
+        /* 'env' is set in the step's environment, over what it inherits,
+         * and only in that step's */
+        setenv("OB_TEST_INHERITED", "from the caller", 1);
+        test_put_file(cfg,
+                      "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                      "build:\n"
+                      "  - command: [sh, -c, 'echo \"$GREETING|$OB_TEST_INHERITED|$HOME\" > env.txt']\n"
+                      "    env: {GREETING: hello world, HOME: /nowhere}\n"
+                      "  - command: [sh, -c, 'echo \"${GREETING-unset}\" >> env.txt']\n",
+                      0644);
+        s = test_load_app(cfg);
+        ck_assert_str_eq(s->build[0].env[0], "GREETING=hello world");
+        ck_assert_ptr_null(s->build[1].env);
+        ck_assert_msg(app_run_build(s, &e) == 0, "%s", e.msg);
+        unsetenv("OB_TEST_INHERITED");
+        _cleanup_free_ char *env_out = xasprintf("%s/env.txt", dir);
+        _cleanup_free_ char *env_text = test_file_text(env_out);
+        ck_assert_str_eq(env_text, "hello world|from the caller|/nowhere\nunset\n");
         spec_free(s);
 
         /* a failing step stops the build: exit status and output in the message */

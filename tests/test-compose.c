@@ -553,6 +553,45 @@ START_TEST(test_rewrite_host)
 }
 END_TEST
 
+/* On the host network a service's command is rewritten as the environment
+ * is: postgres' wildcard listen_addresses becomes the listen address, a
+ * service's name loopback; on a bridge network the command is as written. */
+START_TEST(test_compose_host_command)
+{
+        _cleanup_free_ char *dir = test_dir("compose-host-command");
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        test_put_file(cfg,
+                      "name: h\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                      "compose:\n  services:\n    db:\n      image: postgres\n"
+                      "      command: [-c, \"listen_addresses=${POSTGRES_LISTEN:-*}\", -h, \"*\", --peer=db:5432, "
+                      "-c, \"name=*x\", \"0.0.0.0\"]\n",
+                      0644);
+        Spec *s = test_load_app(cfg);
+        char *images[] = { (char *) "distroless-postgres:1", NULL };
+        static const char *const bridge[] = {
+                "-c", "listen_addresses=${POSTGRES_LISTEN:-*}", "-h", "*", "--peer=db:5432", "-c", "name=*x", "0.0.0.0",
+                NULL
+        };
+        static const char *const host[] = { "-c",
+                                            "listen_addresses=${POSTGRES_LISTEN:-127.0.0.1}",
+                                            "-h",
+                                            "127.0.0.1",
+                                            "--peer=127.0.0.1:5432",
+                                            "-c",
+                                            "name=*x",
+                                            "127.0.0.1",
+                                            NULL };
+        for (int h = 0; h < 2; h++) {
+                ComposeOptions o = { .host_network = h, .app_tag = "h:1", .service_images = images };
+                _cleanup_free_ char *text = compose_render(s, &o);
+                json_t *doc = parse_libyaml(text);
+                expect_list(doc, "services.db.command", h ? host : bridge);
+                json_decref(doc);
+        }
+        spec_free(s);
+}
+END_TEST
+
 START_TEST(test_compose_listen)
 {
         /* Ports on loopback by default; elsewhere only when asked. On the
@@ -607,6 +646,7 @@ static Suite *compose_suite(void)
         tcase_add_test(tc, test_compose_check);
         tcase_add_test(tc, test_rewrite_host);
         tcase_add_test(tc, test_compose_listen);
+        tcase_add_test(tc, test_compose_host_command);
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);
         return s;

@@ -369,6 +369,86 @@ static char *expand_dir(const char *s, const char *dir)
         }
 }
 
+/* Independent problems of one config are all reported, one a line, each
+ * with its position; the first line is the one a single problem gives. */
+START_TEST(test_several_problems)
+{
+        char *path = xasprintf("%s/several.yml", tmp_root);
+        write_text(path, "name: Bad\n"
+                         "descripton: d\n"
+                         "directories:\n"
+                         "  - { path: /srv, mode: \"999\" }\n"
+                         "  - { path: relative }\n"
+                         "  - { path: /ok }\n"
+                         "config:\n"
+                         "  user: nobody\n"
+                         "  workdir: /w\n"
+                         "  ports: [80000]\n"
+                         "groups:\n"
+                         "  - { name: g, gid: x }\n");
+        ObError e = { 0 };
+        Spec *s = NULL;
+        ck_assert_int_eq(spec_load_base(path, "1", &s, &e), -EINVAL);
+        ck_assert_ptr_null(s);
+        char *want = xasprintf(
+                "%1$s:2:1: unknown key 'descripton' in the base config (did you mean 'description'?)\n"
+                "%1$s:1:7: 'name' must be lowercase letters, digits, '_', '-' or '.', found 'Bad'\n"
+                "%1$s:4:25: 'mode' must be an octal mode from \"0000\" to \"7777\" (e.g. \"0755\"), found '999'\n"
+                "%1$s:5:13: 'path' must be an absolute path (starting with '/'), found 'relative'\n"
+                "%1$s:8:9: 'user' must be numeric \"UID:GID\" (e.g. \"1000:1000\"), found 'nobody'\n"
+                "%1$s:10:11: 'ports' entries must be a port number 1-65535 with an optional /tcp or /udp, found "
+                "'80000'\n"
+                "%1$s:12:21: 'gid' must be a whole number from 0 to 4294967294, found 'x'",
+                path);
+        /* the misspelt 'description' is said once, not also as missing */
+        ck_assert_str_eq(e.msg, want);
+        free(want);
+        free(path);
+}
+END_TEST
+
+/* Past YDOC_MAX_PROBLEMS, the rest are counted. */
+START_TEST(test_problems_capped)
+{
+        char *path = xasprintf("%s/many.yml", tmp_root);
+        char *text = xstrdup("name: many\ndescription: d\n");
+        for (int i = 0; i < YDOC_MAX_PROBLEMS + 5; i++) {
+                char *next = xasprintf("%sbogus%d: x\n", text, i);
+                free(text);
+                text = next;
+        }
+        write_text(path, text);
+        ObError e = { 0 };
+        Spec *s = NULL;
+        ck_assert_int_eq(spec_load_base(path, "1", &s, &e), -EINVAL);
+        size_t lines = 1;
+        for (const char *p = e.msg; (p = strchr(p, '\n')); p++)
+                lines++;
+        ck_assert_uint_eq(lines, YDOC_MAX_PROBLEMS + 1);
+        ck_assert_msg(str_endswith(e.msg, "\nand 5 more problems"), "%s", e.msg);
+        char *first = xasprintf("%s:3:1: unknown key 'bogus0' in the base config", path);
+        ck_assert(str_startswith(e.msg, first));
+        free(first);
+        free(text);
+        free(path);
+}
+END_TEST
+
+/* A syntax error is not a list of problems: the rest depends on it. */
+START_TEST(test_syntax_error_stops)
+{
+        char *path = xasprintf("%s/syntax.yml", tmp_root);
+        write_text(path, "name: x\nbogus: 1\nfiles: [a, b\n");
+        ObError e = { 0 };
+        Spec *s = NULL;
+        ck_assert_int_eq(spec_load_base(path, "1", &s, &e), -EINVAL);
+        ck_assert_ptr_null(strchr(e.msg, '\n'));
+        ck_assert_ptr_null(strstr(e.msg, "bogus"));
+        ck_assert_ptr_nonnull(strstr(e.msg, "invalid YAML"));
+        free(path);
+}
+END_TEST
+
 START_TEST(test_bad_config)
 {
         const BadCase *c = &bad_cases[_i];
@@ -444,8 +524,9 @@ START_TEST(test_parse_list)
                 { "x: [s, {a: 1, b: 2}]\n", false, 2, 2, NULL },
                 { "x: []\n", false, 0, 0, NULL },
                 { "x: {a: 1}\n", false, 0, 0, "t.yml:1:4: 'x' must be a list, found a mapping" },
-                { "x: [{a: 1}, {zzzz: 1}]\n", false, 1, 1,
-                  "t.yml:1:14: unknown key 'zzzz' in an 'x' entry (expected one of: a, b)" },
+                { "x: [{a: 1}, {zzzz: 1}]\n", false, 2, 2,
+                  "t.yml:1:14: unknown key 'zzzz' in an 'x' entry (expected one of: a, b)\n"
+                  "t.yml:1:13: missing required key 'a' in an 'x' entry" },
                 /* counted before it is parsed, so that its owner frees it */
                 { "x: [{b: 1}]\n", false, 1, 1, "t.yml:1:5: missing required key 'a' in an 'x' entry" },
                 { "x: [s]\n", true, 0, 0, "t.yml:1:5: an 'x' entry must be a mapping, found a scalar" },
@@ -458,6 +539,9 @@ START_TEST(test_parse_list)
                 size_t n = 0, calls = 0;
                 int r = spec_parse_list(d, y_get(d, ydoc_root(d), "x"), cases[i].strict ? &strict : &kind, &pairs, &n,
                                         &calls, &e);
+                /* a bad entry is noted, and the next one read */
+                if (r == 0)
+                        r = y_problems(d, &e);
                 if (!cases[i].msg)
                         ck_assert_msg(r == 0, "%s", e.msg);
                 else {
@@ -490,11 +574,15 @@ static Suite *spec_suite(void)
         tcase_add_test(tc, test_missing_file);
         tcase_add_test(tc, test_not_a_regular_file);
         tcase_add_test(tc, test_too_large);
+        tcase_add_test(tc, test_several_problems);
+        tcase_add_test(tc, test_problems_capped);
+        tcase_add_test(tc, test_syntax_error_stops);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("bad");
         tcase_add_loop_test(tc, test_bad_config, 0, (int) ELEMENTSOF(bad_cases));
         tcase_add_test(tc, test_every_fixture_is_listed);
+
         suite_add_tcase(s, tc);
 
         tc = tcase_create("list");

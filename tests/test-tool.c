@@ -636,6 +636,61 @@ START_TEST(test_plan_files)
 }
 END_TEST
 
+/* A 'files' source written relative to the config is a host file beside
+ * it, wherever the program runs from; an absolute one stays in the sysroot. */
+START_TEST(test_plan_files_beside_config)
+{
+        _cleanup_free_ char *conf = xasprintf("%s/local/conf", tmp_dir);
+        ck_assert_int_eq(run("mkdir -p '%s/local/conf/share/sub' '%s/elsewhere'", tmp_dir, tmp_dir), 0);
+        _cleanup_free_ char *a = xasprintf("%s/tool.ini", conf), *b = xasprintf("%s/share/sub/x.txt", conf);
+        ck_assert_int_eq(put_file(a, "local = yes\n", 0600), 0);
+        ck_assert_int_eq(put_file(b, "x\n", 0644), 0);
+        _cleanup_free_ char *cfg = xasprintf("%s/local/conf/beside.yml", tmp_dir);
+        static const char text[] = "name: beside\nversion: \"1\"\ndescription: d\n"
+                                   "binaries: [/usr/bin/static-tool]\nfiles:\n"
+                                   "  - { path: /etc/tool.ini, source: tool.ini, mode: \"0644\" }\n"
+                                   "  - { path: /usr/share/beside, source: ./share }\n"
+                                   "  - { path: /etc/tool.conf, source: /etc/tool.conf.dist }\n";
+        ObError e = { 0 };
+        ck_assert_int_eq(write_file_atomic(cfg, text, strlen(text), 0644, &e), 0);
+        /* loaded by a path relative to another working directory */
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        _cleanup_free_ char *elsewhere = xasprintf("%s/elsewhere", tmp_dir);
+        ck_assert_int_eq(chdir(elsewhere), 0);
+        Spec *s = load_tool("../local/conf/beside.yml");
+        ck_assert_int_eq(chdir(cwd), 0);
+        ck_assert(s->files[0].local);
+        ck_assert_str_eq(s->files[0].source, a);
+        ck_assert(!s->files[2].local);
+        ck_assert_str_eq(s->files[2].source, "/etc/tool.conf.dist");
+
+        Sysroot *root = open_root();
+        Plan p;
+        plan_init(&p);
+        ck_assert_msg(tool_plan(s, root, NULL, 1000, &p, &e) == 0, "%s", e.msg);
+        const Entry *ini = must_find(&p, "etc/tool.ini", ENTRY_FILE);
+        ck_assert_str_eq(ini->source, a);
+        ck_assert_uint_eq(ini->mode, 0644);
+        must_find(&p, "usr/share/beside/sub", ENTRY_DIR);
+        ck_assert_str_eq(must_find(&p, "usr/share/beside/sub/x.txt", ENTRY_FILE)->source, b);
+        /* the sysroot's, not the host's /etc */
+        _cleanup_free_ char *dist = xasprintf("%s/etc/tool.conf.dist", fix_root);
+        ck_assert_str_eq(must_find(&p, "etc/tool.conf", ENTRY_FILE)->source, dist);
+        plan_clear(&p);
+        spec_free(s);
+
+        /* a missing one names the path it looked for */
+        ck_assert_int_eq(unlink(a), 0);
+        s = load_tool(cfg);
+        plan_init(&p);
+        ck_assert_int_eq(tool_plan(s, root, NULL, 1000, &p, &e), -ENOENT);
+        _cleanup_free_ char *want = xasprintf("%s:6: files entry '/etc/tool.ini': '%s': ", cfg, a);
+        ck_assert_msg(str_startswith(e.msg, want), "got: %s\nexpected: %s...", e.msg, want);
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
 START_TEST(test_plan_missing_file)
 {
         _cleanup_free_ char *cfg = write_config("missing", "name: m\nversion: \"1\"\ndescription: d\n"
@@ -998,6 +1053,7 @@ static Suite *tool_suite(void)
         tc = tcase_create("plan");
         tcase_add_test(tc, test_plan_files);
         tcase_add_test(tc, test_plan_missing_file);
+        tcase_add_test(tc, test_plan_files_beside_config);
         tcase_add_test(tc, test_plan_missing_binary);
         tcase_add_test(tc, test_plan_binary_not_in_package);
         tcase_add_test(tc, test_plan_elf);

@@ -282,6 +282,9 @@ START_TEST(test_y_check_map)
                 YamlDoc *d = load(cases[i].text);
                 ObError e = { 0 };
                 int r = y_check_map(d, ydoc_root(d), "X", allowed, renames, &e);
+                /* a bad key is noted, and the others stay usable */
+                if (r == 0)
+                        r = y_problems(d, &e);
                 if (!cases[i].msg)
                         ck_assert_msg(r == 0, "%s", e.msg);
                 else {
@@ -290,6 +293,56 @@ START_TEST(test_y_check_map)
                 }
                 ydoc_free(d);
         }
+}
+END_TEST
+
+/* y_note() keeps config problems for y_problems() and passes anything
+ * else back; one text noted twice is said once. */
+START_TEST(test_y_note)
+{
+        YamlDoc *d = load("a: 1\nb: x\n");
+        ObError e = { 0 };
+        ck_assert_int_eq(y_problems(d, &e), 0);
+        ck_assert_int_eq(y_note(d, 0, &e), 0);
+        ck_assert_int_eq(y_note(d, -ENOMEM, &e), -ENOMEM);
+        ck_assert(!y_has_problems(d));
+        yaml_node_t *a = y_get(d, ydoc_root(d), "a"), *b = y_get(d, ydoc_root(d), "b");
+        uint64_t u;
+        ck_assert_int_eq(y_note(d, y_bool(d, a, "a", &(bool){ false }, &e), &e), 0);
+        ck_assert_int_eq(y_note(d, y_uint(d, b, "b", 10, &u, &e), &e), 0);
+        ck_assert_int_eq(y_note(d, y_bool(d, a, "a", &(bool){ false }, &e), &e), 0);
+        ck_assert(y_has_problems(d));
+        ck_assert_int_eq(y_problems(d, &e), -EINVAL);
+        ck_assert_int_eq(e.code, EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:1:4: 'a' must be true or false\n"
+                                "t.yml:2:4: 'b' must be a whole number from 0 to 10, found 'x'");
+        ydoc_free(d);
+}
+END_TEST
+
+/* A required key that an unknown key of the same mapping stands for is
+ * said once, as the unknown key; one another mapping has is not. */
+START_TEST(test_y_require_after_unknown)
+{
+        static const char *const allowed[] = { "name", "description", NULL };
+        static const YamlRename renames[] = { { "desc", "write 'description'" }, { NULL, NULL } };
+        YamlDoc *d = load("a: {nmae: x, desc: y}\nb: {zzz: 1}\n");
+        ObError e = { 0 };
+        yaml_node_t *a = y_get(d, ydoc_root(d), "a"), *b = y_get(d, ydoc_root(d), "b"), *v = NULL;
+        ck_assert_int_eq(y_check_map(d, a, "A", allowed, renames, &e), 0);
+        ck_assert_int_eq(y_check_map(d, b, "B", allowed, renames, &e), 0);
+        /* misspelt, and renamed with a hint that names it */
+        ck_assert_int_eq(y_require(d, a, "name", "A", &v, &e), Y_ALREADY_SAID);
+        ck_assert_int_eq(y_note(d, Y_ALREADY_SAID, &e), 0);
+        ck_assert_int_eq(y_require(d, a, "description", "A", &v, &e), Y_ALREADY_SAID);
+        /* 'zzz' is nothing like 'name': missing, and said so */
+        ck_assert_int_eq(y_note(d, y_require(d, b, "name", "B", &v, &e), &e), 0);
+        ck_assert_int_eq(y_problems(d, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:1:5: unknown key 'nmae' in A (did you mean 'name'?)\n"
+                                "t.yml:1:14: key 'desc' is not supported in A: write 'description'\n"
+                                "t.yml:2:5: unknown key 'zzz' in B (expected one of: name, description)\n"
+                                "t.yml:2:4: missing required key 'name' in B");
+        ydoc_free(d);
 }
 END_TEST
 
@@ -549,6 +602,8 @@ static Suite *yamlspec_suite(void)
         tcase_add_test(tc, test_y_str_list);
         tcase_add_test(tc, test_y_str_map);
         tcase_add_test(tc, test_y_check_map);
+        tcase_add_test(tc, test_y_note);
+        tcase_add_test(tc, test_y_require_after_unknown);
         tcase_add_test(tc, test_ydoc_load_string_errors);
         tcase_add_test(tc, test_y_mode_setuid);
         suite_add_tcase(s, tc);

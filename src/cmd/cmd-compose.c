@@ -113,7 +113,8 @@ const Command command_compose = {
                 "environment names them by 127.0.0.1 instead (DB_HOST=db becomes 127.0.0.1,\n"
                 "postgres://u:p@db:5432/x becomes postgres://u:p@127.0.0.1:5432/x, and the\n"
                 "default of ${DB_HOST:-db} likewise), and a value that binds every address\n"
-                "(0.0.0.0) binds 127.0.0.1 (or --listen ADDR), so the file runs as written.\n"
+                "(0.0.0.0, postgres' *), in the environment or a service's command, binds\n"
+                "127.0.0.1 (or --listen ADDR), so the file runs as written.\n"
                 "FILE may be a new or regular file (replaced whole when complete), '-', a\n"
                 "character device or a FIFO (written as a stream); anything else is refused.\n",
         .options = options,

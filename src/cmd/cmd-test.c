@@ -72,7 +72,7 @@ static int load_targets(Context *ctx, bool all, Layout *l, TestTarget **ret, siz
                 if (r == 0 && n == 0)
                         r = ob_error_plain(err, ENOENT,
                                            "no image in %s has a config with a test (build them with "
-                                           "'oci-build tool --all')",
+                                           "'oci-build tool --all' or 'oci-build app --all')",
                                            ctx->layout);
         } else {
                 if (!ctx->args || !ctx->args[0])

@@ -101,11 +101,39 @@ else
 fi
 rm -rf "$T/L2" "$T/w2"
 
+# An app's own test, as `oci-build test` runs a tool's: from the directory
+# that holds the default layout (./oci), as a user types it.
+out=$(cd "$T" && "$OCI_BUILD" -C "$CONFIGS" test notes 2>&1)
+rc=$?
+check "oci-build test notes, from the layout's directory: exit 0 (got $rc)" test $rc -eq 0
+has_line "... its three steps pass, the vendored driver loading at its locked version" \
+        '^notes: passed, 3 of 3 steps' "$out"
+has_line "... the last one said so" "^  ok: /usr/bin/node -e 'const pg = require" "$out"
+out=$(cd "$T" && "$OCI_BUILD" -C "$CONFIGS" test --all 2>&1)
+rc=$?
+check "oci-build test --all: exit 0 (got $rc)" test $rc -eq 0
+has_line "... runs the app's test (notes)" '^notes: passed, 3 of 3 steps' "$out"
+has_line "... beside the tools' (node)" '^node: passed, ' "$out"
+has_line "... every image with a test: base has none, node, postgres and notes do" '^all 3 images passed their tests' "$out"
+# The same image judged by a test that must fail: the config decides what runs.
+mkdir -p "$T/failcfg/apps"
+sed "s|^rootfs: .*|rootfs: $SOURCE_ROOT/rootfs|" "$CONFIGS/base.yml" > "$T/failcfg/base.yml"
+cp -r "$CONFIGS/tools" "$T/failcfg/"
+sed -e "s|\.\./\.\./examples|$SOURCE_ROOT/examples|g" -e 's|expect: pg 8.23.1 loads|expect: pg 0.0.0 loads|' \
+        "$CONFIGS/apps/notes.yml" > "$T/failcfg/apps/notes.yml"
+out=$(cd "$T" && "$OCI_BUILD" -C failcfg test notes 2>&1)
+rc=$?
+check "an app test whose output lacks 'expect' fails: exit 1 (got $rc)" test $rc -eq 1
+has_line "... at its third step" '^notes: FAILED at step 3 of 3' "$out"
+has_line "... with the output it got" '^      pg 8\.23\.1 loads$' "$out"
+
 # --- 2. compose files --------------------------------------------------------
 timed "$OCI_BUILD" -q -C "$CONFIGS" compose notes --host-network -o "$T/stack.yml" &&
         ok "compose notes --host-network" || not_ok "compose notes --host-network"
 "$OCI_BUILD" -q -C "$CONFIGS" compose pocket-id -o "$T/pid.yml" && ok "compose pocket-id" || not_ok "compose pocket-id"
 "$OCI_BUILD" -q -C "$CONFIGS" compose notes -o "$T/bridge.yml" && ok "compose notes" || not_ok "compose notes"
+check "on the host network, postgres' wildcard listen_addresses becomes 127.0.0.1" \
+        grep -qF '"listen_addresses=${POSTGRES_LISTEN:-127.0.0.1}"' "$T/stack.yml"
 check "every service of the notes stack is on the host network" \
         test "$(grep -c '^    network_mode: host$' "$T/stack.yml")" -eq "$(grep -c '^    image: ' "$T/stack.yml")"
 COMPOSE_SKIP=
@@ -169,6 +197,10 @@ stack_state() {  # what to show when the stack is not healthy
         done
 }
 notes_get() { curl -fsS --max-time 10 "http://127.0.0.1:$NOTES_PORT/notes"; }
+listeners() {  # PORT: the addresses listening on it, as /proc/net/tcp{,6} write them
+        awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { print $2 }' \
+                /proc/net/tcp /proc/net/tcp6 | sort -u | tr '\n' ' '
+}
 
 if [ -n "$COMPOSE_SKIP" ]; then
         skip "the notes stack on a Docker engine" "$COMPOSE_SKIP"
@@ -180,11 +212,11 @@ else
         NOTES_PORT=$(free_port)
         POSTGRES_PORT=$(free_port)
         while [ "$POSTGRES_PORT" = "$NOTES_PORT" ]; do POSTGRES_PORT=$(free_port); done
-        # The stack runs on the host network as generated: the file points
-        # the app at db by 127.0.0.1 and binds it there. Postgres's config
-        # listens on every address unless told otherwise.
-        unset DB_HOST NOTES_HOST
-        export NOTES_PORT POSTGRES_PORT POSTGRES_LISTEN=127.0.0.1
+        # The stack runs on the host network as generated, with nothing set
+        # by hand but the ports: the file points the app at db by 127.0.0.1
+        # and binds both there (postgres' listen_addresses included).
+        unset DB_HOST NOTES_HOST POSTGRES_LISTEN
+        export NOTES_PORT POSTGRES_PORT
         diag "notes on 127.0.0.1:$NOTES_PORT, postgres on 127.0.0.1:$POSTGRES_PORT"
 
         timed "$OCI_BUILD" -q -C "$CONFIGS" --layout "$L" save notes postgres -o "$T/images.tar" &&
@@ -215,6 +247,10 @@ else
 
         if [ -n "$UP" ]; then
                 NID=$("${COMPOSE[@]}" ps -q notes)
+                for p in "$POSTGRES_PORT" "$NOTES_PORT"; do
+                        check "port $p listens on 127.0.0.1 only, with nothing set by hand ($(listeners "$p"))" \
+                                test "$(listeners "$p")" = "0100007F:$(printf '%04X' "$p") "
+                done
                 out=$(curl -fsS --max-time 10 -X POST --data 'hello distroless' "http://127.0.0.1:$NOTES_PORT/notes" 2>&1)
                 check "POST /notes stores the note ($out)" jq -e '.body == "hello distroless"' <<<"$out"
                 out=$(notes_get 2>&1)
@@ -535,6 +571,40 @@ check "a build step that starts background processes: the build succeeds" \
 left=$(grep -lsz "^OCI_BUILD_LEFTOVER_MARK=$MARK\$" /proc/[0-9]*/environ | cut -d/ -f3)
 check "nothing the step started is still running (marker in the environment)" test -z "$left"
 [ -z "$left" ] || kill -9 $left 2>/dev/null
+
+# A step's 'env' is set in its environment (and only in its): a step writes
+# its variables into a file that the image then holds, read back with umoci.
+app_config stepenv <<'EOF'
+build:
+  - command: [sh, -c, 'printf "%s|%s\n" "$GREETING" "$APP_MODE" > env-out.txt']
+    env: { GREETING: "hello from env", APP_MODE: production }
+  - command: [sh, -c, 'printf "%s\n" "${GREETING-unset}" >> env-out.txt']
+artifacts:
+  - { path: /app/env-out.txt, source: env-out.txt }
+EOF
+if build_in -q --layout "$T/stepenv" app stepenv 2>"$T/stepenv.err"; then
+        if have umoci; then
+                rm -rf "$T/stepenv-bundle"
+                umoci --log error unpack --image "$T/stepenv:stepenv" "$T/stepenv-bundle" >/dev/null 2>&1
+                check "a build step's env reaches the step, and the file it wrote is in the image (umoci unpack)" \
+                        test "$(cat "$T/stepenv-bundle/rootfs/app/env-out.txt" 2>&1)" = "hello from env|production
+unset"
+        else
+                skip "a build step's env, in the image" "umoci missing"
+        fi
+else
+        not_ok "an app whose build step has env builds" "$(cat "$T/stepenv.err")"
+fi
+app_config badenv <<'EOF'
+build:
+  - { command: [make], env: { "BAD-NAME": x } }
+artifacts:
+  - { path: /app/x, source: payload.txt }
+EOF
+expect_fail "a build step env name no shell can use is refused where it is" \
+        "^oci-build: $A/badenv\.yml:5:31: names of 'env' must be letters, digits and '_', not starting with a digit, found 'BAD-NAME'$" \
+        build_in --layout "$T/stepenv" app badenv
+rm -f "$A/badenv.yml"
 
 # --- 8. an app artifact that is a dynamically linked program ---------------
 if ! have cc; then

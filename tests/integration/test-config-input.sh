@@ -112,6 +112,16 @@ start=$SECONDS
 check "an env of 80,000 keys loads" bash -c "'$OCI_BUILD' -C '$C' show base | grep -q 'k1387f=v'"
 check "... within 5 s" test $((SECONDS - start)) -le 5
 
+# 85,000 entries, each with an unknown key and a required key missing: every
+# problem is found and counted, in a moment (70 s when each missing key looked
+# through every unknown key of the file).
+{ printf '%sdirectories:\n' "$BASE"; seq 85000 | sed 's/.*/- {z: 1}/'; } > "$C/base.yml"
+start=$SECONDS
+err=$(run "$OCI_BUILD" -C "$C" --layout "$G" base 2>&1)
+check "85,000 bad entries: 20 problems shown, then the count of the rest" \
+        test "$(tail -n 1 <<<"$err")" = "and 169980 more problems"
+check "... within 5 s" test $((SECONDS - start)) -le 5
+
 # --- config files that are not files ----------------------------------------------
 mk_configs
 rm "$C/base.yml"
@@ -147,6 +157,54 @@ expect_fail "control characters of a path and a value come out escaped" \
 err=$(run "$OCI_BUILD" -C "$E" --layout "$G" base 2>&1)
 check "... and no raw control character reaches the terminal" \
         test -z "$(printf '%s' "$err" | LC_ALL=C tr -d '\n' | LC_ALL=C tr -d '[:print:]')"
+
+# A config file whose name holds a control character, named by 'name' otherwise:
+# the message quotes the file as the terminal can show it.
+mk_configs
+cp "$C/tools/jq.yml" "$C/tools/j$(printf '\033')q.yml"
+expect_fail "a file name that does not match 'name' is quoted escaped" \
+        "^oci-build: $C/tools/j\\\\x1bq\\.yml: 'name' is 'jq' but the file is j\\\\x1bq\\.yml: they must be the same$" \
+        run "$OCI_BUILD" -C "$C" --layout "$G" tool "j$(printf '\033')q"
+rm -f "$C/tools/j$(printf '\033')q.yml"
+
+# --- several independent problems, reported together ------------------------------
+# A tool config with three mistakes of different keys (an unknown key, a
+# value of the wrong type, a bad value): one run names all three, one a line
+# with its position, the first line as it would be alone; the misspelt
+# 'binaries' is not also said to be missing.
+mk_configs
+printf 'name: jq\npackage: jq\ndescription: jq\nbinaris: [/usr/bin/jq]\nconfig:\n  user: nobody\n  ports: [80000]\n' \
+        > "$C/tools/jq.yml"
+err=$(cd "$T" && run "$OCI_BUILD" -C cfg --layout "$G" tool jq 2>&1 >/dev/null)
+rc=$?
+want="oci-build: cfg/tools/jq.yml:4:1: unknown key 'binaris' in a tool config (did you mean 'binaries'?)
+cfg/tools/jq.yml:6:9: 'user' must be numeric \"UID:GID\" (e.g. \"1000:1000\"), found 'nobody'
+cfg/tools/jq.yml:7:11: 'ports' entries must be a port number 1-65535 with an optional /tcp or /udp, found '80000'"
+check "three problems of one config: exit status 1" test "$rc" = 1
+check "... each on its own line with file:line:col, in one run" test "$err" = "$want"
+printf 'name: jq\npackage: jq\ndescription: [jq]\nbinaries: [/usr/bin/jq]\ntest: {command: [jq], expect: ""}\nfiles: [relative]\n' \
+        > "$C/tools/jq.yml"
+err=$(cd "$T" && run "$OCI_BUILD" -C cfg --layout "$G" tool jq 2>&1 >/dev/null)
+want="oci-build: cfg/tools/jq.yml:3:14: 'description' must be a string, found a list
+cfg/tools/jq.yml:6:9: 'files' must be an absolute path (starting with '/'), found 'relative'
+cfg/tools/jq.yml:5:31: 'expect' must not be empty"
+check "... a wrong type, a bad value and a bad entry, all three" test "$err" = "$want"
+printf 'name: jq\ndescription: jq\nfiles: [/x]\nconfig: {workdir: w}\nbogus: 1\n' > "$C/tools/jq.yml"
+err=$(cd "$T" && run "$OCI_BUILD" -C cfg --layout "$G" tool jq 2>&1 >/dev/null)
+want="oci-build: cfg/tools/jq.yml:5:1: unknown key 'bogus' in a tool config (expected one of: name, version, package, description, category, binaries, files, directories, symlinks, config, test, data)
+cfg/tools/jq.yml:1:1: a tool config needs 'version', or 'package' to read the version from
+cfg/tools/jq.yml:1:1: missing required key 'binaries' in a tool config
+cfg/tools/jq.yml:4:19: 'workdir' must be an absolute path (starting with '/'), found 'w'"
+check "... missing required keys too" test "$err" = "$want"
+printf 'name: jq\ndescription: jq\n' > "$C/tools/jq.yml"
+for i in $(seq 1 25); do printf 'bad%d: x\n' "$i"; done >> "$C/tools/jq.yml"
+err=$(run "$OCI_BUILD" -C "$C" --layout "$G" tool jq 2>&1 >/dev/null)
+check "... at most 20 of them, then how many more" \
+        test "$(grep -c "^\(oci-build: \)\?$C/tools/jq.yml:[0-9]*:[0-9]*: " <<<"$err")" = 20 -a \
+        "$(tail -n 1 <<<"$err")" = "and 7 more problems"
+printf 'name: jq\nbogus: 1\ndescription: [jq\n' > "$C/tools/jq.yml"
+expect_fail "... but a YAML syntax error stops at once, alone" "^oci-build: $C/tools/jq.yml:4:1: invalid YAML: " \
+        run "$OCI_BUILD" -C "$C" --layout "$G" tool jq
 
 # --- nothing changed ---------------------------------------------------------------
 check "the layout is byte for byte as it was after every bad config" test "$(tree_sum "$G")" = "$before"

@@ -380,4 +380,47 @@ else
         skip "a misspelt binary of an installed package" "jq is not in this machine's dpkg database"
 fi
 
+# --- files beside the config -------------------------------------------------------------
+# A 'files' source written relative to the tool's config is a file of the
+# directory that holds the config, whichever directory the command runs
+# from; an absolute source stays a path of the sysroot.
+if dpkg-query -W -f='${Status}' jq 2>/dev/null | grep -q 'install ok installed'; then
+        B=$T/cfg-beside
+        mkdir -p "$B/configs/tools/jq-extra/share" "$T/elsewhere"
+        cp "$SOURCE_ROOT/configs/base.yml" "$B/configs/"
+        cp -r "$SOURCE_ROOT/rootfs" "$B/rootfs"
+        cp "$SOURCE_ROOT/configs/tools/jq.yml" "$B/configs/tools/"
+        echo '{"greeting": "beside the config"}' > "$B/configs/tools/jq-extra/input.json"
+        echo 'share me' > "$B/configs/tools/jq-extra/share/readme.txt"
+        printf 'files:\n  - { path: /srv/input.json, source: jq-extra/input.json }\n%s\n%s\n' \
+                '  - { path: /usr/share/jq-extra, source: ./jq-extra/share }' \
+                '  - { path: /etc/jq-passwd, source: /etc/passwd }' >> "$B/configs/tools/jq.yml"
+        if (cd "$T/elsewhere" && "$OCI_BUILD" -q -C ../cfg-beside/configs --layout ../beside-oci tool jq) 2>"$T/beside.err"; then
+                ok "a tool whose files sit beside its config builds from another directory"
+                if have umoci; then
+                        rm -rf "$T/beside-bundle"
+                        umoci --log error unpack --image "$T/beside-oci:jq" "$T/beside-bundle" >/dev/null 2>&1
+                        R=$T/beside-bundle/rootfs
+                        check "... umoci unpacks it, with the file beside the config at /srv/input.json" \
+                                cmp "$B/configs/tools/jq-extra/input.json" "$R/srv/input.json"
+                        check "... and the directory beside it at /usr/share/jq-extra" \
+                                cmp "$B/configs/tools/jq-extra/share/readme.txt" "$R/usr/share/jq-extra/readme.txt"
+                        check "... an absolute source still comes from the sysroot (/etc/passwd)" \
+                                cmp /etc/passwd "$R/etc/jq-passwd"
+                        check "... and jq in the image reads the file: $(chroot "$R" /usr/bin/jq -r .greeting /srv/input.json 2>&1)" \
+                                test "$(chroot "$R" /usr/bin/jq -r .greeting /srv/input.json 2>&1)" = "beside the config"
+                else
+                        skip "files beside the config, unpacked" "umoci not installed"
+                fi
+        else
+                not_ok "a tool whose files sit beside its config builds from another directory" "$(cat "$T/beside.err")"
+        fi
+        rm "$B/configs/tools/jq-extra/input.json"
+        expect_fail "... a missing one names the config line and the path looked for" \
+                "^oci-build: \.\./cfg-beside/configs/tools/jq\.yml:[0-9]+: files entry '/srv/input\.json': '$B/configs/tools/jq-extra/input\.json': No such file or directory$" \
+                bash -c "cd '$T/elsewhere' && exec '$OCI_BUILD' -q -C ../cfg-beside/configs --layout ../beside-oci tool jq"
+else
+        skip "files beside the config" "jq is not in this machine's dpkg database"
+fi
+
 finish
