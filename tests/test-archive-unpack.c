@@ -112,7 +112,7 @@ static void assert_refused(const char *archive, const ArchiveUnpackOptions *o, i
         /* nothing escaped next to the output either */
         _cleanup_free_ char *outside = xasprintf("%s/escaped", tmp_dir);
         ck_assert_msg(access(outside, F_OK) < 0, "%s: wrote '%s'", archive, outside);
-        ck_assert_msg(access("/tmp/ob-unpack-escaped", F_OK) < 0, "%s: wrote an absolute path", archive);
+        ck_assert_msg(access("/ob-unpack-escaped", F_OK) < 0, "%s: wrote an absolute path", archive);
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -274,7 +274,7 @@ START_TEST(test_escapes)
         } cases[] = {
                 { "dotdot.tar.gz", { { .name = "r/../../escaped", .data = "x" } }, 1, "has a '..' component" },
                 { "dotdot2.tar.gz", { { .name = "../escaped", .data = "x" } }, 1, "has a '..' component" },
-                { "abs.tar.gz", { { .name = "/tmp/ob-unpack-escaped", .data = "x" } }, 1, "is an absolute path" },
+                { "abs.tar.gz", { { .name = "/ob-unpack-escaped", .data = "x" } }, 1, "is an absolute path" },
                 { "linkout.tar.gz", { { .name = "r/l", .target = "../../escaped" } }, 1, "points out of the archive" },
                 { "linkabs.tar.gz", { { .name = "r/l", .target = "/etc/passwd" } }, 1, "points out of the archive" },
                 { "linkdots.tar.gz",
