@@ -8,6 +8,7 @@
 #include "error.h"
 #include "layer.h"
 #include "layout.h"
+#include "pkgdb.h"
 #include "plan.h"
 #include "spec.h"
 #include "sysroot.h"
@@ -82,6 +83,8 @@ int build_missing_error(const Build *b, ObError *err);
 /* The plans, for `show --files`. */
 const Spec *build_base_spec(const Build *b);
 const Plan *build_base_plan(const Build *b);
+/* The sysroot's package database, or NULL when it has none. */
+const Pkgdb *build_pkgdb(const Build *b);
 /* The tool layer of a tool planned by build_add(), or NULL. */
 const Plan *build_tool_plan(const Build *b, const char *name);
 /* The app layer of an app planned by build_add(), or NULL. */

@@ -19,9 +19,11 @@ typedef struct Context {
         char *configs;       /* -C: the configs directory */
         const char *sysroot; /* --sysroot */
         int64_t source_date_epoch;
-        int level;     /* --level: gzip effort */
-        unsigned jobs; /* -j */
-        char **args;   /* operands after the command name */
+        int level;                    /* --level, or the level of --compression */
+        LayerCompression compression; /* --compression */
+        unsigned jobs;                /* -j */
+        bool no_cache;                /* --no-cache */
+        char **args;                  /* operands after the command name */
 } Context;
 
 /* An option of one command. main.c knows every command's options, so that
@@ -45,7 +47,7 @@ typedef struct Command {
 } Command;
 
 extern const Command command_base, command_tool, command_app, command_compose, command_list, command_show,
-        command_clean, command_save, command_test;
+        command_clean, command_save, command_test, command_sbom;
 
 /* Shared by the commands (src/cmd/common.c). */
 

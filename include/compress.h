@@ -23,6 +23,16 @@ typedef struct Compressor Compressor;
 
 int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink sink, void *userdata, Compressor **ret,
                    ObError *err);
+/* zstd output for layers: one stream that libzstd compresses on threads
+ * (at least one worker whatever threads is, so that the output is the same
+ * for any -j), in jobs of COMPRESS_ZSTD_JOB bytes, without checksum or
+ * content size. */
+#define COMPRESS_ZSTD_LEVEL_MIN 1
+#define COMPRESS_ZSTD_LEVEL_MAX 19
+#define COMPRESS_ZSTD_LEVEL_DEFAULT 3
+#define COMPRESS_ZSTD_JOB (2u << 20)
+int compressor_new_zstd(int level, unsigned threads, CompressSink sink, void *userdata, Compressor **ret, ObError *err);
+
 int compressor_write(Compressor *c, const void *data, size_t size, ObError *err);
 /* Flushes the last chunk; the output is complete after this. */
 int compressor_finish(Compressor *c, ObError *err);

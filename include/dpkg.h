@@ -32,6 +32,12 @@ typedef struct DpkgStatus {
  * continuation of one are passed over, as a damaged database is still worth
  * reading for the packages it does describe. */
 DpkgStatus *dpkg_status_parse(const char *text);
+/* What dpkg_status_parse() passes over, as an error naming file and line:
+ * a line that is neither a field, a continuation of one nor blank, a
+ * continuation with no field before it, a paragraph without Package. For
+ * records written from the database, which must not describe a damaged
+ * entry as if it were whole. */
+int dpkg_status_check(const char *text, const char *file, ObError *err);
 /* Reads /var/lib/dpkg/status of root. */
 int dpkg_status_load(Sysroot *root, DpkgStatus **ret, ObError *err);
 void dpkg_status_free(DpkgStatus *s);

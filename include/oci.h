@@ -13,6 +13,7 @@
 #define OCI_MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define OCI_MT_CONFIG "application/vnd.oci.image.config.v1+json"
 #define OCI_MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define OCI_MT_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
 
 #define OCI_REF_NAME "org.opencontainers.image.ref.name"
 #define CONTAINERD_IMAGE_NAME "io.containerd.image.name"
@@ -35,6 +36,7 @@ typedef struct OciLayerInfo {
         char diff_id[72];
         uint64_t size;          /* compressed blob */
         uint64_t tar_size;      /* uncompressed tar */
+        const char *media_type; /* static; NULL for OCI_MT_LAYER_GZIP */
         const char *created_by; /* history */
         const char *comment;
 } OciLayerInfo;

@@ -6,9 +6,9 @@
 set -euo pipefail
 
 build_pkgs=(gcc meson ninja-build pkg-config libarchive-dev libssl-dev libjansson-dev libyaml-dev
-            zlib1g-dev libdeflate-dev check ca-certificates tzdata)
+            zlib1g-dev libdeflate-dev libzstd-dev check ca-certificates tzdata)
 test_pkgs=(skopeo umoci oci-image-tool python3 python3-jsonschema jq util-linux procps
-           docker.io docker-compose docker-registry podman runc curl tar libc6-dev python3-yaml openssl
+           docker.io docker-compose docker-registry podman runc curl tar zstd libc6-dev python3-yaml openssl
            clang libclang-rt-14-dev
            xz-utils make)  # test-release: repacks a node release (.tar.xz), builds a C program from source
 # The host programs that the tool images are made of, one line per config

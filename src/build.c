@@ -11,6 +11,7 @@
 #include "image.h"
 #include "log.h"
 #include "oci.h"
+#include "pkgdb.h"
 #include "tool.h"
 
 typedef struct BuildTool {
@@ -52,6 +53,7 @@ struct Build {
         Spec *base;
         Plan base_plan;
         Sysroot *root;
+        Pkgdb *pkgdb; /* NULL for a sysroot without a dpkg database */
         BuildTool *tools;
         size_t n_tools;
         BuildApp *apps;
@@ -105,6 +107,7 @@ void build_free(Build *b)
         free(b->results);
         plan_clear(&b->base_plan);
         spec_free(b->base);
+        pkgdb_free(b->pkgdb);
         sysroot_free(b->root);
         free(b);
 }
@@ -184,6 +187,13 @@ int build_new(const BuildOptions *o, Build **ret, ObError *err)
         r = plan_from_spec(&b->base_plan, b->base, b->root, o->source_date_epoch, err);
         if (r < 0)
                 return r;
+        r = pkgdb_load(b->root, &b->pkgdb, err);
+        if (r == 0)
+                r = pkgdb_add_distro(b->root, &b->base_plan, o->source_date_epoch, err);
+        if (r == 0)
+                r = pkgdb_add_records(b->pkgdb, &b->base_plan, o->source_date_epoch, err);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(b);
         return 0;
 }
@@ -196,6 +206,11 @@ const Spec *build_base_spec(const Build *b)
 const Plan *build_base_plan(const Build *b)
 {
         return &b->base_plan;
+}
+
+const Pkgdb *build_pkgdb(const Build *b)
+{
+        return b->pkgdb;
 }
 
 static BuildTool *find_tool(const Build *b, const char *name)
@@ -271,6 +286,8 @@ static int plan_tool(Build *b, const char *name, bool with_data, bool fetch, siz
                 if (r == 0)
                         r = tool_plan_with(spec, b->root, &b->base_plan, b->o.source_date_epoch,
                                            &(ToolPlanOptions){ .no_fetch = !fetch }, &plan, err);
+                if (r == 0)
+                        r = pkgdb_add_records(b->pkgdb, &plan, b->o.source_date_epoch, err);
                 if (r == -ENOPKG)
                         note_missing(b, spec);
                 if (r < 0)
@@ -369,6 +386,8 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
         /* What the base and tool layers hold is not repeated in the app's. */
         r = app_plan_over(spec, b->root, layers, n_layers, oci_arch(), b->o.source_date_epoch,
                           /* fetch= */ !(flags & BUILD_PLAN_ONLY), &plan, err);
+        if (r == 0)
+                r = pkgdb_add_records(b->pkgdb, &plan, b->o.source_date_epoch, err);
         if (r < 0)
                 return r;
         if (!(flags & BUILD_PLAN_ONLY)) {
@@ -681,6 +700,8 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                 tell(b, (BuildProgress){ .event = BUILD_IMAGE_DONE, .compressed = b->results[i].total_size });
         }
         b->current = NULL;
+        if (!b->pkgdb && b->n_images > 0)
+                pkgdb_note_no_database(b->root);
         b->o.progress = NULL; /* the base image named below is not one the caller asked for */
         /* Every image stands on the base layer: name the base image too, so
          * that it is in the index whatever was built (`skopeo inspect

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "util.h"
 
@@ -31,6 +32,9 @@ typedef struct Slot {
 } Slot;
 
 struct Compressor {
+        ZSTD_CCtx *zstd; /* a zstd stream: libzstd's own threads, none of the below */
+        unsigned char *zout;
+        size_t zout_cap;
         int level;
         size_t chunk;
         CompressSink sink;
@@ -165,6 +169,42 @@ int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink 
         return 0;
 }
 
+int compressor_new_zstd(int level, unsigned threads, CompressSink sink, void *userdata, Compressor **ret, ObError *err)
+{
+        if (level < COMPRESS_ZSTD_LEVEL_MIN || level > COMPRESS_ZSTD_LEVEL_MAX)
+                return ob_error_plain(err, EINVAL, "zstd level %d is out of range (%d-%d)", level,
+                                      COMPRESS_ZSTD_LEVEL_MIN, COMPRESS_ZSTD_LEVEL_MAX);
+        if (threads < 1)
+                threads = 1;
+        if (threads > 64)
+                threads = 64;
+        _cleanup_(compressor_freep) Compressor *c = xcalloc(1, sizeof(*c));
+        c->sink = sink;
+        c->userdata = userdata;
+        c->level = level;
+        c->zstd = ZSTD_createCCtx();
+        if (!c->zstd)
+                return ob_error_plain(err, ENOMEM, "cannot allocate a zstd compressor");
+        /* At least one worker, even for -j1: libzstd's output is the same for
+         * any number of workers from one up, and differs without them. The
+         * job size bounds the memory each worker holds. No checksum, no
+         * content size: the frame is a function of the input alone. */
+        size_t r = ZSTD_CCtx_setParameter(c->zstd, ZSTD_c_compressionLevel, level);
+        if (!ZSTD_isError(r))
+                r = ZSTD_CCtx_setParameter(c->zstd, ZSTD_c_nbWorkers, (int) threads);
+        if (!ZSTD_isError(r))
+                r = ZSTD_CCtx_setParameter(c->zstd, ZSTD_c_jobSize, COMPRESS_ZSTD_JOB);
+        if (!ZSTD_isError(r))
+                r = ZSTD_CCtx_setParameter(c->zstd, ZSTD_c_checksumFlag, 0);
+        if (ZSTD_isError(r))
+                return ob_error_plain(err, ENOTSUP, "cannot set up zstd compression with %u threads: %s", threads,
+                                      ZSTD_getErrorName(r));
+        c->zout_cap = ZSTD_CStreamOutSize();
+        c->zout = xmalloc(c->zout_cap);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
 static int emit(Compressor *c, Slot *s, ObError *err)
 {
         if (s->out_len == 0)
@@ -217,8 +257,30 @@ static int submit(Compressor *c, ObError *err)
         return 0;
 }
 
+static int zstd_step(Compressor *c, ZSTD_inBuffer *in, ZSTD_EndDirective mode, ObError *err)
+{
+        for (;;) {
+                ZSTD_outBuffer out = { c->zout, c->zout_cap, 0 };
+                size_t left = ZSTD_compressStream2(c->zstd, &out, in, mode);
+                if (ZSTD_isError(left))
+                        return ob_error_plain(err, EIO, "zstd compression failed: %s", ZSTD_getErrorName(left));
+                if (out.pos > 0) {
+                        int r = c->sink(c->userdata, c->zout, out.pos, err);
+                        if (r < 0)
+                                return r;
+                }
+                /* continue: until the input is taken; end: until flushed. */
+                if (mode == ZSTD_e_end ? left == 0 : in->pos == in->size)
+                        return 0;
+        }
+}
+
 int compressor_write(Compressor *c, const void *data, size_t size, ObError *err)
 {
+        if (c->zstd) {
+                ZSTD_inBuffer in = { data, size, 0 };
+                return zstd_step(c, &in, ZSTD_e_continue, err);
+        }
         const unsigned char *p = data;
         while (size > 0) {
                 Slot *s = &c->slots[c->fill_seq % c->n_slots];
@@ -240,6 +302,10 @@ int compressor_write(Compressor *c, const void *data, size_t size, ObError *err)
 
 int compressor_finish(Compressor *c, ObError *err)
 {
+        if (c->zstd) {
+                ZSTD_inBuffer in = { NULL, 0, 0 };
+                return zstd_step(c, &in, ZSTD_e_end, err);
+        }
         Slot *s = &c->slots[c->fill_seq % c->n_slots];
         /* A partly filled chunk, or an empty stream: either way one more
          * member, so that even empty input gives a valid gzip file. */
@@ -257,6 +323,8 @@ void compressor_free(Compressor *c)
 {
         if (!c)
                 return;
+        ZSTD_freeCCtx(c->zstd);
+        free(c->zout);
         stop_workers(c);
         if (c->n_threads > 0) {
                 pthread_mutex_destroy(&c->lock);

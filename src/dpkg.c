@@ -86,6 +86,48 @@ DpkgStatus *dpkg_status_parse(const char *text)
         return s;
 }
 
+int dpkg_status_check(const char *text, const char *file, ObError *err)
+{
+        size_t lineno = 0, para_line = 0;
+        bool in_para = false, has_package = false;
+
+        for (const char *line = text; line && *line;) {
+                const char *end = strchrnul(line, '\n');
+                const char *next = *end ? end + 1 : NULL;
+                size_t blanks = strspn(line, " \t\r");
+                lineno++;
+
+                if (line + blanks >= end) {
+                        if (in_para && !has_package)
+                                return ob_error_plain(err, EBADMSG, "%s:%zu: a paragraph without 'Package'", file,
+                                                      para_line);
+                        in_para = false;
+                } else if (blanks > 0) {
+                        if (!in_para)
+                                return ob_error_plain(err, EBADMSG,
+                                                      "%s:%zu: a continuation line with no field before it", file,
+                                                      lineno);
+                } else if (line[0] != '#') {
+                        const char *colon = memchr(line, ':', (size_t) (end - line));
+                        if (!colon || colon == line)
+                                return ob_error_plain(err, EBADMSG, "%s:%zu: expected 'Name: value', got '%.*s'", file,
+                                                      lineno, (int) (end - line > 60 ? 60 : end - line), line);
+                        if (!in_para) {
+                                in_para = true;
+                                has_package = false;
+                                para_line = lineno;
+                        }
+                        if ((size_t) (colon - line) == strlen("Package") &&
+                            strncasecmp(line, "Package", strlen("Package")) == 0)
+                                has_package = true;
+                }
+                line = next;
+        }
+        if (in_para && !has_package)
+                return ob_error_plain(err, EBADMSG, "%s:%zu: a paragraph without 'Package'", file, para_line);
+        return 0;
+}
+
 int dpkg_status_load(Sysroot *root, DpkgStatus **ret, ObError *err)
 {
         _cleanup_free_ char *path = sysroot_host_path(root, "/var/lib/dpkg/status");
@@ -182,11 +224,17 @@ int dpkg_paragraph_files(Sysroot *root, const DpkgParagraph *p, char ***ret, ObE
         if (r < 0)
                 return r;
 
-        _cleanup_strv_ char **files = xcalloc(1, sizeof(char *));
+        /* One pass, no strv_push(): a package may list tens of thousands
+         * of paths (a Go toolchain's sources). */
+        size_t lines = 1;
+        for (const char *c = text; *c; c++)
+                lines += *c == '\n';
+        _cleanup_strv_ char **files = xcalloc(lines + 1, sizeof(char *));
+        size_t n = 0;
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
                 if (line[0] == '/')
-                        strv_push(&files, line);
+                        files[n++] = xstrdup(line);
         *ret = TAKE_PTR(files);
         return 0;
 }

@@ -5,13 +5,18 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zstd.h>
 
 #include "cleanup-libs.h"
 #include "compress.h"
 #include "digest.h"
 #include "fs.h"
+#include "layer-cache.h"
+#include "log.h"
 #include "util.h"
 
 #define READ_CHUNK (256u * 1024u)
@@ -214,10 +219,12 @@ int layer_level(const Plan *p, const LayerOptions *o)
 {
         if (o->level != LAYER_LEVEL_AUTO)
                 return o->level;
+        if (o->compression == LAYER_ZSTD)
+                return COMPRESS_ZSTD_LEVEL_DEFAULT;
         return plan_content_size(p) <= LAYER_AUTO_SMALL ? LAYER_AUTO_SMALL_LEVEL : LAYER_AUTO_LARGE_LEVEL;
 }
 
-int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
+static int layer_write_cold(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
 {
         _cleanup_(tar_sink_done) TarSink s = { .err = err, .raw_fd = -1 };
         char diff_id[DIGEST_STRING_MAX], digest[DIGEST_STRING_MAX];
@@ -227,7 +234,10 @@ int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *r
         r = layout_blob_begin(l, &s.blob, err);
         if (r < 0)
                 return r;
-        r = compressor_new(layer_level(p, o), o->chunk, o->threads, gz_to_blob, s.blob, &s.gz, err);
+        if (o->compression == LAYER_ZSTD)
+                r = compressor_new_zstd(layer_level(p, o), o->threads, gz_to_blob, s.blob, &s.gz, err);
+        else
+                r = compressor_new(layer_level(p, o), o->chunk, o->threads, gz_to_blob, s.blob, &s.gz, err);
         if (r < 0)
                 return r;
         sha256_init(&s.tar_hash);
@@ -247,6 +257,46 @@ int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *r
         memcpy(ret->diff_id, diff_id, sizeof(diff_id));
         ret->size = size;
         ret->tar_size = s.tar_size;
+        ret->media_type = layer_media_type(o);
+        return 0;
+}
+
+/* What decides the compressed bytes besides the tar stream. */
+static char *layer_settings(const Plan *p, const LayerOptions *o)
+{
+        if (o->compression == LAYER_ZSTD)
+                return xasprintf("zstd level %d, job %u, libzstd %s", layer_level(p, o), COMPRESS_ZSTD_JOB,
+                                 ZSTD_versionString());
+        return xasprintf("gzip level %d, chunk %zu, libdeflate %s", layer_level(p, o),
+                         o->chunk ? o->chunk : (size_t) COMPRESS_CHUNK_DEFAULT, LIBDEFLATE_VERSION_STRING);
+}
+
+int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
+{
+        _cleanup_free_ char *settings = layer_settings(p, o);
+        LayerKey key, after;
+        ObError ignore;
+        /* A source that cannot be looked at now fails the write below,
+         * with its own message. */
+        if (!layer_cache_usable(o->cache) || layer_cache_key(p, o->source_date_epoch, settings, &key, &ignore) < 0) {
+                int r = layer_write_cold(l, p, o, ret, err);
+                if (r == 0)
+                        ob_debug("layer %s (%zu entries): written", ret->digest, p->n);
+                return r;
+        }
+        if (layer_cache_lookup(o->cache, l, &key, layer_media_type(o), ret)) {
+                ret->media_type = layer_media_type(o);
+                ob_debug("layer %s (%zu entries): from the cache", ret->digest, p->n);
+                return 0;
+        }
+        int r = layer_write_cold(l, p, o, ret, err);
+        if (r < 0)
+                return r;
+        ob_debug("layer %s (%zu entries): written", ret->digest, p->n);
+        /* Remembered only when no source changed while it was read: the
+         * key must describe the bytes that went in. */
+        if (layer_cache_key(p, o->source_date_epoch, settings, &after, &ignore) == 0 && strcmp(key.hex, after.hex) == 0)
+                layer_cache_store(o->cache, l, &after, layer_media_type(o), ret);
         return 0;
 }
 
@@ -261,5 +311,49 @@ int layer_write_tar(int fd, const Plan *p, const LayerOptions *o, char ret_diff_
         if (r < 0)
                 return r;
         sha256_final(&s.tar_hash, ret_diff_id);
+        return 0;
+}
+
+const char *layer_media_type(const LayerOptions *o)
+{
+        return o->compression == LAYER_ZSTD ? OCI_MT_LAYER_ZSTD : OCI_MT_LAYER_GZIP;
+}
+
+#define COMPRESSION_CHOICES "gzip, gzip:0-12, zstd or zstd:1-19"
+
+int layer_level_check(LayerCompression compression, int level, ObError *err)
+{
+        int lo = compression == LAYER_ZSTD ? COMPRESS_ZSTD_LEVEL_MIN : 0;
+        int hi = compression == LAYER_ZSTD ? COMPRESS_ZSTD_LEVEL_MAX : COMPRESS_LEVEL_MAX;
+        if (level == LAYER_LEVEL_AUTO || (level >= lo && level <= hi))
+                return 0;
+        return ob_error_usage(err, "%s level %d is out of range (%d-%d)", compression == LAYER_ZSTD ? "zstd" : "gzip",
+                              level, lo, hi);
+}
+
+int layer_compression_parse(const char *s, LayerCompression *ret_compression, int *ret_level, ObError *err)
+{
+        const char *colon = strchr(s, ':');
+        size_t n = colon ? (size_t) (colon - s) : strlen(s);
+        LayerCompression c;
+        if (n == 4 && strncmp(s, "gzip", 4) == 0)
+                c = LAYER_GZIP;
+        else if (n == 4 && strncmp(s, "zstd", 4) == 0)
+                c = LAYER_ZSTD;
+        else
+                return ob_error_usage(err, "--compression: unknown compression '%s' (choices: " COMPRESSION_CHOICES ")",
+                                      s);
+        int level = LAYER_LEVEL_AUTO;
+        if (colon) {
+                char *end;
+                errno = 0;
+                long v = strtol(colon + 1, &end, 10);
+                if (errno || end == colon + 1 || *end || v < 0 || v > 99 || layer_level_check(c, (int) v, err) < 0)
+                        return ob_error_usage(err,
+                                              "--compression: bad level in '%s' (choices: " COMPRESSION_CHOICES ")", s);
+                level = (int) v;
+        }
+        *ret_compression = c;
+        *ret_level = level;
         return 0;
 }

@@ -19,7 +19,7 @@
 
 static const Command *const commands[] = {
         &command_base, &command_tool,  &command_app,  &command_compose, &command_list,
-        &command_show, &command_clean, &command_save, &command_test,
+        &command_show, &command_clean, &command_save, &command_test,    &command_sbom,
 };
 
 static void print_global_help(FILE *f)
@@ -47,8 +47,13 @@ static void print_global_help(FILE *f)
                 "                        run from a build tree, else the installed one)\n"
                 "      --sysroot DIR     read host files from DIR instead of /\n"
                 "  -j, --jobs N          compress with N threads (default: the number of CPUs, at most 8)\n"
+                "      --compression gzip|zstd[:LEVEL]\n"
+                "                        layer compression (default gzip); zstd layers are smaller and\n"
+                "                        faster to write, but Docker 20.10 cannot load them\n"
                 "      --level N         gzip effort 0-%d (12 is smallest and slowest); default: %d for\n"
-                "                        layers with up to %u MiB of files, %d for larger ones\n"
+                "                        layers with up to %u MiB of files, %d for larger ones; zstd 1-%d,\n"
+                "                        default %d\n"
+                "      --no-cache        write every layer, even those the layer cache has\n"
                 "  -q, --quiet           print only errors\n"
                 "  -v, --verbose         print more about what happens\n"
                 "  -h, --help            show this help, or a command's with COMMAND --help\n"
@@ -57,11 +62,13 @@ static void print_global_help(FILE *f)
                 "Environment:\n"
                 "  SOURCE_DATE_EPOCH     the 'created' time of images and the latest mtime in layers\n"
                 "                        (seconds since 1970, default 0): same inputs, same bytes\n"
-                "  OCI_BUILD_CACHE       where app downloads are kept (default ~/.cache/oci-build)\n"
+                "  OCI_BUILD_CACHE       where app downloads and the layer cache are kept\n"
+                "                        (default $XDG_CACHE_HOME/oci-build or ~/.cache/oci-build)\n"
                 "\n"
                 "Exit status: 0 on success, 1 when the work failed, 2 when the command line is wrong.\n"
                 "Run 'oci-build COMMAND --help' for more about a command.\n",
-                COMPRESS_LEVEL_MAX, LAYER_AUTO_SMALL_LEVEL, LAYER_AUTO_SMALL >> 20, LAYER_AUTO_LARGE_LEVEL);
+                COMPRESS_LEVEL_MAX, LAYER_AUTO_SMALL_LEVEL, LAYER_AUTO_SMALL >> 20, LAYER_AUTO_LARGE_LEVEL,
+                COMPRESS_ZSTD_LEVEL_MAX, COMPRESS_ZSTD_LEVEL_DEFAULT);
 }
 
 static void print_command_help(const Command *c)
@@ -96,6 +103,8 @@ static void on_signal(int sig)
 enum {
         OPT_SYSROOT = 0x100,
         OPT_LEVEL,
+        OPT_NO_CACHE,
+        OPT_COMPRESSION,
         OPT_COMMAND, /* an option of some command: long_index says which */
 };
 
@@ -105,6 +114,8 @@ static const struct option global_options[] = {
         { "sysroot", required_argument, NULL, OPT_SYSROOT },
         { "jobs", required_argument, NULL, 'j' },
         { "level", required_argument, NULL, OPT_LEVEL },
+        { "no-cache", no_argument, NULL, OPT_NO_CACHE },
+        { "compression", required_argument, NULL, OPT_COMPRESSION },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -199,6 +210,7 @@ int main(int argc, char **argv)
         bool help = false;
         ObError err = { 0 };
         unsigned long v;
+        int level = LAYER_LEVEL_AUTO;
         long cpus;
         int c, r, index;
 
@@ -236,12 +248,23 @@ int main(int argc, char **argv)
                         ctx.jobs = (unsigned) v;
                         break;
                 case OPT_LEVEL:
-                        if (parse_uint(optarg, COMPRESS_LEVEL_MAX, &v) < 0) {
-                                fprintf(stderr, "oci-build: --level needs a number from 0 to %d, found '%s'\n",
-                                        COMPRESS_LEVEL_MAX, optarg);
+                        if (parse_uint(optarg, COMPRESS_ZSTD_LEVEL_MAX, &v) < 0) {
+                                fprintf(stderr,
+                                        "oci-build: --level needs a number from 0 to %d (gzip) or %d to %d "
+                                        "(zstd), found '%s'\n",
+                                        COMPRESS_LEVEL_MAX, COMPRESS_ZSTD_LEVEL_MIN, COMPRESS_ZSTD_LEVEL_MAX, optarg);
                                 return 2;
                         }
-                        ctx.level = (int) v;
+                        level = (int) v;
+                        break;
+                case OPT_COMPRESSION:
+                        if (layer_compression_parse(optarg, &ctx.compression, &ctx.level, &err) < 0) {
+                                fprintf(stderr, "oci-build: %s\n", err.msg);
+                                return 2;
+                        }
+                        break;
+                case OPT_NO_CACHE:
+                        ctx.no_cache = true;
                         break;
                 case 'q':
                         ob_verbosity = -1;
@@ -263,6 +286,18 @@ int main(int argc, char **argv)
                         fprintf(stderr, "oci-build: unknown option '%s' (see 'oci-build --help')\n", argv[optind - 1]);
                         return 2;
                 }
+        }
+
+        if (level != LAYER_LEVEL_AUTO) {
+                if (ctx.level != LAYER_LEVEL_AUTO) {
+                        fprintf(stderr, "oci-build: give the level with --level or in --compression, not both\n");
+                        return 2;
+                }
+                if (layer_level_check(ctx.compression, level, &err) < 0) {
+                        fprintf(stderr, "oci-build: --level: %s\n", err.msg);
+                        return 2;
+                }
+                ctx.level = level;
         }
 
         if (optind >= argc) {

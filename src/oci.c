@@ -132,7 +132,9 @@ json_t *oci_manifest(const char *config_digest, uint64_t config_size, const OciL
 {
         json_t *ls = json_array();
         for (size_t i = 0; i < n_layers; i++)
-                json_array_append_new(ls, oci_descriptor(OCI_MT_LAYER_GZIP, layers[i].digest, layers[i].size));
+                json_array_append_new(ls,
+                                      oci_descriptor(layers[i].media_type ? layers[i].media_type : OCI_MT_LAYER_GZIP,
+                                                     layers[i].digest, layers[i].size));
         json_t *m = json_pack("{s:i, s:s, s:o, s:o}", "schemaVersion", 2, "mediaType", OCI_MT_MANIFEST, "config",
                               oci_descriptor(OCI_MT_CONFIG, config_digest, config_size), "layers", ls);
         if (annotations)

@@ -135,6 +135,14 @@ static int resolve_image(SavePlan *p, SaveImage *im, ObError *err)
         json_array_foreach(layers, i, ld) {
                 _cleanup_free_ char *what_layer = xasprintf("layer %zu of '%s'", i + 1, im->name);
                 const char *ldigest = json_string_value(json_object_get(ld, "digest"));
+                /* Docker 20.10 reads manifest.json and cannot decompress
+                 * zstd: refused, rather than a tar it would mis-read. */
+                const char *lmt = json_string_value(json_object_get(ld, "mediaType"));
+                if (lmt && str_endswith(lmt, "+zstd"))
+                        return ob_error_plain(err, ENOTSUP,
+                                              "'%s' has zstd layers, which docker load cannot read: build it with "
+                                              "--compression gzip to save it, or copy it with skopeo",
+                                              im->name);
                 r = add_blob(p, ldigest, json_object_get(ld, "size"), what_layer, err);
                 if (r < 0)
                         return r;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "compress.h"
 #include "fs.h"
@@ -331,6 +332,86 @@ START_TEST(test_abandon)
 }
 END_TEST
 
+/* zstd: libzstd's decoder gives the input back, whatever the threads and
+ * however the input was cut into writes, and the bytes are the same. */
+static void zstd_buf(int level, unsigned threads, const unsigned char *data, size_t n, size_t piece, Buf *out)
+{
+        ObError e = { 0 };
+        Compressor *c = NULL;
+        memset(out, 0, sizeof(*out));
+        ck_assert_msg(compressor_new_zstd(level, threads, buf_sink, out, &c, &e) == 0, "%s", e.msg);
+        for (size_t off = 0, step = 0; off < n; step++) {
+                size_t len = piece ? piece : (step * 7919 + 1) % 70000;
+                if (len > n - off)
+                        len = n - off;
+                ck_assert_msg(compressor_write(c, data + off, len, &e) == 0, "%s", e.msg);
+                off += len;
+        }
+        ck_assert_msg(compressor_finish(c, &e) == 0, "%s", e.msg);
+        compressor_free(c);
+}
+
+START_TEST(test_zstd_roundtrip)
+{
+        /* Larger than two zstd jobs, so that the workers share it. */
+        size_t n = 5u * COMPRESS_ZSTD_JOB + 12345;
+        unsigned char *data = gen_data(n, 7);
+        Buf one, two, four;
+        zstd_buf(3, 1, data, n, 65536, &one);
+        zstd_buf(3, 2, data, n, 0, &two);
+        zstd_buf(3, 4, data, n, 1u << 20, &four);
+        ck_assert_uint_lt(one.n, n);
+        ck_assert_uint_eq(one.n, two.n);
+        ck_assert(memcmp(one.p, two.p, one.n) == 0);
+        ck_assert_uint_eq(one.n, four.n);
+        ck_assert(memcmp(one.p, four.p, one.n) == 0);
+
+        unsigned char *back = xmalloc(n + 1);
+        ZSTD_DCtx *d = ZSTD_createDCtx();
+        ZSTD_inBuffer in = { one.p, one.n, 0 };
+        ZSTD_outBuffer o = { back, n + 1, 0 };
+        size_t r;
+        do {
+                r = ZSTD_decompressStream(d, &o, &in);
+                ck_assert_msg(!ZSTD_isError(r), "%s", ZSTD_getErrorName(r));
+        } while (r != 0 && in.pos < in.size);
+        ck_assert_uint_eq(r, 0);
+        ck_assert_uint_eq(o.pos, n);
+        ck_assert(memcmp(back, data, n) == 0);
+        ZSTD_freeDCtx(d);
+
+        /* Another level, other bytes; an empty input is a valid frame. */
+        Buf nine, empty;
+        zstd_buf(9, 2, data, n, 0, &nine);
+        ck_assert(nine.n != one.n || memcmp(nine.p, one.p, one.n) != 0);
+        zstd_buf(3, 2, data, 0, 0, &empty);
+        ck_assert_uint_gt(empty.n, 0);
+        unsigned char sink[16];
+        ck_assert_uint_eq(ZSTD_decompress(sink, sizeof(sink), empty.p, empty.n), 0);
+
+        free(empty.p);
+        free(nine.p);
+        free(back);
+        free(one.p);
+        free(two.p);
+        free(four.p);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_zstd_levels)
+{
+        ObError e = { 0 };
+        Compressor *c = NULL;
+        Buf b = { 0 };
+        ck_assert_int_eq(compressor_new_zstd(0, 1, buf_sink, &b, &c, &e), -EINVAL);
+        ck_assert_int_eq(compressor_new_zstd(COMPRESS_ZSTD_LEVEL_MAX + 1, 1, buf_sink, &b, &c, &e), -EINVAL);
+        ck_assert_ptr_null(c);
+        ck_assert_int_eq(compressor_new_zstd(COMPRESS_ZSTD_LEVEL_MAX, 1, buf_sink, &b, &c, &e), 0);
+        compressor_free(c);
+}
+END_TEST
+
 static Suite *compress_suite(void)
 {
         Suite *s = suite_create("compress");
@@ -345,6 +426,11 @@ static Suite *compress_suite(void)
         tcase_add_test(tc, test_sink_error);
         tcase_add_test(tc, test_abandon);
         suite_add_tcase(s, tc);
+        TCase *tz = tcase_create("zstd");
+        tcase_set_timeout(tz, 60);
+        tcase_add_test(tz, test_zstd_roundtrip);
+        tcase_add_test(tz, test_zstd_levels);
+        suite_add_tcase(s, tz);
         return s;
 }
 

@@ -284,6 +284,22 @@ START_TEST(test_version_tag)
 }
 END_TEST
 
+START_TEST(test_status_check)
+{
+        ObError err = { 0 };
+        ck_assert_int_eq(dpkg_status_check("Package: a\nDescription: x\n more\n .\n\n# note\nPackage: b\n", "s", &err),
+                         0);
+        ck_assert_int_eq(dpkg_status_check("Package: a\nVersion 1\n", "st", &err), -EBADMSG);
+        ck_assert_str_eq(err.msg, "st:2: expected 'Name: value', got 'Version 1'");
+        ck_assert_int_eq(dpkg_status_check(" lost\n", "st", &err), -EBADMSG);
+        ck_assert_str_eq(err.msg, "st:1: a continuation line with no field before it");
+        ck_assert_int_eq(dpkg_status_check("Package: a\n\nVersion: 1\nStatus: x\n", "st", &err), -EBADMSG);
+        ck_assert_str_eq(err.msg, "st:3: a paragraph without 'Package'");
+        ck_assert_int_eq(dpkg_status_check("Package: a\n\n: 1\n", "st", &err), -EBADMSG);
+        ck_assert_str_eq(err.msg, "st:3: expected 'Name: value', got ': 1'");
+}
+END_TEST
+
 static Suite *dpkg_suite(void)
 {
         Suite *s = suite_create("dpkg");
@@ -293,6 +309,7 @@ static Suite *dpkg_suite(void)
         tcase_add_test(tc, test_parse_damaged);
         tcase_add_test(tc, test_installed);
         tcase_add_test(tc, test_find_installed);
+        tcase_add_test(tc, test_status_check);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("sysroot");

@@ -771,6 +771,35 @@ START_TEST(test_layer_source_changed)
 }
 END_TEST
 
+START_TEST(test_compression_parse)
+{
+        LayerCompression c;
+        int level;
+        ObError e = { 0 };
+        ck_assert_int_eq(layer_compression_parse("gzip", &c, &level, &e), 0);
+        ck_assert_int_eq(c, LAYER_GZIP);
+        ck_assert_int_eq(level, LAYER_LEVEL_AUTO);
+        ck_assert_int_eq(layer_compression_parse("zstd:19", &c, &level, &e), 0);
+        ck_assert_int_eq(c, LAYER_ZSTD);
+        ck_assert_int_eq(level, 19);
+        ck_assert_int_eq(layer_compression_parse("gzip:0", &c, &level, &e), 0);
+        ck_assert_int_eq(level, 0);
+        static const char *const bad[] = { "xz",      "",        "gzip:",   "gzip:13", "zstd:0",
+                                           "zstd:20", "zstd:3x", "zstd:-1", "GZIP",    "gzip:6:1" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                ck_assert_msg(layer_compression_parse(bad[i], &c, &level, &e) == -EINVAL, "%s", bad[i]);
+                ck_assert(e.usage);
+                ck_assert_msg(strstr(e.msg, "(choices: gzip, gzip:0-12, zstd or zstd:1-19)"), "%s", e.msg);
+        }
+        ck_assert_int_eq(layer_level_check(LAYER_ZSTD, 19, &e), 0);
+        ck_assert_int_eq(layer_level_check(LAYER_GZIP, 13, &e), -EINVAL);
+        LayerOptions o = { .compression = LAYER_ZSTD };
+        ck_assert_str_eq(layer_media_type(&o), "application/vnd.oci.image.layer.v1.tar+zstd");
+        o.compression = LAYER_GZIP;
+        ck_assert_str_eq(layer_media_type(&o), "application/vnd.oci.image.layer.v1.tar+gzip");
+}
+END_TEST
+
 static Suite *layer_suite(void)
 {
         Suite *s = suite_create("layer");
@@ -783,6 +812,7 @@ static Suite *layer_suite(void)
         tcase_add_test(tc, test_tar_write_error);
         tcase_add_test(tc, test_layer_blob);
         tcase_add_test(tc, test_layer_source_changed);
+        tcase_add_test(tc, test_compression_parse);
         suite_add_tcase(s, tc);
         return s;
 }

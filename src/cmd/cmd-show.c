@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "image.h"
 #include "path.h"
+#include "pkgdb.h"
 #include "util.h"
 
 static void print_list(const char *key, char *const *v)
@@ -135,7 +136,7 @@ static const char *type_letter(EntryType t)
         return "?";
 }
 
-static void print_files(const Plan *p)
+static void print_files(const Plan *p, const Pkgdb *db)
 {
         char size[32];
         printf("%-1s %-4s %-11s %10s  %-48s %s\n", "T", "MODE", "OWNER", "SIZE", "PATH", "SOURCE / WHY");
@@ -152,7 +153,12 @@ static void print_files(const Plan *p)
                         printf("=> /%s; ", e->target);
                 else if (*src)
                         printf("%s; ", src);
-                printf("%s\n", e->why ? e->why : "");
+                printf("%s", e->why ? e->why : "");
+                /* The owner last, as one word: the columns before stay put. */
+                const PkgdbPackage *pkg = pkgdb_entry_owner(db, e);
+                if (pkg)
+                        printf("; package:%s=%s", pkg->name, dpkg_paragraph_get(pkg->para, "Version"));
+                printf("\n");
         }
         printf("%zu entries, %s in files\n", p->n, format_size(plan_content_size(p), size));
 }
@@ -214,17 +220,75 @@ static void print_built(const Context *ctx, const char *name)
         print_layers(m);
 }
 
-static bool arg_files;
+static bool arg_files, arg_packages;
 
 static const CommandOption options[] = {
         { "files", NULL, "list every file of the image with its source and reason" },
+        { "packages", NULL, "list the Debian packages whose files the image holds" },
         {},
 };
 
 static int set_option(const char *name, const char *value, ObError *err)
 {
-        arg_files = true;
+        if (strcmp(name, "packages") == 0)
+                arg_packages = true;
+        else
+                arg_files = true;
         return 0;
+}
+
+typedef struct Owned {
+        const PkgdbPackage *pkg;
+        const char *path;
+} Owned;
+
+static int owned_cmp(const void *a, const void *b)
+{
+        const Owned *x = a, *y = b;
+        if (x->pkg != y->pkg)
+                return x->pkg < y->pkg ? -1 : 1;
+        return strcmp(x->path, y->path);
+}
+
+/* Every package that owns a regular file of the image's layers, with the
+ * count of its files (a path in two layers counted once). */
+static void print_packages(const Pkgdb *db, const Plan *const *plans, size_t n_plans)
+{
+        if (!db) {
+                printf("no Debian packages: the sysroot has no dpkg database, so the image has no package records\n");
+                return;
+        }
+        _cleanup_free_ Owned *owned = NULL;
+        size_t n = 0;
+        for (size_t k = 0; k < n_plans; k++)
+                for (size_t i = 0; i < plans[k]->n; i++) {
+                        const Entry *e = &plans[k]->entries[i];
+                        const PkgdbPackage *pkg =
+                                (e->type == ENTRY_FILE || e->type == ENTRY_HARDLINK) ? pkgdb_entry_owner(db, e) : NULL;
+                        if (!pkg)
+                                continue;
+                        owned = xrealloc(owned, (n + 1) * sizeof(Owned));
+                        owned[n++] = (Owned){ .pkg = pkg, .path = e->path };
+                }
+        qsort_safe(owned, n, sizeof(Owned), owned_cmp);
+        printf("%-32s %-28s %-8s %-24s %s\n", "PACKAGE", "VERSION", "ARCH", "SOURCE", "FILES");
+        size_t n_packages = 0;
+        for (size_t i = 0; i < n;) {
+                const PkgdbPackage *pkg = owned[i].pkg;
+                size_t files = 0;
+                for (const char *last = NULL; i < n && owned[i].pkg == pkg; i++) {
+                        if (!last || strcmp(last, owned[i].path) != 0)
+                                files++;
+                        last = owned[i].path;
+                }
+                const char *source = dpkg_paragraph_get(pkg->para, "Source");
+                _cleanup_free_ char *src =
+                        xstrndup(source ? source : pkg->name, strcspn(source ? source : pkg->name, " "));
+                printf("%-32s %-28s %-8s %-24s %zu\n", pkg->name, dpkg_paragraph_get(pkg->para, "Version"), pkg->arch,
+                       src, files);
+                n_packages++;
+        }
+        printf("%zu packages\n", n_packages);
 }
 
 /* The image's own layer as the build would plan it, without running or
@@ -237,25 +301,58 @@ static int show_files(const Context *ctx, const Spec *spec, ObError *err)
         int r = build_new(&o, &b, err);
         if (r < 0)
                 return r;
+        const Pkgdb *db = build_pkgdb(b);
         if (spec->tier == SPEC_TIER_BASE) {
-                print_files(build_base_plan(b));
+                print_files(build_base_plan(b), db);
                 return 0;
         }
         r = build_add(b, spec->tier, spec->name, BUILD_PLAN_ONLY, err);
         if (r < 0)
                 return r;
         if (spec->tier == SPEC_TIER_TOOL) {
-                print_files(build_tool_plan(b, spec->name));
+                print_files(build_tool_plan(b, spec->name), db);
                 if (spec->has_data)
                         printf("and a data layer at %s, made at build time by %s\n", spec->data.path,
                                spec->data.command[0]);
                 return 0;
         }
-        print_files(build_app_plan(b, spec->name));
+        print_files(build_app_plan(b, spec->name), db);
         if (spec->tools && spec->tools[0]) {
                 _cleanup_free_ char *tools = strv_join(spec->tools, ", ");
                 printf("on top of the base layer and the layers of: %s\n", tools);
         }
+        return 0;
+}
+
+/* The packages of every layer of the image, as the build plans them. */
+static int show_packages(const Context *ctx, const Spec *spec, ObError *err)
+{
+        BuildOptions o = context_build_options(ctx);
+        _cleanup_(build_freep) Build *b = NULL;
+        int r = build_new(&o, &b, err);
+        if (r < 0)
+                return r;
+        size_t n_tools = strv_length(spec->tools);
+        for (size_t i = 0; i < n_tools; i++) {
+                r = build_add(b, SPEC_TIER_TOOL, spec->tools[i], BUILD_PLAN_ONLY, err);
+                if (r < 0)
+                        return r;
+        }
+        if (spec->tier != SPEC_TIER_BASE) {
+                r = build_add(b, spec->tier, spec->name, BUILD_PLAN_ONLY, err);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_free_ const Plan **plans = xcalloc(n_tools + 2, sizeof(Plan *));
+        size_t n = 0;
+        plans[n++] = build_base_plan(b);
+        for (size_t i = 0; i < n_tools; i++)
+                plans[n++] = build_tool_plan(b, spec->tools[i]);
+        if (spec->tier == SPEC_TIER_TOOL)
+                plans[n++] = build_tool_plan(b, spec->name);
+        else if (spec->tier == SPEC_TIER_APP)
+                plans[n++] = build_app_plan(b, spec->name);
+        print_packages(build_pkgdb(b), plans, n);
         return 0;
 }
 
@@ -268,8 +365,12 @@ static int run(Context *ctx, ObError *err)
         int r = build_load_config(ctx->configs, ctx->args[0], /* expect_tier= */ -1, &spec, err);
         if (r < 0)
                 return r;
+        if (arg_files && arg_packages)
+                return ob_error_usage(err, "show takes --files or --packages, not both");
         if (arg_files)
                 return show_files(ctx, spec, err);
+        if (arg_packages)
+                return show_packages(ctx, spec, err);
         print_spec(spec);
         print_built(ctx, spec->name);
         return 0;
@@ -277,11 +378,13 @@ static int run(Context *ctx, ObError *err)
 
 const Command command_show = {
         .name = "show",
-        .synopsis = "NAME [--files]",
+        .synopsis = "NAME [--files | --packages]",
         .summary = "show a resolved config, or every file of its image",
         .help = "Prints the config NAME as oci-build understood it and, if it is built, its manifest\n"
                 "digest and layers. With --files: every path of the image's layer with its type, mode,\n"
-                "owner, size, where it comes from and why it is there.\n",
+                "owner, size, where it comes from and why it is there, and the Debian package that owns\n"
+                "it (package:NAME=VERSION). With --packages: the Debian packages whose files the image\n"
+                "holds, with version, architecture, source package and count of files.\n",
         .options = options,
         .set_option = set_option,
         .run = run,

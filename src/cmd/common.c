@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "configs.h"
+#include "layer-cache.h"
 #include "log.h"
 #include "util.h"
 
@@ -28,7 +29,10 @@ BuildOptions context_build_options(const Context *ctx)
                 .configs = ctx->configs,
                 .sysroot = ctx->sysroot,
                 .source_date_epoch = ctx->source_date_epoch,
-                .layer = { .source_date_epoch = ctx->source_date_epoch, .level = ctx->level, .threads = ctx->jobs },
+                .layer = { .source_date_epoch = ctx->source_date_epoch,
+                           .compression = ctx->compression,
+                           .level = ctx->level,
+                           .threads = ctx->jobs },
         };
 }
 
@@ -136,6 +140,8 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
                 o.progress = show_progress;
                 o.progress_data = &tty;
         }
+        _cleanup_(layer_cache_freep) LayerCache *cache = ctx->no_cache ? NULL : layer_cache_open_default();
+        o.layer.cache = cache;
         _cleanup_(build_freep) Build *b = NULL;
         _cleanup_(layout_closep) Layout *l = NULL;
         const BuildResult *results = NULL;

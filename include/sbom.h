@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "layout.h"
+
+/* The SPDX 2.3 document of an image of the layout, read from the image
+ * itself: every regular file of its layers (as the layers stack up) with its
+ * SHA1 and SHA256, every layer, every Debian package that the image's
+ * /var/lib/dpkg/status.d/ records, each file related to the layer that
+ * carries it and to the package whose md5sums list it. Files no package
+ * owns are listed all the same, so the count of files equals the count of
+ * regular files of the image.
+ *
+ * Deterministic: 'created' is SOURCE_DATE_EPOCH, the document namespace is
+ * made of the manifest digest, and everything is sorted. */
+
+/* The purl of a Debian package ("pkg:deb/debian/curl@7.88.1-10%2Bdeb12u15?arch=amd64&distro=debian-12");
+ * distro is "debian-12", or NULL to leave it out. */
+char *sbom_deb_purl(const char *vendor, const char *name, const char *version, const char *arch, const char *distro);
+
+/* The licence of a machine-readable Debian copyright file as an SPDX
+ * expression ("GPL-2.0-or-later AND MIT"), or NULL when the file is not
+ * machine-readable or names a licence without an SPDX identifier. */
+char *sbom_copyright_license(const char *text);
+
+int sbom_image(Layout *l, const char *name, int64_t created, json_t **ret, ObError *err);

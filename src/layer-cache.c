@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+#include "layer-cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cleanup-libs.h"
+#include "config.h"
+#include "download.h"
+#include "fs.h"
+#include "log.h"
+#include "path.h"
+
+#define ENTRY_VERSION 1
+/* Timestamps of most file systems move in clock ticks of a few
+ * milliseconds (some in whole seconds): a file changed again within the
+ * tick of the change we saw keeps its timestamps. */
+#define RACY_NS (2LL * 1000000000LL)
+#define HASH_CHUNK (256u * 1024u)
+
+struct LayerCache {
+        char *dir;
+        bool usable;
+        bool prepared; /* the directory was made or checked */
+        bool told_damaged;
+};
+
+static void disable(LayerCache *c, const char *why)
+{
+        if (!c->usable)
+                return;
+        c->usable = false;
+        ob_info("oci-build: the layer cache '%s' cannot be used (%s): building without it", c->dir, why);
+}
+
+LayerCache *layer_cache_open(const char *dir)
+{
+        LayerCache *c = xcalloc(1, sizeof(*c));
+        c->dir = xstrdup(dir);
+        c->usable = true;
+        return c;
+}
+
+/* The directory is made when the first entry is stored, not before: a
+ * build that fails (or writes nothing) leaves no trace and says nothing
+ * about the cache. */
+static bool prepare(LayerCache *c)
+{
+        if (c->prepared)
+                return c->usable;
+        c->prepared = true;
+        ObError err;
+        struct stat st;
+        if (mkdir_p(c->dir, 0700, &err) < 0)
+                disable(c, err.msg);
+        else if (lstat(c->dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                disable(c, "not a directory");
+        else if (access(c->dir, W_OK | X_OK) < 0)
+                disable(c, strerror(errno));
+        return c->usable;
+}
+
+LayerCache *layer_cache_open_default(void)
+{
+        _cleanup_free_ char *root = download_cache_dir();
+        _cleanup_free_ char *dir = path_join(root, "layers");
+        return layer_cache_open(dir);
+}
+
+void layer_cache_free(LayerCache *c)
+{
+        if (!c)
+                return;
+        free(c->dir);
+        free(c);
+}
+
+bool layer_cache_usable(const LayerCache *c)
+{
+        return c && c->usable;
+}
+
+static int64_t ns(const struct timespec *t)
+{
+        return (int64_t) t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+static void hash_printf(Sha256 *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hash_printf(Sha256 *h, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *s = NULL;
+        int n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                abort();
+        /* With its NUL: a field never runs into the next. */
+        sha256_update(h, s, (size_t) n + 1);
+}
+
+static int source_stat(const Entry *e, struct stat *st, ObError *err)
+{
+        if (e->root)
+                return sysroot_lstat(e->root, e->source_path, st, err);
+        if (lstat(e->source, st) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", e->source);
+        return 0;
+}
+
+int layer_cache_key(const Plan *p, int64_t source_date_epoch, const char *settings, LayerKey *ret, ObError *err)
+{
+        _cleanup_sha256_ Sha256 h = { 0 };
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        bool racy = false;
+
+        sha256_init(&h);
+        hash_printf(&h, "oci-build %s layer cache, tar format %d, %s, epoch %lld", OB_VERSION, LAYER_TAR_FORMAT_VERSION,
+                    settings, (long long) source_date_epoch);
+        for (size_t i = 0; i < p->n; i++) {
+                const Entry *e = &p->entries[i];
+                /* As the layer writer clamps it. */
+                int64_t mtime = e->mtime < source_date_epoch ? e->mtime : source_date_epoch;
+                if (mtime < 0)
+                        mtime = 0;
+                hash_printf(&h, "%s", e->path);
+                hash_printf(&h, "%d %o %u %u %lld %llu", (int) e->type, e->mode, e->uid, e->gid, (long long) mtime,
+                            (unsigned long long) e->size);
+                hash_printf(&h, "%s", e->target ? e->target : "");
+                if (e->type != ENTRY_FILE)
+                        continue;
+                if (e->data) {
+                        char d[DIGEST_STRING_MAX];
+                        sha256_string(e->data, e->size, d);
+                        hash_printf(&h, "data %s", d);
+                        continue;
+                }
+                struct stat st;
+                int r = source_stat(e, &st, err);
+                if (r < 0)
+                        return r;
+                hash_printf(&h, "file %llu %llu %lld %lld %lld", (unsigned long long) st.st_dev,
+                            (unsigned long long) st.st_ino, (long long) st.st_size, (long long) ns(&st.st_mtim),
+                            (long long) ns(&st.st_ctim));
+                if (ns(&st.st_ctim) > ns(&now) - RACY_NS || ns(&st.st_mtim) > ns(&now) - RACY_NS)
+                        racy = true;
+        }
+        char digest[DIGEST_STRING_MAX];
+        sha256_final(&h, digest);
+        memcpy(ret->hex, digest_hex(digest), 65);
+        ret->racy = racy;
+        return 0;
+}
+
+static char *entry_path(const LayerCache *c, const LayerKey *k)
+{
+        return path_join(c->dir, k->hex);
+}
+
+static bool file_hashes_to(const char *path, const char *digest)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        _cleanup_free_ char *buf = xmalloc(HASH_CHUNK);
+        _cleanup_sha256_ Sha256 h = { 0 };
+        sha256_init(&h);
+        for (;;) {
+                ssize_t n = read(fd, buf, HASH_CHUNK);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return false;
+                if (n == 0)
+                        break;
+                sha256_update(&h, buf, (size_t) n);
+        }
+        char actual[DIGEST_STRING_MAX];
+        sha256_final(&h, actual);
+        return strcmp(actual, digest) == 0;
+}
+
+static void tell_damaged(LayerCache *c, const char *path)
+{
+        if (c->told_damaged)
+                return;
+        c->told_damaged = true;
+        ob_info("oci-build: ignoring the damaged layer cache entry '%s': its layer is written again", path);
+}
+
+static bool get_int(json_t *o, const char *key, long long *ret)
+{
+        json_t *v = json_object_get(o, key);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+                return false;
+        *ret = json_integer_value(v);
+        return true;
+}
+
+static bool same_identity(json_t *blob, const struct stat *st)
+{
+        long long dev, ino, mtime, ctime;
+        return json_is_object(blob) && get_int(blob, "dev", &dev) && get_int(blob, "ino", &ino) &&
+               get_int(blob, "mtime", &mtime) && get_int(blob, "ctime", &ctime) &&
+               (unsigned long long) dev == (unsigned long long) st->st_dev &&
+               (unsigned long long) ino == (unsigned long long) st->st_ino && mtime == ns(&st->st_mtim) &&
+               ctime == ns(&st->st_ctim);
+}
+
+bool layer_cache_lookup(LayerCache *c, Layout *l, const LayerKey *k, const char *media_type, OciLayerInfo *ret)
+{
+        if (!layer_cache_usable(c))
+                return false;
+        _cleanup_free_ char *path = entry_path(c, k);
+        _cleanup_free_ char *text = NULL;
+        ObError ignore;
+        if (read_file(path, &text, NULL, &ignore) < 0)
+                return false;
+        json_t *j = json_loads(text, 0, NULL);
+        _cleanup_(json_decrefp) json_t *doc = j;
+        long long version, size, tar_size;
+        json_t *digest = json_object_get(doc, "digest"), *diff_id = json_object_get(doc, "diff_id");
+        json_t *mt = json_object_get(doc, "mediaType");
+        if (!json_is_object(doc) || !get_int(doc, "version", &version) || version != ENTRY_VERSION ||
+            !get_int(doc, "size", &size) || !get_int(doc, "tar_size", &tar_size) || !json_is_string(digest) ||
+            !digest_is_valid(json_string_value(digest)) || !json_is_string(diff_id) ||
+            !digest_is_valid(json_string_value(diff_id)) || !json_is_string(mt)) {
+                tell_damaged(c, path);
+                return false;
+        }
+        if (strcmp(json_string_value(mt), media_type) != 0)
+                return false;
+
+        const char *d = json_string_value(digest);
+        _cleanup_free_ char *blob = layout_blob_path(l, d);
+        struct stat st;
+        if (lstat(blob, &st) < 0 || !S_ISREG(st.st_mode) ||
+            (unsigned long long) st.st_size != (unsigned long long) size)
+                return false;
+        OciLayerInfo info = { .size = (uint64_t) size, .tar_size = (uint64_t) tar_size };
+        snprintf(info.digest, sizeof(info.digest), "%s", d);
+        snprintf(info.diff_id, sizeof(info.diff_id), "%s", json_string_value(diff_id));
+        if (!same_identity(json_object_get(doc, "blob"), &st)) {
+                /* Another file than the one this entry saw (another layout, a
+                 * blob written again, or changed in place): only its bytes
+                 * can tell. */
+                if (!file_hashes_to(blob, d)) {
+                        ob_debug("the layer cache entry %s names %s, which is not intact: writing the layer again",
+                                 k->hex, blob);
+                        return false;
+                }
+                layer_cache_store(c, l, k, media_type, &info);
+        }
+        ret->size = info.size;
+        ret->tar_size = info.tar_size;
+        memcpy(ret->digest, info.digest, sizeof(info.digest));
+        memcpy(ret->diff_id, info.diff_id, sizeof(info.diff_id));
+        return true;
+}
+
+void layer_cache_store(LayerCache *c, Layout *l, const LayerKey *k, const char *media_type, const OciLayerInfo *info)
+{
+        if (!layer_cache_usable(c) || k->racy || !prepare(c))
+                return;
+        _cleanup_free_ char *blob = layout_blob_path(l, info->digest);
+        struct stat st;
+        if (lstat(blob, &st) < 0)
+                return;
+        _cleanup_(json_decrefp) json_t *doc = json_pack(
+                "{s:i, s:s, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}}", "version", ENTRY_VERSION, "mediaType",
+                media_type, "digest", info->digest, "diff_id", info->diff_id, "size", (json_int_t) info->size,
+                "tar_size", (json_int_t) info->tar_size, "blob", "dev", (json_int_t) st.st_dev, "ino",
+                (json_int_t) st.st_ino, "mtime", (json_int_t) ns(&st.st_mtim), "ctime", (json_int_t) ns(&st.st_ctim));
+        _cleanup_free_ char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+        _cleanup_free_ char *path = entry_path(c, k);
+        ObError err;
+        if (!text || write_file_atomic(path, text, strlen(text), 0600, &err) < 0)
+                disable(c, text ? err.msg : "out of memory");
+}

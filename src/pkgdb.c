@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: MIT */
+#include "pkgdb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "log.h"
+#include "util.h"
+
+/* The directories a merged-/usr system links into /usr: the database may
+ * name a file by either path. */
+static const char *const merged_candidates[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+
+/* Files that no .list names because a maintainer script makes them, but
+ * that are plainly the package's: scanners should see the package. */
+static const struct {
+        const char *path;
+        const char *package;
+} generated_by[] = {
+        { "etc/ssl/certs/ca-certificates.crt", "ca-certificates" }, /* update-ca-certificates */
+};
+
+void pkgdb_free(Pkgdb *db)
+{
+        if (!db)
+                return;
+        for (size_t i = 0; i < db->n_packages; i++) {
+                free(db->packages[i].name);
+                free(db->packages[i].arch);
+        }
+        free(db->packages);
+        for (size_t i = 0; i < db->paths_cap; i++)
+                free(db->paths[i].path);
+        free(db->paths);
+        strv_free(db->merged);
+        dpkg_status_free(db->status);
+        sysroot_free(db->root);
+        free(db);
+}
+
+static size_t hash_str(const char *s)
+{
+        /* FNV-1a */
+        size_t h = 1469598103934665603ull;
+        for (; *s; s++) {
+                h ^= (unsigned char) *s;
+                h *= 1099511628211ull;
+        }
+        return h;
+}
+
+/* The key of a path: no leading '/', and on a merged-/usr sysroot the /usr
+ * form ("lib/x" -> "usr/lib/x"). */
+static char *canonical(const Pkgdb *db, const char *path)
+{
+        while (*path == '/')
+                path++;
+        size_t n = strcspn(path, "/");
+        for (size_t i = 0; db->merged && db->merged[i]; i++)
+                if (strlen(db->merged[i]) == n && strncmp(path, db->merged[i], n) == 0)
+                        return xasprintf("usr/%s", path);
+        return xstrdup(path);
+}
+
+static PkgdbPath *slot_of(const Pkgdb *db, const char *key)
+{
+        if (db->paths_cap == 0)
+                return NULL;
+        size_t h = hash_str(key) & (db->paths_cap - 1);
+        while (db->paths[h].path && strcmp(db->paths[h].path, key) != 0)
+                h = (h + 1) & (db->paths_cap - 1);
+        return &db->paths[h];
+}
+
+static void paths_grow(Pkgdb *db)
+{
+        size_t old_cap = db->paths_cap;
+        PkgdbPath *old = db->paths;
+        db->paths_cap = old_cap ? old_cap * 2 : 4096;
+        db->paths = xcalloc(db->paths_cap, sizeof(PkgdbPath));
+        for (size_t i = 0; i < old_cap; i++)
+                if (old[i].path)
+                        *slot_of(db, old[i].path) = old[i];
+        free(old);
+}
+
+/* The first package to name a path owns it (packages go in sorted order). */
+static void paths_add(Pkgdb *db, char *key, size_t owner, size_t *count)
+{
+        if ((*count + 1) * 2 > db->paths_cap)
+                paths_grow(db);
+        PkgdbPath *s = slot_of(db, key);
+        if (s->path) {
+                free(key);
+                return;
+        }
+        *s = (PkgdbPath){ .path = key, .owner = owner };
+        (*count)++;
+}
+
+static int package_cmp(const void *a, const void *b)
+{
+        const PkgdbPackage *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+        return c ? c : strcmp(x->arch, y->arch);
+}
+
+/* var/lib/dpkg/diversions: lines in threes (the path a package ships, where
+ * it went instead, the package holding the diversion or ":" for a local
+ * one). */
+typedef struct Diversion {
+        const char *from, *to, *holder;
+} Diversion;
+
+static int read_sysroot_file(Sysroot *root, const char *path, char **ret, ObError *err)
+{
+        _cleanup_free_ char *host = sysroot_host_path(root, path);
+        return read_file(host, ret, NULL, err);
+}
+
+static void find_merged(Pkgdb *db)
+{
+        for (size_t i = 0; i < ELEMENTSOF(merged_candidates); i++) {
+                _cleanup_free_ char *abs = xasprintf("/%s", merged_candidates[i]);
+                _cleanup_free_ char *target = NULL;
+                ObError ignore;
+                if (sysroot_readlink(db->root, abs, &target, &ignore) < 0)
+                        continue;
+                _cleanup_free_ char *want = xasprintf("usr/%s", merged_candidates[i]);
+                if (strcmp(target[0] == '/' ? target + 1 : target, want) == 0)
+                        strv_push(&db->merged, merged_candidates[i]);
+        }
+}
+
+int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err)
+{
+        _cleanup_(pkgdb_freep) Pkgdb *db = xcalloc(1, sizeof(*db));
+        _cleanup_free_ char *text = NULL, *diversions = NULL;
+        const char *status_path = "/var/lib/dpkg/status";
+        int r;
+
+        db->root = sysroot_ref(root);
+        r = read_sysroot_file(root, status_path, &text, err);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *shown = sysroot_host_path(root, status_path);
+        r = dpkg_status_check(text, shown, err);
+        if (r < 0)
+                return r;
+        db->status = dpkg_status_parse(text);
+        find_merged(db);
+
+        for (size_t i = 0; i < db->status->n_paragraphs; i++) {
+                const DpkgParagraph *p = &db->status->paragraphs[i];
+                if (!dpkg_paragraph_installed(p))
+                        continue;
+                const char *arch = dpkg_paragraph_get(p, "Architecture");
+                db->packages = xrealloc(db->packages, (db->n_packages + 1) * sizeof(PkgdbPackage));
+                db->packages[db->n_packages++] = (PkgdbPackage){ .name = xstrdup(dpkg_paragraph_get(p, "Package")),
+                                                                 .arch = xstrdup(arch ? arch : ""),
+                                                                 .para = p };
+        }
+        qsort_safe(db->packages, db->n_packages, sizeof(PkgdbPackage), package_cmp);
+
+        Diversion *div = NULL;
+        size_t n_div = 0;
+        r = read_sysroot_file(root, "/var/lib/dpkg/diversions", &diversions, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        _cleanup_free_ Diversion *div_owned = NULL;
+        if (r == 0) {
+                char *save = NULL;
+                char *lines[3];
+                size_t k = 0;
+                for (char *line = strtok_r(diversions, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                        lines[k++] = line;
+                        if (k < 3)
+                                continue;
+                        div = xrealloc(div, (n_div + 1) * sizeof(Diversion));
+                        div[n_div++] = (Diversion){ .from = lines[0], .to = lines[1], .holder = lines[2] };
+                        k = 0;
+                }
+                div_owned = div;
+        }
+
+        size_t count = 0;
+        for (size_t i = 0; i < db->n_packages; i++) {
+                _cleanup_strv_ char **files = NULL;
+                r = dpkg_paragraph_files(root, db->packages[i].para, &files, err);
+                if (r == -ENOENT)
+                        continue; /* a package with no files (metapackage from an old dpkg) */
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; files[k]; k++) {
+                        const char *path = files[k];
+                        /* A diverted file of another package lives where the
+                         * diversion sends it. */
+                        for (size_t d = 0; d < n_div; d++)
+                                if (strcmp(div[d].from, path) == 0 &&
+                                    strcmp(div[d].holder, db->packages[i].name) != 0) {
+                                        path = div[d].to;
+                                        break;
+                                }
+                        paths_add(db, canonical(db, path), i, &count);
+                }
+        }
+        *ret = TAKE_PTR(db);
+        return 0;
+}
+
+void pkgdb_note_no_database(const Sysroot *root)
+{
+        ob_info("note: the sysroot %s has no dpkg database (/var/lib/dpkg/status): no package records were written",
+                root->path[0] ? root->path : "/");
+}
+
+const PkgdbPackage *pkgdb_path_owner(const Pkgdb *db, const char *path)
+{
+        _cleanup_free_ char *key = canonical(db, path);
+        const PkgdbPath *s = slot_of(db, key);
+        if (s && s->path)
+                return &db->packages[s->owner];
+        for (size_t i = 0; i < ELEMENTSOF(generated_by); i++)
+                if (strcmp(key, generated_by[i].path) == 0)
+                        for (size_t k = 0; k < db->n_packages; k++)
+                                if (strcmp(db->packages[k].name, generated_by[i].package) == 0)
+                                        return &db->packages[k];
+        return NULL;
+}
+
+const PkgdbPackage *pkgdb_entry_owner(const Pkgdb *db, const Entry *e)
+{
+        if (!db || e->root != db->root)
+                return NULL;
+        const PkgdbPackage *pkg = e->source_path ? pkgdb_path_owner(db, e->source_path) : NULL;
+        return pkg ? pkg : pkgdb_path_owner(db, e->path);
+}
+
+char *pkgdb_stanza(const PkgdbPackage *pkg)
+{
+        const DpkgParagraph *p = pkg->para;
+        size_t size = 0;
+        char *text = NULL;
+        _cleanup_fclose_ FILE *f = open_memstream(&text, &size);
+        if (!f)
+                abort();
+        for (size_t i = 0; i < p->n_fields; i++) {
+                const DpkgField *field = &p->fields[i];
+                if (strcasecmp(field->name, "Status") == 0 || strcasecmp(field->name, "Conffiles") == 0 ||
+                    strcasecmp(field->name, "Config-Version") == 0)
+                        continue;
+                fprintf(f, "%s:%s%s\n", field->name, field->value[0] == '\n' ? "" : " ", field->value);
+                if (strcasecmp(field->name, "Package") == 0)
+                        fputs("Status: install ok installed\n", f);
+        }
+        fclose(TAKE_PTR(f));
+        return text;
+}
+
+/* An open descriptor of a plan entry's bytes (a file from a sysroot or the
+ * host); -1 with the bytes in *ret_data for generated content. */
+static int entry_open(const Plan *p, const Entry *e, const char **ret_data, ObError *err)
+{
+        if (e->type == ENTRY_HARDLINK) {
+                const Entry *t = plan_find(p, e->target);
+                if (!t || t->type != ENTRY_FILE)
+                        return ob_error_plain(err, ENOENT, "'/%s' links to '/%s', which is no file of the layer",
+                                              e->path, e->target);
+                e = t;
+        }
+        *ret_data = NULL;
+        if (e->data || !e->source) {
+                *ret_data = e->data ? e->data : "";
+                return -1;
+        }
+        if (e->root)
+                return sysroot_openat(e->root, e->source_path, O_RDONLY | O_NOCTTY | O_NONBLOCK, err);
+        int fd = open(e->source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return ob_error_set(err, errno, "cannot open '%s'", e->source);
+        return fd;
+}
+
+static inline void md_ctx_freep(EVP_MD_CTX **c)
+{
+        EVP_MD_CTX_free(*c);
+}
+
+/* The md5 of an entry's bytes in hex, as dpkg's md5sums files list it. */
+static int entry_md5(const Plan *p, const Entry *e, char ret[static 33], ObError *err)
+{
+        const char *data = NULL;
+        _cleanup_close_ int fd = entry_open(p, e, &data, err);
+        if (fd < 0 && !data)
+                return fd;
+        _cleanup_(md_ctx_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
+                return ob_error_plain(err, ENOMEM, "OpenSSL: md5 is not available");
+        if (data) {
+                EVP_DigestUpdate(ctx, data, e->type == ENTRY_FILE ? e->size : strlen(data));
+        } else {
+                char buf[65536];
+                for (;;) {
+                        ssize_t n = read(fd, buf, sizeof(buf));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                return ob_error_set(err, errno, "cannot read '/%s'", e->path);
+                        if (n == 0)
+                                break;
+                        EVP_DigestUpdate(ctx, buf, (size_t) n);
+                }
+        }
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        EVP_DigestFinal_ex(ctx, md, &len);
+        for (unsigned i = 0; i < len && i < 16; i++)
+                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        return 0;
+}
+
+static bool is_content(const Entry *e)
+{
+        return e->type == ENTRY_FILE || e->type == ENTRY_HARDLINK;
+}
+
+static int add_text(Plan *p, const char *path, const char *text, int64_t mtime, const char *why, ObError *err)
+{
+        Entry e = { .path = (char *) path,
+                    .type = ENTRY_FILE,
+                    .mode = 0644,
+                    .mtime = mtime,
+                    .size = strlen(text),
+                    .data = (char *) text,
+                    .why = (char *) why };
+        return plan_add(p, &e, err);
+}
+
+/* Packages built from one source often carry the same copyright file
+ * (krb5's four libraries, 63 kB each): in a layer the later ones become hard
+ * links of the first, which tar stores without the bytes. */
+static int link_same_copyrights(Plan *p, ObError *err)
+{
+        typedef struct Seen {
+                const char *path;
+                uint64_t size;
+                char md5[33];
+        } Seen;
+        _cleanup_free_ Seen *seen = NULL;
+        size_t n_seen = 0;
+        for (size_t i = 0; i < p->n; i++) {
+                Entry *e = &p->entries[i];
+                if (e->type != ENTRY_FILE || !e->root || !str_startswith(e->path, "usr/share/doc/") ||
+                    !str_endswith(e->path, "/copyright"))
+                        continue;
+                Seen s = { .path = e->path, .size = e->size };
+                int r = entry_md5(p, e, s.md5, err);
+                if (r < 0)
+                        return r;
+                const Seen *same = NULL;
+                for (size_t k = 0; k < n_seen && !same; k++)
+                        if (seen[k].size == s.size && strcmp(seen[k].md5, s.md5) == 0)
+                                same = &seen[k];
+                const Entry *first = same ? plan_find(p, same->path) : NULL;
+                if (first && first->mode == e->mode && first->uid == e->uid && first->gid == e->gid) {
+                        e->type = ENTRY_HARDLINK;
+                        free(e->target);
+                        e->target = xstrdup(first->path);
+                        continue;
+                }
+                seen = xrealloc(seen, (n_seen + 1) * sizeof(Seen));
+                seen[n_seen++] = s;
+        }
+        return 0;
+}
+
+int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
+{
+        if (!db)
+                return 0;
+        _cleanup_free_ bool *used = xcalloc(db->n_packages + 1, sizeof(bool));
+        size_t n_used = 0;
+        for (size_t i = 0; i < p->n; i++) {
+                const PkgdbPackage *pkg = is_content(&p->entries[i]) ? pkgdb_entry_owner(db, &p->entries[i]) : NULL;
+                if (pkg && !used[pkg - db->packages]) {
+                        used[pkg - db->packages] = true;
+                        n_used++;
+                }
+        }
+        if (n_used == 0)
+                return 0;
+
+        int r;
+        /* The copyright files first: they are the packages' own files, so
+         * their md5sums list them too. */
+        for (size_t k = 0; k < db->n_packages; k++) {
+                if (!used[k])
+                        continue;
+                _cleanup_free_ char *path = xasprintf("/usr/share/doc/%s/copyright", db->packages[k].name);
+                _cleanup_free_ char *why = xasprintf("copyright of the Debian package %s", db->packages[k].name);
+                PlanCopyOptions o = { .dst = path, .src = path, .why = why };
+                ObError local;
+                if (plan_find(p, path))
+                        continue; /* a config named it already */
+                r = plan_add_host(p, db->root, &o, &local);
+                /* Licence detection is worth a record without it: a package
+                 * without the file, or a layer where the path is taken. */
+                if (r == -ENOENT || r == -EEXIST || r == -ENOTDIR)
+                        continue;
+                if (r < 0) {
+                        *err = local;
+                        return r;
+                }
+        }
+        r = plan_finish(p, mtime, err);
+        if (r < 0)
+                return r;
+        r = link_same_copyrights(p, err);
+        if (r < 0)
+                return r;
+
+        const char *last_name = NULL;
+        for (size_t k = 0; k < db->n_packages; k++) {
+                if (!used[k])
+                        continue;
+                const PkgdbPackage *pkg = &db->packages[k];
+                size_t size = 0;
+                _cleanup_free_ char *md5sums = NULL;
+                {
+                        _cleanup_fclose_ FILE *f = open_memstream(&md5sums, &size);
+                        if (!f)
+                                abort();
+                        for (size_t i = 0; i < p->n; i++) {
+                                const Entry *e = &p->entries[i];
+                                if (!is_content(e) || pkgdb_entry_owner(db, e) != pkg)
+                                        continue;
+                                char md5[33];
+                                r = entry_md5(p, e, md5, err);
+                                if (r < 0)
+                                        return r;
+                                fprintf(f, "%s  %s\n", md5, e->path);
+                        }
+                }
+                /* A package installed for two architectures: the second
+                 * gets dpkg's qualified name. */
+                bool again = last_name && strcmp(last_name, pkg->name) == 0;
+                last_name = pkg->name;
+                _cleanup_free_ char *file = again ? xasprintf("%s:%s", pkg->name, pkg->arch) : xstrdup(pkg->name);
+                _cleanup_free_ char *stanza = pkgdb_stanza(pkg);
+                _cleanup_free_ char *status = xasprintf("/var/lib/dpkg/status.d/%s", file);
+                _cleanup_free_ char *sums = xasprintf("/var/lib/dpkg/status.d/%s.md5sums", file);
+                _cleanup_free_ char *why = xasprintf("record of the Debian package %s, for scanners", pkg->name);
+                r = add_text(p, status, stanza, mtime, why, err);
+                if (r == 0)
+                        r = add_text(p, sums, md5sums ? md5sums : "", mtime, why, err);
+                if (r < 0)
+                        return r;
+        }
+        return plan_finish(p, mtime, err);
+}
+
+/* The value of KEY= in an os-release text, as written (quotes kept). */
+static char *os_release_get(const char *text, const char *key)
+{
+        size_t n = strlen(key);
+        for (const char *line = text; line && *line;) {
+                const char *end = strchrnul(line, '\n');
+                if ((size_t) (end - line) > n && strncmp(line, key, n) == 0 && line[n] == '=')
+                        return xstrndup(line + n + 1, (size_t) (end - line - (ptrdiff_t) n - 1));
+                line = *end ? end + 1 : NULL;
+        }
+        return NULL;
+}
+
+static int read_sysroot_resolved(Sysroot *root, const char *path, char **ret, ObError *err)
+{
+        _cleanup_free_ char *canon = NULL;
+        int r = sysroot_resolve(root, path, NULL, NULL, &canon, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = sysroot_open_file(root, canon, err);
+        if (fd < 0)
+                return fd;
+        size_t size = 0;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_fclose_ FILE *f = open_memstream(&text, &size);
+        if (!f)
+                abort();
+        char buf[4096];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return ob_error_set(err, errno, "cannot read '%s'", path);
+                if (n == 0)
+                        break;
+                fwrite(buf, 1, (size_t) n, f);
+        }
+        fclose(TAKE_PTR(f));
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+static const char *const distro_keys[] = { "ID", "VERSION_ID", "VERSION_CODENAME" };
+
+int pkgdb_add_distro(Sysroot *root, Plan *p, int64_t mtime, ObError *err)
+{
+        _cleanup_free_ char *sys = NULL;
+        ObError local;
+        int r = read_sysroot_resolved(root, "/etc/os-release", &sys, &local);
+        if (r == -ENOENT)
+                r = read_sysroot_resolved(root, "/usr/lib/os-release", &sys, &local);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                *err = local;
+                return r;
+        }
+
+        const Entry *found = plan_find(p, "usr/lib/os-release");
+        if (found && found->type == ENTRY_FILE) {
+                Entry *e = &p->entries[found - p->entries];
+                const char *data = NULL;
+                _cleanup_close_ int fd = entry_open(p, e, &data, err);
+                _cleanup_free_ char *ours = NULL;
+                if (fd < 0 && !data)
+                        return fd;
+                if (data)
+                        ours = xstrdup(data);
+                else {
+                        size_t size = 0;
+                        _cleanup_fclose_ FILE *f = open_memstream(&ours, &size);
+                        char buf[4096];
+                        ssize_t n;
+                        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                                fwrite(buf, 1, (size_t) n, f);
+                        if (n < 0)
+                                return ob_error_set(err, errno, "cannot read '%s'", e->source);
+                }
+                /* Our lines without the keys that identify the distribution,
+                 * then those of the sysroot. */
+                size_t size = 0;
+                _cleanup_free_ char *text = NULL;
+                {
+                        _cleanup_fclose_ FILE *f = open_memstream(&text, &size);
+                        for (const char *line = ours; line && *line;) {
+                                const char *end = strchrnul(line, '\n');
+                                bool drop = false;
+                                for (size_t k = 0; k < ELEMENTSOF(distro_keys); k++) {
+                                        size_t n = strlen(distro_keys[k]);
+                                        _cleanup_free_ char *v = os_release_get(sys, distro_keys[k]);
+                                        if (v && strncmp(line, distro_keys[k], n) == 0 && line[n] == '=')
+                                                drop = true;
+                                }
+                                if (!drop)
+                                        fprintf(f, "%.*s\n", (int) (end - line), line);
+                                line = *end ? end + 1 : NULL;
+                        }
+                        for (size_t k = 0; k < ELEMENTSOF(distro_keys); k++) {
+                                _cleanup_free_ char *v = os_release_get(sys, distro_keys[k]);
+                                if (v)
+                                        fprintf(f, "%s=%s\n", distro_keys[k], v);
+                        }
+                }
+                free(e->source);
+                free(e->source_path);
+                sysroot_free(e->root);
+                free(e->data);
+                free(e->why);
+                e->source = e->source_path = NULL;
+                e->root = NULL;
+                e->dev = e->ino = 0;
+                e->nlink = 0;
+                e->data = TAKE_PTR(text);
+                e->size = size;
+                e->why = xstrdup("rootfs/, with ID, VERSION_ID and VERSION_CODENAME of the sysroot's os-release");
+        }
+
+        _cleanup_free_ char *canon = NULL;
+        if (sysroot_resolve(root, "/etc/debian_version", NULL, NULL, &canon, &local) == 0) {
+                PlanCopyOptions o = { .dst = "/etc/debian_version",
+                                      .src = "/etc/debian_version",
+                                      .has_mode = true,
+                                      .mode = 0644,
+                                      .why = "the sysroot's Debian release, for scanners" };
+                r = plan_add_host(p, root, &o, err);
+                if (r < 0)
+                        return r;
+        }
+        return plan_finish(p, mtime, err);
+}

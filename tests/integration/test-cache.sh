@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The layer cache: a rebuild with nothing changed writes no blob and gives the
+# same digests; a byte changed in one tool's closure, or a file whose ctime
+# alone changed, rebuilds exactly that tool's layer; a cache entry whose blob
+# was deleted or damaged is not trusted; two builds sharing one cache at the
+# same time both land; -j and the cache change no digest; an app build with
+# its tools built writes only its own layer; an unusable cache directory
+# costs nothing but a line. Every layout is judged by oci-validate.
+. "$(dirname "$0")/lib.sh"
+
+need jq
+S=$T/sysroot
+C=$T/tree/configs
+export OCI_BUILD_CACHE=$T/cache
+
+# --- a sysroot with the files of base, jq and curl --------------------------
+copy_sources() {        # NAME: every host file and link of NAME's layers into $S
+        "$OCI_BUILD" show "$1" --files | awk 'NR > 1 && $1 == "f" { print $1, $6, $7 } NR > 1 && $1 == "l" { print $1, $5, "-" }' |
+                while read -r type path src; do
+                        if [ "$type" = f ]; then src=${src%;}; else src=$path; fi
+                        case $src in /*) [ -e "$src" ] || [ -L "$src" ] && cp -a --parents "$src" "$S" 2>/dev/null ;; esac
+                done
+}
+mkdir -p "$S"
+for n in base jq curl; do copy_sources "$n"; done
+cp -a --parents /var/lib/dpkg/status /etc/ld.so.conf /etc/ld.so.conf.d "$S"
+mkdir -p "$T/tree"
+cp -a "$SOURCE_ROOT/configs" "$SOURCE_ROOT/rootfs" "$T/tree"
+mkdir -p "$C/apps" "$T/app"
+echo 'hello from a cached build' > "$T/app/hello.txt"
+printf 'name: mini\nversion: "1.0"\ndescription: a test app on jq\ntools: [jq]\nartifacts:\n  - { path: /app/hello.txt, source: %s }\nconfig:\n  cmd: [/usr/bin/jq, -n, "1"]\n' \
+        "$T/app/hello.txt" > "$C/apps/mini.yml"
+# Files changed within the last seconds are not remembered (their timestamps
+# may not tell a second change in the same clock tick): let them settle.
+settle() { sleep 2.2; }
+settle
+
+ob() { "$OCI_BUILD" -C "$C" --sysroot "$S" "$@"; }
+manifest() { jq -r --arg n "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$1/index.json"; }
+layers() { jq -r '.layers[].digest' "$1/blobs/sha256/$(manifest "$1" "$2" | cut -d: -f2)"; }
+# Names, inode numbers and mtimes (ns) of the blobs, and of their directory.
+blob_state() { (cd "$1/blobs/sha256" && stat -c '%n %i %.9Y' . * | LC_ALL=C sort); }
+validate() {    # DESC LAYOUT NAME...
+        local desc=$1
+        shift
+        if have_validator; then
+                check "$desc" "$OCI_VALIDATE" "$@" --distroless
+        else
+                skip "$desc" "oci-validate (or python3-jsonschema) not available"
+        fi
+}
+written() { grep -c ': written$' <<<"$1"; }
+cached() { grep -c ': from the cache$' <<<"$1"; }
+
+L=$T/oci
+out=$(ob -v --layout "$L" tool jq curl 2>&1)
+check "cold build of jq and curl from the sysroot copy" test $? -eq 0
+check "a cold build writes its three layers" test "$(written "$out")" -eq 3
+validate "oci-validate passes on the cold build" "$L" jq curl
+check "the cache holds an entry per layer" test "$(find "$OCI_BUILD_CACHE/layers" -type f | wc -l)" -eq 3
+check "the cache is private" test "$(stat -c %a "$OCI_BUILD_CACHE/layers")" = 700
+before=$(blob_state "$L")
+index=$(cat "$L/index.json")
+
+out=$(ob -v --layout "$L" tool jq curl 2>&1)
+check "no-op rebuild succeeds" test $? -eq 0
+check "no-op rebuild: every layer from the cache, none written" \
+        test "$(cached "$out")" -eq 3 -a "$(written "$out")" -eq 0
+check "no-op rebuild: no blob written (names, inodes and mtimes unchanged)" test "$(blob_state "$L")" = "$before"
+check "no-op rebuild: identical index and digests" test "$(cat "$L/index.json")" = "$index"
+
+out=$(ob -v --no-cache --layout "$L" tool jq curl 2>&1)
+check "--no-cache writes every layer again" test "$(written "$out")" -eq 3 -a "$(cached "$out")" -eq 0
+check "--no-cache gives the same digests" test "$(cat "$L/index.json")" = "$index"
+
+# --- one byte of jq's closure ------------------------------------------------
+ONIG=$(readlink -f "$S/usr/lib/x86_64-linux-gnu/libonig.so.5")
+[ -f "$ONIG" ] || ONIG=$(find "$S" -name 'libonig.so.5.*' -type f | head -n 1)
+jq_layer=$(layers "$L" jq | sed -n 2p)
+curl_layers=$(layers "$L" curl)
+printf '\x5a' | dd of="$ONIG" bs=1 seek=4096 conv=notrunc status=none
+settle
+out=$(ob -v --layout "$L" tool jq curl 2>&1)
+check "a byte changed in libonig: exactly one layer written" \
+        test "$(written "$out")" -eq 1 -a "$(cached "$out")" -eq 2
+check "... and it is jq's: its tool layer changed" test "$(layers "$L" jq | sed -n 2p)" != "$jq_layer"
+check "... curl's layers did not" test "$(layers "$L" curl)" = "$curl_layers"
+C2=$T/cold
+ob -q --no-cache --layout "$C2" tool jq curl
+check "the result is what a cold build gives" test "$(manifest "$L" jq) $(manifest "$L" curl)" = \
+        "$(manifest "$C2" jq) $(manifest "$C2" curl)"
+validate "oci-validate passes after the partial rebuild" "$L" jq curl
+
+# Only the ctime: chmod to the same mode.
+chmod "$(stat -c %a "$ONIG")" "$ONIG"
+settle
+index=$(cat "$L/index.json")
+out=$(ob -v --layout "$L" tool jq curl 2>&1)
+check "a file whose ctime alone changed: exactly one layer written" \
+        test "$(written "$out")" -eq 1 -a "$(cached "$out")" -eq 2
+check "... with the same digests as before" test "$(cat "$L/index.json")" = "$index"
+
+# --- entries whose blob is gone or damaged ----------------------------------
+jq_layer=$(layers "$L" jq | sed -n 2p)
+rm "$L/blobs/sha256/${jq_layer#sha256:}"
+out=$(ob -v --layout "$L" tool jq 2>&1)
+check "a deleted blob behind a cache entry is written again" test "$(written "$out")" -eq 1
+check "... and is back, intact" test "$(sha256sum <"$L/blobs/sha256/${jq_layer#sha256:}" | cut -d' ' -f1)" = "${jq_layer#sha256:}"
+curl_layer=$(layers "$L" curl | sed -n 2p)
+CB=$L/blobs/sha256/${curl_layer#sha256:}
+size=$(stat -c %s "$CB")
+printf '\x00\x01\x02\x03' | dd of="$CB" bs=1 seek=$((size / 2)) conv=notrunc status=none
+out=$(ob -v --layout "$L" tool curl 2>&1)
+check "a damaged blob (same size) behind a cache entry is not trusted: written again" test "$(written "$out")" -eq 1
+check "... and is intact again" test "$(sha256sum <"$CB" | cut -d' ' -f1)" = "${curl_layer#sha256:}"
+validate "oci-validate passes after the repairs" "$L" jq curl
+
+# --- two builds at once, one cache -------------------------------------------
+export OCI_BUILD_CACHE=$T/cache-shared
+ob -q --layout "$T/p1" tool jq curl & P1=$!
+ob -q --layout "$T/p2" tool jq curl & P2=$!
+wait $P1; r1=$?
+wait $P2; r2=$?
+check "two concurrent builds sharing a cache both succeed" test $r1 -eq 0 -a $r2 -eq 0
+validate "oci-validate passes on the first" "$T/p1" jq curl
+validate "oci-validate passes on the second" "$T/p2" jq curl
+check "both have the same digests" test "$(manifest "$T/p1" curl)" = "$(manifest "$T/p2" curl)"
+check "the shared cache has no half-written entry" \
+        bash -c "for f in '$OCI_BUILD_CACHE'/layers/*; do jq -e .digest \"\$f\" >/dev/null || exit 1; done"
+
+# --- -j and the cache change no digest ---------------------------------------
+export OCI_BUILD_CACHE=$T/cache-j
+digests=()
+for args in "--no-cache -j1" "--no-cache -j2" "-j1" "-j2" "-j1"; do
+        rm -rf "$T/j"
+        # shellcheck disable=SC2086
+        ob -q $args --layout "$T/j" tool jq curl
+        digests+=("$(manifest "$T/j" jq 2>/dev/null) $(manifest "$T/j" curl 2>/dev/null)")
+done
+check "identical digests at -j1 and -j2, with and without the cache" \
+        test "$(printf '%s\n' "${digests[@]}" | grep -c '^sha256:[0-9a-f]* sha256:[0-9a-f]*$')" -eq 5 -a \
+        "$(printf '%s\n' "${digests[@]}" | sort -u | wc -l)" -eq 1
+
+# --- an app on tools already built writes only its own layer -----------------
+before=$(ls "$L/blobs/sha256" | sort)
+out=$(ob -v --layout "$L" app mini 2>&1)
+check "app mini builds" test $? -eq 0
+new=$(comm -13 <(echo "$before") <(ls "$L/blobs/sha256" | sort) | wc -l)
+check "the app build wrote three blobs: its layer, config and manifest ($new)" test "$new" -eq 3
+check "... base and jq layers came from the cache" test "$(written "$out")" -eq 1 -a "$(cached "$out")" -eq 2
+validate "oci-validate passes on the app" "$L" mini
+
+# --- a cache that cannot be used ----------------------------------------------
+mkdir -p "$T/bad"
+touch "$T/bad/layers"
+rm -rf "$T/u"
+err=$(OCI_BUILD_CACHE=$T/bad ob --layout "$T/u" tool jq curl 2>&1 >/dev/null)
+check "a cache path that is a file: the build succeeds" test -f "$T/u/index.json"
+check "... and says so once" test "$(grep -c 'layer cache' <<<"$err")" -eq 1
+validate "oci-validate passes without the cache" "$T/u" jq curl
+export OCI_BUILD_CACHE=$T/cache
+for f in "$OCI_BUILD_CACHE"/layers/*; do echo 'not json' > "$f"; done
+out=$(ob -v --layout "$L" tool jq curl 2>&1)
+check "garbage cache entries: the build succeeds, writing every layer" test "$(written "$out")" -eq 3
+check "... and says so once" test "$(grep -c 'damaged layer cache entry' <<<"$out")" -eq 1
+out=$(ob -v --layout "$L" tool jq curl 2>&1)
+check "... and the entries are whole again" test "$(cached "$out")" -eq 3
+
+finish

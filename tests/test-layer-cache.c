@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/* The layer cache: what its key covers, and that an entry is used only
+ * when its blob is in the layout, intact. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "layer-cache.h"
+#include "layout.h"
+#include "plan.h"
+#include "testutil.h"
+#include "util.h"
+
+static char tmp_root[4096];
+
+static void tmp_setup(void)
+{
+        test_tmpdir(tmp_root, sizeof(tmp_root), "layer-cache");
+}
+
+static void tmp_teardown(void)
+{
+        test_rm_rf(tmp_root);
+}
+
+/* A plan of one generated file and, when host is given, one host file. */
+static void make_plan(Plan *p, const char *data, uint32_t mode, const char *host)
+{
+        ObError e = { 0 };
+        plan_init(p);
+        Entry g = { .path = (char *) "etc/generated",
+                    .type = ENTRY_FILE,
+                    .mode = mode,
+                    .data = (char *) data,
+                    .size = strlen(data) };
+        ck_assert_msg(plan_add(p, &g, &e) == 0, "%s", e.msg);
+        if (host) {
+                struct stat st;
+                ck_assert_int_eq(stat(host, &st), 0);
+                Entry h = { .path = (char *) "usr/bin/tool",
+                            .type = ENTRY_FILE,
+                            .mode = 0755,
+                            .size = (uint64_t) st.st_size,
+                            .source = (char *) host,
+                            .dev = st.st_dev,
+                            .ino = st.st_ino };
+                ck_assert_msg(plan_add(p, &h, &e) == 0, "%s", e.msg);
+        }
+        ck_assert_msg(plan_finish(p, 0, &e) == 0, "%s", e.msg);
+}
+
+static LayerKey key_of(const Plan *p, const char *settings)
+{
+        LayerKey k;
+        ObError e = { 0 };
+        ck_assert_msg(layer_cache_key(p, 0, settings, &k, &e) == 0, "%s", e.msg);
+        return k;
+}
+
+/* Sets a file's mtime and ctime back, as if it had settled long ago: only
+ * the mtime can be set; the ctime is left at now, which the key marks racy. */
+static void age(const char *path)
+{
+        struct timespec t[2] = { { .tv_sec = 1000000000 }, { .tv_sec = 1000000000 } };
+        ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+START_TEST(test_key_covers_inputs)
+{
+        char *host = xasprintf("%s/tool", tmp_root);
+        test_put_file(host, "#!tool\n", 0755);
+        Plan a, b;
+        make_plan(&a, "root:x:0:0\n", 0644, host);
+        make_plan(&b, "root:x:0:0\n", 0644, host);
+        LayerKey ka = key_of(&a, "gzip 6"), kb = key_of(&b, "gzip 6");
+        ck_assert_str_eq(ka.hex, kb.hex);
+        ck_assert_uint_eq(strlen(ka.hex), 64);
+        /* Just written: its timestamps cannot yet tell a second change. */
+        ck_assert(ka.racy);
+
+        /* The compression settings. */
+        ck_assert_str_ne(key_of(&a, "gzip 10").hex, ka.hex);
+        plan_clear(&b);
+
+        /* One byte of generated content. */
+        make_plan(&b, "root:x:0:1\n", 0644, host);
+        ck_assert_str_ne(key_of(&b, "gzip 6").hex, ka.hex);
+        plan_clear(&b);
+
+        /* A mode. */
+        make_plan(&b, "root:x:0:0\n", 0600, host);
+        ck_assert_str_ne(key_of(&b, "gzip 6").hex, ka.hex);
+        plan_clear(&b);
+
+        /* The host file's mtime, then its ctime alone (same mode again). */
+        age(host);
+        LayerKey aged = key_of(&a, "gzip 6");
+        ck_assert_str_ne(aged.hex, ka.hex);
+        struct timespec pause = { .tv_nsec = 20 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+        ck_assert_int_eq(chmod(host, 0755), 0);
+        ck_assert_str_ne(key_of(&a, "gzip 6").hex, aged.hex);
+
+        /* A plan whose source is gone has no key. */
+        ck_assert_int_eq(unlink(host), 0);
+        LayerKey k;
+        ObError e = { 0 };
+        ck_assert_int_lt(layer_cache_key(&a, 0, "gzip 6", &k, &e), 0);
+
+        plan_clear(&a);
+        free(host);
+}
+END_TEST
+
+START_TEST(test_generated_only_is_not_racy)
+{
+        Plan a;
+        make_plan(&a, "x", 0644, NULL);
+        ck_assert(!key_of(&a, "gzip 6").racy);
+        plan_clear(&a);
+}
+END_TEST
+
+static Layout *open_layout(const char *dir)
+{
+        ObError e = { 0 };
+        Layout *l = NULL;
+        ck_assert_msg(layout_open(dir, LAYOUT_CREATE, &l, &e) == 0, "%s", e.msg);
+        return l;
+}
+
+START_TEST(test_lookup_needs_intact_blob)
+{
+        ObError e = { 0 };
+        char *cdir = xasprintf("%s/cache/layers", tmp_root);
+        char *ldir = xasprintf("%s/oci", tmp_root);
+        LayerCache *c = layer_cache_open(cdir);
+        ck_assert(layer_cache_usable(c));
+
+        Layout *l = open_layout(ldir);
+        const char content[] = "pretend this is a gzip layer";
+        OciLayerInfo info = { .size = sizeof(content), .tar_size = 10240 };
+        ck_assert_msg(layout_put_blob(l, content, sizeof(content), info.digest, &e) == 0, "%s", e.msg);
+        snprintf(info.diff_id, sizeof(info.diff_id), "sha256:%064d", 7);
+        Plan p;
+        make_plan(&p, "hello", 0644, NULL);
+        LayerKey k = key_of(&p, "gzip 6");
+
+        OciLayerInfo got = { 0 };
+        ck_assert(!layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+        layer_cache_store(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &info);
+        /* Private: the directory 0700, its entries 0600. */
+        struct stat st;
+        ck_assert_int_eq(stat(cdir, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 07777, 0700);
+        char *stored = xasprintf("%s/%s", cdir, k.hex);
+        ck_assert_int_eq(stat(stored, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 07777, 0600);
+        free(stored);
+        ck_assert(layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+        ck_assert_str_eq(got.digest, info.digest);
+        ck_assert_str_eq(got.diff_id, info.diff_id);
+        ck_assert_uint_eq(got.size, info.size);
+        ck_assert_uint_eq(got.tar_size, info.tar_size);
+        /* Another media type is another layer. */
+        ck_assert(!layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+zstd", &got));
+
+        /* The blob damaged in place, same size: not trusted. */
+        char *blob = layout_blob_path(l, info.digest);
+        int fd = open(blob, O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pwrite(fd, "P", 1, 0) == 1, 1);
+        close(fd);
+        ck_assert(!layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+
+        /* Written again (another inode): hashed, found intact, used. */
+        ck_assert_int_eq(unlink(blob), 0);
+        ck_assert_msg(write_file_atomic(blob, content, sizeof(content), 0644, &e) == 0, "%s", e.msg);
+        ck_assert(layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+
+        /* Gone from the layout: a miss. */
+        ck_assert_int_eq(unlink(blob), 0);
+        ck_assert(!layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+
+        /* A garbage entry: a miss, and storing makes it whole again. */
+        ck_assert_msg(write_file_atomic(blob, content, sizeof(content), 0644, &e) == 0, "%s", e.msg);
+        char *entry = xasprintf("%s/%s", cdir, k.hex);
+        test_put_file(entry, "{\"version\": 1, \"digest\": 42}", 0600);
+        ck_assert(!layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+        layer_cache_store(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &info);
+        ck_assert(layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+
+        /* A racy key is not remembered. */
+        LayerKey racy = k;
+        racy.racy = true;
+        racy.hex[0] = racy.hex[0] == 'a' ? 'b' : 'a';
+        layer_cache_store(c, l, &racy, "application/vnd.oci.image.layer.v1.tar+gzip", &info);
+        ck_assert(!layer_cache_lookup(c, l, &racy, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+
+        layout_close(l);
+        layer_cache_free(c);
+        plan_clear(&p);
+        free(entry);
+        free(blob);
+        free(ldir);
+        free(cdir);
+}
+END_TEST
+
+START_TEST(test_unusable_dir)
+{
+        ObError e = { 0 };
+        char *file = xasprintf("%s/a-file", tmp_root);
+        test_put_file(file, "", 0644);
+        char *ldir = xasprintf("%s/oci-unusable", tmp_root);
+        Layout *l = open_layout(ldir);
+        const char content[] = "a layer";
+        OciLayerInfo info = { .size = sizeof(content) };
+        ck_assert_msg(layout_put_blob(l, content, sizeof(content), info.digest, &e) == 0, "%s", e.msg);
+        snprintf(info.diff_id, sizeof(info.diff_id), "sha256:%064d", 1);
+        Plan p;
+        make_plan(&p, "x", 0644, NULL);
+        LayerKey k = key_of(&p, "gzip 6");
+
+        /* Under a file, and a file itself: nothing made, nothing found, and
+         * unusable once the first store found out. */
+        char *under = xasprintf("%s/layers", file);
+        const char *const dirs[] = { under, file };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                LayerCache *c = layer_cache_open(dirs[i]);
+                OciLayerInfo got;
+                ck_assert(!layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+                layer_cache_store(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &info);
+                ck_assert(!layer_cache_usable(c));
+                ck_assert(!layer_cache_lookup(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &got));
+                layer_cache_free(c);
+        }
+        ck_assert(!layer_cache_usable(NULL));
+
+        /* A directory not made yet is made on the first store only. */
+        char *later = xasprintf("%s/later/layers", tmp_root);
+        LayerCache *c = layer_cache_open(later);
+        ck_assert_int_ne(access(later, F_OK), 0);
+        layer_cache_store(c, l, &k, "application/vnd.oci.image.layer.v1.tar+gzip", &info);
+        ck_assert(layer_cache_usable(c));
+        ck_assert_int_eq(access(later, F_OK), 0);
+        layer_cache_free(c);
+
+        layout_close(l);
+        plan_clear(&p);
+        free(later);
+        free(ldir);
+        free(under);
+        free(file);
+}
+END_TEST
+
+static Suite *layer_cache_suite(void)
+{
+        Suite *s = suite_create("layer-cache");
+        TCase *tc = tcase_create("cache");
+        tcase_set_timeout(tc, 30);
+        tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+        tcase_add_test(tc, test_key_covers_inputs);
+        tcase_add_test(tc, test_generated_only_is_not_racy);
+        tcase_add_test(tc, test_lookup_needs_intact_blob);
+        tcase_add_test(tc, test_unusable_dir);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        return test_run(layer_cache_suite());
+}

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/* File ownership from a sysroot's dpkg database (merged-/usr aliases,
+ * diversions, packages that are not installed), the records added to a
+ * layer's plan, and the distribution's identity in os-release. The sysroot
+ * is made by each test. */
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "pkgdb.h"
+#include "testutil.h"
+#include "util.h"
+
+static char root_dir[4096];
+
+static void put(const char *rel, const char *text)
+{
+        _cleanup_free_ char *path = xasprintf("%s/%s", root_dir, rel);
+        _cleanup_free_ char *dir = xstrdup(path);
+        *strrchr(dir, '/') = '\0';
+        ObError err;
+        ck_assert(mkdir_p(dir, 0755, &err) == 0);
+        test_put_file(path, text, 0644);
+}
+
+static const char *const status_text = "Package: libfoo1\n"
+                                       "Status: install ok installed\n"
+                                       "Architecture: amd64\n"
+                                       "Multi-Arch: same\n"
+                                       "Source: foo\n"
+                                       "Version: 1:1.0-1+deb12u1\n"
+                                       "Conffiles:\n"
+                                       " /etc/foo.conf 0123\n"
+                                       "Description: the foo library\n"
+                                       " It does foo.\n"
+                                       "\n"
+                                       "Package: fooutil\n"
+                                       "Status: install ok installed\n"
+                                       "Architecture: amd64\n"
+                                       "Version: 1.0-1\n"
+                                       "\n"
+                                       "Package: divpkg\n"
+                                       "Status: install ok installed\n"
+                                       "Architecture: all\n"
+                                       "Version: 2\n"
+                                       "\n"
+                                       "Package: gone\n"
+                                       "Status: deinstall ok config-files\n"
+                                       "Architecture: all\n"
+                                       "Version: 3\n";
+
+static void setup(void)
+{
+        test_tmpdir(root_dir, sizeof(root_dir), "pkgdb");
+        put("var/lib/dpkg/status", status_text);
+        put("var/lib/dpkg/info/libfoo1:amd64.list",
+            "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libfoo.so.1\n/usr/share/doc/libfoo1\n"
+            "/usr/share/doc/libfoo1/copyright\n");
+        put("var/lib/dpkg/info/fooutil.list", "/usr/bin/foo\n/usr/bin/bar\n");
+        put("var/lib/dpkg/info/divpkg.list", "/usr/bin/bar\n");
+        put("var/lib/dpkg/info/gone.list", "/usr/bin/gone\n");
+        put("var/lib/dpkg/diversions", "/usr/bin/bar\n/usr/bin/bar.real\ndivpkg\n");
+        put("usr/lib/x86_64-linux-gnu/libfoo.so.1", "foo\n");
+        put("usr/share/doc/libfoo1/copyright", "Copyright foo\n");
+        put("usr/bin/foo", "foo\n");
+        put("usr/bin/gone", "gone\n");
+        put("usr/lib/os-release", "PRETTY_NAME=\"Debian\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
+        put("etc/debian_version", "12.9\n");
+        test_mk_link(root_dir, "etc/os-release", "../usr/lib/os-release");
+        test_mk_link(root_dir, "lib", "usr/lib");
+}
+
+static void teardown(void)
+{
+        test_rm_rf(root_dir);
+}
+
+static Pkgdb *load(Sysroot *root)
+{
+        ObError err = { 0 };
+        Pkgdb *db = NULL;
+        ck_assert_msg(pkgdb_load(root, &db, &err) == 0, "%s", err.msg);
+        ck_assert_ptr_nonnull(db);
+        return db;
+}
+
+static const char *owner_of(const Pkgdb *db, const char *path)
+{
+        const PkgdbPackage *p = pkgdb_path_owner(db, path);
+        return p ? p->name : "(none)";
+}
+
+START_TEST(test_owners)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        _cleanup_(pkgdb_freep) Pkgdb *db = load(root);
+        /* The database says /lib/..., the file is reached as /usr/lib/... */
+        ck_assert_str_eq(owner_of(db, "/usr/lib/x86_64-linux-gnu/libfoo.so.1"), "libfoo1");
+        ck_assert_str_eq(owner_of(db, "lib/x86_64-linux-gnu/libfoo.so.1"), "libfoo1");
+        /* fooutil's /usr/bin/bar lives at bar.real; divpkg's is /usr/bin/bar. */
+        ck_assert_str_eq(owner_of(db, "/usr/bin/bar.real"), "fooutil");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/bar"), "divpkg");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/foo"), "fooutil");
+        /* A package that is not installed owns nothing. */
+        ck_assert_str_eq(owner_of(db, "/usr/bin/gone"), "(none)");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/nothing"), "(none)");
+        ck_assert_uint_eq(db->n_packages, 3);
+}
+END_TEST
+
+START_TEST(test_stanza)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        _cleanup_(pkgdb_freep) Pkgdb *db = load(root);
+        const PkgdbPackage *p = pkgdb_path_owner(db, "/usr/lib/x86_64-linux-gnu/libfoo.so.1");
+        _cleanup_free_ char *stanza = pkgdb_stanza(p);
+        ck_assert_str_eq(stanza, "Package: libfoo1\n"
+                                 "Status: install ok installed\n"
+                                 "Architecture: amd64\n"
+                                 "Multi-Arch: same\n"
+                                 "Source: foo\n"
+                                 "Version: 1:1.0-1+deb12u1\n"
+                                 "Description: the foo library\n"
+                                 " It does foo.\n");
+}
+END_TEST
+
+static void plan_with_files(Sysroot *root, Plan *p)
+{
+        ObError err = { 0 };
+        PlanCopyOptions lib = { .dst = "/usr/lib/x86_64-linux-gnu/libfoo.so.1",
+                                .src = "/usr/lib/x86_64-linux-gnu/libfoo.so.1",
+                                .why = "test" };
+        ck_assert_msg(plan_add_host(p, root, &lib, &err) == 0, "%s", err.msg);
+        /* Generated bytes at a path fooutil lists: not fooutil's file. */
+        Entry gen = { .path = (char *) "usr/bin/foo",
+                      .type = ENTRY_FILE,
+                      .mode = 0755,
+                      .size = 3,
+                      .data = (char *) "hi\n" };
+        ck_assert_msg(plan_add(p, &gen, &err) == 0, "%s", err.msg);
+        ck_assert_msg(plan_finish(p, 0, &err) == 0, "%s", err.msg);
+}
+
+START_TEST(test_records)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        _cleanup_(pkgdb_freep) Pkgdb *db = load(root);
+        _cleanup_plan_ Plan p = { 0 };
+        ObError err = { 0 };
+        plan_with_files(root, &p);
+        ck_assert_msg(pkgdb_add_records(db, &p, 0, &err) == 0, "%s", err.msg);
+
+        const Entry *st = test_must_find(&p, "var/lib/dpkg/status.d/libfoo1");
+        ck_assert_ptr_nonnull(strstr(st->data, "Status: install ok installed\n"));
+        ck_assert_ptr_null(strstr(st->data, "Conffiles"));
+        /* md5 of "foo\n" and of "Copyright foo\n", paths without '/' */
+        const Entry *sums = test_must_find(&p, "var/lib/dpkg/status.d/libfoo1.md5sums");
+        ck_assert_str_eq(sums->data, "d3b07384d113edec49eaa6238ad5ff00  usr/lib/x86_64-linux-gnu/libfoo.so.1\n"
+                                     "57e8ba76f9687869169381682025c45c  usr/share/doc/libfoo1/copyright\n");
+        test_must_find(&p, "usr/share/doc/libfoo1/copyright");
+        ck_assert_ptr_null(plan_find(&p, "var/lib/dpkg/status.d/fooutil"));
+        ck_assert_ptr_null(plan_find(&p, "var/lib/dpkg/status"));
+        test_must_find(&p, "var/lib/dpkg/status.d");
+        ck_assert_uint_eq(test_must_find(&p, "var/lib/dpkg/status.d")->type, ENTRY_DIR);
+
+        /* The same inputs, the same records. */
+        _cleanup_plan_ Plan q = { 0 };
+        plan_with_files(root, &q);
+        ck_assert_msg(pkgdb_add_records(db, &q, 0, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(p.n, q.n);
+        for (size_t i = 0; i < p.n; i++) {
+                ck_assert_str_eq(p.entries[i].path, q.entries[i].path);
+                if (p.entries[i].data)
+                        ck_assert_str_eq(p.entries[i].data, q.entries[i].data);
+        }
+}
+END_TEST
+
+START_TEST(test_no_database)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = NULL;
+        ObError err = { 0 };
+        char empty[4096];
+        test_tmpdir(empty, sizeof(empty), "pkgdb-empty");
+        root = test_open_root(empty);
+        Pkgdb *db = (Pkgdb *) 1;
+        ck_assert_int_eq(pkgdb_load(root, &db, &err), 0);
+        ck_assert_ptr_null(db);
+        _cleanup_plan_ Plan p = { 0 };
+        ck_assert_int_eq(pkgdb_add_records(NULL, &p, 0, &err), 0);
+        ck_assert_uint_eq(p.n, 0);
+        test_rm_rf(empty);
+}
+END_TEST
+
+START_TEST(test_malformed)
+{
+        put("var/lib/dpkg/status", "Package: a\nno colon here\n");
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        Pkgdb *db = NULL;
+        ObError err = { 0 };
+        ck_assert_int_eq(pkgdb_load(root, &db, &err), -EBADMSG);
+        ck_assert_msg(strstr(err.msg, "var/lib/dpkg/status:2: expected 'Name: value'"), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_distro)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        _cleanup_plan_ Plan p = { 0 };
+        ObError err = { 0 };
+        Entry os = { .path = (char *) "usr/lib/os-release",
+                     .type = ENTRY_FILE,
+                     .mode = 0644,
+                     .size = strlen("NAME=\"Distroless\"\nID=distroless\nVERSION_ID=\"0.1\"\n"),
+                     .data = (char *) "NAME=\"Distroless\"\nID=distroless\nVERSION_ID=\"0.1\"\n" };
+        ck_assert(plan_add(&p, &os, &err) == 0);
+        ck_assert_msg(pkgdb_add_distro(root, &p, 0, &err) == 0, "%s", err.msg);
+        const Entry *e = test_must_find(&p, "usr/lib/os-release");
+        ck_assert_str_eq(e->data, "NAME=\"Distroless\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
+        ck_assert_uint_eq(e->size, strlen(e->data));
+        e = test_must_find(&p, "etc/debian_version");
+        ck_assert_ptr_nonnull(e->root);
+}
+END_TEST
+
+static Suite *pkgdb_suite(void)
+{
+        Suite *s = suite_create("pkgdb");
+        TCase *tc = tcase_create("pkgdb");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_owners);
+        tcase_add_test(tc, test_stanza);
+        tcase_add_test(tc, test_records);
+        tcase_add_test(tc, test_no_database);
+        tcase_add_test(tc, test_malformed);
+        tcase_add_test(tc, test_distro);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        return test_run(pkgdb_suite());
+}
