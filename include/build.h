@@ -10,6 +10,7 @@
 #include "layout.h"
 #include "pkgdb.h"
 #include "plan.h"
+#include "platform.h"
 #include "spec.h"
 #include "sysroot.h"
 #include "util.h"
@@ -48,6 +49,7 @@ typedef void (*BuildProgressFn)(void *userdata, const BuildProgress *p);
 typedef struct BuildOptions {
         const char *configs;       /* the configs directory */
         const char *sysroot;       /* where host files come from: "/" by default */
+        const Platform *platform;  /* asked for with --platform (checked against the files), or NULL */
         int64_t source_date_epoch; /* 'created', and the latest mtime in layers */
         LayerOptions layer;        /* compression */
         BuildProgressFn progress;  /* may be NULL */
@@ -112,3 +114,6 @@ int build_load_config(const char *configs, const char *name, int expect_tier, Sp
 /* The version of the image a config makes: the config's, or for a tool
  * without one, its Debian package's in the sysroot, as a tag-safe string. */
 int build_image_version(const Spec *spec, Sysroot *root, char **ret, ObError *err);
+
+/* The platform of the run's images, as its files say (see PlatformChoice). */
+const Platform *build_platform(const Build *b);

@@ -18,6 +18,8 @@ typedef struct Context {
         const char *output;  /* -o for commands whose output is a file (save, compose) */
         char *configs;       /* -C: the configs directory */
         const char *sysroot; /* --sysroot */
+        bool sysroot_given;
+        const char *platform; /* --platform, or NULL */
         int64_t source_date_epoch;
         int level;                    /* --level, or the level of --compression */
         LayerCompression compression; /* --compression */
@@ -47,7 +49,7 @@ typedef struct Command {
 } Command;
 
 extern const Command command_base, command_tool, command_app, command_compose, command_list, command_show,
-        command_clean, command_save, command_test, command_sbom;
+        command_clean, command_save, command_test, command_sbom, command_sysroot;
 
 /* Shared by the commands (src/cmd/common.c). */
 

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "layout.h"
 #include "oci.h"
+#include "platform.h"
 #include "spec.h"
 
 /* The Debian package a tool image is made of, and its full version
@@ -25,7 +26,8 @@ typedef struct ImageBuild {
         const SpecImageConfig *config;
         const OciLayerInfo *layers;
         size_t n_layers;
-        int64_t created; /* SOURCE_DATE_EPOCH */
+        int64_t created;          /* SOURCE_DATE_EPOCH */
+        const Platform *platform; /* what its files are for */
 } ImageBuild;
 
 typedef struct ImageResult {

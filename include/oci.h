@@ -27,10 +27,6 @@ json_t *oci_descriptor(const char *media_type, const char *digest, uint64_t size
 /* RFC 3339 UTC time of epoch seconds: "1970-01-01T00:00:00Z". */
 char *oci_time(int64_t epoch);
 
-/* The host's platform in OCI spelling ("amd64", "arm64"; "linux"). */
-const char *oci_arch(void);
-const char *oci_variant(void); /* "v8" on arm64, else NULL */
-
 typedef struct OciLayerInfo {
         char digest[72];
         char diff_id[72];
@@ -41,8 +37,10 @@ typedef struct OciLayerInfo {
         const char *comment;
 } OciLayerInfo;
 
-/* The image config (application/vnd.oci.image.config.v1+json). */
-json_t *oci_image_config(const SpecImageConfig *c, const OciLayerInfo *layers, size_t n_layers, int64_t created);
+/* The image config (application/vnd.oci.image.config.v1+json) of an image
+ * for arch ("amd64", "arm64") and variant ("v8", or NULL or ""). */
+json_t *oci_image_config(const SpecImageConfig *c, const char *arch, const char *variant, const OciLayerInfo *layers,
+                         size_t n_layers, int64_t created);
 
 /* The image manifest; annotations is stolen (may be NULL). */
 json_t *oci_manifest(const char *config_digest, uint64_t config_size, const OciLayerInfo *layers, size_t n_layers,

@@ -9,6 +9,7 @@
 #include "imageref.h"
 #include "util.h"
 #include "layout.h"
+#include "platform.h"
 
 /* `save`: images of a layout as one tar archive that is at the same time an
  * OCI image layout (oci-layout, index.json, blobs/sha256/) and a Docker
@@ -30,6 +31,15 @@ typedef struct SaveImage {
         ImageRef *refs; /* its tags: --tag values, else the defaults */
         size_t n_refs;
         json_t *descriptor; /* its manifest descriptor, without annotations */
+        /* An image index in the layout gives one SaveImage per platform,
+         * each tagged VERSION-ARCH; the primary one (the native platform,
+         * or the one asked for) also gets the plain tags, which index.json
+         * of the archive points at the image index itself. */
+        bool multi;
+        Platform platform;
+        bool primary;
+        json_t *index_descriptor; /* the primary's: the image index, without annotations */
+        size_t n_plain_refs;      /* refs[0..n_plain_refs) name the whole index */
 } SaveImage;
 
 typedef struct SaveBlob {
@@ -52,6 +62,10 @@ typedef struct SavePlan {
  * may be NULL); an image named in tags gets exactly those tags, any other
  * distroless-NAME:VERSION and distroless-NAME:latest. */
 int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, ObError *err);
+/* The same, with the plain tags of a multi-platform image on platform
+ * (NULL: the native one). */
+int save_plan_for(Layout *l, char *const *names, char *const *tags, const Platform *platform, SavePlan **ret,
+                  ObError *err);
 void save_plan_free(SavePlan *p);
 DEFINE_CLEANUP_FUNC(SavePlan *, save_plan_free);
 

@@ -31,7 +31,7 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
 
 /* How tool_plan_with() treats a release tool (one with 'artifacts'). */
 typedef struct ToolPlanOptions {
-        const char *arch; /* the OCI architecture whose release is taken; NULL: oci_arch() */
+        const char *arch; /* the OCI architecture whose release is taken; NULL: the sysroot's */
         bool no_fetch;    /* only what the download cache has, and run no build step (`show --files`) */
 } ToolPlanOptions;
 

@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "layout.h"
+#include "platform.h"
 #include "passwd.h"
 
 /* An image of the layout unpacked into a directory on the host, for
@@ -33,3 +34,7 @@ void unpacked_image_clear(UnpackedImage *img);
  * working directory of the process while it runs (not thread-safe). Stops
  * with -EINTR once sandbox_catch_signals() has caught a signal. */
 int unpack_image(Layout *l, const char *name, const char *dir, UnpackedImage *ret, ObError *err);
+/* The same for the manifest of platform in an image index (NULL: the
+ * native platform's, else the first). */
+int unpack_image_for(Layout *l, const char *name, const Platform *platform, const char *dir, UnpackedImage *ret,
+                     ObError *err);

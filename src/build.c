@@ -12,6 +12,7 @@
 #include "log.h"
 #include "oci.h"
 #include "pkgdb.h"
+#include "platform.h"
 #include "tool.h"
 
 typedef struct BuildTool {
@@ -53,7 +54,8 @@ struct Build {
         Spec *base;
         Plan base_plan;
         Sysroot *root;
-        Pkgdb *pkgdb; /* NULL for a sysroot without a dpkg database */
+        Pkgdb *pkgdb;            /* NULL for a sysroot without a dpkg database */
+        PlatformChoice platform; /* of every image of the run: they share the base layer */
         BuildTool *tools;
         size_t n_tools;
         BuildApp *apps;
@@ -109,6 +111,7 @@ void build_free(Build *b)
         spec_free(b->base);
         pkgdb_free(b->pkgdb);
         sysroot_free(b->root);
+        platform_choice_clear(&b->platform);
         free(b);
 }
 
@@ -182,6 +185,9 @@ int build_new(const BuildOptions *o, Build **ret, ObError *err)
         if (r < 0)
                 return r;
         r = sysroot_open(o->sysroot, &b->root, err);
+        if (r < 0)
+                return r;
+        r = platform_choice_init(&b->platform, b->root, o->platform, err);
         if (r < 0)
                 return r;
         r = plan_from_spec(&b->base_plan, b->base, b->root, o->source_date_epoch, err);
@@ -285,9 +291,13 @@ static int plan_tool(Build *b, const char *name, bool with_data, bool fetch, siz
                 r = tool_resolve_version(spec, b->root, &version, &debian_version, err);
                 if (r == 0)
                         r = tool_plan_with(spec, b->root, &b->base_plan, b->o.source_date_epoch,
-                                           &(ToolPlanOptions){ .no_fetch = !fetch }, &plan, err);
+                                           &(ToolPlanOptions){ .arch = platform_choice_get(&b->platform)->arch,
+                                                               .no_fetch = !fetch },
+                                           &plan, err);
                 if (r == 0)
                         r = pkgdb_add_records(b->pkgdb, &plan, b->o.source_date_epoch, err);
+                if (r == 0)
+                        r = platform_choice_add_plan(&b->platform, &plan, err);
                 if (r == -ENOPKG)
                         note_missing(b, spec);
                 if (r < 0)
@@ -384,8 +394,10 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
         }
         _cleanup_(plan_clear) Plan plan = { 0 };
         /* What the base and tool layers hold is not repeated in the app's. */
-        r = app_plan_over(spec, b->root, layers, n_layers, oci_arch(), b->o.source_date_epoch,
-                          /* fetch= */ !(flags & BUILD_PLAN_ONLY), &plan, err);
+        r = app_plan_over(spec, b->root, layers, n_layers, platform_choice_get(&b->platform)->arch,
+                          b->o.source_date_epoch, /* fetch= */ !(flags & BUILD_PLAN_ONLY), &plan, err);
+        if (r == 0)
+                r = platform_choice_add_plan(&b->platform, &plan, err);
         if (r == 0)
                 r = pkgdb_add_records(b->pkgdb, &plan, b->o.source_date_epoch, err);
         if (r < 0)
@@ -533,7 +545,8 @@ static int write_base_image(Build *b, Layout *l, BuildResult *ret, ObError *err)
                           .config = &b->base->config,
                           .layers = &layer,
                           .n_layers = 1,
-                          .created = b->o.source_date_epoch };
+                          .created = b->o.source_date_epoch,
+                          .platform = platform_choice_get(&b->platform) };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
         if (r < 0)
@@ -571,7 +584,8 @@ static int write_tool_image(Build *b, Layout *l, BuildTool *t, BuildResult *ret,
                           .config = &cfg,
                           .layers = layers,
                           .n_layers = n,
-                          .created = b->o.source_date_epoch };
+                          .created = b->o.source_date_epoch,
+                          .platform = platform_choice_get(&b->platform) };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
         if (r < 0)
@@ -621,7 +635,8 @@ static int write_app_image(Build *b, Layout *l, BuildApp *a, BuildResult *ret, O
                           .config = &cfg,
                           .layers = layers,
                           .n_layers = n,
-                          .created = b->o.source_date_epoch };
+                          .created = b->o.source_date_epoch,
+                          .platform = platform_choice_get(&b->platform) };
         ImageResult img;
         r = image_write(l, &ib, &img, err);
         if (r < 0)
@@ -716,4 +731,9 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
         *ret_results = b->results;
         *ret_n = b->n_images;
         return 0;
+}
+
+const Platform *build_platform(const Build *b)
+{
+        return platform_choice_get(&b->platform);
 }

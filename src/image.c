@@ -71,7 +71,8 @@ int image_write(Layout *l, const ImageBuild *b, ImageResult *ret, ObError *err)
         ImageResult res = { 0 };
         int r;
 
-        _cleanup_json_ json_t *cfg = oci_image_config(b->config, b->layers, b->n_layers, b->created);
+        _cleanup_json_ json_t *cfg = oci_image_config(b->config, b->platform->arch, b->platform->variant, b->layers,
+                                                      b->n_layers, b->created);
         _cleanup_free_ char *cfg_text = oci_json_dump(cfg);
         r = layout_put_blob(l, cfg_text, strlen(cfg_text), res.config_digest, err);
         if (r < 0)
@@ -99,9 +100,7 @@ int image_write(Layout *l, const ImageBuild *b, ImageResult *ret, ObError *err)
         json_t *desc_ann = json_pack("{s:s, s:s}", OCI_REF_NAME, b->name, CONTAINERD_IMAGE_NAME, full);
         add_debian_annotations(desc_ann, b);
         json_object_set_new(desc, "annotations", desc_ann);
-        json_object_set_new(desc, "platform", json_pack("{s:s, s:s}", "architecture", oci_arch(), "os", "linux"));
-        if (oci_variant())
-                json_object_set_new(json_object_get(desc, "platform"), "variant", json_string(oci_variant()));
+        json_object_set_new(desc, "platform", platform_json(b->platform));
         r = layout_index_set(l, b->name, desc, err);
         if (r < 0)
                 return r;

@@ -18,8 +18,8 @@
 #include "util.h"
 
 static const Command *const commands[] = {
-        &command_base, &command_tool,  &command_app,  &command_compose, &command_list,
-        &command_show, &command_clean, &command_save, &command_test,    &command_sbom,
+        &command_base,  &command_tool, &command_app,  &command_compose, &command_list,    &command_show,
+        &command_clean, &command_save, &command_test, &command_sbom,    &command_sysroot,
 };
 
 static void print_global_help(FILE *f)
@@ -46,6 +46,9 @@ static void print_global_help(FILE *f)
                 "  -C, --configs DIR     configs directory (default: the source tree's configs/ when\n"
                 "                        run from a build tree, else the installed one)\n"
                 "      --sysroot DIR     read host files from DIR instead of /\n"
+                "      --platform LIST   build for linux/amd64, linux/arm64 (comma-separated, or 'all'):\n"
+                "                        an image index per image; other platforms read the sysroot\n"
+                "                        'oci-build sysroot' made (test, save: which image to use)\n"
                 "  -j, --jobs N          compress with N threads (default: the number of CPUs, at most 8)\n"
                 "      --compression gzip|zstd[:LEVEL]\n"
                 "                        layer compression (default gzip); zstd layers are smaller and\n"
@@ -64,6 +67,8 @@ static void print_global_help(FILE *f)
                 "                        (seconds since 1970, default 0): same inputs, same bytes\n"
                 "  OCI_BUILD_CACHE       where app downloads and the layer cache are kept\n"
                 "                        (default $XDG_CACHE_HOME/oci-build or ~/.cache/oci-build)\n"
+                "  OCI_BUILD_SYSROOTS    where the sysroots of other platforms are (default:\n"
+                "                        OCI_BUILD_CACHE/sysroots, one directory per platform: linux-arm64)\n"
                 "\n"
                 "Exit status: 0 on success, 1 when the work failed, 2 when the command line is wrong.\n"
                 "Run 'oci-build COMMAND --help' for more about a command.\n",
@@ -105,6 +110,7 @@ enum {
         OPT_LEVEL,
         OPT_NO_CACHE,
         OPT_COMPRESSION,
+        OPT_PLATFORM,
         OPT_COMMAND, /* an option of some command: long_index says which */
 };
 
@@ -112,6 +118,7 @@ static const struct option global_options[] = {
         { "output", required_argument, NULL, 'o' },
         { "configs", required_argument, NULL, 'C' },
         { "sysroot", required_argument, NULL, OPT_SYSROOT },
+        { "platform", required_argument, NULL, OPT_PLATFORM },
         { "jobs", required_argument, NULL, 'j' },
         { "level", required_argument, NULL, OPT_LEVEL },
         { "no-cache", no_argument, NULL, OPT_NO_CACHE },
@@ -238,6 +245,10 @@ int main(int argc, char **argv)
                         break;
                 case OPT_SYSROOT:
                         ctx.sysroot = optarg;
+                        ctx.sysroot_given = true;
+                        break;
+                case OPT_PLATFORM:
+                        ctx.platform = optarg;
                         break;
                 case 'j':
                         if (parse_uint(optarg, 64, &v) < 0 || v == 0) {

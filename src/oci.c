@@ -3,7 +3,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #include "util.h"
@@ -39,30 +38,6 @@ char *oci_time(int64_t epoch)
         return xstrdup(buf);
 }
 
-const char *oci_arch(void)
-{
-        static const struct {
-                const char *uname, *oci;
-        } map[] = {
-                { "x86_64", "amd64" }, { "aarch64", "arm64" },   { "armv7l", "arm" },  { "i686", "386" },
-                { "i386", "386" },     { "ppc64le", "ppc64le" }, { "s390x", "s390x" }, { "riscv64", "riscv64" },
-        };
-        static char fallback[65];
-        struct utsname u;
-        if (uname(&u) < 0)
-                return "amd64";
-        for (size_t i = 0; i < ELEMENTSOF(map); i++)
-                if (strcmp(u.machine, map[i].uname) == 0)
-                        return map[i].oci;
-        snprintf(fallback, sizeof(fallback), "%s", u.machine);
-        return fallback;
-}
-
-const char *oci_variant(void)
-{
-        return strcmp(oci_arch(), "arm64") == 0 ? "v8" : NULL;
-}
-
 static json_t *strv_to_json(char *const *v)
 {
         json_t *a = json_array();
@@ -79,7 +54,8 @@ static json_t *set_of(char *const *v)
         return o;
 }
 
-json_t *oci_image_config(const SpecImageConfig *c, const OciLayerInfo *layers, size_t n_layers, int64_t created)
+json_t *oci_image_config(const SpecImageConfig *c, const char *arch, const char *variant, const OciLayerInfo *layers,
+                         size_t n_layers, int64_t created)
 {
         _cleanup_free_ char *when = oci_time(created);
         json_t *cfg = json_object();
@@ -120,10 +96,10 @@ json_t *oci_image_config(const SpecImageConfig *c, const OciLayerInfo *layers, s
         }
 
         json_t *j =
-                json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:o}, s:o}", "created", when, "architecture", oci_arch(), "os",
+                json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:o}, s:o}", "created", when, "architecture", arch, "os",
                           "linux", "config", cfg, "rootfs", "type", "layers", "diff_ids", diff_ids, "history", history);
-        if (oci_variant())
-                json_object_set_new(j, "variant", json_string(oci_variant()));
+        if (variant && *variant)
+                json_object_set_new(j, "variant", json_string(variant));
         return j;
 }
 

@@ -31,6 +31,7 @@ static void save_image_clear(SaveImage *im)
                 image_ref_clear(&im->refs[i]);
         free(im->refs);
         json_decref(im->descriptor);
+        json_decref(im->index_descriptor);
 }
 
 void save_plan_free(SavePlan *p)
@@ -92,7 +93,10 @@ static int add_blob(SavePlan *p, const char *digest, json_t *size_json, const ch
 
 static int resolve_image(SavePlan *p, SaveImage *im, ObError *err)
 {
-        json_t *desc = layout_index_find(p->layout, im->name);
+        json_auto_t *desc = NULL;
+        int k = platform_resolve(p->layout, im->name, im->multi ? &im->platform : NULL, &desc, err);
+        if (k < 0)
+                return k;
         const char *mt = json_string_value(json_object_get(desc, "mediaType"));
         const char *digest = json_string_value(json_object_get(desc, "digest"));
         int r;
@@ -149,9 +153,8 @@ static int resolve_image(SavePlan *p, SaveImage *im, ObError *err)
                 strv_push(&im->layers, ldigest);
         }
 
-        if (im->n_refs == 0) {
-                const char *version =
-                        json_string_value(json_object_get(json_object_get(m, "annotations"), ANNOTATION_VERSION));
+        const char *version = json_string_value(json_object_get(json_object_get(m, "annotations"), ANNOTATION_VERSION));
+        if (im->n_refs == 0 && (!im->multi || im->primary)) {
                 _cleanup_free_ char *t1 = version ? image_default_tag(im->name, version) : NULL;
                 _cleanup_free_ char *t2 = image_default_tag(im->name, "latest");
                 r = t1 ? add_ref(im, t1, err) : 0;
@@ -161,6 +164,25 @@ static int resolve_image(SavePlan *p, SaveImage *im, ObError *err)
                         return ob_error_wrap(err, "cannot tag '%s' by default (use --tag %s=REPO:TAG)", im->name,
                                              im->name);
         }
+        if (im->multi) {
+                /* Docker 20.10 loads no index: a tag per platform. */
+                im->n_plain_refs = im->n_refs;
+                _cleanup_free_ char *v = xasprintf("%s-%s", version ? version : "latest", im->platform.arch);
+                _cleanup_free_ char *t = image_default_tag(im->name, v);
+                r = add_ref(im, t, err);
+                if (r < 0)
+                        return r;
+        }
+        if (im->primary) {
+                json_t *top = layout_index_find(p->layout, im->name);
+                _cleanup_free_ char *what_index = xasprintf("the image index of '%s'", im->name);
+                r = add_blob(p, json_string_value(json_object_get(top, "digest")), json_object_get(top, "size"),
+                             what_index, err);
+                if (r < 0)
+                        return r;
+                im->index_descriptor = json_deep_copy(top);
+                json_object_del(im->index_descriptor, "annotations");
+        }
 
         im->descriptor = json_deep_copy(desc);
         json_object_del(im->descriptor, "annotations");
@@ -169,7 +191,9 @@ static int resolve_image(SavePlan *p, SaveImage *im, ObError *err)
 
 static int image_cmp(const void *a, const void *b)
 {
-        return strcmp(((const SaveImage *) a)->name, ((const SaveImage *) b)->name);
+        const SaveImage *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+        return c ? c : strcmp(x->platform.arch, y->platform.arch);
 }
 
 static int blob_cmp(const void *a, const void *b)
@@ -197,7 +221,50 @@ static int unknown_image(Layout *l, const char *name, ObError *err)
                               list);
 }
 
+/* One SaveImage per platform of an image index, else one. */
+static int add_images(SavePlan *p, const char *name, const Platform *primary, ObError *err)
+{
+        json_t *top = layout_index_find(p->layout, name);
+        const char *mt = json_string_value(json_object_get(top, "mediaType"));
+        if (!mt || strcmp(mt, OCI_MT_INDEX) != 0) {
+                p->images = xrealloc(p->images, (p->n_images + 1) * sizeof(SaveImage));
+                p->images[p->n_images++] = (SaveImage){ .name = xstrdup(name) };
+                return 0;
+        }
+        _cleanup_free_ Platform *v = NULL;
+        size_t n = 0;
+        int r = platform_list(p->layout, name, &v, &n, err);
+        if (r < 0)
+                return r;
+        Platform native;
+        platform_native(&native);
+        const Platform *want = primary ? primary : &native;
+        size_t pick = 0;
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+                if (!found && platform_equal(&v[i], want)) {
+                        pick = i;
+                        found = true;
+                }
+        if (primary && !found) {
+                _cleanup_free_ char *w = platform_string(primary);
+                return ob_error_plain(err, ENOENT, "image '%s' has no manifest for %s", name, w);
+        }
+        for (size_t i = 0; i < n; i++) {
+                p->images = xrealloc(p->images, (p->n_images + 1) * sizeof(SaveImage));
+                p->images[p->n_images++] =
+                        (SaveImage){ .name = xstrdup(name), .multi = true, .platform = v[i], .primary = i == pick };
+        }
+        return 0;
+}
+
 int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, ObError *err)
+{
+        return save_plan_for(l, names, tags, /* platform= */ NULL, ret, err);
+}
+
+int save_plan_for(Layout *l, char *const *names, char *const *tags, const Platform *platform, SavePlan **ret,
+                  ObError *err)
 {
         _cleanup_(save_plan_freep) SavePlan *p = xcalloc(1, sizeof(*p));
         int r;
@@ -213,8 +280,9 @@ int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, 
                         seen |= strcmp(p->images[k].name, names[i]) == 0;
                 if (seen)
                         continue;
-                p->images = xrealloc(p->images, (p->n_images + 1) * sizeof(SaveImage));
-                p->images[p->n_images++] = (SaveImage){ .name = xstrdup(names[i]) };
+                r = add_images(p, names[i], platform, err);
+                if (r < 0)
+                        return r;
         }
         qsort_safe(p->images, p->n_images, sizeof(SaveImage), image_cmp);
 
@@ -225,7 +293,7 @@ int save_plan(Layout *l, char *const *names, char *const *tags, SavePlan **ret, 
                 _cleanup_free_ char *name = xstrndup(tags[i], (size_t) (eq - tags[i]));
                 SaveImage *im = NULL;
                 for (size_t k = 0; k < p->n_images; k++)
-                        if (strcmp(p->images[k].name, name) == 0)
+                        if (strcmp(p->images[k].name, name) == 0 && (!p->images[k].multi || p->images[k].primary))
                                 im = &p->images[k];
                 if (!im)
                         return ob_error_plain(err, EINVAL, "--tag '%s' is for '%s', which is not being saved", tags[i],
@@ -399,7 +467,9 @@ static char *index_text(const SavePlan *p)
          * (two images tagged "latest" would be ambiguous). */
         for (size_t i = 0; i < p->n_images; i++)
                 for (size_t k = 0; k < p->images[i].n_refs; k++) {
-                        json_t *d = json_deep_copy(p->images[i].descriptor);
+                        const SaveImage *im = &p->images[i];
+                        json_t *d = json_deep_copy(im->index_descriptor && k < im->n_plain_refs ? im->index_descriptor
+                                                                                                : im->descriptor);
                         json_object_set_new(d, "annotations",
                                             json_pack("{s:s, s:s}", CONTAINERD_IMAGE_NAME, p->images[i].refs[k].full,
                                                       OCI_REF_NAME, p->images[i].refs[k].familiar));

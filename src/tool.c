@@ -11,7 +11,7 @@
 #include "dpkg.h"
 #include "elf.h"
 #include "log.h"
-#include "oci.h"
+#include "platform.h"
 #include "util.h"
 
 int tool_resolve_version(const Spec *spec, Sysroot *root, char **ret, char **ret_debian_version, ObError *err)
@@ -298,7 +298,12 @@ int tool_plan_with(const Spec *tool, Sysroot *root, const Plan *base, int64_t mt
                 return r;
 
         if (tool->n_artifacts || tool->n_build) {
-                r = tool_release_plan(tool, root, base, opts && opts->arch ? opts->arch : oci_arch(),
+                /* The release of the sysroot's architecture, unless told. */
+                Platform pf;
+                ObError ignore;
+                if (platform_of_sysroot(root, &pf, &ignore) <= 0)
+                        platform_native(&pf);
+                r = tool_release_plan(tool, root, base, opts && opts->arch ? opts->arch : pf.arch,
                                       !(opts && opts->no_fetch), &p, err);
                 if (r < 0)
                         return r;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "unpack.h"
 
+#include "platform.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "cleanup-libs.h"
 #include "digest.h"
@@ -60,14 +63,23 @@ static int open_dir_nofollow(int dirfd, const char *rel)
 
 /* ---- one layer: blob -> sha256 -> gunzip -> sha256 -> tar -> disk ------- */
 
+typedef enum LayerCodec {
+        CODEC_NONE,
+        CODEC_GZIP,
+        CODEC_ZSTD,
+} LayerCodec;
+
 typedef struct LayerStream {
         int fd;
-        bool gzip;
+        LayerCodec codec;
         z_stream z;
         bool z_ready;
-        bool started;   /* a gzip member was seen */
-        bool in_member; /* a gzip member started and has not ended */
-        bool eof;       /* the blob is read to its end */
+        ZSTD_DCtx *zstd;
+        ZSTD_inBuffer zin;
+        size_t zstd_pending; /* 0 once the last zstd frame is complete */
+        bool started;        /* a gzip member (or zstd frame) was seen */
+        bool in_member;      /* a gzip member started and has not ended */
+        bool eof;            /* the blob is read to its end */
         unsigned char *in, *out;
         Sha256 blob_hash, tar_hash;
         uint64_t blob_size, tar_size;
@@ -93,9 +105,46 @@ static ssize_t stream_read_blob(LayerStream *s, unsigned char *buf)
 
 /* The next piece of the tar stream: > 0 bytes at *ret, 0 at its end, or
  * -errno (s->msg says why). */
+static ssize_t stream_next_zstd(LayerStream *s, const void **ret)
+{
+        for (;;) {
+                if (s->zin.pos == s->zin.size && !s->eof) {
+                        ssize_t n = stream_read_blob(s, s->in);
+                        if (n < 0)
+                                return n;
+                        s->zin = (ZSTD_inBuffer){ s->in, (size_t) n, 0 };
+                }
+                if (s->zin.pos == s->zin.size) {
+                        if (s->zstd_pending || !s->started) {
+                                snprintf(s->msg, sizeof(s->msg), "the zstd stream is truncated");
+                                return -EIO;
+                        }
+                        return 0;
+                }
+                /* Frames follow one another: the decoder starts the next
+                 * one by itself once a frame is complete. */
+                s->started = true;
+                ZSTD_outBuffer zout = { s->out, STREAM_CHUNK, 0 };
+                size_t zr = ZSTD_decompressStream(s->zstd, &zout, &s->zin);
+                if (ZSTD_isError(zr)) {
+                        snprintf(s->msg, sizeof(s->msg), "zstd: %s", ZSTD_getErrorName(zr));
+                        return -EIO;
+                }
+                s->zstd_pending = zr;
+                if (zout.pos > 0) {
+                        sha256_update(&s->tar_hash, s->out, zout.pos);
+                        s->tar_size += zout.pos;
+                        *ret = s->out;
+                        return (ssize_t) zout.pos;
+                }
+        }
+}
+
 static ssize_t stream_next(LayerStream *s, const void **ret)
 {
-        if (!s->gzip) {
+        if (s->codec == CODEC_ZSTD)
+                return stream_next_zstd(s, ret);
+        if (s->codec == CODEC_NONE) {
                 if (s->eof)
                         return 0;
                 ssize_t n = stream_read_blob(s, s->out);
@@ -435,6 +484,8 @@ static void stream_close(LayerStream *s)
         if (s->z_ready)
                 inflateEnd(&s->z);
         s->z_ready = false;
+        ZSTD_freeDCtx(s->zstd);
+        s->zstd = NULL;
         sha256_free(&s->blob_hash);
         sha256_free(&s->tar_hash);
         free(s->in);
@@ -449,11 +500,13 @@ static int stream_open(LayerStream *s, int dirfd, const char *blob_path, const L
 {
         const char *mt = ref->media_type ? ref->media_type : "";
         if (str_endswith(mt, "tar+gzip") || str_endswith(mt, ".tar.gzip"))
-                s->gzip = true;
+                s->codec = CODEC_GZIP;
+        else if (str_endswith(mt, "tar+zstd"))
+                s->codec = CODEC_ZSTD;
         else if (!str_endswith(mt, ".tar"))
                 return ob_error_plain(err, ENOTSUP,
-                                      "layer %s has media type '%s'; only gzip and uncompressed tar layers can be "
-                                      "unpacked",
+                                      "layer %s has media type '%s'; only gzip, zstd and uncompressed tar layers "
+                                      "can be unpacked",
                                       ref->digest, mt);
 
         s->fd = openat(dirfd, blob_path, O_RDONLY | O_CLOEXEC);
@@ -463,7 +516,12 @@ static int stream_open(LayerStream *s, int dirfd, const char *blob_path, const L
         s->out = xmalloc(STREAM_CHUNK);
         sha256_init(&s->blob_hash);
         sha256_init(&s->tar_hash);
-        if (s->gzip) {
+        if (s->codec == CODEC_ZSTD) {
+                s->zstd = ZSTD_createDCtx();
+                if (!s->zstd)
+                        return ob_error_plain(err, ENOMEM, "cannot start a zstd decoder");
+        }
+        if (s->codec == CODEC_GZIP) {
                 /* 16 + MAX_WBITS: gzip headers only. */
                 if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
                         return ob_error_plain(err, ENOMEM, "cannot start a gzip decoder");
@@ -653,14 +711,24 @@ static int unpack_layers(Layout *l, const char *name, json_t *layers, json_t *di
 
 int unpack_image(Layout *l, const char *name, const char *dir, UnpackedImage *ret, ObError *err)
 {
+        return unpack_image_for(l, name, /* platform= */ NULL, dir, ret, err);
+}
+
+int unpack_image_for(Layout *l, const char *name, const Platform *platform, const char *dir, UnpackedImage *ret,
+                     ObError *err)
+{
         json_auto_t *manifest = NULL;
         json_auto_t *config = NULL;
         _cleanup_(unpacked_image_clear) UnpackedImage img = { 0 };
         int r;
 
-        json_t *desc = layout_index_find(l, name);
-        if (!desc)
+        if (!layout_index_find(l, name))
                 return ob_error_plain(err, ENOENT, "image '%s' is not in %s", name, layout_path(l));
+        /* An image index: the manifest of the platform asked for. */
+        json_auto_t *desc = NULL;
+        r = platform_resolve(l, name, platform, &desc, err);
+        if (r < 0)
+                return r;
         const char *mt = json_string_value(json_object_get(desc, "mediaType"));
         if (mt && strcmp(mt, OCI_MT_MANIFEST) != 0)
                 return ob_error_plain(err, ENOTSUP, "image '%s' of %s is a '%s', not an image manifest", name,

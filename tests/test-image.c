@@ -191,14 +191,16 @@ START_TEST(test_image_debian_annotations)
                            .description = "git",
                            .config = &cfg,
                            .layers = &layer,
-                           .n_layers = 1 };
+                           .n_layers = 1,
+                           .platform = &(Platform){ "linux", "amd64", "" } };
         ck_assert_msg(image_write(l, &git, &res, &e) == 0, "%s", e.msg);
         ImageBuild own = { .name = "own",
                            .version = "1.0",
                            .description = "own",
                            .config = &cfg,
                            .layers = &layer,
-                           .n_layers = 1 };
+                           .n_layers = 1,
+                           .platform = &(Platform){ "linux", "amd64", "" } };
         ck_assert_msg(image_write(l, &own, &res, &e) == 0, "%s", e.msg);
 
         json_t *desc_ann = NULL;

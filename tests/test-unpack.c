@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layer.h"
 #include "layout.h"
+#include "oci.h"
 #include "plan.h"
 #include "testimage.h"
 #include "testutil.h"
@@ -112,6 +114,52 @@ START_TEST(test_unpack_tree)
         check_content(root, "data/was-dir", "now a file\n");
 
         unpacked_image_clear(&img);
+        layout_close(l);
+}
+END_TEST
+
+START_TEST(test_unpack_zstd)
+{
+        Layout *l = new_layout("zstd-oci");
+        _cleanup_free_ char *root = test_dir("zstd-root");
+        Plan p;
+        OciLayerInfo layer = { .created_by = "test" };
+        UnpackedImage img = { 0 };
+        ObError err = { 0 };
+        LayerOptions lo = { .source_date_epoch = 1000, .compression = LAYER_ZSTD, .level = 3, .threads = 1 };
+
+        plan_init(&p);
+        add_base(&p);
+        /* More than one read of the blob and one output chunk: the decoder
+         * is fed and drained several times. */
+        _cleanup_free_ char *big = xmalloc(3000001);
+        uint32_t x = 777;
+        for (size_t i = 0; i < 3000000; i++) {
+                x = x * 1103515245u + 12345u;
+                big[i] = (char) ('a' + (x >> 16) % 26);
+        }
+        big[3000000] = '\0';
+        add_data(&p, "/big", big, 0644, 0, 0);
+        add_data(&p, "/hello", "hello over zstd\n", 0644, 0, 0);
+        ck_assert_msg(plan_finish(&p, 1000, &err) == 0, "%s", err.msg);
+        ck_assert_msg(layer_write(l, &p, &lo, &layer, &err) == 0, "%s", err.msg);
+        plan_clear(&p);
+        ck_assert_str_eq(layer.media_type, OCI_MT_LAYER_ZSTD);
+        write_image(l, "zstd", "1000:1000", &layer, 1);
+
+        ck_assert_msg(unpack_image(l, "zstd", root, &img, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(img.tar_size, layer.tar_size);
+        check_content(root, "hello", "hello over zstd\n");
+        check_content(root, "big", big);
+        unpacked_image_clear(&img);
+
+        /* Cut short: the blob's digest no longer matches, and the decoder
+         * says the stream ended early rather than unpacking a part. */
+        _cleanup_free_ char *blob = layout_blob_path(l, layer.digest);
+        ck_assert_int_eq(truncate(blob, (off_t) (layer.size / 2)), 0);
+        _cleanup_free_ char *root2 = test_dir("zstd-root2");
+        ck_assert_int_lt(unpack_image(l, "zstd", root2, &img, &err), 0);
+        ck_assert_msg(strstr(err.msg, layer.digest) != NULL, "%s", err.msg);
         layout_close(l);
 }
 END_TEST
@@ -256,6 +304,7 @@ static Suite *unpack_suite(void)
         tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
         tcase_add_test(tc, test_unpack_tree);
         tcase_add_test(tc, test_unpack_corrupt_blob);
+        tcase_add_test(tc, test_unpack_zstd);
         tcase_add_test(tc, test_unpack_missing_image);
         tcase_add_test(tc, test_unpack_dotdot);
         tcase_add_test(tc, test_unpack_relative_layout);

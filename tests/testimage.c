@@ -157,7 +157,8 @@ void write_image(Layout *l, const char *name, const char *user, const OciLayerIn
                          .config = &cfg,
                          .layers = layers,
                          .n_layers = n,
-                         .created = 0 };
+                         .created = 0,
+                         .platform = &(Platform){ "linux", "amd64", "" } };
         ImageResult res;
         ObError err = { 0 };
         ck_assert_msg(image_write(l, &b, &res, &err) == 0, "%s", err.msg);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "platform.h"
 #include "configs.h"
 #include "path.h"
 #include "util.h"
@@ -45,8 +46,8 @@ static int run(Context *ctx, ObError *err)
         /* Which images are already in the layout, if there is one. */
         _cleanup_strv_ char **built = NULL;
         _cleanup_free_ char *marker = path_join(ctx->layout, "oci-layout");
+        _cleanup_(layout_closep) Layout *l = NULL;
         if (access(marker, F_OK) == 0) {
-                _cleanup_(layout_closep) Layout *l = NULL;
                 ObError ignore;
                 if (layout_open(ctx->layout, /* flags= */ 0, &l, &ignore) == 0)
                         built = layout_index_names(l);
@@ -56,8 +57,21 @@ static int run(Context *ctx, ObError *err)
         for (size_t i = 0; i < n; i++) {
                 if (filter && refs[i].tier != only)
                         continue;
-                printf("%-6s %-16s %-6s %s\n", spec_tier_name(refs[i].tier), refs[i].name,
-                       strv_contains(built, refs[i].name) ? "yes" : "no", refs[i].file);
+                bool is_built = strv_contains(built, refs[i].name);
+                /* The architectures of a built image, after the config. */
+                _cleanup_free_ char *archs = NULL;
+                _cleanup_free_ Platform *platforms = NULL;
+                size_t n_platforms = 0;
+                ObError ignore;
+                if (is_built && platform_list(l, refs[i].name, &platforms, &n_platforms, &ignore) == 0)
+                        for (size_t k = 0; k < n_platforms; k++) {
+                                char *next =
+                                        xasprintf("%s%s%s", archs ? archs : "", archs ? "," : "", platforms[k].arch);
+                                free(archs);
+                                archs = next;
+                        }
+                printf("%-6s %-16s %-6s %s%s%s\n", spec_tier_name(refs[i].tier), refs[i].name, is_built ? "yes" : "no",
+                       refs[i].file, archs ? " " : "", archs ? archs : "");
         }
         configs_free(refs, n);
         return 0;
@@ -68,6 +82,7 @@ const Command command_list = {
         .synopsis = "[base|tools|apps]",
         .summary = "list the configs found, and which are built",
         .help = "Lists every config under CONFIGS (base.yml, tools/*.yml, apps/*.yml), and whether an\n"
-                "image of that name is in the layout (--layout, default ./oci).\n",
+                "image of that name is in the layout (--layout, default ./oci), and for a built image\n"
+                "the architectures it has (one, or each of its image index).\n",
         .run = run,
 };

@@ -72,7 +72,11 @@ static int run(Context *ctx, ObError *err)
         r = layout_open(ctx->layout, /* flags= */ 0, &l, err);
         if (r < 0)
                 return r;
-        r = save_plan(l, ctx->args, tags, &p, err);
+        Platform platform;
+        r = ctx->platform ? platform_parse(ctx->platform, &platform, err) : 0;
+        if (r < 0)
+                return r;
+        r = save_plan_for(l, ctx->args, tags, ctx->platform ? &platform : NULL, &p, err);
         if (r < 0)
                 return r;
         r = save_plan_write(p, ctx->source_date_epoch, out->fd, &bytes, err);

@@ -5,6 +5,7 @@
 
 #include "cleanup-libs.h"
 #include "cli.h"
+#include "platform.h"
 #include "image.h"
 #include "path.h"
 #include "pkgdb.h"
@@ -203,13 +204,34 @@ static void print_built(const Context *ctx, const char *name)
                 printf("built: unknown (%s)\n", err.msg);
                 return;
         }
-        json_t *desc = layout_index_find(l, name);
-        if (!desc) {
+        json_t *top = layout_index_find(l, name);
+        if (!top) {
                 printf("built: no (not in %s)\n", ctx->layout);
                 return;
         }
+        printf("built: %s in %s\n", json_string_value(json_object_get(top, "digest")), ctx->layout);
+        /* An image index: its platforms, then the manifest --platform names
+         * (or the native one). */
+        _cleanup_free_ Platform *platforms = NULL;
+        size_t n_platforms = 0;
+        if (platform_list(l, name, &platforms, &n_platforms, &err) == 0)
+                for (size_t i = 0; i < n_platforms; i++) {
+                        _cleanup_free_ char *p = platform_string(&platforms[i]);
+                        printf("platform: %s\n", p);
+                }
+        Platform want;
+        if (ctx->platform && platform_parse(ctx->platform, &want, &err) < 0) {
+                printf("  (%s)\n", err.msg);
+                return;
+        }
+        _cleanup_json_ json_t *desc = NULL;
+        if (platform_resolve(l, name, ctx->platform ? &want : NULL, &desc, &err) < 0) {
+                printf("  (%s)\n", err.msg);
+                return;
+        }
         const char *digest = json_string_value(json_object_get(desc, "digest"));
-        printf("built: %s in %s\n", digest, ctx->layout);
+        if (strcmp(digest, json_string_value(json_object_get(top, "digest"))) != 0)
+                printf("manifest: %s\n", digest);
         _cleanup_free_ char *data = NULL;
         if (layout_read_blob(l, digest, &data, NULL, &err) < 0) {
                 printf("  (%s)\n", err.msg);

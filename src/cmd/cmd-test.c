@@ -10,6 +10,7 @@
 #include "configs.h"
 #include "log.h"
 #include "path.h"
+#include "platform.h"
 #include "sandbox.h"
 #include "unpack.h"
 #include "util.h"
@@ -184,7 +185,10 @@ static int run_steps(Context *ctx, const TestTarget *t, const char *root, double
                 r = layout_open(ctx->layout, /* flags= */ 0, &l, err);
                 if (r < 0)
                         return r;
-                r = unpack_image(l, t->name, root, &img, err);
+                Platform want;
+                r = ctx->platform ? platform_parse(ctx->platform, &want, err) : 0;
+                if (r == 0)
+                        r = unpack_image_for(l, t->name, ctx->platform ? &want : NULL, root, &img, err);
                 /* The layout's lock is released here, before the steps, which may be long. */
         }
         if (r < 0)
@@ -311,6 +315,18 @@ static int run(Context *ctx, ObError *err)
                 r = load_targets(ctx, arg_all, l, &targets, &n, err);
                 if (r < 0)
                         return r;
+        }
+
+        /* A foreign platform runs under emulation, or not at all. */
+        if (ctx->platform) {
+                Platform want;
+                r = platform_parse(ctx->platform, &want, err);
+                if (r == 0)
+                        r = platform_can_run(&want, err);
+                if (r < 0) {
+                        targets_free(targets, n);
+                        return r;
+                }
         }
 
         r = sandbox_check_namespaces(err);

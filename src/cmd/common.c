@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cleanup-libs.h"
 #include "cli.h"
 #include "configs.h"
 #include "layer-cache.h"
@@ -132,25 +133,12 @@ static void show_progress(void *userdata, const BuildProgress *p)
         fflush(stderr);
 }
 
-int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError *err)
+/* Plans every image of names for one platform: nothing is written yet. */
+static int plan_platform(const Context *ctx, const BuildOptions *o, SpecTier tier, char *const *names, Build **ret,
+                         ObError *err)
 {
-        BuildOptions o = context_build_options(ctx);
-        bool tty = isatty(STDERR_FILENO) == 1;
-        if (ob_verbosity >= 0) {
-                o.progress = show_progress;
-                o.progress_data = &tty;
-        }
-        _cleanup_(layer_cache_freep) LayerCache *cache = ctx->no_cache ? NULL : layer_cache_open_default();
-        o.layer.cache = cache;
         _cleanup_(build_freep) Build *b = NULL;
-        _cleanup_(layout_closep) Layout *l = NULL;
-        const BuildResult *results = NULL;
-        size_t n = 0;
-        int r;
-
-        /* Every config, every source file, every build step and data
-         * directory first: bad input must not touch the layout. */
-        r = build_new(&o, &b, err);
+        int r = build_new(o, &b, err);
         if (r < 0)
                 return r;
         if (tier == SPEC_TIER_BASE)
@@ -169,19 +157,141 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
         r = build_missing_error(b, err);
         if (r < 0)
                 return r;
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+typedef struct PlatformBuild {
+        Platform platform;
+        char *sysroot;
+        Build *build;
+        const BuildResult *results;
+        size_t n_results;
+} PlatformBuild;
+
+typedef struct PlatformBuilds {
+        PlatformBuild *v;
+        size_t n;
+} PlatformBuilds;
+
+static void platform_builds_cleanup(PlatformBuilds *b)
+{
+        for (size_t i = 0; b->v && i < b->n; i++) {
+                free(b->v[i].sysroot);
+                build_free(b->v[i].build);
+        }
+        free(b->v);
+}
+
+/* Writes each platform's images, then one image index per name over them. */
+static int write_platforms(const Context *ctx, PlatformBuild *pb, size_t n, Layout *l, ObError *err)
+{
+        _cleanup_strv_ char **names = NULL;
+        _cleanup_json_ json_t *by_name = json_object();
+        for (size_t i = 0; i < n; i++) {
+                int r = build_write(pb[i].build, l, &pb[i].results, &pb[i].n_results, err);
+                if (r < 0)
+                        return r;
+                if (i == 0) {
+                        for (size_t k = 0; k < pb[i].n_results; k++)
+                                strv_push(&names, pb[i].results[k].name);
+                        if (!strv_contains(names, build_base_spec(pb[i].build)->name))
+                                strv_push(&names, build_base_spec(pb[i].build)->name);
+                }
+                /* The index entries this platform's images just got are
+                 * the manifests of the image index written below. */
+                for (size_t k = 0; names[k]; k++) {
+                        json_t *d = layout_index_find(l, names[k]);
+                        if (!d)
+                                return ob_error_plain(err, EIO, "'%s' was not written", names[k]);
+                        json_t *all = json_object_get(by_name, names[k]);
+                        if (!all)
+                                json_object_set_new(by_name, names[k], all = json_array());
+                        json_array_append_new(all, json_deep_copy(d));
+                }
+        }
+        for (size_t k = 0; names[k]; k++) {
+                json_t *all = json_object_get(by_name, names[k]);
+                size_t m = json_array_size(all);
+                _cleanup_free_ json_t **v = xcalloc(m + 1, sizeof(json_t *));
+                for (size_t i = 0; i < m; i++)
+                        v[i] = json_array_get(all, i);
+                int r = platform_index_write(l, names[k], v, m, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError *err)
+{
+        BuildOptions o = context_build_options(ctx);
+        bool tty = isatty(STDERR_FILENO) == 1;
+        if (ob_verbosity >= 0) {
+                o.progress = show_progress;
+                o.progress_data = &tty;
+        }
+        _cleanup_(layer_cache_freep) LayerCache *cache = ctx->no_cache ? NULL : layer_cache_open_default();
+        o.layer.cache = cache;
+        _cleanup_(layout_closep) Layout *l = NULL;
+        _cleanup_free_ Platform *platforms = NULL;
+        size_t n_platforms = 1;
+        int r;
+
+        if (ctx->platform) {
+                r = platform_parse_list(ctx->platform, &platforms, &n_platforms, err);
+                if (r < 0)
+                        return r;
+        }
+        PlatformBuild *pb = xcalloc(n_platforms, sizeof(PlatformBuild));
+        _cleanup_(platform_builds_cleanup) PlatformBuilds builds = { pb, n_platforms };
+
+        /* Every config, every source file, every build step and data
+         * directory of every platform first: bad input must not touch the
+         * layout. */
+        for (size_t i = 0; i < n_platforms; i++) {
+                BuildOptions po = o;
+                if (platforms) {
+                        pb[i].platform = platforms[i];
+                        r = platform_sysroot_for(&platforms[i], ctx->sysroot, ctx->sysroot_given, n_platforms > 1,
+                                                 &pb[i].sysroot, err);
+                        if (r < 0)
+                                return r;
+                        po.sysroot = pb[i].sysroot;
+                        po.platform = &pb[i].platform;
+                }
+                r = plan_platform(ctx, &po, tier, names, &pb[i].build, err);
+                if (r < 0)
+                        return r;
+        }
 
         r = layout_open(ctx->layout, LAYOUT_CREATE, &l, err);
         if (r < 0)
                 return r;
-        r = build_write(b, l, &results, &n, err);
+        if (n_platforms == 1)
+                r = build_write(pb[0].build, l, &pb[0].results, &pb[0].n_results, err);
+        else
+                r = write_platforms(ctx, pb, n_platforms, l, err);
         if (r == 0)
                 r = layout_commit(l, err);
         if (r < 0) {
                 layout_rollback(l);
                 return r;
         }
-        for (size_t i = 0; i < n && ob_verbosity >= 0; i++)
-                print_result(ctx, &results[i]);
+        for (size_t i = 0; i < n_platforms && ob_verbosity >= 0; i++) {
+                _cleanup_free_ char *p = platform_string(build_platform(pb[i].build));
+                for (size_t k = 0; k < pb[i].n_results; k++) {
+                        if (n_platforms > 1)
+                                printf("%s ", p);
+                        print_result(ctx, &pb[i].results[k]);
+                }
+        }
+        if (n_platforms > 1)
+                for (size_t k = 0; k < pb[0].n_results && ob_verbosity >= 0; k++) {
+                        json_t *d = layout_index_find(l, pb[0].results[k].name);
+                        printf("%s %s %s (image index, %zu platforms)\n", pb[0].results[k].name,
+                               json_string_value(json_object_get(d, "digest")), ctx->layout, n_platforms);
+                }
         return 0;
 }
 

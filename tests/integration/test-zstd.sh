@@ -45,6 +45,11 @@ check "zstd and gzip layers are cached apart" test "$(manifest "$Z" curl)" != "$
 ob --no-cache --compression zstd:9 --layout "$T/z9" tool jq
 check "zstd:9 gives other bytes than the default level" test "$(manifest "$T/z9" jq)" != "$(manifest "$Z" jq)"
 
+# --- oci-build test unpacks zstd layers ------------------------------------------
+# jq's own test steps, in the sandbox, from the zstd image (each layer's
+# digest and diff_id checked on the way).
+check "oci-build test jq runs from zstd layers" "$OCI_BUILD" -q --layout "$Z" test jq
+
 # --- bad input -------------------------------------------------------------------
 expect_fail "an unknown compression: one line listing the choices" \
         "unknown compression 'xz' \(choices: gzip, gzip:0-12, zstd or zstd:1-19\)" \
