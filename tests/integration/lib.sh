@@ -12,6 +12,9 @@ TAP_N=0
 TAP_FAILED=0
 T=$(mktemp -d "${TMPDIR:-/tmp}/oci-build-test.XXXXXX")
 CLEANUP_PIDS=()
+# Downloads and the layer cache of each test are its own: tests that run at
+# the same time do not share them, and a user's cache is never touched.
+export OCI_BUILD_CACHE=$T/cache
 
 cleanup() {
         local pid

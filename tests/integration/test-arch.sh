@@ -18,7 +18,7 @@ echo '{}' > "$DOCKER_CONFIG/config.json"
 . "$(dirname "$0")/docker.sh"
 
 need jq python3 mmdebstrap skopeo
-diag() { printf '# %s\n' "$@"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 now() { date +%s%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
 
@@ -163,7 +163,9 @@ check "skopeo inspect --raw oci:LAYOUT:curl shows the image index" \
 
 # Reproducible: a second build gives the same index and manifests.
 A2=$T/a2
-"$OCI_BUILD" -q -L "$A2" --platform linux/amd64,linux/arm64 tool curl jq >/dev/null 2>&1
+if ! out=$("$OCI_BUILD" -q -L "$A2" --platform linux/amd64,linux/arm64 tool curl jq 2>&1 >/dev/null); then
+        diag "the second build failed:" "$out"
+fi
 digests() { jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | test("^(curl|jq|base)$")) | .annotations["org.opencontainers.image.ref.name"] + " " + .digest' "$1/index.json" | sort; }
 subdigests() { for d in $(jq -r '.manifests[].digest' "$1/index.json"); do jq -r '.manifests[].digest' "$1/blobs/sha256/${d#sha256:}"; done | sort; }
 if [ -n "$(digests "$A2")" ] && [ "$(digests "$A")" = "$(digests "$A2")" ] && [ "$(subdigests "$A")" = "$(subdigests "$A2")" ]; then
