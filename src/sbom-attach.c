@@ -30,7 +30,9 @@ static SbomDownload *downloads_of(const Spec *spec, const char *arch, char ***re
         size_t n = 0;
         for (size_t i = 0; i < spec->n_artifacts; i++) {
                 const SpecArtifact *a = &spec->artifacts[i];
-                if (!a->url)
+                /* An app's download is one file of the image. A tool's
+                 * release is unpacked, maybe compiled: not listed (yet). */
+                if (!a->url || spec->tier != SPEC_TIER_APP)
                         continue;
                 _cleanup_free_ char *u1 = str_replace_all(a->url, "{arch}", arch);
                 _cleanup_free_ char *url =

@@ -216,7 +216,11 @@ START_TEST(test_attach)
                 { .path = (char *) "/app/tool", .url = (char *) "http://127.0.0.1/t/v{version}/tool-{arch}" },
                 { .path = (char *) "/app/note", .source = (char *) "note" },
         };
-        Spec spec = { .name = (char *) "img", .version = (char *) "1.2", .artifacts = arts, .n_artifacts = 2 };
+        Spec spec = { .tier = SPEC_TIER_APP,
+                      .name = (char *) "img",
+                      .version = (char *) "1.2",
+                      .artifacts = arts,
+                      .n_artifacts = 2 };
         ObError err = { 0 };
         ck_assert_msg(sbom_attach(l, &spec, "arm64", 86400, &err) == 0, "%s", err.msg);
         ck_assert_uint_eq(json_array_size(json_object_get(layout_index(l), "manifests")), 1);
