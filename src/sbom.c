@@ -148,6 +148,7 @@ static int read_layer(Sbom *s, const char *blob, size_t layer, ObError *err)
 {
         _cleanup_archive_read_ struct archive *a = archive_read_new();
         archive_read_support_filter_gzip(a);
+        archive_read_support_filter_zstd(a); /* --compression zstd */
         archive_read_support_filter_none(a);
         archive_read_support_format_tar(a);
         if (archive_read_open_filename(a, blob, 1 << 16) < ARCHIVE_OK)
