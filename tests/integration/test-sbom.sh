@@ -437,6 +437,15 @@ else
         skip "SBOMs in an image index" "no arm64 sysroot (mmdebstrap is needed to make one)"
 fi
 
+# zstd layers: the build reads them back for its SBOM.
+if "$OCI_BUILD" -q -C "$T/src1/configs" --layout "$T/zstd" --compression zstd tool jq 2>"$T/zstd.err"; then
+        check "a zstd build of jq attaches an SBOM with the gzip build's files and sha256s" \
+                cmp <(jq -c '[.files[] | [.fileName, .checksums]]' "$T/jq.spdx.json") \
+                <("$OCI_BUILD" --layout "$T/zstd" sbom jq | jq -c '[.files[] | [.fileName, .checksums]]')
+else
+        not_ok "a zstd build of jq attaches an SBOM" "$(cat "$T/zstd.err")"
+fi
+
 expect_fail "sbom of an image the layout does not have: one line naming it" "no image 'nothing'" run sbom nothing
 expect_fail "show takes --files or --packages, not both" "not both" run show curl --files --packages
 
