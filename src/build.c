@@ -12,6 +12,7 @@
 #include "log.h"
 #include "oci.h"
 #include "pkgdb.h"
+#include "sbom-attach.h"
 #include "platform.h"
 #include "tool.h"
 
@@ -725,6 +726,18 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
         if (b->n_images > 0 && !image_queued(b, SPEC_TIER_BASE, 0)) {
                 BuildResult base;
                 int r = write_base_image(b, l, &base, err);
+                if (r < 0)
+                        return r;
+        }
+        /* Each image written gets its SBOM, attached in the layout. */
+        for (size_t i = 0; i <= b->n_images && b->n_images > 0; i++) {
+                const BuildImage *im = i < b->n_images ? &b->images[i] : NULL;
+                if (!im && image_queued(b, SPEC_TIER_BASE, 0))
+                        break;
+                const Spec *spec = !im || im->tier == SPEC_TIER_BASE ? b->base
+                                   : im->tier == SPEC_TIER_TOOL      ? b->tools[im->index].spec
+                                                                     : b->apps[im->index].spec;
+                int r = sbom_attach(l, spec, platform_choice_get(&b->platform)->arch, b->o.source_date_epoch, err);
                 if (r < 0)
                         return r;
         }
