@@ -13,13 +13,14 @@
 
 /* One download and what its messages need to name. */
 typedef struct DownloadRequest {
-        const char *url;     /* may hold {arch} and {version} */
-        const char *version; /* replaces {version} */
-        const char *arch;    /* replaces {arch} and picks the pin */
-        char *const *sha256; /* pins in the config, "ARCH=HEX" or "*=HEX"; NULL when it has none */
-        const char *lock;    /* the lock file, for pins the config does not have */
-        const char *owner;   /* what the download is for: progress lines start with it */
-        const char *file;    /* where the config names the download: "FILE:LINE: KEY: ..." */
+        const char *url;      /* may hold {arch} and {version} */
+        const char *version;  /* replaces {version} */
+        const char *arch;     /* picks the pin, and replaces {arch} unless url_arch is set */
+        const char *url_arch; /* what {arch} becomes where a release names it otherwise (x64), or NULL */
+        char *const *sha256;  /* pins in the config, "ARCH=HEX" or "*=HEX"; NULL when it has none */
+        const char *lock;     /* the lock file, for pins the config does not have */
+        const char *owner;    /* what the download is for: progress lines start with it */
+        const char *file;     /* where the config names the download: "FILE:LINE: KEY: ..." */
         size_t line;
         const char *key;
 } DownloadRequest;

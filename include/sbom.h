@@ -27,4 +27,22 @@ char *sbom_deb_purl(const char *vendor, const char *name, const char *version, c
  * machine-readable or names a licence without an SPDX identifier. */
 char *sbom_copyright_license(const char *text);
 
-int sbom_image(Layout *l, const char *name, int64_t created, json_t **ret, ObError *err);
+/* A file of the image that was downloaded (an app artifact pinned by
+ * sha256): the SBOM lists it as a package
+ * "pkg:generic/NAME@VERSION?download_url=URL" with the file's SHA256 (the
+ * pin it was verified against), which CONTAINS the file. */
+typedef struct SbomDownload {
+        const char *path; /* in the image: "/app/pocket-id" */
+        const char *name; /* the file name of path */
+        const char *version;
+        const char *url; /* as fetched: {arch} and {version} replaced */
+} SbomDownload;
+
+char *sbom_generic_purl(const char *name, const char *version, const char *url);
+
+int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_t n_downloads, int64_t created,
+               json_t **ret, ObError *err);
+
+/* The bytes of a document as `oci-build sbom` writes them and as the
+ * layout stores them: sorted keys, an indent of one, a final newline. */
+char *sbom_text(json_t *doc);

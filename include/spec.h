@@ -102,6 +102,11 @@ typedef struct SpecArtifact {
         char *source;  /* local file or directory, absolute after loading */
         char *url;     /* or a download; "{arch}" is replaced by the OCI arch */
         char **sha256; /* "ARCH=HEX" pins ("*" for any arch); NULL: unpinned */
+        char **arch;   /* "OCI_ARCH=NAME": what {arch} becomes in the url (tools) */
+        /* tools: an archive is unpacked at path (src/archive-unpack.c) */
+        uint64_t strip_components;
+        char **include, **exclude; /* globs against the paths inside the archive */
+        uint64_t max_unpacked;     /* bytes; 0: the default limit */
         bool has_mode;
         uint32_t mode;
         uint32_t uid, gid;
@@ -110,7 +115,8 @@ typedef struct SpecArtifact {
 
 typedef struct SpecBuildStep {
         char **command; /* run on the host before packaging */
-        char *workdir;  /* absolute, from a path relative to the config */
+        char *workdir;  /* apps: absolute, from a path relative to the config; tools: relative
+                         * to the unpacked sources, or NULL */
         char **env;     /* "NAME=VALUE" set in its environment, or NULL */
 } SpecBuildStep;
 
@@ -162,7 +168,8 @@ typedef struct Spec {
         SpecData data;
 
         /* apps */
-        char **tools; /* tool configs whose layers the app reuses */
+        char **tools;         /* tool configs whose layers the app reuses */
+        char **tool_versions; /* beside tools: the version asked for ("node@24"), or "" */
         SpecArtifact *artifacts;
         size_t n_artifacts;
         SpecBuildStep *build;

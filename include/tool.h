@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -27,6 +28,30 @@ int tool_resolve_version(const Spec *spec, Sysroot *root, char **ret, char **ret
  * otherwise an error that says the package does not have that path (with the
  * programs it does have). */
 int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, Plan *ret, ObError *err);
+
+/* How tool_plan_with() treats a release tool (one with 'artifacts'). */
+typedef struct ToolPlanOptions {
+        const char *arch; /* the OCI architecture whose release is taken; NULL: the sysroot's */
+        bool no_fetch;    /* only what the download cache has, and run no build step (`show --files`) */
+} ToolPlanOptions;
+
+/* tool_plan() for an architecture: a release tool's artifacts are fetched
+ * (verified against their pins or the lock file), unpacked into a directory
+ * that lives as long as the process, compiled by the build steps where it
+ * has some, and planned from there; its binaries name files of the release
+ * (or of the build's output), and their libraries come from the sysroot. */
+int tool_plan_with(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, const ToolPlanOptions *o,
+                   Plan *ret, ObError *err);
+
+/* The release part of tool_plan_with() (src/tool-release.c): adds the
+ * artifacts and the closure of the binaries to p. */
+int tool_release_plan(const Spec *tool, Sysroot *root, const Plan *base, const char *arch, bool fetch, Plan *p,
+                      ObError *err);
+
+/* Whether a tool's version is the one an app asks for ("node@24"): equal
+ * dotted components from the start, so "24" matches "24.22.3" but not
+ * "240.1", and "24.2" does not match "24.22.3". */
+bool tool_version_matches(const char *version, const char *wanted);
 
 /* The data layer of a tool with 'data:' (src/tool-data.c): runs the host
  * command into a temporary directory and plans it. ret_tmpdir is removed with

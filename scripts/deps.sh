@@ -10,7 +10,8 @@ build_pkgs=(gcc meson ninja-build pkg-config libarchive-dev libssl-dev libjansso
 test_pkgs=(skopeo umoci oci-image-tool python3 python3-jsonschema jq util-linux procps
            docker.io docker-compose docker-registry podman runc curl tar zstd libc6-dev python3-yaml openssl
            clang libclang-rt-14-dev
-           mmdebstrap qemu-user-static binfmt-support)   # arm64 sysroots, and running them (test-arch)
+           mmdebstrap qemu-user-static binfmt-support   # arm64 sysroots, and running them (test-arch)
+           xz-utils make)  # test-release: repacks a node release (.tar.xz), builds a C program from source
 # The host programs that the tool images are made of, one line per config
 # (configs/tools/*.yml; README's tool table says the same). node and npm
 # are asked for only when missing: see below.

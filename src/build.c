@@ -12,6 +12,7 @@
 #include "log.h"
 #include "oci.h"
 #include "pkgdb.h"
+#include "sbom-attach.h"
 #include "platform.h"
 #include "step-cache.h"
 #include "tool.h"
@@ -306,7 +307,7 @@ static int plan_data(Build *b, BuildTool *t, ObError *err)
 
 /* Loads and plans the tool NAME once per run; with_data also runs its data
  * command (once). Returns its index. */
-static int plan_tool(Build *b, const char *name, bool with_data, size_t *ret_index, ObError *err)
+static int plan_tool(Build *b, const char *name, bool with_data, bool fetch, size_t *ret_index, ObError *err)
 {
         BuildTool *t = find_tool(b, name);
         int r;
@@ -320,7 +321,10 @@ static int plan_tool(Build *b, const char *name, bool with_data, size_t *ret_ind
                         return r;
                 r = tool_resolve_version(spec, b->root, &version, &debian_version, err);
                 if (r == 0)
-                        r = tool_plan(spec, b->root, &b->base_plan, b->o.source_date_epoch, &plan, err);
+                        r = tool_plan_with(spec, b->root, &b->base_plan, b->o.source_date_epoch,
+                                           &(ToolPlanOptions){ .arch = platform_choice_get(&b->platform)->arch,
+                                                               .no_fetch = !fetch },
+                                           &plan, err);
                 if (r == 0)
                         r = pkgdb_add_records(b->pkgdb, &plan, b->o.source_date_epoch, err);
                 if (r == 0)
@@ -413,9 +417,16 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
                                 return ob_error_plain(err, ENOENT, "%s: tools: '%s' is not a tool config (tools: %s)",
                                                       spec->file, spec->tools[i], list);
                         }
-                        r = plan_tool(b, spec->tools[i], /* with_data= */ false, &tools[i], err);
+                        r = plan_tool(b, spec->tools[i], /* with_data= */ false, /* fetch= */ true, &tools[i], err);
                         if (r < 0)
                                 return ob_error_wrap(err, "%s: tools: '%s'", spec->file, spec->tools[i]);
+                        const char *want = spec->tool_versions ? spec->tool_versions[i] : "";
+                        if (!tool_version_matches(b->tools[tools[i]].version, want))
+                                return ob_error_plain(err, EINVAL,
+                                                      "%s: tools: '%s@%s' asks for version %s, but %s has version "
+                                                      "%s",
+                                                      spec->file, spec->tools[i], want, want,
+                                                      b->tools[tools[i]].spec->file, b->tools[tools[i]].version);
                 }
         /* Planning moved b->tools: take the plans' addresses only now. */
         for (size_t i = 0; i < n_tools && !(flags & BUILD_PLAN_ONLY); i++)
@@ -471,7 +482,8 @@ int build_add(Build *b, SpecTier tier, const char *name, BuildAddFlags flags, Ob
         case SPEC_TIER_BASE:
                 break;
         case SPEC_TIER_TOOL:
-                r = plan_tool(b, name, /* with_data= */ !(flags & BUILD_PLAN_ONLY), &index, err);
+                r = plan_tool(b, name, /* with_data= */ !(flags & BUILD_PLAN_ONLY), !(flags & BUILD_PLAN_ONLY), &index,
+                              err);
                 break;
         case SPEC_TIER_APP:
                 r = plan_app(b, name, flags, &index, err);
@@ -842,6 +854,18 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
         if (b->n_images > 0 && !image_queued(b, SPEC_TIER_BASE, 0)) {
                 BuildResult base;
                 int r = write_base_image(b, l, &base, err);
+                if (r < 0)
+                        return r;
+        }
+        /* Each image written gets its SBOM, attached in the layout. */
+        for (size_t i = 0; i <= b->n_images && b->n_images > 0; i++) {
+                const BuildImage *im = i < b->n_images ? &b->images[i] : NULL;
+                if (!im && image_queued(b, SPEC_TIER_BASE, 0))
+                        break;
+                const Spec *spec = !im || im->tier == SPEC_TIER_BASE ? b->base
+                                   : im->tier == SPEC_TIER_TOOL      ? b->tools[im->index].spec
+                                                                     : b->apps[im->index].spec;
+                int r = sbom_attach(l, spec, platform_choice_get(&b->platform)->arch, b->o.source_date_epoch, err);
                 if (r < 0)
                         return r;
         }

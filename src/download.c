@@ -288,7 +288,7 @@ static int curl_fetch(const DownloadRequest *req, const char *url, const char *p
 
 int download_fetch(const DownloadRequest *req, DownloadFlags flags, char **ret_path, ObError *err)
 {
-        _cleanup_free_ char *u1 = str_replace_all(req->url, "{arch}", req->arch);
+        _cleanup_free_ char *u1 = str_replace_all(req->url, "{arch}", req->url_arch ? req->url_arch : req->arch);
         _cleanup_free_ char *url = req->version ? str_replace_all(u1, "{version}", req->version) : xstrdup(u1);
         _cleanup_free_ char *pin = config_pin(req->sha256, req->arch);
         const char *pin_from = "the config";

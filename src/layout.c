@@ -15,6 +15,7 @@
 #include "log.h"
 #include "oci.h"
 #include "path.h"
+#include "sbom-attach.h"
 #include "tmpfile.h"
 #include "util.h"
 
@@ -604,8 +605,18 @@ static int mark(Layout *l, json_t *desc, char ***live, ObError *err)
         if (strv_contains(*live, digest))
                 return 0;
         strv_push(live, digest);
-        /* Layers are never JSON; reading them would only cost time. */
-        if (mt && (strstr(mt, ".layer.") || strstr(mt, ".tar")))
+        /* An image's SBOM is named by an annotation of its descriptor,
+         * not by an index entry of its own (sbom-attach.h). */
+        const char *sbom = json_string_value(json_object_get(json_object_get(desc, "annotations"), SBOM_ANNOTATION));
+        if (sbom) {
+                _cleanup_json_ json_t *d = oci_descriptor(OCI_MT_MANIFEST, sbom, 0);
+                int r = mark(l, d, live, err);
+                if (r < 0)
+                        return r;
+        }
+        /* Layers and SPDX documents name no blob; reading them would only
+         * cost time. */
+        if (mt && (strstr(mt, ".layer.") || strstr(mt, ".tar") || strcmp(mt, SBOM_MEDIA_TYPE) == 0))
                 return 0;
         _cleanup_free_ char *data = NULL;
         size_t size = 0;

@@ -14,6 +14,7 @@
 #include "elf.h"
 #include "oci.h"
 #include "path.h"
+#include "sbom-attach.h"
 #include "util.h"
 
 /* The platforms whose Debian trees, ELF closure rules and seccomp filters
@@ -323,6 +324,10 @@ int platform_index_write(Layout *l, const char *name, json_t *const *manifests, 
                 json_t *d = oci_descriptor(OCI_MT_MANIFEST, json_string_value(json_object_get(manifests[i], "digest")),
                                            (uint64_t) json_integer_value(json_object_get(manifests[i], "size")));
                 json_object_set(d, "platform", json_object_get(manifests[i], "platform"));
+                /* Each platform's SBOM stays named by its manifest's descriptor. */
+                json_t *sbom = json_object_get(json_object_get(manifests[i], "annotations"), SBOM_ANNOTATION);
+                if (sbom)
+                        json_object_set_new(d, "annotations", json_pack("{s:O}", SBOM_ANNOTATION, sbom));
                 json_array_append_new(list, d);
         }
         json_t *ann = n > 0 ? json_object_get(manifests[0], "annotations") : NULL;
@@ -344,8 +349,10 @@ int platform_index_write(Layout *l, const char *name, json_t *const *manifests, 
         if (r < 0)
                 return r;
         json_t *desc = oci_descriptor(OCI_MT_INDEX, digest, strlen(text));
-        if (ann)
+        if (ann) {
                 json_object_set_new(desc, "annotations", json_deep_copy(ann));
+                json_object_del(json_object_get(desc, "annotations"), SBOM_ANNOTATION);
+        }
         return layout_index_set(l, name, desc, err);
 }
 

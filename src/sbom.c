@@ -148,6 +148,7 @@ static int read_layer(Sbom *s, const char *blob, size_t layer, ObError *err)
 {
         _cleanup_archive_read_ struct archive *a = archive_read_new();
         archive_read_support_filter_gzip(a);
+        archive_read_support_filter_zstd(a); /* --compression zstd */
         archive_read_support_filter_none(a);
         archive_read_support_format_tar(a);
         if (archive_read_open_filename(a, blob, 1 << 16) < ARCHIVE_OK)
@@ -439,7 +440,20 @@ static json_t *checksum(const char *alg, const char *value)
         return json_pack("{s:s, s:s}", "algorithm", alg, "checksumValue", value);
 }
 
-int sbom_image(Layout *l, const char *name, int64_t created, json_t **ret, ObError *err)
+char *sbom_generic_purl(const char *name, const char *version, const char *url)
+{
+        _cleanup_free_ char *n = purl_escape(name), *v = purl_escape(version), *u = purl_escape(url);
+        return xasprintf("pkg:generic/%s@%s?download_url=%s", n, v, u);
+}
+
+char *sbom_text(json_t *doc)
+{
+        _cleanup_free_ char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(1));
+        return text ? xasprintf("%s\n", text) : NULL;
+}
+
+int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_t n_downloads, int64_t created,
+               json_t **ret, ObError *err)
 {
         json_t *desc = layout_index_find(l, name);
         if (!desc)
@@ -564,6 +578,30 @@ int sbom_image(Layout *l, const char *name, int64_t created, json_t **ret, ObErr
                 json_array_append_new(rels, relationship("SPDXRef-Image", "CONTAINS", id));
         }
 
+        /* Downloads: a package each, for the file it became. */
+        _cleanup_free_ const SbomFile **fetched = xcalloc(n_downloads + 1, sizeof(SbomFile *));
+        for (size_t k = 0; k < n_downloads; k++) {
+                const char *dpath = downloads[k].path;
+                while (*dpath == '/')
+                        dpath++;
+                const SbomFile *f = find(&s, dpath);
+                if (!f || f->gone)
+                        continue;
+                fetched[k] = f;
+                _cleanup_free_ char *id = xasprintf("SPDXRef-Package-download-%zu", k + 1);
+                _cleanup_free_ char *purl =
+                        sbom_generic_purl(downloads[k].name, downloads[k].version, downloads[k].url);
+                json_array_append_new(
+                        packages,
+                        json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:[o], s:[{s:s, s:s, s:s}]}", "SPDXID", id,
+                                  "name", downloads[k].name, "versionInfo", downloads[k].version, "downloadLocation",
+                                  downloads[k].url, "filesAnalyzed", 0, "licenseConcluded", "NOASSERTION",
+                                  "licenseDeclared", "NOASSERTION", "copyrightText", "NOASSERTION", "checksums",
+                                  checksum("SHA256", f->sha256), "externalRefs", "referenceCategory", "PACKAGE-MANAGER",
+                                  "referenceType", "purl", "referenceLocator", purl));
+                json_array_append_new(rels, relationship("SPDXRef-Image", "CONTAINS", id));
+        }
+
         /* Files, each once, with the layer that carries it and the packages
          * whose md5sums name it. */
         for (size_t k = 0; k < n; k++) {
@@ -585,6 +623,11 @@ int sbom_image(Layout *l, const char *name, int64_t created, json_t **ret, ObErr
                                         _cleanup_free_ char *pid = xasprintf("SPDXRef-Package-deb-%zu", p + 1);
                                         json_array_append_new(rels, relationship(pid, "CONTAINS", id));
                                 }
+                for (size_t d = 0; d < n_downloads; d++)
+                        if (fetched[d] == files[k]) {
+                                _cleanup_free_ char *pid = xasprintf("SPDXRef-Package-download-%zu", d + 1);
+                                json_array_append_new(rels, relationship(pid, "CONTAINS", id));
+                        }
         }
         *ret = TAKE_PTR(doc);
         return 0;

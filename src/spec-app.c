@@ -67,107 +67,6 @@ static int parse_health(YamlDoc *d, yaml_node_t *node, SpecHealth *h, ObError *e
         return 0;
 }
 
-/* 'sha256' of an artifact: one digest for every arch, or a mapping of
- * arch to digest. */
-static int parse_sha256(YamlDoc *d, yaml_node_t *v, char ***ret, ObError *err)
-{
-        _cleanup_strv_ char **pins = NULL;
-        int r;
-        if (v->type == YAML_SCALAR_NODE) {
-                _cleanup_free_ char *hex = NULL;
-                if ((r = y_str(d, v, "sha256", &hex, err)) < 0)
-                        return r;
-                _cleanup_free_ char *kv = xasprintf("*=%s", hex);
-                strv_push(&pins, kv);
-        } else if ((r = y_str_map(d, v, "sha256", &pins, err)) < 0)
-                return r;
-        for (size_t i = 0; pins[i]; i++) {
-                const char *hex = strchr(pins[i], '=') + 1;
-                _cleanup_free_ char *dg = xasprintf("sha256:%s", hex);
-                if (!digest_is_valid(dg))
-                        return y_error(d, v, err, "'sha256' must be 64 lowercase hex digits, found '%s'", hex);
-        }
-        *ret = TAKE_PTR(pins);
-        return 0;
-}
-
-/* An entry of 'artifacts'; userdata is the config's directory. */
-static int parse_artifact(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata, ObError *err)
-{
-        const char *dir = userdata;
-        SpecArtifact *a = elem;
-        yaml_node_t *v;
-
-        a->line = item->start_mark.line + 1;
-        int r = spec_get_path(d, item, "path", SPEC_KEY_REQUIRED, "an 'artifacts' entry", &a->path, err);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *src = NULL;
-        if ((r = spec_get_str(d, item, "source", SPEC_KEY_OPTIONAL, "an 'artifacts' entry", &src, err)) < 0)
-                return r;
-        if ((r = spec_get_str(d, item, "url", SPEC_KEY_OPTIONAL, "an 'artifacts' entry", &a->url, err)) < 0)
-                return r;
-        if (!src == !a->url)
-                return y_error(d, item, err, "an 'artifacts' entry needs either 'source' (a local path) or 'url'");
-        if (src)
-                a->source = spec_resolve_relative(dir, src);
-        if (a->url && !str_startswith(a->url, "https://") && !str_startswith(a->url, "http://") &&
-            !str_startswith(a->url, "file://"))
-                return y_error(d, y_get(d, item, "url"), err,
-                               "'url' must start with https://, http:// or file://, found '%s'", a->url);
-        if ((v = y_get(d, item, "sha256"))) {
-                if (!a->url)
-                        return y_error(d, v, err, "'sha256' pins a download: it needs 'url'");
-                if ((r = parse_sha256(d, v, &a->sha256, err)) < 0)
-                        return r;
-        }
-        if ((v = y_get(d, item, "mode"))) {
-                if ((r = y_mode(d, v, "mode", /* flags= */ 0, &a->mode, err)) < 0)
-                        return r;
-                a->has_mode = true;
-        }
-        if ((v = y_get(d, item, "owner")) && (r = y_owner(d, v, "owner", &a->uid, &a->gid, err)) < 0)
-                return r;
-        return 0;
-}
-
-static const SpecEntryKind artifact_kind = {
-        .key = "artifacts",
-        .what = "an 'artifacts' entry",
-        .keys = (const char *const[]){ "path", "source", "url", "sha256", "mode", "owner", NULL },
-        .parse = parse_artifact,
-};
-
-/* A step of 'build'; userdata is the config's directory. */
-static int parse_build_step(YamlDoc *d, yaml_node_t *item, void *elem, void *userdata, ObError *err)
-{
-        const char *dir = userdata;
-        SpecBuildStep *b = elem;
-        yaml_node_t *v;
-
-        int r = y_require(d, item, "command", "a 'build' step", &v, err);
-        if (r < 0)
-                return r;
-        if ((r = y_str_list(d, v, "command", /* flags= */ 0, &b->command, err)) < 0)
-                return r;
-        if (!b->command[0])
-                return y_error(d, v, err, "'command' must name a program");
-        _cleanup_free_ char *wd = NULL;
-        if ((r = spec_get_str(d, item, "workdir", SPEC_KEY_OPTIONAL, "a 'build' step", &wd, err)) < 0)
-                return r;
-        b->workdir = !wd ? xstrdup(dir) : spec_resolve_relative(dir, wd);
-        if ((v = y_get(d, item, "env")) && (r = spec_parse_env(d, v, "env", &b->env, err)) < 0)
-                return r;
-        return 0;
-}
-
-static const SpecEntryKind build_step_kind = {
-        .key = "build",
-        .what = "a 'build' step",
-        .keys = (const char *const[]){ "command", "workdir", "env", NULL },
-        .parse = parse_build_step,
-};
-
 /* A service of 'compose'; userdata is the key node that names it. */
 static int parse_service(YamlDoc *d, yaml_node_t *node, void *elem, void *userdata, ObError *err)
 {
@@ -259,6 +158,25 @@ static int parse_defaults(YamlDoc *d, yaml_node_t *node, Spec *s, ObError *err)
         return spec_get_path(d, node, "data_dir", SPEC_KEY_OPTIONAL, "'defaults'", &s->data_dir, err);
 }
 
+/* 'tools': tool config names, each with an optional version ("node@24"),
+ * which the tool's version must start with (checked at build time). */
+static int parse_tools(YamlDoc *d, yaml_node_t *v, Spec *s, ObError *err)
+{
+        int r = y_str_list(d, v, "tools", /* flags= */ 0, &s->tools, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; s->tools[i]; i++) {
+                char *at = strchr(s->tools[i], '@');
+                if (at && (at == s->tools[i] || !at[1]))
+                        return y_error(d, yaml_document_get_node(&d->doc, v->data.sequence.items.start[i]), err,
+                                       "'tools' entries are NAME or NAME@VERSION, found '%s'", s->tools[i]);
+                strv_push(&s->tool_versions, at ? at + 1 : "");
+                if (at)
+                        *at = '\0';
+        }
+        return 0;
+}
+
 int spec_load_app(const char *file, Spec **ret, ObError *err)
 {
         static const char *const keys[] = { "name",        "version",  "description", "tools",    "artifacts",
@@ -287,16 +205,13 @@ int spec_load_app(const char *file, Spec **ret, ObError *err)
         if (!y_get(d, root, "version") && /* absent or empty: y_require() says which */
             (r = y_note(d, y_require(d, root, "version", "an app config", &v, err), err)) < 0)
                 return r;
-        if ((v = y_get(d, root, "tools")) &&
-            (r = y_note(d, y_str_list(d, v, "tools", /* flags= */ 0, &s->tools, err), err)) < 0)
+        if ((v = y_get(d, root, "tools")) && (r = y_note(d, parse_tools(d, v, s, err), err)) < 0)
                 return r;
         if ((r = y_note(d, y_require(d, root, "artifacts", "an app config", &v, err), err)) < 0)
                 return r;
-        if (y_get(d, root, "artifacts") &&
-            (r = y_note(d, spec_parse_list(d, v, &artifact_kind, &s->artifacts, &s->n_artifacts, dir, err), err)) < 0)
+        if (y_get(d, root, "artifacts") && (r = y_note(d, spec_parse_artifacts(d, v, s, dir, err), err)) < 0)
                 return r;
-        if ((v = y_get(d, root, "build")) &&
-            (r = y_note(d, spec_parse_list(d, v, &build_step_kind, &s->build, &s->n_build, dir, err), err)) < 0)
+        if ((v = y_get(d, root, "build")) && (r = y_note(d, spec_parse_build(d, v, s, dir, err), err)) < 0)
                 return r;
         if ((r = spec_parse_layer_keys(d, root, s, err)) < 0)
                 return r;

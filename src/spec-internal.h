@@ -79,3 +79,9 @@ int spec_parse_test(YamlDoc *d, yaml_node_t *node, SpecTest *t, ObError *err);
 /* What every tier's layer may name: files, directories, symlinks; and the
  * image config. */
 int spec_parse_layer_keys(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err);
+
+/* 'artifacts' and 'build' (src/spec-artifact.c), which apps and tools share;
+ * dir is the config's directory. A tool's artifacts may also unpack an
+ * archive, and its build steps run in the unpacked sources. */
+int spec_parse_artifacts(YamlDoc *d, yaml_node_t *list, Spec *s, const char *dir, ObError *err);
+int spec_parse_build(YamlDoc *d, yaml_node_t *list, Spec *s, const char *dir, ObError *err);

@@ -135,15 +135,36 @@ static int parse_binaries(YamlDoc *d, yaml_node_t *v, char ***ret, ObError *err)
         return 0;
 }
 
+/* A release tool: 'artifacts' (downloads or local files, archives
+ * unpacked) instead of the sysroot's binaries, and 'build' steps that
+ * compile unpacked sources. */
+static int parse_release(YamlDoc *d, yaml_node_t *root, Spec *s, ObError *err)
+{
+        yaml_node_t *v;
+        int r;
+        _cleanup_free_ char *dir = spec_config_dir_abs(s->file);
+        if ((v = y_get(d, root, "artifacts")) && (r = y_note(d, spec_parse_artifacts(d, v, s, dir, err), err)) < 0)
+                return r;
+        if ((v = y_get(d, root, "build")) && v->type != YAML_MAPPING_NODE &&
+            (r = y_note(d, spec_parse_build(d, v, s, /* dir= */ NULL, err), err)) < 0)
+                return r;
+        /* without 'package' either, that was said already */
+        if ((y_get(d, root, "artifacts") || y_get(d, root, "build")) && !y_get(d, root, "version") &&
+            y_get(d, root, "package"))
+                return y_note(d,
+                              y_error(d, root, err,
+                                      "a tool config with 'artifacts' or 'build' needs 'version': it is the release's "
+                                      "version"),
+                              err);
+        return 0;
+}
+
 int spec_load_tool(const char *file, Spec **ret, ObError *err)
 {
         static const char *const keys[] = { "name",     "version", "package",     "description", "category",
                                             "binaries", "files",   "directories", "symlinks",    "config",
-                                            "test",     "data",    NULL };
+                                            "test",     "data",    "artifacts",   "build",       NULL };
         static const YamlRename renames[] = {
-                { "build", "'build.binary_path' is now 'binaries' (a list of image paths) and "
-                           "'build.runtime_libraries' is not needed: libraries are found by reading the ELF files; "
-                           "name data files and helpers under 'files'" },
                 { "install_path", "binaries and files keep their host paths; use 'files' with 'path' and 'source' "
                                   "to place something elsewhere" },
                 { "test_command", "use 'test: {command: [...], expect: TEXT}'" },
@@ -178,9 +199,24 @@ int spec_load_tool(const char *file, Spec **ret, ObError *err)
         if ((r = y_note(d, spec_get_str(d, root, "category", SPEC_KEY_OPTIONAL, "a tool config", &s->category, err),
                         err)) < 0)
                 return r;
-        if ((r = y_note(d, y_require(d, root, "binaries", "a tool config", &v, err), err)) < 0)
+        /* The seed format's build mapping named the binary: its message
+         * says to write 'binaries', so a missing 'binaries' is not said again. */
+        bool seed_build = (v = y_get(d, root, "build")) && v->type == YAML_MAPPING_NODE;
+        if (seed_build &&
+            (r = y_note(d,
+                        y_error(d, v, err,
+                                "key 'build' is not supported in a tool config as a mapping: 'build.binary_path' "
+                                "is now 'binaries' (a list of image paths) and 'build.runtime_libraries' is not "
+                                "needed: libraries are found by reading the ELF files; name data files and helpers "
+                                "under 'files' ('build' is now a list of steps that compile a release's "
+                                "'artifacts')"),
+                        err)) < 0)
                 return r;
-        if (y_get(d, root, "binaries") && (r = y_note(d, parse_binaries(d, v, &s->binaries, err), err)) < 0)
+        if (!seed_build && (r = y_note(d, y_require(d, root, "binaries", "a tool config", &v, err), err)) < 0)
+                return r;
+        if ((v = y_get(d, root, "binaries")) && (r = y_note(d, parse_binaries(d, v, &s->binaries, err), err)) < 0)
+                return r;
+        if ((r = parse_release(d, root, s, err)) < 0)
                 return r;
         if ((r = spec_parse_layer_keys(d, root, s, err)) < 0)
                 return r;

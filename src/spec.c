@@ -100,11 +100,15 @@ void spec_free(Spec *s)
         free(s->data.password);
         strv_free(s->data.append);
         strv_free(s->tools);
+        strv_free(s->tool_versions);
         for (size_t i = 0; i < s->n_artifacts; i++) {
                 free(s->artifacts[i].path);
                 free(s->artifacts[i].source);
                 free(s->artifacts[i].url);
                 strv_free(s->artifacts[i].sha256);
+                strv_free(s->artifacts[i].arch);
+                strv_free(s->artifacts[i].include);
+                strv_free(s->artifacts[i].exclude);
         }
         free(s->artifacts);
         for (size_t i = 0; i < s->n_build; i++) {

@@ -11,6 +11,7 @@
 #include "dpkg.h"
 #include "elf.h"
 #include "log.h"
+#include "platform.h"
 #include "util.h"
 
 int tool_resolve_version(const Spec *spec, Sysroot *root, char **ret, char **ret_debian_version, ObError *err)
@@ -281,6 +282,12 @@ static int add_link_targets(Plan *p, const Plan *base, Sysroot *root, char *cons
 
 int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, Plan *ret, ObError *err)
 {
+        return tool_plan_with(tool, root, base, mtime, /* o= */ NULL, ret, err);
+}
+
+int tool_plan_with(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, const ToolPlanOptions *opts,
+                   Plan *ret, ObError *err)
+{
         _cleanup_strv_ char **all_excludes = NULL;
         _cleanup_(elf_closure_freep) ElfClosure *c = NULL;
         _cleanup_(plan_clear) Plan p = { 0 };
@@ -290,7 +297,18 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
         if (r < 0)
                 return r;
 
-        for (size_t i = 0; tool->binaries[i]; i++) {
+        if (tool->n_artifacts || tool->n_build) {
+                /* The release of the sysroot's architecture, unless told. */
+                Platform pf;
+                ObError ignore;
+                if (platform_of_sysroot(root, &pf, &ignore) <= 0)
+                        platform_native(&pf);
+                r = tool_release_plan(tool, root, base, opts && opts->arch ? opts->arch : pf.arch,
+                                      !(opts && opts->no_fetch), &p, err);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; !tool->n_artifacts && !tool->n_build && tool->binaries[i]; i++) {
                 size_t from = elf_closure_count(c);
                 /* A missing binary is the package's business (not installed,
                  * or not the path it installs); a missing library is another
@@ -350,6 +368,8 @@ int tool_plan(const Spec *tool, Sysroot *root, const Plan *base, int64_t mtime, 
          * beside the config is not of the sysroot: it brings none. */
         for (size_t i = 0; i < p.n; i++) {
                 const Entry *e = &p.entries[i];
+                /* nor are a release's (src/tool-release.c): only its binaries'
+                 * closure is taken */
                 if (e->type != ENTRY_FILE || !e->source || e->root != root || e->size < 64 || !is_elf_file(e->source))
                         continue;
                 _cleanup_free_ char *path = sysroot_relative(root, e->source);

@@ -12,6 +12,7 @@
 #include "image.h"
 #include "layout.h"
 #include "path.h"
+#include "sbom-attach.h"
 #include "sysroot.h"
 #include "testutil.h"
 #include "util.h"
@@ -134,8 +135,9 @@ START_TEST(test_base_image)
         ck_assert_str_eq(res[0].name, "base");
         ck_assert_uint_eq(res[0].n_layers, 1);
         ck_assert_uint_eq(res[0].own_layer_entries, build_base_plan(b)->n);
-        /* layer, config, manifest */
-        ck_assert_uint_eq(count_blobs(), 3);
+        /* layer, config, manifest; the SBOM, its artifact manifest and the
+         * empty config {} */
+        ck_assert_uint_eq(count_blobs(), 6);
 }
 END_TEST
 
@@ -158,11 +160,17 @@ START_TEST(test_tools_share_the_base_layer)
         ck_assert_str_eq(layer_digest(m1, 0), layer_digest(m2, 0));
         ck_assert_str_ne(layer_digest(m1, 1), layer_digest(m2, 1));
         /* one base layer, two tool layers, three configs, three manifests:
-         * the base image is named too */
-        ck_assert_uint_eq(count_blobs(), 9);
+         * the base image is named too; three SBOMs, their three artifact
+         * manifests, one empty config {} */
+        ck_assert_uint_eq(count_blobs(), 16);
         _cleanup_(layout_closep) Layout *l = NULL;
         ck_assert_int_eq(layout_open(layout, 0, &l, &e), 0);
         ck_assert_ptr_nonnull(layout_index_find(l, "base"));
+        /* each image written names its SBOM, the one base not asked for too */
+        static const char *const written[] = { "base", "t1", "t2" };
+        for (size_t i = 0; i < ELEMENTSOF(written); i++)
+                ck_assert_ptr_nonnull(json_object_get(json_object_get(layout_index_find(l, written[i]), "annotations"),
+                                                      SBOM_ANNOTATION));
         ck_assert_ptr_nonnull(build_tool_plan(b, "t1"));
         ck_assert_ptr_null(build_tool_plan(b, "t3"));
         /* the tool layer holds the binary and libc, read from ELF */
@@ -186,8 +194,9 @@ START_TEST(test_app_reuses_the_tool_layer)
         _cleanup_json_ json_t *ma = manifest_of(res[1].manifest_digest);
         ck_assert_str_eq(layer_digest(mt, 0), layer_digest(ma, 0));
         ck_assert_str_eq(layer_digest(mt, 1), layer_digest(ma, 1));
-        /* base, t1 and app layers once; three configs, three manifests */
-        ck_assert_uint_eq(count_blobs(), 9);
+        /* base, t1 and app layers once; three configs, three manifests;
+         * three SBOMs and their artifact manifests, one empty config */
+        ck_assert_uint_eq(count_blobs(), 16);
 
         /* The app's config carries the base's, the tool's and its own environment. */
         _cleanup_(layout_closep) Layout *l = NULL;

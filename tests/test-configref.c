@@ -78,6 +78,8 @@ static const Section SECTIONS[] = {
           "{name: a, version: \"1\", description: d, artifacts: [{%s}]}",
           { "path: /a", "url: https://example.com/a" } },
         { "build", APP, "{" APP_MIN "build: [{%s}]}", { "command: [true]" } },
+        { "tool-artifacts", TOOL, "{" TOOL_MIN "artifacts: [{%s}]}", { "path: /a", "url: https://example.com/a" } },
+        { "tool-build", TOOL, "{" TOOL_MIN "build: [{%s}]}", { "command: [make]" } },
         { "healthcheck", APP, "{" APP_MIN "healthcheck: {%s}}", { "test: [/bin/t]" } },
         /* a service's healthcheck has the same keys */
         { "healthcheck",
@@ -94,6 +96,7 @@ static const Section SECTIONS[] = {
 static const char *const EXCLUDES[][3] = {
         { "test", "steps", "command" },
         { "artifacts", "source", "url" },
+        { "tool-artifacts", "source", "url" },
 };
 
 /* --- the document ------------------------------------------------------- */

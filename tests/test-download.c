@@ -419,6 +419,41 @@ START_TEST(test_fetch_other_arch)
 }
 END_TEST
 
+START_TEST(test_fetch_url_arch)
+{
+        /* A release that names the architecture its own way (node's x64):
+         * the URL gets that name, the pin stays keyed by the OCI name. */
+        NEED_CURL();
+        static const char x64[] = "a release for x64\n";
+        _cleanup_free_ char *hex = hex_of(x64);
+        _cleanup_free_ char *sha = xasprintf("    sha256: {amd64: %s}\n", hex);
+        FetchSetup f;
+        fetch_setup(&f, "fetch-url-arch", "r-{arch}.tar.xz", sha);
+        put_src(&f, "r-x64.tar.xz", x64);
+        put_src(&f, "r-amd64.tar.xz", "not this one\n");
+        Spec *s = test_load_app(f.config);
+        _cleanup_free_ char *url = xasprintf("file://%s/r-{arch}.tar.xz", f.src);
+        DownloadRequest req = { .url = url,
+                                .version = "1.0",
+                                .arch = "amd64",
+                                .url_arch = "x64",
+                                .sha256 = s->artifacts[0].sha256,
+                                .lock = f.lock,
+                                .owner = "f",
+                                .file = f.config,
+                                .line = 5,
+                                .key = "artifacts" };
+        ObError e = { 0 };
+        _cleanup_free_ char *path = NULL;
+        ck_assert_msg(download_fetch(&req, 0, &path, &e) == 0, "%s", e.msg);
+        _cleanup_free_ char *got = test_file_text(path);
+        ck_assert_str_eq(got, x64);
+        ck_assert_int_ne(access(f.lock, F_OK), 0); /* pinned by the config: no lock file */
+        spec_free(s);
+        fetch_teardown(&f);
+}
+END_TEST
+
 START_TEST(test_fetch_missing)
 {
         NEED_CURL();
@@ -499,6 +534,7 @@ static Suite *download_suite(void)
         tcase_add_test(tc, test_fetch_lock_mismatch);
         tcase_add_test(tc, test_fetch_lock_bad);
         tcase_add_test(tc, test_fetch_other_arch);
+        tcase_add_test(tc, test_fetch_url_arch);
         tcase_add_test(tc, test_fetch_missing);
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);

@@ -3,9 +3,12 @@
  * hashes as the layers stack up (whiteouts, hard links), the packages that
  * status.d records and the files their md5sums name; purls and licences. */
 #include <check.h>
+#include <errno.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cleanup-libs.h"
+#include "sbom-attach.h"
 #include "sbom.h"
 #include "testimage.h"
 #include "testutil.h"
@@ -114,7 +117,7 @@ START_TEST(test_image)
 
         _cleanup_json_ json_t *doc = NULL;
         ObError err = { 0 };
-        ck_assert_msg(sbom_image(l, "img", 86400, &doc, &err) == 0, "%s", err.msg);
+        ck_assert_msg(sbom_image(l, "img", NULL, 0, 86400, &doc, &err) == 0, "%s", err.msg);
         ck_assert_str_eq(json_string_value(json_object_get(doc, "spdxVersion")), "SPDX-2.3");
         ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "creationInfo"), "created")),
                          "1970-01-02T00:00:00Z");
@@ -154,13 +157,135 @@ START_TEST(test_image)
 
         /* Read again: the same bytes. */
         _cleanup_json_ json_t *again = NULL;
-        ck_assert(sbom_image(l, "img", 86400, &again, &err) == 0);
+        ck_assert(sbom_image(l, "img", NULL, 0, 86400, &again, &err) == 0);
         _cleanup_free_ char *a = json_dumps(doc, JSON_SORT_KEYS);
         _cleanup_free_ char *b = json_dumps(again, JSON_SORT_KEYS);
         ck_assert_str_eq(a, b);
 
-        ck_assert_int_lt(sbom_image(l, "nothing", 0, &again, &err), 0);
+        ck_assert_int_lt(sbom_image(l, "nothing", NULL, 0, 0, &again, &err), 0);
         ck_assert_ptr_nonnull(strstr(err.msg, "no image 'nothing'"));
+        test_image_teardown();
+}
+END_TEST
+
+START_TEST(test_artifact_manifest)
+{
+        const char *subject = "sha256:5922f4c99ebf59190935717e1c100d0a49b119d5019ed74263aeb4dd28f93fc5";
+        const char *empty = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+        const char *doc = "sha256:4d731fc508e5edc8d3bf9d8ae0aedba4021cbdf113ddf8bbd459dcd64d68cc30";
+        _cleanup_json_ json_t *m = sbom_artifact_manifest(subject, 685, empty, doc, 1234, "base.spdx.json", 86400);
+        _cleanup_free_ char *text = json_dumps(m, JSON_SORT_KEYS | JSON_COMPACT);
+        /* Every field of an OCI 1.1 artifact manifest, as the image spec's
+         * "guidelines for artifact usage" give them. */
+        ck_assert_str_eq(
+                text, "{\"annotations\":{\"org.opencontainers.image.created\":\"1970-01-02T00:00:00Z\"},"
+                      "\"artifactType\":\"application/spdx+json\","
+                      "\"config\":{\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61"
+                      "caaff8a\",\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"size\":2},"
+                      "\"layers\":[{\"annotations\":{\"org.opencontainers.image.title\":\"base.spdx.json\"},"
+                      "\"digest\":\"sha256:4d731fc508e5edc8d3bf9d8ae0aedba4021cbdf113ddf8bbd459dcd64d68cc30\","
+                      "\"mediaType\":\"application/spdx+json\",\"size\":1234}],"
+                      "\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"schemaVersion\":2,"
+                      "\"subject\":{\"digest\":\"sha256:5922f4c99ebf59190935717e1c100d0a49b119d5019ed74263aeb4dd28f93"
+                      "fc5\",\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"size\":685}}");
+}
+END_TEST
+
+static bool blob_exists(Layout *l, const char *digest)
+{
+        _cleanup_free_ char *p = layout_blob_path(l, digest);
+        return access(p, F_OK) == 0;
+}
+
+/* build_write()'s part: the SBOM as a blob, the artifact manifest naming the
+ * image as its subject, the annotation on the image's descriptor (and no
+ * index entry of its own); gc keeps it with the image and drops it after. */
+START_TEST(test_attach)
+{
+        test_image_setup("sbom-attach");
+        _cleanup_(layout_closep) Layout *l = new_layout("layout");
+        OciLayerInfo layer;
+        const TarEntry files[] = {
+                { "app", 'd', NULL, 0755 },
+                { "app/tool", 'f', "foo\n", 0755 },
+                { "app/note", 'f', "x\n", 0644 },
+        };
+        write_raw_layer(l, files, ELEMENTSOF(files), &layer);
+        write_image(l, "img", "1000", &layer, 1);
+        SpecArtifact arts[] = {
+                { .path = (char *) "/app/tool", .url = (char *) "http://127.0.0.1/t/v{version}/tool-{arch}" },
+                { .path = (char *) "/app/note", .source = (char *) "note" },
+        };
+        Spec spec = { .tier = SPEC_TIER_APP,
+                      .name = (char *) "img",
+                      .version = (char *) "1.2",
+                      .artifacts = arts,
+                      .n_artifacts = 2 };
+        ObError err = { 0 };
+        ck_assert_msg(sbom_attach(l, &spec, "arm64", 86400, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(json_array_size(json_object_get(layout_index(l), "manifests")), 1);
+        json_t *desc = layout_index_find(l, "img");
+        const char *adigest = json_string_value(json_object_get(json_object_get(desc, "annotations"), SBOM_ANNOTATION));
+        ck_assert_ptr_nonnull(adigest);
+        _cleanup_free_ char *mtext = NULL;
+        ck_assert(layout_read_blob(l, adigest, &mtext, NULL, &err) == 0);
+        _cleanup_json_ json_t *m = json_loads(mtext, 0, NULL);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "subject"), "digest")),
+                         json_string_value(json_object_get(desc, "digest")));
+        const char *sdigest =
+                json_string_value(json_object_get(json_array_get(json_object_get(m, "layers"), 0), "digest"));
+        _cleanup_free_ char *sdigest_copy = xstrdup(sdigest);
+        const char *edigest = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
+        _cleanup_free_ char *edigest_copy = xstrdup(edigest);
+
+        /* What `sbom` reads is the attached document, and it is the text of
+         * what sbom_image() makes with the same downloads. */
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        ck_assert_msg(sbom_attached(l, "img", &text, &size, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(size, strlen(text));
+        SbomDownload dl = { .path = "/app/tool",
+                            .name = "tool",
+                            .version = "1.2",
+                            .url = "http://127.0.0.1/t/v1.2/tool-arm64" };
+        _cleanup_json_ json_t *doc = NULL;
+        ck_assert(sbom_image(l, "img", &dl, 1, 86400, &doc, &err) == 0);
+        _cleanup_free_ char *again = sbom_text(doc);
+        ck_assert_str_eq(text, again);
+
+        /* The download: a generic package with the file's sha256, containing it. */
+        json_t *pkg = NULL, *p;
+        size_t i;
+        json_array_foreach(json_object_get(doc, "packages"), i, p) {
+                if (strcmp(json_string_value(json_object_get(p, "SPDXID")), "SPDXRef-Package-download-1") == 0)
+                        pkg = p;
+        }
+        ck_assert_ptr_nonnull(pkg);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(pkg, "externalRefs"), 0),
+                                                           "referenceLocator")),
+                         "pkg:generic/tool@1.2?download_url=http%3A%2F%2F127.0.0.1%2Ft%2Fv1.2%2Ftool-arm64");
+        ck_assert_str_eq(json_string_value(json_object_get(pkg, "downloadLocation")),
+                         "http://127.0.0.1/t/v1.2/tool-arm64");
+        ck_assert_str_eq(sum(pkg, "SHA256"), foo_sha256);
+        json_t *tool = file_named(doc, "/app/tool");
+        json_t *note = file_named(doc, "/app/note");
+        ck_assert(related(doc, "SPDXRef-Package-download-1", "CONTAINS",
+                          json_string_value(json_object_get(tool, "SPDXID"))));
+        ck_assert(!related(doc, "SPDXRef-Package-download-1", "CONTAINS",
+                           json_string_value(json_object_get(note, "SPDXID"))));
+        ck_assert(related(doc, "SPDXRef-Image", "CONTAINS", "SPDXRef-Package-download-1"));
+
+        /* gc keeps the artifact while the image is there... */
+        size_t count = 0;
+        ck_assert_msg(layout_gc(l, &count, NULL, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(count, 0);
+        ck_assert(blob_exists(l, adigest) && blob_exists(l, sdigest_copy) && blob_exists(l, edigest_copy));
+        /* ...and drops it with the image. */
+        _cleanup_free_ char *adigest_copy = xstrdup(adigest);
+        ck_assert(layout_index_remove(l, "img", &err) == 0);
+        ck_assert(layout_gc(l, &count, NULL, &err) == 0);
+        ck_assert(!blob_exists(l, adigest_copy) && !blob_exists(l, sdigest_copy) && !blob_exists(l, edigest_copy));
+        ck_assert_int_eq(sbom_attached(l, "img", &text, &size, &err), -ENOENT);
         test_image_teardown();
 }
 END_TEST
@@ -172,6 +297,8 @@ static Suite *sbom_suite(void)
         tcase_add_test(tc, test_purl);
         tcase_add_test(tc, test_license);
         tcase_add_test(tc, test_image);
+        tcase_add_test(tc, test_artifact_manifest);
+        tcase_add_test(tc, test_attach);
         suite_add_tcase(s, tc);
         return s;
 }

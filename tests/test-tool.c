@@ -372,10 +372,21 @@ END_TEST
 /* ---- spec_load_tool: bad configs --------------------------------------- */
 
 static const BadCase bad_cases[] = {
+        { "bad-release-no-version.yml",
+          "1:1: a tool config with 'artifacts' or 'build' needs 'version': it is the release's version" },
+        { "bad-release-max-unpacked.yml",
+          "5:71: 'max_unpacked' must be a size such as 500M, 2G or a number of bytes, found '12X'" },
+        { "bad-release-pin.yml", "5:65: 'sha256' must be 64 lowercase hex digits, found 'abc'" },
+        { "bad-release-strip.yml", "5:75: 'strip_components' must be a whole number from 0 to 64, found '-1'" },
+        { "bad-release-url.yml",
+          "5:25: 'url' must start with https://, http:// or file://, found 'ftp://example.com/r.tar.gz'" },
+        { "bad-release-workdir.yml",
+          "7:32: 'workdir' must be relative to the unpacked sources, without '..', found '../up'" },
         { "bad-seed-build.yml",
-          "4:1: key 'build' is not supported in a tool config: 'build.binary_path' is now 'binaries' (a list of "
-          "image paths) and 'build.runtime_libraries' is not needed: libraries are found by reading the ELF files; "
-          "name data files and helpers under 'files'" },
+          "5:3: key 'build' is not supported in a tool config as a mapping: 'build.binary_path' is now "
+          "'binaries' (a list of image paths) and 'build.runtime_libraries' is not needed: libraries are found by "
+          "reading the ELF files; name data files and helpers under 'files' ('build' is now a list of steps that "
+          "compile a release's 'artifacts')" },
         { "bad-seed-install-path.yml",
           "5:1: key 'install_path' is not supported in a tool config: binaries and files keep their host paths; "
           "use 'files' with 'path' and 'source' to place something elsewhere" },
@@ -803,6 +814,200 @@ START_TEST(test_plan_elf)
 }
 END_TEST
 
+/* A release: the fixture binary in an archive of the release's layout,
+ * unpacked at /opt/r; its libraries come from the sysroot. */
+static char *make_release(void)
+{
+        char *archive = xasprintf("%s/r-1.tar.gz", tmp_dir);
+        if (access(archive, F_OK) == 0)
+                return archive;
+        ck_assert_int_eq(run("mkdir -p '%s/rel/r-1/bin' '%s/rel/r-1/doc' && cp '%s/usr/bin/t' '%s/rel/r-1/bin/t' && "
+                             "ln -s t '%s/rel/r-1/bin/t-link' && echo readme >'%s/rel/r-1/doc/README' && "
+                             "tar czf '%s' -C '%s/rel' r-1",
+                             tmp_dir, tmp_dir, fix_root, tmp_dir, tmp_dir, tmp_dir, archive, tmp_dir),
+                         0);
+        return archive;
+}
+
+static char *release_config(const char *name, const char *source, const char *binary)
+{
+        _cleanup_free_ char *text = xasprintf("name: %s\nversion: \"1.2.3\"\ndescription: d\n"
+                                              "artifacts:\n"
+                                              "  - path: /opt/r\n"
+                                              "    source: %s\n"
+                                              "    strip_components: 1\n"
+                                              "    exclude: [doc]\n"
+                                              "binaries: [%s]\n",
+                                              name, source, binary);
+        return write_config(name, text);
+}
+
+START_TEST(test_plan_release)
+{
+        NEED_ELF();
+        _cleanup_free_ char *archive = make_release();
+        _cleanup_free_ char *cfg = release_config("rel", "r-1.tar.gz", "/opt/r/bin/t");
+        Spec *s = load_tool(cfg);
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        Plan p;
+        plan_init(&p);
+        ck_assert_msg(tool_plan(s, root, NULL, 0, &p, &e) == 0, "%s", e.msg);
+        assert_sorted(&p);
+        _cleanup_free_ char *why = xasprintf("artifact (%s:5)", cfg);
+        const Entry *bin = must_find(&p, "opt/r/bin/t", ENTRY_FILE);
+        assert_why(bin, why);
+        ck_assert_uint_eq(bin->mode, 0755);
+        ck_assert_str_eq(must_find(&p, "opt/r/bin/t-link", ENTRY_SYMLINK)->target, "t");
+        must_lack(&p, "opt/r/doc");
+        must_lack(&p, "opt/r/r-1");
+        /* the libraries are the sysroot's, as for a host binary */
+        _cleanup_free_ char *ldso = xasprintf("usr/lib/%s/ld-t.so.2", ma);
+        _cleanup_free_ char *t1 = xasprintf("usr/lib/%s/libt.so.1", ma);
+        _cleanup_free_ char *t100 = xasprintf("usr/lib/%s/libt.so.1.0.0", ma);
+        assert_why(must_find(&p, ldso, ENTRY_FILE), "needed by /opt/r/bin/t");
+        assert_why(must_find(&p, t1, ENTRY_SYMLINK), "needed by /opt/r/bin/t");
+        const Entry *lib = must_find(&p, t100, ENTRY_FILE);
+        ck_assert_msg(str_startswith(lib->source, fix_root), "'%s' is not from the sysroot", lib->source);
+        plan_clear(&p);
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
+START_TEST(test_plan_release_missing_library)
+{
+        NEED_ELF();
+        /* a sysroot with the interpreter but without libt */
+        _cleanup_free_ char *bare = xasprintf("%s/bare-root", tmp_dir);
+        ck_assert_int_eq(run("mkdir -p '%s/usr/lib/%s' && ln -sfn usr/lib '%s/lib' && cp '%s/usr/lib/%s/ld-t.so.2' "
+                             "'%s/usr/lib/%s/'",
+                             bare, ma, bare, fix_root, ma, bare, ma),
+                         0);
+        _cleanup_free_ char *archive = make_release();
+        _cleanup_free_ char *cfg = release_config("rel-lib", "r-1.tar.gz", "/opt/r/bin/t");
+        Spec *s = load_tool(cfg);
+        Sysroot *root = NULL;
+        ObError e = { 0 };
+        ck_assert_msg(sysroot_open(bare, &root, &e) == 0, "%s", e.msg);
+        Plan p;
+        plan_init(&p);
+        ck_assert_int_eq(tool_plan(s, root, NULL, 0, &p, &e), -ENOENT);
+        ck_assert_msg(strstr(e.msg, cfg) && strstr(e.msg, "'/opt/r/bin/t'") && strstr(e.msg, "needs libt.so.1") &&
+                              strstr(e.msg, "not in the sysroot"),
+                      "%s", e.msg);
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
+START_TEST(test_plan_release_bad)
+{
+        NEED_ELF();
+        _cleanup_free_ char *archive = make_release();
+        _cleanup_free_ char *page = xasprintf("%s/page.tar.gz", tmp_dir);
+        test_put_file(page, "<html>not found</html>\n", 0644);
+        static const struct {
+                const char *source, *binary, *want;
+                int code;
+        } cases[] = {
+                { "r-1.tar.gz", "/opt/r/bin/nope", "binaries: '/opt/r/bin/nope' is not a file of the release", ENOENT },
+                { "r-1.tar.gz", "/opt/r/bin/t-link",
+                  "binaries: '/opt/r/bin/t-link' is not a file of the release (a symlink", ENOENT },
+                { "page.tar.gz", "/opt/r/bin/t", "is not a .tar.gz, .tar.xz or .zip archive", EINVAL },
+                { "absent.tar.gz", "/opt/r/bin/t", "artifacts:", ENOENT },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *cfg = release_config("rel-bad", cases[i].source, cases[i].binary);
+                Spec *s = load_tool(cfg);
+                Sysroot *root = open_root();
+                ObError e = { 0 };
+                Plan p;
+                plan_init(&p);
+                ck_assert_int_eq(tool_plan(s, root, NULL, 0, &p, &e), -cases[i].code);
+                ck_assert_msg(strstr(e.msg, cfg) && strstr(e.msg, cases[i].want), "%s: %s", cases[i].source, e.msg);
+                ck_assert_msg(!strchr(e.msg, '\n'), "not one line: %s", e.msg);
+                sysroot_free(root);
+                spec_free(s);
+        }
+}
+END_TEST
+
+START_TEST(test_plan_release_bomb)
+{
+        NEED_ELF();
+        _cleanup_free_ char *archive = make_release();
+        _cleanup_free_ char *cfg =
+                write_config("rel-bomb", "name: rel-bomb\nversion: \"1\"\ndescription: d\n"
+                                         "artifacts: [{path: /opt/r, source: r-1.tar.gz, max_unpacked: 1K}]\n"
+                                         "binaries: [/opt/r/bin/t]\n");
+        Spec *s = load_tool(cfg);
+        ck_assert_uint_eq(s->artifacts[0].max_unpacked, 1024);
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        Plan p;
+        plan_init(&p);
+        ck_assert_int_eq(tool_plan(s, root, NULL, 0, &p, &e), -EFBIG);
+        ck_assert_msg(strstr(e.msg, cfg) && strstr(e.msg, ":4: artifacts: '") &&
+                              strstr(e.msg, "refused as an archive bomb"),
+                      "%s", e.msg);
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
+START_TEST(test_plan_source_build)
+{
+        NEED_ELF();
+        _cleanup_free_ char *archive = make_release();
+        _cleanup_free_ char *cfg =
+                write_config("built", "name: built\nversion: \"1.2.3\"\ndescription: d\n"
+                                      "artifacts: [{path: /, source: r-1.tar.gz, strip_components: 1}]\n"
+                                      "build:\n"
+                                      "  - command: [mkdir, -p, \"{destdir}/usr/local/bin\"]\n"
+                                      "  - command: [cp, t, \"{destdir}/usr/local/bin/t\"]\n"
+                                      "    workdir: bin\n"
+                                      "binaries: [/usr/local/bin/t]\n");
+        Spec *s = load_tool(cfg);
+        Sysroot *root = open_root();
+        ObError e = { 0 };
+        Plan p;
+        plan_init(&p);
+        ck_assert_msg(tool_plan(s, root, NULL, 0, &p, &e) == 0, "%s", e.msg);
+        _cleanup_free_ char *why = xasprintf("built by the build steps (%s)", cfg);
+        assert_why(must_find(&p, "usr/local/bin/t", ENTRY_FILE), why);
+        _cleanup_free_ char *t1 = xasprintf("usr/lib/%s/libt.so.1", ma);
+        assert_why(must_find(&p, t1, ENTRY_SYMLINK), "needed by /usr/local/bin/t");
+        /* the sources are not part of the layer */
+        must_lack(&p, "bin/t");
+        plan_clear(&p);
+
+        /* show --files runs no build step */
+        ToolPlanOptions o = { .no_fetch = true };
+        ck_assert_msg(tool_plan_with(s, root, NULL, 0, &o, &p, &e) == 0, "%s", e.msg);
+        const Entry *stand_in = must_find(&p, "usr/local/bin/t", ENTRY_FILE);
+        assert_why(stand_in, "binary named in config; not built yet");
+        ck_assert_uint_eq(stand_in->size, 0);
+        plan_clear(&p);
+        sysroot_free(root);
+        spec_free(s);
+}
+END_TEST
+
+START_TEST(test_version_matches)
+{
+        ck_assert(tool_version_matches("24.22.3", "24"));
+        ck_assert(tool_version_matches("24.22.3", "24.22"));
+        ck_assert(tool_version_matches("24.22.3", "24.22.3"));
+        ck_assert(tool_version_matches("18.19.0-1_deb12u1", "18.19.0"));
+        ck_assert(tool_version_matches("1.25.4", ""));
+        ck_assert(!tool_version_matches("24.22.3", "24.2"));
+        ck_assert(!tool_version_matches("240.1", "24"));
+        ck_assert(!tool_version_matches("18.19.0-1_deb12u1", "24"));
+        ck_assert(!tool_version_matches("24", "24.1"));
+}
+END_TEST
+
 START_TEST(test_plan_base_binary)
 {
         /* A binary the base already has is not repeated either. */
@@ -853,6 +1058,12 @@ static Suite *tool_suite(void)
         tcase_add_test(tc, test_plan_binary_not_in_package);
         tcase_add_test(tc, test_plan_elf);
         tcase_add_test(tc, test_plan_base_binary);
+        tcase_add_test(tc, test_plan_release);
+        tcase_add_test(tc, test_plan_release_missing_library);
+        tcase_add_test(tc, test_plan_release_bad);
+        tcase_add_test(tc, test_plan_release_bomb);
+        tcase_add_test(tc, test_plan_source_build);
+        tcase_add_test(tc, test_version_matches);
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;

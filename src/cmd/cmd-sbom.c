@@ -6,6 +6,7 @@
 #include "cleanup-libs.h"
 #include "cli.h"
 #include "output.h"
+#include "sbom-attach.h"
 #include "sbom.h"
 #include "util.h"
 
@@ -26,16 +27,24 @@ static int run(Context *ctx, ObError *err)
         r = layout_open(ctx->layout, /* flags= */ 0, &l, err);
         if (r < 0)
                 return r;
-        r = sbom_image(l, ctx->args[0], ctx->source_date_epoch, &doc, err);
+        /* The SBOM the build attached, else one made from the image (an
+         * image built before SBOMs were attached, or copied in): the same
+         * bytes, but for the downloads, which only the build knows. */
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        r = sbom_attached(l, ctx->args[0], &text, &size, err);
+        if (r == -ENOENT) {
+                r = sbom_image(l, ctx->args[0], /* downloads= */ NULL, 0, ctx->source_date_epoch, &doc, err);
+                if (r < 0)
+                        return r;
+                text = sbom_text(doc);
+                if (!text)
+                        return ob_error_plain(err, ENOMEM, "cannot write the SPDX document");
+                size = strlen(text);
+        }
         if (r < 0)
                 return r;
-        /* Sorted keys and a fixed indent: the same image gives the same bytes. */
-        _cleanup_free_ char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(1));
-        if (!text)
-                return ob_error_plain(err, ENOMEM, "cannot write the SPDX document");
-        r = output_write(out, text, strlen(text), err);
-        if (r == 0)
-                r = output_write(out, "\n", 1, err);
+        r = output_write(out, text, size, err);
         if (r < 0)
                 return r;
         return output_commit(out, err);
@@ -51,7 +60,9 @@ const Command command_sbom = {
                 "Debian package the image records in /var/lib/dpkg/status.d/ (with its purl and the\n"
                 "files its md5sums name). Files no package owns are listed too. 'created' comes from\n"
                 "SOURCE_DATE_EPOCH and the document namespace from the manifest digest, so the same\n"
-                "image gives the same bytes.\n",
+                "image gives the same bytes. Every build stores this document in the layout beside the\n"
+                "image (an OCI artifact named by the annotation org.oci-build.sbom of its descriptor),\n"
+                "with the app's downloads as packages: that stored document is what is written.\n",
         .run = run,
         .output_is_file = true,
 };

@@ -38,6 +38,20 @@ BuildOptions context_build_options(const Context *ctx)
         };
 }
 
+/* A tool built from upstream release downloads (node24, go125): `tool
+ * --all` builds what the sysroot has, offline, and leaves these to be named.
+ * A config that does not load is not one: its error comes when it is built. */
+static bool is_release_tool(const Context *ctx, const char *name)
+{
+        Spec *spec = NULL;
+        ObError ignore;
+        if (build_load_config(ctx->configs, name, SPEC_TIER_TOOL, &spec, &ignore) < 0)
+                return false;
+        bool release = spec->n_artifacts || spec->n_build;
+        spec_free(spec);
+        return release;
+}
+
 int context_names(const Context *ctx, SpecTier tier, bool all, char ***ret, ObError *err)
 {
         const char *what = tier == SPEC_TIER_TOOL ? "tool" : "app";
@@ -51,7 +65,7 @@ int context_names(const Context *ctx, SpecTier tier, bool all, char ***ret, ObEr
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < n; i++)
-                        if (refs[i].tier == tier)
+                        if (refs[i].tier == tier && !(tier == SPEC_TIER_TOOL && is_release_tool(ctx, refs[i].name)))
                                 strv_push(&names, refs[i].name);
                 configs_free(refs, n);
                 if (!names)

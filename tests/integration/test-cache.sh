@@ -161,7 +161,8 @@ before=$(ls "$L/blobs/sha256" | sort)
 out=$(ob -v --layout "$L" app mini 2>&1)
 check "app mini builds" test $? -eq 0
 new=$(comm -13 <(echo "$before") <(ls "$L/blobs/sha256" | sort) | wc -l)
-check "the app build wrote three blobs: its layer, config and manifest ($new)" test "$new" -eq 3
+check "the app build wrote five blobs: its layer, config and manifest, its SBOM and the SBOM's artifact manifest ($new)" \
+        test "$new" -eq 5
 check "... base and jq layers came from the cache" test "$(written "$out")" -eq 1 -a "$(cached "$out")" -eq 2
 validate "oci-validate passes on the app" "$L" mini
 

@@ -4,8 +4,13 @@
 # compared with the host's `dpkg -S` and versions with `dpkg-query -W`, the
 # SPDX documents validated against the SPDX 2.3 schema and compared with the
 # files umoci unpacks, records in the layer of their files, and two builds
-# (other directories, other umask) giving the same bytes.
+# (other directories, other umask) giving the same bytes. The SBOM each
+# build attaches in the layout (an OCI 1.1 artifact named by an annotation
+# of the image's descriptor): reachable, kept and dropped by clean, left out
+# of save's tars, and what oci-validate, skopeo, umoci and docker load make
+# of a layout that holds it. Downloads as pkg:generic packages.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/docker.sh"
 
 need jq umoci python3 dpkg dpkg-query md5sum
 python3 -c 'import jsonschema' 2>/dev/null || skip_all "python3-jsonschema is not installed"
@@ -207,6 +212,239 @@ for name in $IMAGES; do
                 -o "$T/other/$name.spdx.json" 2>/dev/null)
         check "$name: the same SBOM bytes from the second build" cmp "$T/$name.spdx.json" "$T/other/$name.spdx.json"
 done
+
+# --- the SBOM attached in the layout ---------------------------------------------
+attached_of() { # LAYOUT NAME: the digest of the artifact manifest its descriptor names
+        jq -r --arg n "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) |
+                .annotations["org.oci-build.sbom"] // empty' "$1/index.json"
+}
+blob() { echo "$1/blobs/sha256/${2#sha256:}"; }
+check "index.json has one entry per image and none for an SBOM" \
+        test "$(jq '.manifests | length' "$O/index.json")" = "$(jq '[.manifests[].annotations["org.opencontainers.image.ref.name"]] | unique | length' "$O/index.json")"
+for name in $IMAGES; do
+        a=$(attached_of "$O" "$name")
+        if [ -z "$a" ] || [ ! -f "$(blob "$O" "$a")" ]; then
+                not_ok "$name: its descriptor names an SBOM artifact manifest that is in blobs" "annotation: '$a'"
+                continue
+        fi
+        ok "$name: its descriptor names an SBOM artifact manifest that is in blobs"
+        m=$(blob "$O" "$a")
+        subject=$(jq -r --arg n "$name" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$O/index.json")
+        check "$name: the artifact is an OCI 1.1 manifest of artifactType application/spdx+json, empty config, subject the image" \
+                jq -e --arg s "$subject" \
+                '.schemaVersion == 2 and .mediaType == "application/vnd.oci.image.manifest.v1+json" and
+                 .artifactType == "application/spdx+json" and
+                 .config.mediaType == "application/vnd.oci.empty.v1+json" and .config.size == 2 and
+                 (.layers | length) == 1 and .layers[0].mediaType == "application/spdx+json" and
+                 .subject.digest == $s and .subject.mediaType == "application/vnd.oci.image.manifest.v1+json"' "$m"
+        check "$name: the empty config blob is {}" test "$(cat "$(blob "$O" "$(jq -r .config.digest "$m")")")" = "{}"
+        check "$name: every blob the artifact names has its digest and size (sha256sum, stat)" bash -c '
+                for d in $(jq -r ".config.digest, .layers[].digest, .subject.digest" "$1"); do
+                        [ "$(sha256sum < "$2/blobs/sha256/${d#sha256:}" | cut -d" " -f1)" = "${d#sha256:}" ] || exit 1
+                done
+                [ "$(stat -c %s "$2/blobs/sha256/$(jq -r ".layers[0].digest" "$1" | cut -d: -f2)")" = "$(jq -r ".layers[0].size" "$1")" ]' \
+                _ "$m" "$O"
+        check "$name: the attached document is what 'oci-build sbom' writes" \
+                cmp "$(blob "$O" "$(jq -r '.layers[0].digest' "$m")")" "$T/$name.spdx.json"
+done
+# The document as sbom makes it from the image alone (no annotation): the
+# same bytes, for images without downloads.
+cp -r "$O" "$T/plain"
+jq 'del(.manifests[].annotations["org.oci-build.sbom"])' "$O/index.json" > "$T/plain/index.json"
+check "without the annotation, sbom makes the same bytes from the image" \
+        cmp <("$OCI_BUILD" --layout "$T/plain" sbom curl) "$T/curl.spdx.json"
+rm -rf "$T/plain"
+check "two builds: the same index.json" cmp "$O/index.json" "$T/other/o2/index.json"
+check "two builds: the same blobs" diff <(cd "$O/blobs/sha256" && sha256sum -- *) <(cd "$T/other/o2/blobs/sha256" && sha256sum -- *)
+
+if [ -x "$OCI_VALIDATE" ]; then
+        check "oci-validate --distroless of the whole layout (no names) passes with the SBOMs in it" \
+                "$OCI_VALIDATE" --distroless --quiet "$O"
+else
+        skip "oci-validate --distroless of the whole layout passes" "no validator at $OCI_VALIDATE"
+fi
+if have skopeo; then
+        check "skopeo inspect oci:LAYOUT:curl reads the image" \
+                bash -c "skopeo inspect 'oci:$O:curl' | jq -e '.Layers | length == 2'"
+else
+        skip "skopeo inspect oci:LAYOUT:curl" "skopeo is not installed"
+fi
+
+# --- clean ------------------------------------------------------------------------
+C=$T/clean
+cp -r "$O" "$C"
+a_curl=$(attached_of "$C" curl)
+s_curl=$(jq -r '.layers[0].digest' "$(blob "$C" "$a_curl")")
+a_base=$(attached_of "$C" base)
+all_kept() { # LAYOUT NAME...: each image's artifact manifest and document are in blobs
+        local l=$1 n a m
+        shift
+        for n; do
+                a=$(attached_of "$l" "$n")
+                m=$(blob "$l" "$a")
+                [ -n "$a" ] && [ -f "$m" ] && [ -f "$(blob "$l" "$(jq -r '.layers[0].digest' "$m")")" ] || return 1
+        done
+}
+"$OCI_BUILD" -q --layout "$C" clean >/dev/null 2>&1
+check "clean keeps the SBOM artifact and document of every image" all_kept "$C" $IMAGES
+"$OCI_BUILD" -q --layout "$C" clean curl >/dev/null 2>&1
+check "clean curl removes curl's SBOM artifact manifest and document" \
+        test ! -e "$(blob "$C" "$a_curl")" -a ! -e "$(blob "$C" "$s_curl")"
+check "and keeps the others'" all_kept "$C" base jq mix
+if [ -x "$OCI_VALIDATE" ]; then
+        check "oci-validate of the layout after clean curl" "$OCI_VALIDATE" --quiet "$C"
+fi
+"$OCI_BUILD" -q --layout "$C" clean --all >/dev/null 2>&1
+check "clean --all leaves no blob" test -z "$(ls "$C/blobs/sha256")"
+
+# --- save: the SBOM stays out of the tar ---------------------------------------
+run save curl -o "$T/curl.tar" 2>/dev/null
+check "save curl writes a tar" test -s "$T/curl.tar"
+check "the tar holds neither the SBOM document nor its artifact manifest" \
+        bash -c "tar -tf '$T/curl.tar' | grep -q blobs/sha256/ && ! tar -tf '$T/curl.tar' | grep -Eq '${a_curl#sha256:}|${s_curl#sha256:}'"
+check "and no index entry of the tar names it" bash -c "! tar -xOf '$T/curl.tar' index.json | grep -q org.oci-build.sbom"
+if start_dockerd; then
+        out=$(docker load -i "$T/curl.tar" 2>&1)
+        check "docker load -i curl.tar loads it ($(tr '\n' ' ' <<<"$out"))" grep -q "Loaded image: distroless-curl:latest" <<<"$out"
+        check "docker run of the loaded curl" \
+                bash -c "docker run --rm --network=none distroless-curl:latest --version | grep -q '^curl '"
+else
+        skip "docker load of a save tar of a layout with SBOMs" "$DOCKER_SKIP"
+fi
+
+# --- downloads as packages ------------------------------------------------------
+mkdir -p "$T/www"
+printf 'a downloaded program\n' > "$T/www/payload-amd64"
+cp "$T/www/payload-amd64" "$T/www/payload-arm64"
+H=$(sha256sum < "$T/www/payload-amd64" | cut -d' ' -f1)
+WWW=
+for try in 1 2 3; do
+        PORT=$(free_port)
+        python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$PORT" >"$T/www.log" 2>&1 &
+        WWW_PID=$!
+        CLEANUP_PIDS+=("$WWW_PID")
+        if wait_port "$PORT" 10 && kill -0 "$WWW_PID" 2>/dev/null; then
+                WWW=1
+                break
+        fi
+        kill "$WWW_PID" 2>/dev/null
+        wait "$WWW_PID" 2>/dev/null
+done
+if [ -z "$WWW" ]; then
+        not_ok "a web server on 127.0.0.1 for the download checks" "$(tail -n 3 "$T/www.log")"
+else
+        cat > "$T/src1/configs/apps/dl.yml" <<EOF
+name: dl
+version: "2.5"
+description: an app with a download
+tools: [curl]
+artifacts:
+  - { path: /app/payload, url: "http://127.0.0.1:$PORT/payload-{arch}", sha256: "$H", mode: "0755" }
+  - { path: /app/note.txt, source: note.txt }
+EOF
+        export OCI_BUILD_CACHE=$T/cache
+        if run -q app dl 2>"$T/dl.err"; then
+                ok "build an app with a pinned download"
+                run sbom dl -o "$T/dl.spdx.json"
+                out=$(python3 - "$T/dl.spdx.json" "$H" "$PORT" "$SPDX_SCHEMA" <<'EOF'
+import json, sys, jsonschema
+d, h, port = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+jsonschema.validate(d, json.load(open(sys.argv[4])))
+image = [p for p in d["packages"] if p["SPDXID"] == "SPDXRef-Image"][0]
+arch = image["externalRefs"][0]["referenceLocator"].rsplit("=", 1)[1]
+url = "http://127.0.0.1:%s/payload-%s" % (port, arch)
+want = "pkg:generic/payload@2.5?download_url=" + url.replace(":", "%3A").replace("/", "%2F")
+pk = [p for p in d["packages"] if any(r["referenceLocator"] == want for r in p.get("externalRefs", []))]
+assert len(pk) == 1, "no package with purl " + want
+pk = pk[0]
+assert pk["downloadLocation"] == url, pk["downloadLocation"]
+assert {"algorithm": "SHA256", "checksumValue": h} in pk["checksums"], pk["checksums"]
+fid = [f["SPDXID"] for f in d["files"] if f["fileName"] == "/app/payload"][0]
+contained = [r["relatedSpdxElement"] for r in d["relationships"]
+             if r["spdxElementId"] == pk["SPDXID"] and r["relationshipType"] == "CONTAINS"]
+assert contained == [fid], contained
+assert any(r["spdxElementId"] == "SPDXRef-Image" and r["relatedSpdxElement"] == pk["SPDXID"] for r in d["relationships"])
+print(len(d["files"]))
+EOF
+)
+                check "dl's SBOM validates; pkg:generic/payload@2.5?download_url=URL with the pinned sha256 contains /app/payload" \
+                        test -n "$out"
+                if umoci unpack --rootless --image "$O:dl" "$T/u-dl" >/dev/null 2>&1; then
+                        n=$(find "$T/u-dl/rootfs" -type f | wc -l)
+                        check "dl: the SBOM's ${out:-no} files are the $n regular files of the image umoci unpacks" \
+                                test "$n" = "$out"
+                else
+                        not_ok "umoci unpack dl"
+                fi
+                if [ -x "$OCI_VALIDATE" ]; then
+                        check "oci-validate --distroless of the whole layout with dl" \
+                                "$OCI_VALIDATE" --distroless --quiet "$O"
+                fi
+        else
+                not_ok "build an app with a pinned download" "$(cat "$T/dl.err")"
+        fi
+fi
+
+# --- an image index: one SBOM per platform -------------------------------------
+# The arm64 sysroot that test-arch.sh makes (and caches for the day).
+ARCH_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/oci-build-test
+SR=$ARCH_CACHE/sysroot-linux-arm64-$(printf '%s %s' curl,jq "$(date +%Y-%m-%d)" | sha256sum | cut -c1-12)
+if [ ! -f "$SR/var/lib/dpkg/status" ] && have mmdebstrap; then
+        mkdir -p "$ARCH_CACHE"
+        "$OCI_BUILD" --platform linux/arm64 sysroot --packages-of curl,jq "$SR" >/dev/null 2>&1 || rm -rf "$SR"
+fi
+if [ -f "$SR/var/lib/dpkg/status" ]; then
+        mkdir -p "$T/sysroots"
+        ln -s "$SR" "$T/sysroots/linux-arm64"
+        MA=$T/multi
+        if OCI_BUILD_SYSROOTS=$T/sysroots "$OCI_BUILD" -q -C "$T/src1/configs" -L "$MA" \
+                --platform linux/amd64,linux/arm64 tool curl >/dev/null 2>"$T/ma.err"; then
+                ok "tool curl for linux/amd64 and linux/arm64: an image index per image"
+                check "the index.json entries (image indexes) carry no SBOM annotation" \
+                        jq -e '[.manifests[] | select(.annotations["org.oci-build.sbom"])] | length == 0' "$MA/index.json"
+                out=$(python3 - "$MA" <<'EOF'
+import json, sys
+lay = sys.argv[1]
+def blob(d):
+    return open(lay + "/blobs/sha256/" + d.split(":")[1], "rb").read()
+n = 0
+for e in json.load(open(lay + "/index.json"))["manifests"]:
+    for m in json.loads(blob(e["digest"]))["manifests"]:
+        a = json.loads(blob(m["annotations"]["org.oci-build.sbom"]))
+        assert a["artifactType"] == "application/spdx+json" and a["subject"]["digest"] == m["digest"]
+        doc = json.loads(blob(a["layers"][0]["digest"]))
+        purl = [p for p in doc["packages"] if p["SPDXID"] == "SPDXRef-Image"][0]["externalRefs"][0]["referenceLocator"]
+        assert purl.endswith("arch=" + m["platform"]["architecture"]), purl
+        assert m["digest"].split(":")[1] in purl, purl
+        n += 1
+print(n)
+EOF
+)
+                check "each platform's manifest descriptor names its own SBOM, about that manifest and architecture (${out:-0} of 4)" \
+                        test "$out" = 4
+                if [ -x "$OCI_VALIDATE" ]; then
+                        check "oci-validate --distroless of the two-platform layout" "$OCI_VALIDATE" --distroless --quiet "$MA"
+                fi
+                n_before=$(ls "$MA/blobs/sha256" | wc -l)
+                "$OCI_BUILD" -q --layout "$MA" clean >/dev/null 2>&1
+                check "clean deletes none of the per-platform SBOMs ($n_before blobs)" \
+                        test "$(ls "$MA/blobs/sha256" | wc -l)" = "$n_before"
+                check "sbom curl reads one of them" bash -c "'$OCI_BUILD' --layout '$MA' sbom curl | jq -e '.spdxVersion == \"SPDX-2.3\"'"
+        else
+                not_ok "tool curl for linux/amd64 and linux/arm64" "$(cat "$T/ma.err")"
+        fi
+else
+        skip "SBOMs in an image index" "no arm64 sysroot (mmdebstrap is needed to make one)"
+fi
+
+# zstd layers: the build reads them back for its SBOM.
+if "$OCI_BUILD" -q -C "$T/src1/configs" --layout "$T/zstd" --compression zstd tool jq 2>"$T/zstd.err"; then
+        check "a zstd build of jq attaches an SBOM with the gzip build's files and sha256s" \
+                cmp <(jq -c '[.files[] | [.fileName, .checksums]]' "$T/jq.spdx.json") \
+                <("$OCI_BUILD" --layout "$T/zstd" sbom jq | jq -c '[.files[] | [.fileName, .checksums]]')
+else
+        not_ok "a zstd build of jq attaches an SBOM" "$(cat "$T/zstd.err")"
+fi
 
 expect_fail "sbom of an image the layout does not have: one line naming it" "no image 'nothing'" run sbom nothing
 expect_fail "show takes --files or --packages, not both" "not both" run show curl --files --packages

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+#include "sbom-attach.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "cleanup-libs.h"
+#include "oci.h"
+#include "platform.h"
+#include "sbom.h"
+#include "util.h"
+
+json_t *sbom_artifact_manifest(const char *subject_digest, uint64_t subject_size, const char *empty_digest,
+                               const char *sbom_digest, uint64_t sbom_size, const char *title, int64_t created)
+{
+        _cleanup_free_ char *when = oci_time(created);
+        json_t *layer = oci_descriptor(SBOM_MEDIA_TYPE, sbom_digest, sbom_size);
+        json_object_set_new(layer, "annotations", json_pack("{s:s}", "org.opencontainers.image.title", title));
+        return json_pack("{s:i, s:s, s:s, s:o, s:[o], s:o, s:{s:s}}", "schemaVersion", 2, "mediaType", OCI_MT_MANIFEST,
+                         "artifactType", SBOM_MEDIA_TYPE, "config", oci_descriptor(OCI_MT_EMPTY, empty_digest, 2),
+                         "layers", layer, "subject", oci_descriptor(OCI_MT_MANIFEST, subject_digest, subject_size),
+                         "annotations", "org.opencontainers.image.created", when);
+}
+
+/* The downloaded artifacts of an app, as the build fetched them. */
+static SbomDownload *downloads_of(const Spec *spec, const char *arch, char ***ret_strings, size_t *ret_n)
+{
+        SbomDownload *v = xcalloc(spec->n_artifacts + 1, sizeof(SbomDownload));
+        char **strings = NULL;
+        size_t n = 0;
+        for (size_t i = 0; i < spec->n_artifacts; i++) {
+                const SpecArtifact *a = &spec->artifacts[i];
+                /* An app's download is one file of the image. A tool's
+                 * release is unpacked, maybe compiled: not listed (yet). */
+                if (!a->url || spec->tier != SPEC_TIER_APP)
+                        continue;
+                _cleanup_free_ char *u1 = str_replace_all(a->url, "{arch}", arch);
+                _cleanup_free_ char *url =
+                        spec->version ? str_replace_all(u1, "{version}", spec->version) : xstrdup(u1);
+                strv_push(&strings, url);
+                const char *base = strrchr(a->path, '/');
+                v[n++] = (SbomDownload){ .path = a->path,
+                                         .name = base ? base + 1 : a->path,
+                                         .version = spec->version ? spec->version : "NOASSERTION" };
+        }
+        /* The URLs, once strv_push() is done moving them. */
+        for (size_t i = 0; i < n; i++)
+                v[i].url = strings[i];
+        *ret_strings = strings;
+        *ret_n = n;
+        return v;
+}
+
+int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, ObError *err)
+{
+        json_t *desc = layout_index_find(l, spec->name);
+        const char *mdigest = json_string_value(json_object_get(desc, "digest"));
+        if (!mdigest)
+                return ob_error_plain(err, ENOENT, "no image '%s' in '%s' to attach an SBOM to", spec->name,
+                                      layout_path(l));
+        uint64_t msize = (uint64_t) json_integer_value(json_object_get(desc, "size"));
+
+        _cleanup_strv_ char **urls = NULL;
+        size_t n = 0;
+        _cleanup_free_ SbomDownload *downloads = downloads_of(spec, arch, &urls, &n);
+        _cleanup_json_ json_t *doc = NULL;
+        int r = sbom_image(l, spec->name, downloads, n, created, &doc, err);
+        if (r < 0)
+                return ob_error_wrap(err, "the SBOM of '%s'", spec->name);
+        _cleanup_free_ char *text = sbom_text(doc);
+        if (!text)
+                return ob_error_plain(err, ENOMEM, "cannot write the SPDX document of '%s'", spec->name);
+
+        char sdigest[DIGEST_STRING_MAX], edigest[DIGEST_STRING_MAX], adigest[DIGEST_STRING_MAX];
+        r = layout_put_blob(l, text, strlen(text), sdigest, err);
+        if (r == 0)
+                r = layout_put_blob(l, "{}", 2, edigest, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *title = xasprintf("%s.spdx.json", spec->name);
+        _cleanup_json_ json_t *m =
+                sbom_artifact_manifest(mdigest, msize, edigest, sdigest, strlen(text), title, created);
+        _cleanup_free_ char *mtext = oci_json_dump(m);
+        r = layout_put_blob(l, mtext, strlen(mtext), adigest, err);
+        if (r < 0)
+                return r;
+        json_t *ann = json_object_get(desc, "annotations");
+        if (!json_is_object(ann))
+                json_object_set_new(desc, "annotations", ann = json_object());
+        json_object_set_new(ann, SBOM_ANNOTATION, json_string(adigest));
+        return 0;
+}
+
+/* The descriptor that carries the annotation: the entry itself, or in an
+ * image index the native platform's manifest (else the first). */
+static int sbom_holder(Layout *l, const char *name, json_t **ret, ObError *err)
+{
+        json_t *desc = layout_index_find(l, name);
+        if (!desc)
+                return -ENOENT;
+        const char *mt = json_string_value(json_object_get(desc, "mediaType"));
+        if (!mt || strcmp(mt, OCI_MT_INDEX) != 0) {
+                *ret = json_incref(desc);
+                return 0;
+        }
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        int r = layout_read_blob(l, json_string_value(json_object_get(desc, "digest")), &data, &size, err);
+        if (r < 0)
+                return ob_error_wrap(err, "image '%s'", name);
+        _cleanup_json_ json_t *idx = json_loadb(data, size, 0, NULL);
+        json_t *list = json_object_get(idx, "manifests");
+        Platform native;
+        platform_native(&native);
+        json_t *pick = NULL, *m;
+        size_t i;
+        json_array_foreach(list, i, m)
+                if (!pick && platform_json_matches(json_object_get(m, "platform"), &native))
+                        pick = m;
+        if (!pick)
+                pick = json_array_get(list, 0);
+        if (!pick)
+                return -ENOENT;
+        *ret = json_incref(pick);
+        return 0;
+}
+
+int sbom_attached(Layout *l, const char *name, char **ret_text, size_t *ret_size, ObError *err)
+{
+        _cleanup_json_ json_t *holder = NULL;
+        int r = sbom_holder(l, name, &holder, err);
+        if (r < 0)
+                return r;
+        const char *adigest =
+                json_string_value(json_object_get(json_object_get(holder, "annotations"), SBOM_ANNOTATION));
+        if (!adigest)
+                return -ENOENT;
+        _cleanup_free_ char *mtext = NULL;
+        size_t msize = 0;
+        r = layout_read_blob(l, adigest, &mtext, &msize, err);
+        if (r < 0)
+                return ob_error_wrap(err, "the SBOM of '%s' (annotation %s)", name, SBOM_ANNOTATION);
+        _cleanup_json_ json_t *m = json_loadb(mtext, msize, 0, NULL);
+        json_t *layer = json_array_get(json_object_get(m, "layers"), 0);
+        const char *art = json_string_value(json_object_get(m, "artifactType"));
+        const char *lt = json_string_value(json_object_get(layer, "mediaType"));
+        const char *sdigest = json_string_value(json_object_get(layer, "digest"));
+        if (!art || strcmp(art, SBOM_MEDIA_TYPE) != 0 || !lt || strcmp(lt, SBOM_MEDIA_TYPE) != 0 || !sdigest)
+                return ob_error_plain(err, EBADMSG,
+                                      "the SBOM manifest %s of '%s' is not an artifact of type %s with its "
+                                      "document as first layer",
+                                      adigest, name, SBOM_MEDIA_TYPE);
+        r = layout_read_blob(l, sdigest, ret_text, ret_size, err);
+        if (r < 0)
+                return ob_error_wrap(err, "the SBOM of '%s'", name);
+        return 0;
+}
