@@ -52,6 +52,8 @@ typedef struct BuildOptions {
         const Platform *platform;  /* asked for with --platform (checked against the files), or NULL */
         int64_t source_date_epoch; /* 'created', and the latest mtime in layers */
         LayerOptions layer;        /* compression */
+        struct LayerCache *steps;  /* the step cache (step-cache.h); NULL: run every data command and build step */
+        const char *layout_dir;    /* where the layers will go, for the step cache */
         BuildProgressFn progress;  /* may be NULL */
         void *progress_data;
 } BuildOptions;

@@ -3,6 +3,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "digest.h"
 #include "error.h"
@@ -36,6 +38,9 @@ typedef struct LayerCache LayerCache;
  * never fails: a directory that cannot be used gives a cache that finds
  * nothing and stores nothing, which it says once on stderr. */
 LayerCache *layer_cache_open(const char *dir);
+/* The same storage for other keys (step-cache.h); what names it in
+ * messages ("step cache"). */
+LayerCache *layer_cache_open_kind(const char *dir, const char *what);
 /* $OCI_BUILD_CACHE/layers, else $XDG_CACHE_HOME/oci-build/layers, else
  * ~/.cache/oci-build/layers. */
 LayerCache *layer_cache_open_default(void);
@@ -59,6 +64,21 @@ int layer_cache_key(const Plan *p, int64_t source_date_epoch, const char *settin
 /* Fills digest, diff_id, size and tar_size of ret and returns true when
  * the cache has the key and the layout holds its blob, intact. */
 bool layer_cache_lookup(LayerCache *c, Layout *l, const LayerKey *k, const char *media_type, OciLayerInfo *ret);
+
+/* The same, for the layout in layout_dir (not opened yet). */
+bool layer_cache_lookup_at(LayerCache *c, const char *layout_dir, const LayerKey *k, const char *media_type,
+                           OciLayerInfo *ret);
+void layer_cache_store_at(LayerCache *c, const char *layout_dir, const LayerKey *k, const char *media_type,
+                          const OciLayerInfo *info);
+
+/* Key helpers shared with the step cache. A field hashed with its NUL,
+ * so that it never runs into the next. */
+void cache_hash_printf(Sha256 *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The identity of a file (type and mode, device, inode, size, mtime and
+ * ctime in ns); sets *racy when it changed too recently for its
+ * timestamps to tell a further change. */
+void cache_hash_stat(Sha256 *h, const struct stat *st, const struct timespec *now, bool *racy);
+bool cache_stat_racy(const struct stat *st, const struct timespec *now);
 
 /* Remembers a layer written into l. Failures are told once and otherwise
  * ignored: the cache is an optimisation. */

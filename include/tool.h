@@ -58,3 +58,5 @@ bool tool_version_matches(const char *version, const char *wanted);
  * tool_data_cleanup() once the layer is written. */
 int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err);
 void tool_data_cleanup(char *tmpdir);
+/* The data command's environment, besides HOME (the run_as user's). */
+extern const char *const tool_data_env[];

@@ -14,6 +14,7 @@
 #include "pkgdb.h"
 #include "sbom-attach.h"
 #include "platform.h"
+#include "step-cache.h"
 #include "tool.h"
 
 typedef struct BuildTool {
@@ -23,7 +24,11 @@ typedef struct BuildTool {
         Plan plan;
         bool data_planned; /* the data command ran and its layer is planned */
         Plan data;
-        char *data_tmp; /* the data command's output, removed with the Build */
+        char *data_tmp;   /* the data command's output, removed with the Build */
+        bool data_keyed;  /* data_key names the data layer's inputs (step-cache.h) */
+        bool data_cached; /* data_info is the layer the step cache has for them */
+        LayerKey data_key;
+        OciLayerInfo data_info;
 } BuildTool;
 
 typedef struct BuildApp {
@@ -31,6 +36,9 @@ typedef struct BuildApp {
         size_t *tools; /* indices into Build.tools, in the config's order */
         size_t n_tools;
         Plan plan;
+        bool steps_ran;  /* its build steps ran in this run */
+        bool step_keyed; /* step_key names the tree they left, as planned */
+        LayerKey step_key;
 } BuildApp;
 
 /* An image to write: the base image, tools[index] or apps[index]. */
@@ -275,6 +283,28 @@ static void note_missing(Build *b, const Spec *spec)
                 strv_push(&b->missing_packages, spec->package);
 }
 
+/* The data layer of a tool: the one the step cache has when nothing that
+ * decides it changed (its command does not run), else made now. */
+static int plan_data(Build *b, BuildTool *t, ObError *err)
+{
+        ObError ignore;
+        const char *mt = layer_media_type(&b->o.layer);
+        t->data_keyed =
+                layer_cache_usable(b->o.steps) && b->o.layout_dir &&
+                step_cache_data_key(t->spec, t->debian_version, &t->plan, &b->o.layer, &t->data_key, &ignore) == 0;
+        if (t->data_keyed && layer_cache_lookup_at(b->o.steps, b->o.layout_dir, &t->data_key, mt, &t->data_info)) {
+                ob_debug("%s: data layer %s: from the step cache", t->spec->name, t->data_info.digest);
+                t->data_info.media_type = mt;
+                t->data_cached = true;
+                return 0;
+        }
+        int r = tool_data_plan(t->spec, b->o.source_date_epoch, &t->data, &t->data_tmp, err);
+        if (r < 0)
+                return r;
+        t->data_planned = true;
+        return 0;
+}
+
 /* Loads and plans the tool NAME once per run; with_data also runs its data
  * command (once). Returns its index. */
 static int plan_tool(Build *b, const char *name, bool with_data, bool fetch, size_t *ret_index, ObError *err)
@@ -311,11 +341,10 @@ static int plan_tool(Build *b, const char *name, bool with_data, bool fetch, siz
                                   .plan = plan };
                 plan = (Plan){ 0 };
         }
-        if (with_data && t->spec->has_data && !t->data_planned) {
-                r = tool_data_plan(t->spec, b->o.source_date_epoch, &t->data, &t->data_tmp, err);
+        if (with_data && t->spec->has_data && !t->data_planned && !t->data_cached) {
+                r = plan_data(b, t, err);
                 if (r < 0)
                         return r;
-                t->data_planned = true;
         }
         *ret_index = (size_t) (t - b->tools);
         return 0;
@@ -342,6 +371,21 @@ static bool is_tool_config(const char *configs, const char *name)
         _cleanup_(config_ref_clear) ConfigRef ref = { 0 };
         ObError ignore;
         return configs_find(configs, name, &ref, &ignore) == 0 && ref.tier == SPEC_TIER_TOOL;
+}
+
+/* True when the app's build steps need not run: the tree is as they left
+ * it in an earlier build whose app layer is in the layout. */
+static bool app_steps_fresh(Build *b, const Spec *app, const Plan *const *layers, size_t n_layers)
+{
+        LayerKey key;
+        OciLayerInfo info;
+        ObError ignore;
+        if (app->n_build == 0 || !layer_cache_usable(b->o.steps) || !b->o.layout_dir ||
+            step_cache_app_key(app, b->base, layers, n_layers, &b->o.layer, &key, &ignore) < 0 ||
+            !layer_cache_lookup_at(b->o.steps, b->o.layout_dir, &key, layer_media_type(&b->o.layer), &info))
+                return false;
+        ob_info("%s: build steps skipped: nothing they read changed since they made %s", app->name, info.digest);
+        return true;
 }
 
 static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret_index, ObError *err)
@@ -388,10 +432,12 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
         for (size_t i = 0; i < n_tools && !(flags & BUILD_PLAN_ONLY); i++)
                 layers[n_layers++] = &b->tools[tools[i]].plan;
 
-        if (!(flags & BUILD_PLAN_ONLY)) {
+        bool steps_ran = false;
+        if (!(flags & BUILD_PLAN_ONLY) && !app_steps_fresh(b, spec, layers, n_layers)) {
                 r = app_run_build(spec, err);
                 if (r < 0)
                         return r;
+                steps_ran = spec->n_build > 0;
         }
         _cleanup_(plan_clear) Plan plan = { 0 };
         /* What the base and tool layers hold is not repeated in the app's. */
@@ -403,6 +449,10 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
                 r = pkgdb_add_records(b->pkgdb, &plan, b->o.source_date_epoch, err);
         if (r < 0)
                 return r;
+        LayerKey step_key;
+        ObError ignore;
+        bool step_keyed = steps_ran && layer_cache_usable(b->o.steps) && b->o.layout_dir &&
+                          step_cache_app_key(spec, b->base, layers, n_layers, &b->o.layer, &step_key, &ignore) == 0;
         if (!(flags & BUILD_PLAN_ONLY)) {
                 layers[n_layers++] = &plan;
                 r = app_check_health(spec, layers, n_layers, err);
@@ -411,8 +461,13 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
         }
 
         b->apps = xrealloc(b->apps, (b->n_apps + 1) * sizeof(BuildApp));
-        b->apps[b->n_apps] =
-                (BuildApp){ .spec = TAKE_PTR(spec), .tools = TAKE_PTR(tools), .n_tools = n_tools, .plan = plan };
+        b->apps[b->n_apps] = (BuildApp){ .spec = TAKE_PTR(spec),
+                                         .tools = TAKE_PTR(tools),
+                                         .n_tools = n_tools,
+                                         .plan = plan,
+                                         .steps_ran = steps_ran,
+                                         .step_keyed = step_keyed,
+                                         .step_key = step_key };
         plan = (Plan){ 0 };
         *ret_index = b->n_apps++;
         return 0;
@@ -483,8 +538,10 @@ static const OciLayerInfo *written_before(const Build *b, const char *key)
         return NULL;
 }
 
-static int write_layer(Build *b, Layout *l, const char *key, const Plan *plan, char *created_by, const char *comment,
-                       OciLayerInfo *ret, ObError *err)
+/* Writes the layer KEY unless this run wrote it already; with cached
+ * (a layer of the step cache, in the layout), plan is not written. */
+static int write_layer_from(Build *b, Layout *l, const char *key, const Plan *plan, const OciLayerInfo *cached,
+                            char *created_by, const char *comment, OciLayerInfo *ret, ObError *err)
 {
         _cleanup_free_ char *by = created_by;
         b->current_layer++;
@@ -494,17 +551,67 @@ static int write_layer(Build *b, Layout *l, const char *key, const Plan *plan, c
                 tell(b, (BuildProgress){ .event = BUILD_LAYER_DONE });
                 return 0;
         }
-        tell(b,
-             (BuildProgress){ .event = BUILD_LAYER_START, .entries = plan->n, .file_bytes = plan_content_size(plan) });
-        OciLayerInfo info = { .created_by = by, .comment = comment };
-        int r = layer_write(l, plan, &b->o.layer, &info, err);
-        if (r < 0)
-                return r;
-        tell(b, (BuildProgress){ .event = BUILD_LAYER_DONE, .compressed = info.size });
+        OciLayerInfo info = { 0 };
+        if (cached) {
+                info = *cached;
+                tell(b, (BuildProgress){ .event = BUILD_LAYER_DONE });
+        } else {
+                tell(b, (BuildProgress){ .event = BUILD_LAYER_START,
+                                         .entries = plan->n,
+                                         .file_bytes = plan_content_size(plan) });
+                int r = layer_write(l, plan, &b->o.layer, &info, err);
+                if (r < 0)
+                        return r;
+                tell(b, (BuildProgress){ .event = BUILD_LAYER_DONE, .compressed = info.size });
+        }
+        info.created_by = by;
+        info.comment = comment;
         b->written = xrealloc(b->written, (b->n_written + 1) * sizeof(WrittenLayer));
         WrittenLayer *w = &b->written[b->n_written++];
         *w = (WrittenLayer){ .key = xstrdup(key), .created_by = TAKE_PTR(by), .info = info };
         *ret = w->info;
+        return 0;
+}
+
+static int write_layer(Build *b, Layout *l, const char *key, const Plan *plan, char *created_by, const char *comment,
+                       OciLayerInfo *ret, ObError *err)
+{
+        return write_layer_from(b, l, key, plan, /* cached= */ NULL, created_by, comment, ret, err);
+}
+
+/* A tool's data layer: the step cache's, or written and remembered there. */
+static int data_layer(Build *b, Layout *l, BuildTool *t, OciLayerInfo *ret, ObError *err)
+{
+        const char *mt = layer_media_type(&b->o.layer);
+        int r;
+        /* Its blob may have gone since it was planned ('oci-build clean'
+         * meanwhile): then the command runs now. */
+        if (t->data_cached && !layer_cache_lookup(b->o.steps, l, &t->data_key, mt, &t->data_info)) {
+                t->data_cached = false;
+                r = tool_data_plan(t->spec, b->o.source_date_epoch, &t->data, &t->data_tmp, err);
+                if (r < 0)
+                        return r;
+                t->data_planned = true;
+        }
+        t->data_info.media_type = mt;
+        _cleanup_free_ char *key = xasprintf("data:%s", t->spec->name);
+        /* Its files are gone after this build: no layer cache entry would
+         * ever be found again. */
+        struct LayerCache *layers = b->o.layer.cache;
+        b->o.layer.cache = NULL;
+        r = write_layer_from(b, l, key, &t->data, t->data_cached ? &t->data_info : NULL,
+                             xasprintf("oci-build %s: %s data layer (made by %s)", OB_VERSION, t->spec->name,
+                                       t->spec->data.command[0]),
+                             "not reproducible: made by a program at build time", ret, err);
+        b->o.layer.cache = layers;
+        if (r < 0 || t->data_cached || !t->data_keyed)
+                return r;
+        /* Remembered only when its inputs did not change meanwhile. */
+        LayerKey after;
+        ObError ignore;
+        if (step_cache_data_key(t->spec, t->debian_version, &t->plan, &b->o.layer, &after, &ignore) == 0 &&
+            strcmp(after.hex, t->data_key.hex) == 0)
+                layer_cache_store(b->o.steps, l, &after, mt, ret);
         return 0;
 }
 
@@ -566,12 +673,8 @@ static int write_tool_image(Build *b, Layout *l, BuildTool *t, BuildResult *ret,
         r = tool_layer(b, l, t, &layers[n++], err);
         if (r < 0)
                 return r;
-        if (t->data_planned) {
-                _cleanup_free_ char *key = xasprintf("data:%s", t->spec->name);
-                r = write_layer(b, l, key, &t->data,
-                                xasprintf("oci-build %s: %s data layer (made by %s)", OB_VERSION, t->spec->name,
-                                          t->spec->data.command[0]),
-                                "not reproducible: made by a program at build time", &layers[n++], err);
+        if (t->data_planned || t->data_cached) {
+                r = data_layer(b, l, t, &layers[n++], err);
                 if (r < 0)
                         return r;
         }
@@ -611,6 +714,29 @@ static void app_config(const Build *b, const BuildApp *a, SpecImageConfig *ret)
         spec_image_config_clear(&cfg);
 }
 
+/* Remembers the tree an app's steps left, when it is still the one
+ * planned and old enough for its timestamps to tell a later change. */
+static void app_steps_remember(Build *b, Layout *l, const BuildApp *a, const OciLayerInfo *layer)
+{
+        _cleanup_free_ const Plan **below = xcalloc(a->n_tools + 1, sizeof(Plan *));
+        size_t n = 0;
+        below[n++] = &b->base_plan;
+        for (size_t k = 0; k < a->n_tools; k++)
+                below[n++] = &b->tools[a->tools[k]].plan;
+        LayerKey after;
+        ObError ignore;
+        for (int attempt = 0; attempt < 2; attempt++) {
+                if (step_cache_app_key(a->spec, b->base, below, n, &b->o.layer, &after, &ignore) < 0 ||
+                    strcmp(after.hex, a->step_key.hex) != 0)
+                        return;
+                if (!after.racy)
+                        break;
+                /* Files the steps wrote a moment ago: wait out the clock tick once. */
+                nanosleep(&(struct timespec){ .tv_nsec = 60 * 1000 * 1000 }, NULL);
+        }
+        layer_cache_store(b->o.steps, l, &after, layer_media_type(&b->o.layer), layer);
+}
+
 static int write_app_image(Build *b, Layout *l, BuildApp *a, BuildResult *ret, ObError *err)
 {
         _cleanup_free_ OciLayerInfo *layers = xcalloc(a->n_tools + 2, sizeof(OciLayerInfo));
@@ -628,6 +754,8 @@ static int write_app_image(Build *b, Layout *l, BuildApp *a, BuildResult *ret, O
                         a->spec->description, &layers[n++], err);
         if (r < 0)
                 return r;
+        if (a->step_keyed)
+                app_steps_remember(b, l, a, &layers[n - 1]);
         _cleanup_(spec_image_config_clear) SpecImageConfig cfg = { 0 };
         app_config(b, a, &cfg);
         ImageBuild ib = { .name = a->spec->name,

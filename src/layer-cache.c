@@ -22,10 +22,14 @@
  * milliseconds (some in whole seconds): a file changed again within the
  * tick of the change we saw keeps its timestamps. */
 #define RACY_NS (2LL * 1000000000LL)
+/* Where ctimes have nanoseconds they move with the kernel's coarse clock,
+ * a few milliseconds at most. */
+#define RACY_FINE_NS (50LL * 1000000LL)
 #define HASH_CHUNK (256u * 1024u)
 
 struct LayerCache {
         char *dir;
+        char *what; /* "layer cache", "step cache": for messages */
         bool usable;
         bool prepared; /* the directory was made or checked */
         bool told_damaged;
@@ -36,15 +40,21 @@ static void disable(LayerCache *c, const char *why)
         if (!c->usable)
                 return;
         c->usable = false;
-        ob_info("oci-build: the layer cache '%s' cannot be used (%s): building without it", c->dir, why);
+        ob_info("oci-build: the %s '%s' cannot be used (%s): building without it", c->what, c->dir, why);
+}
+
+LayerCache *layer_cache_open_kind(const char *dir, const char *what)
+{
+        LayerCache *c = xcalloc(1, sizeof(*c));
+        c->dir = xstrdup(dir);
+        c->what = xstrdup(what);
+        c->usable = true;
+        return c;
 }
 
 LayerCache *layer_cache_open(const char *dir)
 {
-        LayerCache *c = xcalloc(1, sizeof(*c));
-        c->dir = xstrdup(dir);
-        c->usable = true;
-        return c;
+        return layer_cache_open_kind(dir, "layer cache");
 }
 
 /* The directory is made when the first entry is stored, not before: a
@@ -78,6 +88,7 @@ void layer_cache_free(LayerCache *c)
         if (!c)
                 return;
         free(c->dir);
+        free(c->what);
         free(c);
 }
 
@@ -91,8 +102,7 @@ static int64_t ns(const struct timespec *t)
         return (int64_t) t->tv_sec * 1000000000LL + t->tv_nsec;
 }
 
-static void hash_printf(Sha256 *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void hash_printf(Sha256 *h, const char *fmt, ...)
+void cache_hash_printf(Sha256 *h, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -114,6 +124,23 @@ static int source_stat(const Entry *e, struct stat *st, ObError *err)
         return 0;
 }
 
+bool cache_stat_racy(const struct stat *st, const struct timespec *now)
+{
+        /* A ctime (which no one can set) without nanoseconds: the file
+         * system keeps whole seconds (or two), so the window is as wide. */
+        int64_t window = st->st_ctim.tv_nsec == 0 ? RACY_NS : RACY_FINE_NS;
+        return ns(&st->st_ctim) > ns(now) - window || ns(&st->st_mtim) > ns(now) - window;
+}
+
+void cache_hash_stat(Sha256 *h, const struct stat *st, const struct timespec *now, bool *racy)
+{
+        cache_hash_printf(h, "file %o %llu %llu %lld %lld %lld", (unsigned) st->st_mode,
+                          (unsigned long long) st->st_dev, (unsigned long long) st->st_ino, (long long) st->st_size,
+                          (long long) ns(&st->st_mtim), (long long) ns(&st->st_ctim));
+        if (cache_stat_racy(st, now))
+                *racy = true;
+}
+
 int layer_cache_key(const Plan *p, int64_t source_date_epoch, const char *settings, LayerKey *ret, ObError *err)
 {
         _cleanup_sha256_ Sha256 h = { 0 };
@@ -122,33 +149,33 @@ int layer_cache_key(const Plan *p, int64_t source_date_epoch, const char *settin
         bool racy = false;
 
         sha256_init(&h);
-        hash_printf(&h, "oci-build %s layer cache, tar format %d, %s, epoch %lld", OB_VERSION, LAYER_TAR_FORMAT_VERSION,
-                    settings, (long long) source_date_epoch);
+        cache_hash_printf(&h, "oci-build %s layer cache, tar format %d, %s, epoch %lld", OB_VERSION,
+                          LAYER_TAR_FORMAT_VERSION, settings, (long long) source_date_epoch);
         for (size_t i = 0; i < p->n; i++) {
                 const Entry *e = &p->entries[i];
                 /* As the layer writer clamps it. */
                 int64_t mtime = e->mtime < source_date_epoch ? e->mtime : source_date_epoch;
                 if (mtime < 0)
                         mtime = 0;
-                hash_printf(&h, "%s", e->path);
-                hash_printf(&h, "%d %o %u %u %lld %llu", (int) e->type, e->mode, e->uid, e->gid, (long long) mtime,
-                            (unsigned long long) e->size);
-                hash_printf(&h, "%s", e->target ? e->target : "");
+                cache_hash_printf(&h, "%s", e->path);
+                cache_hash_printf(&h, "%d %o %u %u %lld %llu", (int) e->type, e->mode, e->uid, e->gid,
+                                  (long long) mtime, (unsigned long long) e->size);
+                cache_hash_printf(&h, "%s", e->target ? e->target : "");
                 if (e->type != ENTRY_FILE)
                         continue;
                 if (e->data) {
                         char d[DIGEST_STRING_MAX];
                         sha256_string(e->data, e->size, d);
-                        hash_printf(&h, "data %s", d);
+                        cache_hash_printf(&h, "data %s", d);
                         continue;
                 }
                 struct stat st;
                 int r = source_stat(e, &st, err);
                 if (r < 0)
                         return r;
-                hash_printf(&h, "file %llu %llu %lld %lld %lld", (unsigned long long) st.st_dev,
-                            (unsigned long long) st.st_ino, (long long) st.st_size, (long long) ns(&st.st_mtim),
-                            (long long) ns(&st.st_ctim));
+                cache_hash_printf(&h, "file %llu %llu %lld %lld %lld", (unsigned long long) st.st_dev,
+                                  (unsigned long long) st.st_ino, (long long) st.st_size, (long long) ns(&st.st_mtim),
+                                  (long long) ns(&st.st_ctim));
                 if (ns(&st.st_ctim) > ns(&now) - RACY_NS || ns(&st.st_mtim) > ns(&now) - RACY_NS)
                         racy = true;
         }
@@ -192,7 +219,7 @@ static void tell_damaged(LayerCache *c, const char *path)
         if (c->told_damaged)
                 return;
         c->told_damaged = true;
-        ob_info("oci-build: ignoring the damaged layer cache entry '%s': its layer is written again", path);
+        ob_info("oci-build: ignoring the damaged %s entry '%s': its layer is written again", c->what, path);
 }
 
 static bool get_int(json_t *o, const char *key, long long *ret)
@@ -214,7 +241,23 @@ static bool same_identity(json_t *blob, const struct stat *st)
                ctime == ns(&st->st_ctim);
 }
 
+static char *blob_path(const char *layout_dir, const char *digest)
+{
+        return xasprintf("%s/blobs/sha256/%s", layout_dir, digest_hex(digest));
+}
+
 bool layer_cache_lookup(LayerCache *c, Layout *l, const LayerKey *k, const char *media_type, OciLayerInfo *ret)
+{
+        return layer_cache_lookup_at(c, layout_path(l), k, media_type, ret);
+}
+
+void layer_cache_store(LayerCache *c, Layout *l, const LayerKey *k, const char *media_type, const OciLayerInfo *info)
+{
+        layer_cache_store_at(c, layout_path(l), k, media_type, info);
+}
+
+bool layer_cache_lookup_at(LayerCache *c, const char *layout_dir, const LayerKey *k, const char *media_type,
+                           OciLayerInfo *ret)
 {
         if (!layer_cache_usable(c))
                 return false;
@@ -239,7 +282,7 @@ bool layer_cache_lookup(LayerCache *c, Layout *l, const LayerKey *k, const char 
                 return false;
 
         const char *d = json_string_value(digest);
-        _cleanup_free_ char *blob = layout_blob_path(l, d);
+        _cleanup_free_ char *blob = blob_path(layout_dir, d);
         struct stat st;
         if (lstat(blob, &st) < 0 || !S_ISREG(st.st_mode) ||
             (unsigned long long) st.st_size != (unsigned long long) size)
@@ -252,11 +295,11 @@ bool layer_cache_lookup(LayerCache *c, Layout *l, const LayerKey *k, const char 
                  * blob written again, or changed in place): only its bytes
                  * can tell. */
                 if (!file_hashes_to(blob, d)) {
-                        ob_debug("the layer cache entry %s names %s, which is not intact: writing the layer again",
+                        ob_debug("the %s entry %s names %s, which is not intact: writing the layer again", c->what,
                                  k->hex, blob);
                         return false;
                 }
-                layer_cache_store(c, l, k, media_type, &info);
+                layer_cache_store_at(c, layout_dir, k, media_type, &info);
         }
         ret->size = info.size;
         ret->tar_size = info.tar_size;
@@ -265,11 +308,12 @@ bool layer_cache_lookup(LayerCache *c, Layout *l, const LayerKey *k, const char 
         return true;
 }
 
-void layer_cache_store(LayerCache *c, Layout *l, const LayerKey *k, const char *media_type, const OciLayerInfo *info)
+void layer_cache_store_at(LayerCache *c, const char *layout_dir, const LayerKey *k, const char *media_type,
+                          const OciLayerInfo *info)
 {
         if (!layer_cache_usable(c) || k->racy || !prepare(c))
                 return;
-        _cleanup_free_ char *blob = layout_blob_path(l, info->digest);
+        _cleanup_free_ char *blob = blob_path(layout_dir, info->digest);
         struct stat st;
         if (lstat(blob, &st) < 0)
                 return;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <zstd.h>
 
 #include "cleanup-libs.h"
@@ -295,8 +296,17 @@ int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *r
         ob_debug("layer %s (%zu entries): written", ret->digest, p->n);
         /* Remembered only when no source changed while it was read: the
          * key must describe the bytes that went in. */
-        if (layer_cache_key(p, o->source_date_epoch, settings, &after, &ignore) == 0 && strcmp(key.hex, after.hex) == 0)
-                layer_cache_store(o->cache, l, &after, layer_media_type(o), ret);
+        if (layer_cache_key(p, o->source_date_epoch, settings, &after, &ignore) < 0 || strcmp(key.hex, after.hex) != 0)
+                return 0;
+        if (after.racy) {
+                /* Files written a moment ago (by an app's build step): once,
+                 * wait out the clock tick that could hide a further change. */
+                nanosleep(&(struct timespec){ .tv_nsec = 60 * 1000 * 1000 }, NULL);
+                if (layer_cache_key(p, o->source_date_epoch, settings, &after, &ignore) < 0 ||
+                    strcmp(key.hex, after.hex) != 0)
+                        return 0;
+        }
+        layer_cache_store(o->cache, l, &after, layer_media_type(o), ret);
         return 0;
 }
 

@@ -19,6 +19,10 @@
 #include "tmpfile.h"
 #include "util.h"
 
+/* A fixed environment: the same command gives the same kind of result on
+ * every machine (and the step cache can name it). */
+const char *const tool_data_env[] = { "PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TZ=UTC", NULL };
+
 void tool_data_cleanup(char *tmpdir)
 {
         if (!tmpdir)
@@ -47,13 +51,12 @@ static int run_data_command(const Spec *tool, const char *dir, const char *pwfil
                 argv[i] = str_replace_all(a, "{password_file}", pwfile ? pwfile : "");
         }
 
-        /* A fixed environment: the same command gives the same kind of
-         * result on every machine. */
+        /* tool_data_env, and HOME. */
         _cleanup_free_ char *home = xasprintf("HOME=%s", pw ? pw->pw_dir : "/");
-        char *envp[] = { (char *) "PATH=/usr/bin:/bin",
-                         (char *) "LANG=C.UTF-8",
-                         (char *) "LC_ALL=C.UTF-8",
-                         (char *) "TZ=UTC",
+        char *envp[] = { (char *) tool_data_env[0],
+                         (char *) tool_data_env[1],
+                         (char *) tool_data_env[2],
+                         (char *) tool_data_env[3],
                          home,
                          NULL };
         RunOptions ro = { .workdir = dir,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The layer cache: what its key covers, and that an entry is used only
- * when its blob is in the layout, intact. */
+ * when its blob is in the layout, intact; and what the step cache's keys
+ * cover. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include "layer-cache.h"
 #include "layout.h"
 #include "plan.h"
+#include "step-cache.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -261,6 +263,167 @@ START_TEST(test_unusable_dir)
 }
 END_TEST
 
+/* --- the step cache's keys ------------------------------------------------ */
+
+static LayerKey data_key(const Spec *tool, const char *version, const Plan *p, const LayerOptions *o)
+{
+        LayerKey k;
+        ObError e = { 0 };
+        ck_assert_msg(step_cache_data_key(tool, version, p, o, &k, &e) == 0, "%s", e.msg);
+        return k;
+}
+
+START_TEST(test_data_key_covers_inputs)
+{
+        char *prog = xasprintf("%s/initdb", tmp_root);
+        test_put_file(prog, "#!/bin/sh\n", 0755);
+        char *cmd[] = { prog, (char *) "--pgdata={dir}", NULL };
+        char *cmd2[] = { prog, (char *) "--pgdata={dir}", (char *) "--locale=C", NULL };
+        Spec tool = { .name = (char *) "db", .package = (char *) "db-15" };
+        tool.has_data = true;
+        tool.data = (SpecData){ .path = (char *) "/var/lib/db",
+                                .uid = 1000,
+                                .gid = 1000,
+                                .mode = 0700,
+                                .command = cmd,
+                                .password = (char *) "secret" };
+        Plan p;
+        make_plan(&p, "root:x:0:0\n", 0644, NULL);
+        LayerOptions o = { .compression = LAYER_GZIP, .level = LAYER_LEVEL_AUTO };
+        LayerKey k = data_key(&tool, "15.1-1", &p, &o);
+        ck_assert_str_eq(k.hex, data_key(&tool, "15.1-1", &p, &o).hex);
+        ck_assert(k.racy); /* the program was written a moment ago */
+
+        ck_assert_str_ne(k.hex, data_key(&tool, "15.2-1", &p, &o).hex);
+        tool.data.password = (char *) "other";
+        ck_assert_str_ne(k.hex, data_key(&tool, "15.1-1", &p, &o).hex);
+        tool.data.password = (char *) "secret";
+        tool.data.command = cmd2;
+        ck_assert_str_ne(k.hex, data_key(&tool, "15.1-1", &p, &o).hex);
+        tool.data.command = cmd;
+        tool.data.mode = 0750;
+        ck_assert_str_ne(k.hex, data_key(&tool, "15.1-1", &p, &o).hex);
+        tool.data.mode = 0700;
+        o.compression = LAYER_ZSTD;
+        ck_assert_str_ne(k.hex, data_key(&tool, "15.1-1", &p, &o).hex);
+        o.compression = LAYER_GZIP;
+        o.source_date_epoch = 1;
+        ck_assert_str_ne(k.hex, data_key(&tool, "15.1-1", &p, &o).hex);
+        o.source_date_epoch = 0;
+
+        /* The layer the command runs on. */
+        Plan q;
+        make_plan(&q, "root:x:0:0\nnobody:x:65534:65534\n", 0644, NULL);
+        ck_assert_str_ne(k.hex, data_key(&tool, "15.1-1", &q, &o).hex);
+
+        /* The program itself: its ctime alone is enough. */
+        ck_assert_int_eq(chmod(prog, 0755), 0);
+        ck_assert_str_ne(k.hex, data_key(&tool, "15.1-1", &p, &o).hex);
+
+        /* What cannot be identified makes no key. */
+        unlink(prog);
+        LayerKey none;
+        ObError e = { 0 };
+        ck_assert_int_lt(step_cache_data_key(&tool, "15.1-1", &p, &o, &none, &e), 0);
+        plan_clear(&p);
+        plan_clear(&q);
+        free(prog);
+}
+END_TEST
+
+static LayerKey app_key(const Spec *app, const Spec *base, const Plan *below, const LayerOptions *o)
+{
+        LayerKey k;
+        ObError e = { 0 };
+        const Plan *layers[] = { below };
+        ck_assert_msg(step_cache_app_key(app, base, layers, 1, o, &k, &e) == 0, "%s", e.msg);
+        return k;
+}
+
+START_TEST(test_app_key_covers_tree)
+{
+        char *dir = xasprintf("%s/app", tmp_root);
+        char *src = xasprintf("%s/app/server.js", tmp_root);
+        char *other = xasprintf("%s/app/lib/extra.js", tmp_root);
+        char *cfg = xasprintf("%s/app.yml", tmp_root);
+        char *base_cfg = xasprintf("%s/base.yml", tmp_root);
+        ck_assert_int_eq(mkdir(dir, 0755), 0);
+        test_put_file(src, "console.log(1)\n", 0644);
+        test_put_file(cfg, "name: app\n", 0644);
+        test_put_file(base_cfg, "name: base\n", 0644);
+        char *cmd[] = { (char *) "/bin/true", NULL };
+        SpecBuildStep step = { .command = cmd, .workdir = dir };
+        SpecArtifact art = { .path = (char *) "/app/server.js", .source = src };
+        Spec app = { .name = (char *) "app",
+                     .file = cfg,
+                     .build = &step,
+                     .n_build = 1,
+                     .artifacts = &art,
+                     .n_artifacts = 1 };
+        Spec base = { .name = (char *) "base", .file = base_cfg };
+        Plan p;
+        make_plan(&p, "root:x:0:0\n", 0644, NULL);
+        LayerOptions o = { .compression = LAYER_GZIP, .level = LAYER_LEVEL_AUTO };
+        LayerKey k = app_key(&app, &base, &p, &o);
+        ck_assert_str_eq(k.hex, app_key(&app, &base, &p, &o).hex);
+
+        /* A file rewritten with the same size and mtime: its ctime and inode tell. */
+        struct stat st;
+        ck_assert_int_eq(stat(src, &st), 0);
+        test_put_file(src, "console.log(2)\n", 0644);
+        struct timespec t[2] = { st.st_atim, st.st_mtim };
+        ck_assert_int_eq(utimensat(AT_FDCWD, src, t, 0), 0);
+        LayerKey k2 = app_key(&app, &base, &p, &o);
+        ck_assert_str_ne(k.hex, k2.hex);
+
+        /* A new file anywhere under the workdir. */
+        char *lib = xasprintf("%s/app/lib", tmp_root);
+        ck_assert_int_eq(mkdir(lib, 0755), 0);
+        test_put_file(other, "x\n", 0644);
+        LayerKey k3 = app_key(&app, &base, &p, &o);
+        ck_assert_str_ne(k2.hex, k3.hex);
+
+        /* The step's environment, its command, the configs. */
+        setenv("OB_TEST_STEP_VAR", "1", 1);
+        LayerKey k4 = app_key(&app, &base, &p, &o);
+        ck_assert_str_ne(k3.hex, k4.hex);
+        unsetenv("OB_TEST_STEP_VAR");
+        ck_assert_str_eq(k3.hex, app_key(&app, &base, &p, &o).hex);
+        /* Except the shell's "last command", which says how we were started. */
+        setenv("_", "/usr/bin/time", 1);
+        ck_assert_str_eq(k3.hex, app_key(&app, &base, &p, &o).hex);
+        char *env[] = { (char *) "NODE_ENV=production", NULL };
+        step.env = env;
+        ck_assert_str_ne(k3.hex, app_key(&app, &base, &p, &o).hex);
+        step.env = NULL;
+        char *cmd2[] = { (char *) "/bin/false", NULL };
+        step.command = cmd2;
+        ck_assert_str_ne(k3.hex, app_key(&app, &base, &p, &o).hex);
+        step.command = cmd;
+        test_put_file(base_cfg, "name: base2\n", 0644);
+        ck_assert_str_ne(k3.hex, app_key(&app, &base, &p, &o).hex);
+
+        /* An unpinned download cannot be identified. */
+        SpecArtifact dl = { .path = (char *) "/app/x", .url = (char *) "https://example.org/x" };
+        app.artifacts = &dl;
+        LayerKey none;
+        ObError e = { 0 };
+        const Plan *layers[] = { &p };
+        ck_assert_int_lt(step_cache_app_key(&app, &base, layers, 1, &o, &none, &e), 0);
+        /* Nor a workdir that is gone. */
+        app.artifacts = &art;
+        step.workdir = (char *) "/nonexistent/app";
+        ck_assert_int_lt(step_cache_app_key(&app, &base, layers, 1, &o, &none, &e), 0);
+        plan_clear(&p);
+        free(dir);
+        free(src);
+        free(other);
+        free(cfg);
+        free(base_cfg);
+        free(lib);
+}
+END_TEST
+
 static Suite *layer_cache_suite(void)
 {
         Suite *s = suite_create("layer-cache");
@@ -272,6 +435,12 @@ static Suite *layer_cache_suite(void)
         tcase_add_test(tc, test_lookup_needs_intact_blob);
         tcase_add_test(tc, test_unusable_dir);
         suite_add_tcase(s, tc);
+        TCase *steps = tcase_create("step cache keys");
+        tcase_set_timeout(steps, 30);
+        tcase_add_unchecked_fixture(steps, tmp_setup, tmp_teardown);
+        tcase_add_test(steps, test_data_key_covers_inputs);
+        tcase_add_test(steps, test_app_key_covers_tree);
+        suite_add_tcase(s, steps);
         return s;
 }
 

@@ -9,6 +9,7 @@
 #include "configs.h"
 #include "layer-cache.h"
 #include "log.h"
+#include "step-cache.h"
 #include "util.h"
 
 bool arg_tier_all;
@@ -233,6 +234,9 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
         }
         _cleanup_(layer_cache_freep) LayerCache *cache = ctx->no_cache ? NULL : layer_cache_open_default();
         o.layer.cache = cache;
+        _cleanup_(layer_cache_freep) LayerCache *steps = ctx->no_cache ? NULL : step_cache_open_default();
+        o.steps = steps;
+        o.layout_dir = ctx->layout;
         _cleanup_(layout_closep) Layout *l = NULL;
         _cleanup_free_ Platform *platforms = NULL;
         size_t n_platforms = 1;

@@ -30,6 +30,21 @@ mkdir -p "$C/apps" "$T/app"
 echo 'hello from a cached build' > "$T/app/hello.txt"
 printf 'name: mini\nversion: "1.0"\ndescription: a test app on jq\ntools: [jq]\nartifacts:\n  - { path: /app/hello.txt, source: %s }\nconfig:\n  cmd: [/usr/bin/jq, -n, "1"]\n' \
         "$T/app/hello.txt" > "$C/apps/mini.yml"
+# A tool with a data layer made by a host command, as postgres' by initdb:
+# the command counts its runs and writes a random identifier, so that its
+# output is not reproducible either.
+mkdir -p "$T/bin"
+printf '#!/bin/sh\necho run >> "%s"\nod -An -N8 -tx8 /dev/urandom > "$1/id"\n' "$T/data-runs" > "$T/bin/mkdata"
+chmod 755 "$T/bin/mkdata"
+sed -e 's/^name: jq/name: jqd/' "$C/tools/jq.yml" > "$C/tools/jqd.yml"
+printf 'data:\n  path: /var/lib/jqd\n  owner: "1000:1000"\n  mode: "0700"\n  command: [%s, "{dir}"]\n' "$T/bin/mkdata" >> "$C/tools/jqd.yml"
+# An app whose build step makes its artifact from a source file, counting
+# its runs outside the tree it reads.
+mkdir -p "$T/app2"
+echo 'version one' > "$T/app2/src.txt"
+printf 'name: stepapp\nversion: "1.0"\ndescription: a test app with a build step\ntools: [jq]\nbuild:\n  - command: [sh, -c, "cp src.txt out.txt; echo run >> %s"]\n    workdir: %s\nartifacts:\n  - { path: /app/out.txt, source: %s }\nconfig:\n  cmd: [/usr/bin/jq, -n, "1"]\n' \
+        "$T/step-runs" "$T/app2" "$T/app2/out.txt" > "$C/apps/stepapp.yml"
+runs() { cat "$1" 2>/dev/null | wc -l; }
 # Files changed within the last seconds are not remembered (their timestamps
 # may not tell a second change in the same clock tick): let them settle.
 settle() { sleep 2.2; }
@@ -150,6 +165,66 @@ check "the app build wrote five blobs: its layer, config and manifest, its SBOM 
         test "$new" -eq 5
 check "... base and jq layers came from the cache" test "$(written "$out")" -eq 1 -a "$(cached "$out")" -eq 2
 validate "oci-validate passes on the app" "$L" mini
+
+# --- the step cache: a data command ------------------------------------------
+LD=$T/oci-data
+out=$(ob -v --layout "$LD" tool jqd 2>&1)
+check "a tool with a data layer builds" test $? -eq 0 -a "$(runs "$T/data-runs")" -eq 1
+validate "oci-validate passes on the tool with a data layer" "$LD" jqd
+check "the data layer is the image's third" test "$(layers "$LD" jqd | wc -l)" -eq 3
+before=$(blob_state "$LD")
+index=$(cat "$LD/index.json")
+out=$(ob -v --layout "$LD" tool jqd 2>&1)
+check "no-op rebuild: the data command does not run" test "$(runs "$T/data-runs")" -eq 1
+check "... its layer comes from the step cache" grep -q 'data layer .*: from the step cache' <<<"$out"
+check "... no blob written (names, inodes and mtimes unchanged)" test "$(blob_state "$LD")" = "$before"
+check "... identical index and digests" test "$(cat "$LD/index.json")" = "$index"
+data_layer=$(layers "$LD" jqd | sed -n 3p)
+rm "$LD/blobs/sha256/${data_layer#sha256:}"
+out=$(ob -v --layout "$LD" tool jqd 2>&1)
+check "a deleted blob behind a step cache entry: the command runs again" test "$(runs "$T/data-runs")" -eq 2
+new_layer=$(layers "$LD" jqd | sed -n 3p)
+check "... and its new layer is in the layout, intact" \
+        test "$(sha256sum <"$LD/blobs/sha256/${new_layer#sha256:}" | cut -d' ' -f1)" = "${new_layer#sha256:}"
+validate "oci-validate passes after the data layer was made again" "$LD" jqd
+before=$(blob_state "$LD")
+out=$(ob -v --layout "$LD" tool jqd 2>&1)
+check "... and the next build finds it" test "$(runs "$T/data-runs")" -eq 2 -a "$(blob_state "$LD")" = "$before"
+out=$(ob -v --no-cache --layout "$LD" tool jqd 2>&1)
+check "--no-cache runs the data command" test "$(runs "$T/data-runs")" -eq 3
+check "... and gives a new data layer (it is not reproducible)" test "$(layers "$LD" jqd | sed -n 3p)" != "$new_layer"
+touch "$T/bin/mkdata"
+settle
+out=$(ob -v --layout "$LD" tool jqd 2>&1)
+check "a data command whose program changed runs again" test "$(runs "$T/data-runs")" -eq 4
+validate "oci-validate passes on the last build" "$LD" jqd
+
+# --- the step cache: an app's build step --------------------------------------
+out=$(ob -v --layout "$LD" app stepapp 2>&1)
+check "an app with a build step builds" test $? -eq 0 -a "$(runs "$T/step-runs")" -eq 1
+validate "oci-validate passes on the app" "$LD" stepapp
+app_layer=$(layers "$LD" stepapp | tail -n 1)
+before=$(blob_state "$LD")
+index=$(cat "$LD/index.json")
+out=$(ob -v --layout "$LD" app stepapp 2>&1)
+check "unchanged rebuild: the step does not run" test "$(runs "$T/step-runs")" -eq 1
+check "... no blob written, same digests" test "$(blob_state "$LD")" = "$before" -a "$(cat "$LD/index.json")" = "$index"
+echo 'version two' > "$T/app2/src.txt"
+out=$(ob -v --layout "$LD" app stepapp 2>&1)
+check "a source file changed: the step runs again" test "$(runs "$T/step-runs")" -eq 2
+check "... and the app layer is new" test "$(layers "$LD" stepapp | tail -n 1)" != "$app_layer"
+new_app=$(layers "$LD" stepapp | tail -n 1)
+check "... and holds the new file" \
+        bash -c "tar -xzOf '$LD/blobs/sha256/${new_app#sha256:}' app/out.txt | grep -qx 'version two'"
+validate "oci-validate passes on the rebuilt app" "$LD" stepapp
+before=$(blob_state "$LD")
+index=$(cat "$LD/index.json")
+out=$(ob -v --layout "$LD" app stepapp 2>&1)
+check "... then an unchanged rebuild runs nothing and writes no blob" \
+        test "$(runs "$T/step-runs")" -eq 2 -a "$(blob_state "$LD")" = "$before" -a "$(cat "$LD/index.json")" = "$index"
+out=$(ob -v --no-cache --layout "$LD" app stepapp 2>&1)
+check "--no-cache runs the step" test "$(runs "$T/step-runs")" -eq 3
+check "... with the same digests" test "$(cat "$LD/index.json")" = "$index"
 
 # --- a cache that cannot be used ----------------------------------------------
 mkdir -p "$T/bad"

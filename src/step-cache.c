@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+#include "step-cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "digest.h"
+#include "download.h"
+#include "fs.h"
+#include "path.h"
+#include "tool.h"
+#include "util.h"
+
+/* How deep a tree walk goes: deeper trees are not cached (a loop of bind
+ * mounts, say), never walked forever. */
+#define TREE_DEPTH_MAX 64
+
+LayerCache *step_cache_open_default(void)
+{
+        _cleanup_free_ char *root = download_cache_dir();
+        _cleanup_free_ char *dir = path_join(root, "steps");
+        return layer_cache_open_kind(dir, "step cache");
+}
+
+typedef struct KeyState {
+        Sha256 h;
+        struct timespec now;
+        bool racy;
+} KeyState;
+
+static void key_state_free(KeyState *k)
+{
+        sha256_free(&k->h);
+}
+
+static void key_begin(KeyState *k, const char *what, const LayerOptions *o)
+{
+        sha256_init(&k->h);
+        clock_gettime(CLOCK_REALTIME, &k->now);
+        k->racy = false;
+        cache_hash_printf(
+                &k->h, "oci-build %s step cache %d, tar format %d, %s, compression %d level %d chunk %zu, epoch %lld",
+                OB_VERSION, STEP_CACHE_VERSION, LAYER_TAR_FORMAT_VERSION, what, (int) o->compression, o->level,
+                o->chunk, (long long) o->source_date_epoch);
+}
+
+static void key_end(KeyState *k, LayerKey *ret)
+{
+        char digest[DIGEST_STRING_MAX];
+        sha256_final(&k->h, digest);
+        memcpy(ret->hex, digest_hex(digest), 65);
+        ret->racy = k->racy;
+}
+
+static void key_strv(KeyState *k, const char *name, char *const *v)
+{
+        size_t n = strv_length((char **) v);
+        cache_hash_printf(&k->h, "%s %zu", name, n);
+        for (size_t i = 0; i < n; i++)
+                cache_hash_printf(&k->h, "%s", v[i]);
+}
+
+/* A plan's files, as the layer cache sees them. */
+static int key_plan(KeyState *k, const Plan *p, int64_t epoch, ObError *err)
+{
+        LayerKey lk;
+        int r = layer_cache_key(p, epoch, "step input", &lk, err);
+        if (r < 0)
+                return r;
+        cache_hash_printf(&k->h, "layer %s", lk.hex);
+        k->racy |= lk.racy;
+        return 0;
+}
+
+static int key_stat(KeyState *k, const char *path, bool follow, ObError *err)
+{
+        struct stat st;
+        if ((follow ? stat(path, &st) : lstat(path, &st)) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", path);
+        cache_hash_printf(&k->h, "%s", path);
+        cache_hash_stat(&k->h, &st, &k->now, &k->racy);
+        return 0;
+}
+
+static int key_tree_at(KeyState *k, const char *path, int depth, ObError *err)
+{
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", path);
+        cache_hash_printf(&k->h, "%s", path);
+        cache_hash_stat(&k->h, &st, &k->now, &k->racy);
+        if (S_ISLNK(st.st_mode)) {
+                char target[4096];
+                ssize_t n = readlink(path, target, sizeof(target) - 1);
+                if (n < 0 || (size_t) n >= sizeof(target) - 1)
+                        return ob_error_set(err, n < 0 ? errno : ENAMETOOLONG, "cannot read the link '%s'", path);
+                target[n] = '\0';
+                cache_hash_printf(&k->h, "-> %s", target);
+                return 0;
+        }
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        if (depth >= TREE_DEPTH_MAX)
+                return ob_error_plain(err, ELOOP, "'%s' is deeper than %d directories", path, TREE_DEPTH_MAX);
+        struct dirent **names = NULL;
+        int n = scandir(path, &names, NULL, alphasort);
+        if (n < 0)
+                return ob_error_set(err, errno, "cannot read the directory '%s'", path);
+        int r = 0;
+        for (int i = 0; i < n; i++) {
+                const char *name = names[i]->d_name;
+                if (r == 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+                        _cleanup_free_ char *child = path_join(path, name);
+                        r = key_tree_at(k, child, depth + 1, err);
+                }
+                free(names[i]);
+        }
+        free(names);
+        return r;
+}
+
+/* Every file under path (a symlink given as path itself is followed, as
+ * artifacts are). */
+static int key_tree(KeyState *k, const char *path, ObError *err)
+{
+        _cleanup_free_ char *real = realpath(path, NULL);
+        if (!real)
+                return ob_error_set(err, errno, "cannot resolve '%s'", path);
+        cache_hash_printf(&k->h, "tree %s", path);
+        return key_tree_at(k, real, 0, err);
+}
+
+static int key_file_bytes(KeyState *k, const char *path, ObError *err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        int r = read_file(path, &text, &size, err);
+        if (r < 0)
+                return r;
+        cache_hash_printf(&k->h, "config %s %zu", path, size);
+        sha256_update(&k->h, text, size);
+        return 0;
+}
+
+/* The program a command runs, as execvp would find it in PATH. */
+static int key_program(KeyState *k, const char *prog, const char *path_env, ObError *err)
+{
+        if (strchr(prog, '/'))
+                return key_stat(k, prog, /* follow= */ true, err);
+        _cleanup_free_ char *dirs = xstrdup(path_env);
+        char *save = NULL;
+        for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+                _cleanup_free_ char *cand = path_join(*d ? d : ".", prog);
+                if (access(cand, X_OK) == 0)
+                        return key_stat(k, cand, /* follow= */ true, err);
+        }
+        return ob_error_plain(err, ENOENT, "'%s' is not in PATH", prog);
+}
+
+int step_cache_data_key(const Spec *tool, const char *debian_version, const Plan *tool_plan, const LayerOptions *o,
+                        LayerKey *ret, ObError *err)
+{
+        const SpecData *d = &tool->data;
+        _cleanup_(key_state_free) KeyState k = { 0 };
+        key_begin(&k, "data", o);
+        cache_hash_printf(&k.h, "tool %s package %s version %s", tool->name, tool->package ? tool->package : "",
+                          debian_version ? debian_version : "");
+        cache_hash_printf(&k.h, "data %s %u %u %o", d->path, d->uid, d->gid, d->mode);
+        key_strv(&k, "command", d->command);
+        key_strv(&k, "append", d->append);
+        cache_hash_printf(&k.h, "password %s", d->password ? d->password : "(none)");
+        if (d->run_as) {
+                struct passwd *pw = getpwnam(d->run_as);
+                if (!pw)
+                        return ob_error_plain(err, ENOENT, "no host user '%s'", d->run_as);
+                cache_hash_printf(&k.h, "run as %s %u %u %s", d->run_as, (unsigned) pw->pw_uid, (unsigned) pw->pw_gid,
+                                  pw->pw_dir);
+        }
+        key_strv(&k, "env", (char *const *) tool_data_env);
+        int r = key_program(&k, d->command[0], "/usr/bin:/bin", err);
+        if (r == 0)
+                r = key_plan(&k, tool_plan, o->source_date_epoch, err);
+        if (r < 0)
+                return r;
+        key_end(&k, ret);
+        return 0;
+}
+
+/* The environment a build step gets: the caller's (less what app.c
+ * replaces for another user), and the step's own. Hashed whole: a
+ * variable we cannot judge may change what the step does. */
+static void key_step_env(KeyState *k, const SpecBuildStep *b)
+{
+        cache_hash_printf(&k->h, "euid %u", (unsigned) geteuid());
+        size_t n = 0;
+        for (char **e = environ; e && *e; e++)
+                n++;
+        _cleanup_free_ const char **env = xcalloc(n + 1, sizeof(char *));
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+                /* The shell's "last command" changes with how oci-build was
+                 * started (directly, under time or env): no step reads it. */
+                if (!str_startswith(environ[i], "_="))
+                        env[m++] = environ[i];
+        qsort(env, m, sizeof(char *), strv_compare);
+        key_strv(k, "environ", (char *const *) env);
+        key_strv(k, "step env", b->env);
+}
+
+int step_cache_app_key(const Spec *app, const Spec *base, const Plan *const *below, size_t n_below,
+                       const LayerOptions *o, LayerKey *ret, ObError *err)
+{
+        _cleanup_(key_state_free) KeyState k = { 0 };
+        key_begin(&k, "app", o);
+        int r = key_file_bytes(&k, app->file, err);
+        if (r == 0)
+                r = key_file_bytes(&k, base->file, err);
+        for (size_t i = 0; i < n_below && r == 0; i++)
+                r = key_plan(&k, below[i], o->source_date_epoch, err);
+        for (size_t i = 0; i < app->n_build && r == 0; i++) {
+                const SpecBuildStep *b = &app->build[i];
+                key_strv(&k, "step", b->command);
+                cache_hash_printf(&k.h, "workdir %s", b->workdir);
+                key_step_env(&k, b);
+                const char *path_env = getenv("PATH");
+                r = key_program(&k, b->command[0], path_env ? path_env : "/usr/bin:/bin", err);
+                if (r == 0)
+                        r = key_tree(&k, b->workdir, err);
+        }
+        for (size_t i = 0; i < app->n_artifacts && r == 0; i++) {
+                const SpecArtifact *a = &app->artifacts[i];
+                cache_hash_printf(&k.h, "artifact %s %d %o %u %u", a->path, a->has_mode, a->mode, a->uid, a->gid);
+                if (a->source)
+                        r = key_tree(&k, a->source, err);
+                else {
+                        cache_hash_printf(&k.h, "url %s", a->url);
+                        key_strv(&k, "sha256", a->sha256);
+                        /* An unpinned download may change under the same URL. */
+                        if (!a->sha256)
+                                r = ob_error_plain(err, ENOENT, "'%s' is not pinned by a sha256", a->url);
+                }
+        }
+        if (r < 0)
+                return r;
+        key_end(&k, ret);
+        return 0;
+}
