@@ -191,7 +191,7 @@ cfg/tools/jq.yml:5:31: 'expect' must not be empty"
 check "... a wrong type, a bad value and a bad entry, all three" test "$err" = "$want"
 printf 'name: jq\ndescription: jq\nfiles: [/x]\nconfig: {workdir: w}\nbogus: 1\n' > "$C/tools/jq.yml"
 err=$(cd "$T" && run "$OCI_BUILD" -C cfg --layout "$G" tool jq 2>&1 >/dev/null)
-want="oci-build: cfg/tools/jq.yml:5:1: unknown key 'bogus' in a tool config (expected one of: name, version, package, description, category, binaries, files, directories, symlinks, config, test, data)
+want="oci-build: cfg/tools/jq.yml:5:1: unknown key 'bogus' in a tool config (expected one of: name, version, package, description, category, binaries, files, directories, symlinks, config, test, data, artifacts, build)
 cfg/tools/jq.yml:1:1: a tool config needs 'version', or 'package' to read the version from
 cfg/tools/jq.yml:1:1: missing required key 'binaries' in a tool config
 cfg/tools/jq.yml:4:19: 'workdir' must be an absolute path (starting with '/'), found 'w'"
