@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cleanup-libs.h"
+#include "config.h"
 #include "oci.h"
 #include "platform.h"
 #include "sbom.h"
@@ -51,6 +52,48 @@ static SbomDownload *downloads_of(const Spec *spec, const char *arch, char ***re
         return v;
 }
 
+/* The SBOM the layout's committed index.json already attaches to the same
+ * image manifest, when its blobs are all there and this program wrote it:
+ * an unchanged image keeps its document without its layers being read
+ * back. NULL when there is none to reuse (then the SBOM is made again). */
+static char *reusable_sbom(Layout *l, const char *name, const char *mdigest)
+{
+        _cleanup_free_ char *path = xasprintf("%s/index.json", layout_path(l));
+        _cleanup_json_ json_t *index = json_load_file(path, 0, NULL);
+        const char *adigest = NULL;
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(index, "manifests"), i, d) {
+                json_t *ann = json_object_get(d, "annotations");
+                const char *ref = json_string_value(json_object_get(ann, "org.opencontainers.image.ref.name"));
+                const char *digest = json_string_value(json_object_get(d, "digest"));
+                if (ref && digest && strcmp(ref, name) == 0 && strcmp(digest, mdigest) == 0)
+                        adigest = json_string_value(json_object_get(ann, SBOM_ANNOTATION));
+        }
+        if (!adigest || !layout_has_blob(l, adigest))
+                return NULL;
+        ObError ignored = { 0 };
+        _cleanup_free_ char *mtext = NULL, *stext = NULL;
+        size_t msize = 0, ssize = 0;
+        if (layout_read_blob(l, adigest, &mtext, &msize, &ignored) < 0)
+                return NULL;
+        _cleanup_json_ json_t *m = json_loadb(mtext, msize, 0, NULL);
+        const char *subject = json_string_value(json_object_get(json_object_get(m, "subject"), "digest"));
+        const char *sdigest =
+                json_string_value(json_object_get(json_array_get(json_object_get(m, "layers"), 0), "digest"));
+        const char *edigest = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
+        if (!subject || strcmp(subject, mdigest) != 0 || !sdigest || !edigest || !layout_has_blob(l, edigest) ||
+            layout_read_blob(l, sdigest, &stext, &ssize, &ignored) < 0)
+                return NULL;
+        /* A document of another version of the program is made again. */
+        _cleanup_json_ json_t *doc = json_loadb(stext, ssize, 0, NULL);
+        json_t *creators = json_object_get(json_object_get(doc, "creationInfo"), "creators");
+        json_array_foreach(creators, i, d)
+                if (json_is_string(d) && strcmp(json_string_value(d), "Tool: oci-build-" OB_VERSION) == 0)
+                        return xstrdup(adigest);
+        return NULL;
+}
+
 int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, ObError *err)
 {
         json_t *desc = layout_index_find(l, spec->name);
@@ -59,6 +102,15 @@ int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, 
                 return ob_error_plain(err, ENOENT, "no image '%s' in '%s' to attach an SBOM to", spec->name,
                                       layout_path(l));
         uint64_t msize = (uint64_t) json_integer_value(json_object_get(desc, "size"));
+        json_t *ann = json_object_get(desc, "annotations");
+        if (!json_is_object(ann))
+                json_object_set_new(desc, "annotations", ann = json_object());
+
+        _cleanup_free_ char *reuse = reusable_sbom(l, spec->name, mdigest);
+        if (reuse) {
+                json_object_set_new(ann, SBOM_ANNOTATION, json_string(reuse));
+                return 0;
+        }
 
         _cleanup_strv_ char **urls = NULL;
         size_t n = 0;
@@ -84,9 +136,6 @@ int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, 
         r = layout_put_blob(l, mtext, strlen(mtext), adigest, err);
         if (r < 0)
                 return r;
-        json_t *ann = json_object_get(desc, "annotations");
-        if (!json_is_object(ann))
-                json_object_set_new(desc, "annotations", ann = json_object());
         json_object_set_new(ann, SBOM_ANNOTATION, json_string(adigest));
         return 0;
 }

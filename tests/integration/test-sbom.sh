@@ -257,6 +257,21 @@ rm -rf "$T/plain"
 check "two builds: the same index.json" cmp "$O/index.json" "$T/other/o2/index.json"
 check "two builds: the same blobs" diff <(cd "$O/blobs/sha256" && sha256sum -- *) <(cd "$T/other/o2/blobs/sha256" && sha256sum -- *)
 
+# A rebuild of an unchanged image keeps its attached SBOM; one whose
+# document or artifact manifest went missing gets them made again, the same
+# bytes, never an annotation naming a blob that is gone.
+cp -r "$O" "$T/heal"
+a=$(attached_of "$T/heal" curl)
+doc=$(jq -r '.layers[0].digest' "$(blob "$T/heal" "$a")")
+rm -f "$(blob "$T/heal" "$doc")" "$(blob "$T/heal" "$(attached_of "$T/heal" jq)")"
+check "a rebuild after the SBOM document of curl and the artifact manifest of jq were deleted succeeds" \
+        "$OCI_BUILD" -q -C "$T/src1/configs" --layout "$T/heal" tool curl jq
+check "... curl's document is back, the same bytes" cmp "$(blob "$T/heal" "$doc")" "$T/curl.spdx.json"
+check "... jq's descriptor names an artifact manifest that is in blobs again" \
+        test -f "$(blob "$T/heal" "$(attached_of "$T/heal" jq)")"
+check "... and the index is the one the first build wrote" cmp "$T/heal/index.json" "$O/index.json"
+rm -rf "$T/heal"
+
 if [ -x "$OCI_VALIDATE" ]; then
         check "oci-validate --distroless of the whole layout (no names) passes with the SBOMs in it" \
                 "$OCI_VALIDATE" --distroless --quiet "$O"
