@@ -166,3 +166,33 @@ wait_port() {
         done
         return 1
 }
+
+# A docker-registry on 127.0.0.1 at a free port, stopped when the test
+# ends: sets PORT and REG_PID, or REG_SKIP to why it did not start.
+REG_SKIP=
+start_registry() {
+        local try i
+        if ! have docker-registry || ! have skopeo || ! have curl; then
+                REG_SKIP="docker-registry, skopeo or curl not installed"
+                return 1
+        fi
+        mkdir -p "$T/reg/data"
+        # A free port can be taken between asking and binding: try a few.
+        for try in 1 2 3; do
+                PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+                printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+                        "$T/reg/data" "$PORT" > "$T/reg/config.yml"
+                docker-registry serve "$T/reg/config.yml" >"$T/reg/log" 2>&1 &
+                REG_PID=$!
+                CLEANUP_PIDS+=("$REG_PID")
+                for i in $(seq 200); do
+                        curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && return 0
+                        kill -0 "$REG_PID" 2>/dev/null || break
+                        sleep 0.05
+                done
+                kill "$REG_PID" 2>/dev/null
+                wait "$REG_PID" 2>/dev/null
+        done
+        REG_SKIP="the registry did not start: $(tail -n 1 "$T/reg/log")"
+        return 1
+}

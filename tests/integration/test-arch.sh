@@ -262,30 +262,8 @@ else
 fi
 
 # --- registry and docker ----------------------------------------------------------
-REG_PID=
-start_registry() {
-        local try i
-        have docker-registry && have curl || return 1
-        mkdir -p "$T/reg/data"
-        for try in 1 2 3; do
-                PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-                printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-                        "$T/reg/data" "$PORT" > "$T/reg/config.yml"
-                docker-registry serve "$T/reg/config.yml" >"$T/reg/log" 2>&1 &
-                REG_PID=$!
-                CLEANUP_PIDS+=("$REG_PID")
-                for i in $(seq 200); do
-                        curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && return 0
-                        kill -0 "$REG_PID" 2>/dev/null || break
-                        sleep 0.05
-                done
-                kill "$REG_PID" 2>/dev/null
-                wait "$REG_PID" 2>/dev/null
-        done
-        return 1
-}
 if ! start_registry; then
-        skip "registry round trip of the index" "docker-registry did not start or is not installed"
+        skip "registry round trip of the index" "$REG_SKIP"
 else
         REF=127.0.0.1:$PORT/distroless/curl:multi
         check "skopeo copy --all of the curl index to a registry on 127.0.0.1" \
