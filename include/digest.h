@@ -24,6 +24,10 @@ void sha256_free(Sha256 *h);
 
 void sha256_string(const void *data, size_t size, char out[static DIGEST_STRING_MAX]);
 
+/* Whether the file at path (not followed if it is a symlink) hashes to
+ * digest ("sha256:..."); false when it cannot be read. */
+bool sha256_file_matches(const char *path, const char *digest);
+
 /* True for "sha256:" followed by exactly 64 lowercase hex digits. */
 bool digest_is_valid(const char *digest);
 /* The hex part of a valid digest. */

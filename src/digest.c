@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include "digest.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "util.h"
 
 void sha256_init(Sha256 *h)
 {
@@ -70,4 +75,29 @@ bool digest_is_valid(const char *digest)
 const char *digest_hex(const char *digest)
 {
         return digest + 7;
+}
+
+#define FILE_HASH_CHUNK (256u * 1024u)
+
+bool sha256_file_matches(const char *path, const char *digest)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        _cleanup_free_ char *buf = xmalloc(FILE_HASH_CHUNK);
+        _cleanup_sha256_ Sha256 h = { 0 };
+        sha256_init(&h);
+        for (;;) {
+                ssize_t n = read(fd, buf, FILE_HASH_CHUNK);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return false;
+                if (n == 0)
+                        break;
+                sha256_update(&h, buf, (size_t) n);
+        }
+        char actual[DIGEST_STRING_MAX];
+        sha256_final(&h, actual);
+        return strcmp(actual, digest) == 0;
 }

@@ -25,7 +25,6 @@
 /* Where ctimes have nanoseconds they move with the kernel's coarse clock,
  * a few milliseconds at most. */
 #define RACY_FINE_NS (50LL * 1000000LL)
-#define HASH_CHUNK (256u * 1024u)
 
 struct LayerCache {
         char *dir;
@@ -191,29 +190,6 @@ static char *entry_path(const LayerCache *c, const LayerKey *k)
         return path_join(c->dir, k->hex);
 }
 
-static bool file_hashes_to(const char *path, const char *digest)
-{
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        _cleanup_free_ char *buf = xmalloc(HASH_CHUNK);
-        _cleanup_sha256_ Sha256 h = { 0 };
-        sha256_init(&h);
-        for (;;) {
-                ssize_t n = read(fd, buf, HASH_CHUNK);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return false;
-                if (n == 0)
-                        break;
-                sha256_update(&h, buf, (size_t) n);
-        }
-        char actual[DIGEST_STRING_MAX];
-        sha256_final(&h, actual);
-        return strcmp(actual, digest) == 0;
-}
-
 static void tell_damaged(LayerCache *c, const char *path)
 {
         if (c->told_damaged)
@@ -294,7 +270,7 @@ bool layer_cache_lookup_at(LayerCache *c, const char *layout_dir, const LayerKey
                 /* Another file than the one this entry saw (another layout, a
                  * blob written again, or changed in place): only its bytes
                  * can tell. */
-                if (!file_hashes_to(blob, d)) {
+                if (!sha256_file_matches(blob, d)) {
                         ob_debug("the %s entry %s names %s, which is not intact: writing the layer again", c->what,
                                  k->hex, blob);
                         return false;

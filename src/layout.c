@@ -21,7 +21,6 @@
 
 #define TMP_PREFIX ".oci-build-"
 #define TMP_SUFFIX ".tmp"
-#define BLOB_READ_CHUNK (256u * 1024u)
 struct Layout {
         char *dir;
         int fd;
@@ -397,27 +396,7 @@ void layout_blob_abort(Layout *l, BlobWriter *w)
  * later image. */
 static bool blob_is_intact(const char *path, const struct stat *st, const char *digest, uint64_t size)
 {
-        if (!S_ISREG(st->st_mode) || (uint64_t) st->st_size != size)
-                return false;
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        _cleanup_free_ char *buf = xmalloc(BLOB_READ_CHUNK);
-        _cleanup_sha256_ Sha256 h = { 0 };
-        sha256_init(&h);
-        for (;;) {
-                ssize_t n = read(fd, buf, BLOB_READ_CHUNK);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return false;
-                if (n == 0)
-                        break;
-                sha256_update(&h, buf, (size_t) n);
-        }
-        char actual[DIGEST_STRING_MAX];
-        sha256_final(&h, actual);
-        return strcmp(actual, digest) == 0;
+        return S_ISREG(st->st_mode) && (uint64_t) st->st_size == size && sha256_file_matches(path, digest);
 }
 
 int layout_blob_commit(Layout *l, BlobWriter *writer, char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size,

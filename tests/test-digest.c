@@ -3,7 +3,10 @@
 #include <check.h>
 
 #include "testutil.h"
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "digest.h"
 #include "util.h"
@@ -127,6 +130,30 @@ START_TEST(test_digest_is_valid)
 }
 END_TEST
 
+START_TEST(test_file_matches)
+{
+        char dir[] = "/tmp/oci-build-digest-XXXXXX";
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        _cleanup_free_ char *file = xasprintf("%s/abc", dir);
+        _cleanup_free_ char *link = xasprintf("%s/link", dir);
+        FILE *f = fopen(file, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("abc", f);
+        fclose(f);
+        ck_assert_int_eq(symlink("abc", link), 0);
+        const char *abc = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        ck_assert(sha256_file_matches(file, abc));
+        ck_assert(
+                !sha256_file_matches(file, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+        /* A symlink is not followed, and a missing file matches nothing. */
+        ck_assert(!sha256_file_matches(link, abc));
+        unlink(file);
+        ck_assert(!sha256_file_matches(file, abc));
+        unlink(link);
+        rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_digest_hex)
 {
         const char *hex = digest_hex(SHA_ABC);
@@ -145,6 +172,7 @@ static Suite *digest_suite(void)
         tcase_add_test(tc, test_free_without_final);
         tcase_add_test(tc, test_digest_is_valid);
         tcase_add_test(tc, test_digest_hex);
+        tcase_add_test(tc, test_file_matches);
         suite_add_tcase(s, tc);
         return s;
 }
