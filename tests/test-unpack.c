@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +27,18 @@ static void tmp_setup(void)
 static void tmp_teardown(void)
 {
         test_image_teardown();
+}
+
+/* n letters that gzip and zstd cannot squeeze away, NUL-terminated. */
+static char *random_letters(size_t n, uint32_t seed)
+{
+        char *v = xmalloc(n + 1);
+        for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                v[i] = (char) ('a' + (seed >> 16) % 26);
+        }
+        v[n] = '\0';
+        return v;
 }
 
 START_TEST(test_unpack_tree)
@@ -132,13 +145,7 @@ START_TEST(test_unpack_zstd)
         add_base(&p);
         /* More than one read of the blob and one output chunk: the decoder
          * is fed and drained several times. */
-        _cleanup_free_ char *big = xmalloc(3000001);
-        uint32_t x = 777;
-        for (size_t i = 0; i < 3000000; i++) {
-                x = x * 1103515245u + 12345u;
-                big[i] = (char) ('a' + (x >> 16) % 26);
-        }
-        big[3000000] = '\0';
+        _cleanup_free_ char *big = random_letters(3000000, 777);
         add_data(&p, "/big", big, 0644, 0, 0);
         add_data(&p, "/hello", "hello over zstd\n", 0644, 0, 0);
         ck_assert_msg(plan_finish(&p, 1000, &err) == 0, "%s", err.msg);
@@ -177,13 +184,7 @@ START_TEST(test_unpack_corrupt_blob)
         add_base(&p);
         /* Enough data that doesn't compress away, so that the flipped byte
          * lands well inside the compressed content. */
-        _cleanup_free_ char *big = xmalloc(200001);
-        uint32_t x = 12345;
-        for (size_t i = 0; i < 200000; i++) {
-                x = x * 1103515245u + 12345u;
-                big[i] = (char) ('a' + (x >> 16) % 26);
-        }
-        big[200000] = '\0';
+        _cleanup_free_ char *big = random_letters(200000, 12345);
         add_data(&p, "/big", big, 0644, 0, 0);
         write_plan_layer(l, &p, &layer);
         plan_clear(&p);
