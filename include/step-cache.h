@@ -42,3 +42,7 @@ int step_cache_data_key(const Spec *tool, const char *debian_version, const Plan
  * each local artifact. */
 int step_cache_app_key(const Spec *app, const Spec *base, const Plan *const *below, size_t n_below,
                        const LayerOptions *o, LayerKey *ret, ObError *err);
+
+/* The environment as a build step gets it: the effective uid and every
+ * variable of the caller (but "_", the shell's last command), sorted. */
+void step_cache_hash_environ(Sha256 *h);

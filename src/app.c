@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "closure-plan.h"
 #include "download.h"
 #include "elf.h"
@@ -57,6 +58,8 @@ static char *step_name(char *const *command)
 
 int app_run_build(const Spec *app, ObError *err)
 {
+        if (app->n_build > 0)
+                journal_note_command();
         for (size_t i = 0; i < app->n_build; i++) {
                 const SpecBuildStep *b = &app->build[i];
                 _cleanup_free_ char *name = step_name(b->command);
@@ -140,11 +143,14 @@ static int add_artifact(Plan *p, const Spec *app, const SpecArtifact *a, const c
         int r;
 
         if (a->source) {
+                journal_note_path(a->source, /* follow= */ true);
                 if (access(a->source, F_OK) < 0)
                         return ob_error_set(err, errno, "%s:%zu: artifacts: '%s'", app->file, a->line, a->source);
                 return add_local_artifact(p, app, a, why, err);
         }
 
+        /* A download's copy is private to this run: it cannot be journaled. */
+        journal_set_broken("%s downloads %s", app->file, a->url);
         _cleanup_free_ char *cached = NULL;
         r = fetch_artifact(app, a, arch, fetch ? 0 : DOWNLOAD_CACHED_ONLY, &cached, err);
         if (r == -ENOENT && !fetch) {

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "journal.h"
 #include "path.h"
 #include "util.h"
 
@@ -185,6 +186,10 @@ int closure_plan_add_foreign(Plan *p, const Plan *const *below, size_t n_below, 
                              const char *image_path, const char *host_path, ObError *err)
 {
         _cleanup_close_ int fd = open(host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+                journal_note_error(host_path, /* follow= */ false, errno);
+        else
+                journal_note_fd(host_path, /* follow= */ false, fd);
         if (fd < 0)
                 return ob_error_set(err, errno, "cannot open '%s'", host_path);
         ElfInfo info = { 0 };

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "journal.h"
 #include "path.h"
 #include "util.h"
 
@@ -56,6 +57,8 @@ static void push(ConfigRefList *list, SpecTier tier, const char *name, const cha
 static int scan_tier(const char *dir, const char *sub, SpecTier tier, ConfigRefList *list, ObError *err)
 {
         _cleanup_free_ char *path = path_join(dir, sub);
+        /* What the listing finds changes the directory's own identity. */
+        journal_note_path(path, /* follow= */ true);
         _cleanup_dir_ DIR *d = opendir(path);
         if (!d) {
                 if (errno == ENOENT)
@@ -79,6 +82,7 @@ static int list_configs(const char *dir, ConfigRefList *ret, ObError *err)
         struct stat st;
         int r;
 
+        journal_note_walk(dir);
         if (stat(dir, &st) < 0)
                 return ob_error_set(err, errno, "configs directory '%s' cannot be used", dir);
         if (!S_ISDIR(st.st_mode))
@@ -87,6 +91,7 @@ static int list_configs(const char *dir, ConfigRefList *ret, ObError *err)
                 return ob_error_set(err, errno, "configs directory '%s' is not readable", dir);
 
         _cleanup_free_ char *base = path_join(dir, "base.yml");
+        journal_note_path(base, /* follow= */ true);
         if (access(base, F_OK) == 0)
                 push(&list, SPEC_TIER_BASE, "base", base);
         r = scan_tier(dir, "tools", SPEC_TIER_TOOL, &list, err);

@@ -3,6 +3,7 @@
  * the files of a sysroot (search paths, ld.so.conf with its includes, $ORIGIN
  * and the other dynamic string tokens, breadth-first loading). Nothing is
  * executed. */
+#include "journal.h"
 #include "elf.h"
 
 #include <errno.h>
@@ -478,6 +479,8 @@ static int conf_include(ElfClosure *c, const char *including, const char *patter
         _cleanup_(globfree) glob_t g = { 0 };
         int r;
 
+        /* The listing is an input: an include file added there counts. */
+        journal_note_glob(host_pattern);
         int gr = glob(host_pattern, 0, NULL, &g);
         if (gr == GLOB_NOMATCH)
                 return 0;

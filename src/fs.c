@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "util.h"
 
 int write_all(int fd, const void *data, size_t size)
@@ -37,11 +38,16 @@ int read_file(const char *path, char **ret_data, size_t *ret_size, ObError *err)
         /* Non-blocking, so that a FIFO planted under the name cannot hang us
          * before fstat() says what it is. */
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0)
+        if (fd < 0) {
+                journal_note_error(path, /* follow= */ true, errno);
                 return ob_error_set(err, errno, "cannot open '%s'", path);
+        }
         struct stat st;
-        if (fstat(fd, &st) < 0)
+        if (fstat(fd, &st) < 0) {
+                journal_set_broken("cannot stat '%s'", path);
                 return ob_error_set(err, errno, "cannot stat '%s'", path);
+        }
+        journal_note_stat(path, /* follow= */ true, &st);
         if (!S_ISREG(st.st_mode))
                 return ob_error_plain(err, EINVAL, "'%s' is not a regular file", path);
         if ((uint64_t) st.st_size > READ_FILE_MAX)

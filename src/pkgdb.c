@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "fs.h"
 #include "log.h"
 #include "util.h"
@@ -285,6 +286,10 @@ static int entry_open(const Plan *p, const Entry *e, const char **ret_data, ObEr
         if (e->root)
                 return sysroot_openat(e->root, e->source_path, O_RDONLY | O_NOCTTY | O_NONBLOCK, err);
         int fd = open(e->source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                journal_note_error(e->source, /* follow= */ false, errno);
+        else
+                journal_note_fd(e->source, /* follow= */ false, fd);
         if (fd < 0)
                 return ob_error_set(err, errno, "cannot open '%s'", e->source);
         return fd;

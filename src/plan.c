@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "journal.h"
 #include "plan.h"
 
 #include <dirent.h>
@@ -447,7 +448,12 @@ static int copy_tree(Plan *p, Sysroot *root, const PlanCopyOptions *o, const cha
                         continue;
                 if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
                         _cleanup_free_ char *h = sysroot_host_path(root, s);
+                        journal_note_error(h, /* follow= */ false, errno);
                         return ob_error_set(err, errno, "cannot stat '%s'", h);
+                }
+                if (journal_current()) {
+                        _cleanup_free_ char *h = sysroot_host_path(root, s);
+                        journal_note_stat(h, /* follow= */ false, &st);
                 }
                 r = add_one(p, root, o, named, /* exact= */ false, s, d, &st, err);
                 if (r < 0)
@@ -517,6 +523,7 @@ static int add_data(Plan *p, const char *path, const char *data, uint32_t mode, 
 
 int plan_add_local(Plan *p, const char *path, const PlanCopyOptions *o, ObError *err)
 {
+        journal_note_walk(path);
         _cleanup_free_ char *real = realpath(path, NULL);
         if (!real)
                 return ob_error_set(err, errno, "'%s'", path);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "cleanup-libs.h"
 #include "download.h"
 #include "fs.h"
@@ -165,6 +166,7 @@ void platform_native(Platform *ret)
 static int sysroot_dpkg_arch(Sysroot *root, char **ret, ObError *err)
 {
         _cleanup_free_ char *status = sysroot_host_path(root, "/var/lib/dpkg/status");
+        journal_note_path(status, /* follow= */ true);
         if (access(status, F_OK) == 0) {
                 _cleanup_(dpkg_status_freep) DpkgStatus *s = NULL;
                 int r = dpkg_status_load(root, &s, err);
@@ -181,6 +183,7 @@ static int sysroot_dpkg_arch(Sysroot *root, char **ret, ObError *err)
                 }
         }
         _cleanup_free_ char *archfile = sysroot_host_path(root, "/var/lib/dpkg/arch");
+        journal_note_path(archfile, /* follow= */ true);
         if (access(archfile, F_OK) == 0) {
                 _cleanup_free_ char *text = NULL;
                 int r = read_file(archfile, &text, NULL, err);
@@ -243,6 +246,10 @@ static int entry_header(const Entry *e, unsigned char *buf, size_t *ret_size, Ob
                 fd = sysroot_open_file(e->root, e->source_path, err);
         else if (e->source) {
                 fd = open(e->source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0)
+                        journal_note_error(e->source, /* follow= */ false, errno);
+                else
+                        journal_note_fd(e->source, /* follow= */ false, fd);
                 if (fd < 0)
                         fd = ob_error_set(err, errno, "cannot open '%s'", e->source);
         }
@@ -536,6 +543,7 @@ int platform_sysroot_for(const Platform *p, const char *sysroot, bool sysroot_gi
         _cleanup_free_ char *dir = platform_sysroot_dir(p);
         _cleanup_free_ char *name = platform_string(p);
         struct stat st;
+        journal_note_path(dir, /* follow= */ true);
         if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
                 return ob_error_plain(err, ENOENT,
                                       "--platform %s: no sysroot for it in '%s' (make one with 'oci-build sysroot "

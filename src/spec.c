@@ -2,6 +2,7 @@
 /* What the three tiers of config share (the lists of a layer, the image
  * config, the start of every loader, spec_free()) and the base tier
  * (configs/base.yml): its rootfs, users and groups. */
+#include "journal.h"
 #include "spec.h"
 
 #include <errno.h>
@@ -548,6 +549,7 @@ static int parse_image_config(YamlDoc *d, yaml_node_t *node, SpecImageConfig *c,
 char *spec_config_dir_abs(const char *file)
 {
         _cleanup_free_ char *rel = spec_config_dir(file);
+        journal_note_walk(rel);
         char *dir = realpath(rel, NULL);
         return dir ? dir : TAKE_PTR(rel);
 }
@@ -555,6 +557,7 @@ char *spec_config_dir_abs(const char *file)
 char *spec_resolve_relative(const char *dir, const char *path)
 {
         _cleanup_free_ char *joined = path[0] == '/' ? xstrdup(path) : path_join(dir, path);
+        journal_note_walk(joined);
         char *real = realpath(joined, NULL);
         return real ? real : TAKE_PTR(joined);
 }
@@ -577,6 +580,7 @@ static int parse_rootfs(YamlDoc *d, yaml_node_t *v, const char *file, char **ret
                 return r;
         _cleanup_free_ char *dir = spec_config_dir(file);
         _cleanup_free_ char *joined = rel[0] == '/' ? xstrdup(rel) : path_join(dir, rel);
+        journal_note_walk(joined);
         _cleanup_free_ char *real = realpath(joined, NULL);
         if (!real)
                 return y_error(d, v, err, "'rootfs' directory '%s' cannot be used: %s", joined, strerror(errno));

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "config.h"
 #include "digest.h"
 #include "download.h"
@@ -83,8 +84,11 @@ static int key_plan(KeyState *k, const Plan *p, int64_t epoch, ObError *err)
 static int key_stat(KeyState *k, const char *path, bool follow, ObError *err)
 {
         struct stat st;
-        if ((follow ? stat(path, &st) : lstat(path, &st)) < 0)
+        if ((follow ? stat(path, &st) : lstat(path, &st)) < 0) {
+                journal_note_error(path, follow, errno);
                 return ob_error_set(err, errno, "cannot stat '%s'", path);
+        }
+        journal_note_stat(path, follow, &st);
         cache_hash_printf(&k->h, "%s", path);
         cache_hash_stat(&k->h, &st, &k->now, &k->racy);
         return 0;
@@ -93,8 +97,11 @@ static int key_stat(KeyState *k, const char *path, bool follow, ObError *err)
 static int key_tree_at(KeyState *k, const char *path, int depth, ObError *err)
 {
         struct stat st;
-        if (lstat(path, &st) < 0)
+        if (lstat(path, &st) < 0) {
+                journal_note_error(path, /* follow= */ false, errno);
                 return ob_error_set(err, errno, "cannot stat '%s'", path);
+        }
+        journal_note_stat(path, /* follow= */ false, &st);
         cache_hash_printf(&k->h, "%s", path);
         cache_hash_stat(&k->h, &st, &k->now, &k->racy);
         if (S_ISLNK(st.st_mode)) {
@@ -131,6 +138,7 @@ static int key_tree_at(KeyState *k, const char *path, int depth, ObError *err)
  * artifacts are). */
 static int key_tree(KeyState *k, const char *path, ObError *err)
 {
+        journal_note_walk(path);
         _cleanup_free_ char *real = realpath(path, NULL);
         if (!real)
                 return ob_error_set(err, errno, "cannot resolve '%s'", path);
@@ -159,6 +167,7 @@ static int key_program(KeyState *k, const char *prog, const char *path_env, ObEr
         char *save = NULL;
         for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
                 _cleanup_free_ char *cand = path_join(*d ? d : ".", prog);
+                journal_note_path(cand, /* follow= */ true);
                 if (access(cand, X_OK) == 0)
                         return key_stat(k, cand, /* follow= */ true, err);
         }
@@ -178,6 +187,10 @@ int step_cache_data_key(const Spec *tool, const char *debian_version, const Plan
         key_strv(&k, "append", d->append);
         cache_hash_printf(&k.h, "password %s", d->password ? d->password : "(none)");
         if (d->run_as) {
+                /* The host's user database (files, as nsswitch.conf says). */
+                journal_note_path("/etc/nsswitch.conf", /* follow= */ true);
+                journal_note_path("/etc/passwd", /* follow= */ true);
+                journal_note_path("/etc/group", /* follow= */ true);
                 struct passwd *pw = getpwnam(d->run_as);
                 if (!pw)
                         return ob_error_plain(err, ENOENT, "no host user '%s'", d->run_as);
@@ -197,9 +210,9 @@ int step_cache_data_key(const Spec *tool, const char *debian_version, const Plan
 /* The environment a build step gets: the caller's (less what app.c
  * replaces for another user), and the step's own. Hashed whole: a
  * variable we cannot judge may change what the step does. */
-static void key_step_env(KeyState *k, const SpecBuildStep *b)
+void step_cache_hash_environ(Sha256 *h)
 {
-        cache_hash_printf(&k->h, "euid %u", (unsigned) geteuid());
+        cache_hash_printf(h, "euid %u", (unsigned) geteuid());
         size_t n = 0;
         for (char **e = environ; e && *e; e++)
                 n++;
@@ -211,7 +224,14 @@ static void key_step_env(KeyState *k, const SpecBuildStep *b)
                 if (!str_startswith(environ[i], "_="))
                         env[m++] = environ[i];
         qsort(env, m, sizeof(char *), strv_compare);
-        key_strv(k, "environ", (char *const *) env);
+        cache_hash_printf(h, "environ %zu", m);
+        for (size_t i = 0; i < m; i++)
+                cache_hash_printf(h, "%s", env[i]);
+}
+
+static void key_step_env(KeyState *k, const SpecBuildStep *b)
+{
+        step_cache_hash_environ(&k->h);
         key_strv(k, "step env", b->env);
 }
 

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "util.h"
 
 #define SYSROOT_MAX_LINKS 40
@@ -18,11 +19,35 @@
 
 bool sysroot_force_walk = false;
 
+/* The answer about path inside s, for the input journal (journal.h): the
+ * host path, looked at without following it, as these functions do. */
+static void note(const Sysroot *s, const char *path, int error, const struct stat *st)
+{
+        if (!journal_current())
+                return;
+        _cleanup_free_ char *host = sysroot_host_path(s, path);
+        if (error)
+                journal_note_error(host, /* follow= */ false, error);
+        else
+                journal_note_stat(host, /* follow= */ false, st);
+}
+
+static void note_fd(const Sysroot *s, const char *path, int fd)
+{
+        if (!journal_current())
+                return;
+        _cleanup_free_ char *host = sysroot_host_path(s, path);
+        journal_note_fd(host, /* follow= */ false, fd);
+}
+
 int sysroot_open(const char *path, Sysroot **ret, ObError *err)
 {
         _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+                journal_note_error(path, /* follow= */ true, errno);
                 return ob_error_set(err, errno, "cannot open sysroot '%s'", path);
+        }
+        journal_note_fd(path, /* follow= */ true, fd);
         Sysroot *s = xcalloc(1, sizeof(*s));
         size_t n = strlen(path);
         while (n > 0 && path[n - 1] == '/')
@@ -121,8 +146,11 @@ int sysroot_openat(const Sysroot *s, const char *path, int flags, ObError *err)
         }
         if (fd == -ENOSYS)
                 fd = walk_open(s, path, flags);
-        if (fd < 0)
+        if (fd < 0) {
+                note(s, path, -fd, NULL);
                 return ob_error_set(err, -fd, "cannot open '%s'", path);
+        }
+        note_fd(s, path, fd);
         return fd;
 }
 
@@ -152,10 +180,15 @@ int sysroot_lstat(const Sysroot *s, const char *path, struct stat *ret_st, ObErr
         _cleanup_free_ char *name = NULL;
         ObError local;
         _cleanup_close_ int dfd = open_parent(s, path, &name, &local);
-        if (dfd < 0)
+        if (dfd < 0) {
+                note(s, path, -dfd, NULL);
                 return ob_error_set(err, -dfd, "%s", path);
-        if (fstatat(dfd, name, ret_st, AT_SYMLINK_NOFOLLOW) < 0)
+        }
+        if (fstatat(dfd, name, ret_st, AT_SYMLINK_NOFOLLOW) < 0) {
+                note(s, path, errno, NULL);
                 return ob_error_set(err, errno, "%s", path);
+        }
+        note(s, path, 0, ret_st);
         return 0;
 }
 
@@ -169,11 +202,23 @@ int sysroot_readlink(const Sysroot *s, const char *path, char **ret_target, ObEr
         char buf[PATH_MAX];
         _cleanup_free_ char *name = NULL;
         _cleanup_close_ int dfd = open_parent(s, path, &name, err);
-        if (dfd < 0)
+        if (dfd < 0) {
+                note(s, path, -dfd, NULL);
                 return dfd;
+        }
         ssize_t n = readlinkat(dfd, name, buf, sizeof(buf) - 1);
-        if (n < 0)
+        if (n < 0) {
+                note(s, path, errno, NULL);
                 return ob_error_set(err, errno, "cannot read symlink '%s'", path);
+        }
+        if (journal_current()) {
+                /* The link's own identity: replacing it makes a new inode. */
+                struct stat st;
+                if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        note(s, path, errno, NULL);
+                else
+                        note(s, path, 0, &st);
+        }
         buf[n] = '\0';
         *ret_target = xstrdup(buf);
         return 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The data layer of a tool: what a host command (initdb) makes at build time
  * in a temporary directory, planned as a layer of its own. */
+#include "journal.h"
 #include "tool.h"
 
 #include <errno.h>
@@ -104,6 +105,7 @@ static int claim_data_dir(const char *tmpdir, ObError *err)
 
 int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
 {
+        journal_note_command();
         const char *tmp = getenv("TMPDIR");
         _cleanup_free_ char *template = xasprintf("%s/oci-build-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         /* Interrupted, the data directory goes too. */

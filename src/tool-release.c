@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "app.h"
 #include "archive-unpack.h"
 #include "closure-plan.h"
@@ -224,6 +225,8 @@ static const char *artifact_names(const Spec *tool)
 int tool_release_plan(const Spec *tool, Sysroot *root, const Plan *base, const char *arch, bool fetch, Plan *p,
                       ObError *err)
 {
+        /* Unpacked or compiled into a private directory: not journaled. */
+        journal_set_broken("%s is a release tool", tool->name);
         const char *top = NULL;
         int r = release_dir_get(&top, err);
         if (r < 0)

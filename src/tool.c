@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "journal.h"
 #include "closure-plan.h"
 #include "dpkg.h"
 #include "elf.h"
@@ -203,6 +204,10 @@ static bool is_elf_file(const char *host)
 {
         unsigned char magic[4];
         _cleanup_close_ int fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                journal_note_error(host, /* follow= */ false, errno);
+        else
+                journal_note_fd(host, /* follow= */ false, fd);
         return fd >= 0 && read(fd, magic, 4) == 4 && memcmp(magic, "\177ELF", 4) == 0;
 }
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "journal.h"
 #include "yamlspec.h"
 
 #include <errno.h>
@@ -268,11 +269,16 @@ static int read_config(const char *file, char **ret_data, size_t *ret_size, ObEr
         char name[1024];
         ob_escape(file, name, sizeof(name));
         _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
+        if (fd < 0) {
+                journal_note_error(file, /* follow= */ true, errno);
                 return ob_error_set(err, errno, "cannot open '%s'", name);
+        }
         struct stat st;
-        if (fstat(fd, &st) < 0)
+        if (fstat(fd, &st) < 0) {
+                journal_set_broken("cannot stat '%s'", file);
                 return ob_error_set(err, errno, "cannot read '%s'", name);
+        }
+        journal_note_stat(file, /* follow= */ true, &st);
         if (!S_ISREG(st.st_mode))
                 return ob_error_plain(err, EINVAL, "config '%s' is %s, not a regular file", name,
                                       file_type_name(st.st_mode));

@@ -2,13 +2,18 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup-libs.h"
 #include "cli.h"
+#include "config.h"
 #include "configs.h"
+#include "journal.h"
 #include "layer-cache.h"
 #include "log.h"
+#include "run-record.h"
 #include "step-cache.h"
 #include "util.h"
 
@@ -81,24 +86,34 @@ int context_names(const Context *ctx, SpecTier tier, bool all, char ***ret, ObEr
         return 0;
 }
 
-static void print_result(const Context *ctx, const BuildResult *res)
+/* The line a build prints for an image, around the layout's name. */
+static void add_result(RunRecord *out, const char *platform, const BuildResult *res)
 {
         char size[32], own[32];
         format_size(res->total_size, size);
         format_size(res->own_layer_size, own);
+        _cleanup_free_ char *before =
+                xasprintf("%s%s%s %s ", platform ? platform : "", platform ? " " : "", res->name, res->manifest_digest);
+        _cleanup_free_ char *after = NULL;
         switch (res->tier) {
         case SPEC_TIER_BASE:
-                printf("%s %s %s (%s)\n", res->name, res->manifest_digest, ctx->layout, size);
+                after = xasprintf(" (%s)", size);
                 break;
         case SPEC_TIER_TOOL:
-                printf("%s %s %s (%zu layers, %s; tool layer %s, %zu files)\n", res->name, res->manifest_digest,
-                       ctx->layout, res->n_layers, size, own, res->own_layer_entries);
+                after = xasprintf(" (%zu layers, %s; tool layer %s, %zu files)", res->n_layers, size, own,
+                                  res->own_layer_entries);
                 break;
         case SPEC_TIER_APP:
-                printf("%s %s %s (%zu layers, %s; app layer %s)\n", res->name, res->manifest_digest, ctx->layout,
-                       res->n_layers, size, own);
+                after = xasprintf(" (%zu layers, %s; app layer %s)", res->n_layers, size, own);
                 break;
         }
+        run_record_add_output(out, before, after);
+}
+
+static void print_results(const Context *ctx, const RunRecord *out)
+{
+        for (size_t i = 0; out->out_before && out->out_before[i] && ob_verbosity >= 0; i++)
+                printf("%s%s%s\n", out->out_before[i], ctx->layout, out->out_after[i]);
 }
 
 /* Progress on stderr: on a terminal one line per image, updated as its
@@ -224,7 +239,11 @@ static int write_platforms(const Context *ctx, PlatformBuild *pb, size_t n, Layo
         return 0;
 }
 
-int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError *err)
+/* Builds what was planned for every platform of names into the layout,
+ * the result lines into out. With a journal recording, it stops before
+ * the layout is opened: planning is over. */
+static int build_images(const Context *ctx, SpecTier tier, char *const *names, RunRecord *out, bool *ret_recordable,
+                        ObError *err)
 {
         BuildOptions o = context_build_options(ctx);
         bool tty = isatty(STDERR_FILENO) == 1;
@@ -268,6 +287,8 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
                 if (r < 0)
                         return r;
         }
+        /* What the layout and the caches hold is no input. */
+        journal_begin(NULL);
 
         r = layout_open(ctx->layout, LAYOUT_CREATE, &l, err);
         if (r < 0)
@@ -282,28 +303,146 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
                 layout_rollback(l);
                 return r;
         }
-        for (size_t i = 0; i < n_platforms && ob_verbosity >= 0; i++) {
+        for (size_t i = 0; i < n_platforms; i++) {
                 _cleanup_free_ char *p = platform_string(build_platform(pb[i].build));
-                for (size_t k = 0; k < pb[i].n_results; k++) {
-                        if (n_platforms > 1)
-                                printf("%s ", p);
-                        print_result(ctx, &pb[i].results[k]);
-                }
+                for (size_t k = 0; k < pb[i].n_results; k++)
+                        add_result(out, n_platforms > 1 ? p : NULL, &pb[i].results[k]);
         }
         if (n_platforms > 1)
-                for (size_t k = 0; k < pb[0].n_results && ob_verbosity >= 0; k++) {
+                for (size_t k = 0; k < pb[0].n_results; k++) {
                         json_t *d = layout_index_find(l, pb[0].results[k].name);
-                        printf("%s %s %s (image index, %zu platforms)\n", pb[0].results[k].name,
-                               json_string_value(json_object_get(d, "digest")), ctx->layout, n_platforms);
+                        _cleanup_free_ char *before = xasprintf("%s %s ", pb[0].results[k].name,
+                                                                json_string_value(json_object_get(d, "digest")));
+                        _cleanup_free_ char *after = xasprintf(" (image index, %zu platforms)", n_platforms);
+                        run_record_add_output(out, before, after);
                 }
+        /* What the next run compares: every name this one left in the
+         * index (the base image's too) and the blobs they reach. */
+        bool recordable = *ret_recordable;
+        ObError local;
+        for (size_t k = 0; k < pb[0].n_results && recordable; k++)
+                recordable = run_record_add_image(out, l, pb[0].results[k].name, &local) == 0;
+        if (recordable && pb[0].n_results > 0)
+                recordable = run_record_add_image(out, l, build_base_spec(pb[0].build)->name, &local) == 0;
+        if (!recordable && *ret_recordable)
+                ob_debug("this run is not recorded: %s", local.msg);
+        *ret_recordable = recordable && pb[0].n_results > 0;
         return 0;
+}
+
+/* The key of a run: this program, the command, every option that changes
+ * what is written (not -j: the bytes are the same whatever it is), and the
+ * environment as build steps see it. */
+static int run_key(const Context *ctx, SpecTier tier, bool all, char *const *names, char ret[static 65], ObError *err)
+{
+        _cleanup_sha256_ Sha256 h = { 0 };
+        struct stat st;
+        if (stat("/proc/self/exe", &st) < 0)
+                return ob_error_set(err, errno, "cannot stat /proc/self/exe");
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        if (!cwd)
+                return ob_error_set(err, errno, "cannot tell the current directory");
+        sha256_init(&h);
+        cache_hash_printf(&h, "oci-build %s run record %d", OB_VERSION, RUN_RECORD_VERSION);
+        cache_hash_printf(&h, "exe %llu %llu %lld %lld.%09ld %lld.%09ld", (unsigned long long) st.st_dev,
+                          (unsigned long long) st.st_ino, (long long) st.st_size, (long long) st.st_mtim.tv_sec,
+                          st.st_mtim.tv_nsec, (long long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+        cache_hash_printf(&h, "tier %d all %d", (int) tier, all);
+        for (size_t i = 0; names && names[i]; i++)
+                cache_hash_printf(&h, "name %s", names[i]);
+        cache_hash_printf(&h, "cwd %s", cwd);
+        cache_hash_printf(&h, "configs %s", ctx->configs);
+        cache_hash_printf(&h, "sysroot %s %d", ctx->sysroot, ctx->sysroot_given);
+        cache_hash_printf(&h, "platform %s", ctx->platform ? ctx->platform : "(native)");
+        cache_hash_printf(&h, "compression %d level %d epoch %lld", (int) ctx->compression, ctx->level,
+                          (long long) ctx->source_date_epoch);
+        step_cache_hash_environ(&h);
+        char digest[DIGEST_STRING_MAX];
+        sha256_final(&h, digest);
+        memcpy(ret, digest_hex(digest), 65);
+        return 0;
+}
+
+/* The recorded run, when nothing it read changed and the layout still has
+ * what it left: its lines are printed and nothing is written. */
+static bool run_unchanged(const Context *ctx, const char *dir, const char *key)
+{
+        _cleanup_(run_record_freep) RunRecord *rec = run_record_load(dir, key);
+        if (!rec) {
+                ob_debug("no run record %s", key);
+                return false;
+        }
+        const char *why = NULL;
+        if (!journal_fresh(rec->journal, /* since= */ NULL, &why)) {
+                ob_debug("the run record does not hold: '%s' changed", why);
+                return false;
+        }
+        if (!run_record_layout_matches(rec, ctx->layout, &why)) {
+                ob_debug("the run record does not hold: the layout's %s is not as recorded", why);
+                return false;
+        }
+        print_results(ctx, rec);
+        ob_info("oci-build: nothing changed since the last build of these images: nothing was written");
+        return true;
+}
+
+/* A run: unless --no-cache, skipped when its record holds; else built,
+ * with its inputs journaled, and recorded when every input was
+ * identified and none changed while it ran. */
+static int run_build(const Context *ctx, SpecTier tier, bool all, char *const *args, ObError *err)
+{
+        char key[65] = "";
+        _cleanup_free_ char *dir = NULL;
+        ObError local;
+        if (!ctx->no_cache) {
+                if (run_key(ctx, tier, all, args, key, &local) < 0) {
+                        ob_debug("this run cannot be recorded: %s", local.msg);
+                        key[0] = '\0';
+                } else {
+                        dir = run_record_dir();
+                        if (run_unchanged(ctx, dir, key))
+                                return 0;
+                }
+        }
+
+        struct timespec start;
+        clock_gettime(CLOCK_REALTIME, &start);
+        unsigned commands = journal_commands();
+        _cleanup_(run_record_freep) RunRecord *rec = run_record_new(key);
+        bool recordable = key[0] != '\0';
+        if (recordable)
+                journal_begin(rec->journal);
+        _cleanup_strv_ char **names = NULL;
+        int r = 0;
+        if (tier != SPEC_TIER_BASE)
+                r = context_names(ctx, tier, all, &names, err);
+        if (r == 0)
+                r = build_images(ctx, tier, tier == SPEC_TIER_BASE ? args : names, rec, &recordable, err);
+        journal_begin(NULL);
+        if (r < 0)
+                return r;
+        print_results(ctx, rec);
+
+        const char *why = NULL;
+        if (!recordable)
+                return 0;
+        if (rec->journal->broken)
+                ob_debug("this run is not recorded: %s", rec->journal->broken);
+        else if (journal_commands() != commands)
+                ob_debug("this run is not recorded: it ran programs on the host");
+        else if (!journal_fresh(rec->journal, &start, &why))
+                ob_debug("this run is not recorded: '%s' changed during the run, or too recently to tell", why);
+        else if (run_record_store(dir, rec, &local) < 0)
+                ob_debug("this run is not recorded: %s", local.msg);
+        return 0;
+}
+
+int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError *err)
+{
+        return run_build(ctx, tier, /* all= */ false, names, err);
 }
 
 int context_build_tier(const Context *ctx, SpecTier tier, ObError *err)
 {
-        _cleanup_strv_ char **names = NULL;
-        int r = context_names(ctx, tier, arg_tier_all, &names, err);
-        if (r < 0)
-                return r;
-        return context_build(ctx, tier, names, err);
+        return run_build(ctx, tier, arg_tier_all, ctx->args, err);
 }
