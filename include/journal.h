@@ -26,6 +26,8 @@
 typedef struct JournalEntry {
         char *path;
         bool follow; /* stat() rather than lstat() */
+        bool weak;   /* only the type, device and inode count: a directory
+                      * walked through, not listed */
         int error;   /* the errno of a failed lookup; 0: the identity below */
         uint32_t mode;
         uint64_t dev, ino;
@@ -56,7 +58,9 @@ void journal_note_error(const char *path, bool follow, int error);
 void journal_note_fd(const char *path, bool follow, int fd);
 /* Looks path up now (one stat or lstat) and notes the answer. */
 void journal_note_path(const char *path, bool follow);
-/* Every component of path, as realpath() walks it: each prefix lstat'ed. */
+/* Every component of path, as realpath() walks it: each prefix lstat'ed
+ * (weakly: what a directory on the way holds does not count), then path
+ * itself followed. */
 void journal_note_walk(const char *path);
 /* The directory a glob() pattern lists; a pattern with wildcards before
  * its last component cannot be noted and breaks the journal. */

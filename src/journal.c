@@ -126,16 +126,28 @@ void journal_add(Journal *j, JournalEntry *e)
         e->path = NULL;
 }
 
-static void note(const char *path, bool follow, int error, const struct stat *st)
+static void note_as(const char *path, bool follow, bool weak, int error, const struct stat *st)
 {
         if (!current || !path)
                 return;
         size_t *slot = find_slot(current, path, follow);
-        if (*slot)
+        if (*slot) {
+                /* A path walked through and later read: all of it counts. */
+                JournalEntry *e = &current->v[*slot - 1];
+                if (e->weak && !weak) {
+                        journal_entry_set(e, error, st);
+                        e->weak = false;
+                }
                 return;
-        JournalEntry e = { .path = xstrdup(path), .follow = follow };
+        }
+        JournalEntry e = { .path = xstrdup(path), .follow = follow, .weak = weak };
         journal_entry_set(&e, error, st);
         journal_add(current, &e);
+}
+
+static void note(const char *path, bool follow, int error, const struct stat *st)
+{
+        note_as(path, follow, /* weak= */ false, error, st);
 }
 
 void journal_note_stat(const char *path, bool follow, const struct stat *st)
@@ -188,7 +200,11 @@ void journal_note_walk(const char *path)
                 if (*s == '/' || !*s) {
                         char c = *s;
                         *s = '\0';
-                        journal_note_path(abs, /* follow= */ false);
+                        struct stat st;
+                        if (lstat(abs, &st) < 0)
+                                note_as(abs, /* follow= */ false, /* weak= */ true, errno, NULL);
+                        else
+                                note_as(abs, /* follow= */ false, /* weak= */ true, 0, &st);
                         *s = c;
                         if (!c)
                                 break;
@@ -231,6 +247,9 @@ bool journal_entry_fresh(const JournalEntry *e, struct stat *ret_st)
                 return error == e->error;
         if (ret_st)
                 *ret_st = st;
+        if (e->weak)
+                return e->mode == (uint32_t) st.st_mode && e->dev == (uint64_t) st.st_dev &&
+                       e->ino == (uint64_t) st.st_ino;
         return e->mode == (uint32_t) st.st_mode && e->dev == (uint64_t) st.st_dev && e->ino == (uint64_t) st.st_ino &&
                e->size == (int64_t) st.st_size && e->mtime == ns(&st.st_mtim) && e->ctime == ns(&st.st_ctim);
 }
@@ -244,7 +263,7 @@ bool journal_fresh(const Journal *j, const struct timespec *since, const char **
                         *why = e->path;
                         return false;
                 }
-                if (since && !e->error && cache_stat_racy(&st, since)) {
+                if (since && !e->error && !e->weak && cache_stat_racy(&st, since)) {
                         *why = e->path;
                         return false;
                 }
@@ -259,7 +278,10 @@ bool journal_write(const Journal *j, FILE *f)
                 if (strchr(e->path, '\n'))
                         return false;
                 fprintf(f, "j %c %d %" PRIo32 " %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %" PRId64 " %s\n",
-                        e->follow ? 'f' : 'l', e->error, e->mode, e->dev, e->ino, e->size, e->mtime, e->ctime, e->path);
+                        e->follow ? 'f'
+                        : e->weak ? 'L'
+                                  : 'l',
+                        e->error, e->mode, e->dev, e->ino, e->size, e->mtime, e->ctime, e->path);
         }
         return true;
 }
@@ -278,10 +300,11 @@ bool journal_parse_line(const char *line, JournalEntry *e)
         if (line[used] != ' ')
                 return false;
         const char *path = line + used + 1;
-        if ((how != 'f' && how != 'l') || error < 0 || !*path || strchr(path, '\n'))
+        if ((how != 'f' && how != 'l' && how != 'L') || error < 0 || !*path || strchr(path, '\n'))
                 return false;
         *e = (JournalEntry){ .path = xstrdup(path),
                              .follow = how == 'f',
+                             .weak = how == 'L',
                              .error = error,
                              .mode = mode,
                              .dev = dev,
