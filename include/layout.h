@@ -28,6 +28,11 @@ typedef enum LayoutOpenFlags {
 } LayoutOpenFlags;
 
 int layout_open(const char *dir, LayoutOpenFlags flags, Layout **ret, ObError *err);
+/* What a build checks before writing into an existing layout (a valid
+ * oci-layout, an index with schemaVersion 2 and well-formed descriptors,
+ * blobs/sha256, a writable directory), without locking or changing
+ * anything; the index as read. */
+int layout_check(const char *dir, json_t **ret_index, ObError *err);
 /* Releases the lock and frees; does not roll back. */
 void layout_close(Layout *l);
 DEFINE_CLEANUP_FUNC(Layout *, layout_close);

@@ -291,6 +291,24 @@ int layout_open(const char *dir, LayoutOpenFlags flags, Layout **ret, ObError *e
         return 0;
 }
 
+int layout_check(const char *dir, json_t **ret_index, ObError *err)
+{
+        _cleanup_(layout_closep) Layout *l = xcalloc(1, sizeof(*l));
+        l->dir = xstrdup(dir);
+        l->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (l->fd < 0)
+                return ob_error_set(err, errno, "cannot open output directory '%s'", dir);
+        if (faccessat(l->fd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                return ob_error_plain(err, ENOENT, "'%s' is not an OCI image layout (no oci-layout file)", dir);
+        int r = check_existing(l, LAYOUT_WRITE, err);
+        if (r < 0)
+                return r;
+        if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0)
+                return ob_error_set(err, errno, "output directory '%s' is not writable", dir);
+        *ret_index = TAKE_PTR(l->index);
+        return 0;
+}
+
 /* The blobs this Layout made are referenced (or removed) now: a signal no
  * longer has anything of ours to remove. */
 static void forget_new_blobs(Layout *l)

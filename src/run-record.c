@@ -356,20 +356,14 @@ static const char *desc_name(json_t *desc)
 
 bool run_record_layout_matches(const RunRecord *r, const char *layout_dir, const char **why)
 {
-        _cleanup_free_ char *index_path = path_join(layout_dir, "index.json");
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
+        json_t *index_json = NULL;
         ObError err;
-        if (read_file(index_path, &text, &size, &err) < 0) {
-                *why = "the layout has no index.json";
+        if (layout_check(layout_dir, &index_json, &err) < 0) {
+                *why = "index.json (the layout is not whole)";
                 return false;
         }
-        _cleanup_(json_decrefp) json_t *index = json_loadb(text, size, 0, NULL);
+        _cleanup_(json_decrefp) json_t *index = index_json;
         json_t *manifests = json_object_get(index, "manifests");
-        if (!json_is_array(manifests)) {
-                *why = "the layout's index.json is not an index";
-                return false;
-        }
         for (size_t k = 0; r->names[k]; k++) {
                 json_t *found = NULL, *desc;
                 size_t i;
