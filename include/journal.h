@@ -88,5 +88,9 @@ bool journal_fresh(const Journal *j, const struct timespec *since, const char **
 bool journal_write(const Journal *j, FILE *f);
 /* Parses one line written by journal_write() into e (its path allocated). */
 bool journal_parse_line(const char *line, JournalEntry *e);
-/* Adds a parsed entry (the journal takes its path). */
+/* Adds a parsed entry (the journal takes its path), unless its path is
+ * noted already. */
 void journal_add(Journal *j, JournalEntry *e);
+/* Adds it as it is, without looking for it first (a record's journal,
+ * which is only looked up again). */
+void journal_append(Journal *j, JournalEntry *e);

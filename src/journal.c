@@ -286,31 +286,60 @@ bool journal_write(const Journal *j, FILE *f)
         return true;
 }
 
+/* A decimal number and the space after it; false for anything else. */
+static bool parse_num(const char **p, int base, bool is_signed, uint64_t *ret)
+{
+        const char *s = *p;
+        bool neg = is_signed && *s == '-';
+        if (neg)
+                s++;
+        uint64_t v = 0;
+        const char *start = s;
+        for (; *s >= '0' && *s <= (base == 8 ? '7' : '9'); s++) {
+                unsigned d = (unsigned) (*s - '0');
+                if (v > (UINT64_MAX - d) / (unsigned) base)
+                        return false;
+                v = v * (unsigned) base + d;
+        }
+        if (s == start || *s != ' ' || (is_signed && v > (uint64_t) INT64_MAX))
+                return false;
+        *ret = neg ? (uint64_t) - (int64_t) v : v;
+        *p = s + 1;
+        return true;
+}
+
 bool journal_parse_line(const char *line, JournalEntry *e)
 {
-        char how;
-        int error, used = 0;
-        uint32_t mode;
-        uint64_t dev, ino;
-        int64_t size, mtime, ctime;
-        if (sscanf(line, "j %c %d %" SCNo32 " %" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNd64 "%n", &how,
-                   &error, &mode, &dev, &ino, &size, &mtime, &ctime, &used) != 8 ||
-            used == 0)
+        if (line[0] != 'j' || line[1] != ' ' || !strchr("flL", line[2]) || !line[2] || line[3] != ' ')
                 return false;
-        if (line[used] != ' ')
+        char how = line[2];
+        const char *p = line + 4;
+        uint64_t error, mode, dev, ino, size, mtime, ctime;
+        if (!parse_num(&p, 10, false, &error) || error > 4095 || !parse_num(&p, 8, false, &mode) || mode > UINT32_MAX ||
+            !parse_num(&p, 10, false, &dev) || !parse_num(&p, 10, false, &ino) || !parse_num(&p, 10, true, &size) ||
+            !parse_num(&p, 10, true, &mtime) || !parse_num(&p, 10, true, &ctime))
                 return false;
-        const char *path = line + used + 1;
-        if ((how != 'f' && how != 'l' && how != 'L') || error < 0 || !*path || strchr(path, '\n'))
+        if (!*p || strchr(p, '\n'))
                 return false;
-        *e = (JournalEntry){ .path = xstrdup(path),
+        *e = (JournalEntry){ .path = xstrdup(p),
                              .follow = how == 'f',
                              .weak = how == 'L',
-                             .error = error,
-                             .mode = mode,
+                             .error = (int) error,
+                             .mode = (uint32_t) mode,
                              .dev = dev,
                              .ino = ino,
-                             .size = size,
-                             .mtime = mtime,
-                             .ctime = ctime };
+                             .size = (int64_t) size,
+                             .mtime = (int64_t) mtime,
+                             .ctime = (int64_t) ctime };
         return true;
+}
+
+void journal_append(Journal *j, JournalEntry *e)
+{
+        if (j->n == j->cap) {
+                j->cap = j->cap ? j->cap * 2 : 1024;
+                j->v = xrealloc(j->v, j->cap * sizeof(JournalEntry));
+        }
+        j->v[j->n++] = *e;
+        e->path = NULL;
 }

@@ -201,7 +201,7 @@ static bool parse_line(RunRecord *r, char *line)
                 JournalEntry e;
                 if (!journal_parse_line(line, &e))
                         return false;
-                journal_add(r->journal, &e);
+                journal_append(r->journal, &e);
                 return true;
         }
         if (str_startswith(line, "n ")) {
@@ -270,7 +270,7 @@ int run_record_parse(const char *text, const char *key, RunRecord **ret, ObError
                         return ob_error_plain(err, EINVAL, "the run record has a bad line %zu", lines + 1);
                 lines++;
         }
-        /* Every line was counted, and the journal holds each path once. */
+        /* Every line was counted. */
         if (!ended || r->journal->n + strv_length(r->names) + r->n_blobs + strv_length(r->out_before) + 2 != lines)
                 return ob_error_plain(err, EINVAL, "the run record is not complete");
         if (!r->names)
