@@ -9,6 +9,7 @@
 #include "config.h"
 #include "configs.h"
 #include "image.h"
+#include "layer-facts.h"
 #include "log.h"
 #include "oci.h"
 #include "pkgdb.h"
@@ -77,6 +78,7 @@ struct Build {
         char **missing_packages; /* of tools that build_add() could not plan for want of them */
         char **missing_tools;    /* "NAME (PACKAGE)", for the message */
         char *missing_msg;       /* the first such failure's own message */
+        LayerFactsCache *facts;  /* opened here, owned: o.layer.facts */
 };
 
 static void build_tool_clear(BuildTool *t)
@@ -121,6 +123,7 @@ void build_free(Build *b)
         pkgdb_free(b->pkgdb);
         sysroot_free(b->root);
         platform_choice_clear(&b->platform);
+        layer_facts_cache_free(b->facts);
         free(b);
 }
 
@@ -190,6 +193,10 @@ int build_new(const BuildOptions *o, Build **ret, ObError *err)
         int r;
 
         b->o = *o;
+        /* The layers' facts for the SBOMs go with the layer cache: a
+         * --no-cache build neither reads nor writes them. */
+        if (o->layer.cache && !o->layer.facts)
+                b->o.layer.facts = b->facts = layer_facts_cache_open_default();
         r = build_load_config(o->configs, "base", /* expect_tier= */ -1, &b->base, err);
         if (r < 0)
                 return r;
@@ -865,7 +872,8 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                 const Spec *spec = !im || im->tier == SPEC_TIER_BASE ? b->base
                                    : im->tier == SPEC_TIER_TOOL      ? b->tools[im->index].spec
                                                                      : b->apps[im->index].spec;
-                int r = sbom_attach(l, spec, platform_choice_get(&b->platform)->arch, b->o.source_date_epoch, err);
+                int r = sbom_attach(l, spec, platform_choice_get(&b->platform)->arch, b->o.source_date_epoch,
+                                    b->o.layer.facts, err);
                 if (r < 0)
                         return r;
         }
