@@ -12,6 +12,7 @@
 #include "digest.h"
 #include "dpkg.h"
 #include "layer-facts.h"
+#include "log.h"
 #include "util.h"
 
 #define STATUS_DIR "var/lib/dpkg/status.d/"
@@ -187,12 +188,15 @@ static int apply_layer(Sbom *s, const LayerFacts *facts, const char *digest, siz
  * remembered). */
 static int layer_facts_of(Layout *l, const char *digest, LayerFactsCache *cache, LayerFacts *ret, ObError *err)
 {
-        if (layer_facts_cache_load(cache, digest, ret))
+        if (layer_facts_cache_load(cache, digest, ret)) {
+                ob_debug("SBOM: layer %s: its files from the layer facts cache", digest);
                 return 0;
+        }
         _cleanup_free_ char *blob = layout_blob_path(l, digest);
         int r = layer_facts_read_blob(blob, ret, err);
         if (r < 0)
                 return r;
+        ob_debug("SBOM: layer %s: read back", digest);
         layer_facts_cache_store(cache, digest, ret);
         return 0;
 }
