@@ -91,6 +91,9 @@ LayerFactsCache *layer_facts_cache_open(const char *dir);
 LayerFactsCache *layer_facts_cache_open_default(void);
 void layer_facts_cache_free(LayerFactsCache *c);
 DEFINE_CLEANUP_FUNC(LayerFactsCache *, layer_facts_cache_free);
+/* False once the cache was found unusable (or for NULL): then the writer
+ * need not hash. */
+bool layer_facts_cache_usable(const LayerFactsCache *c);
 /* True and *ret filled when the cache holds valid facts of digest. A file
  * that is not valid is removed (to be rewritten). */
 bool layer_facts_cache_load(LayerFactsCache *c, const char *digest, LayerFacts *ret);

@@ -439,6 +439,11 @@ void layer_facts_cache_free(LayerFactsCache *c)
         free(c);
 }
 
+bool layer_facts_cache_usable(const LayerFactsCache *c)
+{
+        return c && c->usable;
+}
+
 char *layer_facts_cache_path(const LayerFactsCache *c, const char *digest)
 {
         return path_join(c->dir, digest_hex(digest));

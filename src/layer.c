@@ -257,7 +257,7 @@ static int layer_write_cold(Layout *l, const Plan *p, const LayerOptions *o, Oci
         uint64_t size;
         int r;
 
-        if (o->facts) {
+        if (layer_facts_cache_usable(o->facts)) {
                 s.facts = &facts;
                 s.hasher = layer_facts_hasher_new();
         }
