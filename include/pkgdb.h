@@ -26,18 +26,25 @@ typedef struct PkgdbPackage {
         const DpkgParagraph *para;
 } PkgdbPackage;
 
-typedef struct PkgdbPath {
-        char *path;   /* canonical, no leading '/': "usr/lib/x86_64-linux-gnu/libc.so.6" */
-        size_t owner; /* index into packages */
-} PkgdbPath;
+/* A path of the lists, keyed by its canonical form (no leading '/', the
+ * /usr form on a merged-/usr sysroot: "usr/lib/x86_64-linux-gnu/libc.so.6"),
+ * kept as a flag for "usr/" and the rest, which points into the text of
+ * a list (or of the diversions): no string is copied. */
+typedef struct PkgdbSlot {
+        const char *tail; /* after "usr/" when usr; NULL: an empty slot */
+        uint32_t hash;    /* of the canonical form, to skip strcmp() on a mismatch */
+        uint32_t owner;   /* index into packages; PKGDB_USR: the form starts with "usr/" */
+} PkgdbSlot;
 
 typedef struct Pkgdb {
         Sysroot *root; /* a reference: files from it are the ones the lists describe */
         DpkgStatus *status;
         PkgdbPackage *packages; /* installed ones, sorted by name and architecture */
         size_t n_packages;
-        PkgdbPath *paths; /* open-addressing hash by path */
-        size_t paths_cap;
+        PkgdbSlot *slots; /* open addressing, linear probing, sized once from the lists' lines */
+        size_t slots_cap;
+        char **texts; /* the lists and the diversions, lines ended in place */
+        size_t n_texts;
         char **merged; /* top-level directories that are links into usr/ ("lib", "bin"...) */
 } Pkgdb;
 
