@@ -111,6 +111,73 @@ START_TEST(test_owners)
 }
 END_TEST
 
+/* Lists as dpkg leaves them on a real system: a path named by two
+ * packages, by either merged-/usr form, a last line without its newline,
+ * an empty list, lines that are no path. */
+START_TEST(test_list_edges)
+{
+        put("var/lib/dpkg/status", "Package: aaa\nStatus: install ok installed\nArchitecture: amd64\n\n"
+                                   "Package: bbb\nStatus: install ok installed\nArchitecture: amd64\n\n"
+                                   "Package: ccc\nStatus: install ok installed\nArchitecture: all\n\n"
+                                   "Package: empty\nStatus: install ok installed\nArchitecture: all\n\n"
+                                   "Package: nolist\nStatus: install ok installed\nArchitecture: all\n");
+        /* bbb first in the file, aaa first by name: aaa owns the shared paths. */
+        put("var/lib/dpkg/info/bbb.list", "/usr/lib/x86_64-linux-gnu/libshared.so\n/lib/both\n/usr/bin/b\n");
+        put("var/lib/dpkg/info/aaa.list", "/.\n/lib\n/lib/x86_64-linux-gnu/libshared.so\n\n/usr/lib/both\n"
+                                          "relative/ignored\n/usr\n/usr/share/a");
+        put("var/lib/dpkg/info/ccc.list", "/usr/bin/c\n/lib64/ld-linux-x86-64.so.2\n/usr/lib/os-release\n/bin/c2");
+        put("var/lib/dpkg/info/empty.list", "");
+        test_mk_link(root_dir, "bin", "/usr/bin");
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        _cleanup_(pkgdb_freep) Pkgdb *db = load(root);
+        ck_assert_uint_eq(db->n_packages, 5);
+        ck_assert_str_eq(owner_of(db, "/usr/lib/x86_64-linux-gnu/libshared.so"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/lib/x86_64-linux-gnu/libshared.so"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/lib/both"), "aaa");
+        ck_assert_str_eq(owner_of(db, "//usr/lib/both"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/usr/lib"), "aaa");
+        ck_assert_str_eq(owner_of(db, "lib"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/usr"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/."), "aaa");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/b"), "bbb");
+        /* The last line without its newline. */
+        ck_assert_str_eq(owner_of(db, "/usr/share/a"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/c2"), "ccc");
+        ck_assert_str_eq(owner_of(db, "/bin/c2"), "ccc");
+        /* lib64 is no link here: its two forms are two paths. */
+        ck_assert_str_eq(owner_of(db, "/lib64/ld-linux-x86-64.so.2"), "ccc");
+        ck_assert_str_eq(owner_of(db, "/usr/lib64/ld-linux-x86-64.so.2"), "(none)");
+        ck_assert_str_eq(owner_of(db, "relative/ignored"), "(none)");
+        ck_assert_str_eq(owner_of(db, "/usr/share"), "(none)");
+        ck_assert_str_eq(owner_of(db, "/usr/share/a/"), "(none)");
+        ck_assert_str_eq(owner_of(db, ""), "(none)");
+}
+END_TEST
+
+/* A diversion by the package itself does not move its own file; one
+ * without a holder line is ignored; a list path may be a diversion's
+ * target in the /lib form. */
+START_TEST(test_diversions)
+{
+        put("var/lib/dpkg/diversions", "/usr/bin/bar\n/usr/bin/bar.real\ndivpkg\n"
+                                       "/usr/bin/foo\n/lib/foo.moved\n:\n"
+                                       "/usr/bin/half\n/usr/bin/half.real");
+        put("var/lib/dpkg/info/divpkg.list", "/usr/bin/bar\n/usr/bin/half\n");
+        put("var/lib/dpkg/info/fooutil.list", "/usr/bin/foo\n/usr/bin/bar\n/usr/bin/half\n");
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        _cleanup_(pkgdb_freep) Pkgdb *db = load(root);
+        ck_assert_str_eq(owner_of(db, "/usr/bin/bar"), "divpkg");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/bar.real"), "fooutil");
+        /* A local diversion (":") moves the file of every package. */
+        ck_assert_str_eq(owner_of(db, "/usr/bin/foo"), "(none)");
+        ck_assert_str_eq(owner_of(db, "/usr/lib/foo.moved"), "fooutil");
+        ck_assert_str_eq(owner_of(db, "/lib/foo.moved"), "fooutil");
+        /* divpkg sorts before fooutil. */
+        ck_assert_str_eq(owner_of(db, "/usr/bin/half"), "divpkg");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/half.real"), "(none)");
+}
+END_TEST
+
 START_TEST(test_stanza)
 {
         _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
@@ -234,6 +301,8 @@ static Suite *pkgdb_suite(void)
         TCase *tc = tcase_create("pkgdb");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_owners);
+        tcase_add_test(tc, test_list_edges);
+        tcase_add_test(tc, test_diversions);
         tcase_add_test(tc, test_stanza);
         tcase_add_test(tc, test_records);
         tcase_add_test(tc, test_no_database);
