@@ -54,6 +54,7 @@ typedef struct BuildOptions {
         LayerOptions layer;        /* compression */
         struct LayerCache *steps;  /* the step cache (step-cache.h); NULL: run every data command and build step */
         const char *layout_dir;    /* where the layers will go, for the step cache */
+        struct Md5Cache *md5;      /* md5 of source files for the package records (md5-cache.h), or NULL */
         BuildProgressFn progress;  /* may be NULL */
         void *progress_data;
 } BuildOptions;

@@ -45,7 +45,8 @@ typedef struct Pkgdb {
         size_t slots_cap;
         char **texts; /* the lists and the diversions, lines ended in place */
         size_t n_texts;
-        char **merged; /* top-level directories that are links into usr/ ("lib", "bin"...) */
+        char **merged;        /* top-level directories that are links into usr/ ("lib", "bin"...) */
+        struct Md5Cache *md5; /* a reference (md5-cache.h), or NULL: every md5 is computed */
 } Pkgdb;
 
 /* Loads root's database. A sysroot without var/lib/dpkg/status gives 0 and
@@ -67,7 +68,8 @@ const PkgdbPackage *pkgdb_entry_owner(const Pkgdb *db, const Entry *e);
 const PkgdbPackage *pkgdb_path_owner(const Pkgdb *db, const char *path);
 
 /* Adds the records of every package that owns a regular file of p (which
- * plan_finish() has seen), then finishes p again. Their mtime is mtime. */
+ * plan_finish() has seen), then finishes p again. Their mtime is mtime.
+ * The md5 of a source file db->md5 knows is not computed again. */
 int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err);
 
 /* The base layer's identity of the distribution: os-release's ID,

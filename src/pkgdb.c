@@ -11,6 +11,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "md5-cache.h"
 #include "util.h"
 
 /* The directories a merged-/usr system links into /usr: the database may
@@ -435,12 +436,18 @@ static inline void md_ctx_freep(EVP_MD_CTX **c)
 }
 
 /* The md5 of an entry's bytes in hex, as dpkg's md5sums files list it. */
-static int entry_md5(const Plan *p, const Entry *e, char ret[static 33], ObError *err)
+static int entry_md5(Md5Cache *md5_cache, const Plan *p, const Entry *e, char ret[static 33], ObError *err)
 {
         const char *data = NULL;
         _cleanup_close_ int fd = entry_open(p, e, &data, err);
         if (fd < 0 && !data)
                 return fd;
+        /* A source file read before, unchanged since (a rebuild): its md5
+         * is known. */
+        struct stat st;
+        bool keyed = fd >= 0 && md5_cache && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        if (keyed && md5_cache_lookup(md5_cache, &st, ret))
+                return 0;
         _cleanup_(md_ctx_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
                 return ob_error_plain(err, ENOMEM, "OpenSSL: md5 is not available");
@@ -464,6 +471,8 @@ static int entry_md5(const Plan *p, const Entry *e, char ret[static 33], ObError
         EVP_DigestFinal_ex(ctx, md, &len);
         for (unsigned i = 0; i < len && i < 16; i++)
                 snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        if (keyed)
+                md5_cache_store(md5_cache, &st, ret);
         return 0;
 }
 
@@ -487,7 +496,7 @@ static int add_text(Plan *p, const char *path, const char *text, int64_t mtime, 
 /* Packages built from one source often carry the same copyright file
  * (krb5's four libraries, 63 kB each): in a layer the later ones become hard
  * links of the first, which tar stores without the bytes. */
-static int link_same_copyrights(Plan *p, ObError *err)
+static int link_same_copyrights(Md5Cache *md5_cache, Plan *p, ObError *err)
 {
         typedef struct Seen {
                 const char *path;
@@ -502,7 +511,7 @@ static int link_same_copyrights(Plan *p, ObError *err)
                     !str_endswith(e->path, "/copyright"))
                         continue;
                 Seen s = { .path = e->path, .size = e->size };
-                int r = entry_md5(p, e, s.md5, err);
+                int r = entry_md5(md5_cache, p, e, s.md5, err);
                 if (r < 0)
                         return r;
                 const Seen *same = NULL;
@@ -563,7 +572,7 @@ int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
         r = plan_finish(p, mtime, err);
         if (r < 0)
                 return r;
-        r = link_same_copyrights(p, err);
+        r = link_same_copyrights(db->md5, p, err);
         if (r < 0)
                 return r;
 
@@ -583,7 +592,7 @@ int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
                                 if (!is_content(e) || pkgdb_entry_owner(db, e) != pkg)
                                         continue;
                                 char md5[33];
-                                r = entry_md5(p, e, md5, err);
+                                r = entry_md5(db->md5, p, e, md5, err);
                                 if (r < 0)
                                         return r;
                                 fprintf(f, "%s  %s\n", md5, e->path);

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
+#include "md5-cache.h"
 #include "pkgdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -247,6 +249,51 @@ START_TEST(test_records)
 }
 END_TEST
 
+/* With an md5 cache, a source file's md5 is what the cache holds for its
+ * identity (a wrong one here shows that it is used), and one computed is
+ * remembered. */
+START_TEST(test_records_md5_cache)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        _cleanup_(pkgdb_freep) Pkgdb *db = load(root);
+        _cleanup_free_ char *dir = xasprintf("%s/md5", root_dir);
+        /* The files were just written: a run starting later does not
+         * find them racy. */
+        struct timespec start;
+        clock_gettime(CLOCK_REALTIME, &start);
+        start.tv_sec += 10;
+        _cleanup_(md5_cache_freep) Md5Cache *c = md5_cache_open(dir, &start);
+        _cleanup_free_ char *lib = xasprintf("%s/usr/lib/x86_64-linux-gnu/libfoo.so.1", root_dir);
+        _cleanup_free_ char *copyright = xasprintf("%s/usr/share/doc/libfoo1/copyright", root_dir);
+        struct stat st;
+        ck_assert_int_eq(stat(lib, &st), 0);
+        md5_cache_store(c, &st, "0123456789abcdef0123456789abcdef");
+        db->md5 = c;
+
+        _cleanup_plan_ Plan p = { 0 };
+        ObError err = { 0 };
+        plan_with_files(root, &p);
+        ck_assert_msg(pkgdb_add_records(db, &p, 0, &err) == 0, "%s", err.msg);
+        const Entry *sums = test_must_find(&p, "var/lib/dpkg/status.d/libfoo1.md5sums");
+        ck_assert_str_eq(sums->data, "0123456789abcdef0123456789abcdef  usr/lib/x86_64-linux-gnu/libfoo.so.1\n"
+                                     "57e8ba76f9687869169381682025c45c  usr/share/doc/libfoo1/copyright\n");
+        char md5[33];
+        ck_assert_int_eq(stat(copyright, &st), 0);
+        ck_assert(md5_cache_lookup(c, &st, md5));
+        ck_assert_str_eq(md5, "57e8ba76f9687869169381682025c45c");
+
+        /* A run that starts now finds them racy: nothing is remembered. */
+        clock_gettime(CLOCK_REALTIME, &start);
+        _cleanup_(md5_cache_freep) Md5Cache *now = md5_cache_open(dir, &start);
+        db->md5 = now;
+        _cleanup_plan_ Plan q = { 0 };
+        plan_with_files(root, &q);
+        ck_assert_msg(pkgdb_add_records(db, &q, 0, &err) == 0, "%s", err.msg);
+        ck_assert(!md5_cache_lookup(now, &st, md5));
+        db->md5 = NULL;
+}
+END_TEST
+
 START_TEST(test_no_database)
 {
         _cleanup_(sysroot_freep) Sysroot *root = NULL;
@@ -305,6 +352,7 @@ static Suite *pkgdb_suite(void)
         tcase_add_test(tc, test_diversions);
         tcase_add_test(tc, test_stanza);
         tcase_add_test(tc, test_records);
+        tcase_add_test(tc, test_records_md5_cache);
         tcase_add_test(tc, test_no_database);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_distro);

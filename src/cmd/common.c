@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "configs.h"
 #include "layer-cache.h"
+#include "md5-cache.h"
 #include "log.h"
 #include "step-cache.h"
 #include "util.h"
@@ -236,6 +237,8 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
         o.layer.cache = cache;
         _cleanup_(layer_cache_freep) LayerCache *steps = ctx->no_cache ? NULL : step_cache_open_default();
         o.steps = steps;
+        _cleanup_(md5_cache_freep) Md5Cache *md5 = ctx->no_cache ? NULL : md5_cache_open_default();
+        o.md5 = md5;
         o.layout_dir = ctx->layout;
         _cleanup_(layout_closep) Layout *l = NULL;
         _cleanup_free_ Platform *platforms = NULL;
@@ -268,6 +271,9 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
                 if (r < 0)
                         return r;
         }
+
+        /* Every md5 of the records is known now. */
+        md5_cache_save(md5);
 
         r = layout_open(ctx->layout, LAYOUT_CREATE, &l, err);
         if (r < 0)
