@@ -222,10 +222,18 @@ static void find_merged(Pkgdb *db)
 }
 
 /* Indexes the paths of one list (its lines ended in place). */
+/* Keys are inserted this many lines after they are read, their slots
+ * fetched meanwhile: the table is larger than the caches, and a miss per
+ * path was most of the loading. */
+#define PREFETCH_AHEAD 8
+
+/* Indexes the paths of one list (its lines ended in place). */
 static void add_list(Pkgdb *db, char *text, size_t size, size_t owner, const Diversion *div, size_t n_div)
 {
         const char *name = db->packages[owner].name;
         char *end = text + size;
+        Key ring[PREFETCH_AHEAD];
+        size_t n = 0;
         for (char *line = text; line < end;) {
                 char *nl = memchr(line, '\n', (size_t) (end - line));
                 if (!nl)
@@ -243,11 +251,17 @@ static void add_list(Pkgdb *db, char *text, size_t size, size_t owner, const Div
                                         len = strlen(path);
                                         break;
                                 }
-                        Key k = key_of(db, path, len);
-                        paths_add(db, &k, owner);
+                        Key *k = &ring[n++ % PREFETCH_AHEAD];
+                        if (n > PREFETCH_AHEAD)
+                                paths_add(db, k, owner); /* the key read PREFETCH_AHEAD lines ago */
+                        *k = key_of(db, path, len);
+                        __builtin_prefetch(&db->slots[k->hash & (db->slots_cap - 1)]);
                 }
                 line = nl + 1;
         }
+        /* The last ones, in the order read. */
+        for (size_t i = n > PREFETCH_AHEAD ? n - PREFETCH_AHEAD : 0; i < n; i++)
+                paths_add(db, &ring[i % PREFETCH_AHEAD], owner);
 }
 
 static size_t count_lines(const char *text, size_t size)
