@@ -385,9 +385,9 @@ const PkgdbPackage *pkgdb_path_owner(const Pkgdb *db, const char *path)
                 return &db->packages[s->owner & ~PKGDB_USR];
         for (size_t i = 0; i < ELEMENTSOF(generated_by); i++)
                 if (key_is(&k, generated_by[i].path))
-                        for (size_t k2 = 0; k2 < db->n_packages; k2++)
-                                if (strcmp(db->packages[k2].name, generated_by[i].package) == 0)
-                                        return &db->packages[k2];
+                        for (size_t j = 0; j < db->n_packages; j++)
+                                if (strcmp(db->packages[j].name, generated_by[i].package) == 0)
+                                        return &db->packages[j];
         return NULL;
 }
 

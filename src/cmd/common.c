@@ -272,9 +272,6 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
                         return r;
         }
 
-        /* Every md5 of the records is known now. */
-        md5_cache_save(md5);
-
         r = layout_open(ctx->layout, LAYOUT_CREATE, &l, err);
         if (r < 0)
                 return r;
@@ -288,6 +285,9 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
                 layout_rollback(l);
                 return r;
         }
+        /* Like the layer cache, written once the build succeeded: a build
+         * that fails says only why. */
+        md5_cache_save(md5);
         for (size_t i = 0; i < n_platforms && ob_verbosity >= 0; i++) {
                 _cleanup_free_ char *p = platform_string(build_platform(pb[i].build));
                 for (size_t k = 0; k < pb[i].n_results; k++) {
