@@ -64,7 +64,8 @@ struct Build {
         Spec *base;
         Plan base_plan;
         Sysroot *root;
-        Pkgdb *pkgdb;            /* NULL for a sysroot without a dpkg database */
+        Pkgdb *pkgdb; /* NULL for a sysroot without a dpkg database, or once written */
+        bool has_pkgdb;
         PlatformChoice platform; /* of every image of the run: they share the base layer */
         BuildTool *tools;
         size_t n_tools;
@@ -210,6 +211,9 @@ int build_new(const BuildOptions *o, Build **ret, ObError *err)
         if (r < 0)
                 return r;
         r = pkgdb_load(b->root, &b->pkgdb, err);
+        b->has_pkgdb = b->pkgdb != NULL;
+        if (b->pkgdb)
+                b->pkgdb->md5 = o->md5;
         if (r == 0)
                 r = pkgdb_add_distro(b->root, &b->base_plan, o->source_date_epoch, err);
         if (r == 0)
@@ -829,6 +833,9 @@ static void start_image(Build *b, const BuildImage *im)
 
 int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *ret_n, ObError *err)
 {
+        /* Every record is planned (build_add() comes first): the
+         * database's index would only weigh on the compression. */
+        pkgdb_free(TAKE_PTR(b->pkgdb));
         free(b->results);
         b->results = xcalloc(b->n_images + 1, sizeof(BuildResult));
         for (size_t i = 0; i < b->n_images; i++) {
@@ -851,7 +858,7 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                 tell(b, (BuildProgress){ .event = BUILD_IMAGE_DONE, .compressed = b->results[i].total_size });
         }
         b->current = NULL;
-        if (!b->pkgdb && b->n_images > 0)
+        if (!b->has_pkgdb && b->n_images > 0)
                 pkgdb_note_no_database(b->root);
         b->o.progress = NULL; /* the base image named below is not one the caller asked for */
         /* Every image stands on the base layer: name the base image too, so
