@@ -72,6 +72,10 @@ void journal_set_broken(const char *fmt, ...) __attribute__((format(printf, 1, 2
  * step): what it made is new, so the run is not recorded. Counted whether
  * or not a journal records. */
 void journal_note_command(void);
+/* A data command whose layer the step cache remembered: the next build
+ * takes that layer without running it, so it no longer stops the run
+ * from being recorded. */
+void journal_forget_command(void);
 unsigned journal_commands(void);
 
 /* An entry as it would be noted for st (or error). */

@@ -16,6 +16,12 @@ void journal_note_command(void)
         commands++;
 }
 
+void journal_forget_command(void)
+{
+        if (commands > 0)
+                commands--;
+}
+
 unsigned journal_commands(void)
 {
         return commands;

@@ -12,6 +12,7 @@
 #include "configs.h"
 #include "journal.h"
 #include "layer-cache.h"
+#include "md5-cache.h"
 #include "log.h"
 #include "run-record.h"
 #include "step-cache.h"
@@ -255,6 +256,8 @@ static int build_images(const Context *ctx, SpecTier tier, char *const *names, R
         o.layer.cache = cache;
         _cleanup_(layer_cache_freep) LayerCache *steps = ctx->no_cache ? NULL : step_cache_open_default();
         o.steps = steps;
+        _cleanup_(md5_cache_freep) Md5Cache *md5 = ctx->no_cache ? NULL : md5_cache_open_default();
+        o.md5 = md5;
         o.layout_dir = ctx->layout;
         _cleanup_(layout_closep) Layout *l = NULL;
         _cleanup_free_ Platform *platforms = NULL;
@@ -303,6 +306,9 @@ static int build_images(const Context *ctx, SpecTier tier, char *const *names, R
                 layout_rollback(l);
                 return r;
         }
+        /* Like the layer cache, written once the build succeeded: a build
+         * that fails says only why. */
+        md5_cache_save(md5);
         for (size_t i = 0; i < n_platforms; i++) {
                 _cleanup_free_ char *p = platform_string(build_platform(pb[i].build));
                 for (size_t k = 0; k < pb[i].n_results; k++)
