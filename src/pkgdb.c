@@ -149,11 +149,16 @@ typedef struct Diversion {
 static int read_whole(const char *path, char **ret, size_t *ret_size, ObError *err)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0)
+        if (fd < 0) {
+                journal_note_error(path, /* follow= */ true, errno);
                 return ob_error_set(err, errno, "cannot open '%s'", path);
+        }
         struct stat st;
-        if (fstat(fd, &st) < 0)
+        if (fstat(fd, &st) < 0) {
+                journal_set_broken("cannot stat '%s'", path);
                 return ob_error_set(err, errno, "cannot stat '%s'", path);
+        }
+        journal_note_stat(path, /* follow= */ true, &st);
         if (!S_ISREG(st.st_mode))
                 return ob_error_plain(err, EINVAL, "'%s' is not a regular file", path);
         if ((uint64_t) st.st_size > LIST_MAX)
