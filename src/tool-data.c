@@ -103,9 +103,22 @@ static int claim_data_dir(const char *tmpdir, ObError *err)
         return sandbox_claim_dir(tmpdir, &fd, err);
 }
 
+static int data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err);
+
 int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
 {
+        /* What the command makes is its output, not an input of the run:
+         * its inputs are the step cache's key (step-cache.h). */
         journal_note_command();
+        Journal *journal = journal_current();
+        journal_begin(NULL);
+        int r = data_plan(tool, mtime, ret, ret_tmpdir, err);
+        journal_begin(journal);
+        return r;
+}
+
+static int data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
+{
         const char *tmp = getenv("TMPDIR");
         _cleanup_free_ char *template = xasprintf("%s/oci-build-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         /* Interrupted, the data directory goes too. */
