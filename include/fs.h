@@ -18,6 +18,11 @@ int write_all(int fd, const void *data, size_t size);
 /* mkdir -p. */
 int mkdir_p(const char *path, mode_t mode, ObError *err);
 
+/* Makes a cache's private directory (0700) if needed: NULL when it is a
+ * directory this process can write, else why not (a string that lives
+ * as long as scratch or is static). */
+const char *cache_dir_unusable(const char *dir, ObError *scratch);
+
 /* Removes name (relative to dirfd; AT_FDCWD for a path) and, for a
  * directory, everything below it, following no symlink and never crossing
  * into another mounted file system (-EXDEV). It uses only async-signal-safe

@@ -52,7 +52,9 @@ int read_file(const char *path, char **ret_data, size_t *ret_size, ObError *err)
                 return ob_error_plain(err, EINVAL, "'%s' is not a regular file", path);
         if ((uint64_t) st.st_size > READ_FILE_MAX)
                 return ob_error_plain(err, EFBIG, "'%s' is larger than %u MiB", path, READ_FILE_MAX >> 20);
-        size_t cap = 4096, n = 0;
+        /* One allocation of the file's size (a dpkg list may be large),
+         * grown only if the file grows meanwhile. */
+        size_t cap = (size_t) st.st_size + 1, n = 0;
         _cleanup_free_ char *buf = xmalloc(cap);
         for (;;) {
                 if (n >= READ_FILE_MAX)
@@ -196,4 +198,16 @@ int rm_tree(const char *path, ObError *err)
         if (r < 0)
                 return ob_error_set(err, -r, "cannot remove '%s'", path);
         return 0;
+}
+
+const char *cache_dir_unusable(const char *dir, ObError *scratch)
+{
+        struct stat st;
+        if (mkdir_p(dir, 0700, scratch) < 0)
+                return scratch->msg;
+        if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                return "not a directory";
+        if (access(dir, W_OK | X_OK) < 0)
+                return strerror(errno);
+        return NULL;
 }

@@ -472,13 +472,9 @@ static bool prepare(LayerFactsCache *c)
                 return c->usable;
         c->prepared = true;
         ObError err;
-        struct stat st;
-        if (mkdir_p(c->dir, 0700, &err) < 0)
-                disable(c, err.msg);
-        else if (lstat(c->dir, &st) < 0 || !S_ISDIR(st.st_mode))
-                disable(c, "not a directory");
-        else if (access(c->dir, W_OK | X_OK) < 0)
-                disable(c, strerror(errno));
+        const char *why = cache_dir_unusable(c->dir, &err);
+        if (why)
+                disable(c, why);
         return c->usable;
 }
 

@@ -31,9 +31,6 @@ static const struct {
 /* The owner field's flag: the canonical form is "usr/" and the tail. */
 #define PKGDB_USR 0x80000000u
 
-/* The lists are read whole, but no larger than this each. */
-#define LIST_MAX (256u << 20)
-
 void pkgdb_free(Pkgdb *db)
 {
         if (!db)
@@ -144,54 +141,10 @@ typedef struct Diversion {
         size_t from_len;
 } Diversion;
 
-/* A whole file in one allocation of its size (a list may be large: a Go
- * toolchain's sources), NUL-terminated; the messages are read_file()'s. */
-static int read_whole(const char *path, char **ret, size_t *ret_size, ObError *err)
-{
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0) {
-                journal_note_error(path, /* follow= */ true, errno);
-                return ob_error_set(err, errno, "cannot open '%s'", path);
-        }
-        struct stat st;
-        if (fstat(fd, &st) < 0) {
-                journal_set_broken("cannot stat '%s'", path);
-                return ob_error_set(err, errno, "cannot stat '%s'", path);
-        }
-        journal_note_stat(path, /* follow= */ true, &st);
-        if (!S_ISREG(st.st_mode))
-                return ob_error_plain(err, EINVAL, "'%s' is not a regular file", path);
-        if ((uint64_t) st.st_size > LIST_MAX)
-                return ob_error_plain(err, EFBIG, "'%s' is larger than %u MiB", path, LIST_MAX >> 20);
-        size_t cap = (size_t) st.st_size + 1, n = 0;
-        _cleanup_free_ char *buf = xmalloc(cap);
-        for (;;) {
-                if (n + 1 >= cap) {
-                        /* It grew since fstat(). */
-                        if (cap > LIST_MAX)
-                                return ob_error_plain(err, EFBIG, "'%s' is larger than %u MiB", path, LIST_MAX >> 20);
-                        buf = xrealloc(buf, cap *= 2);
-                }
-                ssize_t r = read(fd, buf + n, cap - n - 1);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return ob_error_set(err, errno, "cannot read '%s'", path);
-                if (r == 0)
-                        break;
-                n += (size_t) r;
-        }
-        buf[n] = '\0';
-        *ret = TAKE_PTR(buf);
-        if (ret_size)
-                *ret_size = n;
-        return 0;
-}
-
 static int read_sysroot_file(Sysroot *root, const char *path, char **ret, size_t *ret_size, ObError *err)
 {
         _cleanup_free_ char *host = sysroot_host_path(root, path);
-        return read_whole(host, ret, ret_size, err);
+        return read_file(host, ret, ret_size, err);
 }
 
 /* info/PACKAGE.list, or info/PACKAGE:ARCH.list for a Multi-Arch: same
