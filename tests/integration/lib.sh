@@ -106,6 +106,22 @@ expect_fail() {
         fi
 }
 
+# copy_sources SYSROOT NAME...: every host file and symlink the named
+# images take from the host, copied (with its parents) into SYSROOT, for
+# tests that change a sysroot without touching the host's.
+copy_sources() {
+        local root=$1 n type path src
+        shift
+        mkdir -p "$root"
+        for n in "$@"; do
+                "$OCI_BUILD" show "$n" --files | awk 'NR > 1 && $1 == "f" { print $1, $6, $7 } NR > 1 && $1 == "l" { print $1, $5, "-" }' |
+                        while read -r type path src; do
+                                if [ "$type" = f ]; then src=${src%;}; else src=$path; fi
+                                case $src in /*) [ -e "$src" ] || [ -L "$src" ] && cp -a --parents "$src" "$root" 2>/dev/null ;; esac
+                        done
+        done
+}
+
 have() { command -v "$1" >/dev/null 2>&1; }
 
 have_validator() { [ -x "$OCI_VALIDATE" ] && python3 -c 'import jsonschema' 2>/dev/null; }

@@ -17,15 +17,7 @@ C=$T/tree/configs
 export OCI_BUILD_CACHE=$T/cache
 
 # --- a sysroot with the files of base, jq and curl --------------------------
-copy_sources() {        # NAME: every host file and link of NAME's layers into $S
-        "$OCI_BUILD" show "$1" --files | awk 'NR > 1 && $1 == "f" { print $1, $6, $7 } NR > 1 && $1 == "l" { print $1, $5, "-" }' |
-                while read -r type path src; do
-                        if [ "$type" = f ]; then src=${src%;}; else src=$path; fi
-                        case $src in /*) [ -e "$src" ] || [ -L "$src" ] && cp -a --parents "$src" "$S" 2>/dev/null ;; esac
-                done
-}
-mkdir -p "$S"
-for n in base jq curl; do copy_sources "$n"; done
+copy_sources "$S" base jq curl
 cp -a --parents /var/lib/dpkg/status /var/lib/dpkg/info/*.list /etc/ld.so.conf /etc/ld.so.conf.d "$S"
 mkdir -p "$T/tree"
 cp -a "$SOURCE_ROOT/configs" "$SOURCE_ROOT/rootfs" "$T/tree"
