@@ -734,6 +734,11 @@ static void app_config(const Build *b, const BuildApp *a, SpecImageConfig *ret)
  * change. */
 static void app_steps_remember(Build *b, const BuildApp *a)
 {
+        bool any = false;
+        for (size_t i = 0; i < a->spec->n_build; i++)
+                any |= a->steps[i].keyed;
+        if (!any)
+                return;
         _cleanup_free_ const Plan **below = xcalloc(a->n_tools + 1, sizeof(Plan *));
         size_t n = 0;
         below[n++] = &b->base_plan;
