@@ -54,6 +54,7 @@ typedef struct BuildOptions {
         LayerOptions layer;        /* compression */
         struct LayerCache *steps;  /* the step cache (step-cache.h); NULL: run every data command and build step */
         const char *layout_dir;    /* where the layers will go, for the step cache */
+        struct Md5Cache *md5;      /* md5 of source files for the package records (md5-cache.h), or NULL */
         BuildProgressFn progress;  /* may be NULL */
         void *progress_data;
 } BuildOptions;
@@ -87,7 +88,8 @@ int build_missing_error(const Build *b, ObError *err);
 /* The plans, for `show --files`. */
 const Spec *build_base_spec(const Build *b);
 const Plan *build_base_plan(const Build *b);
-/* The sysroot's package database, or NULL when it has none. */
+/* The sysroot's package database, or NULL when it has none (or after
+ * build_write()). */
 const Pkgdb *build_pkgdb(const Build *b);
 /* The tool layer of a tool planned by build_add(), or NULL. */
 const Plan *build_tool_plan(const Build *b, const char *name);
@@ -106,7 +108,9 @@ typedef struct BuildResult {
 } BuildResult;
 
 /* Writes every image planned, in the order asked for, into l (index in
- * memory). ret_results has one entry per image, valid while b lives. */
+ * memory). ret_results has one entry per image, valid while b lives. It
+ * frees the dpkg database first (build_pkgdb() is NULL after it): plan
+ * nothing more with b. */
 int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *ret_n, ObError *err);
 
 /* Loads the config NAME (any tier, or only the tier expected when

@@ -29,6 +29,9 @@ typedef struct LayerOptions {
         unsigned threads;         /* compression threads */
         size_t chunk;             /* bytes of tar per gzip member; 0 for the default */
         struct LayerCache *cache; /* layers written before; NULL: always write */
+        /* Where the writer leaves the facts of each layer it writes (the
+         * files and their sums, layer-facts.h), for the SBOM; NULL: none. */
+        struct LayerFactsCache *facts;
 } LayerOptions;
 
 /* Writes the plan as one layer blob in a single streaming pass:
@@ -36,7 +39,9 @@ typedef struct LayerOptions {
  * -> blob under a temporary name -> renamed into blobs/sha256/. Fills
  * digest, diff_id, size and tar_size of ret. With o->cache, a layer whose
  * inputs are unchanged and whose blob is in the layout is not written again
- * (layer-cache.h). */
+ * (layer-cache.h). With o->facts, each file written is hashed (SHA1,
+ * SHA256) from the bytes that go into the tar, and the layer's facts are
+ * stored under its digest. */
 int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err);
 
 /* The level used for this plan. */

@@ -26,19 +26,27 @@ typedef struct PkgdbPackage {
         const DpkgParagraph *para;
 } PkgdbPackage;
 
-typedef struct PkgdbPath {
-        char *path;   /* canonical, no leading '/': "usr/lib/x86_64-linux-gnu/libc.so.6" */
-        size_t owner; /* index into packages */
-} PkgdbPath;
+/* A path of the lists, keyed by its canonical form (no leading '/', the
+ * /usr form on a merged-/usr sysroot: "usr/lib/x86_64-linux-gnu/libc.so.6"),
+ * kept as a flag for "usr/" and the rest, which points into the text of
+ * a list (or of the diversions): no string is copied. */
+typedef struct PkgdbSlot {
+        const char *tail; /* after "usr/" when usr; NULL: an empty slot */
+        uint32_t hash;    /* of the canonical form, to skip strcmp() on a mismatch */
+        uint32_t owner;   /* index into packages; PKGDB_USR: the form starts with "usr/" */
+} PkgdbSlot;
 
 typedef struct Pkgdb {
         Sysroot *root; /* a reference: files from it are the ones the lists describe */
         DpkgStatus *status;
         PkgdbPackage *packages; /* installed ones, sorted by name and architecture */
         size_t n_packages;
-        PkgdbPath *paths; /* open-addressing hash by path */
-        size_t paths_cap;
-        char **merged; /* top-level directories that are links into usr/ ("lib", "bin"...) */
+        PkgdbSlot *slots; /* open addressing, linear probing, sized once from the lists' lines */
+        size_t slots_cap;
+        char **texts; /* the lists and the diversions, lines ended in place */
+        size_t n_texts;
+        char **merged;        /* top-level directories that are links into usr/ ("lib", "bin"...) */
+        struct Md5Cache *md5; /* a reference (md5-cache.h), or NULL: every md5 is computed */
 } Pkgdb;
 
 /* Loads root's database. A sysroot without var/lib/dpkg/status gives 0 and
@@ -60,7 +68,8 @@ const PkgdbPackage *pkgdb_entry_owner(const Pkgdb *db, const Entry *e);
 const PkgdbPackage *pkgdb_path_owner(const Pkgdb *db, const char *path);
 
 /* Adds the records of every package that owns a regular file of p (which
- * plan_finish() has seen), then finishes p again. Their mtime is mtime. */
+ * plan_finish() has seen), then finishes p again. Their mtime is mtime.
+ * The md5 of a source file db->md5 knows is not computed again. */
 int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err);
 
 /* The base layer's identity of the distribution: os-release's ID,

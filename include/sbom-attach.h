@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "layer-facts.h"
 #include "layout.h"
 #include "spec.h"
 
@@ -31,8 +32,9 @@ json_t *sbom_artifact_manifest(const char *subject_digest, uint64_t subject_size
 /* Writes the SBOM of the image spec->name of the layout's index (a plain
  * manifest, as build_write() leaves it), with the app's downloads for arch,
  * and annotates its descriptor. The index is changed in memory:
- * layout_commit() writes it. */
-int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, ObError *err);
+ * layout_commit() writes it. facts: the layer facts cache, or NULL
+ * (sbom_image()). */
+int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, LayerFactsCache *facts, ObError *err);
 
 /* The attached SBOM of the image name (in an image index: the native
  * platform's, else the first's). -ENOENT, with no message, when the image

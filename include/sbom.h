@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "layer-facts.h"
 #include "layout.h"
 
 /* The SPDX 2.3 document of an image of the layout, read from the image
@@ -40,8 +41,11 @@ typedef struct SbomDownload {
 
 char *sbom_generic_purl(const char *name, const char *version, const char *url);
 
+/* With facts (layer-facts.h), each layer's files are taken from that
+ * cache when it holds them, and a layer read back is remembered there:
+ * the document is the same either way. NULL: every layer is read back. */
 int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_t n_downloads, int64_t created,
-               json_t **ret, ObError *err);
+               LayerFactsCache *facts, json_t **ret, ObError *err);
 
 /* The bytes of a document as `oci-build sbom` writes them and as the
  * layout stores them: sorted keys, an indent of one, a final newline. */

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "configs.h"
 #include "image.h"
+#include "layer-facts.h"
 #include "log.h"
 #include "oci.h"
 #include "pkgdb.h"
@@ -68,7 +69,8 @@ struct Build {
         Spec *base;
         Plan base_plan;
         Sysroot *root;
-        Pkgdb *pkgdb;            /* NULL for a sysroot without a dpkg database */
+        Pkgdb *pkgdb; /* NULL for a sysroot without a dpkg database, or once written */
+        bool has_pkgdb;
         PlatformChoice platform; /* of every image of the run: they share the base layer */
         BuildTool *tools;
         size_t n_tools;
@@ -82,6 +84,7 @@ struct Build {
         char **missing_packages; /* of tools that build_add() could not plan for want of them */
         char **missing_tools;    /* "NAME (PACKAGE)", for the message */
         char *missing_msg;       /* the first such failure's own message */
+        LayerFactsCache *facts;  /* opened here, owned: o.layer.facts */
 };
 
 static void build_tool_clear(BuildTool *t)
@@ -127,6 +130,7 @@ void build_free(Build *b)
         pkgdb_free(b->pkgdb);
         sysroot_free(b->root);
         platform_choice_clear(&b->platform);
+        layer_facts_cache_free(b->facts);
         free(b);
 }
 
@@ -196,6 +200,10 @@ int build_new(const BuildOptions *o, Build **ret, ObError *err)
         int r;
 
         b->o = *o;
+        /* The layers' facts for the SBOMs go with the layer cache: a
+         * --no-cache build neither reads nor writes them. */
+        if (o->layer.cache && !o->layer.facts)
+                b->o.layer.facts = b->facts = layer_facts_cache_open_default();
         r = build_load_config(o->configs, "base", /* expect_tier= */ -1, &b->base, err);
         if (r < 0)
                 return r;
@@ -209,6 +217,9 @@ int build_new(const BuildOptions *o, Build **ret, ObError *err)
         if (r < 0)
                 return r;
         r = pkgdb_load(b->root, &b->pkgdb, err);
+        b->has_pkgdb = b->pkgdb != NULL;
+        if (b->pkgdb)
+                b->pkgdb->md5 = o->md5;
         if (r == 0)
                 r = pkgdb_add_distro(b->root, &b->base_plan, o->source_date_epoch, err);
         if (r == 0)
@@ -851,6 +862,9 @@ static void start_image(Build *b, const BuildImage *im)
 
 int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *ret_n, ObError *err)
 {
+        /* Every record is planned (build_add() comes first): the
+         * database's index would only weigh on the compression. */
+        pkgdb_free(TAKE_PTR(b->pkgdb));
         free(b->results);
         b->results = xcalloc(b->n_images + 1, sizeof(BuildResult));
         for (size_t i = 0; i < b->n_images; i++) {
@@ -873,7 +887,7 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                 tell(b, (BuildProgress){ .event = BUILD_IMAGE_DONE, .compressed = b->results[i].total_size });
         }
         b->current = NULL;
-        if (!b->pkgdb && b->n_images > 0)
+        if (!b->has_pkgdb && b->n_images > 0)
                 pkgdb_note_no_database(b->root);
         b->o.progress = NULL; /* the base image named below is not one the caller asked for */
         /* Every image stands on the base layer: name the base image too, so
@@ -894,7 +908,8 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                 const Spec *spec = !im || im->tier == SPEC_TIER_BASE ? b->base
                                    : im->tier == SPEC_TIER_TOOL      ? b->tools[im->index].spec
                                                                      : b->apps[im->index].spec;
-                int r = sbom_attach(l, spec, platform_choice_get(&b->platform)->arch, b->o.source_date_epoch, err);
+                int r = sbom_attach(l, spec, platform_choice_get(&b->platform)->arch, b->o.source_date_epoch,
+                                    b->o.layer.facts, err);
                 if (r < 0)
                         return r;
         }

@@ -17,6 +17,7 @@
 #include "digest.h"
 #include "fs.h"
 #include "layer-cache.h"
+#include "layer-facts.h"
 #include "log.h"
 #include "util.h"
 
@@ -31,13 +32,17 @@ typedef struct TarSink {
         BlobWriter *blob;
         int raw_fd;
         ObError *err;
-        int failed; /* negative errno once a write failed */
+        int failed;        /* negative errno once a write failed */
+        LayerFacts *facts; /* NULL: no facts are made */
+        LayerFactsHasher *hasher;
 } TarSink;
 
 /* Releases what a TarSink holds, abandoning a blob not yet committed. The
  * compressor goes first: it writes into the blob. */
 static void tar_sink_done(TarSink *s)
 {
+        layer_facts_hasher_free(s->hasher);
+        s->hasher = NULL;
         sha256_free(&s->tar_hash);
         compressor_free(s->gz);
         s->gz = NULL;
@@ -109,12 +114,19 @@ static int open_source(const Entry *e, ObError *err)
         return TAKE_FD(fd);
 }
 
-static int write_file_data(struct archive *a, TarSink *s, const Entry *e, char *buf, ObError *err)
+/* fact: where the sums of the bytes written go, or NULL. */
+static int write_file_data(struct archive *a, TarSink *s, const Entry *e, LayerFact *fact, char *buf, ObError *err)
 {
+        if (fact)
+                layer_facts_hasher_start(s->hasher, fact);
         if (e->data) {
                 la_ssize_t w = archive_write_data(a, e->data, e->size);
                 if (w < 0 || (uint64_t) w != e->size)
                         return archive_fail(a, s, err, "cannot write data of", e->path);
+                if (fact) {
+                        layer_facts_hasher_update(s->hasher, e->data, e->size);
+                        layer_facts_hasher_finish(s->hasher);
+                }
                 return 0;
         }
 
@@ -136,8 +148,14 @@ static int write_file_data(struct archive *a, TarSink *s, const Entry *e, char *
                 la_ssize_t w = archive_write_data(a, buf, (size_t) n);
                 if (w != n)
                         return archive_fail(a, s, err, "cannot write data of", e->path);
+                /* The bytes just written, on this thread, while they are
+                 * in the cache: the facts describe the tar. */
+                if (fact)
+                        layer_facts_hasher_update(s->hasher, buf, (size_t) n);
                 left -= (uint64_t) n;
         }
+        if (fact)
+                layer_facts_hasher_finish(s->hasher);
         return 0;
 }
 
@@ -183,8 +201,14 @@ static int write_entries(struct archive *a, TarSink *s, const Plan *p, const Lay
                 }
                 if (archive_write_header(a, ae) < ARCHIVE_OK)
                         return archive_fail(a, s, err, "cannot write tar header for", e->path);
+                /* What the header says, as a reader of the tar sees it. */
+                LayerFact *fact =
+                        s->facts ? layer_facts_add(s->facts, archive_entry_pathname(ae), archive_entry_hardlink(ae),
+                                                   archive_entry_filetype(ae) == AE_IFREG,
+                                                   archive_entry_filetype(ae) == AE_IFDIR)
+                                 : NULL;
                 if (e->type == ENTRY_FILE) {
-                        r = write_file_data(a, s, e, buf, err);
+                        r = write_file_data(a, s, e, fact, buf, err);
                         if (r < 0)
                                 return r;
                 }
@@ -227,11 +251,16 @@ int layer_level(const Plan *p, const LayerOptions *o)
 
 static int layer_write_cold(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err)
 {
+        _cleanup_(layer_facts_clear) LayerFacts facts = { 0 };
         _cleanup_(tar_sink_done) TarSink s = { .err = err, .raw_fd = -1 };
         char diff_id[DIGEST_STRING_MAX], digest[DIGEST_STRING_MAX];
         uint64_t size;
         int r;
 
+        if (layer_facts_cache_usable(o->facts)) {
+                s.facts = &facts;
+                s.hasher = layer_facts_hasher_new();
+        }
         r = layout_blob_begin(l, &s.blob, err);
         if (r < 0)
                 return r;
@@ -253,6 +282,7 @@ static int layer_write_cold(Layout *l, const Plan *p, const LayerOptions *o, Oci
         r = layout_blob_commit(l, TAKE_PTR(s.blob), digest, &size, err);
         if (r < 0)
                 return r;
+        layer_facts_cache_store(o->facts, digest, &facts);
 
         memcpy(ret->digest, digest, sizeof(digest));
         memcpy(ret->diff_id, diff_id, sizeof(diff_id));

@@ -6,10 +6,12 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs.h"
 #include "log.h"
+#include "md5-cache.h"
 #include "util.h"
 
 /* The directories a merged-/usr system links into /usr: the database may
@@ -25,6 +27,12 @@ static const struct {
         { "etc/ssl/certs/ca-certificates.crt", "ca-certificates" }, /* update-ca-certificates */
 };
 
+/* The owner field's flag: the canonical form is "usr/" and the tail. */
+#define PKGDB_USR 0x80000000u
+
+/* The lists are read whole, but no larger than this each. */
+#define LIST_MAX (256u << 20)
+
 void pkgdb_free(Pkgdb *db)
 {
         if (!db)
@@ -34,73 +42,90 @@ void pkgdb_free(Pkgdb *db)
                 free(db->packages[i].arch);
         }
         free(db->packages);
-        for (size_t i = 0; i < db->paths_cap; i++)
-                free(db->paths[i].path);
-        free(db->paths);
+        free(db->slots);
+        for (size_t i = 0; i < db->n_texts; i++)
+                free(db->texts[i]);
+        free(db->texts);
         strv_free(db->merged);
         dpkg_status_free(db->status);
         sysroot_free(db->root);
         free(db);
 }
 
-static size_t hash_str(const char *s)
+/* A path as the table keys it: its canonical form is "usr/" + tail when
+ * usr, else tail. */
+typedef struct Key {
+        const char *tail;
+        size_t len; /* of tail */
+        bool usr;
+        uint32_t hash;
+} Key;
+
+static uint64_t mix(uint64_t h)
 {
-        /* FNV-1a */
-        size_t h = 1469598103934665603ull;
-        for (; *s; s++) {
-                h ^= (unsigned char) *s;
-                h *= 1099511628211ull;
-        }
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 33;
         return h;
 }
 
-/* The key of a path: no leading '/', and on a merged-/usr sysroot the /usr
- * form ("lib/x" -> "usr/lib/x"). */
-static char *canonical(const Pkgdb *db, const char *path)
+/* Eight bytes at a time: paths are long and share their beginnings. */
+static uint32_t hash_key(const char *s, size_t n, bool usr)
 {
-        while (*path == '/')
-                path++;
-        size_t n = strcspn(path, "/");
-        for (size_t i = 0; db->merged && db->merged[i]; i++)
-                if (strlen(db->merged[i]) == n && strncmp(path, db->merged[i], n) == 0)
-                        return xasprintf("usr/%s", path);
-        return xstrdup(path);
+        uint64_t h = (usr ? 0x9e3779b97f4a7c15ull : 0x2545f4914f6cdd1dull) ^ n;
+        for (; n >= 8; s += 8, n -= 8) {
+                uint64_t w;
+                memcpy(&w, s, 8);
+                h = (h ^ w) * 0xc6a4a7935bd1e995ull;
+                h ^= h >> 47;
+        }
+        uint64_t w = 0;
+        memcpy(&w, s, n);
+        return (uint32_t) mix(h ^ w);
 }
 
-static PkgdbPath *slot_of(const Pkgdb *db, const char *key)
+/* The key of a path (len bytes, NUL-terminated): no leading '/', and on a
+ * merged-/usr sysroot the /usr form ("lib/x" -> "usr/lib/x"). */
+static Key key_of(const Pkgdb *db, const char *path, size_t len)
 {
-        if (db->paths_cap == 0)
+        for (; *path == '/'; path++)
+                len--;
+        Key k = { .tail = path, .len = len };
+        if (strncmp(path, "usr/", 4) == 0) {
+                k.usr = true;
+                k.tail += 4;
+                k.len -= 4;
+        } else if (db->merged) {
+                size_t n = strcspn(path, "/");
+                for (size_t i = 0; db->merged[i]; i++)
+                        if (strlen(db->merged[i]) == n && strncmp(path, db->merged[i], n) == 0)
+                                k.usr = true;
+        }
+        k.hash = hash_key(k.tail, k.len, k.usr);
+        return k;
+}
+
+static PkgdbSlot *slot_of(const Pkgdb *db, const Key *k)
+{
+        if (db->slots_cap == 0)
                 return NULL;
-        size_t h = hash_str(key) & (db->paths_cap - 1);
-        while (db->paths[h].path && strcmp(db->paths[h].path, key) != 0)
-                h = (h + 1) & (db->paths_cap - 1);
-        return &db->paths[h];
-}
-
-static void paths_grow(Pkgdb *db)
-{
-        size_t old_cap = db->paths_cap;
-        PkgdbPath *old = db->paths;
-        db->paths_cap = old_cap ? old_cap * 2 : 4096;
-        db->paths = xcalloc(db->paths_cap, sizeof(PkgdbPath));
-        for (size_t i = 0; i < old_cap; i++)
-                if (old[i].path)
-                        *slot_of(db, old[i].path) = old[i];
-        free(old);
+        size_t mask = db->slots_cap - 1;
+        for (size_t h = k->hash & mask;; h = (h + 1) & mask) {
+                PkgdbSlot *s = &db->slots[h];
+                if (!s->tail ||
+                    (s->hash == k->hash && ((s->owner & PKGDB_USR) != 0) == k->usr && strcmp(s->tail, k->tail) == 0))
+                        return s;
+        }
 }
 
 /* The first package to name a path owns it (packages go in sorted order). */
-static void paths_add(Pkgdb *db, char *key, size_t owner, size_t *count)
+static void paths_add(Pkgdb *db, const Key *k, size_t owner)
 {
-        if ((*count + 1) * 2 > db->paths_cap)
-                paths_grow(db);
-        PkgdbPath *s = slot_of(db, key);
-        if (s->path) {
-                free(key);
-                return;
-        }
-        *s = (PkgdbPath){ .path = key, .owner = owner };
-        (*count)++;
+        PkgdbSlot *s = slot_of(db, k);
+        if (!s->tail)
+                *s = (PkgdbSlot){ .tail = k->tail,
+                                  .hash = k->hash,
+                                  .owner = (uint32_t) owner | (k->usr ? PKGDB_USR : 0) };
 }
 
 static int package_cmp(const void *a, const void *b)
@@ -115,12 +140,71 @@ static int package_cmp(const void *a, const void *b)
  * one). */
 typedef struct Diversion {
         const char *from, *to, *holder;
+        size_t from_len;
 } Diversion;
 
-static int read_sysroot_file(Sysroot *root, const char *path, char **ret, ObError *err)
+/* A whole file in one allocation of its size (a list may be large: a Go
+ * toolchain's sources), NUL-terminated; the messages are read_file()'s. */
+static int read_whole(const char *path, char **ret, size_t *ret_size, ObError *err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+                return ob_error_set(err, errno, "cannot open '%s'", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return ob_error_set(err, errno, "cannot stat '%s'", path);
+        if (!S_ISREG(st.st_mode))
+                return ob_error_plain(err, EINVAL, "'%s' is not a regular file", path);
+        if ((uint64_t) st.st_size > LIST_MAX)
+                return ob_error_plain(err, EFBIG, "'%s' is larger than %u MiB", path, LIST_MAX >> 20);
+        size_t cap = (size_t) st.st_size + 1, n = 0;
+        _cleanup_free_ char *buf = xmalloc(cap);
+        for (;;) {
+                if (n + 1 >= cap) {
+                        /* It grew since fstat(). */
+                        if (cap > LIST_MAX)
+                                return ob_error_plain(err, EFBIG, "'%s' is larger than %u MiB", path, LIST_MAX >> 20);
+                        buf = xrealloc(buf, cap *= 2);
+                }
+                ssize_t r = read(fd, buf + n, cap - n - 1);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return ob_error_set(err, errno, "cannot read '%s'", path);
+                if (r == 0)
+                        break;
+                n += (size_t) r;
+        }
+        buf[n] = '\0';
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = n;
+        return 0;
+}
+
+static int read_sysroot_file(Sysroot *root, const char *path, char **ret, size_t *ret_size, ObError *err)
 {
         _cleanup_free_ char *host = sysroot_host_path(root, path);
-        return read_file(host, ret, NULL, err);
+        return read_whole(host, ret, ret_size, err);
+}
+
+/* info/PACKAGE.list, or info/PACKAGE:ARCH.list for a Multi-Arch: same
+ * package; -ENOENT when there is neither (a package with no files). */
+static int read_list(Pkgdb *db, const PkgdbPackage *pkg, char **ret, size_t *ret_size, ObError *err)
+{
+        _cleanup_free_ char *plain = xasprintf("/var/lib/dpkg/info/%s.list", pkg->name);
+        int r = read_sysroot_file(db->root, plain, ret, ret_size, err);
+        if (r == -ENOENT && dpkg_paragraph_get(pkg->para, "Architecture")) {
+                _cleanup_free_ char *qualified = xasprintf("/var/lib/dpkg/info/%s:%s.list", pkg->name, pkg->arch);
+                r = read_sysroot_file(db->root, qualified, ret, ret_size, err);
+        }
+        return r;
+}
+
+static void keep_text(Pkgdb *db, char *text)
+{
+        db->texts = xrealloc(db->texts, (db->n_texts + 1) * sizeof(char *));
+        db->texts[db->n_texts++] = text;
 }
 
 static void find_merged(Pkgdb *db)
@@ -137,15 +221,66 @@ static void find_merged(Pkgdb *db)
         }
 }
 
+/* Indexes the paths of one list (its lines ended in place). */
+/* Keys are inserted this many lines after they are read, their slots
+ * fetched meanwhile: the table is larger than the caches, and a miss per
+ * path was most of the loading. */
+#define PREFETCH_AHEAD 8
+
+/* Indexes the paths of one list (its lines ended in place). */
+static void add_list(Pkgdb *db, char *text, size_t size, size_t owner, const Diversion *div, size_t n_div)
+{
+        const char *name = db->packages[owner].name;
+        char *end = text + size;
+        Key ring[PREFETCH_AHEAD];
+        size_t n = 0;
+        for (char *line = text; line < end;) {
+                char *nl = memchr(line, '\n', (size_t) (end - line));
+                if (!nl)
+                        nl = end;
+                *nl = '\0';
+                size_t len = (size_t) (nl - line);
+                if (line[0] == '/') {
+                        const char *path = line;
+                        /* A diverted file of another package lives where
+                         * the diversion sends it. */
+                        for (size_t d = 0; d < n_div; d++)
+                                if (div[d].from_len == len && memcmp(div[d].from, line, len) == 0 &&
+                                    strcmp(div[d].holder, name) != 0) {
+                                        path = div[d].to;
+                                        len = strlen(path);
+                                        break;
+                                }
+                        Key *k = &ring[n++ % PREFETCH_AHEAD];
+                        if (n > PREFETCH_AHEAD)
+                                paths_add(db, k, owner); /* the key read PREFETCH_AHEAD lines ago */
+                        *k = key_of(db, path, len);
+                        __builtin_prefetch(&db->slots[k->hash & (db->slots_cap - 1)]);
+                }
+                line = nl + 1;
+        }
+        /* The last ones, in the order read. */
+        for (size_t i = n > PREFETCH_AHEAD ? n - PREFETCH_AHEAD : 0; i < n; i++)
+                paths_add(db, &ring[i % PREFETCH_AHEAD], owner);
+}
+
+static size_t count_lines(const char *text, size_t size)
+{
+        size_t n = 1;
+        for (const char *c = text, *end = text + size; (c = memchr(c, '\n', (size_t) (end - c))); c++)
+                n++;
+        return n;
+}
+
 int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err)
 {
         _cleanup_(pkgdb_freep) Pkgdb *db = xcalloc(1, sizeof(*db));
-        _cleanup_free_ char *text = NULL, *diversions = NULL;
+        _cleanup_free_ char *text = NULL;
         const char *status_path = "/var/lib/dpkg/status";
         int r;
 
         db->root = sysroot_ref(root);
-        r = read_sysroot_file(root, status_path, &text, err);
+        r = read_sysroot_file(root, status_path, &text, NULL, err);
         if (r == -ENOENT) {
                 *ret = NULL;
                 return 0;
@@ -163,21 +298,26 @@ int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err)
                 const DpkgParagraph *p = &db->status->paragraphs[i];
                 if (!dpkg_paragraph_installed(p))
                         continue;
+                const char *name = dpkg_paragraph_get(p, "Package");
                 const char *arch = dpkg_paragraph_get(p, "Architecture");
+                if (!name)
+                        return ob_error_plain(err, EINVAL, "a dpkg status paragraph without 'Package'");
                 db->packages = xrealloc(db->packages, (db->n_packages + 1) * sizeof(PkgdbPackage));
-                db->packages[db->n_packages++] = (PkgdbPackage){ .name = xstrdup(dpkg_paragraph_get(p, "Package")),
-                                                                 .arch = xstrdup(arch ? arch : ""),
-                                                                 .para = p };
+                db->packages[db->n_packages++] =
+                        (PkgdbPackage){ .name = xstrdup(name), .arch = xstrdup(arch ? arch : ""), .para = p };
         }
         qsort_safe(db->packages, db->n_packages, sizeof(PkgdbPackage), package_cmp);
+        if (db->n_packages >= PKGDB_USR)
+                return ob_error_plain(err, E2BIG, "'%s' lists too many packages", shown);
 
-        Diversion *div = NULL;
+        _cleanup_free_ Diversion *div = NULL;
         size_t n_div = 0;
-        r = read_sysroot_file(root, "/var/lib/dpkg/diversions", &diversions, err);
+        char *diversions = NULL;
+        r = read_sysroot_file(root, "/var/lib/dpkg/diversions", &diversions, NULL, err);
         if (r < 0 && r != -ENOENT)
                 return r;
-        _cleanup_free_ Diversion *div_owned = NULL;
         if (r == 0) {
+                keep_text(db, diversions); /* the table may point at a diversion's target */
                 char *save = NULL;
                 char *lines[3];
                 size_t k = 0;
@@ -186,33 +326,39 @@ int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err)
                         if (k < 3)
                                 continue;
                         div = xrealloc(div, (n_div + 1) * sizeof(Diversion));
-                        div[n_div++] = (Diversion){ .from = lines[0], .to = lines[1], .holder = lines[2] };
+                        div[n_div++] = (Diversion){ .from = lines[0],
+                                                    .to = lines[1],
+                                                    .holder = lines[2],
+                                                    .from_len = strlen(lines[0]) };
                         k = 0;
                 }
-                div_owned = div;
         }
 
-        size_t count = 0;
+        /* Every list first, so that the table is sized once. */
+        size_t first_list = db->n_texts;
+        _cleanup_free_ size_t *sizes = xcalloc(db->n_packages + 1, sizeof(size_t));
+        _cleanup_free_ size_t *owners = xcalloc(db->n_packages + 1, sizeof(size_t));
+        size_t lines = n_div, n_lists = 0;
         for (size_t i = 0; i < db->n_packages; i++) {
-                _cleanup_strv_ char **files = NULL;
-                r = dpkg_paragraph_files(root, db->packages[i].para, &files, err);
+                char *list = NULL;
+                size_t size = 0;
+                r = read_list(db, &db->packages[i], &list, &size, err);
                 if (r == -ENOENT)
                         continue; /* a package with no files (metapackage from an old dpkg) */
                 if (r < 0)
                         return r;
-                for (size_t k = 0; files[k]; k++) {
-                        const char *path = files[k];
-                        /* A diverted file of another package lives where the
-                         * diversion sends it. */
-                        for (size_t d = 0; d < n_div; d++)
-                                if (strcmp(div[d].from, path) == 0 &&
-                                    strcmp(div[d].holder, db->packages[i].name) != 0) {
-                                        path = div[d].to;
-                                        break;
-                                }
-                        paths_add(db, canonical(db, path), i, &count);
-                }
+                keep_text(db, list);
+                sizes[n_lists] = size;
+                owners[n_lists++] = i;
+                lines += count_lines(list, size);
         }
+        /* A load of at most 2/3. */
+        db->slots_cap = 1024;
+        while (db->slots_cap < lines + lines / 2)
+                db->slots_cap *= 2;
+        db->slots = xcalloc(db->slots_cap, sizeof(PkgdbSlot));
+        for (size_t k = 0; k < n_lists; k++)
+                add_list(db, db->texts[first_list + k], sizes[k], owners[k], div, n_div);
         *ret = TAKE_PTR(db);
         return 0;
 }
@@ -223,17 +369,25 @@ void pkgdb_note_no_database(const Sysroot *root)
                 root->path[0] ? root->path : "/");
 }
 
+/* Whether k's canonical form is canon. */
+static bool key_is(const Key *k, const char *canon)
+{
+        if (strncmp(canon, "usr/", 4) == 0)
+                return k->usr && strcmp(k->tail, canon + 4) == 0;
+        return !k->usr && strcmp(k->tail, canon) == 0;
+}
+
 const PkgdbPackage *pkgdb_path_owner(const Pkgdb *db, const char *path)
 {
-        _cleanup_free_ char *key = canonical(db, path);
-        const PkgdbPath *s = slot_of(db, key);
-        if (s && s->path)
-                return &db->packages[s->owner];
+        Key k = key_of(db, path, strlen(path));
+        const PkgdbSlot *s = slot_of(db, &k);
+        if (s && s->tail)
+                return &db->packages[s->owner & ~PKGDB_USR];
         for (size_t i = 0; i < ELEMENTSOF(generated_by); i++)
-                if (strcmp(key, generated_by[i].path) == 0)
-                        for (size_t k = 0; k < db->n_packages; k++)
-                                if (strcmp(db->packages[k].name, generated_by[i].package) == 0)
-                                        return &db->packages[k];
+                if (key_is(&k, generated_by[i].path))
+                        for (size_t j = 0; j < db->n_packages; j++)
+                                if (strcmp(db->packages[j].name, generated_by[i].package) == 0)
+                                        return &db->packages[j];
         return NULL;
 }
 
@@ -296,12 +450,18 @@ static inline void md_ctx_freep(EVP_MD_CTX **c)
 }
 
 /* The md5 of an entry's bytes in hex, as dpkg's md5sums files list it. */
-static int entry_md5(const Plan *p, const Entry *e, char ret[static 33], ObError *err)
+static int entry_md5(Md5Cache *md5_cache, const Plan *p, const Entry *e, char ret[static 33], ObError *err)
 {
         const char *data = NULL;
         _cleanup_close_ int fd = entry_open(p, e, &data, err);
         if (fd < 0 && !data)
                 return fd;
+        /* A source file read before, unchanged since (a rebuild): its md5
+         * is known. */
+        struct stat st;
+        bool keyed = fd >= 0 && md5_cache && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        if (keyed && md5_cache_lookup(md5_cache, &st, ret))
+                return 0;
         _cleanup_(md_ctx_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
                 return ob_error_plain(err, ENOMEM, "OpenSSL: md5 is not available");
@@ -325,6 +485,8 @@ static int entry_md5(const Plan *p, const Entry *e, char ret[static 33], ObError
         EVP_DigestFinal_ex(ctx, md, &len);
         for (unsigned i = 0; i < len && i < 16; i++)
                 snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        if (keyed)
+                md5_cache_store(md5_cache, &st, ret);
         return 0;
 }
 
@@ -348,7 +510,7 @@ static int add_text(Plan *p, const char *path, const char *text, int64_t mtime, 
 /* Packages built from one source often carry the same copyright file
  * (krb5's four libraries, 63 kB each): in a layer the later ones become hard
  * links of the first, which tar stores without the bytes. */
-static int link_same_copyrights(Plan *p, ObError *err)
+static int link_same_copyrights(Md5Cache *md5_cache, Plan *p, ObError *err)
 {
         typedef struct Seen {
                 const char *path;
@@ -363,7 +525,7 @@ static int link_same_copyrights(Plan *p, ObError *err)
                     !str_endswith(e->path, "/copyright"))
                         continue;
                 Seen s = { .path = e->path, .size = e->size };
-                int r = entry_md5(p, e, s.md5, err);
+                int r = entry_md5(md5_cache, p, e, s.md5, err);
                 if (r < 0)
                         return r;
                 const Seen *same = NULL;
@@ -424,7 +586,7 @@ int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
         r = plan_finish(p, mtime, err);
         if (r < 0)
                 return r;
-        r = link_same_copyrights(p, err);
+        r = link_same_copyrights(db->md5, p, err);
         if (r < 0)
                 return r;
 
@@ -444,7 +606,7 @@ int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
                                 if (!is_content(e) || pkgdb_entry_owner(db, e) != pkg)
                                         continue;
                                 char md5[33];
-                                r = entry_md5(p, e, md5, err);
+                                r = entry_md5(db->md5, p, e, md5, err);
                                 if (r < 0)
                                         return r;
                                 fprintf(f, "%s  %s\n", md5, e->path);

@@ -94,7 +94,7 @@ static char *reusable_sbom(Layout *l, const char *name, const char *mdigest)
         return NULL;
 }
 
-int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, ObError *err)
+int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, LayerFactsCache *facts, ObError *err)
 {
         json_t *desc = layout_index_find(l, spec->name);
         const char *mdigest = json_string_value(json_object_get(desc, "digest"));
@@ -116,7 +116,7 @@ int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, 
         size_t n = 0;
         _cleanup_free_ SbomDownload *downloads = downloads_of(spec, arch, &urls, &n);
         _cleanup_json_ json_t *doc = NULL;
-        int r = sbom_image(l, spec->name, downloads, n, created, &doc, err);
+        int r = sbom_image(l, spec->name, downloads, n, created, facts, &doc, err);
         if (r < 0)
                 return ob_error_wrap(err, "the SBOM of '%s'", spec->name);
         _cleanup_free_ char *text = sbom_text(doc);

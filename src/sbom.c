@@ -2,7 +2,6 @@
 #include "sbom.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -12,6 +11,8 @@
 #include "config.h"
 #include "digest.h"
 #include "dpkg.h"
+#include "layer-facts.h"
+#include "log.h"
 #include "util.h"
 
 #define STATUS_DIR "var/lib/dpkg/status.d/"
@@ -99,12 +100,6 @@ static SbomFile *get(Sbom *s, const char *path)
         return &s->files[s->n_files - 1];
 }
 
-static bool keep_content(const char *path)
-{
-        return str_startswith(path, STATUS_DIR) || strcmp(path, "usr/lib/os-release") == 0 ||
-               (str_startswith(path, "usr/share/doc/") && str_endswith(path, "/copyright"));
-}
-
 /* A whiteout removes a path and what is below it; an opaque one what is
  * below its directory. */
 static void remove_below(Sbom *s, const char *dir, bool self)
@@ -133,119 +128,76 @@ static void add_md5sums(Sbom *s, const char *path, const char *text)
         }
 }
 
-static inline void md_ctx_freep(EVP_MD_CTX **c)
+/* Stacks one layer's facts on what the layers below left. */
+static int apply_layer(Sbom *s, const LayerFacts *facts, const char *digest, size_t layer, ObError *err)
 {
-        EVP_MD_CTX_free(*c);
-}
-
-static void hex(const unsigned char *md, unsigned len, char *out)
-{
-        for (unsigned i = 0; i < len; i++)
-                snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-static int read_layer(Sbom *s, const char *blob, size_t layer, ObError *err)
-{
-        _cleanup_archive_read_ struct archive *a = archive_read_new();
-        archive_read_support_filter_gzip(a);
-        archive_read_support_filter_zstd(a); /* --compression zstd */
-        archive_read_support_filter_none(a);
-        archive_read_support_format_tar(a);
-        if (archive_read_open_filename(a, blob, 1 << 16) < ARCHIVE_OK)
-                return ob_error_plain(err, EIO, "%s: %s", blob, archive_error_string(a));
-        struct archive_entry *e;
-        int r;
-        while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-                const char *name = archive_entry_pathname(e);
-                while (name[0] == '.' && name[1] == '/')
-                        name += 2;
-                while (*name == '/')
-                        name++;
-                _cleanup_free_ char *path = xstrdup(name);
-                size_t len = strlen(path);
-                while (len > 0 && path[len - 1] == '/')
-                        path[--len] = '\0';
-                if (len == 0)
-                        continue;
-                char *base = strrchr(path, '/');
-                base = base ? base + 1 : path;
-                if (str_startswith(base, ".wh.")) {
-                        if (strcmp(base, ".wh..wh..opq") == 0) {
-                                base[base == path ? 0 : -1] = '\0';
-                                remove_below(s, path, /* self= */ false);
-                        } else {
-                                memmove(base, base + 4, strlen(base + 4) + 1);
-                                remove_below(s, path, /* self= */ true);
-                        }
-                        continue;
-                }
-                const char *link = archive_entry_hardlink(e);
-                if (link) {
-                        while (*link == '/' || (link[0] == '.' && link[1] == '/'))
-                                link += link[0] == '/' ? 1 : 2;
-                        const SbomFile *t = find(s, link);
+        for (size_t i = 0; i < facts->n; i++) {
+                const LayerFact *x = &facts->v[i];
+                SbomFile *f;
+                switch (x->kind) {
+                case FACT_OPAQUE:
+                        remove_below(s, x->path, /* self= */ false);
+                        break;
+                case FACT_WHITEOUT:
+                        remove_below(s, x->path, /* self= */ true);
+                        break;
+                case FACT_LINK: {
+                        const SbomFile *t = find(s, x->target);
                         if (!t || t->gone)
-                                return ob_error_plain(err, EBADMSG, "%s: hard link '%s' to '%s', which is no file",
-                                                      blob, path, link);
+                                return ob_error_plain(err, EBADMSG,
+                                                      "layer %s: hard link '%s' to '%s', which is no file", digest,
+                                                      x->path, x->target);
                         SbomFile copy = *t;
-                        SbomFile *f = get(s, path);
+                        f = get(s, x->path);
                         memcpy(f->sha1, copy.sha1, sizeof(f->sha1));
                         memcpy(f->sha256, copy.sha256, sizeof(f->sha256));
                         free(f->content);
                         f->content = copy.content ? xstrdup(copy.content) : NULL;
                         f->layer = layer;
                         f->gone = false;
-                        continue;
+                        break;
                 }
-                if (archive_entry_filetype(e) != AE_IFREG) {
-                        SbomFile *f = find(s, path);
+                case FACT_DIR:
+                case FACT_OTHER:
+                        f = find(s, x->path);
                         if (f)
                                 f->gone = true;
-                        if (archive_entry_filetype(e) != AE_IFDIR)
-                                remove_below(s, path, /* self= */ false);
-                        continue;
+                        if (x->kind == FACT_OTHER)
+                                remove_below(s, x->path, /* self= */ false);
+                        break;
+                case FACT_FILE:
+                        f = get(s, x->path);
+                        memcpy(f->sha1, x->sha1, sizeof(f->sha1));
+                        memcpy(f->sha256, x->sha256, sizeof(f->sha256));
+                        free(f->content);
+                        f->content = x->content ? xstrdup(x->content) : NULL;
+                        f->layer = layer;
+                        f->gone = false;
+                        /* Each layer's md5sums count: a package split across
+                         * layers is recorded in each, and the upper record
+                         * hides the lower. */
+                        if (f->content && str_startswith(x->path, STATUS_DIR) && str_endswith(x->path, ".md5sums"))
+                                add_md5sums(s, x->path, f->content);
+                        break;
                 }
-                _cleanup_(md_ctx_freep) EVP_MD_CTX *c1 = EVP_MD_CTX_new();
-                _cleanup_(md_ctx_freep) EVP_MD_CTX *c256 = EVP_MD_CTX_new();
-                if (!c1 || !c256 || EVP_DigestInit_ex(c1, EVP_sha1(), NULL) != 1 ||
-                    EVP_DigestInit_ex(c256, EVP_sha256(), NULL) != 1)
-                        return ob_error_plain(err, ENOMEM, "OpenSSL: sha1 or sha256 is not available");
-                bool keep = keep_content(path);
-                size_t size = 0;
-                char *content = NULL;
-                _cleanup_fclose_ FILE *mem = keep ? open_memstream(&content, &size) : NULL;
-                char buf[65536];
-                for (;;) {
-                        la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
-                        if (n < 0)
-                                return ob_error_plain(err, EIO, "%s: %s: %s", blob, path, archive_error_string(a));
-                        if (n == 0)
-                                break;
-                        EVP_DigestUpdate(c1, buf, (size_t) n);
-                        EVP_DigestUpdate(c256, buf, (size_t) n);
-                        if (mem)
-                                fwrite(buf, 1, (size_t) n, mem);
-                }
-                if (mem)
-                        fclose(TAKE_PTR(mem));
-                unsigned char md[EVP_MAX_MD_SIZE];
-                unsigned mdlen = 0;
-                SbomFile *f = get(s, path);
-                EVP_DigestFinal_ex(c1, md, &mdlen);
-                hex(md, mdlen, f->sha1);
-                EVP_DigestFinal_ex(c256, md, &mdlen);
-                hex(md, mdlen, f->sha256);
-                free(f->content);
-                f->content = content;
-                f->layer = layer;
-                f->gone = false;
-                /* Each layer's md5sums count: a package split across layers
-                 * is recorded in each, and the upper record hides the lower. */
-                if (content && str_startswith(path, STATUS_DIR) && str_endswith(path, ".md5sums"))
-                        add_md5sums(s, path, content);
         }
-        if (r != ARCHIVE_EOF)
-                return ob_error_plain(err, EIO, "%s: %s", blob, archive_error_string(a));
+        return 0;
+}
+
+/* A layer's facts: from the cache, else read from its blob (and then
+ * remembered). */
+static int layer_facts_of(Layout *l, const char *digest, LayerFactsCache *cache, LayerFacts *ret, ObError *err)
+{
+        if (layer_facts_cache_load(cache, digest, ret)) {
+                ob_debug("SBOM: layer %s: its files from the layer facts cache", digest);
+                return 0;
+        }
+        _cleanup_free_ char *blob = layout_blob_path(l, digest);
+        int r = layer_facts_read_blob(blob, ret, err);
+        if (r < 0)
+                return r;
+        ob_debug("SBOM: layer %s: read back", digest);
+        layer_facts_cache_store(cache, digest, ret);
         return 0;
 }
 
@@ -453,7 +405,7 @@ char *sbom_text(json_t *doc)
 }
 
 int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_t n_downloads, int64_t created,
-               json_t **ret, ObError *err)
+               LayerFactsCache *facts, json_t **ret, ObError *err)
 {
         json_t *desc = layout_index_find(l, name);
         if (!desc)
@@ -481,8 +433,14 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
         size_t i;
         json_t *layer;
         json_array_foreach(layers, i, layer) {
-                _cleanup_free_ char *blob = layout_blob_path(l, json_string_value(json_object_get(layer, "digest")));
-                r = read_layer(&s, blob, i, err);
+                const char *ldigest = json_string_value(json_object_get(layer, "digest"));
+                if (!ldigest)
+                        return ob_error_plain(err, EBADMSG, "the manifest %s of '%s' has a layer without a digest",
+                                              mdigest, name);
+                _cleanup_(layer_facts_clear) LayerFacts lf = { 0 };
+                r = layer_facts_of(l, ldigest, facts, &lf, err);
+                if (r == 0)
+                        r = apply_layer(&s, &lf, ldigest, i, err);
                 if (r < 0)
                         return r;
         }

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
+#include "md5-cache.h"
 #include "pkgdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -111,6 +113,73 @@ START_TEST(test_owners)
 }
 END_TEST
 
+/* Lists as dpkg leaves them on a real system: a path named by two
+ * packages, by either merged-/usr form, a last line without its newline,
+ * an empty list, lines that are no path. */
+START_TEST(test_list_edges)
+{
+        put("var/lib/dpkg/status", "Package: aaa\nStatus: install ok installed\nArchitecture: amd64\n\n"
+                                   "Package: bbb\nStatus: install ok installed\nArchitecture: amd64\n\n"
+                                   "Package: ccc\nStatus: install ok installed\nArchitecture: all\n\n"
+                                   "Package: empty\nStatus: install ok installed\nArchitecture: all\n\n"
+                                   "Package: nolist\nStatus: install ok installed\nArchitecture: all\n");
+        /* bbb first in the file, aaa first by name: aaa owns the shared paths. */
+        put("var/lib/dpkg/info/bbb.list", "/usr/lib/x86_64-linux-gnu/libshared.so\n/lib/both\n/usr/bin/b\n");
+        put("var/lib/dpkg/info/aaa.list", "/.\n/lib\n/lib/x86_64-linux-gnu/libshared.so\n\n/usr/lib/both\n"
+                                          "relative/ignored\n/usr\n/usr/share/a");
+        put("var/lib/dpkg/info/ccc.list", "/usr/bin/c\n/lib64/ld-linux-x86-64.so.2\n/usr/lib/os-release\n/bin/c2");
+        put("var/lib/dpkg/info/empty.list", "");
+        test_mk_link(root_dir, "bin", "/usr/bin");
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        _cleanup_(pkgdb_freep) Pkgdb *db = load(root);
+        ck_assert_uint_eq(db->n_packages, 5);
+        ck_assert_str_eq(owner_of(db, "/usr/lib/x86_64-linux-gnu/libshared.so"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/lib/x86_64-linux-gnu/libshared.so"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/lib/both"), "aaa");
+        ck_assert_str_eq(owner_of(db, "//usr/lib/both"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/usr/lib"), "aaa");
+        ck_assert_str_eq(owner_of(db, "lib"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/usr"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/."), "aaa");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/b"), "bbb");
+        /* The last line without its newline. */
+        ck_assert_str_eq(owner_of(db, "/usr/share/a"), "aaa");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/c2"), "ccc");
+        ck_assert_str_eq(owner_of(db, "/bin/c2"), "ccc");
+        /* lib64 is no link here: its two forms are two paths. */
+        ck_assert_str_eq(owner_of(db, "/lib64/ld-linux-x86-64.so.2"), "ccc");
+        ck_assert_str_eq(owner_of(db, "/usr/lib64/ld-linux-x86-64.so.2"), "(none)");
+        ck_assert_str_eq(owner_of(db, "relative/ignored"), "(none)");
+        ck_assert_str_eq(owner_of(db, "/usr/share"), "(none)");
+        ck_assert_str_eq(owner_of(db, "/usr/share/a/"), "(none)");
+        ck_assert_str_eq(owner_of(db, ""), "(none)");
+}
+END_TEST
+
+/* A diversion by the package itself does not move its own file; one
+ * without a holder line is ignored; a list path may be a diversion's
+ * target in the /lib form. */
+START_TEST(test_diversions)
+{
+        put("var/lib/dpkg/diversions", "/usr/bin/bar\n/usr/bin/bar.real\ndivpkg\n"
+                                       "/usr/bin/foo\n/lib/foo.moved\n:\n"
+                                       "/usr/bin/half\n/usr/bin/half.real");
+        put("var/lib/dpkg/info/divpkg.list", "/usr/bin/bar\n/usr/bin/half\n");
+        put("var/lib/dpkg/info/fooutil.list", "/usr/bin/foo\n/usr/bin/bar\n/usr/bin/half\n");
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        _cleanup_(pkgdb_freep) Pkgdb *db = load(root);
+        ck_assert_str_eq(owner_of(db, "/usr/bin/bar"), "divpkg");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/bar.real"), "fooutil");
+        /* A local diversion (":") moves the file of every package. */
+        ck_assert_str_eq(owner_of(db, "/usr/bin/foo"), "(none)");
+        ck_assert_str_eq(owner_of(db, "/usr/lib/foo.moved"), "fooutil");
+        ck_assert_str_eq(owner_of(db, "/lib/foo.moved"), "fooutil");
+        /* divpkg sorts before fooutil. */
+        ck_assert_str_eq(owner_of(db, "/usr/bin/half"), "divpkg");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/half.real"), "(none)");
+}
+END_TEST
+
 START_TEST(test_stanza)
 {
         _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
@@ -180,6 +249,51 @@ START_TEST(test_records)
 }
 END_TEST
 
+/* With an md5 cache, a source file's md5 is what the cache holds for its
+ * identity (a wrong one here shows that it is used), and one computed is
+ * remembered. */
+START_TEST(test_records_md5_cache)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        _cleanup_(pkgdb_freep) Pkgdb *db = load(root);
+        _cleanup_free_ char *dir = xasprintf("%s/md5", root_dir);
+        /* The files were just written: a run starting later does not
+         * find them racy. */
+        struct timespec start;
+        clock_gettime(CLOCK_REALTIME, &start);
+        start.tv_sec += 10;
+        _cleanup_(md5_cache_freep) Md5Cache *c = md5_cache_open(dir, &start);
+        _cleanup_free_ char *lib = xasprintf("%s/usr/lib/x86_64-linux-gnu/libfoo.so.1", root_dir);
+        _cleanup_free_ char *copyright = xasprintf("%s/usr/share/doc/libfoo1/copyright", root_dir);
+        struct stat st;
+        ck_assert_int_eq(stat(lib, &st), 0);
+        md5_cache_store(c, &st, "0123456789abcdef0123456789abcdef");
+        db->md5 = c;
+
+        _cleanup_plan_ Plan p = { 0 };
+        ObError err = { 0 };
+        plan_with_files(root, &p);
+        ck_assert_msg(pkgdb_add_records(db, &p, 0, &err) == 0, "%s", err.msg);
+        const Entry *sums = test_must_find(&p, "var/lib/dpkg/status.d/libfoo1.md5sums");
+        ck_assert_str_eq(sums->data, "0123456789abcdef0123456789abcdef  usr/lib/x86_64-linux-gnu/libfoo.so.1\n"
+                                     "57e8ba76f9687869169381682025c45c  usr/share/doc/libfoo1/copyright\n");
+        char md5[33];
+        ck_assert_int_eq(stat(copyright, &st), 0);
+        ck_assert(md5_cache_lookup(c, &st, md5));
+        ck_assert_str_eq(md5, "57e8ba76f9687869169381682025c45c");
+
+        /* A run that starts now finds them racy: nothing is remembered. */
+        clock_gettime(CLOCK_REALTIME, &start);
+        _cleanup_(md5_cache_freep) Md5Cache *now = md5_cache_open(dir, &start);
+        db->md5 = now;
+        _cleanup_plan_ Plan q = { 0 };
+        plan_with_files(root, &q);
+        ck_assert_msg(pkgdb_add_records(db, &q, 0, &err) == 0, "%s", err.msg);
+        ck_assert(!md5_cache_lookup(now, &st, md5));
+        db->md5 = NULL;
+}
+END_TEST
+
 START_TEST(test_no_database)
 {
         _cleanup_(sysroot_freep) Sysroot *root = NULL;
@@ -234,8 +348,11 @@ static Suite *pkgdb_suite(void)
         TCase *tc = tcase_create("pkgdb");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_owners);
+        tcase_add_test(tc, test_list_edges);
+        tcase_add_test(tc, test_diversions);
         tcase_add_test(tc, test_stanza);
         tcase_add_test(tc, test_records);
+        tcase_add_test(tc, test_records_md5_cache);
         tcase_add_test(tc, test_no_database);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_distro);

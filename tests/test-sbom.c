@@ -117,7 +117,7 @@ START_TEST(test_image)
 
         _cleanup_json_ json_t *doc = NULL;
         ObError err = { 0 };
-        ck_assert_msg(sbom_image(l, "img", NULL, 0, 86400, &doc, &err) == 0, "%s", err.msg);
+        ck_assert_msg(sbom_image(l, "img", NULL, 0, 86400, NULL, &doc, &err) == 0, "%s", err.msg);
         ck_assert_str_eq(json_string_value(json_object_get(doc, "spdxVersion")), "SPDX-2.3");
         ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "creationInfo"), "created")),
                          "1970-01-02T00:00:00Z");
@@ -157,12 +157,12 @@ START_TEST(test_image)
 
         /* Read again: the same bytes. */
         _cleanup_json_ json_t *again = NULL;
-        ck_assert(sbom_image(l, "img", NULL, 0, 86400, &again, &err) == 0);
+        ck_assert(sbom_image(l, "img", NULL, 0, 86400, NULL, &again, &err) == 0);
         _cleanup_free_ char *a = json_dumps(doc, JSON_SORT_KEYS);
         _cleanup_free_ char *b = json_dumps(again, JSON_SORT_KEYS);
         ck_assert_str_eq(a, b);
 
-        ck_assert_int_lt(sbom_image(l, "nothing", NULL, 0, 0, &again, &err), 0);
+        ck_assert_int_lt(sbom_image(l, "nothing", NULL, 0, 0, NULL, &again, &err), 0);
         ck_assert_ptr_nonnull(strstr(err.msg, "no image 'nothing'"));
         test_image_teardown();
 }
@@ -222,7 +222,7 @@ START_TEST(test_attach)
                       .artifacts = arts,
                       .n_artifacts = 2 };
         ObError err = { 0 };
-        ck_assert_msg(sbom_attach(l, &spec, "arm64", 86400, &err) == 0, "%s", err.msg);
+        ck_assert_msg(sbom_attach(l, &spec, "arm64", 86400, NULL, &err) == 0, "%s", err.msg);
         ck_assert_uint_eq(json_array_size(json_object_get(layout_index(l), "manifests")), 1);
         json_t *desc = layout_index_find(l, "img");
         const char *adigest = json_string_value(json_object_get(json_object_get(desc, "annotations"), SBOM_ANNOTATION));
@@ -249,7 +249,7 @@ START_TEST(test_attach)
                             .version = "1.2",
                             .url = "http://127.0.0.1/t/v1.2/tool-arm64" };
         _cleanup_json_ json_t *doc = NULL;
-        ck_assert(sbom_image(l, "img", &dl, 1, 86400, &doc, &err) == 0);
+        ck_assert(sbom_image(l, "img", &dl, 1, 86400, NULL, &doc, &err) == 0);
         _cleanup_free_ char *again = sbom_text(doc);
         ck_assert_str_eq(text, again);
 

@@ -5,6 +5,7 @@
 
 #include "cleanup-libs.h"
 #include "cli.h"
+#include "layer-facts.h"
 #include "output.h"
 #include "sbom-attach.h"
 #include "sbom.h"
@@ -34,7 +35,10 @@ static int run(Context *ctx, ObError *err)
         size_t size = 0;
         r = sbom_attached(l, ctx->args[0], &text, &size, err);
         if (r == -ENOENT) {
-                r = sbom_image(l, ctx->args[0], /* downloads= */ NULL, 0, ctx->source_date_epoch, &doc, err);
+                /* The layers' facts cache spares reading them back. */
+                _cleanup_(layer_facts_cache_freep) LayerFactsCache *facts =
+                        ctx->no_cache ? NULL : layer_facts_cache_open_default();
+                r = sbom_image(l, ctx->args[0], /* downloads= */ NULL, 0, ctx->source_date_epoch, facts, &doc, err);
                 if (r < 0)
                         return r;
                 text = sbom_text(doc);

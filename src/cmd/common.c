@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "configs.h"
 #include "layer-cache.h"
+#include "md5-cache.h"
 #include "log.h"
 #include "step-cache.h"
 #include "util.h"
@@ -236,6 +237,8 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
         o.layer.cache = cache;
         _cleanup_(layer_cache_freep) LayerCache *steps = ctx->no_cache ? NULL : step_cache_open_default();
         o.steps = steps;
+        _cleanup_(md5_cache_freep) Md5Cache *md5 = ctx->no_cache ? NULL : md5_cache_open_default();
+        o.md5 = md5;
         o.layout_dir = ctx->layout;
         _cleanup_(layout_closep) Layout *l = NULL;
         _cleanup_free_ Platform *platforms = NULL;
@@ -282,6 +285,9 @@ int context_build(const Context *ctx, SpecTier tier, char *const *names, ObError
                 layout_rollback(l);
                 return r;
         }
+        /* Like the layer cache, written once the build succeeded: a build
+         * that fails says only why. */
+        md5_cache_save(md5);
         for (size_t i = 0; i < n_platforms && ob_verbosity >= 0; i++) {
                 _cleanup_free_ char *p = platform_string(build_platform(pb[i].build));
                 for (size_t k = 0; k < pb[i].n_results; k++) {

@@ -5,7 +5,10 @@
 # was deleted or damaged is not trusted; two builds sharing one cache at the
 # same time both land; -j and the cache change no digest; an app build with
 # its tools built writes only its own layer; an unusable cache directory
-# costs nothing but a line. Every layout is judged by oci-validate.
+# costs nothing but a line; the md5 of a packaged file is remembered, but a
+# changed file gets its new md5 in the .md5sums records (md5sum -c in the
+# image umoci unpacks) and a damaged md5 cache is ignored. Every layout is
+# judged by oci-validate.
 . "$(dirname "$0")/lib.sh"
 
 need jq
@@ -23,7 +26,7 @@ copy_sources() {        # NAME: every host file and link of NAME's layers into $
 }
 mkdir -p "$S"
 for n in base jq curl; do copy_sources "$n"; done
-cp -a --parents /var/lib/dpkg/status /etc/ld.so.conf /etc/ld.so.conf.d "$S"
+cp -a --parents /var/lib/dpkg/status /var/lib/dpkg/info/*.list /etc/ld.so.conf /etc/ld.so.conf.d "$S"
 mkdir -p "$T/tree"
 cp -a "$SOURCE_ROOT/configs" "$SOURCE_ROOT/rootfs" "$T/tree"
 mkdir -p "$C/apps" "$T/app"
@@ -74,6 +77,9 @@ check "a cold build writes its three layers" test "$(written "$out")" -eq 3
 validate "oci-validate passes on the cold build" "$L" jq curl
 check "the cache holds an entry per layer" test "$(find "$OCI_BUILD_CACHE/layers" -type f | wc -l)" -eq 3
 check "the cache is private" test "$(stat -c %a "$OCI_BUILD_CACHE/layers")" = 700
+check "the md5 cache holds the packaged files, privately" \
+        test "$(grep -c '^[0-9]* [0-9]* [0-9]* [0-9]* [0-9]* [0-9]* [0-9a-f]\{32\}$' "$OCI_BUILD_CACHE/md5/sums")" -gt 10 -a \
+        "$(stat -c %a "$OCI_BUILD_CACHE/md5/sums")" = 600
 before=$(blob_state "$L")
 index=$(cat "$L/index.json")
 
@@ -100,6 +106,21 @@ check "a byte changed in libonig: exactly one layer written" \
         test "$(written "$out")" -eq 1 -a "$(cached "$out")" -eq 2
 check "... and it is jq's: its tool layer changed" test "$(layers "$L" jq | sed -n 2p)" != "$jq_layer"
 check "... curl's layers did not" test "$(layers "$L" curl)" = "$curl_layers"
+# The md5 cache knew libonig: the record must say its new md5.
+md5sums_check() {       # LAYOUT NAME [PATH]: md5sum -c of every status.d/*.md5sums in the unpacked image, which list PATH
+        local U=$T/u-md5-$2-$RANDOM
+        umoci unpack --rootless --image "$1:$2" "$U" >/dev/null || return 1
+        (cd "$U/rootfs" && ls var/lib/dpkg/status.d/*.md5sums >/dev/null && md5sum -c --quiet var/lib/dpkg/status.d/*.md5sums &&
+                { [ -z "${3:-}" ] || grep -h "  $3\$" var/lib/dpkg/status.d/*.md5sums; }) || return 1
+        rm -rf "$U"
+}
+if have umoci; then
+        check "... its .md5sums record has libonig's new md5 (md5sum -c in the unpacked image)" \
+                md5sums_check "$L" jq "${ONIG#"$S"/}"
+        check "... and curl's records still pass md5sum -c" md5sums_check "$L" curl
+else
+        skip "... its .md5sums record has libonig's new md5" "umoci not available"
+fi
 C2=$T/cold
 ob -q --no-cache --layout "$C2" tool jq curl
 check "the result is what a cold build gives" test "$(manifest "$L" jq) $(manifest "$L" curl)" = \
@@ -241,5 +262,26 @@ check "garbage cache entries: the build succeeds, writing every layer" test "$(w
 check "... and says so once" test "$(grep -c 'damaged layer cache entry' <<<"$out")" -eq 1
 out=$(ob -v --layout "$L" tool jq curl 2>&1)
 check "... and the entries are whole again" test "$(cached "$out")" -eq 3
+
+# --- a damaged md5 cache --------------------------------------------------------
+index=$(cat "$L/index.json")
+head -c 200 "$OCI_BUILD_CACHE/md5/sums" > "$T/cut"
+for garbage in "$T/cut" /dev/urandom; do
+        head -c 4096 "$garbage" > "$OCI_BUILD_CACHE/md5/sums"
+        out=$(ob -v --layout "$L" tool jq curl 2>&1)
+        check "a damaged md5 cache ($garbage): the build succeeds from the layer cache, same digests" \
+                test $? -eq 0 -a "$(cached "$out")" -eq 3 -a "$(cat "$L/index.json")" = "$index"
+        check "... and the md5 cache is whole again" grep -q '^end [0-9]*$' "$OCI_BUILD_CACHE/md5/sums"
+done
+if have umoci; then
+        check "... and the records still pass md5sum -c" md5sums_check "$L" jq
+else
+        skip "... and the records still pass md5sum -c" "umoci not available"
+fi
+mkdir -p "$T/bad-md5"
+touch "$T/bad-md5/md5"
+err=$(OCI_BUILD_CACHE=$T/bad-md5 ob --layout "$T/u2" tool jq curl 2>&1 >/dev/null)
+check "an md5 cache path that is a file: the build succeeds and says so once" \
+        test -f "$T/u2/index.json" -a "$(grep -c 'md5 cache' <<<"$err")" -eq 1
 
 finish

@@ -272,6 +272,112 @@ check "... jq's descriptor names an artifact manifest that is in blobs again" \
 check "... and the index is the one the first build wrote" cmp "$T/heal/index.json" "$O/index.json"
 rm -rf "$T/heal"
 
+# --- the layer facts cache -------------------------------------------------------
+# The writer leaves each layer's files and sums in $OCI_BUILD_CACHE/layer-files,
+# and the SBOM is made from them: the same bytes as reading the layers back
+# (--no-cache), whether the facts come from the writer, from the cache on a
+# later run, or are damaged and made again.
+F=$OCI_BUILD_CACHE/layer-files
+all_layers() { # LAYOUT NAME...
+        local n
+        for n in "${@:2}"; do jq -r '.layers[].digest' "$(manifest_of "$1" "$n")"; done | sort -u
+}
+missing=""
+for d in $(all_layers "$O" $IMAGES); do
+        head -n1 "$F/${d#sha256:}" 2>/dev/null | grep -qx "oci-build layer-files 1 $d" || missing="$missing $d"
+done
+check "the build left the facts of each of the $(all_layers "$O" $IMAGES | wc -l) layers, each naming its digest${missing:+ (not:$missing)}" \
+        test -z "$missing"
+NC=$T/nocache
+mkdir -p "$NC/w"
+if (cd "$NC/w" && OCI_BUILD_CACHE=$NC/cache "$OCI_BUILD" -q --no-cache -C "$T/src1/configs" --layout "$NC/o" tool curl jq &&
+        OCI_BUILD_CACHE=$NC/cache "$OCI_BUILD" -q --no-cache -C "$T/src1/configs" --layout "$NC/o" app mix) 2>"$T/nc.err"; then
+        check "a --no-cache build writes no layer facts" test ! -e "$NC/cache/layer-files"
+        for name in $IMAGES; do
+                check "$name: the SBOM of the --no-cache build (layers read back) is the one made from the writer's facts" \
+                        cmp <(OCI_BUILD_CACHE=$NC/cache "$OCI_BUILD" --layout "$NC/o" sbom "$name") "$T/$name.spdx.json"
+        done
+else
+        not_ok "a --no-cache build of curl, jq and mix" "$(cat "$T/nc.err")"
+fi
+rm -rf "$NC"
+
+# Without the annotation, sbom makes the document from the image: with the
+# layer blobs gone, only the facts can give it.
+P=$T/facts-plain
+cp -r "$O" "$P"
+jq 'del(.manifests[].annotations["org.oci-build.sbom"])' "$O/index.json" > "$P/index.json"
+for d in $(all_layers "$P" curl); do mv "$P/blobs/sha256/${d#sha256:}" "$T/${d#sha256:}.saved"; done
+check "without the layer blobs, sbom curl is made from the facts cache, the same bytes" \
+        cmp <("$OCI_BUILD" --layout "$P" sbom curl 2>/dev/null) "$T/curl.spdx.json"
+expect_fail "... and --no-cache does not use it (it reads the layers, which are gone)" "blobs/sha256" \
+        "$OCI_BUILD" --layout "$P" --no-cache sbom curl
+for d in $(all_layers "$P" curl); do mv "$T/${d#sha256:}.saved" "$P/blobs/sha256/${d#sha256:}"; done
+# Damaged facts: truncated, a changed byte, another version, another
+# layer's facts: ignored, the layers read, the facts written again.
+mapfile -t CL < <(all_layers "$P" curl)
+for d in "${CL[@]}"; do cp "$F/${d#sha256:}" "$T/${d#sha256:}.facts"; done
+f0=$F/${CL[0]#sha256:} f1=$F/${CL[1]#sha256:}
+head -c "$(($(stat -c %s "$f0") / 2))" "$T/${CL[0]#sha256:}.facts" > "$f0"
+cp "$T/${CL[1]#sha256:}.facts" "$f1"
+python3 - "$f1" <<'EOF2'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+i = b.index(b"\nF ") + 3
+b[i] = ord("0") if b[i] != ord("0") else ord("1")
+open(p, "wb").write(b)
+EOF2
+out=$("$OCI_BUILD" -v --layout "$P" sbom curl 2>"$T/facts.err")
+check "with a truncated and a changed facts file, sbom curl makes the same bytes" cmp <(printf '%s\n' "$out") "$T/curl.spdx.json"
+check "... having read those two layers back" \
+        test "$(grep -c 'read back' "$T/facts.err")" = 2
+same=1
+for d in "${CL[@]}"; do cmp -s "$F/${d#sha256:}" "$T/${d#sha256:}.facts" || same=0; done
+check "... and the facts files are whole again, the same bytes as the writer's" test "$same" = 1
+sed -i '1s/ 1 / 2 /' "$f0"
+check "a facts file of another format version is not used: the same bytes" \
+        cmp <("$OCI_BUILD" --layout "$P" sbom curl) "$T/curl.spdx.json"
+check "... and it is rewritten in this version" cmp "$f0" "$T/${CL[0]#sha256:}.facts"
+cp "$f1" "$f0" # another layer's facts under this name
+check "facts of another layer under a layer's name are not used: the same bytes" \
+        cmp <("$OCI_BUILD" --layout "$P" sbom curl) "$T/curl.spdx.json"
+check "... and that file holds this layer's facts again" cmp "$f0" "$T/${CL[0]#sha256:}.facts"
+rm -rf "$P"
+
+# An app rebuild whose own layer changed: the tool layers' facts come from
+# the cache, the app's from the writer; the SBOM is the one a --no-cache
+# build of the same change makes.
+R=$T/facts-re
+mkdir -p "$R"
+cp -r "$O" "$R/o1"
+cp -r "$O" "$R/o2"
+cp -r "$T/src1" "$R/src"
+printf 'a changed file no package owns\n' > "$R/src/configs/apps/note.txt"
+check "an app rebuild with its file changed" \
+        bash -c "'$OCI_BUILD' -v -C '$R/src/configs' --layout '$R/o1' app mix 2>'$R/err'"
+check "... takes the files of the layers it did not write from the facts cache" \
+        test "$(grep -c 'from the layer facts cache' "$R/err")" -ge 3 -a "$(grep -c 'read back' "$R/err")" = 0
+check "... the same SBOM as a --no-cache rebuild" \
+        bash -c "'$OCI_BUILD' -q --no-cache -C '$R/src/configs' --layout '$R/o2' app mix &&
+                cmp <('$OCI_BUILD' --layout '$R/o1' sbom mix) <('$OCI_BUILD' --layout '$R/o2' sbom mix)"
+check "... which lists the changed file" \
+        bash -c "'$OCI_BUILD' --layout '$R/o1' sbom mix | grep -q '\"/app/note.txt\"' &&
+                ! cmp -s <('$OCI_BUILD' --layout '$R/o1' sbom mix) '$T/mix.spdx.json'"
+rm -rf "$R"
+
+# A cache directory where layer-files cannot be made: one note, the layers
+# are read back, the same SBOM.
+U=$T/facts-unwritable
+mkdir -p "$U/cache" "$U/w"
+: > "$U/cache/layer-files"
+check "with layer-files not a directory, the build succeeds" \
+        bash -c "cd '$U/w' && OCI_BUILD_CACHE='$U/cache' '$OCI_BUILD' -C '$T/src1/configs' --layout '$U/o' tool curl jq 2>'$U/err' >/dev/null"
+check "... with one note about the layer facts cache" test "$(grep -c 'layer facts cache' "$U/err")" = 1
+check "... and curl's SBOM is the same bytes" \
+        cmp <(OCI_BUILD_CACHE=$U/cache "$OCI_BUILD" --layout "$U/o" sbom curl) "$T/curl.spdx.json"
+rm -rf "$U"
+
 if [ -x "$OCI_VALIDATE" ]; then
         check "oci-validate --distroless of the whole layout (no names) passes with the SBOMs in it" \
                 "$OCI_VALIDATE" --distroless --quiet "$O"
