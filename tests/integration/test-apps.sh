@@ -416,7 +416,7 @@ cache_clean() {
         local f bad=
         while IFS= read -r f; do
                 case $f in
-                */layers/*) ;; # the layer cache, not downloads
+                */layers/* | */steps/* | */md5/* | */layer-files/*) ;; # other caches, not downloads
                 */downloads/[0-9a-f]*) [ "$(sha256sum <"$f" | cut -d' ' -f1)" = "${f##*/}" ] || bad+=" $f" ;;
                 *) bad+=" $f" ;;
                 esac
