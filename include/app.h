@@ -13,6 +13,12 @@
 
 /* Runs the config's build steps on the host, in order. */
 int app_run_build(const Spec *app, ObError *err);
+/* What a step is called in its output and errors: "npm ci", "make", "sh";
+ * a subcommand is part of the name, options and scripts are not. */
+char *app_step_name(char *const *command);
+/* Runs build step i: its declared inputs must be there before (an error
+ * names the config line of the one missing), its outputs after. */
+int app_run_step(const Spec *app, size_t i, ObError *err);
 
 /* The app layer: artifacts (local ones with modes normalised as for a
  * checkout), files from the sysroot, directories and symlinks. Without

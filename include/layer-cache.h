@@ -83,3 +83,8 @@ bool cache_stat_racy(const struct stat *st, const struct timespec *now);
 /* Remembers a layer written into l. Failures are told once and otherwise
  * ignored: the cache is an optimisation. */
 void layer_cache_store(LayerCache *c, Layout *l, const LayerKey *k, const char *media_type, const OciLayerInfo *info);
+
+/* A key remembered without a layer (step-cache.h: a build step that ran
+ * and what it left). A racy key is not remembered. */
+void layer_cache_mark(LayerCache *c, const LayerKey *k);
+bool layer_cache_marked(LayerCache *c, const LayerKey *k);

@@ -118,6 +118,14 @@ typedef struct SpecBuildStep {
         char *workdir;  /* apps: absolute, from a path relative to the config; tools: relative
                          * to the unpacked sources, or NULL */
         char **env;     /* "NAME=VALUE" set in its environment, or NULL */
+        /* apps: what the step reads and makes, relative to workdir (normalised,
+         * never absolute nor with ".."), or NULL. With inputs, the step reruns
+         * only when these, its command or what it runs on changed (step-cache.h). */
+        char **inputs;
+        size_t *input_lines; /* beside inputs: the config line of each, for messages */
+        char **outputs;      /* only with inputs */
+        size_t line;         /* of the step in the config */
+        char *config_sha256; /* apps: hex sha256 of the step's entry as parsed (keys and values) */
 } SpecBuildStep;
 
 typedef struct SpecHealth {

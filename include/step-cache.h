@@ -17,9 +17,11 @@
  * config, the package version, the identity of every input file (as the
  * layer cache takes it: type, mode, size, device, inode, mtime and ctime in
  * ns), the layers the command runs on, the layer settings and this
- * program's version; its value is the layer's descriptor, kept in the
- * layer cache's storage (a hit needs the blob in the layout, with the
- * right size, and is hashed when the blob is not the file last seen).
+ * program's version, kept in the layer cache's storage. A data layer's
+ * value is the layer's descriptor (a hit needs the blob in the layout, with
+ * the right size, and is hashed when the blob is not the file last seen);
+ * a build step's is a mark, each step on its own: the app layer is planned
+ * from its artifacts as usual, and found (or not) in the layer cache.
  * Whatever cannot be identified makes no key: the command runs. */
 
 #define STEP_CACHE_VERSION 1
@@ -35,13 +37,22 @@ LayerCache *step_cache_open_default(void);
 int step_cache_data_key(const Spec *tool, const char *debian_version, const Plan *tool_plan, const LayerOptions *o,
                         LayerKey *ret, ObError *err);
 
-/* The key of an app's build steps over the tree they leave: the app's and
- * the base's config files (their bytes), the layers below (base, tools),
- * each step's command, workdir and environment (the caller's, as the step
- * gets it), and the identity of every file under each step's workdir and
- * each local artifact. */
-int step_cache_app_key(const Spec *app, const Spec *base, const Plan *const *below, size_t n_below,
-                       const LayerOptions *o, LayerKey *ret, ObError *err);
+/* The key of the layers below an app (base, tools), which each of its
+ * steps' keys takes in. */
+int step_cache_below_key(const Plan *const *below, size_t n_below, const LayerOptions *o, LayerKey *ret, ObError *err);
+
+/* The key of an app's build step (app->build[index]), whose value is a mark
+ * (layer_cache_mark()): the step runs again when its key is not marked.
+ * It covers the step's entry of the config as parsed (not the rest of the
+ * file: an edited description reruns nothing), its command, workdir and
+ * environment (the caller's, as the step gets it), the identity of its
+ * program, the layers below (below: step_cache_below_key()), and the
+ * identity of every file under its inputs and its outputs (one that is
+ * gone keyed as such); a step without inputs, of every file under its
+ * workdir. An input that is not there makes no key (app_run_step() says
+ * which). */
+int step_cache_step_key(const Spec *app, size_t index, const LayerKey *below, const LayerOptions *o, LayerKey *ret,
+                        ObError *err);
 
 /* The environment as a build step gets it: the effective uid and every
  * variable of the caller (but "_", the shell's last command), sorted. */

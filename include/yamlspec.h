@@ -124,6 +124,14 @@ typedef enum YamlListFlags {
 int y_str_list(YamlDoc *d, yaml_node_t *node, const char *key, YamlListFlags flags, char ***ret, ObError *err);
 /* A mapping of strings to strings, as "KEY=VALUE" entries in document order. */
 int y_str_map(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObError *err);
+/* A list of paths relative to a directory, each normalised ("./a//b/" is
+ * "a/b", "." the directory itself): an empty, absolute or ".." path is
+ * refused. ret_lines, when not NULL, gets the line of each. */
+int y_rel_path_list(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, size_t **ret_lines, ObError *err);
+
+/* The sha256 (64 hex digits) of node as parsed: its structure, keys and
+ * values, not its formatting, comments or anchors. */
+char *y_node_sha256(YamlDoc *d, const yaml_node_t *node);
 
 /* Iteration helpers. */
 #define Y_SEQ_FOREACH(ydoc_, seq_, item_)                                      \

@@ -14,6 +14,7 @@
 #include "download.h"
 #include "elf.h"
 #include "log.h"
+#include "path.h"
 #include "process.h"
 #include "sysroot.h"
 #include "util.h"
@@ -43,9 +44,7 @@ static void build_user(const char *workdir, RunOptions *ro, char ***ret_env)
         *ret_env = env;
 }
 
-/* What a step is called in its output and errors: "npm ci", "make", "sh";
- * a subcommand is part of the name, options and scripts are not. */
-static char *step_name(char *const *command)
+char *app_step_name(char *const *command)
 {
         if (command[1] && command[1][0] != '-' && !strchr(command[1], ' ') && !strchr(command[1], '/'))
                 return xasprintf("%s %s", command[0], command[1]);
@@ -56,43 +55,88 @@ static char *step_name(char *const *command)
 #define BUILD_ERROR_LINES 20
 #define BUILD_ERROR_BYTES 3000 /* of an ObError's message, leaving room for the rest */
 
+/* A declared input is there before its step runs: a misspelt name would
+ * otherwise leave the step keyed on nothing it reads. */
+static int check_inputs(const Spec *app, const SpecBuildStep *b, const char *name, ObError *err)
+{
+        for (size_t k = 0; b->inputs && b->inputs[k]; k++) {
+                _cleanup_free_ char *path = path_join(b->workdir, b->inputs[k]);
+                struct stat st;
+                if (lstat(path, &st) < 0) {
+                        int e = errno;
+                        return ob_error_plain(
+                                err, e, "%s:%zu: build step '%s': its input '%s' is not there (in %s)%s%s", app->file,
+                                b->input_lines ? b->input_lines[k] : b->line, name, b->inputs[k], b->workdir,
+                                e == ENOENT ? "" : ": ", e == ENOENT ? "" : strerror(e));
+                }
+        }
+        return 0;
+}
+
+static int check_outputs(const Spec *app, const SpecBuildStep *b, const char *name, ObError *err)
+{
+        for (size_t k = 0; b->outputs && b->outputs[k]; k++) {
+                _cleanup_free_ char *path = path_join(b->workdir, b->outputs[k]);
+                struct stat st;
+                if (lstat(path, &st) < 0) {
+                        int e = errno;
+                        return ob_error_plain(err, e,
+                                              "%s:%zu: build step '%s' did not make its output '%s' (in %s)%s%s",
+                                              app->file, b->line, name, b->outputs[k], b->workdir,
+                                              e == ENOENT ? "" : ": ", e == ENOENT ? "" : strerror(e));
+                }
+        }
+        return 0;
+}
+
+int app_run_step(const Spec *app, size_t i, ObError *err)
+{
+        const SpecBuildStep *b = &app->build[i];
+        _cleanup_free_ char *name = app_step_name(b->command);
+        _cleanup_free_ char *prefix = xasprintf("%s: %s: ", app->name, name);
+        int r = check_inputs(app, b, name, err);
+        if (r < 0)
+                return r;
+        /* What the step makes is new: this run is not recorded. */
+        journal_note_command();
+        ob_info("%s: build: %s (in %s)", app->name, name, b->workdir);
+        int status = 0;
+        _cleanup_strv_ char **env = NULL;
+        _cleanup_free_ char *tail = NULL;
+        RunOptions ro = { .workdir = b->workdir };
+        build_user(b->workdir, &ro, &env);
+        if (b->env && !env)
+                for (char **e = environ; e && *e; e++)
+                        strv_push(&env, *e);
+        /* the step's own 'env' over what it inherits */
+        for (size_t k = 0; b->env && b->env[k]; k++)
+                strv_env_set(&env, b->env[k]);
+        ro.envp = env;
+        StepOutput out = { .prefix = prefix, .tail_lines = BUILD_ERROR_LINES };
+        r = run_step(b->command, &ro, &out, &status, &tail, err);
+        if (r < 0)
+                return ob_error_wrap(err, "%s: build step '%s'", app->file, name);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                /* Whole lines from the end, as many as the message holds. */
+                const char *shown = tail;
+                size_t len = strlen(tail);
+                if (len > BUILD_ERROR_BYTES) {
+                        const char *nl = strchr(tail + len - BUILD_ERROR_BYTES, '\n');
+                        shown = nl ? nl + 1 : tail + len - BUILD_ERROR_BYTES;
+                }
+                int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                return ob_error_plain(err, EIO, "%s: build step '%s' failed (exit %d)%s%s", app->file, name, code,
+                                      *shown ? ", its last lines:\n" : " without output", shown);
+        }
+        return check_outputs(app, b, name, err);
+}
+
 int app_run_build(const Spec *app, ObError *err)
 {
-        if (app->n_build > 0)
-                journal_note_command();
         for (size_t i = 0; i < app->n_build; i++) {
-                const SpecBuildStep *b = &app->build[i];
-                _cleanup_free_ char *name = step_name(b->command);
-                _cleanup_free_ char *prefix = xasprintf("%s: %s: ", app->name, name);
-                ob_info("%s: build: %s (in %s)", app->name, name, b->workdir);
-                int status = 0;
-                _cleanup_strv_ char **env = NULL;
-                _cleanup_free_ char *tail = NULL;
-                RunOptions ro = { .workdir = b->workdir };
-                build_user(b->workdir, &ro, &env);
-                if (b->env && !env)
-                        for (char **e = environ; e && *e; e++)
-                                strv_push(&env, *e);
-                /* the step's own 'env' over what it inherits */
-                for (size_t k = 0; b->env && b->env[k]; k++)
-                        strv_env_set(&env, b->env[k]);
-                ro.envp = env;
-                StepOutput out = { .prefix = prefix, .tail_lines = BUILD_ERROR_LINES };
-                int r = run_step(b->command, &ro, &out, &status, &tail, err);
+                int r = app_run_step(app, i, err);
                 if (r < 0)
-                        return ob_error_wrap(err, "%s: build step '%s'", app->file, name);
-                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                        /* Whole lines from the end, as many as the message holds. */
-                        const char *shown = tail;
-                        size_t len = strlen(tail);
-                        if (len > BUILD_ERROR_BYTES) {
-                                const char *nl = strchr(tail + len - BUILD_ERROR_BYTES, '\n');
-                                shown = nl ? nl + 1 : tail + len - BUILD_ERROR_BYTES;
-                        }
-                        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                        return ob_error_plain(err, EIO, "%s: build step '%s' failed (exit %d)%s%s", app->file, name,
-                                              code, *shown ? ", its last lines:\n" : " without output", shown);
-                }
+                        return r;
         }
         return 0;
 }

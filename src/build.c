@@ -33,14 +33,19 @@ typedef struct BuildTool {
         OciLayerInfo data_info;
 } BuildTool;
 
+/* One of an app's build steps in this run. */
+typedef struct BuildAppStep {
+        bool ran;   /* it ran */
+        bool keyed; /* key names what it read and left, as planned */
+        LayerKey key;
+} BuildAppStep;
+
 typedef struct BuildApp {
         Spec *spec;
         size_t *tools; /* indices into Build.tools, in the config's order */
         size_t n_tools;
         Plan plan;
-        bool steps_ran;  /* its build steps ran in this run */
-        bool step_keyed; /* step_key names the tree they left, as planned */
-        LayerKey step_key;
+        BuildAppStep *steps; /* beside spec->build */
 } BuildApp;
 
 /* An image to write: the base image, tools[index] or apps[index]. */
@@ -97,6 +102,7 @@ static void build_app_clear(BuildApp *a)
 {
         spec_free(a->spec);
         free(a->tools);
+        free(a->steps);
         plan_clear(&a->plan);
 }
 
@@ -385,19 +391,27 @@ static bool is_tool_config(const char *configs, const char *name)
         return configs_find(configs, name, &ref, &ignore) == 0 && ref.tier == SPEC_TIER_TOOL;
 }
 
-/* True when the app's build steps need not run: the tree is as they left
- * it in an earlier build whose app layer is in the layout. */
-static bool app_steps_fresh(Build *b, const Spec *app, const Plan *const *layers, size_t n_layers)
+/* Runs the app's build steps in order, each unless the step cache marks
+ * its key, taken after the steps before it ran (below: the key of the
+ * layers below, or NULL without the step cache). */
+static int app_run_steps(Build *b, const Spec *app, const LayerKey *below, BuildAppStep *steps, ObError *err)
 {
-        LayerKey key;
-        OciLayerInfo info;
-        ObError ignore;
-        if (app->n_build == 0 || !layer_cache_usable(b->o.steps) || !b->o.layout_dir ||
-            step_cache_app_key(app, b->base, layers, n_layers, &b->o.layer, &key, &ignore) < 0 ||
-            !layer_cache_lookup_at(b->o.steps, b->o.layout_dir, &key, layer_media_type(&b->o.layer), &info))
-                return false;
-        ob_info("%s: build steps skipped: nothing they read changed since they made %s", app->name, info.digest);
-        return true;
+        for (size_t i = 0; i < app->n_build; i++) {
+                LayerKey key;
+                ObError ignore;
+                if (below && step_cache_step_key(app, i, below, &b->o.layer, &key, &ignore) == 0 &&
+                    layer_cache_marked(b->o.steps, &key)) {
+                        _cleanup_free_ char *name = app_step_name(app->build[i].command);
+                        ob_info("%s: build step '%s' skipped: nothing it reads or makes changed since it ran",
+                                app->name, name);
+                        continue;
+                }
+                int r = app_run_step(app, i, err);
+                if (r < 0)
+                        return r;
+                steps[i].ran = true;
+        }
+        return 0;
 }
 
 static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret_index, ObError *err)
@@ -444,12 +458,15 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
         for (size_t i = 0; i < n_tools && !(flags & BUILD_PLAN_ONLY); i++)
                 layers[n_layers++] = &b->tools[tools[i]].plan;
 
-        bool steps_ran = false;
-        if (!(flags & BUILD_PLAN_ONLY) && !app_steps_fresh(b, spec, layers, n_layers)) {
-                r = app_run_build(spec, err);
+        _cleanup_free_ BuildAppStep *steps = xcalloc(spec->n_build + 1, sizeof(BuildAppStep));
+        LayerKey below;
+        ObError ignore;
+        bool keying = !(flags & BUILD_PLAN_ONLY) && spec->n_build > 0 && layer_cache_usable(b->o.steps) &&
+                      step_cache_below_key(layers, n_layers, &b->o.layer, &below, &ignore) == 0;
+        if (!(flags & BUILD_PLAN_ONLY)) {
+                r = app_run_steps(b, spec, keying ? &below : NULL, steps, err);
                 if (r < 0)
                         return r;
-                steps_ran = spec->n_build > 0;
         }
         _cleanup_(plan_clear) Plan plan = { 0 };
         /* What the base and tool layers hold is not repeated in the app's. */
@@ -461,10 +478,10 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
                 r = pkgdb_add_records(b->pkgdb, &plan, b->o.source_date_epoch, err);
         if (r < 0)
                 return r;
-        LayerKey step_key;
-        ObError ignore;
-        bool step_keyed = steps_ran && layer_cache_usable(b->o.steps) && b->o.layout_dir &&
-                          step_cache_app_key(spec, b->base, layers, n_layers, &b->o.layer, &step_key, &ignore) == 0;
+        /* What each step that ran read and left, as planned. */
+        for (size_t i = 0; i < spec->n_build && keying; i++)
+                steps[i].keyed =
+                        steps[i].ran && step_cache_step_key(spec, i, &below, &b->o.layer, &steps[i].key, &ignore) == 0;
         if (!(flags & BUILD_PLAN_ONLY)) {
                 layers[n_layers++] = &plan;
                 r = app_check_health(spec, layers, n_layers, err);
@@ -477,9 +494,7 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
                                          .tools = TAKE_PTR(tools),
                                          .n_tools = n_tools,
                                          .plan = plan,
-                                         .steps_ran = steps_ran,
-                                         .step_keyed = step_keyed,
-                                         .step_key = step_key };
+                                         .steps = TAKE_PTR(steps) };
         plan = (Plan){ 0 };
         *ret_index = b->n_apps++;
         return 0;
@@ -731,27 +746,42 @@ static void app_config(const Build *b, const BuildApp *a, SpecImageConfig *ret)
         spec_image_config_clear(&cfg);
 }
 
-/* Remembers the tree an app's steps left, when it is still the one
- * planned and old enough for its timestamps to tell a later change. */
-static void app_steps_remember(Build *b, Layout *l, const BuildApp *a, const OciLayerInfo *layer)
+/* Marks the key of each step that ran, when what it read and left is
+ * still as planned and old enough for its timestamps to tell a later
+ * change. */
+static void app_steps_remember(Build *b, const BuildApp *a)
 {
+        bool any = false;
+        for (size_t i = 0; i < a->spec->n_build; i++)
+                any |= a->steps[i].keyed;
+        if (!any)
+                return;
         _cleanup_free_ const Plan **below = xcalloc(a->n_tools + 1, sizeof(Plan *));
         size_t n = 0;
         below[n++] = &b->base_plan;
         for (size_t k = 0; k < a->n_tools; k++)
                 below[n++] = &b->tools[a->tools[k]].plan;
-        LayerKey after;
+        LayerKey below_key;
         ObError ignore;
-        for (int attempt = 0; attempt < 2; attempt++) {
-                if (step_cache_app_key(a->spec, b->base, below, n, &b->o.layer, &after, &ignore) < 0 ||
-                    strcmp(after.hex, a->step_key.hex) != 0)
-                        return;
-                if (!after.racy)
-                        break;
-                /* Files the steps wrote a moment ago: wait out the clock tick once. */
-                nanosleep(&(struct timespec){ .tv_nsec = 60 * 1000 * 1000 }, NULL);
+        if (step_cache_below_key(below, n, &b->o.layer, &below_key, &ignore) < 0)
+                return;
+        bool waited = false;
+        for (size_t i = 0; i < a->spec->n_build; i++) {
+                if (!a->steps[i].keyed)
+                        continue;
+                LayerKey after;
+                bool same = step_cache_step_key(a->spec, i, &below_key, &b->o.layer, &after, &ignore) == 0 &&
+                            strcmp(after.hex, a->steps[i].key.hex) == 0;
+                if (same && after.racy && !waited) {
+                        /* Files a step wrote a moment ago: wait out the clock tick once. */
+                        nanosleep(&(struct timespec){ .tv_nsec = 60 * 1000 * 1000 }, NULL);
+                        waited = true;
+                        same = step_cache_step_key(a->spec, i, &below_key, &b->o.layer, &after, &ignore) == 0 &&
+                               strcmp(after.hex, a->steps[i].key.hex) == 0;
+                }
+                if (same)
+                        layer_cache_mark(b->o.steps, &after); /* not when still racy */
         }
-        layer_cache_store(b->o.steps, l, &after, layer_media_type(&b->o.layer), layer);
 }
 
 static int write_app_image(Build *b, Layout *l, BuildApp *a, BuildResult *ret, ObError *err)
@@ -771,8 +801,7 @@ static int write_app_image(Build *b, Layout *l, BuildApp *a, BuildResult *ret, O
                         a->spec->description, &layers[n++], err);
         if (r < 0)
                 return r;
-        if (a->step_keyed)
-                app_steps_remember(b, l, a, &layers[n - 1]);
+        app_steps_remember(b, a);
         _cleanup_(spec_image_config_clear) SpecImageConfig cfg = { 0 };
         app_config(b, a, &cfg);
         ImageBuild ib = { .name = a->spec->name,

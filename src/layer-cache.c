@@ -307,3 +307,31 @@ void layer_cache_store_at(LayerCache *c, const char *layout_dir, const LayerKey 
         if (!text || write_file_atomic(path, text, strlen(text), 0600, &err) < 0)
                 disable(c, text ? err.msg : "out of memory");
 }
+
+#define MARK_TEXT "{\"mark\":true,\"version\":1}"
+
+void layer_cache_mark(LayerCache *c, const LayerKey *k)
+{
+        if (!layer_cache_usable(c) || k->racy || !prepare(c))
+                return;
+        _cleanup_free_ char *path = entry_path(c, k);
+        ObError err;
+        if (write_file_atomic(path, MARK_TEXT, strlen(MARK_TEXT), 0600, &err) < 0)
+                disable(c, err.msg);
+}
+
+bool layer_cache_marked(LayerCache *c, const LayerKey *k)
+{
+        if (!layer_cache_usable(c))
+                return false;
+        _cleanup_free_ char *path = entry_path(c, k);
+        _cleanup_free_ char *text = NULL;
+        ObError ignore;
+        if (read_file(path, &text, NULL, &ignore) < 0)
+                return false;
+        if (strcmp(text, MARK_TEXT) != 0) {
+                tell_damaged(c, path);
+                return false;
+        }
+        return true;
+}

@@ -159,10 +159,34 @@ static int parse_build_step(YamlDoc *d, yaml_node_t *item, void *elem, void *use
                 return 0;
         }
         b->workdir = !wd ? xstrdup(dir) : spec_resolve_relative(dir, wd);
+        b->line = item->start_mark.line + 1;
+        b->config_sha256 = y_node_sha256(d, item);
+        if ((v = y_get(d, item, "inputs")) &&
+            (r = y_rel_path_list(d, v, "inputs", &b->inputs, &b->input_lines, err)) < 0)
+                return r;
+        if (b->inputs && !b->inputs[0])
+                return y_error(d, v, err,
+                               "'inputs' must name at least one path (without 'inputs', the whole workdir is the "
+                               "step's input)");
+        if ((v = y_get(d, item, "outputs"))) {
+                if (!b->inputs)
+                        return y_error(d, v, err,
+                                       "'outputs' needs 'inputs': a step reruns when what it reads changes, so name "
+                                       "that too");
+                if ((r = y_rel_path_list(d, v, "outputs", &b->outputs, /* ret_lines= */ NULL, err)) < 0)
+                        return r;
+        }
         return 0;
 }
 
-static const SpecEntryKind build_step_kind = {
+static const SpecEntryKind app_build_step_kind = {
+        .key = "build",
+        .what = "a 'build' step",
+        .keys = (const char *const[]){ "command", "workdir", "env", "inputs", "outputs", NULL },
+        .parse = parse_build_step,
+};
+
+static const SpecEntryKind tool_build_step_kind = {
         .key = "build",
         .what = "a 'build' step",
         .keys = (const char *const[]){ "command", "workdir", "env", NULL },
@@ -171,6 +195,7 @@ static const SpecEntryKind build_step_kind = {
 
 int spec_parse_build(YamlDoc *d, yaml_node_t *list, Spec *s, const char *dir, ObError *err)
 {
-        return spec_parse_list(d, list, &build_step_kind, &s->build, &s->n_build,
-                               s->tier == SPEC_TIER_TOOL ? NULL : (void *) dir, err);
+        if (s->tier == SPEC_TIER_TOOL)
+                return spec_parse_list(d, list, &tool_build_step_kind, &s->build, &s->n_build, NULL, err);
+        return spec_parse_list(d, list, &app_build_step_kind, &s->build, &s->n_build, (void *) dir, err);
 }

@@ -116,6 +116,10 @@ void spec_free(Spec *s)
                 strv_free(s->build[i].command);
                 free(s->build[i].workdir);
                 strv_free(s->build[i].env);
+                strv_free(s->build[i].inputs);
+                free(s->build[i].input_lines);
+                strv_free(s->build[i].outputs);
+                free(s->build[i].config_sha256);
         }
         free(s->build);
         spec_health_clear(&s->health);

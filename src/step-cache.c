@@ -146,18 +146,6 @@ static int key_tree(KeyState *k, const char *path, ObError *err)
         return key_tree_at(k, real, 0, err);
 }
 
-static int key_file_bytes(KeyState *k, const char *path, ObError *err)
-{
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
-        int r = read_file(path, &text, &size, err);
-        if (r < 0)
-                return r;
-        cache_hash_printf(&k->h, "config %s %zu", path, size);
-        sha256_update(&k->h, text, size);
-        return 0;
-}
-
 /* The program a command runs, as execvp would find it in PATH. */
 static int key_program(KeyState *k, const char *prog, const char *path_env, ObError *err)
 {
@@ -235,38 +223,60 @@ static void key_step_env(KeyState *k, const SpecBuildStep *b)
         key_strv(k, "step env", b->env);
 }
 
-int step_cache_app_key(const Spec *app, const Spec *base, const Plan *const *below, size_t n_below,
-                       const LayerOptions *o, LayerKey *ret, ObError *err)
+int step_cache_below_key(const Plan *const *below, size_t n_below, const LayerOptions *o, LayerKey *ret, ObError *err)
 {
         _cleanup_(key_state_free) KeyState k = { 0 };
-        key_begin(&k, "app", o);
-        int r = key_file_bytes(&k, app->file, err);
-        if (r == 0)
-                r = key_file_bytes(&k, base->file, err);
-        for (size_t i = 0; i < n_below && r == 0; i++)
-                r = key_plan(&k, below[i], o->source_date_epoch, err);
-        for (size_t i = 0; i < app->n_build && r == 0; i++) {
-                const SpecBuildStep *b = &app->build[i];
-                key_strv(&k, "step", b->command);
-                cache_hash_printf(&k.h, "workdir %s", b->workdir);
-                key_step_env(&k, b);
-                const char *path_env = getenv("PATH");
-                r = key_program(&k, b->command[0], path_env ? path_env : "/usr/bin:/bin", err);
-                if (r == 0)
-                        r = key_tree(&k, b->workdir, err);
+        key_begin(&k, "layers below", o);
+        for (size_t i = 0; i < n_below; i++) {
+                int r = key_plan(&k, below[i], o->source_date_epoch, err);
+                if (r < 0)
+                        return r;
         }
-        for (size_t i = 0; i < app->n_artifacts && r == 0; i++) {
-                const SpecArtifact *a = &app->artifacts[i];
-                cache_hash_printf(&k.h, "artifact %s %d %o %u %u", a->path, a->has_mode, a->mode, a->uid, a->gid);
-                if (a->source)
-                        r = key_tree(&k, a->source, err);
-                else {
-                        cache_hash_printf(&k.h, "url %s", a->url);
-                        key_strv(&k, "sha256", a->sha256);
-                        /* An unpinned download may change under the same URL. */
-                        if (!a->sha256)
-                                r = ob_error_plain(err, ENOENT, "'%s' is not pinned by a sha256", a->url);
-                }
+        key_end(&k, ret);
+        return 0;
+}
+
+/* What a step makes, as it left it: one that is gone is keyed as such, so
+ * that deleting it makes the step run again. */
+static int key_output(KeyState *k, const char *path, ObError *err)
+{
+        struct stat st;
+        if (lstat(path, &st) < 0) {
+                if (errno != ENOENT)
+                        return ob_error_set(err, errno, "cannot stat '%s'", path);
+                cache_hash_printf(&k->h, "absent %s", path);
+                return 0;
+        }
+        return key_tree(k, path, err);
+}
+
+int step_cache_step_key(const Spec *app, size_t index, const LayerKey *below, const LayerOptions *o, LayerKey *ret,
+                        ObError *err)
+{
+        const SpecBuildStep *b = &app->build[index];
+        _cleanup_(key_state_free) KeyState k = { 0 };
+        key_begin(&k, b->inputs ? "app step over its inputs" : "app step over its workdir", o);
+        cache_hash_printf(&k.h, "below %s", below->hex);
+        k.racy |= below->racy;
+        cache_hash_printf(&k.h, "config %s", b->config_sha256 ? b->config_sha256 : "(none)");
+        key_strv(&k, "step", b->command);
+        cache_hash_printf(&k.h, "workdir %s", b->workdir);
+        key_step_env(&k, b);
+        const char *path_env = getenv("PATH");
+        int r = key_program(&k, b->command[0], path_env ? path_env : "/usr/bin:/bin", err);
+        if (r < 0)
+                return r;
+        if (!b->inputs)
+                r = key_tree(&k, b->workdir, err);
+        key_strv(&k, "inputs", b->inputs);
+        for (size_t i = 0; r == 0 && b->inputs && b->inputs[i]; i++) {
+                _cleanup_free_ char *path = path_join(b->workdir, b->inputs[i]);
+                r = key_tree(&k, path, err);
+        }
+        key_strv(&k, "outputs", b->outputs);
+        for (size_t i = 0; r == 0 && b->outputs && b->outputs[i]; i++) {
+                _cleanup_free_ char *path = path_join(b->workdir, b->outputs[i]);
+                r = key_output(&k, path, err);
         }
         if (r < 0)
                 return r;

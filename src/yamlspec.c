@@ -10,6 +10,7 @@
 #include <sys/auxv.h>
 #include <sys/stat.h>
 
+#include "digest.h"
 #include "path.h"
 #include "util.h"
 
@@ -1017,4 +1018,92 @@ int y_str_map(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, ObErr
         }
         *ret = TAKE_PTR(v);
         return 0;
+}
+
+/* path relative to a directory, normalised; NULL when it is empty,
+ * absolute or has a ".." component. */
+static char *normalize_relative(const char *path)
+{
+        if (!*path || path[0] == '/')
+                return NULL;
+        _cleanup_free_ char *abs = xasprintf("/%s", path);
+        ObError ignore;
+        _cleanup_free_ char *n = path_normalize_abs(abs, &ignore);
+        if (!n)
+                return NULL;
+        return xstrdup(n[1] ? n + 1 : ".");
+}
+
+int y_rel_path_list(YamlDoc *d, yaml_node_t *node, const char *key, char ***ret, size_t **ret_lines, ObError *err)
+{
+        if (node->type != YAML_SEQUENCE_NODE)
+                return y_error(d, node, err, "'%s' must be a list of paths relative to the workdir, found %s", key,
+                               y_kind(node));
+        size_t cap = (size_t) (node->data.sequence.items.top - node->data.sequence.items.start) + 1;
+        _cleanup_strv_ char **v = xcalloc(cap, sizeof(char *));
+        _cleanup_free_ size_t *lines = xcalloc(cap, sizeof(size_t));
+        size_t n = 0;
+        yaml_node_t *item;
+        Y_SEQ_FOREACH(d, node, item) {
+                if (item->type != YAML_SCALAR_NODE)
+                        return y_error(d, item, err, "items of '%s' must be paths, found %s", key, y_kind(item));
+                char *p = normalize_relative(scalar(item));
+                if (!p)
+                        return y_error(d, item, err,
+                                       "items of '%s' must be paths inside the workdir, relative to it and without "
+                                       "'..', found '%s'",
+                                       key, scalar(item));
+                lines[n] = item->start_mark.line + 1;
+                v[n++] = p;
+        }
+        *ret = TAKE_PTR(v);
+        if (ret_lines)
+                *ret_lines = TAKE_PTR(lines);
+        return 0;
+}
+
+static void hash_node(YamlDoc *d, const yaml_node_t *node, Sha256 *h, int depth)
+{
+        char head[64];
+        int n;
+        if (!node || depth > YDOC_MAX_DEPTH) {
+                sha256_update(h, "?", 2);
+                return;
+        }
+        switch (node->type) {
+        case YAML_SCALAR_NODE:
+                n = snprintf(head, sizeof(head), "s%zu:", node->data.scalar.length);
+                sha256_update(h, head, (size_t) n);
+                sha256_update(h, node->data.scalar.value, node->data.scalar.length);
+                break;
+        case YAML_SEQUENCE_NODE:
+                n = snprintf(head, sizeof(head),
+                             "l%td:", node->data.sequence.items.top - node->data.sequence.items.start);
+                sha256_update(h, head, (size_t) n);
+                for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++)
+                        hash_node(d, yaml_document_get_node(&d->doc, *it), h, depth + 1);
+                break;
+        case YAML_MAPPING_NODE:
+                n = snprintf(head, sizeof(head),
+                             "m%td:", node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+                sha256_update(h, head, (size_t) n);
+                for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+                        hash_node(d, yaml_document_get_node(&d->doc, p->key), h, depth + 1);
+                        hash_node(d, yaml_document_get_node(&d->doc, p->value), h, depth + 1);
+                }
+                break;
+        default:
+                sha256_update(h, "?", 2);
+                break;
+        }
+}
+
+char *y_node_sha256(YamlDoc *d, const yaml_node_t *node)
+{
+        _cleanup_sha256_ Sha256 h = { 0 };
+        sha256_init(&h);
+        hash_node(d, node, &h, 0);
+        char digest[DIGEST_STRING_MAX];
+        sha256_final(&h, digest);
+        return xstrdup(digest_hex(digest));
 }

@@ -119,6 +119,19 @@ START_TEST(test_good_config)
         ck_assert_str_eq(s->build[1].workdir, APP_DIR "/web/ui");
         ck_assert_str_eq(s->build[2].command[0], "true");
         ck_assert_str_eq(s->build[2].workdir, "/abs/dir");
+        /* inputs and outputs: relative to the workdir, normalised */
+        ck_assert_ptr_null(s->build[0].inputs);
+        ck_assert_ptr_null(s->build[0].outputs);
+        ck_assert_uint_eq(strv_length(s->build[1].inputs), 3);
+        ck_assert_str_eq(s->build[1].inputs[0], "package.json");
+        ck_assert_str_eq(s->build[1].inputs[1], "src");
+        ck_assert_str_eq(s->build[1].inputs[2], ".");
+        ck_assert_uint_eq(s->build[1].input_lines[0], 25);
+        ck_assert_uint_eq(strv_length(s->build[1].outputs), 1);
+        ck_assert_str_eq(s->build[1].outputs[0], "dist");
+        ck_assert_uint_eq(s->build[1].line, 23);
+        ck_assert_uint_eq(strlen(s->build[1].config_sha256), 64);
+        ck_assert_str_ne(s->build[0].config_sha256, s->build[1].config_sha256);
 
         ck_assert_uint_eq(s->n_dirs, 1);
         ck_assert_str_eq(s->dirs[0].path, "/app/data");
@@ -222,6 +235,21 @@ static const BadCase bad_cases[] = {
         { "bad-missing-version.yml", "2:1: missing required key 'version' in an app config" },
         { "bad-missing-artifacts.yml", "1:1: missing required key 'artifacts' in an app config" },
         { "bad-build-empty.yml", "6:14: 'command' must name a program" },
+        { "bad-build-inputs-abs.yml",
+          "7:28: items of 'inputs' must be paths inside the workdir, relative to it and without '..', found "
+          "'/etc'" },
+        { "bad-build-inputs-dotdot.yml",
+          "7:14: items of 'inputs' must be paths inside the workdir, relative to it and without '..', found "
+          "'../x'" },
+        { "bad-build-outputs-dotdot.yml",
+          "8:15: items of 'outputs' must be paths inside the workdir, relative to it and without '..', found "
+          "'node_modules/../../y'" },
+        { "bad-build-outputs-alone.yml",
+          "7:14: 'outputs' needs 'inputs': a step reruns when what it reads changes, so name that too" },
+        { "bad-build-inputs-empty.yml",
+          "7:13: 'inputs' must name at least one path (without 'inputs', the whole workdir is the step's input)" },
+        { "bad-build-inputs-string.yml",
+          "7:13: 'inputs' must be a list of paths relative to the workdir, found a scalar" },
         { "bad-build-env-name.yml",
           "7:22: names of 'env' must be letters, digits and '_', not starting with a digit, found '1BAD'" },
 };
@@ -506,6 +534,78 @@ START_TEST(test_run_build)
 }
 END_TEST
 
+/* A step's entry of the config as parsed: what decides the step, not the
+ * rest of the file nor how the entry is written. */
+START_TEST(test_step_config_digest)
+{
+        _cleanup_free_ char *dir = test_dir("stepdigest");
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        const char *steps[] = {
+                /* the reference */
+                "  - command: [npm, ci]\n    inputs: [package.json]\n",
+                /* the same, written otherwise, with a comment */
+                "  - {command: [ npm, \"ci\" ], inputs: [package.json]}  # deps\n",
+                /* another command, other inputs */
+                "  - command: [npm, install]\n    inputs: [package.json]\n",
+                "  - command: [npm, ci]\n    inputs: [package.json, vendor]\n",
+        };
+        _cleanup_free_ char *ref = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                _cleanup_free_ char *text =
+                        xasprintf("name: b\nversion: \"1\"\ndescription: %s\nartifacts: [{path: /x, source: x}]\n"
+                                  "build:\n%s",
+                                  i == 1 ? "another description" : "d", steps[i]);
+                test_put_file(cfg, text, 0644);
+                Spec *s = test_load_app(cfg);
+                if (i == 0)
+                        ref = xstrdup(s->build[0].config_sha256);
+                else if (i == 1)
+                        ck_assert_str_eq(s->build[0].config_sha256, ref);
+                else
+                        ck_assert_str_ne(s->build[0].config_sha256, ref);
+                spec_free(s);
+        }
+}
+END_TEST
+
+/* A declared input must be there before its step runs, an output after;
+ * each error names the config, its line and the path. */
+START_TEST(test_step_inputs_outputs)
+{
+        _cleanup_free_ char *dir = test_dir("stepio");
+        _cleanup_free_ char *cfg = xasprintf("%s/app.yml", dir);
+        _cleanup_free_ char *marker = xasprintf("%s/ran", dir);
+        test_put_file(cfg,
+                      "name: b\nversion: \"1\"\ndescription: d\nartifacts: [{path: /x, source: x}]\n"
+                      "build:\n"
+                      "  - command: [sh, -c, \"touch ran; mkdir -p out\"]\n"
+                      "    inputs:\n"
+                      "      - app.yml\n"
+                      "      - lock.json\n"
+                      "    outputs: [out, out2]\n",
+                      0644);
+        Spec *s = test_load_app(cfg);
+        ObError e = { 0 };
+        ck_assert_int_eq(app_run_step(s, 0, &e), -ENOENT);
+        _cleanup_free_ char *want =
+                xasprintf("%s:9: build step 'sh': its input 'lock.json' is not there (in %s)", cfg, dir);
+        ck_assert_str_eq(e.msg, want);
+        ck_assert_int_ne(access(marker, F_OK), 0); /* it did not run */
+
+        _cleanup_free_ char *lock = xasprintf("%s/lock.json", dir);
+        test_put_file(lock, "{}\n", 0644);
+        ck_assert_int_eq(app_run_step(s, 0, &e), -ENOENT);
+        _cleanup_free_ char *want2 =
+                xasprintf("%s:6: build step 'sh' did not make its output 'out2' (in %s)", cfg, dir);
+        ck_assert_str_eq(e.msg, want2);
+        ck_assert_int_eq(access(marker, F_OK), 0);
+        _cleanup_free_ char *out2 = xasprintf("%s/out2", dir);
+        test_put_file(out2, "x\n", 0644);
+        ck_assert_msg(app_run_step(s, 0, &e) == 0, "%s", e.msg);
+        spec_free(s);
+}
+END_TEST
+
 /* Runs the build steps of cfg with stderr going to a file, at normal
  * verbosity; returns what they printed. */
 static char *run_build_captured(const char *cfg, int *ret, ObError *e)
@@ -646,7 +746,7 @@ START_TEST(test_check_health)
 
         /* absent from every layer; the services' programs do not count */
         ck_assert_int_eq(app_check_health(s, layers, 3, &e), -ENOENT);
-        _cleanup_free_ char *want = xasprintf("%s:38: healthcheck runs '/app/bin/testapp', which is not in the image "
+        _cleanup_free_ char *want = xasprintf("%s:40: healthcheck runs '/app/bin/testapp', which is not in the image "
                                               "(there is no shell either: name a program of the image or of one "
                                               "of its tools)",
                                               s->file);
@@ -685,6 +785,8 @@ static Suite *app_suite(void)
         tcase_add_test(tc, test_plan);
         tcase_add_test(tc, test_plan_elf_artifact);
         tcase_add_test(tc, test_run_build);
+        tcase_add_test(tc, test_step_config_digest);
+        tcase_add_test(tc, test_step_inputs_outputs);
         tcase_add_test(tc, test_build_output);
         tcase_add_test(tc, test_build_leaves_nothing_running);
         tcase_add_test(tc, test_check_health);

@@ -77,7 +77,8 @@ static const Section SECTIONS[] = {
           APP,
           "{name: a, version: \"1\", description: d, artifacts: [{%s}]}",
           { "path: /a", "url: https://example.com/a" } },
-        { "build", APP, "{" APP_MIN "build: [{%s}]}", { "command: [true]" } },
+        /* 'outputs' needs 'inputs' */
+        { "build", APP, "{" APP_MIN "build: [{%s}]}", { "command: [true]", "inputs: [x]" } },
         { "tool-artifacts", TOOL, "{" TOOL_MIN "artifacts: [{%s}]}", { "path: /a", "url: https://example.com/a" } },
         { "tool-build", TOOL, "{" TOOL_MIN "build: [{%s}]}", { "command: [make]" } },
         { "healthcheck", APP, "{" APP_MIN "healthcheck: {%s}}", { "test: [/bin/t]" } },

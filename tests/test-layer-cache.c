@@ -331,41 +331,40 @@ START_TEST(test_data_key_covers_inputs)
 }
 END_TEST
 
-static LayerKey app_key(const Spec *app, const Spec *base, const Plan *below, const LayerOptions *o)
+static LayerKey step_key(const Spec *app, const Plan *below, const LayerOptions *o)
 {
-        LayerKey k;
+        LayerKey k, bk;
         ObError e = { 0 };
         const Plan *layers[] = { below };
-        ck_assert_msg(step_cache_app_key(app, base, layers, 1, o, &k, &e) == 0, "%s", e.msg);
+        ck_assert_msg(step_cache_below_key(layers, 1, o, &bk, &e) == 0, "%s", e.msg);
+        ck_assert_msg(step_cache_step_key(app, 0, &bk, o, &k, &e) == 0, "%s", e.msg);
         return k;
 }
 
-START_TEST(test_app_key_covers_tree)
+static int try_step_key(const Spec *app, const Plan *below, const LayerOptions *o, ObError *e)
+{
+        LayerKey k, bk;
+        const Plan *layers[] = { below };
+        ck_assert_msg(step_cache_below_key(layers, 1, o, &bk, e) == 0, "%s", e->msg);
+        return step_cache_step_key(app, 0, &bk, o, &k, e);
+}
+
+/* A step without inputs: every file under its workdir. */
+START_TEST(test_step_key_covers_workdir)
 {
         char *dir = xasprintf("%s/app", tmp_root);
         char *src = xasprintf("%s/app/server.js", tmp_root);
         char *other = xasprintf("%s/app/lib/extra.js", tmp_root);
-        char *cfg = xasprintf("%s/app.yml", tmp_root);
-        char *base_cfg = xasprintf("%s/base.yml", tmp_root);
         ck_assert_int_eq(mkdir(dir, 0755), 0);
         test_put_file(src, "console.log(1)\n", 0644);
-        test_put_file(cfg, "name: app\n", 0644);
-        test_put_file(base_cfg, "name: base\n", 0644);
         char *cmd[] = { (char *) "/bin/true", NULL };
-        SpecBuildStep step = { .command = cmd, .workdir = dir };
-        SpecArtifact art = { .path = (char *) "/app/server.js", .source = src };
-        Spec app = { .name = (char *) "app",
-                     .file = cfg,
-                     .build = &step,
-                     .n_build = 1,
-                     .artifacts = &art,
-                     .n_artifacts = 1 };
-        Spec base = { .name = (char *) "base", .file = base_cfg };
+        SpecBuildStep step = { .command = cmd, .workdir = dir, .config_sha256 = (char *) "c1" };
+        Spec app = { .name = (char *) "app", .file = (char *) "app.yml", .build = &step, .n_build = 1 };
         Plan p;
         make_plan(&p, "root:x:0:0\n", 0644, NULL);
         LayerOptions o = { .compression = LAYER_GZIP, .level = LAYER_LEVEL_AUTO };
-        LayerKey k = app_key(&app, &base, &p, &o);
-        ck_assert_str_eq(k.hex, app_key(&app, &base, &p, &o).hex);
+        LayerKey k = step_key(&app, &p, &o);
+        ck_assert_str_eq(k.hex, step_key(&app, &p, &o).hex);
 
         /* A file rewritten with the same size and mtime: its ctime and inode tell. */
         struct stat st;
@@ -373,54 +372,171 @@ START_TEST(test_app_key_covers_tree)
         test_put_file(src, "console.log(2)\n", 0644);
         struct timespec t[2] = { st.st_atim, st.st_mtim };
         ck_assert_int_eq(utimensat(AT_FDCWD, src, t, 0), 0);
-        LayerKey k2 = app_key(&app, &base, &p, &o);
+        LayerKey k2 = step_key(&app, &p, &o);
         ck_assert_str_ne(k.hex, k2.hex);
 
         /* A new file anywhere under the workdir. */
         char *lib = xasprintf("%s/app/lib", tmp_root);
         ck_assert_int_eq(mkdir(lib, 0755), 0);
         test_put_file(other, "x\n", 0644);
-        LayerKey k3 = app_key(&app, &base, &p, &o);
+        LayerKey k3 = step_key(&app, &p, &o);
         ck_assert_str_ne(k2.hex, k3.hex);
 
-        /* The step's environment, its command, the configs. */
+        /* The step's environment, its command, its entry of the config, the
+         * layers below. */
         setenv("OB_TEST_STEP_VAR", "1", 1);
-        LayerKey k4 = app_key(&app, &base, &p, &o);
+        LayerKey k4 = step_key(&app, &p, &o);
         ck_assert_str_ne(k3.hex, k4.hex);
         unsetenv("OB_TEST_STEP_VAR");
-        ck_assert_str_eq(k3.hex, app_key(&app, &base, &p, &o).hex);
+        ck_assert_str_eq(k3.hex, step_key(&app, &p, &o).hex);
         /* Except the shell's "last command", which says how we were started. */
         setenv("_", "/usr/bin/time", 1);
-        ck_assert_str_eq(k3.hex, app_key(&app, &base, &p, &o).hex);
+        ck_assert_str_eq(k3.hex, step_key(&app, &p, &o).hex);
         char *env[] = { (char *) "NODE_ENV=production", NULL };
         step.env = env;
-        ck_assert_str_ne(k3.hex, app_key(&app, &base, &p, &o).hex);
+        ck_assert_str_ne(k3.hex, step_key(&app, &p, &o).hex);
         step.env = NULL;
         char *cmd2[] = { (char *) "/bin/false", NULL };
         step.command = cmd2;
-        ck_assert_str_ne(k3.hex, app_key(&app, &base, &p, &o).hex);
+        ck_assert_str_ne(k3.hex, step_key(&app, &p, &o).hex);
         step.command = cmd;
-        test_put_file(base_cfg, "name: base2\n", 0644);
-        ck_assert_str_ne(k3.hex, app_key(&app, &base, &p, &o).hex);
+        step.config_sha256 = (char *) "c2";
+        ck_assert_str_ne(k3.hex, step_key(&app, &p, &o).hex);
+        step.config_sha256 = (char *) "c1";
+        Plan q;
+        make_plan(&q, "root:x:0:0\nnobody:x:65534:65534\n", 0644, NULL);
+        ck_assert_str_ne(k3.hex, step_key(&app, &q, &o).hex);
+        ck_assert_str_eq(k3.hex, step_key(&app, &p, &o).hex);
 
-        /* An unpinned download cannot be identified. */
-        SpecArtifact dl = { .path = (char *) "/app/x", .url = (char *) "https://example.org/x" };
-        app.artifacts = &dl;
-        LayerKey none;
+        /* A workdir that is gone makes no key. */
         ObError e = { 0 };
-        const Plan *layers[] = { &p };
-        ck_assert_int_lt(step_cache_app_key(&app, &base, layers, 1, &o, &none, &e), 0);
-        /* Nor a workdir that is gone. */
-        app.artifacts = &art;
         step.workdir = (char *) "/nonexistent/app";
-        ck_assert_int_lt(step_cache_app_key(&app, &base, layers, 1, &o, &none, &e), 0);
+        ck_assert_int_lt(try_step_key(&app, &p, &o, &e), 0);
         plan_clear(&p);
+        plan_clear(&q);
         free(dir);
         free(src);
         free(other);
-        free(cfg);
-        free(base_cfg);
         free(lib);
+}
+END_TEST
+
+/* A step with inputs: those and its outputs, nothing else of the workdir
+ * nor of the config. */
+START_TEST(test_step_key_covers_inputs_outputs)
+{
+        char *dir = xasprintf("%s/notes", tmp_root);
+        char *server = xasprintf("%s/notes/server.js", tmp_root);
+        char *lock = xasprintf("%s/notes/package-lock.json", tmp_root);
+        char *vendor = xasprintf("%s/notes/vendor", tmp_root);
+        char *tarball = xasprintf("%s/notes/vendor/pg.tgz", tmp_root);
+        char *mods = xasprintf("%s/notes/node_modules", tmp_root);
+        char *mod = xasprintf("%s/notes/node_modules/pg.js", tmp_root);
+        ck_assert_int_eq(mkdir(dir, 0755), 0);
+        ck_assert_int_eq(mkdir(vendor, 0755), 0);
+        ck_assert_int_eq(mkdir(mods, 0755), 0);
+        test_put_file(server, "console.log(1)\n", 0644);
+        test_put_file(lock, "{}\n", 0644);
+        test_put_file(tarball, "tgz\n", 0644);
+        test_put_file(mod, "module.exports = 1\n", 0644);
+        char *cmd[] = { (char *) "/bin/true", NULL };
+        char *inputs[] = { (char *) "package-lock.json", (char *) "vendor", NULL };
+        char *outputs[] = { (char *) "node_modules", NULL };
+        SpecBuildStep step = { .command = cmd,
+                               .workdir = dir,
+                               .inputs = inputs,
+                               .outputs = outputs,
+                               .config_sha256 = (char *) "c1" };
+        Spec app = { .name = (char *) "notes",
+                     .file = (char *) "notes.yml",
+                     .description = (char *) "one",
+                     .build = &step,
+                     .n_build = 1 };
+        Plan p;
+        make_plan(&p, "root:x:0:0\n", 0644, NULL);
+        LayerOptions o = { .compression = LAYER_GZIP, .level = LAYER_LEVEL_AUTO };
+        LayerKey k = step_key(&app, &p, &o);
+        ck_assert_str_eq(k.hex, step_key(&app, &p, &o).hex);
+
+        /* What the step does not read: a source file beside its inputs, a
+         * new file there, the rest of the config. */
+        test_put_file(server, "console.log(22)\n", 0644);
+        ck_assert_str_eq(k.hex, step_key(&app, &p, &o).hex);
+        char *extra = xasprintf("%s/notes/health.js", tmp_root);
+        test_put_file(extra, "x\n", 0644);
+        app.description = (char *) "two";
+        ck_assert_str_eq(k.hex, step_key(&app, &p, &o).hex);
+
+        /* An input rewritten, a new file under an input directory. */
+        test_put_file(lock, "{ }\n", 0644);
+        LayerKey k2 = step_key(&app, &p, &o);
+        ck_assert_str_ne(k.hex, k2.hex);
+        char *tarball2 = xasprintf("%s/notes/vendor/split2.tgz", tmp_root);
+        test_put_file(tarball2, "tgz\n", 0644);
+        LayerKey k3 = step_key(&app, &p, &o);
+        ck_assert_str_ne(k2.hex, k3.hex);
+
+        /* An output edited, then gone (which still makes a key). */
+        test_put_file(mod, "module.exports = 2\n", 0644);
+        LayerKey k4 = step_key(&app, &p, &o);
+        ck_assert_str_ne(k3.hex, k4.hex);
+        test_rm_rf(mods);
+        LayerKey k5 = step_key(&app, &p, &o);
+        ck_assert_str_ne(k4.hex, k5.hex);
+        ck_assert_str_eq(k5.hex, step_key(&app, &p, &o).hex);
+
+        /* The step's own entry of the config, and the list of its inputs. */
+        step.config_sha256 = (char *) "c2";
+        ck_assert_str_ne(k5.hex, step_key(&app, &p, &o).hex);
+        step.config_sha256 = (char *) "c1";
+        char *fewer[] = { (char *) "package-lock.json", NULL };
+        step.inputs = fewer;
+        ck_assert_str_ne(k5.hex, step_key(&app, &p, &o).hex);
+
+        /* An input that is not there makes no key. */
+        char *missing[] = { (char *) "package-lock.json", (char *) "nope", NULL };
+        step.inputs = missing;
+        ObError e = { 0 };
+        ck_assert_int_lt(try_step_key(&app, &p, &o, &e), 0);
+        ck_assert_ptr_nonnull(strstr(e.msg, "nope"));
+        plan_clear(&p);
+        free(dir);
+        free(server);
+        free(lock);
+        free(vendor);
+        free(tarball);
+        free(tarball2);
+        free(mods);
+        free(mod);
+        free(extra);
+}
+END_TEST
+
+/* A mark: found once stored, never for a racy key, and a damaged entry is
+ * not one. */
+START_TEST(test_marks)
+{
+        char *dir = xasprintf("%s/steps", tmp_root);
+        LayerCache *c = layer_cache_open_kind(dir, "step cache");
+        LayerKey k = { .hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" };
+        LayerKey other = { .hex = "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" };
+        ck_assert(!layer_cache_marked(c, &k));
+        k.racy = true;
+        layer_cache_mark(c, &k);
+        ck_assert(!layer_cache_marked(c, &k));
+        k.racy = false;
+        layer_cache_mark(c, &k);
+        ck_assert(layer_cache_marked(c, &k));
+        ck_assert(!layer_cache_marked(c, &other));
+        char *path = xasprintf("%s/%s", dir, k.hex);
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_eq(st.st_mode & 0777, 0600);
+        test_put_file(path, "{\"digest\":1}", 0600);
+        ck_assert(!layer_cache_marked(c, &k));
+        layer_cache_free(c);
+        free(path);
+        free(dir);
 }
 END_TEST
 
@@ -439,7 +555,9 @@ static Suite *layer_cache_suite(void)
         tcase_set_timeout(steps, 30);
         tcase_add_unchecked_fixture(steps, tmp_setup, tmp_teardown);
         tcase_add_test(steps, test_data_key_covers_inputs);
-        tcase_add_test(steps, test_app_key_covers_tree);
+        tcase_add_test(steps, test_step_key_covers_workdir);
+        tcase_add_test(steps, test_step_key_covers_inputs_outputs);
+        tcase_add_test(steps, test_marks);
         suite_add_tcase(s, steps);
         return s;
 }

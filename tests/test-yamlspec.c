@@ -232,6 +232,66 @@ START_TEST(test_y_str_list)
 }
 END_TEST
 
+START_TEST(test_y_rel_path_list)
+{
+        YamlDoc *d = load("ok: [a, ./b//c/, ., 'd e']\n"
+                          "abs: [a, /etc]\n"
+                          "up: [a/../../x]\n"
+                          "empty: ['']\n"
+                          "s: a\n");
+        yaml_node_t *root = ydoc_root(d);
+        ObError e = { 0 };
+        char **v = NULL;
+        size_t *lines = NULL;
+        ck_assert_int_eq(y_rel_path_list(d, y_get(d, root, "ok"), "ok", &v, &lines, &e), 0);
+        ck_assert_uint_eq(strv_length(v), 4);
+        ck_assert_str_eq(v[0], "a");
+        ck_assert_str_eq(v[1], "b/c");
+        ck_assert_str_eq(v[2], ".");
+        ck_assert_str_eq(v[3], "d e");
+        ck_assert_uint_eq(lines[1], 1);
+        strv_free(v);
+        free(lines);
+        ck_assert_int_eq(y_rel_path_list(d, y_get(d, root, "abs"), "abs", &v, NULL, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:2:10: items of 'abs' must be paths inside the workdir, relative to it and "
+                                "without '..', found '/etc'");
+        ck_assert_int_eq(y_rel_path_list(d, y_get(d, root, "up"), "up", &v, NULL, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:3:6: items of 'up' must be paths inside the workdir, relative to it and "
+                                "without '..', found 'a/../../x'");
+        ck_assert_int_eq(y_rel_path_list(d, y_get(d, root, "empty"), "empty", &v, NULL, &e), -EINVAL);
+        ck_assert_int_eq(y_rel_path_list(d, y_get(d, root, "s"), "s", &v, NULL, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "t.yml:5:4: 's' must be a list of paths relative to the workdir, found a scalar");
+        ydoc_free(d);
+}
+END_TEST
+
+/* The digest of a node: its structure and values, not how they are written. */
+START_TEST(test_y_node_sha256)
+{
+        YamlDoc *d = load("a: {command: [npm, ci], inputs: [x]}\n"
+                          "b:\n  command:\n    - npm\n    - \"ci\"   # a comment\n  inputs: [x]\n"
+                          "c: {command: [npm, ci], inputs: [y]}\n"
+                          "d: {command: [npm, ci, x]}\n"
+                          "e: {command: [npm, cix]}\n");
+        yaml_node_t *root = ydoc_root(d);
+        char *a = y_node_sha256(d, y_get(d, root, "a"));
+        char *b = y_node_sha256(d, y_get(d, root, "b"));
+        char *c = y_node_sha256(d, y_get(d, root, "c"));
+        char *x = y_node_sha256(d, y_get(d, root, "d"));
+        char *y = y_node_sha256(d, y_get(d, root, "e"));
+        ck_assert_uint_eq(strlen(a), 64);
+        ck_assert_str_eq(a, b);
+        ck_assert_str_ne(a, c);
+        ck_assert_str_ne(x, y); /* the structure counts, not only the text */
+        free(a);
+        free(b);
+        free(c);
+        free(x);
+        free(y);
+        ydoc_free(d);
+}
+END_TEST
+
 START_TEST(test_y_str_map)
 {
         YamlDoc *d = load("ok:\n  B: 2\n  A: x=y\n  N: 1\n"
@@ -594,6 +654,8 @@ static Suite *yamlspec_suite(void)
         Suite *s = suite_create("yamlspec");
         TCase *tc = tcase_create("getters");
         tcase_add_test(tc, test_y_uint);
+        tcase_add_test(tc, test_y_rel_path_list);
+        tcase_add_test(tc, test_y_node_sha256);
         tcase_add_test(tc, test_y_bool_and_str);
         tcase_add_test(tc, test_y_null_and_require);
         tcase_add_test(tc, test_y_mode);

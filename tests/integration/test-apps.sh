@@ -101,6 +101,81 @@ else
 fi
 rm -rf "$T/L2" "$T/w2"
 
+# A build step reruns only when what it names as inputs or outputs changed:
+# notes' npm ci reads package.json, package-lock.json and vendor/ and makes
+# node_modules. A copy of the example, built through an npm that counts its
+# runs (first in PATH for every build here, so the environment the steps get
+# stays the same), into a layout of its own.
+STEPS_DIR=$T/steps-src
+mkdir -p "$STEPS_DIR/configs/apps" "$STEPS_DIR/examples" "$T/npm-wrap"
+sed "s|^rootfs: .*|rootfs: $SOURCE_ROOT/rootfs|" "$CONFIGS/base.yml" > "$STEPS_DIR/configs/base.yml"
+cp -r "$CONFIGS/tools" "$STEPS_DIR/configs/"
+cp "$CONFIGS/apps/notes.yml" "$STEPS_DIR/configs/apps/"
+cp -r "$SOURCE_ROOT/examples/notes" "$STEPS_DIR/examples/"
+rm -rf "$STEPS_DIR/examples/notes/node_modules"
+NOTES_SRC=$STEPS_DIR/examples/notes
+REAL_NPM=$(command -v npm)
+printf '#!/bin/sh\necho run >> "%s"\nexec "%s" "$@"\n' "$T/npm-runs" "$REAL_NPM" > "$T/npm-wrap/npm"
+chmod 755 "$T/npm-wrap/npm"
+npm_runs() { cat "$T/npm-runs" 2>/dev/null | wc -l; }
+steps_build() {
+        env PATH="$T/npm-wrap:$PATH" npm_config_registry="$DEAD_REGISTRY" npm_config_cache="$T/npm-cache" \
+                "$OCI_BUILD" -C "$STEPS_DIR/configs" --layout "$T/steps-oci" app notes 2>&1
+}
+app_digest() { layer_of "$T/steps-oci" notes 2; }
+mods_state() { stat -c '%i %.9Y %.9Z' "$NOTES_SRC/node_modules" "$NOTES_SRC/node_modules/pg/package.json" 2>&1; }
+out=$(steps_build)
+rc=$?
+check "notes from a copy, through a counting npm: builds, npm ran once ($(npm_runs))" \
+        test $rc -eq 0 -a "$(npm_runs)" -eq 1
+d1=$(app_digest)
+mods=$(mods_state)
+sleep 0.2
+echo '// edited' >> "$NOTES_SRC/server.js"
+out=$(steps_build)
+rc=$?
+check "server.js edited: the app builds (exit $rc) and npm did not run ($(npm_runs) runs)" \
+        test $rc -eq 0 -a "$(npm_runs)" -eq 1
+has_line "... the build says the step was skipped" "^notes: build step 'npm ci' skipped: " "$out"
+check "... node_modules is the one npm left (inode, mtime, ctime)" test "$(mods_state)" = "$mods"
+d2=$(app_digest)
+check "... the app layer is new ($d2)" test -n "$d2" -a "$d2" != "$d1"
+if have umoci; then
+        rm -rf "$T/steps-bundle"
+        umoci --log error unpack --image "$T/steps-oci:notes" "$T/steps-bundle" >/dev/null 2>&1
+        check "... and holds the edited server.js (umoci unpack, cmp)" \
+                cmp "$T/steps-bundle/rootfs/app/server.js" "$NOTES_SRC/server.js"
+        check "... and the pg driver npm installed (cmp)" \
+                cmp "$T/steps-bundle/rootfs/app/node_modules/pg/package.json" "$NOTES_SRC/node_modules/pg/package.json"
+        rm -rf "$T/steps-bundle"
+else
+        skip "the rebuilt app layer holds the edited server.js" "umoci missing"
+fi
+touch "$NOTES_SRC/package-lock.json"
+out=$(steps_build)
+rc=$?
+check "package-lock.json touched: npm runs again ($(npm_runs) runs)" test $rc -eq 0 -a "$(npm_runs)" -eq 2
+rm -rf "$NOTES_SRC/node_modules"
+out=$(steps_build)
+rc=$?
+check "node_modules deleted: npm runs again ($(npm_runs) runs) and makes it" \
+        test $rc -eq 0 -a "$(npm_runs)" -eq 3 -a -f "$NOTES_SRC/node_modules/pg/package.json"
+sleep 0.2
+touch "$NOTES_SRC/health.js"
+out=$(steps_build)
+rc=$?
+check "then health.js touched: npm does not run ($(npm_runs) runs)" test $rc -eq 0 -a "$(npm_runs)" -eq 3
+# The config: an edit elsewhere in the file reruns nothing, one of the step does.
+sed -i 's/^description: .*/description: the notes example, described otherwise/' "$STEPS_DIR/configs/apps/notes.yml"
+out=$(steps_build)
+rc=$?
+check "the description edited: npm does not run ($(npm_runs) runs)" test $rc -eq 0 -a "$(npm_runs)" -eq 3
+sed -i 's/--no-fund\]/--no-fund, --no-progress]/' "$STEPS_DIR/configs/apps/notes.yml"
+out=$(steps_build)
+rc=$?
+check "the step's command edited: npm runs again ($(npm_runs) runs)" test $rc -eq 0 -a "$(npm_runs)" -eq 4
+rm -rf "$STEPS_DIR" "$T/steps-oci"
+
 # An app's own test, as `oci-build test` runs a tool's: from the directory
 # that holds the default layout (./oci), as a user types it.
 out=$(cd "$T" && "$OCI_BUILD" -C "$CONFIGS" test notes 2>&1)
@@ -341,7 +416,7 @@ cache_clean() {
         local f bad=
         while IFS= read -r f; do
                 case $f in
-                */layers/*) ;; # the layer cache, not downloads
+                */layers/* | */steps/* | */md5/* | */layer-files/*) ;; # other caches, not downloads
                 */downloads/[0-9a-f]*) [ "$(sha256sum <"$f" | cut -d' ' -f1)" = "${f##*/}" ] || bad+=" $f" ;;
                 *) bad+=" $f" ;;
                 esac
@@ -606,6 +681,66 @@ expect_fail "a build step env name no shell can use is refused where it is" \
         "^oci-build: $A/badenv\.yml:5:31: names of 'env' must be letters, digits and '_', not starting with a digit, found 'BAD-NAME'$" \
         build_in --layout "$T/stepenv" app badenv
 rm -f "$A/badenv.yml"
+
+# inputs and outputs of a build step: relative paths inside the workdir,
+# refused where they are written; a missing input or output at build time
+# names the config line (or the step) and the path.
+app_config badinputs-abs <<'EOF'
+build:
+  - command: [make]
+    inputs: [/etc]
+artifacts:
+  - { path: /app/x, source: payload.txt }
+EOF
+expect_fail "a build step input that is an absolute path is refused where it is" \
+        "^oci-build: $A/badinputs-abs\.yml:6:14: items of 'inputs' must be paths inside the workdir, relative to it and without '\.\.', found '/etc'$" \
+        build_in -q --layout "$T/stepenv" app badinputs-abs
+app_config badinputs-up <<'EOF'
+build:
+  - command: [make]
+    inputs: [src, ../x]
+    outputs: [out]
+artifacts:
+  - { path: /app/x, source: payload.txt }
+EOF
+expect_fail "a build step input that leaves the workdir (..) is refused where it is" \
+        "^oci-build: $A/badinputs-up\.yml:6:19: items of 'inputs' must be paths inside the workdir, relative to it and without '\.\.', found '\.\./x'$" \
+        build_in -q --layout "$T/stepenv" app badinputs-up
+app_config badoutputs <<'EOF'
+build:
+  - command: [make]
+    outputs: [out]
+artifacts:
+  - { path: /app/x, source: payload.txt }
+EOF
+expect_fail "build step outputs without inputs are refused where they are" \
+        "^oci-build: $A/badoutputs\.yml:6:14: 'outputs' needs 'inputs'" \
+        build_in -q --layout "$T/stepenv" app badoutputs
+app_config noinput <<'EOF'
+build:
+  - command: [sh, -c, "touch ran-noinput"]
+    inputs:
+      - payload.txt
+      - nosuch.lock
+artifacts:
+  - { path: /app/x, source: payload.txt }
+EOF
+expect_fail "a build step input that is not there: the config line and the path" \
+        "^oci-build: $A/noinput\.yml:8: build step 'sh': its input 'nosuch\.lock' is not there \(in $A\)$" \
+        build_in -q --layout "$T/stepenv" app noinput
+check "... and the step did not run" test ! -e "$A/ran-noinput"
+app_config nooutput <<'EOF'
+build:
+  - command: [sh, -c, "true"]
+    inputs: [payload.txt]
+    outputs: [dist]
+artifacts:
+  - { path: /app/x, source: payload.txt }
+EOF
+expect_fail "a build step that did not make its output: the step and the path" \
+        "^oci-build: $A/nooutput\.yml:5: build step 'sh' did not make its output 'dist' \(in $A\)$" \
+        build_in -q --layout "$T/stepenv" app nooutput
+rm -f "$A"/badinputs-abs.yml "$A"/badinputs-up.yml "$A"/badoutputs.yml "$A"/noinput.yml "$A"/nooutput.yml
 
 # --- 8. an app artifact that is a dynamically linked program ---------------
 if ! have cc; then
