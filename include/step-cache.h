@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "error.h"
 #include "layer-cache.h"
@@ -50,9 +51,12 @@ int step_cache_below_key(const Plan *const *below, size_t n_below, const LayerOp
  * identity of every file under its inputs and its outputs (one that is
  * gone keyed as such); a step without inputs, of every file under its
  * workdir. An input that is not there makes no key (app_run_step() says
- * which). */
-int step_cache_step_key(const Spec *app, size_t index, const LayerKey *below, const LayerOptions *o, LayerKey *ret,
-                        ObError *err);
+ * which). With inputs_since (when the step started), a declared input or
+ * the program changed after that, or within a clock tick before it, makes
+ * the key racy (not to be remembered); what it makes is judged against
+ * now. A symlink counts by its text and by what it leads to. */
+int step_cache_step_key(const Spec *app, size_t index, const LayerKey *below, const LayerOptions *o,
+                        const struct timespec *inputs_since, LayerKey *ret, ObError *err);
 
 /* The environment as a build step gets it: the effective uid and every
  * variable of the caller (but "_", the shell's last command), sorted. */

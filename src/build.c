@@ -35,8 +35,9 @@ typedef struct BuildTool {
 
 /* One of an app's build steps in this run. */
 typedef struct BuildAppStep {
-        bool ran;   /* it ran */
-        bool keyed; /* key names what it read and left, as planned */
+        bool ran;                /* it ran */
+        struct timespec started; /* when it started (CLOCK_REALTIME) */
+        bool keyed;              /* key names what it read and left, as planned */
         LayerKey key;
 } BuildAppStep;
 
@@ -399,13 +400,15 @@ static int app_run_steps(Build *b, const Spec *app, const LayerKey *below, Build
         for (size_t i = 0; i < app->n_build; i++) {
                 LayerKey key;
                 ObError ignore;
-                if (below && step_cache_step_key(app, i, below, &b->o.layer, &key, &ignore) == 0 &&
+                if (below &&
+                    step_cache_step_key(app, i, below, &b->o.layer, /* inputs_since= */ NULL, &key, &ignore) == 0 &&
                     layer_cache_marked(b->o.steps, &key)) {
                         _cleanup_free_ char *name = app_step_name(app->build[i].command);
                         ob_info("%s: build step '%s' skipped: nothing it reads or makes changed since it ran",
                                 app->name, name);
                         continue;
                 }
+                clock_gettime(CLOCK_REALTIME, &steps[i].started);
                 int r = app_run_step(app, i, err);
                 if (r < 0)
                         return r;
@@ -480,8 +483,8 @@ static int plan_app(Build *b, const char *name, BuildAddFlags flags, size_t *ret
                 return r;
         /* What each step that ran read and left, as planned. */
         for (size_t i = 0; i < spec->n_build && keying; i++)
-                steps[i].keyed =
-                        steps[i].ran && step_cache_step_key(spec, i, &below, &b->o.layer, &steps[i].key, &ignore) == 0;
+                steps[i].keyed = steps[i].ran && step_cache_step_key(spec, i, &below, &b->o.layer, &steps[i].started,
+                                                                     &steps[i].key, &ignore) == 0;
         if (!(flags & BUILD_PLAN_ONLY)) {
                 layers[n_layers++] = &plan;
                 r = app_check_health(spec, layers, n_layers, err);
@@ -770,13 +773,15 @@ static void app_steps_remember(Build *b, const BuildApp *a)
                 if (!a->steps[i].keyed)
                         continue;
                 LayerKey after;
-                bool same = step_cache_step_key(a->spec, i, &below_key, &b->o.layer, &after, &ignore) == 0 &&
+                bool same = step_cache_step_key(a->spec, i, &below_key, &b->o.layer, &a->steps[i].started, &after,
+                                                &ignore) == 0 &&
                             strcmp(after.hex, a->steps[i].key.hex) == 0;
                 if (same && after.racy && !waited) {
                         /* Files a step wrote a moment ago: wait out the clock tick once. */
                         nanosleep(&(struct timespec){ .tv_nsec = 60 * 1000 * 1000 }, NULL);
                         waited = true;
-                        same = step_cache_step_key(a->spec, i, &below_key, &b->o.layer, &after, &ignore) == 0 &&
+                        same = step_cache_step_key(a->spec, i, &below_key, &b->o.layer, &a->steps[i].started, &after,
+                                                   &ignore) == 0 &&
                                strcmp(after.hex, a->steps[i].key.hex) == 0;
                 }
                 if (same)

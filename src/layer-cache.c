@@ -327,7 +327,12 @@ bool layer_cache_marked(LayerCache *c, const LayerKey *k)
         _cleanup_free_ char *path = entry_path(c, k);
         _cleanup_free_ char *text = NULL;
         ObError ignore;
-        if (read_file(path, &text, NULL, &ignore) < 0)
+        /* A mark is no input of the images either. */
+        Journal *journal = journal_current();
+        journal_begin(NULL);
+        int r = read_file(path, &text, NULL, &ignore);
+        journal_begin(journal);
+        if (r < 0)
                 return false;
         if (strcmp(text, MARK_TEXT) != 0) {
                 tell_damaged(c, path);

@@ -111,7 +111,18 @@ static int key_tree_at(KeyState *k, const char *path, int depth, ObError *err)
                         return ob_error_set(err, n < 0 ? errno : ENAMETOOLONG, "cannot read the link '%s'", path);
                 target[n] = '\0';
                 cache_hash_printf(&k->h, "-> %s", target);
-                return 0;
+                /* A step reads through the link: what it leads to counts
+                 * too (a loop ends at TREE_DEPTH_MAX: no key, the step runs). */
+                _cleanup_free_ char *real = realpath(path, NULL);
+                if (!real) {
+                        journal_note_error(path, /* follow= */ true, errno);
+                        cache_hash_printf(&k->h, "dangling %d", errno);
+                        return 0;
+                }
+                if (depth >= TREE_DEPTH_MAX)
+                        return ob_error_plain(err, ELOOP, "'%s' leads deeper than %d directories", path,
+                                              TREE_DEPTH_MAX);
+                return key_tree_at(k, real, depth + 1, err);
         }
         if (!S_ISDIR(st.st_mode))
                 return 0;
@@ -146,15 +157,20 @@ static int key_tree(KeyState *k, const char *path, ObError *err)
         return key_tree_at(k, real, 0, err);
 }
 
-/* The program a command runs, as execvp would find it in PATH. */
-static int key_program(KeyState *k, const char *prog, const char *path_env, ObError *err)
+/* The program a command runs, as execvp would find it in PATH once in
+ * workdir (NULL: the current directory): a relative name or PATH entry
+ * is taken from there. */
+static int key_program(KeyState *k, const char *prog, const char *path_env, const char *workdir, ObError *err)
 {
-        if (strchr(prog, '/'))
-                return key_stat(k, prog, /* follow= */ true, err);
+        if (strchr(prog, '/')) {
+                _cleanup_free_ char *abs = prog[0] != '/' && workdir ? path_join(workdir, prog) : xstrdup(prog);
+                return key_stat(k, abs, /* follow= */ true, err);
+        }
         _cleanup_free_ char *dirs = xstrdup(path_env);
         char *save = NULL;
         for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-                _cleanup_free_ char *cand = path_join(*d ? d : ".", prog);
+                _cleanup_free_ char *dir = d[0] != '/' && workdir ? path_join(workdir, d) : xstrdup(*d ? d : ".");
+                _cleanup_free_ char *cand = path_join(dir, prog);
                 journal_note_path(cand, /* follow= */ true);
                 if (access(cand, X_OK) == 0)
                         return key_stat(k, cand, /* follow= */ true, err);
@@ -186,7 +202,7 @@ int step_cache_data_key(const Spec *tool, const char *debian_version, const Plan
                                   pw->pw_dir);
         }
         key_strv(&k, "env", (char *const *) tool_data_env);
-        int r = key_program(&k, d->command[0], "/usr/bin:/bin", err);
+        int r = key_program(&k, d->command[0], "/usr/bin:/bin", /* workdir= */ NULL, err);
         if (r == 0)
                 r = key_plan(&k, tool_plan, o->source_date_epoch, err);
         if (r < 0)
@@ -207,9 +223,12 @@ void step_cache_hash_environ(Sha256 *h)
         _cleanup_free_ const char **env = xcalloc(n + 1, sizeof(char *));
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
-                /* The shell's "last command" changes with how oci-build was
-                 * started (directly, under time or env): no step reads it. */
-                if (!str_startswith(environ[i], "_="))
+                /* The shell's "last command", its nesting level and the
+                 * directory before the last cd change with how oci-build
+                 * was started (directly, under time or make, after a cd):
+                 * no step is expected to read them. */
+                if (!str_startswith(environ[i], "_=") && !str_startswith(environ[i], "SHLVL=") &&
+                    !str_startswith(environ[i], "OLDPWD="))
                         env[m++] = environ[i];
         qsort(env, m, sizeof(char *), strv_compare);
         cache_hash_printf(h, "environ %zu", m);
@@ -244,14 +263,15 @@ static int key_output(KeyState *k, const char *path, ObError *err)
         if (lstat(path, &st) < 0) {
                 if (errno != ENOENT)
                         return ob_error_set(err, errno, "cannot stat '%s'", path);
+                journal_note_error(path, /* follow= */ false, errno);
                 cache_hash_printf(&k->h, "absent %s", path);
                 return 0;
         }
         return key_tree(k, path, err);
 }
 
-int step_cache_step_key(const Spec *app, size_t index, const LayerKey *below, const LayerOptions *o, LayerKey *ret,
-                        ObError *err)
+int step_cache_step_key(const Spec *app, size_t index, const LayerKey *below, const LayerOptions *o,
+                        const struct timespec *inputs_since, LayerKey *ret, ObError *err)
 {
         const SpecBuildStep *b = &app->build[index];
         _cleanup_(key_state_free) KeyState k = { 0 };
@@ -262,8 +282,14 @@ int step_cache_step_key(const Spec *app, size_t index, const LayerKey *below, co
         key_strv(&k, "step", b->command);
         cache_hash_printf(&k.h, "workdir %s", b->workdir);
         key_step_env(&k, b);
+        /* What the step reads must be older than its start (minus a clock
+         * tick) to be remembered: a change while it ran may not be in what
+         * it made. What it makes is judged against now. */
+        struct timespec now = k.now;
+        if (inputs_since && b->inputs)
+                k.now = *inputs_since;
         const char *path_env = getenv("PATH");
-        int r = key_program(&k, b->command[0], path_env ? path_env : "/usr/bin:/bin", err);
+        int r = key_program(&k, b->command[0], path_env ? path_env : "/usr/bin:/bin", b->workdir, err);
         if (r < 0)
                 return r;
         if (!b->inputs)
@@ -273,6 +299,7 @@ int step_cache_step_key(const Spec *app, size_t index, const LayerKey *below, co
                 _cleanup_free_ char *path = path_join(b->workdir, b->inputs[i]);
                 r = key_tree(&k, path, err);
         }
+        k.now = now;
         key_strv(&k, "outputs", b->outputs);
         for (size_t i = 0; r == 0 && b->outputs && b->outputs[i]; i++) {
                 _cleanup_free_ char *path = path_join(b->workdir, b->outputs[i]);

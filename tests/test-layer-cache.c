@@ -337,7 +337,7 @@ static LayerKey step_key(const Spec *app, const Plan *below, const LayerOptions 
         ObError e = { 0 };
         const Plan *layers[] = { below };
         ck_assert_msg(step_cache_below_key(layers, 1, o, &bk, &e) == 0, "%s", e.msg);
-        ck_assert_msg(step_cache_step_key(app, 0, &bk, o, &k, &e) == 0, "%s", e.msg);
+        ck_assert_msg(step_cache_step_key(app, 0, &bk, o, /* inputs_since= */ NULL, &k, &e) == 0, "%s", e.msg);
         return k;
 }
 
@@ -346,7 +346,7 @@ static int try_step_key(const Spec *app, const Plan *below, const LayerOptions *
         LayerKey k, bk;
         const Plan *layers[] = { below };
         ck_assert_msg(step_cache_below_key(layers, 1, o, &bk, e) == 0, "%s", e->msg);
-        return step_cache_step_key(app, 0, &bk, o, &k, e);
+        return step_cache_step_key(app, 0, &bk, o, /* inputs_since= */ NULL, &k, e);
 }
 
 /* A step without inputs: every file under its workdir. */
@@ -512,6 +512,77 @@ START_TEST(test_step_key_covers_inputs_outputs)
 }
 END_TEST
 
+/* What a step reads through a relative program name or a symlink counts,
+ * and an input changed after the step started makes its key racy. */
+START_TEST(test_step_key_program_links_and_start)
+{
+        char *dir = xasprintf("%s/gen", tmp_root);
+        char *src = xasprintf("%s/gen/src", tmp_root);
+        char *ext = xasprintf("%s/ext.txt", tmp_root);
+        char *link = xasprintf("%s/gen/src/in.txt", tmp_root);
+        char *prog = xasprintf("%s/gen/gen.sh", tmp_root);
+        ck_assert_int_eq(mkdir(dir, 0755), 0);
+        ck_assert_int_eq(mkdir(src, 0755), 0);
+        test_put_file(ext, "v1\n", 0644);
+        ck_assert_int_eq(symlink("../../ext.txt", link), 0);
+        test_put_file(prog, "#!/bin/sh\necho v1\n", 0755);
+        /* A decoy of the same name where oci-build runs: not the one the step runs. */
+        char *decoy = xasprintf("%s/gen.sh", tmp_root);
+        test_put_file(decoy, "#!/bin/sh\n", 0755);
+        char *cwd = getcwd(NULL, 0);
+        ck_assert_int_eq(chdir(tmp_root), 0);
+        char *cmd[] = { (char *) "./gen.sh", NULL };
+        char *inputs[] = { (char *) "src", NULL };
+        SpecBuildStep step = { .command = cmd, .workdir = dir, .inputs = inputs, .config_sha256 = (char *) "c1" };
+        Spec app = { .name = (char *) "gen", .file = (char *) "gen.yml", .build = &step, .n_build = 1 };
+        Plan p;
+        make_plan(&p, "root:x:0:0\n", 0644, NULL);
+        LayerOptions o = { .compression = LAYER_GZIP, .level = LAYER_LEVEL_AUTO };
+        LayerKey k = step_key(&app, &p, &o);
+
+        /* The program in the workdir, not the decoy. */
+        test_put_file(decoy, "#!/bin/sh\necho decoy\n", 0755);
+        ck_assert_str_eq(k.hex, step_key(&app, &p, &o).hex);
+        test_put_file(prog, "#!/bin/sh\necho v2\n", 0755);
+        LayerKey k2 = step_key(&app, &p, &o);
+        ck_assert_str_ne(k.hex, k2.hex);
+
+        /* A file an input links to, outside the inputs. */
+        test_put_file(ext, "v2\n", 0644);
+        LayerKey k3 = step_key(&app, &p, &o);
+        ck_assert_str_ne(k2.hex, k3.hex);
+
+        /* Inputs older than the step's start are not racy once the clock
+         * moved on; one changed after it started is, however long after. */
+        nanosleep(&(struct timespec){ .tv_sec = 2, .tv_nsec = 200 * 1000 * 1000 }, NULL);
+        struct timespec started;
+        clock_gettime(CLOCK_REALTIME, &started);
+        LayerKey bk, k4;
+        ObError e = { 0 };
+        const Plan *layers[] = { &p };
+        ck_assert_msg(step_cache_below_key(layers, 1, &o, &bk, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(step_cache_step_key(&app, 0, &bk, &o, &started, &k4, &e), 0);
+        ck_assert(!k4.racy);
+        nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+        test_put_file(ext, "v3\n", 0644);
+        nanosleep(&(struct timespec){ .tv_sec = 2, .tv_nsec = 200 * 1000 * 1000 }, NULL);
+        ck_assert_int_eq(step_cache_step_key(&app, 0, &bk, &o, &started, &k4, &e), 0);
+        ck_assert(k4.racy);
+        ck_assert_int_eq(step_cache_step_key(&app, 0, &bk, &o, /* inputs_since= */ NULL, &k4, &e), 0);
+        ck_assert(!k4.racy);
+
+        ck_assert_int_eq(chdir(cwd), 0);
+        plan_clear(&p);
+        free(cwd);
+        free(dir);
+        free(src);
+        free(ext);
+        free(link);
+        free(prog);
+        free(decoy);
+}
+END_TEST
+
 /* A mark: found once stored, never for a racy key, and a damaged entry is
  * not one. */
 START_TEST(test_marks)
@@ -557,6 +628,7 @@ static Suite *layer_cache_suite(void)
         tcase_add_test(steps, test_data_key_covers_inputs);
         tcase_add_test(steps, test_step_key_covers_workdir);
         tcase_add_test(steps, test_step_key_covers_inputs_outputs);
+        tcase_add_test(steps, test_step_key_program_links_and_start);
         tcase_add_test(steps, test_marks);
         suite_add_tcase(s, steps);
         return s;

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#include <archive.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "cleanup-libs.h"
 #include "cli.h"
@@ -362,6 +364,9 @@ static int run_key(const Context *ctx, SpecTier tier, bool all, char *const *nam
         cache_hash_printf(&h, "platform %s", ctx->platform ? ctx->platform : "(native)");
         cache_hash_printf(&h, "compression %d level %d epoch %lld", (int) ctx->compression, ctx->level,
                           (long long) ctx->source_date_epoch);
+        /* The libraries that write the tar and the zstd frames are loaded
+         * at run time: an upgrade may change the bytes. */
+        cache_hash_printf(&h, "%s, libzstd %s", archive_version_string(), ZSTD_versionString());
         step_cache_hash_environ(&h);
         char digest[DIGEST_STRING_MAX];
         sha256_final(&h, digest);

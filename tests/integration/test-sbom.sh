@@ -419,7 +419,7 @@ fi
 check "clean --all leaves no blob" test -z "$(ls "$C/blobs/sha256")"
 
 # --- save: the SBOM stays out of the tar ---------------------------------------
-run save curl -o "$T/curl.tar" 2>/dev/null
+run save curl -o "$T/curl.tar" >/dev/null 2>&1
 check "save curl writes a tar" test -s "$T/curl.tar"
 check "the tar holds neither the SBOM document nor its artifact manifest" \
         bash -c "tar -tf '$T/curl.tar' | grep -q blobs/sha256/ && ! tar -tf '$T/curl.tar' | grep -Eq '${a_curl#sha256:}|${s_curl#sha256:}'"
