@@ -126,6 +126,22 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 have_validator() { [ -x "$OCI_VALIDATE" ] && python3 -c 'import jsonschema' 2>/dev/null; }
 
+# manifest LAYOUT NAME: the digest of the image NAME's manifest in index.json;
+# layers LAYOUT NAME: its layer digests, in order.
+manifest() { jq -r --arg n "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$1/index.json"; }
+layers() { jq -r '.layers[].digest' "$1/blobs/sha256/$(manifest "$1" "$2" | cut -d: -f2)"; }
+# validate DESC LAYOUT NAME...: oci-validate --distroless judges the images;
+# only this check is skipped where the validator is missing.
+validate() {
+        local desc=$1
+        shift
+        if have_validator; then
+                check "$desc" "$OCI_VALIDATE" "$@" --distroless
+        else
+                skip "$desc" "oci-validate (or python3-jsonschema) not available"
+        fi
+}
+
 # A fingerprint of a directory tree: names, types, modes and contents.
 tree_sum() {
         (cd "$1" && find . -printf '%p %y %m %s %l\n' | LC_ALL=C sort && \

@@ -51,19 +51,8 @@ ob() {
         rm -rf "${OCI_BUILD_CACHE:?}/runs"
         "$OCI_BUILD" -C "$C" --sysroot "$S" "$@"
 }
-manifest() { jq -r --arg n "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$1/index.json"; }
-layers() { jq -r '.layers[].digest' "$1/blobs/sha256/$(manifest "$1" "$2" | cut -d: -f2)"; }
 # Names, inode numbers and mtimes (ns) of the blobs, and of their directory.
 blob_state() { (cd "$1/blobs/sha256" && stat -c '%n %i %.9Y' . * | LC_ALL=C sort); }
-validate() {    # DESC LAYOUT NAME...
-        local desc=$1
-        shift
-        if have_validator; then
-                check "$desc" "$OCI_VALIDATE" "$@" --distroless
-        else
-                skip "$desc" "oci-validate (or python3-jsonschema) not available"
-        fi
-}
 written() { grep -c ': written$' <<<"$1"; }
 cached() { grep -c ': from the cache$' <<<"$1"; }
 

@@ -25,22 +25,11 @@ settle() { sleep 2.2; }
 settle
 
 ob() { "$OCI_BUILD" -C "$C" --sysroot "$S" "$@"; }
-manifest() { jq -r --arg n "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$1/index.json"; }
-layers() { jq -r '.layers[].digest' "$1/blobs/sha256/$(manifest "$1" "$2" | cut -d: -f2)"; }
 config_blob() { jq -r '.config.digest' "$1/blobs/sha256/$(manifest "$1" "$2" | cut -d: -f2)" | cut -d: -f2; }
 # Names, inode numbers and mtimes (ns) of the blobs, index.json and the
 # layout directory itself (a lock or temporary file would change it).
 layout_state() {
         (cd "$1" && stat -c '%n %i %.9Y' . index.json oci-layout blobs/sha256 blobs/sha256/* | LC_ALL=C sort)
-}
-validate() {    # DESC LAYOUT NAME...
-        local desc=$1
-        shift
-        if have_validator; then
-                check "$desc" "$OCI_VALIDATE" "$@" --distroless
-        else
-                skip "$desc" "oci-validate (or python3-jsonschema) not available"
-        fi
 }
 build() {       # OUT ARGS...: stdout in $T/OUT.out, stderr in $T/OUT.err
         local out=$1

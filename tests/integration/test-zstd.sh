@@ -16,7 +16,6 @@ echo '{}' > "$DOCKER_CONFIG/config.json"
 Z=$T/z
 G=$T/g
 ob() { "$OCI_BUILD" -q "$@"; }
-manifest() { jq -r --arg n "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$1/index.json"; }
 mblob() { echo "$1/blobs/sha256/$(manifest "$1" "$2" | cut -d: -f2)"; }
 
 check "tool jq curl --compression zstd builds" ob --compression zstd --layout "$Z" -j1 tool jq curl
