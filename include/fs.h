@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -31,3 +34,14 @@ const char *cache_dir_unusable(const char *dir, ObError *scratch);
 int rm_rf_at(int dirfd, const char *name);
 /* The same for a path, with a message. */
 int rm_tree(const char *path, ObError *err);
+
+/* Timestamps of most file systems move in clock ticks of a few
+ * milliseconds (some in whole seconds): a file changed again within the
+ * tick of the change we saw keeps its timestamps. */
+#define RACY_NS (2LL * 1000000000LL)
+/* Where ctimes have nanoseconds they move with the kernel's coarse clock,
+ * a few milliseconds at most. */
+#define RACY_FINE_NS (50LL * 1000000LL)
+/* True when st changed too recently before now for its timestamps to tell
+ * a further change within the same clock tick. */
+bool cache_stat_racy(const struct stat *st, const struct timespec *now);

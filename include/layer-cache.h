@@ -8,6 +8,7 @@
 
 #include "digest.h"
 #include "error.h"
+#include "fs.h"
 #include "layout.h"
 #include "oci.h"
 #include "plan.h"
@@ -78,7 +79,6 @@ void cache_hash_printf(Sha256 *h, const char *fmt, ...) __attribute__((format(pr
  * ctime in ns); sets *racy when it changed too recently for its
  * timestamps to tell a further change. */
 void cache_hash_stat(Sha256 *h, const struct stat *st, const struct timespec *now, bool *racy);
-bool cache_stat_racy(const struct stat *st, const struct timespec *now);
 
 /* Remembers a layer written into l. Failures are told once and otherwise
  * ignored: the cache is an optimisation. */

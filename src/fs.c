@@ -211,3 +211,16 @@ const char *cache_dir_unusable(const char *dir, ObError *scratch)
                 return strerror(errno);
         return NULL;
 }
+
+static int64_t ts_ns(const struct timespec *t)
+{
+        return (int64_t) t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+bool cache_stat_racy(const struct stat *st, const struct timespec *now)
+{
+        /* A ctime (which no one can set) without nanoseconds: the file
+         * system keeps whole seconds (or two), so the window is as wide. */
+        int64_t window = st->st_ctim.tv_nsec == 0 ? RACY_NS : RACY_FINE_NS;
+        return ts_ns(&st->st_ctim) > ts_ns(now) - window || ts_ns(&st->st_mtim) > ts_ns(now) - window;
+}

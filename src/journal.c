@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "layer-cache.h"
+#include "fs.h"
 
 static Journal *current;
 static unsigned commands;

@@ -19,13 +19,6 @@
 #include "path.h"
 
 #define ENTRY_VERSION 1
-/* Timestamps of most file systems move in clock ticks of a few
- * milliseconds (some in whole seconds): a file changed again within the
- * tick of the change we saw keeps its timestamps. */
-#define RACY_NS (2LL * 1000000000LL)
-/* Where ctimes have nanoseconds they move with the kernel's coarse clock,
- * a few milliseconds at most. */
-#define RACY_FINE_NS (50LL * 1000000LL)
 
 struct LayerCache {
         char *dir;
@@ -118,14 +111,6 @@ static int source_stat(const Entry *e, struct stat *st, ObError *err)
         if (lstat(e->source, st) < 0)
                 return ob_error_set(err, errno, "cannot stat '%s'", e->source);
         return 0;
-}
-
-bool cache_stat_racy(const struct stat *st, const struct timespec *now)
-{
-        /* A ctime (which no one can set) without nanoseconds: the file
-         * system keeps whole seconds (or two), so the window is as wide. */
-        int64_t window = st->st_ctim.tv_nsec == 0 ? RACY_NS : RACY_FINE_NS;
-        return ns(&st->st_ctim) > ns(now) - window || ns(&st->st_mtim) > ns(now) - window;
 }
 
 void cache_hash_stat(Sha256 *h, const struct stat *st, const struct timespec *now, bool *racy)
