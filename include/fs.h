@@ -13,6 +13,9 @@
 
 /* Reads a whole (small) file. */
 int read_file(const char *path, char **ret_data, size_t *ret_size, ObError *err);
+/* The same for a file that is no input of the images (a cache's own
+ * entry, which only saves work): the run's journal does not note it. */
+int read_file_unnoted(const char *path, char **ret_data, size_t *ret_size, ObError *err);
 /* Writes data to path via a temporary file in the same directory, fsync and
  * rename, so readers see either the old or the new file. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, ObError *err);

@@ -224,3 +224,12 @@ bool cache_stat_racy(const struct stat *st, const struct timespec *now)
         int64_t window = st->st_ctim.tv_nsec == 0 ? RACY_NS : RACY_FINE_NS;
         return ts_ns(&st->st_ctim) > ts_ns(now) - window || ts_ns(&st->st_mtim) > ts_ns(now) - window;
 }
+
+int read_file_unnoted(const char *path, char **ret_data, size_t *ret_size, ObError *err)
+{
+        Journal *journal = journal_current();
+        journal_begin(NULL);
+        int r = read_file(path, ret_data, ret_size, err);
+        journal_begin(journal);
+        return r;
+}

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "journal.h"
 #include "cleanup-libs.h"
 #include "config.h"
 #include "download.h"
@@ -223,11 +222,7 @@ bool layer_cache_lookup_at(LayerCache *c, const char *layout_dir, const LayerKey
         _cleanup_free_ char *path = entry_path(c, k);
         _cleanup_free_ char *text = NULL;
         ObError ignore;
-        /* A cache entry is no input of the images: it only saves work. */
-        Journal *journal = journal_current();
-        journal_begin(NULL);
-        r = read_file(path, &text, NULL, &ignore);
-        journal_begin(journal);
+        r = read_file_unnoted(path, &text, NULL, &ignore);
         if (r < 0)
                 return false;
         json_t *j = json_loads(text, 0, NULL);
@@ -312,12 +307,7 @@ bool layer_cache_marked(LayerCache *c, const LayerKey *k)
         _cleanup_free_ char *path = entry_path(c, k);
         _cleanup_free_ char *text = NULL;
         ObError ignore;
-        /* A mark is no input of the images either. */
-        Journal *journal = journal_current();
-        journal_begin(NULL);
-        int r = read_file(path, &text, NULL, &ignore);
-        journal_begin(journal);
-        if (r < 0)
+        if (read_file_unnoted(path, &text, NULL, &ignore) < 0)
                 return false;
         if (strcmp(text, MARK_TEXT) != 0) {
                 tell_damaged(c, path);

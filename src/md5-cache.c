@@ -11,7 +11,6 @@
 
 #include "download.h"
 #include "fs.h"
-#include "journal.h"
 #include "layer-cache.h"
 #include "log.h"
 #include "path.h"
@@ -113,12 +112,8 @@ static void load(Md5Cache *c)
         size_t size = 0;
         ObError ignore;
         struct stat st;
-        /* The cache is no input of the images: it only saves reading. */
-        Journal *journal = journal_current();
-        journal_begin(NULL);
         bool read = stat(c->file, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t) st.st_size <= FILE_MAX &&
-                    read_file(c->file, &text, &size, &ignore) == 0;
-        journal_begin(journal);
+                    read_file_unnoted(c->file, &text, &size, &ignore) == 0;
         if (!read)
                 return;
         if (size == 0 || strlen(text) != size || text[size - 1] != '\n' || strncmp(text, HEADER, strlen(HEADER)) != 0) {
