@@ -53,8 +53,10 @@ int read_file(const char *path, char **ret_data, size_t *ret_size, ObError *err)
         if ((uint64_t) st.st_size > READ_FILE_MAX)
                 return ob_error_plain(err, EFBIG, "'%s' is larger than %u MiB", path, READ_FILE_MAX >> 20);
         /* One allocation of the file's size (a dpkg list may be large),
-         * grown only if the file grows meanwhile. */
-        size_t cap = (size_t) st.st_size + 1, n = 0;
+         * grown only if the file grows meanwhile: the byte past the end
+         * is room for the read that sees the end of the file, the one after
+         * it for the terminating NUL. */
+        size_t cap = (size_t) st.st_size + 2, n = 0;
         _cleanup_free_ char *buf = xmalloc(cap);
         for (;;) {
                 if (n >= READ_FILE_MAX)
