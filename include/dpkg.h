@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "sysroot.h"
@@ -26,6 +27,9 @@ typedef struct DpkgParagraph {
 typedef struct DpkgStatus {
         DpkgParagraph *paragraphs;
         size_t n_paragraphs;
+        char *text;     /* the file's text, from dpkg_status_load(); NULL from dpkg_status_parse() */
+        struct stat st; /* of the file read, from dpkg_status_load() */
+        unsigned n_ref;
 } DpkgStatus;
 
 /* Parses the text of a status file. Lines that are neither a field nor the
@@ -38,8 +42,12 @@ DpkgStatus *dpkg_status_parse(const char *text);
  * records written from the database, which must not describe a damaged
  * entry as if it were whole. */
 int dpkg_status_check(const char *text, const char *file, ObError *err);
-/* Reads /var/lib/dpkg/status of root. */
+/* Reads /var/lib/dpkg/status of root, once for all its readers (the
+ * platform, the tools' versions, the package records) while the file is
+ * unchanged: the same inode, size, mtime and ctime. The result is shared;
+ * *ret is a reference of the caller's, to drop with dpkg_status_free(). */
 int dpkg_status_load(Sysroot *root, DpkgStatus **ret, ObError *err);
+/* Drops a reference; the last one frees. Accepts NULL. */
 void dpkg_status_free(DpkgStatus *s);
 DEFINE_CLEANUP_FUNC(DpkgStatus *, dpkg_status_free);
 

@@ -15,6 +15,10 @@ typedef struct Sysroot {
         char *path;     /* as given, without a trailing '/' ("" for "/") */
         int fd;         /* O_PATH|O_DIRECTORY descriptor of the root */
         unsigned n_ref; /* the opener's, plus one per plan entry that reads from it */
+        /* The parsed dpkg status file its readers share (dpkg.c), and how
+         * to drop it: this module does not need the parser. */
+        void *dpkg_status;
+        void (*dpkg_status_unref)(void *status);
 } Sysroot;
 
 int sysroot_open(const char *path, Sysroot **ret, ObError *err);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "fs.h"
 #include "util.h"
@@ -25,16 +26,26 @@ static char *strip_dup(const char *s, size_t n)
         return xstrndup(s, n);
 }
 
+/* Room for one more of n items: the array doubles when n is a power of
+ * two, so that a status file of thousands of paragraphs is not copied at
+ * each one. */
+static void *grow(void *v, size_t n, size_t size)
+{
+        if (n > 0 && (n & (n - 1)) != 0)
+                return v;
+        return xrealloc(v, (n > 0 ? 2 * n : 1) * size);
+}
+
 static DpkgParagraph *status_new_paragraph(DpkgStatus *s)
 {
-        s->paragraphs = xrealloc(s->paragraphs, (s->n_paragraphs + 1) * sizeof(DpkgParagraph));
+        s->paragraphs = grow(s->paragraphs, s->n_paragraphs, sizeof(DpkgParagraph));
         s->paragraphs[s->n_paragraphs] = (DpkgParagraph){ 0 };
         return &s->paragraphs[s->n_paragraphs++];
 }
 
 static DpkgField *paragraph_add(DpkgParagraph *p, const char *line, const char *colon, const char *end)
 {
-        p->fields = xrealloc(p->fields, (p->n_fields + 1) * sizeof(DpkgField));
+        p->fields = grow(p->fields, p->n_fields, sizeof(DpkgField));
         p->fields[p->n_fields] = (DpkgField){
                 .name = strip_dup(line, (size_t) (colon - line)),
                 .value = strip_dup(colon + 1, (size_t) (end - colon - 1)),
@@ -47,15 +58,19 @@ static void field_continue(DpkgField *f, const char *line, const char *end)
         size_t n = (size_t) (end - line);
         while (n > 0 && is_blank(line[n - 1]))
                 n--;
-        _cleanup_free_ char *more = xstrndup(line, n);
-        char *joined = xasprintf("%s\n%s", f->value, more);
-        free(f->value);
-        f->value = joined;
+        /* Appended in place: a long Description or Conffiles is not
+         * copied again at each of its lines. */
+        size_t have = strlen(f->value);
+        f->value = xrealloc(f->value, have + 1 + n + 1);
+        f->value[have] = '\n';
+        memcpy(f->value + have + 1, line, n);
+        f->value[have + 1 + n] = '\0';
 }
 
 DpkgStatus *dpkg_status_parse(const char *text)
 {
         DpkgStatus *s = xcalloc(1, sizeof(*s));
+        s->n_ref = 1;
         DpkgParagraph *para = NULL;
         DpkgField *last = NULL;
 
@@ -128,21 +143,54 @@ int dpkg_status_check(const char *text, const char *file, ObError *err)
         return 0;
 }
 
+static void status_unref(void *s)
+{
+        dpkg_status_free(s);
+}
+
+static bool same_version(const struct stat *a, const struct stat *b)
+{
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+               a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+               a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 int dpkg_status_load(Sysroot *root, DpkgStatus **ret, ObError *err)
 {
         _cleanup_free_ char *path = sysroot_host_path(root, "/var/lib/dpkg/status");
+        DpkgStatus *known = root->dpkg_status;
+        /* Looked at before the read: a file replaced meanwhile is read
+         * again by the next reader, not taken for the one read. */
+        struct stat st;
+        bool stated = stat(path, &st) == 0;
+        if (known && stated && same_version(&known->st, &st)) {
+                known->n_ref++;
+                *ret = known;
+                return 0;
+        }
         _cleanup_free_ char *text = NULL;
         int r = read_file(path, &text, NULL, err);
         if (r < 0)
                 return r;
-        *ret = dpkg_status_parse(text);
+        DpkgStatus *s = dpkg_status_parse(text);
+        s->text = TAKE_PTR(text);
+        if (stated) {
+                s->st = st;
+                s->n_ref++; /* the sysroot's */
+                if (root->dpkg_status_unref)
+                        root->dpkg_status_unref(root->dpkg_status);
+                root->dpkg_status = s;
+                root->dpkg_status_unref = status_unref;
+        }
+        *ret = s;
         return 0;
 }
 
 void dpkg_status_free(DpkgStatus *s)
 {
-        if (!s)
+        if (!s || --s->n_ref > 0)
                 return;
+        free(s->text);
         for (size_t i = 0; i < s->n_paragraphs; i++) {
                 DpkgParagraph *p = &s->paragraphs[i];
                 for (size_t k = 0; k < p->n_fields; k++) {

@@ -234,23 +234,20 @@ static size_t count_lines(const char *text, size_t size)
 int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err)
 {
         _cleanup_(pkgdb_freep) Pkgdb *db = xcalloc(1, sizeof(*db));
-        _cleanup_free_ char *text = NULL;
-        const char *status_path = "/var/lib/dpkg/status";
         int r;
 
         db->root = sysroot_ref(root);
-        r = read_sysroot_file(root, status_path, &text, NULL, err);
+        r = dpkg_status_load(root, &db->status, err);
         if (r == -ENOENT) {
                 *ret = NULL;
                 return 0;
         }
         if (r < 0)
                 return r;
-        _cleanup_free_ char *shown = sysroot_host_path(root, status_path);
-        r = dpkg_status_check(text, shown, err);
+        _cleanup_free_ char *shown = sysroot_host_path(root, "/var/lib/dpkg/status");
+        r = dpkg_status_check(db->status->text, shown, err);
         if (r < 0)
                 return r;
-        db->status = dpkg_status_parse(text);
         find_merged(db);
 
         for (size_t i = 0; i < db->status->n_paragraphs; i++) {

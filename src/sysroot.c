@@ -70,6 +70,8 @@ void sysroot_free(Sysroot *s)
 {
         if (!s || --s->n_ref > 0)
                 return;
+        if (s->dpkg_status_unref)
+                s->dpkg_status_unref(s->dpkg_status);
         if (s->fd >= 0)
                 close(s->fd);
         free(s->path);

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <regex.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -198,6 +199,92 @@ START_TEST(test_package_version_no_database)
 }
 END_TEST
 
+/* Every reader of a sysroot's database gets the one parsed copy while the
+ * file is unchanged; a replaced file is read again, and a reference to the
+ * old copy stays good. */
+START_TEST(test_load_shared)
+{
+        char dir[256];
+        test_tmpdir(dir, sizeof(dir), "dpkg-shared");
+        test_mk_dir(dir, "var", 0755);
+        test_mk_dir(dir, "var/lib", 0755);
+        test_mk_dir(dir, "var/lib/dpkg", 0755);
+        test_mk_file(dir, "var/lib/dpkg/status",
+                     "Package: tool\nStatus: install ok installed\nVersion: 1.0\nDescription: a\n long\n text\n", 0644);
+        ObError e = { 0 };
+        Sysroot *root = NULL;
+        ck_assert_msg(sysroot_open(dir, &root, &e) == 0, "%s", e.msg);
+
+        DpkgStatus *a = NULL, *b = NULL, *c = NULL;
+        ck_assert_msg(dpkg_status_load(root, &a, &e) == 0, "%s", e.msg);
+        ck_assert_msg(dpkg_status_load(root, &b, &e) == 0, "%s", e.msg);
+        ck_assert_ptr_eq(a, b);
+        ck_assert_str_eq(dpkg_paragraph_get(&a->paragraphs[0], "Description"), "a\n long\n text");
+        ck_assert_ptr_nonnull(strstr(a->text, "Version: 1.0\n"));
+        dpkg_status_free(b);
+        char *v = NULL;
+        ck_assert_msg(dpkg_package_version(root, "tool", &v, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "1.0");
+        free(v);
+
+        /* dpkg replaces its database by renaming a new file over it */
+        test_mk_file(dir, "var/lib/dpkg/status.new", "Package: tool\nStatus: install ok installed\nVersion: 2.0\n",
+                     0644);
+        _cleanup_free_ char *from = xasprintf("%s/var/lib/dpkg/status.new", dir);
+        _cleanup_free_ char *to = xasprintf("%s/var/lib/dpkg/status", dir);
+        ck_assert_int_eq(rename(from, to), 0);
+        ck_assert_msg(dpkg_status_load(root, &c, &e) == 0, "%s", e.msg);
+        ck_assert_ptr_ne(a, c);
+        ck_assert_str_eq(dpkg_paragraph_get(&c->paragraphs[0], "Version"), "2.0");
+        ck_assert_str_eq(dpkg_paragraph_get(&a->paragraphs[0], "Version"), "1.0");
+        v = NULL;
+        ck_assert_msg(dpkg_package_version(root, "tool", &v, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(v, "2.0");
+        free(v);
+
+        /* the sysroot goes before the readers' references */
+        sysroot_free(root);
+        ck_assert_str_eq(dpkg_paragraph_get(&c->paragraphs[0], "Version"), "2.0");
+        dpkg_status_free(a);
+        dpkg_status_free(c);
+        test_rm_rf(dir);
+}
+END_TEST
+
+/* Many continuation lines and paragraphs: each value grows in place, each
+ * array by doubling, and every line is still there. */
+START_TEST(test_parse_long)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        {
+                _cleanup_fclose_ FILE *f = open_memstream(&text, &size);
+                for (int i = 0; i < 300; i++) {
+                        fprintf(f, "Package: p%d\nStatus: install ok installed\nConffiles:\n", i);
+                        for (int k = 0; k < 40; k++)
+                                fprintf(f, " /etc/p%d/%d.conf 0123 \n", i, k);
+                        fprintf(f, "Version: %d\n\n", i);
+                }
+        }
+        _cleanup_(dpkg_status_freep) DpkgStatus *s = dpkg_status_parse(text);
+        ck_assert_uint_eq(s->n_paragraphs, 300);
+        for (int i = 0; i < 300; i++) {
+                const DpkgParagraph *p = &s->paragraphs[i];
+                ck_assert_uint_eq(p->n_fields, 4);
+                _cleanup_free_ char *want = NULL;
+                size_t n = 0;
+                {
+                        _cleanup_fclose_ FILE *f = open_memstream(&want, &n);
+                        for (int k = 0; k < 40; k++)
+                                fprintf(f, "\n /etc/p%d/%d.conf 0123", i, k);
+                }
+                ck_assert_str_eq(dpkg_paragraph_get(p, "Conffiles"), want);
+                _cleanup_free_ char *version = xasprintf("%d", i);
+                ck_assert_str_eq(dpkg_paragraph_get(p, "Version"), version);
+        }
+}
+END_TEST
+
 START_TEST(test_paragraph_files)
 {
         _cleanup_(sysroot_freep) Sysroot *root = open_root();
@@ -306,6 +393,7 @@ static Suite *dpkg_suite(void)
         TCase *tc = tcase_create("parse");
         tcase_add_test(tc, test_parse_paragraphs);
         tcase_add_test(tc, test_parse_continuation);
+        tcase_add_test(tc, test_parse_long);
         tcase_add_test(tc, test_parse_damaged);
         tcase_add_test(tc, test_installed);
         tcase_add_test(tc, test_find_installed);
@@ -317,6 +405,7 @@ static Suite *dpkg_suite(void)
         tcase_add_test(tc, test_package_version);
         tcase_add_test(tc, test_package_version_no_database);
         tcase_add_test(tc, test_paragraph_files);
+        tcase_add_test(tc, test_load_shared);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("tag");
