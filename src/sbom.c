@@ -11,6 +11,7 @@
 #include "config.h"
 #include "digest.h"
 #include "dpkg.h"
+#include "json-text.h"
 #include "layer-facts.h"
 #include "log.h"
 #include "util.h"
@@ -400,8 +401,7 @@ char *sbom_generic_purl(const char *name, const char *version, const char *url)
 
 char *sbom_text(json_t *doc)
 {
-        _cleanup_free_ char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(1));
-        return text ? xasprintf("%s\n", text) : NULL;
+        return json_text_sorted(doc, 1, "\n");
 }
 
 int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_t n_downloads, int64_t created,

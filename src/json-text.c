@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+#include "json-text.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+typedef struct Text {
+        char *p;
+        size_t n, cap;
+} Text;
+
+static void reserve(Text *t, size_t more)
+{
+        if (t->n + more <= t->cap)
+                return;
+        while (t->n + more > t->cap)
+                t->cap = t->cap ? t->cap * 2 : 4096;
+        t->p = xrealloc(t->p, t->cap);
+}
+
+static void put(Text *t, const char *s, size_t n)
+{
+        reserve(t, n);
+        memcpy(t->p + t->n, s, n);
+        t->n += n;
+}
+
+static void put_indent(Text *t, unsigned indent, unsigned depth)
+{
+        size_t n = (size_t) indent * depth;
+        reserve(t, n + 1);
+        t->p[t->n++] = '\n';
+        memset(t->p + t->n, ' ', n);
+        t->n += n;
+}
+
+/* As jansson escapes a string without JSON_ENSURE_ASCII or
+ * JSON_ESCAPE_SLASH: the quote, the backslash and control characters. */
+static void put_string(Text *t, const char *s, size_t n)
+{
+        reserve(t, n + 2);
+        t->p[t->n++] = '"';
+        size_t start = 0;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) s[i];
+                if (c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                put(t, s + start, i - start);
+                start = i + 1;
+                char esc[8];
+                switch (c) {
+                case '"':
+                        put(t, "\\\"", 2);
+                        break;
+                case '\\':
+                        put(t, "\\\\", 2);
+                        break;
+                case '\b':
+                        put(t, "\\b", 2);
+                        break;
+                case '\f':
+                        put(t, "\\f", 2);
+                        break;
+                case '\n':
+                        put(t, "\\n", 2);
+                        break;
+                case '\r':
+                        put(t, "\\r", 2);
+                        break;
+                case '\t':
+                        put(t, "\\t", 2);
+                        break;
+                default:
+                        snprintf(esc, sizeof(esc), "\\u%04X", c);
+                        put(t, esc, 6);
+                        break;
+                }
+        }
+        put(t, s + start, n - start);
+        put(t, "\"", 1);
+}
+
+typedef struct Key {
+        const char *key;
+        size_t len;
+        json_t *value;
+} Key;
+
+/* jansson's order of keys: bytes, then the shorter first. */
+static int key_cmp(const void *a, const void *b)
+{
+        const Key *x = a, *y = b;
+        int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+        if (c)
+                return c;
+        return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static int put_value(Text *t, const json_t *j, unsigned indent, unsigned depth)
+{
+        char buf[32];
+        switch (json_typeof(j)) {
+        case JSON_NULL:
+                put(t, "null", 4);
+                return 0;
+        case JSON_TRUE:
+                put(t, "true", 4);
+                return 0;
+        case JSON_FALSE:
+                put(t, "false", 5);
+                return 0;
+        case JSON_INTEGER: {
+                int n = snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+                put(t, buf, (size_t) n);
+                return 0;
+        }
+        case JSON_REAL: {
+                /* Rare in our documents: jansson's own formatting. */
+                char *s = json_dumps(j, JSON_ENCODE_ANY);
+                if (!s)
+                        return -1;
+                put(t, s, strlen(s));
+                free(s);
+                return 0;
+        }
+        case JSON_STRING:
+                put_string(t, json_string_value(j), json_string_length(j));
+                return 0;
+        case JSON_ARRAY: {
+                size_t n = json_array_size(j);
+                if (n == 0) {
+                        put(t, "[]", 2);
+                        return 0;
+                }
+                put(t, "[", 1);
+                put_indent(t, indent, depth + 1);
+                for (size_t i = 0; i < n; i++) {
+                        if (put_value(t, json_array_get(j, i), indent, depth + 1) < 0)
+                                return -1;
+                        if (i + 1 < n) {
+                                put(t, ",", 1);
+                                put_indent(t, indent, depth + 1);
+                        } else {
+                                put_indent(t, indent, depth);
+                        }
+                }
+                put(t, "]", 1);
+                return 0;
+        }
+        case JSON_OBJECT: {
+                size_t n = json_object_size(j);
+                if (n == 0) {
+                        put(t, "{}", 2);
+                        return 0;
+                }
+                put(t, "{", 1);
+                _cleanup_free_ Key *keys = xcalloc(n, sizeof(Key));
+                size_t k = 0;
+                for (void *it = json_object_iter((json_t *) j); it && k < n;
+                     it = json_object_iter_next((json_t *) j, it), k++)
+                        keys[k] = (Key){ .key = json_object_iter_key(it),
+                                         .len = json_object_iter_key_len(it),
+                                         .value = json_object_iter_value(it) };
+                qsort(keys, k, sizeof(Key), key_cmp);
+                put_indent(t, indent, depth + 1);
+                for (size_t i = 0; i < k; i++) {
+                        put_string(t, keys[i].key, keys[i].len);
+                        put(t, ": ", 2);
+                        if (put_value(t, keys[i].value, indent, depth + 1) < 0)
+                                return -1;
+                        if (i + 1 < k) {
+                                put(t, ",", 1);
+                                put_indent(t, indent, depth + 1);
+                        } else {
+                                put_indent(t, indent, depth);
+                        }
+                }
+                put(t, "}", 1);
+                return 0;
+        }
+        }
+        return -1;
+}
+
+char *json_text_sorted(const json_t *j, unsigned indent, const char *suffix)
+{
+        if (!j || (!json_is_object(j) && !json_is_array(j)) || indent < 1 || indent > 31)
+                return NULL;
+        Text t = { 0 };
+        if (put_value(&t, j, indent, 0) < 0) {
+                free(t.p);
+                return NULL;
+        }
+        if (suffix)
+                put(&t, suffix, strlen(suffix));
+        put(&t, "", 1);
+        return t.p;
+}
