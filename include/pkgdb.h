@@ -47,6 +47,7 @@ typedef struct Pkgdb {
         size_t n_texts;
         char **merged;        /* top-level directories that are links into usr/ ("lib", "bin"...) */
         struct Md5Cache *md5; /* a reference (md5-cache.h), or NULL: every md5 is computed */
+        unsigned threads;     /* that read the files of the records; 0 or 1: the caller's alone */
 } Pkgdb;
 
 /* Loads root's database. A sysroot without var/lib/dpkg/status gives 0 and

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -409,6 +411,44 @@ static inline void md_ctx_freep(EVP_MD_CTX **c)
         EVP_MD_CTX_free(*c);
 }
 
+/* The md5 in hex, as dpkg's md5sums files list it, of fd's bytes (else of
+ * size bytes of data). 0, -errno of a failed read, or ENOSYS (positive)
+ * when OpenSSL has no md5. Touches nothing shared: it runs on threads. */
+static int md5_hex(int fd, const char *data, size_t size, char ret[static 33])
+{
+        _cleanup_(md_ctx_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
+                return ENOSYS;
+        if (fd < 0) {
+                EVP_DigestUpdate(ctx, data, size);
+        } else {
+                char buf[65536];
+                for (;;) {
+                        ssize_t n = read(fd, buf, sizeof(buf));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                return -errno;
+                        if (n == 0)
+                                break;
+                        EVP_DigestUpdate(ctx, buf, (size_t) n);
+                }
+        }
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        EVP_DigestFinal_ex(ctx, md, &len);
+        for (unsigned i = 0; i < len && i < 16; i++)
+                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        return 0;
+}
+
+static int md5_error(int r, const Entry *e, ObError *err)
+{
+        if (r == ENOSYS)
+                return ob_error_plain(err, ENOMEM, "OpenSSL: md5 is not available");
+        return ob_error_set(err, -r, "cannot read '/%s'", e->path);
+}
+
 /* The md5 of an entry's bytes in hex, as dpkg's md5sums files list it. */
 static int entry_md5(Md5Cache *md5_cache, const Plan *p, const Entry *e, char ret[static 33], ObError *err)
 {
@@ -422,31 +462,102 @@ static int entry_md5(Md5Cache *md5_cache, const Plan *p, const Entry *e, char re
         bool keyed = fd >= 0 && md5_cache && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
         if (keyed && md5_cache_lookup(md5_cache, &st, ret))
                 return 0;
-        _cleanup_(md_ctx_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
-                return ob_error_plain(err, ENOMEM, "OpenSSL: md5 is not available");
-        if (data) {
-                EVP_DigestUpdate(ctx, data, e->type == ENTRY_FILE ? e->size : strlen(data));
-        } else {
-                char buf[65536];
-                for (;;) {
-                        ssize_t n = read(fd, buf, sizeof(buf));
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n < 0)
-                                return ob_error_set(err, errno, "cannot read '/%s'", e->path);
-                        if (n == 0)
-                                break;
-                        EVP_DigestUpdate(ctx, buf, (size_t) n);
-                }
-        }
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned len = 0;
-        EVP_DigestFinal_ex(ctx, md, &len);
-        for (unsigned i = 0; i < len && i < 16; i++)
-                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        int r = md5_hex(fd, data, data ? (e->type == ENTRY_FILE ? e->size : strlen(data)) : 0, ret);
+        if (r != 0)
+                return md5_error(r, e, err);
         if (keyed)
                 md5_cache_store(md5_cache, &st, ret);
+        return 0;
+}
+
+/* An entry a record lists, and its md5 once known. */
+typedef struct Md5Item {
+        const Entry *e;
+        int fd; /* open while its bytes are still to be read, else -1 */
+        struct stat st;
+        bool keyed; /* st says what the md5 cache may remember it by */
+        int error;  /* of md5_hex() */
+        char md5[33];
+} Md5Item;
+
+typedef struct Md5Batch {
+        Md5Item *v;
+        size_t n;
+        atomic_size_t next;
+} Md5Batch;
+
+static void *md5_batch_work(void *userdata)
+{
+        Md5Batch *b = userdata;
+        for (size_t i; (i = atomic_fetch_add(&b->next, 1)) < b->n;)
+                if (b->v[i].fd >= 0)
+                        b->v[i].error = md5_hex(b->v[i].fd, NULL, 0, b->v[i].md5);
+        return NULL;
+}
+
+/* Descriptors open at once: a layer may hold tens of thousands of files. */
+#define MD5_BATCH 64
+
+/* Reads the open files of v[0, n) on up to threads threads, this one
+ * included. */
+static void md5_batch_read(Md5Item *v, size_t n, unsigned threads)
+{
+        Md5Batch b = { .v = v, .n = n };
+        atomic_init(&b.next, 0);
+        pthread_t tid[MD5_BATCH];
+        size_t started = 0;
+        size_t want = threads < n ? threads : n;
+        for (; started + 1 < want; started++)
+                if (pthread_create(&tid[started], NULL, md5_batch_work, &b) != 0)
+                        break; /* fewer threads: this one does the rest */
+        md5_batch_work(&b);
+        for (size_t i = 0; i < started; i++)
+                pthread_join(tid[i], NULL);
+}
+
+/* The md5 of each entry of v, as entry_md5() gives it. The files of a tool
+ * are tens of megabytes (curl's 20 MB), read while nothing else runs:
+ * their bytes are hashed on threads. Opening them stays on this thread,
+ * which tells the input journal what was read. */
+static int entries_md5(Md5Cache *md5_cache, const Plan *p, Md5Item *v, size_t n, unsigned threads, ObError *err)
+{
+        for (size_t start = 0; start < n; start += MD5_BATCH) {
+                size_t end = n - start < MD5_BATCH ? n : start + MD5_BATCH;
+                int r = 0;
+                for (size_t i = start; i < end && r == 0; i++) {
+                        Md5Item *it = &v[i];
+                        const char *data = NULL;
+                        int fd = entry_open(p, it->e, &data, err);
+                        if (fd < 0 && !data) {
+                                r = fd;
+                                break;
+                        }
+                        if (data) {
+                                it->error = md5_hex(-1, data, it->e->type == ENTRY_FILE ? it->e->size : strlen(data),
+                                                    it->md5);
+                                continue;
+                        }
+                        it->fd = fd;
+                        it->keyed = md5_cache && fstat(fd, &it->st) == 0 && S_ISREG(it->st.st_mode);
+                        if (it->keyed && md5_cache_lookup(md5_cache, &it->st, it->md5)) {
+                                it->keyed = false;
+                                close(TAKE_FD(it->fd));
+                        }
+                }
+                if (r == 0)
+                        md5_batch_read(v + start, end - start, threads);
+                for (size_t i = start; i < end; i++) {
+                        Md5Item *it = &v[i];
+                        if (it->fd >= 0)
+                                close(TAKE_FD(it->fd));
+                        if (r == 0 && it->error != 0)
+                                r = md5_error(it->error, it->e, err);
+                        if (r == 0 && it->keyed)
+                                md5_cache_store(md5_cache, &it->st, it->md5);
+                }
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -550,6 +661,26 @@ int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
         if (r < 0)
                 return r;
 
+        /* Each file's owner once, and the md5 of those the records list
+         * (the records added below are no package's files). */
+        size_t n_entries = p->n;
+        _cleanup_free_ const PkgdbPackage **owners = xcalloc(n_entries + 1, sizeof(PkgdbPackage *));
+        _cleanup_free_ Md5Item *items = xcalloc(n_entries + 1, sizeof(Md5Item));
+        _cleanup_free_ size_t *item_of = xcalloc(n_entries + 1, sizeof(size_t));
+        size_t n_items = 0;
+        for (size_t i = 0; i < n_entries; i++) {
+                const Entry *e = &p->entries[i];
+                const PkgdbPackage *pkg = is_content(e) ? pkgdb_entry_owner(db, e) : NULL;
+                if (!pkg || !used[pkg - db->packages])
+                        continue;
+                owners[i] = pkg;
+                item_of[i] = n_items;
+                items[n_items++] = (Md5Item){ .e = e, .fd = -1 };
+        }
+        r = entries_md5(db->md5, p, items, n_items, db->threads, err);
+        if (r < 0)
+                return r;
+
         const char *last_name = NULL;
         for (size_t k = 0; k < db->n_packages; k++) {
                 if (!used[k])
@@ -561,16 +692,9 @@ int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
                         _cleanup_fclose_ FILE *f = open_memstream(&md5sums, &size);
                         if (!f)
                                 abort();
-                        for (size_t i = 0; i < p->n; i++) {
-                                const Entry *e = &p->entries[i];
-                                if (!is_content(e) || pkgdb_entry_owner(db, e) != pkg)
-                                        continue;
-                                char md5[33];
-                                r = entry_md5(db->md5, p, e, md5, err);
-                                if (r < 0)
-                                        return r;
-                                fprintf(f, "%s  %s\n", md5, e->path);
-                        }
+                        for (size_t i = 0; i < n_entries; i++)
+                                if (owners[i] == pkg)
+                                        fprintf(f, "%s  %s\n", items[item_of[i]].md5, p->entries[i].path);
                 }
                 /* A package installed for two architectures: the second
                  * gets dpkg's qualified name. */

@@ -5,6 +5,7 @@
  * is made by each test. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -294,6 +295,71 @@ START_TEST(test_records_md5_cache)
 }
 END_TEST
 
+/* More files than are read in one batch, some larger than one read, on one
+ * thread and on several: the same records, and each md5 the one md5sum(1)
+ * gives. */
+START_TEST(test_records_threads)
+{
+        char dir[4096];
+        test_tmpdir(dir, sizeof(dir), "pkgdb-threads");
+        _cleanup_free_ char *list = NULL;
+        size_t list_size = 0;
+        {
+                _cleanup_fclose_ FILE *f = open_memstream(&list, &list_size);
+                fputs("/usr\n/usr/share\n/usr/share/many\n", f);
+                for (int i = 0; i < 150; i++)
+                        fprintf(f, "/usr/share/many/f%03d\n", i);
+        }
+        for (const char *d = "usr\0usr/share\0usr/share/many\0var\0var/lib\0var/lib/dpkg\0var/lib/dpkg/info\0"; *d;
+             d += strlen(d) + 1)
+                test_mk_dir(dir, d, 0755);
+        test_mk_file(dir, "var/lib/dpkg/status",
+                     "Package: many\nStatus: install ok installed\nArchitecture: all\nVersion: 1\n", 0644);
+        test_mk_file(dir, "var/lib/dpkg/info/many.list", list, 0644);
+        for (int i = 0; i < 150; i++) {
+                /* up to 300 kB: several reads of 64 kB */
+                size_t size = (size_t) (i * 2003) % 300000;
+                _cleanup_free_ char *bytes = xmalloc(size + 1);
+                for (size_t k = 0; k < size; k++)
+                        bytes[k] = (char) ('a' + (k * 7 + (size_t) i) % 26);
+                bytes[size] = '\0';
+                _cleanup_free_ char *rel = xasprintf("usr/share/many/f%03d", i);
+                test_mk_file(dir, rel, bytes, 0644);
+        }
+
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(dir);
+        _cleanup_(pkgdb_freep) Pkgdb *db = NULL;
+        ObError err = { 0 };
+        ck_assert_msg(pkgdb_load(root, &db, &err) == 0, "%s", err.msg);
+        _cleanup_free_ char *one = NULL, *several = NULL;
+        char **sums[] = { &one, &several };
+        static const unsigned threads[] = { 1, 4 };
+        for (size_t t = 0; t < ELEMENTSOF(threads); t++) {
+                db->threads = threads[t];
+                _cleanup_plan_ Plan p = { 0 };
+                PlanCopyOptions o = { .dst = "/usr/share/many", .src = "/usr/share/many", .why = "test" };
+                ck_assert_msg(plan_add_host(&p, root, &o, &err) == 0, "%s", err.msg);
+                ck_assert_msg(plan_finish(&p, 0, &err) == 0, "%s", err.msg);
+                ck_assert_msg(pkgdb_add_records(db, &p, 0, &err) == 0, "%s", err.msg);
+                *sums[t] = xstrdup(test_must_find(&p, "var/lib/dpkg/status.d/many.md5sums")->data);
+        }
+        ck_assert_str_eq(one, several);
+
+        _cleanup_free_ char *cmd = xasprintf("cd '%s' && md5sum usr/share/many/f*", dir);
+        FILE *f = popen(cmd, "r");
+        ck_assert_ptr_nonnull(f);
+        char line[4096];
+        size_t n = 0;
+        while (fgets(line, sizeof(line), f)) {
+                ck_assert_msg(strstr(one, line) != NULL, "md5sum says %s", line);
+                n++;
+        }
+        ck_assert_int_eq(pclose(f), 0);
+        ck_assert_uint_eq(n, 150);
+        test_rm_rf(dir);
+}
+END_TEST
+
 START_TEST(test_no_database)
 {
         _cleanup_(sysroot_freep) Sysroot *root = NULL;
@@ -353,6 +419,7 @@ static Suite *pkgdb_suite(void)
         tcase_add_test(tc, test_stanza);
         tcase_add_test(tc, test_records);
         tcase_add_test(tc, test_records_md5_cache);
+        tcase_add_test(tc, test_records_threads);
         tcase_add_test(tc, test_no_database);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_distro);
