@@ -235,7 +235,7 @@ int main(int argc, char **argv)
         /* Tar headers store names as UTF-8 whatever the user's locale is. */
         setlocale(LC_CTYPE, "C.UTF-8");
         cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        /* Each job holds two 1 MiB chunks and a compressor: more than 8
+        /* Each job holds a 1 MiB chunk and a compressor: more than 8
          * buys little on one layer and costs memory. */
         ctx.jobs = cpus > 8 ? 8 : cpus > 0 ? (unsigned) cpus : 1;
 
