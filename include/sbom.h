@@ -50,3 +50,6 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
 /* The bytes of a document as `oci-build sbom` writes them and as the
  * layout stores them: sorted keys, an indent of one, a final newline. */
 char *sbom_text(json_t *doc);
+/* Stores sbom_text()'s bytes as a blob of l, written as they are made:
+ * the text of a large image's document is megabytes, never held whole. */
+int sbom_put_blob(Layout *l, json_t *doc, char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size, ObError *err);

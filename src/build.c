@@ -2,6 +2,7 @@
 #include "build.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
 #include <time.h>
 
@@ -878,6 +879,9 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
         /* Every record is planned (build_add() comes first): the
          * database's index would only weigh on the compression. */
         pkgdb_free(TAKE_PTR(b->pkgdb));
+        /* Its many small blocks leave free pages all over the heap: give
+         * them back before the compressors need theirs. */
+        malloc_trim(0);
         free(b->results);
         b->results = xcalloc(b->n_images + 1, sizeof(BuildResult));
         for (size_t i = 0; i < b->n_images; i++) {

@@ -117,6 +117,11 @@ static void stop_workers(Compressor *c)
         c->n_workers = 0;
 }
 
+unsigned compress_gzip_slots(unsigned threads)
+{
+        return threads <= 1 ? 1 : threads + 1;
+}
+
 int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink sink, void *userdata, Compressor **ret,
                    ObError *err)
 {
@@ -133,14 +138,24 @@ int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink 
         c->chunk = chunk_size ? chunk_size : COMPRESS_CHUNK_DEFAULT;
         c->sink = sink;
         c->userdata = userdata;
-        c->z = libdeflate_alloc_compressor(level);
-        if (!c->z)
+        /* One thread: compress in place, with c->z. More: workers, each with
+         * its own compressor (the first one also sizes the buffers), and
+         * one slot more than workers so the caller fills one while the
+         * others are compressed. The near-optimal compressors of the higher
+         * levels weigh megabytes each: none is left idle. */
+        struct libdeflate_compressor *first = libdeflate_alloc_compressor(level);
+        if (!first)
                 return ob_error_plain(err, ENOMEM, "cannot allocate a gzip compressor");
-        /* One thread: compress in place. More: workers, and twice as many
-         * slots so the caller fills one while the others are compressed. */
-        c->n_slots = threads == 1 ? 1 : threads * 2;
+        size_t bound = libdeflate_gzip_compress_bound(first, c->chunk);
+        if (threads == 1)
+                c->z = first;
+        else {
+                c->n_threads = threads;
+                c->worker_z = xcalloc(threads, sizeof(*c->worker_z));
+                c->worker_z[0] = first;
+        }
+        c->n_slots = compress_gzip_slots(threads);
         c->slots = xcalloc(c->n_slots, sizeof(Slot));
-        size_t bound = libdeflate_gzip_compress_bound(c->z, c->chunk);
         for (unsigned i = 0; i < c->n_slots; i++) {
                 c->slots[i].in = xmalloc(c->chunk);
                 c->slots[i].out_cap = bound;
@@ -151,12 +166,11 @@ int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink 
                 pthread_mutex_init(&c->lock, /* attr= */ NULL);
                 pthread_cond_init(&c->work, /* attr= */ NULL);
                 pthread_cond_init(&c->done, /* attr= */ NULL);
-                c->n_threads = threads;
                 c->workers = xcalloc(threads, sizeof(pthread_t));
-                c->worker_z = xcalloc(threads, sizeof(*c->worker_z));
                 c->threads_ok = true;
                 for (unsigned i = 0; i < threads; i++) {
-                        c->worker_z[i] = libdeflate_alloc_compressor(level);
+                        if (i > 0)
+                                c->worker_z[i] = libdeflate_alloc_compressor(level);
                         _cleanup_free_ WorkerArg *wa = xmalloc(sizeof(*wa));
                         *wa = (WorkerArg){ .c = c, .index = i };
                         if (!c->worker_z[i] || pthread_create(&c->workers[i], /* attr= */ NULL, worker_main, wa) != 0)
@@ -176,8 +190,8 @@ int compressor_new_zstd(int level, unsigned threads, CompressSink sink, void *us
                                       COMPRESS_ZSTD_LEVEL_MIN, COMPRESS_ZSTD_LEVEL_MAX);
         if (threads < 1)
                 threads = 1;
-        if (threads > 64)
-                threads = 64;
+        if (threads > COMPRESS_ZSTD_WORKERS_MAX)
+                threads = COMPRESS_ZSTD_WORKERS_MAX;
         _cleanup_(compressor_freep) Compressor *c = xcalloc(1, sizeof(*c));
         c->sink = sink;
         c->userdata = userdata;
@@ -186,9 +200,9 @@ int compressor_new_zstd(int level, unsigned threads, CompressSink sink, void *us
         if (!c->zstd)
                 return ob_error_plain(err, ENOMEM, "cannot allocate a zstd compressor");
         /* At least one worker, even for -j1: libzstd's output is the same for
-         * any number of workers from one up, and differs without them. The
-         * job size bounds the memory each worker holds. No checksum, no
-         * content size: the frame is a function of the input alone. */
+         * any number of workers from one up, and differs without them. No
+         * checksum, no content size: the frame is a function of the input
+         * alone. */
         size_t r = ZSTD_CCtx_setParameter(c->zstd, ZSTD_c_compressionLevel, level);
         if (!ZSTD_isError(r))
                 r = ZSTD_CCtx_setParameter(c->zstd, ZSTD_c_nbWorkers, (int) threads);
@@ -197,8 +211,7 @@ int compressor_new_zstd(int level, unsigned threads, CompressSink sink, void *us
         if (!ZSTD_isError(r))
                 r = ZSTD_CCtx_setParameter(c->zstd, ZSTD_c_checksumFlag, 0);
         if (ZSTD_isError(r))
-                return ob_error_plain(err, ENOTSUP, "cannot set up zstd compression with %u threads: %s", threads,
-                                      ZSTD_getErrorName(r));
+                return ob_error_plain(err, ENOTSUP, "cannot set up zstd compression: %s", ZSTD_getErrorName(r));
         c->zout_cap = ZSTD_CStreamOutSize();
         c->zout = xmalloc(c->zout_cap);
         *ret = TAKE_PTR(c);

@@ -5,6 +5,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <libdeflate.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,10 @@ static int layer_write_cold(Layout *l, const Plan *p, const LayerOptions *o, Oci
         if (r < 0)
                 return r;
         compressor_free(TAKE_PTR(s.gz));
+        /* The tar writer's and the hashers' small blocks leave free pages
+         * all over the heap; given back, they do not add up from one layer
+         * to the next. */
+        malloc_trim(0);
         sha256_final(&s.tar_hash, diff_id);
         r = layout_blob_commit(l, TAKE_PTR(s.blob), digest, &size, err);
         if (r < 0)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 #include "process.h"
 #include "tmpfile.h"
 #include "util.h"
+
+/* glibc's own default, before it starts to move it. */
+#define MALLOC_MMAP_THRESHOLD (128 * 1024)
 
 static const Command *const commands[] = {
         &command_base,  &command_tool, &command_app,  &command_compose, &command_list,    &command_show,
@@ -222,10 +226,16 @@ int main(int argc, char **argv)
         long cpus;
         int c, r, index;
 
+        /* glibc raises its mmap threshold to the size of each large block
+         * freed, after which the megabyte buffers of the compressors and of
+         * the package database come from the heap and stay in it once
+         * freed, so each layer adds to the peak. A fixed threshold keeps
+         * every large buffer in its own mapping, returned when freed. */
+        mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD);
         /* Tar headers store names as UTF-8 whatever the user's locale is. */
         setlocale(LC_CTYPE, "C.UTF-8");
         cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        /* Each job holds two 1 MiB chunks and a compressor: more than 8
+        /* Each job holds a 1 MiB chunk and a compressor: more than 8
          * buys little on one layer and costs memory. */
         ctx.jobs = cpus > 8 ? 8 : cpus > 0 ? (unsigned) cpus : 1;
 

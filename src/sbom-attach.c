@@ -119,19 +119,17 @@ int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, 
         int r = sbom_image(l, spec->name, downloads, n, created, facts, &doc, err);
         if (r < 0)
                 return ob_error_wrap(err, "the SBOM of '%s'", spec->name);
-        _cleanup_free_ char *text = sbom_text(doc);
-        if (!text)
-                return ob_error_plain(err, ENOMEM, "cannot write the SPDX document of '%s'", spec->name);
-
         char sdigest[DIGEST_STRING_MAX], edigest[DIGEST_STRING_MAX], adigest[DIGEST_STRING_MAX];
-        r = layout_put_blob(l, text, strlen(text), sdigest, err);
-        if (r == 0)
-                r = layout_put_blob(l, "{}", 2, edigest, err);
+        uint64_t ssize = 0;
+        r = sbom_put_blob(l, doc, sdigest, &ssize, err);
+        if (r < 0)
+                return ob_error_wrap(err, "the SBOM of '%s'", spec->name);
+        json_decref(TAKE_PTR(doc));
+        r = layout_put_blob(l, "{}", 2, edigest, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *title = xasprintf("%s.spdx.json", spec->name);
-        _cleanup_json_ json_t *m =
-                sbom_artifact_manifest(mdigest, msize, edigest, sdigest, strlen(text), title, created);
+        _cleanup_json_ json_t *m = sbom_artifact_manifest(mdigest, msize, edigest, sdigest, ssize, title, created);
         _cleanup_free_ char *mtext = oci_json_dump(m);
         r = layout_put_blob(l, mtext, strlen(mtext), adigest, err);
         if (r < 0)

@@ -399,6 +399,47 @@ START_TEST(test_zstd_roundtrip)
 }
 END_TEST
 
+/* Fewer workers than -j asks for change no byte: the frame is the one
+ * libzstd makes with as many workers as there are jobs. */
+START_TEST(test_zstd_workers_capped)
+{
+        ck_assert_uint_ge(COMPRESS_ZSTD_WORKERS_MAX, 1);
+        size_t n = 3u * COMPRESS_ZSTD_JOB + 777;
+        unsigned char *data = gen_data(n, 11);
+        Buf ours;
+        zstd_buf(3, 8, data, n, 0, &ours);
+
+        ZSTD_CCtx *z = ZSTD_createCCtx();
+        ck_assert_ptr_nonnull(z);
+        ck_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3)));
+        ck_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_nbWorkers, 4)));
+        ck_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_jobSize, COMPRESS_ZSTD_JOB)));
+        ck_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 0)));
+        size_t cap = ZSTD_compressBound(n);
+        unsigned char *theirs = xmalloc(cap);
+        ZSTD_inBuffer in = { data, n, 0 };
+        ZSTD_outBuffer out = { theirs, cap, 0 };
+        /* Streamed as ours is: the frame then holds no content size. */
+        size_t left;
+        do {
+                left = ZSTD_compressStream2(z, &out, &in, ZSTD_e_continue);
+                ck_assert_msg(!ZSTD_isError(left), "%s", ZSTD_getErrorName(left));
+        } while (in.pos < in.size);
+        ZSTD_inBuffer none = { NULL, 0, 0 };
+        do {
+                left = ZSTD_compressStream2(z, &out, &none, ZSTD_e_end);
+                ck_assert_msg(!ZSTD_isError(left), "%s", ZSTD_getErrorName(left));
+        } while (left != 0);
+        ck_assert_uint_eq(ours.n, out.pos);
+        ck_assert(memcmp(ours.p, theirs, ours.n) == 0);
+
+        ZSTD_freeCCtx(z);
+        free(theirs);
+        free(ours.p);
+        free(data);
+}
+END_TEST
+
 START_TEST(test_zstd_levels)
 {
         ObError e = { 0 };
@@ -409,6 +450,17 @@ START_TEST(test_zstd_levels)
         ck_assert_ptr_null(c);
         ck_assert_int_eq(compressor_new_zstd(COMPRESS_ZSTD_LEVEL_MAX, 1, buf_sink, &b, &c, &e), 0);
         compressor_free(c);
+}
+END_TEST
+
+/* Memory is bounded by the slots: one chunk for one thread, one per
+ * thread and the one being filled for more. */
+START_TEST(test_gzip_slots)
+{
+        ck_assert_uint_eq(compress_gzip_slots(0), 1);
+        ck_assert_uint_eq(compress_gzip_slots(1), 1);
+        ck_assert_uint_eq(compress_gzip_slots(2), 3);
+        ck_assert_uint_eq(compress_gzip_slots(8), 9);
 }
 END_TEST
 
@@ -425,10 +477,12 @@ static Suite *compress_suite(void)
         tcase_add_test(tc, test_default_chunk);
         tcase_add_test(tc, test_sink_error);
         tcase_add_test(tc, test_abandon);
+        tcase_add_test(tc, test_gzip_slots);
         suite_add_tcase(s, tc);
         TCase *tz = tcase_create("zstd");
         tcase_set_timeout(tz, 60);
         tcase_add_test(tz, test_zstd_roundtrip);
+        tcase_add_test(tz, test_zstd_workers_capped);
         tcase_add_test(tz, test_zstd_levels);
         suite_add_tcase(s, tz);
         return s;

@@ -290,6 +290,41 @@ START_TEST(test_attach)
 }
 END_TEST
 
+/* A document larger than the writer's buffer, in tokens of every size:
+ * the blob holds the very bytes of sbom_text(), and its size is theirs. */
+START_TEST(test_put_blob)
+{
+        test_image_setup("sbom-blob");
+        ObError err = { 0 };
+        _cleanup_(layout_closep) Layout *l = new_layout("layout");
+        _cleanup_json_ json_t *doc = json_object();
+        json_t *files = json_array();
+        json_object_set_new(doc, "files", files);
+        for (int i = 0; i < 4000; i++) {
+                _cleanup_free_ char *name = xasprintf("/usr/lib/file-%05d", i);
+                json_array_append_new(files, json_pack("{s:s, s:i}", "fileName", name, "size", i));
+        }
+        /* One string longer than the buffer. */
+        _cleanup_free_ char *big = xmalloc(200001);
+        memset(big, 'x', 200000);
+        big[200000] = '\0';
+        json_object_set_new(doc, "comment", json_string(big));
+        _cleanup_free_ char *want = sbom_text(doc);
+        ck_assert_uint_gt(strlen(want), 2 * 64 * 1024);
+
+        char digest[DIGEST_STRING_MAX];
+        uint64_t size = 0;
+        ck_assert_msg(sbom_put_blob(l, doc, digest, &size, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(size, strlen(want));
+        _cleanup_free_ char *got = NULL;
+        size_t got_size = 0;
+        ck_assert_msg(layout_read_blob(l, digest, &got, &got_size, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(got_size, strlen(want));
+        ck_assert(memcmp(got, want, got_size) == 0);
+        test_image_teardown();
+}
+END_TEST
+
 static Suite *sbom_suite(void)
 {
         Suite *s = suite_create("sbom");
@@ -299,6 +334,7 @@ static Suite *sbom_suite(void)
         tcase_add_test(tc, test_image);
         tcase_add_test(tc, test_artifact_manifest);
         tcase_add_test(tc, test_attach);
+        tcase_add_test(tc, test_put_blob);
         suite_add_tcase(s, tc);
         return s;
 }
