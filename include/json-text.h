@@ -11,3 +11,10 @@
  * 31, as JSON_INDENT() allows. NULL when jansson's would fail too (a value
  * that is not an object or an array at the top, or a NULL). */
 char *json_text_sorted(const json_t *j, unsigned indent, const char *suffix);
+
+/* The same text handed to sink in pieces of about 64 KiB, in order, so
+ * that a large document is never held whole; sink returns a negative
+ * number to fail. 0, or -1 when the value cannot be written or the sink
+ * failed (the rest is then not handed over). */
+typedef int (*JsonTextSink)(const char *data, size_t size, void *userdata);
+int json_text_sorted_to(const json_t *j, unsigned indent, const char *suffix, JsonTextSink sink, void *userdata);

@@ -2,6 +2,7 @@
 #include "json-text.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,21 @@
 typedef struct Text {
         char *p;
         size_t n, cap;
+        JsonTextSink sink; /* NULL: all of it in p */
+        void *userdata;
+        bool failed; /* the sink said no: the rest is dropped */
 } Text;
+
+/* With a sink, the text goes to it in pieces of about this many bytes. */
+#define JSON_TEXT_PIECE (64u * 1024u)
 
 static void reserve(Text *t, size_t more)
 {
+        if (t->sink && t->n > 0 && t->n + more > JSON_TEXT_PIECE) {
+                if (!t->failed && t->sink(t->p, t->n, t->userdata) < 0)
+                        t->failed = true;
+                t->n = 0;
+        }
         if (t->n + more <= t->cap)
                 return;
         while (t->n + more > t->cap)
@@ -186,17 +198,34 @@ static int put_value(Text *t, const json_t *j, unsigned indent, unsigned depth)
         return -1;
 }
 
-char *json_text_sorted(const json_t *j, unsigned indent, const char *suffix)
+static int put_document(Text *t, const json_t *j, unsigned indent, const char *suffix)
 {
         if (!j || (!json_is_object(j) && !json_is_array(j)) || indent < 1 || indent > 31)
-                return NULL;
+                return -1;
+        if (put_value(t, j, indent, 0) < 0)
+                return -1;
+        if (suffix)
+                put(t, suffix, strlen(suffix));
+        return 0;
+}
+
+char *json_text_sorted(const json_t *j, unsigned indent, const char *suffix)
+{
         Text t = { 0 };
-        if (put_value(&t, j, indent, 0) < 0) {
+        if (put_document(&t, j, indent, suffix) < 0) {
                 free(t.p);
                 return NULL;
         }
-        if (suffix)
-                put(&t, suffix, strlen(suffix));
         put(&t, "", 1);
         return t.p;
+}
+
+int json_text_sorted_to(const json_t *j, unsigned indent, const char *suffix, JsonTextSink sink, void *userdata)
+{
+        Text t = { .sink = sink, .userdata = userdata };
+        int r = put_document(&t, j, indent, suffix);
+        if (r == 0 && t.n > 0 && !t.failed && sink(t.p, t.n, userdata) < 0)
+                t.failed = true;
+        free(t.p);
+        return r < 0 || t.failed ? -1 : 0;
 }

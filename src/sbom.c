@@ -404,43 +404,21 @@ char *sbom_text(json_t *doc)
         return json_text_sorted(doc, 1, "\n");
 }
 
-/* json_dump_callback() hands over a token at a time: gathered here, then
- * written in large pieces. */
-#define SBOM_WRITE_BUFFER (64u * 1024u)
-
+/* The document goes to the blob in pieces: a large SBOM is never held
+ * whole beside its JSON tree. */
 typedef struct SbomSink {
         BlobWriter *w;
-        char *buf;
-        size_t n;
         ObError *err;
         int failed; /* negative errno once a write failed */
 } SbomSink;
 
-static int sbom_sink_flush(SbomSink *s)
-{
-        if (s->n == 0 || s->failed)
-                return s->failed;
-        int r = blob_writer_write(s->w, s->buf, s->n, s->err);
-        s->n = 0;
-        if (r < 0)
-                s->failed = r;
-        return r;
-}
-
 static int sbom_sink_write(const char *data, size_t size, void *userdata)
 {
         SbomSink *s = userdata;
-        if (s->n + size > SBOM_WRITE_BUFFER && sbom_sink_flush(s) < 0)
-                return -1;
-        if (size > SBOM_WRITE_BUFFER) {
-                int r = blob_writer_write(s->w, data, size, s->err);
-                if (r < 0)
-                        s->failed = r;
-                return r < 0 ? -1 : 0;
-        }
-        memcpy(s->buf + s->n, data, size);
-        s->n += size;
-        return 0;
+        int r = blob_writer_write(s->w, data, size, s->err);
+        if (r < 0)
+                s->failed = r;
+        return r;
 }
 
 int sbom_put_blob(Layout *l, json_t *doc, char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size, ObError *err)
@@ -449,13 +427,10 @@ int sbom_put_blob(Layout *l, json_t *doc, char ret_digest[static DIGEST_STRING_M
         int r = layout_blob_begin(l, &w, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *buf = xmalloc(SBOM_WRITE_BUFFER);
-        SbomSink s = { .w = w, .buf = buf, .err = err };
-        /* The flags of sbom_text(). */
-        if (json_dump_callback(doc, sbom_sink_write, &s, JSON_SORT_KEYS | JSON_INDENT(1)) < 0)
-                return s.failed ? s.failed : ob_error_plain(err, ENOMEM, "cannot write the SPDX document");
-        if (sbom_sink_write("\n", 1, &s) < 0 || sbom_sink_flush(&s) < 0)
-                return s.failed;
+        SbomSink s = { .w = w, .err = err };
+        /* The text of sbom_text(). */
+        if (json_text_sorted_to(doc, 1, "\n", sbom_sink_write, &s) < 0)
+                return s.failed ? s.failed : ob_error_plain(err, EINVAL, "cannot write the SPDX document");
         return layout_blob_commit(l, TAKE_PTR(w), ret_digest, ret_size, err);
 }
 

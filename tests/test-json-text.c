@@ -4,6 +4,7 @@
  * bytes, as the SBOMs' digests depend on them. */
 #include <check.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,65 @@ START_TEST(test_not_a_document)
 }
 END_TEST
 
+typedef struct Pieces {
+        char *text;
+        size_t n, calls, largest;
+        size_t fail_at; /* 0: never; else the call that fails */
+} Pieces;
+
+static int gather(const char *data, size_t size, void *userdata)
+{
+        Pieces *p = userdata;
+        p->calls++;
+        if (p->fail_at && p->calls == p->fail_at)
+                return -1;
+        p->text = xrealloc(p->text, p->n + size + 1);
+        memcpy(p->text + p->n, data, size);
+        p->n += size;
+        p->text[p->n] = '\0';
+        if (size > p->largest)
+                p->largest = size;
+        return 0;
+}
+
+/* A document of a few MB reaches the sink in order, in pieces far smaller
+ * than itself, as the same bytes as jansson's; a sink that fails fails it. */
+START_TEST(test_pieces)
+{
+        json_t *doc = json_object(), *files = json_array();
+        for (int i = 0; i < 40000; i++) {
+                char name[64];
+                snprintf(name, sizeof(name), "usr/share/doc/file-%05d \"q\"\t", i);
+                json_array_append_new(files, json_pack("{s:s,s:i,s:b}", "fileName", name, "n", i, "x", i % 2));
+        }
+        json_object_set_new(doc, "files", files);
+        json_object_set_new(doc, "spdxVersion", json_string("SPDX-2.3"));
+        _cleanup_free_ char *dumped = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(1));
+        _cleanup_free_ char *want = xasprintf("%s\n", dumped);
+        ck_assert_uint_gt(strlen(want), 2u << 20);
+
+        Pieces p = { 0 };
+        ck_assert_int_eq(json_text_sorted_to(doc, 1, "\n", gather, &p), 0);
+        ck_assert_uint_eq(p.n, strlen(want));
+        ck_assert_str_eq(p.text, want);
+        ck_assert_uint_gt(p.calls, 20u);
+        ck_assert_uint_le(p.largest, 128u * 1024u);
+        free(p.text);
+
+        Pieces bad = { .fail_at = 3 };
+        ck_assert_int_eq(json_text_sorted_to(doc, 1, NULL, gather, &bad), -1);
+        ck_assert_uint_eq(bad.calls, 3u); /* nothing handed over after the failure */
+        free(bad.text);
+
+        Pieces none = { 0 };
+        json_t *s = json_string("top");
+        ck_assert_int_eq(json_text_sorted_to(s, 1, NULL, gather, &none), -1);
+        ck_assert_uint_eq(none.calls, 0u);
+        json_decref(s);
+        json_decref(doc);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("json-text");
@@ -106,6 +166,7 @@ int main(void)
         tcase_add_test(tc, test_strings);
         tcase_add_test(tc, test_key_order);
         tcase_add_test(tc, test_not_a_document);
+        tcase_add_test(tc, test_pieces);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
