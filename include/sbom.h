@@ -2,6 +2,8 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -50,3 +52,8 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
 /* The bytes of a document as `oci-build sbom` writes them and as the
  * layout stores them: sorted keys, an indent of one, a final newline. */
 char *sbom_text(json_t *doc);
+
+/* Whether the document text (as sbom_text() wrote it) names this program's
+ * version among its creators. Only the document's creationInfo is parsed,
+ * not its files and packages: a text of another layout says false. */
+bool sbom_text_made_here(const char *text, size_t size);
