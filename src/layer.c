@@ -355,6 +355,10 @@ int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *r
          * key must describe the bytes that went in. */
         if (layer_cache_key(p, o->source_date_epoch, settings, &after, &ignore) < 0 || strcmp(key.hex, after.hex) != 0)
                 return 0;
+        /* A layer found by its tar is found so again, without compressing:
+         * remembering it by its sources is not worth a wait. */
+        if (after.racy && found)
+                return 0;
         if (after.racy) {
                 /* Files written a moment ago (by an app's build step): once,
                  * wait out the clock tick that could hide a further change. */
