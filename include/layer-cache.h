@@ -62,6 +62,14 @@ typedef struct LayerKey {
  * compressor and its level). Stats every source file. */
 int layer_cache_key(const Plan *p, int64_t source_date_epoch, const char *settings, LayerKey *ret, ObError *err);
 
+/* A layer whose sources changed only in their identity (a file touched,
+ * or checked out again with the same bytes) has the same tar, hence the
+ * same blob. The shape key of a plan is its key without the identities of
+ * its source files (nothing is looked at); its entry is the last layer
+ * written of that shape, whose diff_id the writer compares with the hash
+ * of the plan's tar before it compresses anything. */
+void layer_cache_shape_key(const Plan *p, int64_t source_date_epoch, const char *settings, LayerKey *ret);
+
 /* Fills digest, diff_id, size and tar_size of ret and returns true when
  * the cache has the key and the layout holds its blob, intact. */
 bool layer_cache_lookup(LayerCache *c, Layout *l, const LayerKey *k, const char *media_type, OciLayerInfo *ret);

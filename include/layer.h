@@ -39,7 +39,9 @@ typedef struct LayerOptions {
  * -> blob under a temporary name -> renamed into blobs/sha256/. Fills
  * digest, diff_id, size and tar_size of ret. With o->cache, a layer whose
  * inputs are unchanged and whose blob is in the layout is not written again
- * (layer-cache.h). With o->facts, each file written is hashed (SHA1,
+ * (layer-cache.h); nor is one of a plan of the same shape as one written
+ * before whose sources were only touched: its tar, hashed without being
+ * compressed, names a blob the layout holds. With o->facts, each file written is hashed (SHA1,
  * SHA256) from the bytes that go into the tar, and the layer's facts are
  * stored under its digest. */
 int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *ret, ObError *err);

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -53,3 +55,8 @@ char *sbom_text(json_t *doc);
 /* Stores sbom_text()'s bytes as a blob of l, written as they are made:
  * the text of a large image's document is megabytes, never held whole. */
 int sbom_put_blob(Layout *l, json_t *doc, char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size, ObError *err);
+
+/* Whether the document text (as sbom_text() wrote it) names this program's
+ * version among its creators. Only the document's creationInfo is parsed,
+ * not its files and packages: a text of another layout says false. */
+bool sbom_text_made_here(const char *text, size_t size);

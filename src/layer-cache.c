@@ -121,7 +121,10 @@ void cache_hash_stat(Sha256 *h, const struct stat *st, const struct timespec *no
                 *racy = true;
 }
 
-int layer_cache_key(const Plan *p, int64_t source_date_epoch, const char *settings, LayerKey *ret, ObError *err)
+/* With identities, the key of layer_cache_key(); without, the shape
+ * key of layer_cache_shape_key(), which stats nothing. */
+static int plan_key(const Plan *p, int64_t source_date_epoch, const char *settings, bool identities, LayerKey *ret,
+                    ObError *err)
 {
         _cleanup_sha256_ Sha256 h = { 0 };
         struct timespec now;
@@ -129,8 +132,9 @@ int layer_cache_key(const Plan *p, int64_t source_date_epoch, const char *settin
         bool racy = false;
 
         sha256_init(&h);
-        cache_hash_printf(&h, "oci-build %s layer cache, tar format %d, %s, epoch %lld", OB_VERSION,
-                          LAYER_TAR_FORMAT_VERSION, settings, (long long) source_date_epoch);
+        cache_hash_printf(&h, "oci-build %s layer cache%s, tar format %d, %s, epoch %lld", OB_VERSION,
+                          identities ? "" : " shape", LAYER_TAR_FORMAT_VERSION, settings,
+                          (long long) source_date_epoch);
         for (size_t i = 0; i < p->n; i++) {
                 const Entry *e = &p->entries[i];
                 /* As the layer writer clamps it. */
@@ -149,6 +153,8 @@ int layer_cache_key(const Plan *p, int64_t source_date_epoch, const char *settin
                         cache_hash_printf(&h, "data %s", d);
                         continue;
                 }
+                if (!identities)
+                        continue;
                 struct stat st;
                 int r = source_stat(e, &st, err);
                 if (r < 0)
@@ -164,6 +170,18 @@ int layer_cache_key(const Plan *p, int64_t source_date_epoch, const char *settin
         memcpy(ret->hex, digest_hex(digest), 65);
         ret->racy = racy;
         return 0;
+}
+
+int layer_cache_key(const Plan *p, int64_t source_date_epoch, const char *settings, LayerKey *ret, ObError *err)
+{
+        return plan_key(p, source_date_epoch, settings, /* identities= */ true, ret, err);
+}
+
+void layer_cache_shape_key(const Plan *p, int64_t source_date_epoch, const char *settings, LayerKey *ret)
+{
+        ObError ignore;
+        if (plan_key(p, source_date_epoch, settings, /* identities= */ false, ret, &ignore) < 0)
+                abort(); /* nothing is looked at: it cannot fail */
 }
 
 static char *entry_path(const LayerCache *c, const LayerKey *k)

@@ -60,6 +60,8 @@ static ssize_t tar_sink_write(struct archive *a, void *userdata, const void *buf
         s->tar_size += n;
         if (s->gz)
                 r = compressor_write(s->gz, buf, n, s->err);
+        else if (s->raw_fd < 0)
+                r = 0; /* only hashed */
         else {
                 r = write_all(s->raw_fd, buf, n);
                 if (r < 0)
@@ -325,13 +327,42 @@ int layer_write(Layout *l, const Plan *p, const LayerOptions *o, OciLayerInfo *r
                 ob_debug("layer %s (%zu entries): from the cache", ret->digest, p->n);
                 return 0;
         }
-        int r = layer_write_cold(l, p, o, ret, err);
-        if (r < 0)
-                return r;
-        ob_debug("layer %s (%zu entries): written", ret->digest, p->n);
+        LayerKey shape;
+        layer_cache_shape_key(p, o->source_date_epoch, settings, &shape);
+        OciLayerInfo last = { 0 };
+        bool found = false;
+        if (layer_cache_lookup(o->cache, l, &shape, layer_media_type(o), &last)) {
+                /* The last layer of the same paths, modes and sizes is in
+                 * the layout: when the sources were only touched, the tar
+                 * is that layer's. Hashing it compresses nothing. */
+                char diff_id[DIGEST_STRING_MAX];
+                _cleanup_(tar_sink_done) TarSink s = { .err = &ignore, .raw_fd = -1 };
+                sha256_init(&s.tar_hash);
+                if (write_tar(&s, p, o, &ignore) == 0) {
+                        sha256_final(&s.tar_hash, diff_id);
+                        found = strcmp(diff_id, last.diff_id) == 0;
+                }
+        }
+        if (found) {
+                *ret = last;
+                ret->media_type = layer_media_type(o);
+                ob_debug("layer %s (%zu entries): from the cache, by its tar", ret->digest, p->n);
+        } else {
+                int r = layer_write_cold(l, p, o, ret, err);
+                if (r < 0)
+                        return r;
+                ob_debug("layer %s (%zu entries): written", ret->digest, p->n);
+                /* Even when a source changed as it was read: a later build
+                 * compares its tar's hash, not its sources. */
+                layer_cache_store(o->cache, l, &shape, layer_media_type(o), ret);
+        }
         /* Remembered only when no source changed while it was read: the
          * key must describe the bytes that went in. */
         if (layer_cache_key(p, o->source_date_epoch, settings, &after, &ignore) < 0 || strcmp(key.hex, after.hex) != 0)
+                return 0;
+        /* A layer found by its tar is found so again, without compressing:
+         * remembering it by its sources is not worth a wait. */
+        if (after.racy && found)
                 return 0;
         if (after.racy) {
                 /* Files written a moment ago (by an app's build step): once,

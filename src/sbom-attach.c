@@ -86,12 +86,7 @@ static char *reusable_sbom(Layout *l, const char *name, const char *mdigest)
             layout_read_blob(l, sdigest, &stext, &ssize, &ignored) < 0)
                 return NULL;
         /* A document of another version of the program is made again. */
-        _cleanup_json_ json_t *doc = json_loadb(stext, ssize, 0, NULL);
-        json_t *creators = json_object_get(json_object_get(doc, "creationInfo"), "creators");
-        json_array_foreach(creators, i, d)
-                if (json_is_string(d) && strcmp(json_string_value(d), "Tool: oci-build-" OB_VERSION) == 0)
-                        return xstrdup(adigest);
-        return NULL;
+        return sbom_text_made_here(stext, ssize) ? xstrdup(adigest) : NULL;
 }
 
 int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, LayerFactsCache *facts, ObError *err)

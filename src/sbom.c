@@ -434,6 +434,27 @@ int sbom_put_blob(Layout *l, json_t *doc, char ret_digest[static DIGEST_STRING_M
         return layout_blob_commit(l, TAKE_PTR(w), ret_digest, ret_size, err);
 }
 
+bool sbom_text_made_here(const char *text, size_t size)
+{
+        /* With an indent of one, a key of the top object, and only such
+         * a key, starts a line with one space: strings escape newlines. */
+        static const char key[] = "\n \"creationInfo\": ";
+        if (size == 0 || text[0] != '{')
+                return false;
+        const char *at = memmem(text, size, key, strlen(key));
+        if (!at)
+                return false;
+        const char *value = at + strlen(key);
+        /* One value and no more: the rest of the document is not read. */
+        _cleanup_json_ json_t *info = json_loadb(value, size - (size_t) (value - text), JSON_DISABLE_EOF_CHECK, NULL);
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(info, "creators"), i, c)
+                if (json_is_string(c) && strcmp(json_string_value(c), "Tool: oci-build-" OB_VERSION) == 0)
+                        return true;
+        return false;
+}
+
 int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_t n_downloads, int64_t created,
                LayerFactsCache *facts, json_t **ret, ObError *err)
 {

@@ -13,6 +13,8 @@
 
 #include "fs.h"
 #include "layer-cache.h"
+#include "layer-facts.h"
+#include "layer.h"
 #include "layout.h"
 #include "plan.h"
 #include "step-cache.h"
@@ -211,6 +213,70 @@ START_TEST(test_lookup_needs_intact_blob)
         free(entry);
         free(blob);
         free(ldir);
+        free(cdir);
+}
+END_TEST
+
+/* A source touched, its bytes the same: the tar is the same, and its layer
+ * is taken from the layout without being written again (its facts, which
+ * only a write makes, stay gone). Other bytes of the same size make the
+ * layer that a build without a cache makes. */
+START_TEST(test_found_by_tar)
+{
+        ObError e = { 0 };
+        char *cdir = xasprintf("%s/cache/layers", tmp_root);
+        char *fdir = xasprintf("%s/cache/facts", tmp_root);
+        char *ldir = xasprintf("%s/oci", tmp_root);
+        char *ldir2 = xasprintf("%s/oci-nocache", tmp_root);
+        char *host = xasprintf("%s/tool", tmp_root);
+        test_put_file(host, "#!tool v1\n", 0755);
+        age(host);
+        LayerCache *c = layer_cache_open(cdir);
+        LayerFactsCache *facts = layer_facts_cache_open(fdir);
+        Layout *l = open_layout(ldir);
+        LayerOptions o = { .level = 6, .threads = 1, .cache = c, .facts = facts };
+        Plan p;
+        make_plan(&p, "hello", 0644, host);
+        OciLayerInfo first = { 0 }, got = { 0 };
+        ck_assert_msg(layer_write(l, &p, &o, &first, &e) == 0, "%s", e.msg);
+        char *facts_file = layer_facts_cache_path(facts, first.digest);
+        ck_assert_int_eq(unlink(facts_file), 0);
+
+        struct timespec t[2] = { { .tv_sec = 1000000500 }, { .tv_sec = 1000000500 } };
+        ck_assert_int_eq(utimensat(AT_FDCWD, host, t, 0), 0);
+        ck_assert_msg(layer_write(l, &p, &o, &got, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(got.digest, first.digest);
+        ck_assert_str_eq(got.diff_id, first.diff_id);
+        ck_assert_uint_eq(got.size, first.size);
+        ck_assert_uint_eq(got.tar_size, first.tar_size);
+        ck_assert_int_ne(access(facts_file, F_OK), 0);
+
+        test_put_file(host, "#!tool v2\n", 0755);
+        age(host);
+        Plan q;
+        make_plan(&q, "hello", 0644, host);
+        ck_assert_msg(layer_write(l, &q, &o, &got, &e) == 0, "%s", e.msg);
+        ck_assert_str_ne(got.digest, first.digest);
+        ck_assert_str_ne(got.diff_id, first.diff_id);
+        Layout *l2 = open_layout(ldir2);
+        LayerOptions cold = { .level = 6, .threads = 1 };
+        OciLayerInfo want = { 0 };
+        ck_assert_msg(layer_write(l2, &q, &cold, &want, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(got.digest, want.digest);
+        ck_assert_str_eq(got.diff_id, want.diff_id);
+
+        layout_rollback(l2);
+        layout_close(l2);
+        layout_close(l);
+        layer_facts_cache_free(facts);
+        layer_cache_free(c);
+        plan_clear(&q);
+        plan_clear(&p);
+        free(facts_file);
+        free(host);
+        free(ldir2);
+        free(ldir);
+        free(fdir);
         free(cdir);
 }
 END_TEST
@@ -620,6 +686,7 @@ static Suite *layer_cache_suite(void)
         tcase_add_test(tc, test_key_covers_inputs);
         tcase_add_test(tc, test_generated_only_is_not_racy);
         tcase_add_test(tc, test_lookup_needs_intact_blob);
+        tcase_add_test(tc, test_found_by_tar);
         tcase_add_test(tc, test_unusable_dir);
         suite_add_tcase(s, tc);
         TCase *steps = tcase_create("step cache keys");

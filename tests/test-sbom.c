@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cleanup-libs.h"
+#include "config.h"
 #include "sbom-attach.h"
 #include "sbom.h"
 #include "testimage.h"
@@ -252,6 +253,7 @@ START_TEST(test_attach)
         ck_assert(sbom_image(l, "img", &dl, 1, 86400, NULL, &doc, &err) == 0);
         _cleanup_free_ char *again = sbom_text(doc);
         ck_assert_str_eq(text, again);
+        ck_assert(sbom_text_made_here(text, size));
 
         /* The download: a generic package with the file's sha256, containing it. */
         json_t *pkg = NULL, *p;
@@ -325,6 +327,44 @@ START_TEST(test_put_blob)
 }
 END_TEST
 
+static bool made_here(json_t *doc, size_t flags)
+{
+        _cleanup_free_ char *text = flags ? json_dumps(doc, flags) : sbom_text(doc);
+        return sbom_text_made_here(text, strlen(text));
+}
+
+START_TEST(test_made_here)
+{
+        const char *tool = "Tool: oci-build-" OB_VERSION;
+        _cleanup_json_ json_t *ours =
+                json_pack("{s:s, s:{s:s, s:[s]}, s:[{s:s}]}", "SPDXID", "SPDXRef-DOCUMENT", "creationInfo", "created",
+                          "1970-01-01T00:00:00Z", "creators", tool, "files", "fileName", "/a");
+        ck_assert(made_here(ours, 0));
+        /* Another creator (another version), or ours among others. */
+        _cleanup_json_ json_t *other = json_deep_copy(ours);
+        json_t *creators = json_object_get(json_object_get(other, "creationInfo"), "creators");
+        json_array_set_new(creators, 0, json_string("Tool: oci-build-0.0.0-other"));
+        ck_assert(!made_here(other, 0));
+        json_array_append_new(creators, json_string(tool));
+        ck_assert(made_here(other, 0));
+        /* Not the layout sbom_text() writes: made again. */
+        ck_assert(!made_here(ours, JSON_SORT_KEYS | JSON_COMPACT));
+        ck_assert(!made_here(ours, JSON_SORT_KEYS | JSON_INDENT(2)));
+        /* A string that holds the key's text is escaped: not a key. */
+        _cleanup_json_ json_t *fake =
+                json_pack("{s:s, s:[{s:s}]}", "SPDXID", "SPDXRef-DOCUMENT", "files", "fileName",
+                          "x\n \"creationInfo\": {\"creators\": [\"Tool: oci-build-" OB_VERSION "\"]}");
+        ck_assert(!made_here(fake, 0));
+        /* Cut inside creationInfo, or nothing at all. */
+        _cleanup_free_ char *text = sbom_text(ours);
+        const char *cut = strstr(text, "Tool: ");
+        ck_assert_ptr_nonnull(cut);
+        ck_assert(!sbom_text_made_here(text, (size_t) (cut - text) + 8));
+        ck_assert(!sbom_text_made_here("", 0));
+        ck_assert(!sbom_text_made_here("[]", 2));
+}
+END_TEST
+
 static Suite *sbom_suite(void)
 {
         Suite *s = suite_create("sbom");
@@ -333,6 +373,7 @@ static Suite *sbom_suite(void)
         tcase_add_test(tc, test_license);
         tcase_add_test(tc, test_image);
         tcase_add_test(tc, test_artifact_manifest);
+        tcase_add_test(tc, test_made_here);
         tcase_add_test(tc, test_attach);
         tcase_add_test(tc, test_put_blob);
         suite_add_tcase(s, tc);

@@ -55,13 +55,15 @@ ob() {
 blob_state() { (cd "$1/blobs/sha256" && stat -c '%n %i %.9Y' . * | LC_ALL=C sort); }
 written() { grep -c ': written$' <<<"$1"; }
 cached() { grep -c ': from the cache$' <<<"$1"; }
+by_tar() { grep -c ': from the cache, by its tar$' <<<"$1"; }
 
 L=$T/oci
 out=$(ob -v --layout "$L" tool jq curl 2>&1)
 check "cold build of jq and curl from the sysroot copy" test $? -eq 0
 check "a cold build writes its three layers" test "$(written "$out")" -eq 3
 validate "oci-validate passes on the cold build" "$L" jq curl
-check "the cache holds an entry per layer" test "$(find "$OCI_BUILD_CACHE/layers" -type f | wc -l)" -eq 3
+check "the cache holds two entries per layer (by its sources, by its shape)" \
+        test "$(find "$OCI_BUILD_CACHE/layers" -type f | wc -l)" -eq 6
 check "the cache is private" test "$(stat -c %a "$OCI_BUILD_CACHE/layers")" = 700
 check "the md5 cache holds the packaged files, privately" \
         test "$(grep -c '^[0-9]* [0-9]* [0-9]* [0-9]* [0-9]* [0-9]* [0-9a-f]\{32\}$' "$OCI_BUILD_CACHE/md5/sums")" -gt 10 -a \
@@ -117,10 +119,14 @@ validate "oci-validate passes after the partial rebuild" "$L" jq curl
 chmod "$(stat -c %a "$ONIG")" "$ONIG"
 settle
 index=$(cat "$L/index.json")
+before=$(blob_state "$L")
 out=$(ob -v --layout "$L" tool jq curl 2>&1)
-check "a file whose ctime alone changed: exactly one layer written" \
-        test "$(written "$out")" -eq 1 -a "$(cached "$out")" -eq 2
+check "a file whose ctime alone changed: its layer's tar hashed, the same as before: none written" \
+        test "$(by_tar "$out")" -eq 1 -a "$(written "$out")" -eq 0 -a "$(cached "$out")" -eq 2
 check "... with the same digests as before" test "$(cat "$L/index.json")" = "$index"
+check "... and no blob written (names, inodes and mtimes unchanged)" test "$(blob_state "$L")" = "$before"
+out=$(ob -v --layout "$L" tool jq curl 2>&1)
+check "... the next build finds it by its sources again" test "$(cached "$out")" -eq 3
 
 # --- entries whose blob is gone or damaged ----------------------------------
 jq_layer=$(layers "$L" jq | sed -n 2p)
