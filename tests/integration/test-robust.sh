@@ -31,7 +31,7 @@ valid() {  # valid LAYOUT -- the validator accepts it (or, without one, its inde
 have_validator || skip "the layouts are judged by oci-validate" "oci-validate (shared/bin) or python3-jsonschema missing"
 names() { jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$1/index.json" | LC_ALL=C sort; }
 leftovers() {  # temporary files of ours in the layout
-        find "$1" -maxdepth 3 \( -name '.oci-build-*' --layout -name '*.tmp-*' --layout -name '*.tmp' \) -print
+        find "$1" -maxdepth 3 \( -name '.oci-build-*' -o -name '*.tmp-*' -o -name '*.tmp' \) -print
 }
 
 # --- concurrent builds into one layout ----------------------------------------
@@ -86,9 +86,11 @@ tmpd=$T/tmp
 mkdir -p "$tmpd"
 chmod 755 "$T"
 before=$(jq -cS . "$L/index.json")
+blobs_before=$(ls "$L/blobs/sha256" | LC_ALL=C sort)
 for sig in TERM KILL; do
         rm -rf "$tmpd" && mkdir -p "$tmpd" && chmod 1777 "$tmpd"
-        # The data step: initdb is writing the cluster into the data directory.
+        # The data step: initdb is writing the cluster into the data directory
+        # (and, with -j above 1, the postgres layer is being written meanwhile).
         interrupt "tool postgres, in initdb" $sig "$tmpd/oci-build-data-*/data/PG_VERSION" \
                 env TMPDIR="$tmpd" "$OCI_BUILD" -q -C "$C" --layout "$L" --level 1 tool postgres
         sleep 0.5
@@ -98,6 +100,8 @@ for sig in TERM KILL; do
         if [ $sig = TERM ]; then
                 check "tool postgres, SIGTERM: the data directory is removed" test -z "$(ls -A "$tmpd")"
                 check "tool postgres, SIGTERM: no temporary file in the layout" test -z "$(leftovers "$L")"
+                check "tool postgres, SIGTERM: no blob of the build is left" \
+                        test "$(ls "$L/blobs/sha256" | LC_ALL=C sort)" = "$blobs_before"
         fi
         check "tool postgres, SIG$sig: index.json is unchanged" test "$(jq -cS . "$L/index.json")" = "$before"
         check "tool postgres, SIG$sig: the layout is valid" valid "$L"
