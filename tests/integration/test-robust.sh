@@ -89,8 +89,7 @@ before=$(jq -cS . "$L/index.json")
 blobs_before=$(ls "$L/blobs/sha256" | LC_ALL=C sort)
 for sig in TERM KILL; do
         rm -rf "$tmpd" && mkdir -p "$tmpd" && chmod 1777 "$tmpd"
-        # The data step: initdb is writing the cluster into the data directory
-        # (and, with -j above 1, the postgres layer is being written meanwhile).
+        # The data step: initdb is writing the cluster into the data directory.
         interrupt "tool postgres, in initdb" $sig "$tmpd/oci-build-data-*/data/PG_VERSION" \
                 env TMPDIR="$tmpd" "$OCI_BUILD" -q -C "$C" --layout "$L" --level 1 tool postgres
         sleep 0.5
