@@ -30,14 +30,15 @@ int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink 
 /* zstd output for layers: one stream that libzstd compresses on threads
  * (at least one worker whatever threads is, so that the output is the same
  * for any -j), in jobs of COMPRESS_ZSTD_JOB bytes, without checksum or
- * content size. At most COMPRESS_ZSTD_WORKERS_MAX workers: each one more
- * holds a job's input, output and context (about 4 MiB at level 3), and
- * one keeps up with the caller's thread making the tar. */
+ * content size. threads counts the caller's own, which makes the tar: it
+ * gets threads - 1 workers (at least one), as each one holds a job's
+ * input, output and context (about 4 MiB at level 3). */
 #define COMPRESS_ZSTD_LEVEL_MIN 1
 #define COMPRESS_ZSTD_LEVEL_MAX 19
 #define COMPRESS_ZSTD_LEVEL_DEFAULT 3
 #define COMPRESS_ZSTD_JOB (2u << 20)
-#define COMPRESS_ZSTD_WORKERS_MAX 1u
+/* The libzstd workers of a stream made on threads threads. */
+unsigned compress_zstd_workers(unsigned threads);
 int compressor_new_zstd(int level, unsigned threads, CompressSink sink, void *userdata, Compressor **ret, ObError *err);
 
 int compressor_write(Compressor *c, const void *data, size_t size, ObError *err);

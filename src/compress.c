@@ -183,15 +183,17 @@ int compressor_new(int level, size_t chunk_size, unsigned threads, CompressSink 
         return 0;
 }
 
+unsigned compress_zstd_workers(unsigned threads)
+{
+        return threads > 2 ? threads - 1 : 1;
+}
+
 int compressor_new_zstd(int level, unsigned threads, CompressSink sink, void *userdata, Compressor **ret, ObError *err)
 {
         if (level < COMPRESS_ZSTD_LEVEL_MIN || level > COMPRESS_ZSTD_LEVEL_MAX)
                 return ob_error_plain(err, EINVAL, "zstd level %d is out of range (%d-%d)", level,
                                       COMPRESS_ZSTD_LEVEL_MIN, COMPRESS_ZSTD_LEVEL_MAX);
-        if (threads < 1)
-                threads = 1;
-        if (threads > COMPRESS_ZSTD_WORKERS_MAX)
-                threads = COMPRESS_ZSTD_WORKERS_MAX;
+        threads = compress_zstd_workers(threads);
         _cleanup_(compressor_freep) Compressor *c = xcalloc(1, sizeof(*c));
         c->sink = sink;
         c->userdata = userdata;
