@@ -162,7 +162,7 @@ static int plan_key(const Plan *p, int64_t source_date_epoch, const char *settin
                 cache_hash_printf(&h, "file %llu %llu %lld %lld %lld", (unsigned long long) st.st_dev,
                                   (unsigned long long) st.st_ino, (long long) st.st_size, (long long) ns(&st.st_mtim),
                                   (long long) ns(&st.st_ctim));
-                if (ns(&st.st_ctim) > ns(&now) - RACY_NS || ns(&st.st_mtim) > ns(&now) - RACY_NS)
+                if (cache_stat_racy(&st, &now))
                         racy = true;
         }
         char digest[DIGEST_STRING_MAX];
