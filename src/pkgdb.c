@@ -449,115 +449,211 @@ static int md5_error(int r, const Entry *e, ObError *err)
         return ob_error_set(err, -r, "cannot read '/%s'", e->path);
 }
 
-/* The md5 of an entry's bytes in hex, as dpkg's md5sums files list it. */
-static int entry_md5(Md5Cache *md5_cache, const Plan *p, const Entry *e, char ret[static 33], ObError *err)
-{
-        const char *data = NULL;
-        _cleanup_close_ int fd = entry_open(p, e, &data, err);
-        if (fd < 0 && !data)
-                return fd;
-        /* A source file read before, unchanged since (a rebuild): its md5
-         * is known. */
-        struct stat st;
-        bool keyed = fd >= 0 && md5_cache && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-        if (keyed && md5_cache_lookup(md5_cache, &st, ret))
-                return 0;
-        int r = md5_hex(fd, data, data ? (e->type == ENTRY_FILE ? e->size : strlen(data)) : 0, ret);
-        if (r != 0)
-                return md5_error(r, e, err);
-        if (keyed)
-                md5_cache_store(md5_cache, &st, ret);
-        return 0;
-}
-
 /* An entry a record lists, and its md5 once known. */
 typedef struct Md5Item {
         const Entry *e;
         int fd; /* open while its bytes are still to be read, else -1 */
         struct stat st;
-        bool keyed; /* st says what the md5 cache may remember it by */
-        int error;  /* of md5_hex() */
+        bool keyed;  /* st says what the md5 cache may remember it by */
+        size_t same; /* an earlier item of the same file, whose md5 this one takes; else SIZE_MAX */
+        int error;   /* of md5_hex() */
         char md5[33];
 } Md5Item;
 
-typedef struct Md5Batch {
-        Md5Item *v;
-        size_t n;
-        atomic_size_t next;
-} Md5Batch;
-
-static void *md5_batch_work(void *userdata)
-{
-        Md5Batch *b = userdata;
-        for (size_t i; (i = atomic_fetch_add(&b->next, 1)) < b->n;)
-                if (b->v[i].fd >= 0)
-                        b->v[i].error = md5_hex(b->v[i].fd, NULL, 0, b->v[i].md5);
-        return NULL;
-}
-
 /* Descriptors open at once: a layer may hold tens of thousands of files. */
-#define MD5_BATCH 64
+#define MD5_WINDOW 64
 
-/* Reads the open files of v[0, n) on up to threads threads, this one
- * included. */
-static void md5_batch_read(Md5Item *v, size_t n, unsigned threads)
+/* The files of one entries_md5() call on their way to the readers: this
+ * thread opens them in order and queues them, the readers take them as
+ * they come. */
+typedef struct Md5Pipe {
+        Md5Item *v;
+        pthread_mutex_t lock;
+        pthread_cond_t queued; /* an item was queued, or the end came */
+        pthread_cond_t read;   /* an item was read and closed */
+        size_t queue[MD5_WINDOW];
+        size_t head, n_queued; /* a ring of items still to read */
+        size_t n_open;         /* queued or being read */
+        bool end;              /* nothing more will be queued */
+} Md5Pipe;
+
+/* Reads item i and closes it. Called without the lock. */
+static void md5_pipe_read(Md5Pipe *pp, size_t i)
 {
-        Md5Batch b = { .v = v, .n = n };
-        atomic_init(&b.next, 0);
-        pthread_t tid[MD5_BATCH];
-        size_t started = 0;
-        size_t want = threads < n ? threads : n;
-        for (; started + 1 < want; started++)
-                if (pthread_create(&tid[started], NULL, md5_batch_work, &b) != 0)
-                        break; /* fewer threads: this one does the rest */
-        md5_batch_work(&b);
-        for (size_t i = 0; i < started; i++)
-                pthread_join(tid[i], NULL);
+        Md5Item *it = &pp->v[i];
+        it->error = md5_hex(it->fd, NULL, 0, it->md5);
+        close(TAKE_FD(it->fd));
+        pthread_mutex_lock(&pp->lock);
+        pp->n_open--;
+        pthread_cond_signal(&pp->read);
+        pthread_mutex_unlock(&pp->lock);
 }
 
-/* The md5 of each entry of v, as entry_md5() gives it. The files of a tool
- * are tens of megabytes (curl's 20 MB), read while nothing else runs:
- * their bytes are hashed on threads. Opening them stays on this thread,
- * which tells the input journal what was read. */
+/* The next queued item, taken off the queue; SIZE_MAX when none is. Called
+ * with the lock. */
+static size_t md5_pipe_take(Md5Pipe *pp)
+{
+        if (pp->n_queued == 0)
+                return SIZE_MAX;
+        size_t i = pp->queue[pp->head];
+        pp->head = (pp->head + 1) % MD5_WINDOW;
+        pp->n_queued--;
+        return i;
+}
+
+static void *md5_pipe_work(void *userdata)
+{
+        Md5Pipe *pp = userdata;
+        for (;;) {
+                pthread_mutex_lock(&pp->lock);
+                while (pp->n_queued == 0 && !pp->end)
+                        pthread_cond_wait(&pp->queued, &pp->lock);
+                size_t i = md5_pipe_take(pp);
+                pthread_mutex_unlock(&pp->lock);
+                if (i == SIZE_MAX)
+                        return NULL;
+                md5_pipe_read(pp, i);
+        }
+}
+
+/* Waits until fewer than max descriptors are open; this thread reads
+ * queued files meanwhile rather than wait for the readers. */
+static void md5_pipe_drain(Md5Pipe *pp, size_t max)
+{
+        pthread_mutex_lock(&pp->lock);
+        while (pp->n_open > max) {
+                size_t i = md5_pipe_take(pp);
+                if (i == SIZE_MAX) {
+                        pthread_cond_wait(&pp->read, &pp->lock);
+                        continue;
+                }
+                pthread_mutex_unlock(&pp->lock);
+                md5_pipe_read(pp, i);
+                pthread_mutex_lock(&pp->lock);
+        }
+        pthread_mutex_unlock(&pp->lock);
+}
+
+static void md5_pipe_queue(Md5Pipe *pp, size_t i)
+{
+        pthread_mutex_lock(&pp->lock);
+        pp->queue[(pp->head + pp->n_queued) % MD5_WINDOW] = i;
+        pp->n_queued++;
+        pp->n_open++;
+        pthread_cond_signal(&pp->queued);
+        pthread_mutex_unlock(&pp->lock);
+}
+
+/* The same file twice in one call (a hard link and its target): the
+ * earlier item of st's file queued in this call, or SIZE_MAX. Adds it
+ * otherwise. */
+static size_t md5_seen(size_t *slots, size_t cap, const Md5Item *v, size_t i)
+{
+        const struct stat *st = &v[i].st;
+        uint64_t h = mix((uint64_t) st->st_ino ^ ((uint64_t) st->st_dev * 0x9e3779b97f4a7c15ull));
+        for (size_t k = h & (cap - 1);; k = (k + 1) & (cap - 1)) {
+                if (slots[k] == SIZE_MAX) {
+                        slots[k] = i;
+                        return SIZE_MAX;
+                }
+                const struct stat *o = &v[slots[k]].st;
+                if (o->st_dev == st->st_dev && o->st_ino == st->st_ino && o->st_size == st->st_size &&
+                    o->st_mtim.tv_sec == st->st_mtim.tv_sec && o->st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+                    o->st_ctim.tv_sec == st->st_ctim.tv_sec && o->st_ctim.tv_nsec == st->st_ctim.tv_nsec)
+                        return slots[k];
+        }
+}
+
+/* The md5 of each entry of v in hex, as dpkg's md5sums files list it, each
+ * in its item; a source file the md5 cache knows unchanged (a rebuild) is
+ * not read again. The files of a tool are tens of megabytes (curl's 20 MB), read while
+ * nothing else runs: their bytes are hashed on threads that live for the
+ * whole call, while this thread opens the next files, which tells the
+ * input journal what was read. No barrier: a big file keeps one reader
+ * busy while the others go on. The first entry that fails, in v's order,
+ * is the error. */
 static int entries_md5(Md5Cache *md5_cache, const Plan *p, Md5Item *v, size_t n, unsigned threads, ObError *err)
 {
-        for (size_t start = 0; start < n; start += MD5_BATCH) {
-                size_t end = n - start < MD5_BATCH ? n : start + MD5_BATCH;
-                int r = 0;
-                for (size_t i = start; i < end && r == 0; i++) {
-                        Md5Item *it = &v[i];
-                        const char *data = NULL;
-                        int fd = entry_open(p, it->e, &data, err);
-                        if (fd < 0 && !data) {
-                                r = fd;
-                                break;
-                        }
-                        if (data) {
-                                it->error = md5_hex(-1, data, it->e->type == ENTRY_FILE ? it->e->size : strlen(data),
-                                                    it->md5);
-                                continue;
-                        }
-                        it->fd = fd;
-                        it->keyed = md5_cache && fstat(fd, &it->st) == 0 && S_ISREG(it->st.st_mode);
-                        if (it->keyed && md5_cache_lookup(md5_cache, &it->st, it->md5)) {
-                                it->keyed = false;
-                                close(TAKE_FD(it->fd));
-                        }
+        Md5Pipe pp = { .v = v };
+        pthread_mutex_init(&pp.lock, NULL);
+        pthread_cond_init(&pp.queued, NULL);
+        pthread_cond_init(&pp.read, NULL);
+        size_t cap = 16;
+        while (cap < 2 * n)
+                cap *= 2;
+        _cleanup_free_ size_t *seen = xmalloc(cap * sizeof(size_t));
+        memset(seen, 0xff, cap * sizeof(size_t));
+
+        pthread_t tid[MD5_WINDOW];
+        size_t started = 0;
+        size_t want = threads < MD5_WINDOW ? threads : MD5_WINDOW;
+        for (; n > 1 && started + 1 < want; started++)
+                if (pthread_create(&tid[started], NULL, md5_pipe_work, &pp) != 0)
+                        break; /* fewer readers: this thread reads the rest */
+
+        ObError open_err;
+        int open_r = 0;
+        size_t i = 0;
+        for (; i < n; i++) {
+                Md5Item *it = &v[i];
+                it->same = SIZE_MAX;
+                md5_pipe_drain(&pp, MD5_WINDOW - 1);
+                const char *data = NULL;
+                int fd = entry_open(p, it->e, &data, &open_err);
+                if (fd < 0 && !data) {
+                        open_r = fd;
+                        break;
                 }
-                if (r == 0)
-                        md5_batch_read(v + start, end - start, threads);
-                for (size_t i = start; i < end; i++) {
-                        Md5Item *it = &v[i];
-                        if (it->fd >= 0)
-                                close(TAKE_FD(it->fd));
-                        if (r == 0 && it->error != 0)
-                                r = md5_error(it->error, it->e, err);
-                        if (r == 0 && it->keyed)
-                                md5_cache_store(md5_cache, &it->st, it->md5);
+                if (data) {
+                        it->error = md5_hex(-1, data, it->e->type == ENTRY_FILE ? it->e->size : strlen(data), it->md5);
+                        continue;
                 }
-                if (r < 0)
-                        return r;
+                it->fd = fd;
+                bool regular = fstat(fd, &it->st) == 0 && S_ISREG(it->st.st_mode);
+                it->keyed = md5_cache && regular;
+                if (it->keyed && md5_cache_lookup(md5_cache, &it->st, it->md5)) {
+                        it->keyed = false;
+                        close(TAKE_FD(it->fd));
+                        continue;
+                }
+                if (regular)
+                        it->same = md5_seen(seen, cap, v, i);
+                if (it->same != SIZE_MAX) {
+                        it->keyed = false;
+                        close(TAKE_FD(it->fd));
+                        continue;
+                }
+                md5_pipe_queue(&pp, i);
         }
+
+        pthread_mutex_lock(&pp.lock);
+        pp.end = true;
+        pthread_cond_broadcast(&pp.queued);
+        pthread_mutex_unlock(&pp.lock);
+        md5_pipe_drain(&pp, 0);
+        for (size_t k = 0; k < started; k++)
+                pthread_join(tid[k], NULL);
+        pthread_cond_destroy(&pp.read);
+        pthread_cond_destroy(&pp.queued);
+        pthread_mutex_destroy(&pp.lock);
+
+        for (size_t k = 0; k < i; k++) {
+                Md5Item *it = &v[k];
+                if (it->same != SIZE_MAX) {
+                        it->error = v[it->same].error;
+                        memcpy(it->md5, v[it->same].md5, sizeof(it->md5));
+                }
+                if (it->error != 0)
+                        return md5_error(it->error, it->e, err);
+        }
+        if (open_r < 0) {
+                if (err)
+                        *err = open_err;
+                return open_r;
+        }
+        for (size_t k = 0; k < n; k++)
+                if (v[k].keyed)
+                        md5_cache_store(md5_cache, &v[k].st, v[k].md5);
         return 0;
 }
 
@@ -581,37 +677,34 @@ static int add_text(Plan *p, const char *path, const char *text, int64_t mtime, 
 /* Packages built from one source often carry the same copyright file
  * (krb5's four libraries, 63 kB each): in a layer the later ones become hard
  * links of the first, which tar stores without the bytes. */
-static int link_same_copyrights(Md5Cache *md5_cache, Plan *p, ObError *err)
+static int link_same_copyrights(const Pkgdb *db, Plan *p, ObError *err)
 {
-        typedef struct Seen {
-                const char *path;
-                uint64_t size;
-                char md5[33];
-        } Seen;
-        _cleanup_free_ Seen *seen = NULL;
-        size_t n_seen = 0;
+        _cleanup_free_ Md5Item *items = xcalloc(p->n + 1, sizeof(Md5Item));
+        size_t n_items = 0;
         for (size_t i = 0; i < p->n; i++) {
-                Entry *e = &p->entries[i];
-                if (e->type != ENTRY_FILE || !e->root || !str_startswith(e->path, "usr/share/doc/") ||
-                    !str_endswith(e->path, "/copyright"))
-                        continue;
-                Seen s = { .path = e->path, .size = e->size };
-                int r = entry_md5(md5_cache, p, e, s.md5, err);
-                if (r < 0)
-                        return r;
-                const Seen *same = NULL;
-                for (size_t k = 0; k < n_seen && !same; k++)
-                        if (seen[k].size == s.size && strcmp(seen[k].md5, s.md5) == 0)
-                                same = &seen[k];
-                const Entry *first = same ? plan_find(p, same->path) : NULL;
+                const Entry *e = &p->entries[i];
+                if (e->type == ENTRY_FILE && e->root && str_startswith(e->path, "usr/share/doc/") &&
+                    str_endswith(e->path, "/copyright"))
+                        items[n_items++] = (Md5Item){ .e = e, .fd = -1 };
+        }
+        /* Read like the files of the records, which list them again: the
+         * md5 cache then knows them. */
+        int r = entries_md5(db->md5, p, items, n_items, db->threads, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_items; i++) {
+                Entry *e = (Entry *) items[i].e;
+                const Md5Item *same = NULL;
+                for (size_t k = 0; k < i && !same; k++)
+                        if (items[k].e->type == ENTRY_FILE && items[k].e->size == e->size &&
+                            strcmp(items[k].md5, items[i].md5) == 0)
+                                same = &items[k];
+                const Entry *first = same ? same->e : NULL;
                 if (first && first->mode == e->mode && first->uid == e->uid && first->gid == e->gid) {
                         e->type = ENTRY_HARDLINK;
                         free(e->target);
                         e->target = xstrdup(first->path);
-                        continue;
                 }
-                seen = xrealloc(seen, (n_seen + 1) * sizeof(Seen));
-                seen[n_seen++] = s;
         }
         return 0;
 }
@@ -657,7 +750,7 @@ int pkgdb_add_records(const Pkgdb *db, Plan *p, int64_t mtime, ObError *err)
         r = plan_finish(p, mtime, err);
         if (r < 0)
                 return r;
-        r = link_same_copyrights(db->md5, p, err);
+        r = link_same_copyrights(db, p, err);
         if (r < 0)
                 return r;
 
