@@ -26,6 +26,9 @@ typedef struct Md5Cache Md5Cache;
  * changed within a clock tick of it is not remembered, as its timestamps
  * may not tell a further change. Never fails. */
 Md5Cache *md5_cache_open(const char *dir, const struct timespec *start);
+/* A cache of this run only, which no file backs: a build without caches
+ * still reads a file that several layers hold once. */
+Md5Cache *md5_cache_open_memory(const struct timespec *start);
 /* $OCI_BUILD_CACHE/md5, else $XDG_CACHE_HOME/oci-build/md5, else
  * ~/.cache/oci-build/md5. */
 Md5Cache *md5_cache_open_default(void);

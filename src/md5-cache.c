@@ -161,6 +161,17 @@ Md5Cache *md5_cache_open(const char *dir, const struct timespec *start)
         return c;
 }
 
+Md5Cache *md5_cache_open_memory(const struct timespec *start)
+{
+        Md5Cache *c = xcalloc(1, sizeof(*c));
+        if (start)
+                c->start = *start;
+        else
+                clock_gettime(CLOCK_REALTIME, &c->start);
+        c->today = c->start.tv_sec / 86400;
+        return c;
+}
+
 Md5Cache *md5_cache_open_default(void)
 {
         _cleanup_free_ char *root = download_cache_dir();
@@ -214,7 +225,7 @@ static int by_day_desc(const void *a, const void *b)
 
 void md5_cache_save(Md5Cache *c)
 {
-        if (!c || !c->dirty || c->told)
+        if (!c || !c->dir || !c->dirty || c->told)
                 return;
         c->dirty = false;
         _cleanup_free_ const Md5Entry **keep = xcalloc(c->n + 1, sizeof(Md5Entry *));

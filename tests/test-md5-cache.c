@@ -86,6 +86,26 @@ START_TEST(test_hit_and_kept)
 }
 END_TEST
 
+/* A cache of the run only: it finds what it was told in the run, keeps
+ * racy files out like the others, and writes no file. */
+START_TEST(test_memory)
+{
+        struct stat a = file_stat(1), racy = file_stat(2);
+        racy.st_mtim = start;
+        _cleanup_(md5_cache_freep) Md5Cache *c = md5_cache_open_memory(&start);
+        ck_assert(!has(c, &a, md5_a));
+        md5_cache_store(c, &a, md5_a);
+        md5_cache_store(c, &racy, md5_b);
+        ck_assert(has(c, &a, md5_a));
+        ck_assert(!has(c, &racy, md5_b));
+        md5_cache_save(c);
+        struct stat st;
+        ck_assert_int_eq(stat(sums, &st), -1);
+        _cleanup_(md5_cache_freep) Md5Cache *disk = open_at(&start);
+        ck_assert(!has(disk, &a, md5_a));
+}
+END_TEST
+
 START_TEST(test_identity)
 {
         _cleanup_(md5_cache_freep) Md5Cache *c = open_at(&start);
@@ -252,6 +272,7 @@ static Suite *md5_cache_suite(void)
         TCase *tc = tcase_create("md5-cache");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_hit_and_kept);
+        tcase_add_test(tc, test_memory);
         tcase_add_test(tc, test_identity);
         tcase_add_test(tc, test_racy);
         tcase_add_test(tc, test_damaged);

@@ -258,7 +258,10 @@ static int build_images(const Context *ctx, SpecTier tier, char *const *names, R
         o.layer.cache = cache;
         _cleanup_(layer_cache_freep) LayerCache *steps = ctx->no_cache ? NULL : step_cache_open_default();
         o.steps = steps;
-        _cleanup_(md5_cache_freep) Md5Cache *md5 = ctx->no_cache ? NULL : md5_cache_open_default();
+        /* Without caches the md5 of a file is still computed once in the
+         * run: a library in several tool layers. */
+        _cleanup_(md5_cache_freep) Md5Cache *md5 =
+                ctx->no_cache ? md5_cache_open_memory(NULL) : md5_cache_open_default();
         o.md5 = md5;
         o.layout_dir = ctx->layout;
         _cleanup_(layout_closep) Layout *l = NULL;
