@@ -295,19 +295,19 @@ START_TEST(test_records_md5_cache)
 }
 END_TEST
 
-/* More files than are read in one batch, some larger than one read, on one
- * thread and on several: the same records, and each md5 the one md5sum(1)
- * gives. */
-START_TEST(test_records_threads)
+/* A sysroot in dir with one package, "many", of n files
+ * usr/share/many/fNNN, each up to 300 kB (several reads of 64 kB), and f010
+ * of 8 MB: a big file among small ones. f001 and f002 are one file (a hard
+ * link). */
+static void make_many(char *dir, size_t size, int n)
 {
-        char dir[4096];
-        test_tmpdir(dir, sizeof(dir), "pkgdb-threads");
+        test_tmpdir(dir, size, "pkgdb-many");
         _cleanup_free_ char *list = NULL;
         size_t list_size = 0;
         {
                 _cleanup_fclose_ FILE *f = open_memstream(&list, &list_size);
                 fputs("/usr\n/usr/share\n/usr/share/many\n", f);
-                for (int i = 0; i < 150; i++)
+                for (int i = 0; i < n; i++)
                         fprintf(f, "/usr/share/many/f%03d\n", i);
         }
         for (const char *d = "usr\0usr/share\0usr/share/many\0var\0var/lib\0var/lib/dpkg\0var/lib/dpkg/info\0"; *d;
@@ -316,33 +316,63 @@ START_TEST(test_records_threads)
         test_mk_file(dir, "var/lib/dpkg/status",
                      "Package: many\nStatus: install ok installed\nArchitecture: all\nVersion: 1\n", 0644);
         test_mk_file(dir, "var/lib/dpkg/info/many.list", list, 0644);
-        for (int i = 0; i < 150; i++) {
-                /* up to 300 kB: several reads of 64 kB */
-                size_t size = (size_t) (i * 2003) % 300000;
-                _cleanup_free_ char *bytes = xmalloc(size + 1);
-                for (size_t k = 0; k < size; k++)
-                        bytes[k] = (char) ('a' + (k * 7 + (size_t) i) % 26);
-                bytes[size] = '\0';
+        for (int i = 0; i < n; i++) {
                 _cleanup_free_ char *rel = xasprintf("usr/share/many/f%03d", i);
+                if (i == 2) {
+                        _cleanup_free_ char *from = xasprintf("%s/usr/share/many/f001", dir);
+                        _cleanup_free_ char *to = xasprintf("%s/%s", dir, rel);
+                        ck_assert_int_eq(link(from, to), 0);
+                        continue;
+                }
+                size_t bytes_size = i == 10 ? (size_t) 8 << 20 : (size_t) (i * 2003) % 300000;
+                _cleanup_free_ char *bytes = xmalloc(bytes_size + 1);
+                for (size_t k = 0; k < bytes_size; k++)
+                        bytes[k] = (char) ('a' + (k * 7 + (size_t) i) % 26);
+                bytes[bytes_size] = '\0';
                 test_mk_file(dir, rel, bytes, 0644);
         }
+}
 
+/* The records of p: 0 and the md5sums record of "many" in *ret, else the
+ * error. */
+static int many_records_of(const Pkgdb *db, Plan *p, char **ret, ObError *err)
+{
+        int r = pkgdb_add_records(db, p, 0, err);
+        if (r < 0)
+                return r;
+        *ret = xstrdup(test_must_find(p, "var/lib/dpkg/status.d/many.md5sums")->data);
+        return 0;
+}
+
+/* many_records_of() the files of make_many() on threads threads. */
+static int many_records(const char *dir, unsigned threads, char **ret, ObError *err)
+{
         _cleanup_(sysroot_freep) Sysroot *root = test_open_root(dir);
         _cleanup_(pkgdb_freep) Pkgdb *db = NULL;
-        ObError err = { 0 };
-        ck_assert_msg(pkgdb_load(root, &db, &err) == 0, "%s", err.msg);
-        _cleanup_free_ char *one = NULL, *several = NULL;
-        char **sums[] = { &one, &several };
-        static const unsigned threads[] = { 1, 4 };
+        ck_assert_msg(pkgdb_load(root, &db, err) == 0, "%s", err->msg);
+        db->threads = threads;
+        _cleanup_plan_ Plan p = { 0 };
+        PlanCopyOptions o = { .dst = "/usr/share/many", .src = "/usr/share/many", .why = "test" };
+        ck_assert_msg(plan_add_host(&p, root, &o, err) == 0, "%s", err->msg);
+        ck_assert_msg(plan_finish(&p, 0, err) == 0, "%s", err->msg);
+        return many_records_of(db, &p, ret, err);
+}
+
+/* Many more files than are open at once, a big one among them, on one
+ * thread and on several: the same records, and each md5 the one md5sum(1)
+ * gives. */
+START_TEST(test_records_threads)
+{
+        char dir[4096];
+        make_many(dir, sizeof(dir), 300);
+        _cleanup_free_ char *one = NULL, *two = NULL, *several = NULL;
+        char **sums[] = { &one, &two, &several };
+        static const unsigned threads[] = { 1, 2, 4 };
         for (size_t t = 0; t < ELEMENTSOF(threads); t++) {
-                db->threads = threads[t];
-                _cleanup_plan_ Plan p = { 0 };
-                PlanCopyOptions o = { .dst = "/usr/share/many", .src = "/usr/share/many", .why = "test" };
-                ck_assert_msg(plan_add_host(&p, root, &o, &err) == 0, "%s", err.msg);
-                ck_assert_msg(plan_finish(&p, 0, &err) == 0, "%s", err.msg);
-                ck_assert_msg(pkgdb_add_records(db, &p, 0, &err) == 0, "%s", err.msg);
-                *sums[t] = xstrdup(test_must_find(&p, "var/lib/dpkg/status.d/many.md5sums")->data);
+                ObError err = { 0 };
+                ck_assert_msg(many_records(dir, threads[t], sums[t], &err) == 0, "%s", err.msg);
         }
+        ck_assert_str_eq(one, two);
         ck_assert_str_eq(one, several);
 
         _cleanup_free_ char *cmd = xasprintf("cd '%s' && md5sum usr/share/many/f*", dir);
@@ -355,8 +385,49 @@ START_TEST(test_records_threads)
                 n++;
         }
         ck_assert_int_eq(pclose(f), 0);
-        ck_assert_uint_eq(n, 150);
+        ck_assert_uint_eq(n, 300);
         test_rm_rf(dir);
+}
+END_TEST
+
+/* Files that cannot be read once planned: the error names the first in
+ * the records' order, whatever the number of threads and however far the
+ * others got. */
+START_TEST(test_records_unreadable)
+{
+        static const unsigned threads[] = { 1, 2, 4 };
+        /* A file become a directory cannot be read, a file gone cannot be
+         * opened: f120 fails first either way. */
+        static const struct {
+                const char *dir, *gone, *want;
+        } cases[] = {
+                { "usr/share/many/f120", "usr/share/many/f200", "cannot read '/usr/share/many/f120'" },
+                { "usr/share/many/f200", "usr/share/many/f120", "'/usr/share/many/f120'" },
+        };
+        for (size_t c = 0; c < ELEMENTSOF(cases); c++)
+                for (size_t t = 0; t < ELEMENTSOF(threads); t++) {
+                        char dir[4096];
+                        make_many(dir, sizeof(dir), 300);
+                        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(dir);
+                        _cleanup_(pkgdb_freep) Pkgdb *db = NULL;
+                        ObError err = { 0 };
+                        ck_assert_msg(pkgdb_load(root, &db, &err) == 0, "%s", err.msg);
+                        db->threads = threads[t];
+                        _cleanup_plan_ Plan p = { 0 };
+                        PlanCopyOptions o = { .dst = "/usr/share/many", .src = "/usr/share/many", .why = "test" };
+                        ck_assert_msg(plan_add_host(&p, root, &o, &err) == 0, "%s", err.msg);
+                        ck_assert_msg(plan_finish(&p, 0, &err) == 0, "%s", err.msg);
+                        _cleanup_free_ char *as_dir = xasprintf("%s/%s", dir, cases[c].dir);
+                        _cleanup_free_ char *gone = xasprintf("%s/%s", dir, cases[c].gone);
+                        ck_assert_int_eq(unlink(as_dir), 0);
+                        ck_assert_int_eq(mkdir(as_dir, 0755), 0);
+                        ck_assert_int_eq(unlink(gone), 0);
+                        _cleanup_free_ char *sums = NULL;
+                        ck_assert_int_lt(many_records_of(db, &p, &sums, &err), 0);
+                        ck_assert_msg(strstr(err.msg, cases[c].want) != NULL, "-j%u: %s", threads[t], err.msg);
+                        ck_assert_msg(strstr(err.msg, "f200") == NULL, "-j%u: %s", threads[t], err.msg);
+                        test_rm_rf(dir);
+                }
 }
 END_TEST
 
@@ -420,6 +491,7 @@ static Suite *pkgdb_suite(void)
         tcase_add_test(tc, test_records);
         tcase_add_test(tc, test_records_md5_cache);
         tcase_add_test(tc, test_records_threads);
+        tcase_add_test(tc, test_records_unreadable);
         tcase_add_test(tc, test_no_database);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_distro);
