@@ -50,10 +50,12 @@ typedef struct Pkgdb {
         unsigned threads;     /* that read the files of the records; 0 or 1: the caller's alone */
 } Pkgdb;
 
-/* Loads root's database. A sysroot without var/lib/dpkg/status gives 0 and
- * *ret = NULL: there are no records to write. A malformed status file is an
+/* Loads root's database, its lists read on up to threads threads (0 or 1:
+ * the caller's alone), which db->threads keeps for the records. A sysroot
+ * without var/lib/dpkg/status gives 0 and *ret = NULL: there are no
+ * records to write. A malformed status file is an
  * error naming its file and line. */
-int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err);
+int pkgdb_load(Sysroot *root, unsigned threads, Pkgdb **ret, ObError *err);
 void pkgdb_free(Pkgdb *db);
 /* The one line that says so, once images without records are written (not
  * before: a build that fails says only why). */

@@ -219,12 +219,10 @@ int build_new(const BuildOptions *o, Build **ret, ObError *err)
         r = plan_from_spec(&b->base_plan, b->base, b->root, o->source_date_epoch, err);
         if (r < 0)
                 return r;
-        r = pkgdb_load(b->root, &b->pkgdb, err);
+        r = pkgdb_load(b->root, o->layer.threads, &b->pkgdb, err);
         b->has_pkgdb = b->pkgdb != NULL;
-        if (b->pkgdb) {
+        if (b->pkgdb)
                 b->pkgdb->md5 = o->md5;
-                b->pkgdb->threads = o->layer.threads;
-        }
         if (r == 0)
                 r = pkgdb_add_distro(b->root, &b->base_plan, o->source_date_epoch, err);
         if (r == 0)

@@ -162,6 +162,115 @@ static int read_list(Pkgdb *db, const PkgdbPackage *pkg, char **ret, size_t *ret
         return r;
 }
 
+/* Larger lists are left to read_list(): they are not dpkg's. */
+#define LIST_AHEAD_MAX (64u << 20)
+#define LIST_THREADS_MAX 64
+
+/* A list read ahead on a thread, noted in the input journal (which is
+ * not for threads) afterwards on the loading thread, as read_list() notes
+ * what it reads. */
+typedef struct ListAhead {
+        enum { LIST_REDO, LIST_READ, LIST_MISSING } state; /* LIST_REDO: read_list() reads it */
+        bool qualified;                                    /* the plain name is missing: text is PACKAGE:ARCH.list's */
+        struct stat st;
+        char *text;
+        size_t size, lines;
+} ListAhead;
+
+static size_t count_lines(const char *text, size_t size)
+{
+        size_t n = 1;
+        for (const char *c = text, *end = text + size; (c = memchr(c, '\n', (size_t) (end - c))); c++)
+                n++;
+        return n;
+}
+
+/* A regular file's bytes, as read_file() gives them but noting nothing:
+ * 0, -ENOENT when there is no file, another error for anything else
+ * (read_list() then says what). */
+static int read_ahead(const Sysroot *root, const char *path, ListAhead *a)
+{
+        _cleanup_free_ char *host = sysroot_host_path(root, path);
+        _cleanup_close_ int fd = open(host, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT : -EIO;
+        if (fstat(fd, &a->st) < 0 || !S_ISREG(a->st.st_mode) || (uint64_t) a->st.st_size > LIST_AHEAD_MAX)
+                return -EIO;
+        size_t cap = (size_t) a->st.st_size + 2, n = 0;
+        _cleanup_free_ char *buf = xmalloc(cap);
+        while (n + 1 < cap) {
+                ssize_t r = read(fd, buf + n, cap - n - 1);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -EIO;
+                if (r == 0)
+                        break;
+                n += (size_t) r;
+        }
+        if (n + 1 >= cap)
+                return -EIO; /* grown since fstat() */
+        buf[n] = '\0';
+        a->text = TAKE_PTR(buf);
+        a->size = n;
+        a->lines = count_lines(a->text, n);
+        return 0;
+}
+
+/* What read_list() would read for pkg. */
+static void read_list_ahead(const Pkgdb *db, const PkgdbPackage *pkg, ListAhead *a)
+{
+        _cleanup_free_ char *plain = xasprintf("/var/lib/dpkg/info/%s.list", pkg->name);
+        int r = read_ahead(db->root, plain, a);
+        if (r == -ENOENT && dpkg_paragraph_get(pkg->para, "Architecture")) {
+                _cleanup_free_ char *qualified = xasprintf("/var/lib/dpkg/info/%s:%s.list", pkg->name, pkg->arch);
+                a->qualified = true;
+                r = read_ahead(db->root, qualified, a);
+        }
+        a->state = r == 0 ? LIST_READ : r == -ENOENT ? LIST_MISSING : LIST_REDO;
+}
+
+typedef struct ListsAhead {
+        const Pkgdb *db;
+        ListAhead *v;
+        atomic_size_t next;
+} ListsAhead;
+
+static void *lists_ahead_work(void *userdata)
+{
+        ListsAhead *l = userdata;
+        for (size_t i; (i = atomic_fetch_add(&l->next, 1)) < l->db->n_packages;)
+                read_list_ahead(l->db, &l->db->packages[i], &l->v[i]);
+        return NULL;
+}
+
+/* Notes what read_list() would have noted for a, and takes its text:
+ * 0, or -ENOENT for a package with no list. */
+static int take_list_ahead(Pkgdb *db, const PkgdbPackage *pkg, ListAhead *a, char **ret, size_t *ret_size)
+{
+        _cleanup_free_ char *plain = xasprintf("/var/lib/dpkg/info/%s.list", pkg->name);
+        _cleanup_free_ char *plain_host = sysroot_host_path(db->root, plain);
+        if (!a->qualified && a->state == LIST_READ) {
+                journal_note_stat(plain_host, /* follow= */ true, &a->st);
+        } else {
+                journal_note_error(plain_host, /* follow= */ true, ENOENT);
+                if (a->qualified) {
+                        _cleanup_free_ char *qualified =
+                                xasprintf("/var/lib/dpkg/info/%s:%s.list", pkg->name, pkg->arch);
+                        _cleanup_free_ char *host = sysroot_host_path(db->root, qualified);
+                        if (a->state == LIST_READ)
+                                journal_note_stat(host, /* follow= */ true, &a->st);
+                        else
+                                journal_note_error(host, /* follow= */ true, ENOENT);
+                }
+        }
+        if (a->state != LIST_READ)
+                return -ENOENT;
+        *ret = TAKE_PTR(a->text);
+        *ret_size = a->size;
+        return 0;
+}
+
 static void keep_text(Pkgdb *db, char *text)
 {
         db->texts = xrealloc(db->texts, (db->n_texts + 1) * sizeof(char *));
@@ -225,20 +334,13 @@ static void add_list(Pkgdb *db, char *text, size_t size, size_t owner, const Div
                 paths_add(db, &ring[i % PREFETCH_AHEAD], owner);
 }
 
-static size_t count_lines(const char *text, size_t size)
-{
-        size_t n = 1;
-        for (const char *c = text, *end = text + size; (c = memchr(c, '\n', (size_t) (end - c))); c++)
-                n++;
-        return n;
-}
-
-int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err)
+int pkgdb_load(Sysroot *root, unsigned threads, Pkgdb **ret, ObError *err)
 {
         _cleanup_(pkgdb_freep) Pkgdb *db = xcalloc(1, sizeof(*db));
         int r;
 
         db->root = sysroot_ref(root);
+        db->threads = threads;
         r = dpkg_status_load(root, &db->status, err);
         if (r == -ENOENT) {
                 *ret = NULL;
@@ -297,18 +399,41 @@ int pkgdb_load(Sysroot *root, Pkgdb **ret, ObError *err)
         _cleanup_free_ size_t *sizes = xcalloc(db->n_packages + 1, sizeof(size_t));
         _cleanup_free_ size_t *owners = xcalloc(db->n_packages + 1, sizeof(size_t));
         size_t lines = n_div, n_lists = 0;
+        /* Hundreds of lists: they are read on threads, then taken in
+         * order here. */
+        _cleanup_free_ ListAhead *ahead = xcalloc(db->n_packages + 1, sizeof(ListAhead));
+        {
+                ListsAhead l = { .db = db, .v = ahead };
+                atomic_init(&l.next, 0);
+                pthread_t tid[LIST_THREADS_MAX];
+                size_t started = 0;
+                for (; started + 1 < threads && started < LIST_THREADS_MAX; started++)
+                        if (pthread_create(&tid[started], NULL, lists_ahead_work, &l) != 0)
+                                break; /* fewer threads: this one reads the rest */
+                lists_ahead_work(&l);
+                for (size_t k = 0; k < started; k++)
+                        pthread_join(tid[k], NULL);
+        }
         for (size_t i = 0; i < db->n_packages; i++) {
                 char *list = NULL;
                 size_t size = 0;
-                r = read_list(db, &db->packages[i], &list, &size, err);
+                ListAhead *a = &ahead[i];
+                if (a->state == LIST_REDO) {
+                        r = read_list(db, &db->packages[i], &list, &size, err);
+                        a->lines = r == 0 ? count_lines(list, size) : 0;
+                } else
+                        r = take_list_ahead(db, &db->packages[i], a, &list, &size);
                 if (r == -ENOENT)
                         continue; /* a package with no files (metapackage from an old dpkg) */
-                if (r < 0)
+                if (r < 0) {
+                        for (size_t k = i; k < db->n_packages; k++)
+                                free(ahead[k].text);
                         return r;
+                }
                 keep_text(db, list);
                 sizes[n_lists] = size;
                 owners[n_lists++] = i;
-                lines += count_lines(list, size);
+                lines += a->lines;
         }
         /* A load of at most 2/3. */
         db->slots_cap = 1024;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "journal.h"
 #include "md5-cache.h"
 #include "pkgdb.h"
 #include "testutil.h"
@@ -85,7 +86,7 @@ static Pkgdb *load(Sysroot *root)
 {
         ObError err = { 0 };
         Pkgdb *db = NULL;
-        ck_assert_msg(pkgdb_load(root, &db, &err) == 0, "%s", err.msg);
+        ck_assert_msg(pkgdb_load(root, 2, &db, &err) == 0, "%s", err.msg);
         ck_assert_ptr_nonnull(db);
         return db;
 }
@@ -296,10 +297,9 @@ START_TEST(test_records_md5_cache)
 END_TEST
 
 /* A sysroot in dir with one package, "many", of n files
- * usr/share/many/fNNN, each up to 300 kB (several reads of 64 kB), and f010
- * of 8 MB: a big file among small ones. f001 and f002 are one file (a hard
- * link). */
-static void make_many(char *dir, size_t size, int n)
+ * usr/share/many/fNNN, each up to max bytes, and with big f010 of 8 MB: a
+ * big file among small ones. f001 and f002 are one file (a hard link). */
+static void make_many(char *dir, size_t size, int n, size_t max, bool big)
 {
         test_tmpdir(dir, size, "pkgdb-many");
         _cleanup_free_ char *list = NULL;
@@ -324,7 +324,7 @@ static void make_many(char *dir, size_t size, int n)
                         ck_assert_int_eq(link(from, to), 0);
                         continue;
                 }
-                size_t bytes_size = i == 10 ? (size_t) 8 << 20 : (size_t) (i * 2003) % 300000;
+                size_t bytes_size = big && i == 10 ? (size_t) 8 << 20 : (size_t) i * 2003 % max;
                 _cleanup_free_ char *bytes = xmalloc(bytes_size + 1);
                 for (size_t k = 0; k < bytes_size; k++)
                         bytes[k] = (char) ('a' + (k * 7 + (size_t) i) % 26);
@@ -349,8 +349,7 @@ static int many_records(const char *dir, unsigned threads, char **ret, ObError *
 {
         _cleanup_(sysroot_freep) Sysroot *root = test_open_root(dir);
         _cleanup_(pkgdb_freep) Pkgdb *db = NULL;
-        ck_assert_msg(pkgdb_load(root, &db, err) == 0, "%s", err->msg);
-        db->threads = threads;
+        ck_assert_msg(pkgdb_load(root, threads, &db, err) == 0, "%s", err->msg);
         _cleanup_plan_ Plan p = { 0 };
         PlanCopyOptions o = { .dst = "/usr/share/many", .src = "/usr/share/many", .why = "test" };
         ck_assert_msg(plan_add_host(&p, root, &o, err) == 0, "%s", err->msg);
@@ -364,7 +363,8 @@ static int many_records(const char *dir, unsigned threads, char **ret, ObError *
 START_TEST(test_records_threads)
 {
         char dir[4096];
-        make_many(dir, sizeof(dir), 300);
+        /* several reads of 64 kB each */
+        make_many(dir, sizeof(dir), 300, 200000, /* big= */ true);
         _cleanup_free_ char *one = NULL, *two = NULL, *several = NULL;
         char **sums[] = { &one, &two, &several };
         static const unsigned threads[] = { 1, 2, 4 };
@@ -407,12 +407,11 @@ START_TEST(test_records_unreadable)
         for (size_t c = 0; c < ELEMENTSOF(cases); c++)
                 for (size_t t = 0; t < ELEMENTSOF(threads); t++) {
                         char dir[4096];
-                        make_many(dir, sizeof(dir), 300);
+                        make_many(dir, sizeof(dir), 300, 5000, /* big= */ false);
                         _cleanup_(sysroot_freep) Sysroot *root = test_open_root(dir);
                         _cleanup_(pkgdb_freep) Pkgdb *db = NULL;
                         ObError err = { 0 };
-                        ck_assert_msg(pkgdb_load(root, &db, &err) == 0, "%s", err.msg);
-                        db->threads = threads[t];
+                        ck_assert_msg(pkgdb_load(root, threads[t], &db, &err) == 0, "%s", err.msg);
                         _cleanup_plan_ Plan p = { 0 };
                         PlanCopyOptions o = { .dst = "/usr/share/many", .src = "/usr/share/many", .why = "test" };
                         ck_assert_msg(plan_add_host(&p, root, &o, &err) == 0, "%s", err.msg);
@@ -439,12 +438,66 @@ START_TEST(test_no_database)
         test_tmpdir(empty, sizeof(empty), "pkgdb-empty");
         root = test_open_root(empty);
         Pkgdb *db = (Pkgdb *) 1;
-        ck_assert_int_eq(pkgdb_load(root, &db, &err), 0);
+        ck_assert_int_eq(pkgdb_load(root, 2, &db, &err), 0);
         ck_assert_ptr_null(db);
         _cleanup_plan_ Plan p = { 0 };
         ck_assert_int_eq(pkgdb_add_records(NULL, &p, 0, &err), 0);
         ck_assert_uint_eq(p.n, 0);
         test_rm_rf(empty);
+}
+END_TEST
+
+/* The input journal's lines of pkgdb_load() on threads threads, checking
+ * the owners it finds. A new sysroot each time: it notes some paths once. */
+static char *load_journal(unsigned threads)
+{
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        Journal *j = journal_new();
+        journal_begin(j);
+        ObError err = { 0 };
+        Pkgdb *db = NULL;
+        ck_assert_msg(pkgdb_load(root, threads, &db, &err) == 0, "%s", err.msg);
+        journal_begin(NULL);
+        ck_assert_str_eq(owner_of(db, "/lib/x86_64-linux-gnu/libfoo.so.1"), "libfoo1");
+        ck_assert_str_eq(owner_of(db, "/usr/bin/foo"), "fooutil");
+        pkgdb_free(db);
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        ck_assert(journal_write(j, f));
+        fclose(f);
+        journal_free(j);
+        return text;
+}
+
+/* The lists are read on threads and noted in the input journal afterwards,
+ * as reading them here notes them: on one thread and on four the same
+ * owners and the same journal, where the missing plain list of a
+ * Multi-Arch: same package comes before its qualified one. A list that is
+ * no regular file is the error, named, on any number of threads. */
+START_TEST(test_lists_threads)
+{
+        _cleanup_free_ char *one = load_journal(1);
+        _cleanup_free_ char *four = load_journal(4);
+        ck_assert_str_eq(one, four);
+        _cleanup_free_ char *plain =
+                xasprintf("j f %d 0 0 0 0 0 0 %s/var/lib/dpkg/info/libfoo1.list\n", ENOENT, root_dir);
+        _cleanup_free_ char *qualified = xasprintf("%s/var/lib/dpkg/info/libfoo1:amd64.list\n", root_dir);
+        const char *at_plain = strstr(one, plain), *at_qualified = strstr(one, qualified);
+        ck_assert_msg(at_plain && at_qualified && at_plain < at_qualified, "%s", one);
+
+        _cleanup_free_ char *list = xasprintf("%s/var/lib/dpkg/info/fooutil.list", root_dir);
+        ck_assert_int_eq(unlink(list), 0);
+        ck_assert_int_eq(mkdir(list, 0755), 0);
+        _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
+        static const unsigned threads[] = { 1, 4 };
+        for (size_t t = 0; t < ELEMENTSOF(threads); t++) {
+                Pkgdb *db = NULL;
+                ObError err = { 0 };
+                ck_assert_int_eq(pkgdb_load(root, threads[t], &db, &err), -EINVAL);
+                ck_assert_ptr_null(db);
+                ck_assert_msg(strstr(err.msg, "fooutil.list' is not a regular file"), "%s", err.msg);
+        }
 }
 END_TEST
 
@@ -454,7 +507,7 @@ START_TEST(test_malformed)
         _cleanup_(sysroot_freep) Sysroot *root = test_open_root(root_dir);
         Pkgdb *db = NULL;
         ObError err = { 0 };
-        ck_assert_int_eq(pkgdb_load(root, &db, &err), -EBADMSG);
+        ck_assert_int_eq(pkgdb_load(root, 2, &db, &err), -EBADMSG);
         ck_assert_msg(strstr(err.msg, "var/lib/dpkg/status:2: expected 'Name: value'"), "%s", err.msg);
 }
 END_TEST
@@ -493,6 +546,7 @@ static Suite *pkgdb_suite(void)
         tcase_add_test(tc, test_records_threads);
         tcase_add_test(tc, test_records_unreadable);
         tcase_add_test(tc, test_no_database);
+        tcase_add_test(tc, test_lists_threads);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_distro);
         suite_add_tcase(s, tc);
