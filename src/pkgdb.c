@@ -641,8 +641,8 @@ static void *md5_pipe_work(void *userdata)
         }
 }
 
-/* Waits until fewer than max descriptors are open; this thread reads
- * queued files meanwhile rather than wait for the readers. */
+/* Waits until at most max descriptors are open; this thread reads queued
+ * files meanwhile rather than wait for the readers. */
 static void md5_pipe_drain(Md5Pipe *pp, size_t max)
 {
         pthread_mutex_lock(&pp->lock);
