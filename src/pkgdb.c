@@ -594,12 +594,12 @@ typedef struct Md5Item {
 typedef struct Md5Pipe {
         Md5Item *v;
         pthread_mutex_t lock;
-        pthread_cond_t queued; /* an item was queued, or the end came */
-        pthread_cond_t read;   /* an item was read and closed */
-        size_t queue[MD5_WINDOW];
-        size_t head, n_queued; /* a ring of items still to read */
-        size_t n_open;         /* queued or being read */
-        bool end;              /* nothing more will be queued */
+        pthread_cond_t queued;    /* an item was queued, or the end came */
+        pthread_cond_t read;      /* an item was read and closed */
+        size_t queue[MD5_WINDOW]; /* items still to read, in no order */
+        size_t n_queued;
+        size_t n_open; /* queued or being read */
+        bool end;      /* nothing more will be queued */
 } Md5Pipe;
 
 /* Reads item i and closes it. Called without the lock. */
@@ -614,15 +614,22 @@ static void md5_pipe_read(Md5Pipe *pp, size_t i)
         pthread_mutex_unlock(&pp->lock);
 }
 
-/* The next queued item, taken off the queue; SIZE_MAX when none is. Called
- * with the lock. */
-static size_t md5_pipe_take(Md5Pipe *pp)
+/* A queued item, taken off the queue; SIZE_MAX when none is. The readers
+ * take the largest file, this thread the smallest: a big file read here
+ * would keep the next files from being opened, and the readers idle.
+ * Called with the lock. */
+static size_t md5_pipe_take(Md5Pipe *pp, bool largest)
 {
         if (pp->n_queued == 0)
                 return SIZE_MAX;
-        size_t i = pp->queue[pp->head];
-        pp->head = (pp->head + 1) % MD5_WINDOW;
-        pp->n_queued--;
+        size_t best = 0;
+        for (size_t k = 1; k < pp->n_queued; k++) {
+                off_t size = pp->v[pp->queue[k]].st.st_size, best_size = pp->v[pp->queue[best]].st.st_size;
+                if (largest ? size > best_size : size < best_size)
+                        best = k;
+        }
+        size_t i = pp->queue[best];
+        pp->queue[best] = pp->queue[--pp->n_queued];
         return i;
 }
 
@@ -633,7 +640,7 @@ static void *md5_pipe_work(void *userdata)
                 pthread_mutex_lock(&pp->lock);
                 while (pp->n_queued == 0 && !pp->end)
                         pthread_cond_wait(&pp->queued, &pp->lock);
-                size_t i = md5_pipe_take(pp);
+                size_t i = md5_pipe_take(pp, /* largest= */ true);
                 pthread_mutex_unlock(&pp->lock);
                 if (i == SIZE_MAX)
                         return NULL;
@@ -647,7 +654,7 @@ static void md5_pipe_drain(Md5Pipe *pp, size_t max)
 {
         pthread_mutex_lock(&pp->lock);
         while (pp->n_open > max) {
-                size_t i = md5_pipe_take(pp);
+                size_t i = md5_pipe_take(pp, /* largest= */ false);
                 if (i == SIZE_MAX) {
                         pthread_cond_wait(&pp->read, &pp->lock);
                         continue;
@@ -662,8 +669,7 @@ static void md5_pipe_drain(Md5Pipe *pp, size_t max)
 static void md5_pipe_queue(Md5Pipe *pp, size_t i)
 {
         pthread_mutex_lock(&pp->lock);
-        pp->queue[(pp->head + pp->n_queued) % MD5_WINDOW] = i;
-        pp->n_queued++;
+        pp->queue[pp->n_queued++] = i;
         pp->n_open++;
         pthread_cond_signal(&pp->queued);
         pthread_mutex_unlock(&pp->lock);
