@@ -49,6 +49,12 @@ char *sbom_generic_purl(const char *name, const char *version, const char *url);
 int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_t n_downloads, int64_t created,
                LayerFactsCache *facts, json_t **ret, ObError *err);
 
+/* The same for the image whose manifest is mdigest, without a look at the
+ * layout's index: it reads blobs and the facts cache only, so that the
+ * documents of different images can be made on different threads. */
+int sbom_image_of(Layout *l, const char *name, const char *mdigest, const SbomDownload *downloads, size_t n_downloads,
+                  int64_t created, LayerFactsCache *facts, json_t **ret, ObError *err);
+
 /* The bytes of a document as `oci-build sbom` writes them and as the
  * layout stores them: sorted keys, an indent of one, a final newline. */
 char *sbom_text(json_t *doc);

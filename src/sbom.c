@@ -462,7 +462,13 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
         if (!desc)
                 return ob_error_plain(err, ENOENT, "no image '%s' in the layout %s (build it first)", name,
                                       layout_path(l));
-        const char *mdigest = json_string_value(json_object_get(desc, "digest"));
+        return sbom_image_of(l, name, json_string_value(json_object_get(desc, "digest")), downloads, n_downloads,
+                             created, facts, ret, err);
+}
+
+int sbom_image_of(Layout *l, const char *name, const char *mdigest, const SbomDownload *downloads, size_t n_downloads,
+                  int64_t created, LayerFactsCache *facts, json_t **ret, ObError *err)
+{
         _cleanup_free_ char *mtext = NULL, *ctext = NULL;
         int r = layout_read_blob(l, mdigest, &mtext, NULL, err);
         if (r < 0)
