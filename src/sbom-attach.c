@@ -161,17 +161,12 @@ static int attach_document(SbomQueue *q, SbomJob *j, const char *sdigest, uint64
  * it is written, never held whole. */
 static int make_and_attach(SbomQueue *q, SbomJob *j, ObError *err)
 {
-        _cleanup_json_ json_t *doc = NULL;
-        int r = sbom_image_of(q->l, j->spec->name, j->mdigest, j->downloads, j->n_downloads, q->created, q->facts, &doc,
-                              err);
-        if (r < 0)
-                return r;
         char sdigest[DIGEST_STRING_MAX];
         uint64_t ssize = 0;
-        r = sbom_put_blob(q->l, doc, sdigest, &ssize, err);
+        int r = sbom_image_put_blob(q->l, j->spec->name, j->mdigest, j->downloads, j->n_downloads, q->created, q->facts,
+                                    sdigest, &ssize, err);
         if (r < 0)
                 return r;
-        json_decref(TAKE_PTR(doc));
         return attach_document(q, j, sdigest, ssize, err);
 }
 
@@ -194,19 +189,13 @@ static void *worker(void *userdata)
         pthread_mutex_lock(&q->lock);
         for (SbomJob *j; (j = claim(q));) {
                 pthread_mutex_unlock(&q->lock);
-                _cleanup_json_ json_t *doc = NULL;
                 char *text = NULL;
-                int r = sbom_image_of(q->l, j->spec->name, j->mdigest, j->downloads, j->n_downloads, q->created,
-                                      q->facts, &doc, &j->err);
-                if (r == 0) {
-                        text = sbom_text(doc);
-                        if (!text)
-                                r = ob_error_plain(&j->err, EINVAL, "cannot write the SPDX document");
-                }
-                json_decref(TAKE_PTR(doc));
+                size_t size = 0;
+                int r = sbom_image_text(q->l, j->spec->name, j->mdigest, j->downloads, j->n_downloads, q->created,
+                                        q->facts, NULL, NULL, &text, &size, &j->err);
                 pthread_mutex_lock(&q->lock);
                 j->text = text;
-                j->size = text ? strlen(text) : 0;
+                j->size = size;
                 j->r = r;
                 j->made = true;
                 if (r < 0)
