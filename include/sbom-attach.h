@@ -36,6 +36,14 @@ json_t *sbom_artifact_manifest(const char *subject_digest, uint64_t subject_size
  * (sbom_image()). */
 int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, LayerFactsCache *facts, ObError *err);
 
+/* sbom_attach() for each of specs, the documents made on up to threads
+ * threads (this one included): they are the same whatever the number, and
+ * only this thread touches the layout. On a failure, the first image's
+ * (in the order of specs) is the error; images before it may have their
+ * SBOM stored by then, and the index is not committed. */
+int sbom_attach_all(Layout *l, const Spec *const *specs, size_t n, const char *arch, int64_t created,
+                    LayerFactsCache *facts, unsigned threads, ObError *err);
+
 /* The attached SBOM of the image name (in an image index: the native
  * platform's, else the first's). -ENOENT, with no message, when the image
  * has none (or is not there). */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "json-text.h"
 #include "layer-facts.h"
 #include "layout.h"
 
@@ -48,6 +49,23 @@ char *sbom_generic_purl(const char *name, const char *version, const char *url);
  * the document is the same either way. NULL: every layer is read back. */
 int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_t n_downloads, int64_t created,
                LayerFactsCache *facts, json_t **ret, ObError *err);
+
+/* The same for the image whose manifest is mdigest, without a look at the
+ * layout's index: it reads blobs and the facts cache only, so that the
+ * documents of different images can be made on different threads. */
+int sbom_image_of(Layout *l, const char *name, const char *mdigest, const SbomDownload *downloads, size_t n_downloads,
+                  int64_t created, LayerFactsCache *facts, json_t **ret, ObError *err);
+
+/* The text of sbom_image_of()'s document, as sbom_text() writes it, made
+ * without the tree: handed to sink in pieces, or with sink NULL returned
+ * whole in *ret_text (NUL-terminated, *ret_size bytes). */
+int sbom_image_text(Layout *l, const char *name, const char *mdigest, const SbomDownload *downloads, size_t n_downloads,
+                    int64_t created, LayerFactsCache *facts, JsonTextSink sink, void *userdata, char **ret_text,
+                    size_t *ret_size, ObError *err);
+/* That text stored as a blob of l, written as it is made. */
+int sbom_image_put_blob(Layout *l, const char *name, const char *mdigest, const SbomDownload *downloads,
+                        size_t n_downloads, int64_t created, LayerFactsCache *facts,
+                        char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size, ObError *err);
 
 /* The bytes of a document as `oci-build sbom` writes them and as the
  * layout stores them: sorted keys, an indent of one, a final newline. */

@@ -936,19 +936,23 @@ int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *re
                 if (r < 0)
                         return r;
         }
-        /* Each image written gets its SBOM, attached in the layout. */
+        /* Each image written gets its SBOM, attached in the layout. The
+         * documents of different images are independent: they are made on
+         * the threads the compression had. */
+        _cleanup_free_ const Spec **specs = xcalloc(b->n_images + 2, sizeof(Spec *));
+        size_t n_specs = 0;
         for (size_t i = 0; i <= b->n_images && b->n_images > 0; i++) {
                 const BuildImage *im = i < b->n_images ? &b->images[i] : NULL;
                 if (!im && image_queued(b, SPEC_TIER_BASE, 0))
                         break;
-                const Spec *spec = !im || im->tier == SPEC_TIER_BASE ? b->base
+                specs[n_specs++] = !im || im->tier == SPEC_TIER_BASE ? b->base
                                    : im->tier == SPEC_TIER_TOOL      ? b->tools[im->index].spec
                                                                      : b->apps[im->index].spec;
-                int r = sbom_attach(l, spec, platform_choice_get(&b->platform)->arch, b->o.source_date_epoch,
-                                    b->o.layer.facts, err);
-                if (r < 0)
-                        return r;
         }
+        int r = sbom_attach_all(l, specs, n_specs, platform_choice_get(&b->platform)->arch, b->o.source_date_epoch,
+                                b->o.layer.facts, b->o.layer.threads, err);
+        if (r < 0)
+                return r;
         *ret_results = b->results;
         *ret_n = b->n_images;
         return 0;

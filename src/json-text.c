@@ -229,3 +229,117 @@ int json_text_sorted_to(const json_t *j, unsigned indent, const char *suffix, Js
         free(t.p);
         return r < 0 || t.failed ? -1 : 0;
 }
+
+/* The open containers a writer can nest: an SPDX document needs five. */
+#define JSON_WRITER_DEPTH 32
+
+struct JsonWriter {
+        Text t;
+        unsigned indent;
+        unsigned level;                    /* open containers */
+        size_t members[JSON_WRITER_DEPTH]; /* so far, of each */
+        bool bad;                          /* a value could not be written, or too deep */
+};
+
+JsonWriter *json_writer_new(unsigned indent, JsonTextSink sink, void *userdata)
+{
+        JsonWriter *w = xcalloc(1, sizeof(*w));
+        w->t = (Text){ .sink = sink, .userdata = userdata };
+        w->indent = indent;
+        w->bad = indent < 1 || indent > 31;
+        return w;
+}
+
+/* Before a member or element: the comma after the one before, and the
+ * line of this one, as put_value() writes them. */
+static void next_member(JsonWriter *w)
+{
+        if (w->level == 0) {
+                w->bad = true;
+                return;
+        }
+        if (w->members[w->level - 1]++ > 0)
+                put(&w->t, ",", 1);
+        put_indent(&w->t, w->indent, w->level);
+}
+
+void json_writer_open(JsonWriter *w, char open)
+{
+        if (w->level >= JSON_WRITER_DEPTH) {
+                w->bad = true;
+                return;
+        }
+        put(&w->t, &open, 1);
+        w->members[w->level++] = 0;
+}
+
+void json_writer_close(JsonWriter *w, char close)
+{
+        if (w->level == 0) {
+                w->bad = true;
+                return;
+        }
+        /* An empty one closes on its line: "[]", "{}". */
+        if (w->members[--w->level] > 0)
+                put_indent(&w->t, w->indent, w->level);
+        put(&w->t, &close, 1);
+}
+
+void json_writer_key(JsonWriter *w, const char *key)
+{
+        next_member(w);
+        put_string(&w->t, key, strlen(key));
+        put(&w->t, ": ", 2);
+}
+
+void json_writer_item(JsonWriter *w)
+{
+        next_member(w);
+}
+
+void json_writer_string(JsonWriter *w, const char *s)
+{
+        put_string(&w->t, s, strlen(s));
+}
+
+void json_writer_value(JsonWriter *w, const json_t *j)
+{
+        if (!j || put_value(&w->t, j, w->indent, w->level) < 0)
+                w->bad = true;
+}
+
+void json_writer_free(JsonWriter *w)
+{
+        if (!w)
+                return;
+        free(w->t.p);
+        free(w);
+}
+
+int json_writer_finish(JsonWriter *w, const char *suffix, char **ret_text, size_t *ret_size)
+{
+        if (suffix)
+                put(&w->t, suffix, strlen(suffix));
+        int r = w->bad || w->level > 0 ? -1 : 0;
+        if (r == 0 && w->t.sink) {
+                if (w->t.n > 0 && !w->t.failed && w->t.sink(w->t.p, w->t.n, w->t.userdata) < 0)
+                        w->t.failed = true;
+                if (w->t.failed)
+                        r = -1;
+        } else if (r == 0) {
+                size_t size = w->t.n;
+                put(&w->t, "", 1);
+                if (ret_size)
+                        *ret_size = size;
+                if (ret_text)
+                        *ret_text = TAKE_PTR(w->t.p);
+        }
+        json_writer_free(w);
+        return r;
+}
+
+int json_text_key_cmp(const char *a, const char *b)
+{
+        Key x = { .key = a, .len = strlen(a) }, y = { .key = b, .len = strlen(b) };
+        return key_cmp(&x, &y);
+}

@@ -2,6 +2,7 @@
 #include "layer-facts.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -397,10 +398,14 @@ int layer_facts_parse(const char *what, const char *data, size_t size, const cha
 
 /* ---- the cache ----------------------------------------------------------- */
 
+/* The SBOMs of a build's images are made on several threads, which load
+ * and store facts through one cache: usable is read without the lock, and
+ * prepared and the directory's creation happen under it. */
 struct LayerFactsCache {
         char *dir;
         bool usable;
         bool prepared;
+        pthread_mutex_t lock;
 };
 
 /* Said once per run, however many caches fail. */
@@ -408,9 +413,8 @@ static bool told_unusable;
 
 static void disable(LayerFactsCache *c, const char *why)
 {
-        if (!c->usable)
+        if (!__atomic_exchange_n(&c->usable, false, __ATOMIC_RELAXED))
                 return;
-        c->usable = false;
         if (!__atomic_exchange_n(&told_unusable, true, __ATOMIC_RELAXED))
                 ob_info("oci-build: the layer facts cache '%s' cannot be used (%s): reading layers back instead",
                         c->dir, why);
@@ -421,6 +425,7 @@ LayerFactsCache *layer_facts_cache_open(const char *dir)
         LayerFactsCache *c = xcalloc(1, sizeof(*c));
         c->dir = xstrdup(dir);
         c->usable = true;
+        pthread_mutex_init(&c->lock, NULL);
         return c;
 }
 
@@ -435,13 +440,14 @@ void layer_facts_cache_free(LayerFactsCache *c)
 {
         if (!c)
                 return;
+        pthread_mutex_destroy(&c->lock);
         free(c->dir);
         free(c);
 }
 
 bool layer_facts_cache_usable(const LayerFactsCache *c)
 {
-        return c && c->usable;
+        return c && __atomic_load_n(&c->usable, __ATOMIC_RELAXED);
 }
 
 char *layer_facts_cache_path(const LayerFactsCache *c, const char *digest)
@@ -451,7 +457,7 @@ char *layer_facts_cache_path(const LayerFactsCache *c, const char *digest)
 
 bool layer_facts_cache_load(LayerFactsCache *c, const char *digest, LayerFacts *ret)
 {
-        if (!c || !c->usable || !digest_is_valid(digest))
+        if (!layer_facts_cache_usable(c) || !digest_is_valid(digest))
                 return false;
         _cleanup_free_ char *path = layer_facts_cache_path(c, digest);
         _cleanup_free_ char *data = NULL;
@@ -468,19 +474,21 @@ bool layer_facts_cache_load(LayerFactsCache *c, const char *digest, LayerFacts *
 
 static bool prepare(LayerFactsCache *c)
 {
-        if (c->prepared)
-                return c->usable;
-        c->prepared = true;
-        ObError err;
-        const char *why = cache_dir_unusable(c->dir, &err);
-        if (why)
-                disable(c, why);
-        return c->usable;
+        pthread_mutex_lock(&c->lock);
+        if (!c->prepared) {
+                c->prepared = true;
+                ObError err;
+                const char *why = cache_dir_unusable(c->dir, &err);
+                if (why)
+                        disable(c, why);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return layer_facts_cache_usable(c);
 }
 
 void layer_facts_cache_store(LayerFactsCache *c, const char *digest, const LayerFacts *f)
 {
-        if (!c || !c->usable || !digest_is_valid(digest) || !prepare(c))
+        if (!layer_facts_cache_usable(c) || !digest_is_valid(digest) || !prepare(c))
                 return;
         size_t size = 0;
         _cleanup_free_ char *data = layer_facts_format(f, digest, &size);

@@ -2,6 +2,8 @@
 #include "sbom-attach.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "cleanup-libs.h"
@@ -89,48 +91,226 @@ static char *reusable_sbom(Layout *l, const char *name, const char *mdigest)
         return sbom_text_made_here(stext, ssize) ? xstrdup(adigest) : NULL;
 }
 
-int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, LayerFactsCache *facts, ObError *err)
-{
-        json_t *desc = layout_index_find(l, spec->name);
-        const char *mdigest = json_string_value(json_object_get(desc, "digest"));
-        if (!mdigest)
-                return ob_error_plain(err, ENOENT, "no image '%s' in '%s' to attach an SBOM to", spec->name,
-                                      layout_path(l));
-        uint64_t msize = (uint64_t) json_integer_value(json_object_get(desc, "size"));
-        json_t *ann = json_object_get(desc, "annotations");
-        if (!json_is_object(ann))
-                json_object_set_new(desc, "annotations", ann = json_object());
+/* One image whose SBOM is made in this run. */
+typedef struct SbomJob {
+        const Spec *spec;
+        json_t *ann; /* the annotations of its descriptor in the index */
+        const char *mdigest;
+        uint64_t msize;
+        SbomDownload *downloads;
+        char **urls;
+        size_t n_downloads;
+        bool claimed, made, attached;
+        char *text; /* made on a worker: the document, until attached */
+        size_t size;
+        int r; /* negative once it failed, with err */
+        ObError err;
+} SbomJob;
 
-        _cleanup_free_ char *reuse = reusable_sbom(l, spec->name, mdigest);
-        if (reuse) {
-                json_object_set_new(ann, SBOM_ANNOTATION, json_string(reuse));
-                return 0;
+typedef struct SbomQueue {
+        Layout *l;
+        int64_t created;
+        LayerFactsCache *facts;
+        SbomJob *jobs;
+        size_t n;
+        bool stop; /* a job failed: no new one is started */
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+} SbomQueue;
+
+static void sbom_job_clear(SbomJob *j)
+{
+        free(j->downloads);
+        strv_free(j->urls);
+        free(j->text);
+}
+
+/* The next job nobody has started, claimed; NULL when there is none left
+ * (or one failed). Called with the lock held. */
+static SbomJob *claim(SbomQueue *q)
+{
+        if (q->stop)
+                return NULL;
+        for (size_t i = 0; i < q->n; i++)
+                if (!q->jobs[i].claimed) {
+                        q->jobs[i].claimed = true;
+                        return &q->jobs[i];
+                }
+        return NULL;
+}
+
+/* The artifact around a stored document, and the annotation that names it. */
+static int attach_document(SbomQueue *q, SbomJob *j, const char *sdigest, uint64_t ssize, ObError *err)
+{
+        char edigest[DIGEST_STRING_MAX], adigest[DIGEST_STRING_MAX];
+        int r = layout_put_blob(q->l, "{}", 2, edigest, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *title = xasprintf("%s.spdx.json", j->spec->name);
+        _cleanup_json_ json_t *m =
+                sbom_artifact_manifest(j->mdigest, j->msize, edigest, sdigest, ssize, title, q->created);
+        _cleanup_free_ char *mtext = oci_json_dump(m);
+        r = layout_put_blob(q->l, mtext, strlen(mtext), adigest, err);
+        if (r < 0)
+                return r;
+        json_object_set_new(j->ann, SBOM_ANNOTATION, json_string(adigest));
+        return 0;
+}
+
+/* On the thread that owns the layout: the document goes to its blob as
+ * it is written, never held whole. */
+static int make_and_attach(SbomQueue *q, SbomJob *j, ObError *err)
+{
+        char sdigest[DIGEST_STRING_MAX];
+        uint64_t ssize = 0;
+        int r = sbom_image_put_blob(q->l, j->spec->name, j->mdigest, j->downloads, j->n_downloads, q->created, q->facts,
+                                    sdigest, &ssize, err);
+        if (r < 0)
+                return r;
+        return attach_document(q, j, sdigest, ssize, err);
+}
+
+/* The text a worker made, stored by the thread that owns the layout. */
+static int attach_text(SbomQueue *q, SbomJob *j, ObError *err)
+{
+        char sdigest[DIGEST_STRING_MAX];
+        int r = layout_put_blob(q->l, j->text, j->size, sdigest, err);
+        if (r < 0)
+                return r;
+        free(TAKE_PTR(j->text));
+        return attach_document(q, j, sdigest, j->size, err);
+}
+
+/* A worker makes documents as text and leaves the layout alone: its blob
+ * writer, index and signal-safe list of new files are not thread-safe. */
+static void *worker(void *userdata)
+{
+        SbomQueue *q = userdata;
+        pthread_mutex_lock(&q->lock);
+        for (SbomJob *j; (j = claim(q));) {
+                pthread_mutex_unlock(&q->lock);
+                char *text = NULL;
+                size_t size = 0;
+                int r = sbom_image_text(q->l, j->spec->name, j->mdigest, j->downloads, j->n_downloads, q->created,
+                                        q->facts, NULL, NULL, &text, &size, &j->err);
+                pthread_mutex_lock(&q->lock);
+                j->text = text;
+                j->size = size;
+                j->r = r;
+                j->made = true;
+                if (r < 0)
+                        q->stop = true;
+                pthread_cond_broadcast(&q->changed);
+        }
+        pthread_mutex_unlock(&q->lock);
+        return NULL;
+}
+
+/* The thread that owns the layout: it stores what the workers made, as
+ * soon as it is made, and makes documents itself while there is none to
+ * store. Blobs are named by their content: the order they are stored in
+ * changes nothing in the layout. */
+static void run_queue(SbomQueue *q)
+{
+        pthread_mutex_lock(&q->lock);
+        for (;;) {
+                SbomJob *ready = NULL;
+                for (size_t i = 0; i < q->n && !ready && !q->stop; i++)
+                        if (q->jobs[i].made && q->jobs[i].r == 0 && !q->jobs[i].attached)
+                                ready = &q->jobs[i];
+                SbomJob *mine = ready || q->stop ? NULL : claim(q);
+                if (!ready && !mine) {
+                        bool busy = false;
+                        for (size_t i = 0; i < q->n; i++)
+                                busy = busy || (q->jobs[i].claimed && !q->jobs[i].made);
+                        /* Nothing left to start (or a failure stops it
+                         * all) and nothing under way: done. */
+                        if (!busy)
+                                break;
+                        pthread_cond_wait(&q->changed, &q->lock);
+                        continue;
+                }
+                pthread_mutex_unlock(&q->lock);
+                SbomJob *j = ready ? ready : mine;
+                int r = ready ? attach_text(q, j, &j->err) : make_and_attach(q, j, &j->err);
+                pthread_mutex_lock(&q->lock);
+                j->made = j->attached = true;
+                if (r < 0) {
+                        j->r = r;
+                        q->stop = true;
+                }
+        }
+        pthread_mutex_unlock(&q->lock);
+}
+
+int sbom_attach_all(Layout *l, const Spec *const *specs, size_t n, const char *arch, int64_t created,
+                    LayerFactsCache *facts, unsigned threads, ObError *err)
+{
+        SbomQueue q = { .l = l, .created = created, .facts = facts, .jobs = xcalloc(n + 1, sizeof(SbomJob)) };
+        int r = 0;
+        /* What reads or changes the index is done here, before any worker
+         * starts: an image whose document is there already keeps it. */
+        for (size_t i = 0; i < n && r == 0; i++) {
+                const Spec *spec = specs[i];
+                json_t *desc = layout_index_find(l, spec->name);
+                const char *mdigest = json_string_value(json_object_get(desc, "digest"));
+                if (!mdigest) {
+                        r = ob_error_plain(err, ENOENT, "no image '%s' in '%s' to attach an SBOM to", spec->name,
+                                           layout_path(l));
+                        break;
+                }
+                json_t *ann = json_object_get(desc, "annotations");
+                if (!json_is_object(ann))
+                        json_object_set_new(desc, "annotations", ann = json_object());
+                _cleanup_free_ char *reuse = reusable_sbom(l, spec->name, mdigest);
+                if (reuse) {
+                        json_object_set_new(ann, SBOM_ANNOTATION, json_string(reuse));
+                        continue;
+                }
+                SbomJob *j = &q.jobs[q.n++];
+                *j = (SbomJob){ .spec = spec,
+                                .ann = ann,
+                                .mdigest = mdigest,
+                                .msize = (uint64_t) json_integer_value(json_object_get(desc, "size")) };
+                j->downloads = downloads_of(spec, arch, &j->urls, &j->n_downloads);
         }
 
-        _cleanup_strv_ char **urls = NULL;
-        size_t n = 0;
-        _cleanup_free_ SbomDownload *downloads = downloads_of(spec, arch, &urls, &n);
-        _cleanup_json_ json_t *doc = NULL;
-        int r = sbom_image(l, spec->name, downloads, n, created, facts, &doc, err);
-        if (r < 0)
-                return ob_error_wrap(err, "the SBOM of '%s'", spec->name);
-        char sdigest[DIGEST_STRING_MAX], edigest[DIGEST_STRING_MAX], adigest[DIGEST_STRING_MAX];
-        uint64_t ssize = 0;
-        r = sbom_put_blob(l, doc, sdigest, &ssize, err);
-        if (r < 0)
-                return ob_error_wrap(err, "the SBOM of '%s'", spec->name);
-        json_decref(TAKE_PTR(doc));
-        r = layout_put_blob(l, "{}", 2, edigest, err);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *title = xasprintf("%s.spdx.json", spec->name);
-        _cleanup_json_ json_t *m = sbom_artifact_manifest(mdigest, msize, edigest, sdigest, ssize, title, created);
-        _cleanup_free_ char *mtext = oci_json_dump(m);
-        r = layout_put_blob(l, mtext, strlen(mtext), adigest, err);
-        if (r < 0)
-                return r;
-        json_object_set_new(ann, SBOM_ANNOTATION, json_string(adigest));
-        return 0;
+        if (r == 0 && q.n > 0) {
+                pthread_mutex_init(&q.lock, NULL);
+                pthread_cond_init(&q.changed, NULL);
+                /* This thread makes documents too: threads - 1 workers, and
+                 * none for one document. A worker that cannot be started
+                 * leaves its share to the others. */
+                size_t n_workers = threads > 1 ? (size_t) threads - 1 : 0;
+                if (n_workers > q.n - 1)
+                        n_workers = q.n - 1;
+                _cleanup_free_ pthread_t *tids = xcalloc(n_workers + 1, sizeof(pthread_t));
+                size_t started = 0;
+                while (started < n_workers && pthread_create(&tids[started], NULL, worker, &q) == 0)
+                        started++;
+                run_queue(&q);
+                for (size_t i = 0; i < started; i++)
+                        pthread_join(tids[i], NULL);
+                pthread_cond_destroy(&q.changed);
+                pthread_mutex_destroy(&q.lock);
+                /* The first image's failure, whichever thread saw it first. */
+                for (size_t i = 0; i < q.n && r == 0; i++)
+                        if (q.jobs[i].r < 0) {
+                                r = q.jobs[i].r;
+                                if (err)
+                                        *err = q.jobs[i].err;
+                                ob_error_wrap(err, "the SBOM of '%s'", q.jobs[i].spec->name);
+                        }
+        }
+        for (size_t i = 0; i < q.n; i++)
+                sbom_job_clear(&q.jobs[i]);
+        free(q.jobs);
+        return r;
+}
+
+int sbom_attach(Layout *l, const Spec *spec, const char *arch, int64_t created, LayerFactsCache *facts, ObError *err)
+{
+        return sbom_attach_all(l, &spec, 1, arch, created, facts, 1, err);
 }
 
 /* The descriptor that carries the annotation: the entry itself, or in an

@@ -462,7 +462,39 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
         if (!desc)
                 return ob_error_plain(err, ENOENT, "no image '%s' in the layout %s (build it first)", name,
                                       layout_path(l));
-        const char *mdigest = json_string_value(json_object_get(desc, "digest"));
+        return sbom_image_of(l, name, json_string_value(json_object_get(desc, "digest")), downloads, n_downloads,
+                             created, facts, ret, err);
+}
+
+/* A document as it is made: all of it but its files and the relationships
+ * of its files. Those are thousands of small objects in a large image, so
+ * they are made from the image's records only as they are written, into a
+ * tree (sbom_image_of()) or straight into the text (sbom_image_text()). */
+typedef struct SbomDoc {
+        Sbom s;
+        json_t *head;     /* the document without "files" and "relationships" */
+        json_t *rels;     /* the relationships that come before the files' */
+        SbomFile **files; /* the image's, sorted by path */
+        size_t n;
+        char **records; /* the status.d records' names, sorted (point into s) */
+        size_t n_records;
+        const SbomFile **fetched; /* the file each download became, or NULL */
+        size_t n_downloads;
+} SbomDoc;
+
+static void sbom_doc_clear(SbomDoc *d)
+{
+        json_decref(d->head);
+        json_decref(d->rels);
+        free(d->files);
+        free(d->records);
+        free(d->fetched);
+        sbom_clear(&d->s);
+}
+
+static int sbom_doc_make(Layout *l, const char *name, const char *mdigest, const SbomDownload *downloads,
+                         size_t n_downloads, int64_t created, LayerFactsCache *facts, SbomDoc *d, ObError *err)
+{
         _cleanup_free_ char *mtext = NULL, *ctext = NULL;
         int r = layout_read_blob(l, mdigest, &mtext, NULL, err);
         if (r < 0)
@@ -480,7 +512,7 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
         json_t *ann = json_object_get(manifest, "annotations");
         const char *version = json_string_value(json_object_get(ann, "org.opencontainers.image.version"));
 
-        _cleanup_(sbom_clear) Sbom s = { 0 };
+        Sbom *s = &d->s;
         size_t i;
         json_t *layer;
         json_array_foreach(layers, i, layer) {
@@ -491,20 +523,21 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
                 _cleanup_(layer_facts_clear) LayerFacts lf = { 0 };
                 r = layer_facts_of(l, ldigest, facts, &lf, err);
                 if (r == 0)
-                        r = apply_layer(&s, &lf, ldigest, i, err);
+                        r = apply_layer(s, &lf, ldigest, i, err);
                 if (r < 0)
                         return r;
         }
 
-        qsort_safe(s.owned, s.n_owned, sizeof(SbomOwned), owned_cmp);
-        _cleanup_free_ SbomFile **files = xcalloc(s.n_files + 1, sizeof(SbomFile *));
+        qsort_safe(s->owned, s->n_owned, sizeof(SbomOwned), owned_cmp);
+        SbomFile **files = d->files = xcalloc(s->n_files + 1, sizeof(SbomFile *));
         size_t n = 0;
-        for (size_t k = 0; k < s.n_files; k++)
-                if (!s.files[k].gone)
-                        files[n++] = &s.files[k];
+        for (size_t k = 0; k < s->n_files; k++)
+                if (!s->files[k].gone)
+                        files[n++] = &s->files[k];
         qsort_safe(files, n, sizeof(SbomFile *), file_cmp);
+        d->n = n;
 
-        const SbomFile *osr = find(&s, "usr/lib/os-release");
+        const SbomFile *osr = find(s, "usr/lib/os-release");
         _cleanup_free_ char *os_id = osr && !osr->gone && osr->content ? os_release_value(osr->content, "ID") : NULL;
         _cleanup_free_ char *os_version =
                 osr && !osr->gone && osr->content ? os_release_value(osr->content, "VERSION_ID") : NULL;
@@ -519,13 +552,12 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
 
         _cleanup_free_ char *ns = xasprintf("https://spdx.org/spdxdocs/oci-build/%s-%s", name, hexd);
         _cleanup_free_ char *image_purl = xasprintf("pkg:oci/%s@sha256%%3A%s?arch=%s", name, hexd, arch ? arch : "");
-        json_t *packages = json_array(), *jfiles = json_array(), *rels = json_array();
-        _cleanup_json_ json_t *doc =
-                json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:[s]}, s:o, s:o, s:o}", "spdxVersion", "SPDX-2.3",
-                          "dataLicense", "CC0-1.0", "SPDXID", "SPDXRef-DOCUMENT", "name", name, "documentNamespace", ns,
-                          "creationInfo", "created", when, "creators", "Tool: oci-build-" OB_VERSION, "packages",
-                          packages, "files", jfiles, "relationships", rels);
-        if (!doc)
+        json_t *packages = json_array(), *rels = d->rels = json_array();
+        d->head = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:[s]}, s:o}", "spdxVersion", "SPDX-2.3", "dataLicense",
+                            "CC0-1.0", "SPDXID", "SPDXRef-DOCUMENT", "name", name, "documentNamespace", ns,
+                            "creationInfo", "created", when, "creators", "Tool: oci-build-" OB_VERSION, "packages",
+                            packages);
+        if (!d->head || !rels)
                 return ob_error_plain(err, ENOMEM, "cannot make the SPDX document");
 
         json_array_append_new(packages,
@@ -551,15 +583,16 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
         }
 
         /* The Debian packages the image records, sorted by file name. */
-        _cleanup_strv_ char **records = NULL;
+        char **records = d->records = xcalloc(n + 1, sizeof(char *));
+        size_t n_records = 0;
         for (size_t k = 0; k < n; k++)
                 if (str_startswith(files[k]->path, STATUS_DIR) && !str_endswith(files[k]->path, ".md5sums") &&
                     !strchr(files[k]->path + strlen(STATUS_DIR), '/'))
-                        strv_push(&records, files[k]->path + strlen(STATUS_DIR));
-        size_t n_records = strv_length(records);
+                        records[n_records++] = files[k]->path + strlen(STATUS_DIR);
+        d->n_records = n_records;
         for (size_t k = 0; k < n_records; k++) {
                 _cleanup_free_ char *spath = xasprintf(STATUS_DIR "%s", records[k]);
-                const SbomFile *f = find(&s, spath);
+                const SbomFile *f = find(s, spath);
                 _cleanup_(dpkg_status_freep) DpkgStatus *st = dpkg_status_parse(f->content ? f->content : "");
                 const char *pname = st->n_paragraphs ? dpkg_paragraph_get(&st->paragraphs[0], "Package") : NULL;
                 const char *pver = st->n_paragraphs ? dpkg_paragraph_get(&st->paragraphs[0], "Version") : NULL;
@@ -571,7 +604,7 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
                 _cleanup_free_ char *id = xasprintf("SPDXRef-Package-deb-%zu", k + 1);
                 _cleanup_free_ char *purl = sbom_deb_purl(os_id ? os_id : "debian", pname, pver, parch, distro);
                 _cleanup_free_ char *cpath = xasprintf("usr/share/doc/%s/copyright", pname);
-                const SbomFile *cf = find(&s, cpath);
+                const SbomFile *cf = find(s, cpath);
                 _cleanup_free_ char *lic = cf && !cf->gone && cf->content ? sbom_copyright_license(cf->content) : NULL;
                 json_t *pkg =
                         json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "SPDXID", id, "name",
@@ -588,12 +621,13 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
         }
 
         /* Downloads: a package each, for the file it became. */
-        _cleanup_free_ const SbomFile **fetched = xcalloc(n_downloads + 1, sizeof(SbomFile *));
+        const SbomFile **fetched = d->fetched = xcalloc(n_downloads + 1, sizeof(SbomFile *));
+        d->n_downloads = n_downloads;
         for (size_t k = 0; k < n_downloads; k++) {
                 const char *dpath = downloads[k].path;
                 while (*dpath == '/')
                         dpath++;
-                const SbomFile *f = find(&s, dpath);
+                const SbomFile *f = find(s, dpath);
                 if (!f || f->gone)
                         continue;
                 fetched[k] = f;
@@ -611,33 +645,199 @@ int sbom_image(Layout *l, const char *name, const SbomDownload *downloads, size_
                 json_array_append_new(rels, relationship("SPDXRef-Image", "CONTAINS", id));
         }
 
-        /* Files, each once, with the layer that carries it and the packages
-         * whose md5sums name it. */
-        for (size_t k = 0; k < n; k++) {
-                _cleanup_free_ char *id = xasprintf("SPDXRef-File-%zu", k + 1);
-                _cleanup_free_ char *fname = xasprintf("/%s", files[k]->path);
-                json_array_append_new(jfiles, json_pack("{s:s, s:s, s:[o, o]}", "SPDXID", id, "fileName", fname,
-                                                        "checksums", checksum("SHA1", files[k]->sha1),
-                                                        checksum("SHA256", files[k]->sha256)));
-                _cleanup_free_ char *lid = xasprintf("SPDXRef-Layer-%zu", files[k]->layer + 1);
-                json_array_append_new(rels, relationship(lid, "CONTAINS", id));
-                _cleanup_strv_ char **owners = NULL;
-                for (size_t o = owned_first(&s, files[k]->path);
-                     o < s.n_owned && strcmp(s.owned[o].path, files[k]->path) == 0; o++)
-                        if (!strv_contains(owners, s.owned[o].package))
-                                strv_push(&owners, s.owned[o].package);
-                for (size_t o = 0; owners && owners[o]; o++)
-                        for (size_t p = 0; p < n_records; p++)
-                                if (strcmp(records[p], owners[o]) == 0) {
-                                        _cleanup_free_ char *pid = xasprintf("SPDXRef-Package-deb-%zu", p + 1);
-                                        json_array_append_new(rels, relationship(pid, "CONTAINS", id));
-                                }
-                for (size_t d = 0; d < n_downloads; d++)
-                        if (fetched[d] == files[k]) {
-                                _cleanup_free_ char *pid = xasprintf("SPDXRef-Package-download-%zu", d + 1);
-                                json_array_append_new(rels, relationship(pid, "CONTAINS", id));
+        return 0;
+}
+
+/* The relationships of the file files[k] of the document, in order: the
+ * layer that carries it, the packages whose md5sums name it, the download
+ * it is. */
+typedef void (*SbomRelationFn)(const char *a, const char *b, void *userdata);
+
+static void file_relations(const SbomDoc *d, size_t k, const char *id, SbomRelationFn fn, void *userdata)
+{
+        const SbomFile *f = d->files[k];
+        char other[64];
+        snprintf(other, sizeof(other), "SPDXRef-Layer-%zu", f->layer + 1);
+        fn(other, id, userdata);
+        /* The owners, each once: s.owned is sorted by path, then package. */
+        const char *last = NULL;
+        for (size_t o = owned_first(&d->s, f->path); o < d->s.n_owned && strcmp(d->s.owned[o].path, f->path) == 0;
+             o++) {
+                const char *owner = d->s.owned[o].package;
+                if (last && strcmp(last, owner) == 0)
+                        continue;
+                last = owner;
+                for (size_t p = 0; p < d->n_records; p++)
+                        if (strcmp(d->records[p], owner) == 0) {
+                                snprintf(other, sizeof(other), "SPDXRef-Package-deb-%zu", p + 1);
+                                fn(other, id, userdata);
                         }
         }
-        *ret = TAKE_PTR(doc);
+        for (size_t x = 0; x < d->n_downloads; x++)
+                if (d->fetched[x] == f) {
+                        snprintf(other, sizeof(other), "SPDXRef-Package-download-%zu", x + 1);
+                        fn(other, id, userdata);
+                }
+}
+
+static void append_relation(const char *a, const char *b, void *userdata)
+{
+        json_array_append_new(userdata, relationship(a, "CONTAINS", b));
+}
+
+int sbom_image_of(Layout *l, const char *name, const char *mdigest, const SbomDownload *downloads, size_t n_downloads,
+                  int64_t created, LayerFactsCache *facts, json_t **ret, ObError *err)
+{
+        _cleanup_(sbom_doc_clear) SbomDoc d = { 0 };
+        int r = sbom_doc_make(l, name, mdigest, downloads, n_downloads, created, facts, &d, err);
+        if (r < 0)
+                return r;
+        /* Files, each once, with the layer that carries it and the packages
+         * whose md5sums name it. */
+        json_t *jfiles = json_array(), *rels = json_copy(d.rels);
+        json_object_set_new(d.head, "files", jfiles);
+        json_object_set_new(d.head, "relationships", rels);
+        for (size_t k = 0; k < d.n; k++) {
+                char id[64];
+                snprintf(id, sizeof(id), "SPDXRef-File-%zu", k + 1);
+                _cleanup_free_ char *fname = xasprintf("/%s", d.files[k]->path);
+                json_array_append_new(jfiles, json_pack("{s:s, s:s, s:[o, o]}", "SPDXID", id, "fileName", fname,
+                                                        "checksums", checksum("SHA1", d.files[k]->sha1),
+                                                        checksum("SHA256", d.files[k]->sha256)));
+                file_relations(&d, k, id, append_relation, rels);
+        }
+        *ret = TAKE_PTR(d.head);
         return 0;
+}
+
+static void write_checksum(JsonWriter *w, const char *alg, const char *value)
+{
+        json_writer_item(w);
+        json_writer_open(w, '{');
+        json_writer_key(w, "algorithm");
+        json_writer_string(w, alg);
+        json_writer_key(w, "checksumValue");
+        json_writer_string(w, value);
+        json_writer_close(w, '}');
+}
+
+/* relationship()'s object, its keys in their sorted order. */
+static void write_relation(const char *a, const char *b, void *userdata)
+{
+        JsonWriter *w = userdata;
+        json_writer_item(w);
+        json_writer_open(w, '{');
+        json_writer_key(w, "relatedSpdxElement");
+        json_writer_string(w, b);
+        json_writer_key(w, "relationshipType");
+        json_writer_string(w, "CONTAINS");
+        json_writer_key(w, "spdxElementId");
+        json_writer_string(w, a);
+        json_writer_close(w, '}');
+}
+
+/* The files as sbom_image_of() has them, its keys in their sorted order. */
+static void write_files(JsonWriter *w, const SbomDoc *d)
+{
+        json_writer_open(w, '[');
+        for (size_t k = 0; k < d->n; k++) {
+                char id[64];
+                snprintf(id, sizeof(id), "SPDXRef-File-%zu", k + 1);
+                json_writer_item(w);
+                json_writer_open(w, '{');
+                json_writer_key(w, "SPDXID");
+                json_writer_string(w, id);
+                json_writer_key(w, "checksums");
+                json_writer_open(w, '[');
+                write_checksum(w, "SHA1", d->files[k]->sha1);
+                write_checksum(w, "SHA256", d->files[k]->sha256);
+                json_writer_close(w, ']');
+                json_writer_key(w, "fileName");
+                /* "/" and the path, as one string. */
+                size_t len = strlen(d->files[k]->path);
+                _cleanup_free_ char *fname = xmalloc(len + 2);
+                fname[0] = '/';
+                memcpy(fname + 1, d->files[k]->path, len + 1);
+                json_writer_string(w, fname);
+                json_writer_close(w, '}');
+        }
+        json_writer_close(w, ']');
+}
+
+static void write_relations(JsonWriter *w, const SbomDoc *d)
+{
+        json_writer_open(w, '[');
+        size_t i;
+        json_t *rel;
+        json_array_foreach(d->rels, i, rel) {
+                json_writer_item(w);
+                json_writer_value(w, rel);
+        }
+        for (size_t k = 0; k < d->n; k++) {
+                char id[64];
+                snprintf(id, sizeof(id), "SPDXRef-File-%zu", k + 1);
+                file_relations(d, k, id, write_relation, w);
+        }
+        json_writer_close(w, ']');
+}
+
+static int key_sort(const void *a, const void *b)
+{
+        return json_text_key_cmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+int sbom_image_text(Layout *l, const char *name, const char *mdigest, const SbomDownload *downloads, size_t n_downloads,
+                    int64_t created, LayerFactsCache *facts, JsonTextSink sink, void *userdata, char **ret_text,
+                    size_t *ret_size, ObError *err)
+{
+        _cleanup_(sbom_doc_clear) SbomDoc d = { 0 };
+        int r = sbom_doc_make(l, name, mdigest, downloads, n_downloads, created, facts, &d, err);
+        if (r < 0)
+                return r;
+        /* The top object's keys, with the two written here, in the order
+         * json_text_sorted() gives them. */
+        size_t n_keys = 0;
+        const char *keys[32];
+        const char *key;
+        json_t *value;
+        json_object_foreach(d.head, key, value) {
+                if (n_keys + 2 >= ELEMENTSOF(keys))
+                        return ob_error_plain(err, EINVAL, "cannot write the SPDX document");
+                keys[n_keys++] = key;
+        }
+        keys[n_keys++] = "files";
+        keys[n_keys++] = "relationships";
+        qsort(keys, n_keys, sizeof(keys[0]), key_sort);
+
+        JsonWriter *w = json_writer_new(1, sink, userdata);
+        json_writer_open(w, '{');
+        for (size_t i = 0; i < n_keys; i++) {
+                json_writer_key(w, keys[i]);
+                if (strcmp(keys[i], "files") == 0)
+                        write_files(w, &d);
+                else if (strcmp(keys[i], "relationships") == 0)
+                        write_relations(w, &d);
+                else
+                        json_writer_value(w, json_object_get(d.head, keys[i]));
+        }
+        json_writer_close(w, '}');
+        if (json_writer_finish(w, "\n", ret_text, ret_size) < 0)
+                return ob_error_plain(err, EINVAL, "cannot write the SPDX document");
+        return 0;
+}
+
+int sbom_image_put_blob(Layout *l, const char *name, const char *mdigest, const SbomDownload *downloads,
+                        size_t n_downloads, int64_t created, LayerFactsCache *facts,
+                        char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size, ObError *err)
+{
+        _cleanup_(blob_writer_abortp) BlobWriter *w = NULL;
+        int r = layout_blob_begin(l, &w, err);
+        if (r < 0)
+                return r;
+        SbomSink s = { .w = w, .err = err };
+        r = sbom_image_text(l, name, mdigest, downloads, n_downloads, created, facts, sbom_sink_write, &s, NULL, NULL,
+                            err);
+        if (r < 0)
+                return s.failed ? s.failed : r;
+        return layout_blob_commit(l, TAKE_PTR(w), ret_digest, ret_size, err);
 }

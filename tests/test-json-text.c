@@ -158,6 +158,132 @@ START_TEST(test_pieces)
 }
 END_TEST
 
+static int key_sort(const void *a, const void *b)
+{
+        return json_text_key_cmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* j through the writer: containers opened and closed, objects' keys in
+ * the sorted order, and every other value alone, or (whole_at) any value
+ * at that depth and below handed over as a tree. */
+static void write_tree(JsonWriter *w, json_t *j, unsigned depth, unsigned whole_at)
+{
+        if (depth >= whole_at || (!json_is_object(j) && !json_is_array(j))) {
+                if (json_is_string(j) && depth < whole_at)
+                        json_writer_string(w, json_string_value(j));
+                else
+                        json_writer_value(w, j);
+                return;
+        }
+        if (json_is_array(j)) {
+                json_writer_open(w, '[');
+                for (size_t i = 0; i < json_array_size(j); i++) {
+                        json_writer_item(w);
+                        write_tree(w, json_array_get(j, i), depth + 1, whole_at);
+                }
+                json_writer_close(w, ']');
+                return;
+        }
+        size_t n = json_object_size(j), k = 0;
+        _cleanup_free_ const char **keys = xcalloc(n + 1, sizeof(char *));
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v)
+                keys[k++] = key;
+        qsort(keys, n, sizeof(char *), key_sort);
+        json_writer_open(w, '{');
+        for (size_t i = 0; i < n; i++) {
+                json_writer_key(w, keys[i]);
+                write_tree(w, json_object_get(j, keys[i]), depth + 1, whole_at);
+        }
+        json_writer_close(w, '}');
+}
+
+static void assert_writer_like_jansson(json_t *j, unsigned indent)
+{
+        _cleanup_free_ char *dumped = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(indent));
+        _cleanup_free_ char *want = xasprintf("%s\n", dumped);
+        for (unsigned whole_at = 1; whole_at <= 4; whole_at++) {
+                JsonWriter *w = json_writer_new(indent, NULL, NULL);
+                write_tree(w, j, 0, whole_at);
+                char *got = NULL;
+                size_t size = 0;
+                ck_assert_int_eq(json_writer_finish(w, "\n", &got, &size), 0);
+                ck_assert_str_eq(got, want);
+                ck_assert_uint_eq(size, strlen(want));
+                free(got);
+        }
+}
+
+/* The writer, member by member, gives json_text_sorted()'s bytes, with
+ * trees handed to it at any depth. */
+START_TEST(test_writer)
+{
+        json_t *j = json_pack("{s:s, s:i, s:b, s:n, s:[], s:{}, s:[i, [], {}, [[]]], s:{s:{s:[s]}}, s:s, s:s}",
+                              "string", "plain \"q\"\n", "int", -42, "yes", 1, "null", "empty array", "empty object",
+                              "mixed", 7, "deep", "a", "b", "c", "B", "upper first", "ab", "a prefix after");
+        ck_assert_ptr_nonnull(j);
+        for (unsigned indent = 1; indent <= 3; indent++)
+                assert_writer_like_jansson(j, indent);
+        json_t *a = json_pack("[s, i, {s:s}]", "x", 1, "k", "v");
+        assert_writer_like_jansson(a, 1);
+        json_t *empty = json_object();
+        assert_writer_like_jansson(empty, 1);
+        json_decref(j);
+        json_decref(a);
+        json_decref(empty);
+
+        /* Wrong nesting is a failure, not a text. */
+        JsonWriter *w = json_writer_new(1, NULL, NULL);
+        json_writer_open(w, '{');
+        char *text = NULL;
+        ck_assert_int_eq(json_writer_finish(w, NULL, &text, NULL), -1);
+        ck_assert_ptr_null(text);
+        w = json_writer_new(1, NULL, NULL);
+        json_writer_key(w, "top");
+        ck_assert_int_eq(json_writer_finish(w, NULL, &text, NULL), -1);
+        w = json_writer_new(1, NULL, NULL);
+        json_writer_close(w, ']');
+        ck_assert_int_eq(json_writer_finish(w, NULL, &text, NULL), -1);
+        ck_assert_ptr_null(text);
+}
+END_TEST
+
+/* Through a sink: the same pieces and the same failure as
+ * json_text_sorted_to(). */
+START_TEST(test_writer_pieces)
+{
+        json_t *doc = json_object(), *files = json_array();
+        for (int i = 0; i < 40000; i++) {
+                char name[64];
+                snprintf(name, sizeof(name), "usr/share/doc/file-%05d \"q\"\t", i);
+                json_array_append_new(files, json_pack("{s:s,s:i,s:b}", "fileName", name, "n", i, "x", i % 2));
+        }
+        json_object_set_new(doc, "files", files);
+        json_object_set_new(doc, "spdxVersion", json_string("SPDX-2.3"));
+        _cleanup_free_ char *dumped = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(1));
+        _cleanup_free_ char *want = xasprintf("%s\n", dumped);
+
+        Pieces p = { 0 };
+        JsonWriter *w = json_writer_new(1, gather, &p);
+        write_tree(w, doc, 0, 3);
+        ck_assert_int_eq(json_writer_finish(w, "\n", NULL, NULL), 0);
+        ck_assert_uint_eq(p.n, strlen(want));
+        ck_assert_str_eq(p.text, want);
+        ck_assert_uint_gt(p.calls, 20u);
+        ck_assert_uint_le(p.largest, 128u * 1024u);
+        free(p.text);
+
+        Pieces bad = { .fail_at = 3 };
+        w = json_writer_new(1, gather, &bad);
+        write_tree(w, doc, 0, 3);
+        ck_assert_int_eq(json_writer_finish(w, "\n", NULL, NULL), -1);
+        ck_assert_uint_eq(bad.calls, 3u);
+        free(bad.text);
+        json_decref(doc);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("json-text");
@@ -167,6 +293,8 @@ int main(void)
         tcase_add_test(tc, test_key_order);
         tcase_add_test(tc, test_not_a_document);
         tcase_add_test(tc, test_pieces);
+        tcase_add_test(tc, test_writer);
+        tcase_add_test(tc, test_writer_pieces);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

@@ -365,6 +365,153 @@ START_TEST(test_made_here)
 }
 END_TEST
 
+/* Images for the tests of several documents: they share a layer with a
+ * Debian package, and each has one of its own. bad names one whose status
+ * record lacks its Version, which makes its document fail. */
+static void write_images(Layout *l, const char *const *names, size_t n, const char *bad)
+{
+        OciLayerInfo shared;
+        const TarEntry base[] = {
+                { "usr", 'd', NULL, 0755 },
+                { "usr/lib", 'd', NULL, 0755 },
+                { "usr/lib/libfoo.so.1", 'f', "foo\n", 0644 },
+                { "usr/lib/os-release", 'f', "ID=debian\nVERSION_ID=\"12\"\n", 0644 },
+                { "var/lib/dpkg/status.d/libfoo1", 'f', "Package: libfoo1\nArchitecture: amd64\nVersion: 1.0-1\n",
+                  0644 },
+                { "var/lib/dpkg/status.d/libfoo1.md5sums", 'f',
+                  "d3b07384d113edec49eaa6238ad5ff00  usr/lib/libfoo.so.1\n", 0644 },
+        };
+        write_raw_layer(l, base, ELEMENTSOF(base), &shared);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = xasprintf("app/%s", names[i]);
+                _cleanup_free_ char *record = xasprintf("var/lib/dpkg/status.d/%s", names[i]);
+                _cleanup_free_ char *fields =
+                        bad && strcmp(bad, names[i]) == 0
+                                ? xasprintf("Package: %s\nArchitecture: all\n", names[i])
+                                : xasprintf("Package: %s\nArchitecture: all\nVersion: %zu\n", names[i], i + 1);
+                const TarEntry own[] = {
+                        { "app", 'd', NULL, 0755 },
+                        { path, 'f', names[i], 0755 },
+                        { record, 'f', fields, 0644 },
+                };
+                OciLayerInfo layers[2] = { shared };
+                write_raw_layer(l, own, ELEMENTSOF(own), &layers[1]);
+                write_image(l, names[i], "1000", layers, 2);
+        }
+}
+
+/* The text written straight from the image's records is the text of its
+ * tree, as a string and as a blob. */
+START_TEST(test_text)
+{
+        test_image_setup("sbom-text");
+        _cleanup_(layout_closep) Layout *l = new_layout("layout");
+        const char *names[] = { "one" };
+        write_images(l, names, 1, NULL);
+        const char *mdigest = json_string_value(json_object_get(layout_index_find(l, "one"), "digest"));
+        SbomDownload dl = { .path = "/app/one", .name = "one", .version = "1", .url = "http://127.0.0.1/one" };
+        ObError err = { 0 };
+        _cleanup_json_ json_t *doc = NULL;
+        ck_assert_msg(sbom_image_of(l, "one", mdigest, &dl, 1, 86400, NULL, &doc, &err) == 0, "%s", err.msg);
+        _cleanup_free_ char *want = sbom_text(doc);
+        /* Every part of a document is there: packages, a download, files
+         * a package owns, relationships of each kind. */
+        ck_assert_ptr_nonnull(strstr(want, "SPDXRef-Package-download-1"));
+        ck_assert_ptr_nonnull(strstr(want, "\"relatedSpdxElement\": \"SPDXRef-File-1\""));
+        ck_assert_ptr_nonnull(strstr(want, "\"spdxElementId\": \"SPDXRef-Package-deb-1\""));
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        ck_assert_msg(sbom_image_text(l, "one", mdigest, &dl, 1, 86400, NULL, NULL, NULL, &text, &size, &err) == 0,
+                      "%s", err.msg);
+        ck_assert_str_eq(text, want);
+        ck_assert_uint_eq(size, strlen(want));
+
+        char sdigest[DIGEST_STRING_MAX];
+        uint64_t ssize = 0;
+        ck_assert_msg(sbom_image_put_blob(l, "one", mdigest, &dl, 1, 86400, NULL, sdigest, &ssize, &err) == 0, "%s",
+                      err.msg);
+        _cleanup_free_ char *blob = NULL;
+        ck_assert(layout_read_blob(l, sdigest, &blob, NULL, &err) == 0);
+        ck_assert_str_eq(blob, want);
+        ck_assert_uint_eq(ssize, strlen(want));
+        test_image_teardown();
+}
+END_TEST
+
+/* The SBOMs of a build's images are the same bytes, attached the same way,
+ * whatever the number of threads that make them. */
+START_TEST(test_attach_threads)
+{
+        test_image_setup("sbom-threads");
+        const char *names[] = { "a", "b", "c", "d", "e" };
+        Spec specs[ELEMENTSOF(names)];
+        const Spec *list[ELEMENTSOF(names)];
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                specs[i] = (Spec){ .tier = SPEC_TIER_TOOL, .name = (char *) names[i] };
+                list[i] = &specs[i];
+        }
+        _cleanup_free_ char *first = NULL;
+        const unsigned threads[] = { 1, 2, 3, 8 };
+        for (size_t t = 0; t < ELEMENTSOF(threads); t++) {
+                _cleanup_free_ char *dir = xasprintf("layout-%u", threads[t]);
+                _cleanup_(layout_closep) Layout *l = new_layout(dir);
+                write_images(l, names, ELEMENTSOF(names), NULL);
+                ObError err = { 0 };
+                ck_assert_msg(sbom_attach_all(l, list, ELEMENTSOF(list), "amd64", 86400, NULL, threads[t], &err) == 0,
+                              "%s", err.msg);
+                for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                        _cleanup_free_ char *text = NULL;
+                        size_t size = 0;
+                        ck_assert_msg(sbom_attached(l, names[i], &text, &size, &err) == 0, "%s", err.msg);
+                        _cleanup_json_ json_t *doc = NULL;
+                        ck_assert(sbom_image(l, names[i], NULL, 0, 86400, NULL, &doc, &err) == 0);
+                        _cleanup_free_ char *want = sbom_text(doc);
+                        ck_assert_str_eq(text, want);
+                }
+                _cleanup_free_ char *index = json_dumps(layout_index(l), JSON_SORT_KEYS);
+                if (!first)
+                        first = TAKE_PTR(index);
+                else
+                        ck_assert_str_eq(index, first);
+        }
+        test_image_teardown();
+}
+END_TEST
+
+/* A document that cannot be made fails the step, whatever thread made it:
+ * the error names the first image that failed, and the layout on disk is
+ * the valid one of before. */
+START_TEST(test_attach_error)
+{
+        test_image_setup("sbom-error");
+        const char *names[] = { "a", "b", "c", "d" };
+        Spec specs[ELEMENTSOF(names)];
+        const Spec *list[ELEMENTSOF(names)];
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                specs[i] = (Spec){ .tier = SPEC_TIER_TOOL, .name = (char *) names[i] };
+                list[i] = &specs[i];
+        }
+        const unsigned threads[] = { 1, 2, 4 };
+        for (size_t t = 0; t < ELEMENTSOF(threads); t++) {
+                _cleanup_free_ char *dir = xasprintf("layout-%u", threads[t]);
+                _cleanup_(layout_closep) Layout *l = new_layout(dir);
+                write_images(l, names, ELEMENTSOF(names), "b");
+                ObError err = { 0 };
+                ck_assert_msg(layout_commit(l, &err) == 0, "%s", err.msg);
+                ck_assert_int_lt(sbom_attach_all(l, list, ELEMENTSOF(list), "amd64", 0, NULL, threads[t], &err), 0);
+                ck_assert_msg(strstr(err.msg, "the SBOM of 'b'") && strstr(err.msg, "lacks Package, Version"), "%s",
+                              err.msg);
+                ck_assert_ptr_null(
+                        json_object_get(json_object_get(layout_index_find(l, "b"), "annotations"), SBOM_ANNOTATION));
+                _cleanup_free_ char *path = xasprintf("%s/%s", test_image_tmpdir(), dir);
+                _cleanup_json_ json_t *index = NULL;
+                ck_assert_msg(layout_check(path, &index, &err) == 0, "%s", err.msg);
+                ck_assert_uint_eq(json_array_size(json_object_get(index, "manifests")), ELEMENTSOF(names));
+        }
+        test_image_teardown();
+}
+END_TEST
+
 static Suite *sbom_suite(void)
 {
         Suite *s = suite_create("sbom");
@@ -376,6 +523,9 @@ static Suite *sbom_suite(void)
         tcase_add_test(tc, test_made_here);
         tcase_add_test(tc, test_attach);
         tcase_add_test(tc, test_put_blob);
+        tcase_add_test(tc, test_text);
+        tcase_add_test(tc, test_attach_threads);
+        tcase_add_test(tc, test_attach_error);
         suite_add_tcase(s, tc);
         return s;
 }

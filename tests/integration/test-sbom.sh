@@ -257,6 +257,25 @@ rm -rf "$T/plain"
 check "two builds: the same index.json" cmp "$O/index.json" "$T/other/o2/index.json"
 check "two builds: the same blobs" diff <(cd "$O/blobs/sha256" && sha256sum -- *) <(cd "$T/other/o2/blobs/sha256" && sha256sum -- *)
 
+# The documents of a build's images are made on -j threads: on one, or
+# on more than there are images, with the layers read back on each (the
+# cache is not used), the same documents and index.
+build_j() { # JOBS LAYOUT [OPTION]
+        mkdir -p "$T/w-j$1" &&
+                (cd "$T/w-j$1" && export OCI_BUILD_CACHE=$T/cache-j$1 &&
+                        "$OCI_BUILD" -q -j"$1" ${3:-} -C "$T/src1/configs" --layout "$2" tool curl jq &&
+                        "$OCI_BUILD" -q -j"$1" ${3:-} -C "$T/src1/configs" --layout "$2" app mix)
+}
+for j in 1 8; do
+        opt=
+        [ "$j" = 8 ] && opt=--no-cache
+        check "-j$j ${opt:-with an empty cache}: build curl, jq and mix" build_j "$j" "$T/o-j$j" $opt
+        check "-j$j: the same index.json" cmp "$O/index.json" "$T/o-j$j/index.json"
+        check "-j$j: the same blobs" diff <(cd "$O/blobs/sha256" && sha256sum -- *) \
+                <(cd "$T/o-j$j/blobs/sha256" && sha256sum -- *)
+        rm -rf "$T/o-j$j" "$T/cache-j$j" "$T/w-j$j"
+done
+
 # A rebuild of an unchanged image keeps its attached SBOM; one whose
 # document or artifact manifest went missing gets them made again, the same
 # bytes, never an annotation naming a blob that is gone.
