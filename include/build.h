@@ -20,7 +20,8 @@
  * A Build is one run: it loads configs/base.yml and plans the base layer,
  * then plans every image asked for with build_add() — tools with their
  * libraries (and data layer), apps with the layers of the tools they name —
- * all before the layout is touched, so bad input leaves it alone. Then
+ * all before the layout is touched, so bad input leaves it alone (a data
+ * command, started then, is waited for when its layer is written). Then
  * build_write() writes each layer once however many images share it (the
  * base layer, a tool layer that several apps use), the image configs and
  * manifests, and names the images in the layout's index. The caller commits
@@ -40,6 +41,9 @@ typedef struct BuildProgress {
         size_t layer, n_layers;
         size_t entries;
         uint64_t file_bytes;
+        /* BUILD_IMAGE_START: a layer whose files a data command still makes
+         * is counted in n_layers but not in file_bytes. */
+        bool more_bytes;
         uint64_t compressed;
         double seconds; /* since the image started */
 } BuildProgress;

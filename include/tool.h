@@ -58,5 +58,17 @@ bool tool_version_matches(const char *version, const char *wanted);
  * tool_data_cleanup() once the layer is written. */
 int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err);
 void tool_data_cleanup(char *tmpdir);
+/* tool_data_plan() in two halves, so that the command runs while the
+ * caller does other work: tool_data_start() makes the directory and starts
+ * the command in the background; tool_data_finish() waits for it, appends
+ * and plans the directory as tool_data_plan() does, and frees d whatever
+ * it returns (the command's failure is reported there). A started command
+ * that will not be finished is stopped, reaped and its directory removed
+ * by tool_data_abandon(). tool must outlive d. */
+typedef struct ToolData ToolData;
+int tool_data_start(const Spec *tool, ToolData **ret, ObError *err);
+int tool_data_finish(ToolData *d, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err);
+void tool_data_abandon(ToolData *d);
+DEFINE_CLEANUP_FUNC(ToolData *, tool_data_abandon);
 /* The data command's environment, besides HOME (the run_as user's). */
 extern const char *const tool_data_env[];

@@ -25,7 +25,8 @@ typedef struct BuildTool {
         char *version;
         char *debian_version; /* the package's full version, when the image has its (tag-safe) form */
         Plan plan;
-        bool data_planned; /* the data command ran and its layer is planned */
+        bool data_planned;  /* the data command ran and its layer is planned */
+        ToolData *data_run; /* the data command, started: finished when its layer is written */
         Plan data;
         char *data_tmp;   /* the data command's output, removed with the Build */
         bool data_keyed;  /* data_key names the data layer's inputs (step-cache.h) */
@@ -97,6 +98,7 @@ static void build_tool_clear(BuildTool *t)
         free(t->debian_version);
         plan_clear(&t->plan);
         plan_clear(&t->data);
+        tool_data_abandon(t->data_run);
         tool_data_cleanup(t->data_tmp);
 }
 
@@ -304,7 +306,9 @@ static void note_missing(Build *b, const Spec *spec)
 }
 
 /* The data layer of a tool: the one the step cache has when nothing that
- * decides it changed (its command does not run), else made now. */
+ * decides it changed (its command does not run), else started now and
+ * finished by finish_data() when the layer is written, so that the
+ * command runs while other layers are compressed. */
 static int plan_data(Build *b, BuildTool *t, ObError *err)
 {
         ObError ignore;
@@ -318,15 +322,23 @@ static int plan_data(Build *b, BuildTool *t, ObError *err)
                 t->data_cached = true;
                 return 0;
         }
-        int r = tool_data_plan(t->spec, b->o.source_date_epoch, &t->data, &t->data_tmp, err);
+        return tool_data_start(t->spec, &t->data_run, err);
+}
+
+/* Waits for the data command plan_data() started and plans what it made. */
+static int finish_data(Build *b, BuildTool *t, ObError *err)
+{
+        if (!t->data_run)
+                return 0;
+        int r = tool_data_finish(TAKE_PTR(t->data_run), b->o.source_date_epoch, &t->data, &t->data_tmp, err);
         if (r < 0)
                 return r;
         t->data_planned = true;
         return 0;
 }
 
-/* Loads and plans the tool NAME once per run; with_data also runs its data
- * command (once). Returns its index. */
+/* Loads and plans the tool NAME once per run; with_data also starts its
+ * data command (once). Returns its index. */
 static int plan_tool(Build *b, const char *name, bool with_data, bool fetch, size_t *ret_index, ObError *err)
 {
         BuildTool *t = find_tool(b, name);
@@ -361,7 +373,7 @@ static int plan_tool(Build *b, const char *name, bool with_data, bool fetch, siz
                                   .plan = plan };
                 plan = (Plan){ 0 };
         }
-        if (with_data && t->spec->has_data && !t->data_planned && !t->data_cached) {
+        if (with_data && t->spec->has_data && !t->data_planned && !t->data_cached && !t->data_run) {
                 r = plan_data(b, t, err);
                 if (r < 0)
                         return r;
@@ -614,7 +626,9 @@ static int write_layer(Build *b, Layout *l, const char *key, const Plan *plan, c
 static int data_layer(Build *b, Layout *l, BuildTool *t, OciLayerInfo *ret, ObError *err)
 {
         const char *mt = layer_media_type(&b->o.layer);
-        int r;
+        int r = finish_data(b, t, err);
+        if (r < 0)
+                return r;
         /* Its blob may have gone since it was planned ('oci-build clean'
          * meanwhile): then the command runs now. */
         if (t->data_cached && !layer_cache_lookup(b->o.steps, l, &t->data_key, mt, &t->data_info)) {
@@ -709,7 +723,7 @@ static int write_tool_image(Build *b, Layout *l, BuildTool *t, BuildResult *ret,
         r = tool_layer(b, l, t, &layers[n++], err);
         if (r < 0)
                 return r;
-        if (t->data_planned || t->data_cached) {
+        if (t->data_planned || t->data_cached || t->data_run) {
                 r = data_layer(b, l, t, &layers[n++], err);
                 if (r < 0)
                         return r;
@@ -833,6 +847,7 @@ static void start_image(Build *b, const BuildImage *im)
         const Plan *plans[64];
         const char *keys[64];
         size_t n = 0;
+        bool more_bytes = false;
         _cleanup_free_ char *k1 = NULL, *k2 = NULL;
         plans[n] = &b->base_plan;
         keys[n++] = "base";
@@ -843,9 +858,13 @@ static void start_image(Build *b, const BuildImage *im)
                 b->current = t->spec->name;
                 plans[n] = &t->plan;
                 keys[n++] = k1 = xasprintf("tool:%s", t->spec->name);
-                if (t->data_planned) {
-                        plans[n] = &t->data;
+                if (t->data_planned || t->data_cached || t->data_run) {
+                        /* A cached layer has no files to write; those of
+                         * one whose command still runs are not known yet:
+                         * its own BUILD_LAYER_START tells them. */
+                        plans[n] = t->data_planned ? &t->data : NULL;
                         keys[n++] = k2 = xasprintf("data:%s", t->spec->name);
+                        more_bytes = t->data_run != NULL;
                 }
         } else {
                 const BuildApp *a = &b->apps[im->index];
@@ -863,13 +882,13 @@ static void start_image(Build *b, const BuildImage *im)
                 if (im->tier == SPEC_TIER_APP && i > 0 && keys[i])
                         key = xasprintf("tool:%s", keys[i]);
                 const char *k = key ? key : keys[i];
-                if (!k || !written_before(b, k))
+                if (plans[i] && (!k || !written_before(b, k)))
                         bytes += plan_content_size(plans[i]);
         }
         b->current_layer = 0;
         b->current_layers = n;
         b->current_start = now_seconds();
-        tell(b, (BuildProgress){ .event = BUILD_IMAGE_START, .file_bytes = bytes });
+        tell(b, (BuildProgress){ .event = BUILD_IMAGE_START, .file_bytes = bytes, .more_bytes = more_bytes });
 }
 
 int build_write(Build *b, Layout *l, const BuildResult **ret_results, size_t *ret_n, ObError *err)

@@ -106,6 +106,9 @@ static void on_signal(int sig)
                 while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
                         ;
         }
+        /* And a data command running in the background, before its
+         * directory goes. */
+        background_stop_all();
         tmpfile_cleanup_all();
         signal(sig, SIG_DFL);
         raise(sig);

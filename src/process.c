@@ -8,6 +8,7 @@
 #include <string.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -66,12 +67,13 @@ static int wait_child(pid_t pid, const char *name, int *ret_status, ObError *err
         return 0;
 }
 
-int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError *err)
+/* Forks the program with its output in o->log; returns its PID or -errno. */
+static pid_t fork_program(char *const *argv, const RunOptions *o)
 {
         pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0)
-                return ob_error_set(err, errno, "cannot fork");
+                return -errno;
         if (pid == 0) {
                 if (o->log) {
                         int fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -82,8 +84,141 @@ int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError
                 }
                 exec_child(argv, o, parent);
         }
+        return pid;
+}
+
+int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError *err)
+{
+        pid_t pid = fork_program(argv, o);
+        if (pid < 0)
+                return ob_error_set(err, (int) -pid, "cannot fork");
         ob_child_pid = pid;
         return wait_child(pid, argv[0], ret_status, err);
+}
+
+/* ---- programs in the background --------------------------------------- */
+
+/* A signal handler reads these: fixed storage, one slot per program. */
+#define MAX_BACKGROUND 16
+static volatile pid_t background_pids[MAX_BACKGROUND];
+
+struct Background {
+        pid_t pid;
+        int slot;
+        bool done; /* reaped: status is its wait status */
+        int status;
+        char *name;
+        Background *next; /* in the list of those not reaped yet */
+};
+
+static Background *running;
+
+static void unlist(Background *bg)
+{
+        for (Background **p = &running; *p; p = &(*p)->next)
+                if (*p == bg) {
+                        *p = bg->next;
+                        break;
+                }
+        bg->next = NULL;
+        background_pids[bg->slot] = 0;
+}
+
+int background_start(char *const *argv, const RunOptions *o, Background **ret, ObError *err)
+{
+        int slot = -1;
+        for (int i = 0; i < MAX_BACKGROUND && slot < 0; i++)
+                if (background_pids[i] == 0)
+                        slot = i;
+        if (slot < 0)
+                return ob_error_plain(err, EAGAIN, "cannot start %s: %d programs run in the background already",
+                                      argv[0], MAX_BACKGROUND);
+        pid_t pid = fork_program(argv, o);
+        if (pid < 0)
+                return ob_error_set(err, (int) -pid, "cannot fork");
+        background_pids[slot] = pid;
+        Background *bg = xcalloc(1, sizeof(*bg));
+        *bg = (Background){ .pid = pid, .slot = slot, .name = xstrdup(argv[0]), .next = running };
+        running = bg;
+        *ret = bg;
+        return 0;
+}
+
+pid_t background_pid(const Background *bg)
+{
+        return bg->pid;
+}
+
+int background_wait(Background *bg, int *ret_status, ObError *err)
+{
+        while (!bg->done) {
+                int status;
+                if (waitpid(bg->pid, &status, 0) == bg->pid) {
+                        bg->status = status;
+                        bg->done = true;
+                        unlist(bg);
+                } else if (errno != EINTR) {
+                        return ob_error_set(err, errno, "cannot wait for %s", bg->name);
+                }
+        }
+        *ret_status = bg->status;
+        return 0;
+}
+
+int background_wait_all(ObError *err)
+{
+        while (running) {
+                int status;
+                int r = background_wait(running, &status, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* How long a program stopped with SIGTERM gets to clean up before SIGKILL. */
+#define STOP_TIMEOUT_USEC (5 * 1000 * 1000)
+
+static uint64_t now_usec(void);
+
+void background_free(Background *bg)
+{
+        if (!bg)
+                return;
+        if (!bg->done) {
+                /* As on a signal: SIGTERM lets it stop what it started. */
+                kill(bg->pid, SIGTERM);
+                uint64_t deadline = now_usec() + STOP_TIMEOUT_USEC;
+                bool killed = false;
+                for (;;) {
+                        pid_t w = waitpid(bg->pid, NULL, WNOHANG);
+                        if (w == bg->pid || (w < 0 && errno != EINTR))
+                                break;
+                        if (!killed && now_usec() > deadline) {
+                                kill(bg->pid, SIGKILL);
+                                killed = true;
+                        }
+                        usleep(10 * 1000);
+                }
+                unlist(bg);
+        }
+        free(bg->name);
+        free(bg);
+}
+
+void background_stop_all(void)
+{
+        for (int i = 0; i < MAX_BACKGROUND; i++) {
+                pid_t pid = background_pids[i];
+                if (pid > 0)
+                        kill(pid, SIGTERM);
+        }
+        for (int i = 0; i < MAX_BACKGROUND; i++) {
+                pid_t pid = background_pids[i];
+                if (pid > 0)
+                        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                                ;
+        }
 }
 
 char *log_tail(const char *log, size_t max)
@@ -237,6 +372,11 @@ int run_step(char *const *argv, const RunOptions *o, const StepOutput *out, int 
         int was_subreaper = 0;
         int r;
 
+        /* What follows kills and reaps every child of ours: the programs
+         * running in the background end first, their status kept. */
+        r = background_wait_all(err);
+        if (r < 0)
+                return r;
         if (prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper, 0, 0, 0) < 0 || set_subreaper(1) < 0)
                 return ob_error_set(err, errno, "cannot become the subreaper of %s", argv[0]);
         int fds[2];

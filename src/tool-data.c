@@ -34,23 +34,49 @@ void tool_data_cleanup(char *tmpdir)
 }
 DEFINE_CLEANUP_FUNC(char *, tool_data_cleanup);
 
-static int run_data_command(const Spec *tool, const char *dir, const char *pwfile, const char *log, ObError *err)
+/* A data command running in the background, and where it writes. */
+struct ToolData {
+        const Spec *tool;
+        char *tmpdir; /* removed with the ToolData unless handed out */
+        char *dir, *pwfile, *log;
+        char *program; /* argv[0], for messages */
+        Background *bg;
+};
+
+void tool_data_abandon(ToolData *d)
 {
-        const SpecData *d = &tool->data;
+        if (!d)
+                return;
+        /* Stopped and reaped before its directory goes. */
+        background_free(d->bg);
+        tool_data_cleanup(d->tmpdir);
+        free(d->dir);
+        free(d->pwfile);
+        free(d->log);
+        free(d->program);
+        free(d);
+}
+
+static int start_data_command(ToolData *d, ObError *err)
+{
+        const SpecData *sd = &d->tool->data;
         struct passwd *pw = NULL;
-        if (d->run_as) {
-                pw = getpwnam(d->run_as);
+        if (sd->run_as) {
+                pw = getpwnam(sd->run_as);
                 if (!pw)
-                        return ob_error_plain(err, ENOENT, "%s: data.run_as: no host user '%s'", tool->file, d->run_as);
-                if (chown(dir, pw->pw_uid, pw->pw_gid) < 0 || (pwfile && chown(pwfile, pw->pw_uid, pw->pw_gid) < 0))
-                        return ob_error_set(err, errno, "cannot hand '%s' to '%s'", dir, d->run_as);
+                        return ob_error_plain(err, ENOENT, "%s: data.run_as: no host user '%s'", d->tool->file,
+                                              sd->run_as);
+                if (chown(d->dir, pw->pw_uid, pw->pw_gid) < 0 ||
+                    (d->pwfile && chown(d->pwfile, pw->pw_uid, pw->pw_gid) < 0))
+                        return ob_error_set(err, errno, "cannot hand '%s' to '%s'", d->dir, sd->run_as);
         }
-        size_t n = strv_length(d->command);
+        size_t n = strv_length(sd->command);
         _cleanup_strv_ char **argv = xcalloc(n + 1, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *a = str_replace_all(d->command[i], "{dir}", dir);
-                argv[i] = str_replace_all(a, "{password_file}", pwfile ? pwfile : "");
+                _cleanup_free_ char *a = str_replace_all(sd->command[i], "{dir}", d->dir);
+                argv[i] = str_replace_all(a, "{password_file}", d->pwfile ? d->pwfile : "");
         }
+        d->program = xstrdup(argv[0]);
 
         /* tool_data_env, and HOME. */
         _cleanup_free_ char *home = xasprintf("HOME=%s", pw ? pw->pw_dir : "/");
@@ -60,18 +86,23 @@ static int run_data_command(const Spec *tool, const char *dir, const char *pwfil
                          (char *) tool_data_env[3],
                          home,
                          NULL };
-        RunOptions ro = { .workdir = dir,
-                          .log = log,
+        RunOptions ro = { .workdir = d->dir,
+                          .log = d->log,
                           .envp = envp,
                           .uid = pw ? (long) pw->pw_uid : -1,
                           .gid = pw ? (long) pw->pw_gid : -1 };
+        return background_start(argv, &ro, &d->bg, err);
+}
+
+static int wait_data_command(ToolData *d, ObError *err)
+{
         int status = 0;
-        int r = run_program(argv, &ro, &status, err);
+        int r = background_wait(d->bg, &status, err);
         if (r < 0)
                 return r;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                _cleanup_free_ char *tail = log_tail(log, 300);
-                return ob_error_plain(err, EIO, "%s: data.command '%s' failed (%s %d): %s", tool->file, argv[0],
+                _cleanup_free_ char *tail = log_tail(d->log, 300);
+                return ob_error_plain(err, EIO, "%s: data.command '%s' failed (%s %d): %s", d->tool->file, d->program,
                                       WIFEXITED(status) ? "exit status" : "signal",
                                       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), tail);
         }
@@ -103,21 +134,42 @@ static int claim_data_dir(const char *tmpdir, ObError *err)
         return sandbox_claim_dir(tmpdir, &fd, err);
 }
 
-static int data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err);
+static int data_start(const Spec *tool, ToolData **ret, ObError *err);
+static int data_finish(ToolData *d, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err);
 
-int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
+/* What the command makes is its output, not an input of the run: its
+ * inputs are the step cache's key (step-cache.h). So the journal rests
+ * while it is started and while its output is planned. */
+int tool_data_start(const Spec *tool, ToolData **ret, ObError *err)
 {
-        /* What the command makes is its output, not an input of the run:
-         * its inputs are the step cache's key (step-cache.h). */
         journal_note_command();
         Journal *journal = journal_current();
         journal_begin(NULL);
-        int r = data_plan(tool, mtime, ret, ret_tmpdir, err);
+        int r = data_start(tool, ret, err);
         journal_begin(journal);
         return r;
 }
 
-static int data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
+int tool_data_finish(ToolData *d, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
+{
+        _cleanup_(tool_data_abandonp) ToolData *owned = d;
+        Journal *journal = journal_current();
+        journal_begin(NULL);
+        int r = data_finish(d, mtime, ret, ret_tmpdir, err);
+        journal_begin(journal);
+        return r;
+}
+
+int tool_data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
+{
+        ToolData *d = NULL;
+        int r = tool_data_start(tool, &d, err);
+        if (r < 0)
+                return r;
+        return tool_data_finish(d, mtime, ret, ret_tmpdir, err);
+}
+
+static int data_start(const Spec *tool, ToolData **ret, ObError *err)
 {
         const char *tmp = getenv("TMPDIR");
         _cleanup_free_ char *template = xasprintf("%s/oci-build-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -126,34 +178,45 @@ static int data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpd
         int k = tmpfile_create_dir(template, &slot);
         if (k < 0)
                 return ob_error_set(err, -k, "cannot create a temporary directory");
-        /* Removed on failure; on success the caller removes it with
-         * tool_data_cleanup() once the layer is written. */
-        _cleanup_(tool_data_cleanupp) char *tmpdir = TAKE_PTR(template);
-        chmod(tmpdir, 0755);
-        int r = claim_data_dir(tmpdir, err);
+        /* Removed on failure, and with the ToolData unless
+         * tool_data_finish() hands it out. */
+        _cleanup_(tool_data_abandonp) ToolData *d = xcalloc(1, sizeof(*d));
+        d->tool = tool;
+        d->tmpdir = TAKE_PTR(template);
+        chmod(d->tmpdir, 0755);
+        int r = claim_data_dir(d->tmpdir, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *dir = path_join(tmpdir, "data");
-        _cleanup_free_ char *pwfile = NULL;
-        _cleanup_free_ char *log = path_join(tmpdir, "log");
+        d->dir = path_join(d->tmpdir, "data");
+        d->log = path_join(d->tmpdir, "log");
 
-        if (mkdir(dir, 0700) < 0)
-                return ob_error_set(err, errno, "cannot create '%s'", dir);
+        if (mkdir(d->dir, 0700) < 0)
+                return ob_error_set(err, errno, "cannot create '%s'", d->dir);
         if (tool->data.password) {
-                pwfile = path_join(tmpdir, "password");
-                r = write_file_atomic(pwfile, tool->data.password, strlen(tool->data.password), 0600, err);
+                d->pwfile = path_join(d->tmpdir, "password");
+                r = write_file_atomic(d->pwfile, tool->data.password, strlen(tool->data.password), 0600, err);
                 if (r < 0)
                         return r;
         }
-        r = run_data_command(tool, dir, pwfile, log, err);
+        r = start_data_command(d, err);
         if (r < 0)
                 return r;
-        r = append_data(tool, dir, err);
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+static int data_finish(ToolData *d, int64_t mtime, Plan *ret, char **ret_tmpdir, ObError *err)
+{
+        const Spec *tool = d->tool;
+        int r = wait_data_command(d, err);
         if (r < 0)
                 return r;
-        if (pwfile)
-                unlink(pwfile);
-        unlink(log);
+        r = append_data(tool, d->dir, err);
+        if (r < 0)
+                return r;
+        if (d->pwfile)
+                unlink(d->pwfile);
+        unlink(d->log);
 
         _cleanup_(sysroot_freep) Sysroot *host = NULL;
         r = sysroot_open("/", &host, err);
@@ -162,7 +225,7 @@ static int data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpd
         _cleanup_(plan_clear) Plan p = { 0 };
         /* Private by nature (a database's 0700 files) and made by us for this image. */
         PlanCopyOptions o = { .dst = tool->data.path,
-                              .src = dir,
+                              .src = d->dir,
                               .uid = tool->data.uid,
                               .gid = tool->data.gid,
                               .allow_private = true,
@@ -184,6 +247,6 @@ static int data_plan(const Spec *tool, int64_t mtime, Plan *ret, char **ret_tmpd
 
         *ret = p;
         plan_init(&p);
-        *ret_tmpdir = TAKE_PTR(tmpdir);
+        *ret_tmpdir = TAKE_PTR(d->tmpdir);
         return 0;
 }

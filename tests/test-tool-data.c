@@ -5,14 +5,18 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
 #include "path.h"
 #include "plan.h"
+#include "process.h"
 #include "spec.h"
 #include "testutil.h"
 #include "tool.h"
@@ -243,6 +247,171 @@ START_TEST(test_data_plan_long_output)
 }
 END_TEST
 
+/* ---- tool_data_start / tool_data_finish ---------------------------------- */
+
+static Spec *data_tool(const char *name, const char *command_yaml)
+{
+        _cleanup_free_ char *text = xasprintf("name: d\nversion: \"1\"\ndescription: d\nbinaries: [/usr/bin/d]\n"
+                                              "data:\n  path: /var/lib/d\n  command: %s\n",
+                                              command_yaml);
+        _cleanup_free_ char *cfg = write_config(name, text);
+        return load_tool(cfg);
+}
+
+START_TEST(test_data_start_finish)
+{
+        /* The command waits for a file the test makes only after
+         * tool_data_start() returned: a start that waited would hang. */
+        _cleanup_free_ char *tmp = private_tmpdir("data-async");
+        _cleanup_free_ char *go = xasprintf("%s/go", tmp_dir);
+        _cleanup_free_ char *cmd =
+                xasprintf("[/bin/sh, -c, \"while [ ! -e %s ]; do sleep 0.01; done; echo made > out\"]", go);
+        Spec *s = data_tool("data-async", cmd);
+        ObError e = { 0 };
+        ToolData *d = NULL;
+        ck_assert_msg(tool_data_start(s, &d, &e) == 0, "%s", e.msg);
+        ck_assert_ptr_nonnull(d);
+        ck_assert_uint_eq(count_dir(tmp), 1);
+        ck_assert_msg(write_file_atomic(go, "", 0, 0644, &e) == 0, "%s", e.msg);
+
+        Plan p;
+        char *dir = NULL;
+        plan_init(&p);
+        ck_assert_msg(tool_data_finish(d, 5, &p, &dir, &e) == 0, "%s", e.msg);
+        const Entry *out = must_find(&p, "var/lib/d/out", ENTRY_FILE);
+        _cleanup_free_ char *text = file_text(out->source);
+        ck_assert_str_eq(text, "made\n");
+        ck_assert_uint_eq(count_dir(tmp), 1);
+        tool_data_cleanup(dir);
+        ck_assert_uint_eq(count_dir(tmp), 0);
+        unlink(go);
+        plan_clear(&p);
+        spec_free(s);
+        restore_tmpdir();
+}
+END_TEST
+
+START_TEST(test_data_finish_failure)
+{
+        /* The command's failure is told when it is waited for, with the
+         * same message, and its directory goes. */
+        _cleanup_free_ char *tmp = private_tmpdir("data-async-fail");
+        Spec *s = data_tool("data-async-fail", "[/bin/sh, -c, \"echo first; echo boom >&2; exit 3\"]");
+        ObError e = { 0 };
+        ToolData *d = NULL;
+        ck_assert_msg(tool_data_start(s, &d, &e) == 0, "%s", e.msg);
+        Plan p;
+        char *dir = NULL;
+        plan_init(&p);
+        ck_assert_int_eq(tool_data_finish(d, 0, &p, &dir, &e), -EIO);
+        _cleanup_free_ char *want = xasprintf("%s: data.command '/bin/sh' failed (exit status 3): first boom", s->file);
+        ck_assert_str_eq(e.msg, want);
+        ck_assert_ptr_null(dir);
+        ck_assert_uint_eq(p.n, 0);
+        ck_assert_uint_eq(count_dir(tmp), 0);
+        spec_free(s);
+        restore_tmpdir();
+}
+END_TEST
+
+/* Reads the pid the command wrote to FILE, waiting for it. */
+static pid_t wait_pid_file(const char *file)
+{
+        for (int i = 0; i < 1000; i++) {
+                _cleanup_free_ char *text = NULL;
+                ObError e = { 0 };
+                if (read_file(file, &text, NULL, &e) == 0 && strchr(text, '\n'))
+                        return (pid_t) atol(text);
+                usleep(10 * 1000);
+        }
+        ck_abort_msg("%s was not written", file);
+        return -1;
+}
+
+START_TEST(test_data_abandon)
+{
+        /* A started command that will not be finished is stopped and
+         * reaped (no zombie: kill() finds no such process), and its
+         * directory removed. */
+        _cleanup_free_ char *tmp = private_tmpdir("data-abandon");
+        _cleanup_free_ char *pidfile = xasprintf("%s/pid", tmp_dir);
+        _cleanup_free_ char *cmd = xasprintf("[/bin/sh, -c, \"echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 60\"]",
+                                             pidfile, pidfile, pidfile);
+        Spec *s = data_tool("data-abandon", cmd);
+        ObError e = { 0 };
+        ToolData *d = NULL;
+        ck_assert_msg(tool_data_start(s, &d, &e) == 0, "%s", e.msg);
+        pid_t pid = wait_pid_file(pidfile);
+        ck_assert_int_gt(pid, 0);
+        ck_assert_int_eq(kill(pid, 0), 0);
+        ck_assert_uint_eq(count_dir(tmp), 1);
+        time_t t0 = time(NULL);
+        tool_data_abandon(d);
+        ck_assert_int_lt(time(NULL) - t0, 4); /* stopped by SIGTERM, not a timeout */
+        ck_assert_int_eq(kill(pid, 0), -1);
+        ck_assert_int_eq(errno, ESRCH);
+        ck_assert_uint_eq(count_dir(tmp), 0);
+        tool_data_abandon(NULL);
+        unlink(pidfile);
+        spec_free(s);
+        restore_tmpdir();
+}
+END_TEST
+
+START_TEST(test_data_survives_step)
+{
+        /* A build step reaps every child of ours: a data command running
+         * meanwhile ends first and keeps its result, not SIGKILL. */
+        _cleanup_free_ char *tmp = private_tmpdir("data-step");
+        Spec *s = data_tool("data-step", "[/bin/sh, -c, \"sleep 0.3; echo made > out\"]");
+        ObError e = { 0 };
+        ToolData *d = NULL;
+        ck_assert_msg(tool_data_start(s, &d, &e) == 0, "%s", e.msg);
+        char *argv[] = { (char *) "/bin/true", NULL };
+        int status = -1;
+        ck_assert_msg(run_step(argv, &(RunOptions){ .uid = -1, .gid = -1 }, NULL, &status, NULL, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(status, 0);
+        Plan p;
+        char *dir = NULL;
+        plan_init(&p);
+        ck_assert_msg(tool_data_finish(d, 0, &p, &dir, &e) == 0, "%s", e.msg);
+        must_find(&p, "var/lib/d/out", ENTRY_FILE);
+        tool_data_cleanup(dir);
+        ck_assert_uint_eq(count_dir(tmp), 0);
+        plan_clear(&p);
+        spec_free(s);
+        restore_tmpdir();
+}
+END_TEST
+
+START_TEST(test_data_several)
+{
+        /* Several commands at once, finished in another order than
+         * started: each gets its own status. */
+        _cleanup_free_ char *tmp = private_tmpdir("data-several");
+        Spec *ok = data_tool("data-several-ok", "[/bin/sh, -c, \"sleep 0.2; echo a > out\"]");
+        Spec *bad = data_tool("data-several-bad", "[/bin/sh, -c, \"exit 4\"]");
+        ObError e = { 0 };
+        ToolData *d1 = NULL, *d2 = NULL;
+        ck_assert_msg(tool_data_start(ok, &d1, &e) == 0, "%s", e.msg);
+        ck_assert_msg(tool_data_start(bad, &d2, &e) == 0, "%s", e.msg);
+        ck_assert_uint_eq(count_dir(tmp), 2);
+        Plan p;
+        char *dir = NULL;
+        plan_init(&p);
+        ck_assert_int_eq(tool_data_finish(d2, 0, &p, &dir, &e), -EIO);
+        ck_assert_msg(strstr(e.msg, "(exit status 4)") != NULL, "%s", e.msg);
+        ck_assert_msg(tool_data_finish(d1, 0, &p, &dir, &e) == 0, "%s", e.msg);
+        must_find(&p, "var/lib/d/out", ENTRY_FILE);
+        tool_data_cleanup(dir);
+        ck_assert_uint_eq(count_dir(tmp), 0);
+        plan_clear(&p);
+        spec_free(ok);
+        spec_free(bad);
+        restore_tmpdir();
+}
+END_TEST
+
 static Suite *tool_data_suite(void)
 {
         Suite *s = suite_create("tool-data");
@@ -250,6 +419,11 @@ static Suite *tool_data_suite(void)
         tcase_add_test(tc, test_data_plan);
         tcase_add_test(tc, test_data_plan_failures);
         tcase_add_test(tc, test_data_plan_long_output);
+        tcase_add_test(tc, test_data_start_finish);
+        tcase_add_test(tc, test_data_finish_failure);
+        tcase_add_test(tc, test_data_abandon);
+        tcase_add_test(tc, test_data_survives_step);
+        tcase_add_test(tc, test_data_several);
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;

@@ -131,8 +131,9 @@ static void show_progress(void *userdata, const BuildProgress *p)
         switch (p->event) {
         case BUILD_IMAGE_START:
                 if (!tty)
-                        fprintf(stderr, "%s: writing %zu layer%s (%s of files)\n", p->name, p->n_layers,
-                                p->n_layers == 1 ? "" : "s", bytes);
+                        fprintf(stderr, "%s: writing %zu layer%s (%s of files%s)\n", p->name, p->n_layers,
+                                p->n_layers == 1 ? "" : "s", bytes,
+                                p->more_bytes ? ", and those of a data layer still being made" : "");
                 break;
         case BUILD_LAYER_START:
                 if (tty)
@@ -279,7 +280,8 @@ static int build_images(const Context *ctx, SpecTier tier, char *const *names, R
 
         /* Every config, every source file, every build step and data
          * directory of every platform first: bad input must not touch the
-         * layout. */
+         * layout. A data command runs on while the layers below its own
+         * are written; its failure rolls them back. */
         for (size_t i = 0; i < n_platforms; i++) {
                 BuildOptions po = o;
                 if (platforms) {

@@ -33,6 +33,17 @@ printf '#!/bin/sh\necho run >> "%s"\nod -An -N8 -tx8 /dev/urandom > "$1/id"\n' "
 chmod 755 "$T/bin/mkdata"
 sed -e 's/^name: jq/name: jqd/' "$C/tools/jq.yml" > "$C/tools/jqd.yml"
 printf 'data:\n  path: /var/lib/jqd\n  owner: "1000:1000"\n  mode: "0700"\n  command: [%s, "{dir}"]\n' "$T/bin/mkdata" >> "$C/tools/jqd.yml"
+# Data commands that run while the layers below their own are written: one
+# waits until the base and tool layers are in the layout it is given (and
+# fails if they never come), one fails once they are.
+printf '#!/bin/sh\ni=0\nwhile [ "$(ls "$2/blobs/sha256" 2>/dev/null | wc -l)" -lt 2 ]; do\n' > "$T/bin/waitdata"
+printf '        i=$((i + 1)); [ $i -gt 300 ] && { echo "the layers below were not written meanwhile" >&2; exit 1; }\n' >> "$T/bin/waitdata"
+printf '        sleep 0.05\ndone\necho made > "$1/made"\n' >> "$T/bin/waitdata"
+chmod 755 "$T/bin/waitdata"
+sed -e 's/^name: jq/name: jqw/' "$C/tools/jq.yml" > "$C/tools/jqw.yml"
+printf 'data:\n  path: /var/lib/jqw\n  command: [%s, "{dir}", %s]\n' "$T/bin/waitdata" "$T/oci-overlap" >> "$C/tools/jqw.yml"
+sed -e 's/^name: jq/name: jqf/' "$C/tools/jq.yml" > "$C/tools/jqf.yml"
+printf 'data:\n  path: /var/lib/jqf\n  command: [/bin/sh, -c, "sleep 0.5; echo initdb says no >&2; exit 3"]\n' >> "$C/tools/jqf.yml"
 # An app whose build step makes its artifact from a source file, counting
 # its runs outside the tree it reads.
 mkdir -p "$T/app2"
@@ -183,6 +194,8 @@ validate "oci-validate passes on the app" "$L" mini
 LD=$T/oci-data
 out=$(ob -v --layout "$LD" tool jqd 2>&1)
 check "a tool with a data layer builds" test $? -eq 0 -a "$(runs "$T/data-runs")" -eq 1
+check "... its progress counts three layers, the files of the data layer once made" \
+        grep -Eq '^jqd: writing 3 layers \(.* of files, and those of a data layer still being made\)$' <<<"$out"
 validate "oci-validate passes on the tool with a data layer" "$LD" jqd
 check "the data layer is the image's third" test "$(layers "$LD" jqd | wc -l)" -eq 3
 before=$(blob_state "$LD")
@@ -190,6 +203,7 @@ index=$(cat "$LD/index.json")
 out=$(ob -v --layout "$LD" tool jqd 2>&1)
 check "no-op rebuild: the data command does not run" test "$(runs "$T/data-runs")" -eq 1
 check "... its layer comes from the step cache" grep -q 'data layer .*: from the step cache' <<<"$out"
+check "... its progress counts the cached layer too" grep -Eq '^jqd: writing 3 layers \([^,]* of files\)$' <<<"$out"
 check "... no blob written (names, inodes and mtimes unchanged)" test "$(blob_state "$LD")" = "$before"
 check "... identical index and digests" test "$(cat "$LD/index.json")" = "$index"
 data_layer=$(layers "$LD" jqd | sed -n 3p)
@@ -211,6 +225,28 @@ settle
 out=$(ob -v --layout "$LD" tool jqd 2>&1)
 check "a data command whose program changed runs again" test "$(runs "$T/data-runs")" -eq 4
 validate "oci-validate passes on the last build" "$LD" jqd
+
+# --- a data command runs while the layers below its own are written --------
+mkdir -p "$T/tmpd"
+out=$(TMPDIR=$T/tmpd ob --layout "$T/oci-overlap" tool jqw 2>&1)
+check "a data command runs on while the base and tool layers are written" test $? -eq 0
+check "... its layer holds what it made" \
+        bash -c "tar -tzf '$T/oci-overlap/blobs/sha256/$(layers "$T/oci-overlap" jqw | sed -n 3p | cut -d: -f2)' |
+                grep -Eq '^(\./)?var/lib/jqw/made\$'"
+validate "oci-validate passes on it" "$T/oci-overlap" jqw
+check "... its directory is removed" test -z "$(ls -A "$T/tmpd")"
+before=$(blob_state "$LD")
+index=$(cat "$LD/index.json")
+out=$(TMPDIR=$T/tmpd ob -q --layout "$LD" tool jqf 2>&1)
+rc=$?
+check "a data command that fails when its layer is due fails the build" test $rc -eq 1
+check "... with the config, the command, its exit status and its output" test "$out" = \
+        "oci-build: $C/tools/jqf.yml: data.command '/bin/sh' failed (exit status 3): initdb says no"
+check "... and leaves the layout as it was (blobs, index)" \
+        test "$(blob_state "$LD")" = "$before" -a "$(cat "$LD/index.json")" = "$index"
+check "... and no directory of its own" test -z "$(ls -A "$T/tmpd")"
+out=$(TMPDIR=$T/tmpd ob -q --layout "$T/oci-fail" tool jqf 2>&1)
+check "... into a new layout, it leaves none" test $? -eq 1 -a ! -e "$T/oci-fail"
 
 # --- the step cache: an app's build step --------------------------------------
 out=$(ob -v --layout "$LD" app stepapp 2>&1)

@@ -105,6 +105,24 @@ for sig in TERM KILL; do
         check "tool postgres, SIG$sig: index.json is unchanged" test "$(jq -cS . "$L/index.json")" = "$before"
         check "tool postgres, SIG$sig: the layout is valid" valid "$L"
 done
+# A data command that runs in the background while the build waits for it:
+# SIGTERM reaches it (its trap runs, which the SIGKILL it would get when we
+# die cannot), and it has ended before its directory is removed.
+printf '#!/bin/sh\ntrap '"'"'echo stopped > "$2"; exit 1'"'"' TERM\necho started > "$1/started"\n' > "$T/slowdata"
+printf 'while :; do sleep 0.05; done\n' >> "$T/slowdata"
+chmod 755 "$T/slowdata"
+sed -e 's/^name: c1/name: slow/' "$C/tools/c1.yml" > "$C/tools/slow.yml"
+printf 'data:\n  path: /var/lib/slow\n  command: [%s, "{dir}", %s]\n' "$T/slowdata" "$T/slow.stopped" >> "$C/tools/slow.yml"
+rm -rf "$tmpd" && mkdir -p "$tmpd" && chmod 1777 "$tmpd"
+interrupt "tool slow, in its data command" TERM "$tmpd/oci-build-data-*/data/started" \
+        env TMPDIR="$tmpd" "$OCI_BUILD" -q -C "$C" --layout "$L" --level 1 tool slow
+check "tool slow, SIGTERM: the data command was stopped by SIGTERM" test -s "$T/slow.stopped"
+sleep 0.5
+left=$(survivors "$tmpd")
+check "tool slow, SIGTERM: no process of the build is left ($(echo $left))" test -z "$left"
+for p in $left; do kill -KILL "$p" 2>/dev/null; done
+check "tool slow, SIGTERM: the data directory is removed" test -z "$(ls -A "$tmpd")"
+check "tool slow, SIGTERM: index.json is unchanged" test "$(jq -cS . "$L/index.json")" = "$before"
 "$OCI_BUILD" -q -C "$C" --layout "$L" clean
 rm -rf "$tmpd"/*
 
