@@ -834,10 +834,18 @@ int sbom_image_put_blob(Layout *l, const char *name, const char *mdigest, const 
         int r = layout_blob_begin(l, &w, err);
         if (r < 0)
                 return r;
-        SbomSink s = { .w = w, .err = err };
+        /* The blob's own error (a full disk) names the file: it is the one
+         * told, not the writer's generic one that follows it. */
+        ObError write_err = { 0 };
+        SbomSink s = { .w = w, .err = &write_err };
         r = sbom_image_text(l, name, mdigest, downloads, n_downloads, created, facts, sbom_sink_write, &s, NULL, NULL,
                             err);
+        if (r < 0 && s.failed) {
+                if (err)
+                        *err = write_err;
+                return s.failed;
+        }
         if (r < 0)
-                return s.failed ? s.failed : r;
+                return r;
         return layout_blob_commit(l, TAKE_PTR(w), ret_digest, ret_size, err);
 }

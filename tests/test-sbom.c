@@ -4,8 +4,10 @@
  * status.d records and the files their md5sums name; purls and licences. */
 #include <check.h>
 #include <errno.h>
-#include <unistd.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cleanup-libs.h"
 #include "config.h"
@@ -512,6 +514,41 @@ START_TEST(test_attach_error)
 }
 END_TEST
 
+/* A blob that cannot be written (here: over the file size limit, as on a
+ * full disk) is told by its own error, which names the file, on one thread
+ * (streamed straight into the blob) and on several. */
+START_TEST(test_attach_write_error)
+{
+        test_image_setup("sbom-write-error");
+        const char *names[] = { "a", "b" };
+        Spec specs[ELEMENTSOF(names)];
+        const Spec *list[ELEMENTSOF(names)];
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                specs[i] = (Spec){ .tier = SPEC_TIER_TOOL, .name = (char *) names[i] };
+                list[i] = &specs[i];
+        }
+        const unsigned threads[] = { 1, 2 };
+        struct rlimit was;
+        ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &was), 0);
+        signal(SIGXFSZ, SIG_IGN);
+        for (size_t t = 0; t < ELEMENTSOF(threads); t++) {
+                _cleanup_free_ char *dir = xasprintf("layout-%u", threads[t]);
+                _cleanup_(layout_closep) Layout *l = new_layout(dir);
+                write_images(l, names, ELEMENTSOF(names), NULL);
+                ObError err = { 0 };
+                ck_assert_msg(layout_commit(l, &err) == 0, "%s", err.msg);
+                struct rlimit small = { .rlim_cur = 512, .rlim_max = was.rlim_max };
+                ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+                int r = sbom_attach_all(l, list, ELEMENTSOF(list), "amd64", 0, NULL, threads[t], &err);
+                ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &was), 0);
+                ck_assert_int_eq(r, -EFBIG);
+                ck_assert_msg(strstr(err.msg, "cannot write '") && strstr(err.msg, strerror(EFBIG)), "%s", err.msg);
+        }
+        signal(SIGXFSZ, SIG_DFL);
+        test_image_teardown();
+}
+END_TEST
+
 static Suite *sbom_suite(void)
 {
         Suite *s = suite_create("sbom");
@@ -526,6 +563,7 @@ static Suite *sbom_suite(void)
         tcase_add_test(tc, test_text);
         tcase_add_test(tc, test_attach_threads);
         tcase_add_test(tc, test_attach_error);
+        tcase_add_test(tc, test_attach_write_error);
         suite_add_tcase(s, tc);
         return s;
 }
