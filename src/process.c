@@ -67,14 +67,18 @@ static int wait_child(pid_t pid, const char *name, int *ret_status, ObError *err
         return 0;
 }
 
-/* Forks the program with its output in o->log; returns its PID or -errno. */
-static pid_t fork_program(char *const *argv, const RunOptions *o)
+/* Forks the program with its output in o->log; returns its PID or -errno.
+ * With child_mask, the child takes that signal mask first (the parent may
+ * have blocked signals around the fork). */
+static pid_t fork_program(char *const *argv, const RunOptions *o, const sigset_t *child_mask)
 {
         pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
+                if (child_mask)
+                        sigprocmask(SIG_SETMASK, child_mask, NULL);
                 if (o->log) {
                         int fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
                         if (fd >= 0) {
@@ -89,7 +93,7 @@ static pid_t fork_program(char *const *argv, const RunOptions *o)
 
 int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError *err)
 {
-        pid_t pid = fork_program(argv, o);
+        pid_t pid = fork_program(argv, o, NULL);
         if (pid < 0)
                 return ob_error_set(err, (int) -pid, "cannot fork");
         ob_child_pid = pid;
@@ -127,16 +131,35 @@ static void unlist(Background *bg)
 int background_start(char *const *argv, const RunOptions *o, Background **ret, ObError *err)
 {
         int slot = -1;
-        for (int i = 0; i < MAX_BACKGROUND && slot < 0; i++)
-                if (background_pids[i] == 0)
-                        slot = i;
-        if (slot < 0)
-                return ob_error_plain(err, EAGAIN, "cannot start %s: %d programs run in the background already",
-                                      argv[0], MAX_BACKGROUND);
-        pid_t pid = fork_program(argv, o);
+        for (;;) {
+                for (int i = 0; i < MAX_BACKGROUND && slot < 0; i++)
+                        if (background_pids[i] == 0)
+                                slot = i;
+                if (slot >= 0)
+                        break;
+                /* Every slot taken: the oldest program ends first (its
+                 * status is kept for its owner), then this one starts. */
+                Background *oldest = running;
+                while (oldest->next)
+                        oldest = oldest->next;
+                int status;
+                int r = background_wait(oldest, &status, err);
+                if (r < 0)
+                        return r;
+        }
+        /* A signal between the fork and the slot would miss the program. */
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGHUP);
+        sigprocmask(SIG_BLOCK, &block, &old);
+        pid_t pid = fork_program(argv, o, &old);
+        if (pid > 0)
+                background_pids[slot] = pid;
+        sigprocmask(SIG_SETMASK, &old, NULL);
         if (pid < 0)
                 return ob_error_set(err, (int) -pid, "cannot fork");
-        background_pids[slot] = pid;
         Background *bg = xcalloc(1, sizeof(*bg));
         *bg = (Background){ .pid = pid, .slot = slot, .name = xstrdup(argv[0]), .next = running };
         running = bg;

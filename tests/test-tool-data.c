@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -384,6 +385,30 @@ START_TEST(test_data_survives_step)
 }
 END_TEST
 
+/* More programs than the background has slots: the oldest is waited for
+ * to make room, and every one still gets its own exit status. */
+START_TEST(test_background_more_than_slots)
+{
+        enum { N = 40 };
+        Background *bg[N] = { 0 };
+        for (int i = 0; i < N; i++) {
+                _cleanup_free_ char *script = xasprintf("exit %d", i);
+                char *argv[] = { (char *) "/bin/sh", (char *) "-c", script, NULL };
+                ObError e = { 0 };
+                ck_assert_msg(background_start(argv, &(RunOptions){ .uid = -1, .gid = -1 }, &bg[i], &e) == 0, "%s",
+                              e.msg);
+        }
+        for (int i = N - 1; i >= 0; i--) {
+                int status = -1;
+                ObError e = { 0 };
+                ck_assert_msg(background_wait(bg[i], &status, &e) == 0, "%s", e.msg);
+                ck_assert(WIFEXITED(status));
+                ck_assert_int_eq(WEXITSTATUS(status), i);
+                background_free(bg[i]);
+        }
+}
+END_TEST
+
 START_TEST(test_data_several)
 {
         /* Several commands at once, finished in another order than
@@ -424,6 +449,7 @@ static Suite *tool_data_suite(void)
         tcase_add_test(tc, test_data_abandon);
         tcase_add_test(tc, test_data_survives_step);
         tcase_add_test(tc, test_data_several);
+        tcase_add_test(tc, test_background_more_than_slots);
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;
