@@ -46,3 +46,8 @@ void json_writer_free(JsonWriter *w);
 
 /* jansson's order of keys, for strcmp()-like sorting. */
 int json_text_key_cmp(const char *a, const char *b);
+
+/* A copy of s that is valid UTF-8, as JSON text must be: each byte that
+ * starts no valid sequence becomes U+FFFD. A file name on disk is bytes;
+ * jansson refuses a string that is not UTF-8. */
+char *json_text_utf8(const char *s);

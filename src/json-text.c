@@ -343,3 +343,44 @@ int json_text_key_cmp(const char *a, const char *b)
         Key x = { .key = a, .len = strlen(a) }, y = { .key = b, .len = strlen(b) };
         return key_cmp(&x, &y);
 }
+
+/* The length of the valid UTF-8 sequence at s (n bytes left), else 0:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+        unsigned char c = s[0];
+        if (c < 0x80)
+                return 1;
+        size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (len == 0 || len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+            (c == 0xf4 && s[1] > 0x8f))
+                return 0;
+        return len;
+}
+
+char *json_text_utf8(const char *s)
+{
+        size_t n = strlen(s);
+        /* At most three bytes for each one replaced. */
+        char *out = xmalloc(3 * n + 1);
+        size_t o = 0;
+        for (size_t i = 0; i < n;) {
+                size_t len = utf8_sequence((const unsigned char *) s + i, n - i);
+                if (len == 0) {
+                        memcpy(out + o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
+                        continue;
+                }
+                memcpy(out + o, s + i, len);
+                o += len;
+                i += len;
+        }
+        out[o] = '\0';
+        return out;
+}

@@ -685,6 +685,14 @@ static void append_relation(const char *a, const char *b, void *userdata)
         json_array_append_new(userdata, relationship(a, "CONTAINS", b));
 }
 
+/* A file's SPDX name: "/" and its path, made valid UTF-8 (a name that is
+ * not would make the document no JSON at all). */
+static char *file_name(const char *path)
+{
+        _cleanup_free_ char *abs = xasprintf("/%s", path);
+        return json_text_utf8(abs);
+}
+
 int sbom_image_of(Layout *l, const char *name, const char *mdigest, const SbomDownload *downloads, size_t n_downloads,
                   int64_t created, LayerFactsCache *facts, json_t **ret, ObError *err)
 {
@@ -700,7 +708,7 @@ int sbom_image_of(Layout *l, const char *name, const char *mdigest, const SbomDo
         for (size_t k = 0; k < d.n; k++) {
                 char id[64];
                 snprintf(id, sizeof(id), "SPDXRef-File-%zu", k + 1);
-                _cleanup_free_ char *fname = xasprintf("/%s", d.files[k]->path);
+                _cleanup_free_ char *fname = file_name(d.files[k]->path);
                 json_array_append_new(jfiles, json_pack("{s:s, s:s, s:[o, o]}", "SPDXID", id, "fileName", fname,
                                                         "checksums", checksum("SHA1", d.files[k]->sha1),
                                                         checksum("SHA256", d.files[k]->sha256)));
@@ -753,11 +761,7 @@ static void write_files(JsonWriter *w, const SbomDoc *d)
                 write_checksum(w, "SHA256", d->files[k]->sha256);
                 json_writer_close(w, ']');
                 json_writer_key(w, "fileName");
-                /* "/" and the path, as one string. */
-                size_t len = strlen(d->files[k]->path);
-                _cleanup_free_ char *fname = xmalloc(len + 2);
-                fname[0] = '/';
-                memcpy(fname + 1, d->files[k]->path, len + 1);
+                _cleanup_free_ char *fname = file_name(d->files[k]->path);
                 json_writer_string(w, fname);
                 json_writer_close(w, '}');
         }

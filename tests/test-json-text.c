@@ -120,6 +120,34 @@ static int gather(const char *data, size_t size, void *userdata)
         return 0;
 }
 
+/* Bytes that are not UTF-8 become U+FFFD, one for each; valid text, of
+ * one to four bytes a character, stays as it is; jansson takes the result. */
+START_TEST(test_utf8)
+{
+        static const struct {
+                const char *in, *want;
+        } cases[] = {
+                { "plain/ascii", "plain/ascii" },
+                { "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x93\xa6", "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x93\xa6" },
+                { "a\xff"
+                  "b",
+                  "a\xef\xbf\xbd"
+                  "b" },
+                { "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },                                 /* overlong "/" */
+                { "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },                 /* a surrogate */
+                { "end\xe2\x82", "end\xef\xbf\xbd\xef\xbf\xbd" },                           /* cut short */
+                { "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* above U+10FFFF */
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                _cleanup_free_ char *got = json_text_utf8(cases[i].in);
+                ck_assert_str_eq(got, cases[i].want);
+                json_t *j = json_string(got);
+                ck_assert_ptr_nonnull(j);
+                json_decref(j);
+        }
+}
+END_TEST
+
 /* A document of a few MB, shaped like an SBOM: 40000 files whose names
  * need escaping. */
 static json_t *big_doc(void)
@@ -294,6 +322,7 @@ int main(void)
         tcase_add_test(tc, test_key_order);
         tcase_add_test(tc, test_not_a_document);
         tcase_add_test(tc, test_pieces);
+        tcase_add_test(tc, test_utf8);
         tcase_add_test(tc, test_writer);
         tcase_add_test(tc, test_writer_pieces);
         suite_add_tcase(s, tc);

@@ -377,6 +377,8 @@ static void write_images(Layout *l, const char *const *names, size_t n, const ch
                 { "usr", 'd', NULL, 0755 },
                 { "usr/lib", 'd', NULL, 0755 },
                 { "usr/lib/libfoo.so.1", 'f', "foo\n", 0644 },
+                /* A name that is not UTF-8: the document stays JSON. */
+                { "usr/lib/not-utf8-\xff", 'f', "bytes\n", 0644 },
                 { "usr/lib/os-release", 'f', "ID=debian\nVERSION_ID=\"12\"\n", 0644 },
                 { "var/lib/dpkg/status.d/libfoo1", 'f', "Package: libfoo1\nArchitecture: amd64\nVersion: 1.0-1\n",
                   0644 },
@@ -421,6 +423,10 @@ START_TEST(test_text)
         ck_assert_ptr_nonnull(strstr(want, "SPDXRef-Package-download-1"));
         ck_assert_ptr_nonnull(strstr(want, "\"relatedSpdxElement\": \"SPDXRef-File-1\""));
         ck_assert_ptr_nonnull(strstr(want, "\"spdxElementId\": \"SPDXRef-Package-deb-1\""));
+        ck_assert_ptr_nonnull(strstr(want, "\"fileName\": \"/usr/lib/not-utf8-\xef\xbf\xbd\""));
+        json_error_t jerr;
+        _cleanup_json_ json_t *parsed = json_loads(want, 0, &jerr);
+        ck_assert_msg(parsed, "%s", jerr.text);
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         ck_assert_msg(sbom_image_text(l, "one", mdigest, &dl, 1, 86400, NULL, NULL, NULL, &text, &size, &err) == 0,

@@ -117,7 +117,8 @@ void write_raw_layer(Layout *l, const TarEntry *entries, size_t n, OciLayerInfo 
                         archive_entry_copy_hardlink(ae, entries[i].data);
                         break;
                 }
-                ck_assert_int_eq(archive_write_header(a, ae), ARCHIVE_OK);
+                /* A warning is a name that is not UTF-8, stored as its bytes. */
+                ck_assert_int_ge(archive_write_header(a, ae), ARCHIVE_WARN);
                 if (entries[i].type == 'f')
                         ck_assert_int_eq(archive_write_data(a, entries[i].data, strlen(entries[i].data)),
                                          (la_ssize_t) strlen(entries[i].data));
