@@ -41,10 +41,29 @@ if [ "${1:-build}" != build ]; then
         command -v node >/dev/null || missing+=(nodejs)
         command -v npm >/dev/null || missing+=(npm)
 fi
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "installing: ${missing[*]}" >&2
 SUDO=
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
+
+# Running arm64 programs (`--platform linux/arm64 test`, in the README and
+# test-arch) needs qemu's binfmt_misc handler. binfmt-support registers it
+# when installed, but not where no service manager runs it (a container),
+# nor after a reboot there: enable it whenever the tests are set up.
+enable_binfmt() {
+        [ "${1:-build}" = test ] || return 0
+        grep -qs enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 && return 0
+        $SUDO sh -c 'mountpoint -q /proc/sys/fs/binfmt_misc ||
+                     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-aarch64' \
+                >/dev/null 2>&1 || true
+        grep -qs enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
+                echo "warning: no binfmt_misc handler for aarch64: the arm64 checks will fail" >&2
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+        enable_binfmt "${1:-build}"
+        exit 0
+fi
+
+echo "installing: ${missing[*]}" >&2
 $SUDO apt-get update -q >/dev/null
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+enable_binfmt "${1:-build}"
