@@ -6,6 +6,14 @@
  * directory of a tool. The storage is fixed, since a signal handler may not
  * allocate. */
 
+#include <signal.h>
+
+/* Blocks the signals whose handler cleans up (SIGINT, SIGTERM, SIGHUP),
+ * for a step that must not be cut in two: making a file and registering
+ * it, starting a program and recording it. Restore *ret_old with
+ * sigprocmask(SIG_SETMASK). */
+void tmpfile_block_signals(sigset_t *ret_old);
+
 /* mkostemps() and tmpfile_register() with the signals that would remove
  * temporary files blocked in between, so that no signal leaves a file
  * behind that was made but not yet registered. Returns the descriptor or

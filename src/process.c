@@ -18,6 +18,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "tmpfile.h"
 #include "util.h"
 
 volatile pid_t ob_child_pid = 0;
@@ -101,6 +102,12 @@ int run_program(char *const *argv, const RunOptions *o, int *ret_status, ObError
 }
 
 /* ---- programs in the background --------------------------------------- */
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
 
 /* A signal handler reads these: fixed storage, one slot per program. */
 #define MAX_BACKGROUND 16
@@ -148,12 +155,8 @@ int background_start(char *const *argv, const RunOptions *o, Background **ret, O
                         return r;
         }
         /* A signal between the fork and the slot would miss the program. */
-        sigset_t block, old;
-        sigemptyset(&block);
-        sigaddset(&block, SIGINT);
-        sigaddset(&block, SIGTERM);
-        sigaddset(&block, SIGHUP);
-        sigprocmask(SIG_BLOCK, &block, &old);
+        sigset_t old;
+        tmpfile_block_signals(&old);
         pid_t pid = fork_program(argv, o, &old);
         if (pid > 0)
                 background_pids[slot] = pid;
@@ -201,8 +204,6 @@ int background_wait_all(ObError *err)
 
 /* How long a program stopped with SIGTERM gets to clean up before SIGKILL. */
 #define STOP_TIMEOUT_USEC (5 * 1000 * 1000)
-
-static uint64_t now_usec(void);
 
 void background_free(Background *bg)
 {
@@ -319,13 +320,6 @@ static void sink_done(LineSink *s)
         for (size_t i = 0; i < s->n_tail; i++)
                 free(s->tail[i]);
         free(s->tail);
-}
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 /* Sends SIGKILL to every child of ours; returns how many there were. As a

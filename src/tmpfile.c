@@ -65,8 +65,7 @@ void tmpfile_cleanup_all(void)
         }
 }
 
-/* The signals whose handlers remove temporary files. */
-static void block_signals(sigset_t *ret_old)
+void tmpfile_block_signals(sigset_t *ret_old)
 {
         sigset_t set;
         sigemptyset(&set);
@@ -79,7 +78,7 @@ static void block_signals(sigset_t *ret_old)
 int tmpfile_create(char *template, int suffix_len, int flags, int *ret_slot)
 {
         sigset_t old;
-        block_signals(&old);
+        tmpfile_block_signals(&old);
         int fd = mkostemps(template, suffix_len, flags);
         int e = errno;
         *ret_slot = fd >= 0 ? tmpfile_register(template) : -1;
@@ -90,7 +89,7 @@ int tmpfile_create(char *template, int suffix_len, int flags, int *ret_slot)
 int tmpfile_create_dir(char *template, int *ret_slot)
 {
         sigset_t old;
-        block_signals(&old);
+        tmpfile_block_signals(&old);
         char *d = mkdtemp(template);
         int e = errno;
         *ret_slot = d ? tmpfile_register_tree(template) : -1;
